@@ -1,0 +1,356 @@
+"""``forecourt``: the command line of the station (and, later, the head office).
+
+Thin on purpose: parse, call into ``edge/`` and ``offline_db/``, print. Read
+commands take ``--json`` and then print one JSON document on stdout. Errors are one
+sentence on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edge import logs
+from edge.config import Config, load_config
+from edge.control import DaemonNotRunning, call
+from edge.errors import ForecourtError
+from edge.keys import create_keypair, load_private_key, public_text
+from edge.lifecycle import Station
+from edge.operations import perform
+from edge.views import card_show, open_authorizations, recent_authorizations, status
+from offline_db.connection import utc_now
+from offline_db.journal import list_sales, verify
+from offline_db.state import audit
+from offline_db.store import DB_NAME, StationStore
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class ForecourtGroup(click.Group):
+    """Turns every expected failure into one sentence on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ForecourtError as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"the database refused the operation: {exc}") from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON document on stdout.")(func)
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=False))
+    else:
+        human(data)
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def cfg(ctx: click.Context) -> Config:
+    config: Config = ctx.obj["config"]
+    return config
+
+
+@contextmanager
+def reader(ctx: click.Context) -> Iterator[sqlite3.Connection]:
+    store = StationStore.open_reader(cfg(ctx).station.data_dir)
+    try:
+        yield store.conn
+    finally:
+        store.close()
+
+
+def change(ctx: click.Context, op: str, args: dict[str, Any]) -> Any:
+    """Run a state-changing operation through the daemon, or locally if none runs."""
+    config = cfg(ctx)
+    try:
+        return call(config.station.socket_path, op, args, actor=actor())
+    except DaemonNotRunning:
+        pass
+    with StationStore.open_writer(config.station.data_dir, holder="forecourt cli") as store:
+        return perform(Station(store, config), op, args, actor())
+
+
+@click.group(cls=ForecourtGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="forecourt")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Configuration file (else $FORECOURT_CONFIG, ./config.toml, "
+                   "/etc/forecourt/config.toml).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """forecourt: fuel station back room and head office."""
+    try:
+        config = load_config(config_path)
+    except ForecourtError as exc:
+        raise click.ClickException(str(exc)) from None
+    if ctx.invoked_subcommand == "run":
+        logs.configure(config.logging.level, config.logging.format, sys.stdout)
+    else:  # a command's own output is on stdout; only warnings and errors go to stderr
+        level = config.logging.level if config.logging.level in ("warning", "error") \
+            else "warning"
+        logs.configure(level, config.logging.format, sys.stderr)
+    ctx.obj = {"config": config}
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the data directory, the station database and the station key pair."""
+    data_dir = cfg(ctx).station.data_dir
+    if (data_dir / DB_NAME).exists() and (data_dir / "station_key.pem").exists():
+        load_private_key(data_dir)
+        click.echo(f"already initialized in {data_dir}; nothing changed")
+        return
+    store, applied = StationStore.create(data_dir)
+    try:
+        audit(store.conn, actor(), "station.init", migrations=applied)
+    finally:
+        store.close()
+    pub = create_keypair(data_dir)
+    click.echo(f"initialized station {cfg(ctx).station.id} in {data_dir}")
+    if applied:
+        click.echo(f"  database {data_dir / DB_NAME} (migrations: {', '.join(applied)})")
+    if pub:
+        click.echo(f"  station public key: {pub}")
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the station daemon (the one writer; serves the control socket)."""
+    from edge.daemon import Daemon
+
+    Daemon(cfg(ctx)).run()
+
+
+@main.command("status")
+@json_option
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Show the station's identity, card-store version, outbox and open sales."""
+    with reader(ctx) as conn:
+        data = status(conn, cfg(ctx), utc_now())
+    try:
+        call(cfg(ctx).station.socket_path, "ping", {}, actor=actor(), timeout=2)
+    except DaemonNotRunning:
+        data["daemon_running"] = False
+    else:
+        data["daemon_running"] = True
+
+    def human(d: dict[str, Any]) -> None:
+        for key, value in d.items():
+            click.echo(f"{key.replace('_', ' '):<26} {'-' if value is None else value}")
+
+    emit(data, as_json, human)
+
+
+@main.group()
+def keys() -> None:
+    """The station's signing key."""
+
+
+@keys.command("show")
+@click.pass_context
+def keys_show(ctx: click.Context) -> None:
+    """Print the station's public key (for enrolment at the head office)."""
+    click.echo(public_text(load_private_key(cfg(ctx).station.data_dir)))
+
+
+@main.group()
+def cards() -> None:
+    """The station's card store."""
+
+
+@cards.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def cards_import(ctx: click.Context, file: Path) -> None:
+    """Replace the card store with a card-store snapshot FILE (atomically)."""
+    result = change(ctx, "cards.import", {"file": str(file.resolve())})
+    was = result["previous_version"]
+    click.echo(f"imported card store version {result['version']}"
+               f"{'' if was is None else f' (was {was})'}: {result['cards']} cards, "
+               f"{result['products']} products, {result['stop_list']} on the stop list")
+
+
+@cards.command("show")
+@click.argument("card")
+@json_option
+@click.pass_context
+def cards_show(ctx: click.Context, card: str, as_json: bool) -> None:
+    """Show CARD (card id, PAN, RFID UID or token id): limits, use, wallets."""
+    with reader(ctx) as conn:
+        data = card_show(conn, cfg(ctx), card, utc_now())
+    if data is None:
+        raise click.ClickException(f"card {card} is not in the card store")
+
+    def human(d: dict[str, Any]) -> None:
+        click.echo(f"card {d['card_id']} ({d['kind']}) status {d['status']}"
+                   f"{' ON STOP LIST' if d['on_stop_list'] else ''}, expires "
+                   f"{d['expires'] or 'never'}, products {', '.join(d['products'] or ['all'])}")
+        for lim in d["limits"]:
+            unit = "ml" if lim["unit"] == "volume" else "minor units"
+            scope = ", ".join(lim["products"] or ["all products"])
+            click.echo(f"  limit per {lim['period']:<5} {lim['value']:>10} {unit} ({scope}): "
+                       f"used {lim['used']}, remaining {lim['remaining']}")
+        for v in d["visits"]:
+            click.echo(f"  visits per {v['period']}: {v['count']}, used {v['used']}")
+        for w in d["wallets"]:
+            unit = "ml" if w["unit"] == "volume" else "minor units"
+            click.echo(f"  wallet {w['wallet_id']}: balance {w['balance']} {unit}, "
+                       f"available {w['available']}, expires {w['expires'] or 'never'}")
+
+    emit(data, as_json, human)
+
+
+@main.group()
+def sale() -> None:
+    """Authorize, complete and cancel sales (manual pumps and operators)."""
+
+
+@sale.command("authorize")
+@click.option("--card", required=True, help="Card id, PAN, RFID UID or token id.")
+@click.option("--pump", required=True, type=click.IntRange(1, 99), help="Pump number.")
+@click.option("--product", help="Product code (default: every product the card may take).")
+@click.option("--volume", "volume_ml", type=click.IntRange(min=1), help="Requested ml.")
+@click.option("--amount", type=click.IntRange(min=1), help="Requested minor units.")
+@click.option("--vehicle", help="Vehicle id identified at the pump.")
+@click.option("--odometer", "odometer_km", type=click.IntRange(min=0), help="Odometer, km.")
+@click.option("--pin", help="PIN entered by the customer.")
+@json_option
+@click.pass_context
+def sale_authorize(ctx: click.Context, as_json: bool, **args: Any) -> None:
+    """Decide whether a card may fill at a pump; reserve the preset if approved."""
+    if args["volume_ml"] is not None and args["amount"] is not None:
+        raise click.UsageError("give --volume or --amount, not both")
+    result = change(ctx, "sale.authorize", {k: v for k, v in args.items() if v is not None})
+
+    def human(d: dict[str, Any]) -> None:
+        if d["approved"]:
+            click.echo(f"APPROVED sale {d['sale_id']} pump {d['pump']}: "
+                       f"{', '.join(d['products'])} up to {d['max_volume_ml']} ml "
+                       f"or {d['max_amount']} minor units")
+        else:
+            click.echo(f"DENIED card {d['card_id']} pump {d['pump']}: {d['reason']}")
+
+    emit(result, as_json, human)
+
+
+@sale.command("complete")
+@click.argument("sale_id")
+@click.option("--volume", "volume_ml", required=True, type=click.IntRange(min=1),
+              help="Delivered volume in ml.")
+@click.option("--product", help="Product delivered (needed when several were allowed).")
+@json_option
+@click.pass_context
+def sale_complete(ctx: click.Context, sale_id: str, volume_ml: int, product: str | None,
+                  as_json: bool) -> None:
+    """Record the delivered volume of SALE_ID in the journal."""
+    args: dict[str, Any] = {"sale_id": sale_id, "volume_ml": volume_ml}
+    if product:
+        args["product"] = product
+    result = change(ctx, "sale.complete", args)
+    emit(result, as_json, lambda d: click.echo(
+        f"sale {d['sale_id']} recorded as seq {d['seq']}: {d['volume_ml']} ml {d['product']} "
+        f"at {d['unit_price']} = {d['amount']} minor units"))
+
+
+@sale.command("cancel")
+@click.argument("sale_id")
+@click.pass_context
+def sale_cancel(ctx: click.Context, sale_id: str) -> None:
+    """Cancel SALE_ID (no fuel delivered) and release its reservation."""
+    change(ctx, "sale.cancel", {"sale_id": sale_id})
+    click.echo(f"sale {sale_id} cancelled; its reservation is released")
+
+
+@sale.command("list")
+@click.option("--open", "only_open", is_flag=True,
+              help="Only open authorizations (reserved, not completed or cancelled).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="How many of the latest authorizations to show without --open.")
+@json_option
+@click.pass_context
+def sale_list(ctx: click.Context, only_open: bool, limit: int, as_json: bool) -> None:
+    """List authorizations: the latest ones, or with --open those still open."""
+    with reader(ctx) as conn:
+        data = open_authorizations(conn) if only_open else recent_authorizations(conn, limit)
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("no authorizations")
+        for r in rows:
+            click.echo(f"{r['sale_id']}  {r['state']:<9}  pump {r['pump']:>2}  "
+                       f"card {r['card_id']:<20}  {r['reason']:<20} "
+                       f"up to {r['max_volume_ml']} ml  at {r['created_at']}")
+
+    emit(data, as_json, human)
+
+
+@main.group()
+def journal() -> None:
+    """The sale journal (hash-chained, gap-free)."""
+
+
+@journal.command("list")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last N sales.")
+@json_option
+@click.pass_context
+def journal_list(ctx: click.Context, limit: int | None, as_json: bool) -> None:
+    """List sales in the journal, oldest first."""
+    with reader(ctx) as conn:
+        rows = list_sales(conn, limit=limit)
+
+    def human(data: list[dict[str, Any]]) -> None:
+        for r in data:
+            click.echo(f"{r['seq']:>6}  {r['completed_at'][:19]}  pump {r['pump']:>2}  "
+                       f"{r['card_id']:<20} {r['product']:<6} {r['volume_ml']:>8} ml  "
+                       f"{r['amount']:>10}")
+
+    emit(rows, as_json, human)
+
+
+@journal.command("verify")
+@json_option
+@click.pass_context
+def journal_verify(ctx: click.Context, as_json: bool) -> None:
+    """Check the sequence and hash chain; exit 1 naming the first bad seq."""
+    with reader(ctx) as conn:
+        result = verify(conn)
+    data = {"ok": result.ok, "rows": result.rows, "last_seq": result.last_seq,
+            "first_bad_seq": result.first_bad_seq, "problem": result.problem or None}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    elif result.ok:
+        click.echo(f"journal intact: {result.rows} sales, seq 1..{result.last_seq}")
+    if not result.ok:
+        if not as_json:
+            click.echo(f"journal broken at seq {result.first_bad_seq}: {result.problem}",
+                       err=True)
+        ctx.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Typed configuration loaded from ``config.toml``.
+
+Precedence for finding the file: ``--config PATH``, then ``$FORECOURT_CONFIG``,
+then ``./config.toml``, then ``/etc/forecourt/config.toml``. With none of them, the
+embedded defaults apply (every field below has one). An unknown key or a value of
+the wrong type is a :class:`~edge.errors.ConfigError` naming the key and the file.
+
+The root ``config.toml`` of the repository is the complete commented example; a
+test keeps it and these dataclasses in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ConfigError
+
+ENV_VAR = "FORECOURT_CONFIG"
+SYSTEM_PATH = Path("/etc/forecourt/config.toml")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration such as ``90s``, ``15m``, ``24h`` or ``7d``."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationConfig:
+    """``[station]``: who this station is and where it keeps its data."""
+
+    id: str = "S-001"
+    name: str = "Forecourt station"
+    data_dir: Path = Path("var/station")
+    timezone: str = "UTC"
+    week_start: str = "monday"
+    groups: list[str] = field(default_factory=list)
+    control_socket: str = ""
+
+    def validate(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", self.id):
+            raise ValueError("[station] id must be 1-64 letters, digits, '-', '_' or '.'")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"[station] timezone {self.timezone!r} is not a known time zone"
+                             ) from None
+        if self.week_start not in WEEKDAYS:
+            raise ValueError(f"[station] week_start must be one of {', '.join(WEEKDAYS)}")
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def week_start_index(self) -> int:
+        return WEEKDAYS.index(self.week_start)
+
+    @property
+    def socket_path(self) -> Path:
+        return Path(self.control_socket) if self.control_socket else self.data_dir / "control.sock"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggingConfig:
+    """``[logging]``: level and format of the structured log."""
+
+    level: str = "info"
+    format: str = "auto"
+
+    def validate(self) -> None:
+        if self.level not in ("debug", "info", "warning", "error"):
+            raise ValueError("[logging] level must be debug, info, warning or error")
+        if self.format not in ("auto", "json", "console"):
+            raise ValueError("[logging] format must be auto, json or console")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizationConfig:
+    """``[authorization]``: station-wide bounds on every authorization."""
+
+    max_fill_ml: int = 200_000
+    min_preset_ml: int = 1_000
+    pin_max_tries: int = 3
+
+    def validate(self) -> None:
+        if self.max_fill_ml <= 0:
+            raise ValueError("[authorization] max_fill_ml must be positive")
+        if not 0 <= self.min_preset_ml <= self.max_fill_ml:
+            raise ValueError("[authorization] min_preset_ml must be between 0 and max_fill_ml")
+        if self.pin_max_tries < 1:
+            raise ValueError("[authorization] pin_max_tries must be at least 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfflineConfig:
+    """``[offline]``: what to do when the card data is older than the staleness limit."""
+
+    max_data_age: str = "24h"
+    stale_policy: str = "restrict"
+    stale_fill_cap_ml: int = 40_000
+    stale_card_kinds: list[str] = field(default_factory=lambda: ["rfid", "magstripe", "smart",
+                                                                  "digital"])
+
+    def validate(self) -> None:
+        parse_duration(self.max_data_age)
+        if self.stale_policy not in ("restrict", "refuse"):
+            raise ValueError("[offline] stale_policy must be restrict or refuse")
+        if self.stale_fill_cap_ml < 0:
+            raise ValueError("[offline] stale_fill_cap_ml must not be negative")
+        for kind in self.stale_card_kinds:
+            if kind not in ("rfid", "magstripe", "smart", "digital"):
+                raise ValueError(f"[offline] stale_card_kinds has unknown card kind {kind!r}")
+
+    @property
+    def max_data_age_s(self) -> int:
+        return parse_duration(self.max_data_age)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The whole configuration file."""
+
+    station: StationConfig = field(default_factory=StationConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
+    offline: OfflineConfig = field(default_factory=OfflineConfig)
+    #: The file this configuration came from (``None`` for embedded defaults).
+    source: Path | None = None
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The configuration file to use by the documented precedence, or ``None``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    for candidate in (Path.cwd() / "config.toml", SYSTEM_PATH):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find and load the configuration (embedded defaults if no file is found)."""
+    path = find_config_path(explicit)
+    if path is None:
+        return _resolve(Config(), Path.cwd())
+    return load_config_file(path)
+
+
+def load_config_file(path: Path) -> Config:
+    """Load one configuration file; every problem names the key and the file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return load_config_dict(raw, path)
+
+
+def load_config_dict(raw: dict[str, Any], path: Path) -> Config:
+    """Build a :class:`Config` from parsed TOML that came from ``path``."""
+    try:
+        cfg = _build(Config, raw, "")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    cfg = dataclasses.replace(cfg, source=path)
+    try:
+        _validate(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return _resolve(cfg, path.resolve().parent)
+
+
+def _resolve(cfg: Config, base: Path) -> Config:
+    """Resolve relative paths against the folder of the configuration file."""
+    station = cfg.station
+    data_dir = station.data_dir if station.data_dir.is_absolute() else base / station.data_dir
+    sock = station.control_socket
+    if sock and not Path(sock).is_absolute():
+        sock = str(base / sock)
+    return dataclasses.replace(
+        cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock))
+
+
+def _validate(obj: Any) -> None:
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _validate(value)
+        elif isinstance(value, list):
+            for item in value:
+                if dataclasses.is_dataclass(item):
+                    _validate(item)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number",
+               Path: "a path string"}
+
+
+def _toml_type(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _build(cls: type[Any], raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise TypeError(f"[{where}] must be a table, got {_toml_type(raw)}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    for key in raw:
+        if key not in names:
+            dotted = f"{where}.{key}" if where else key
+            raise ValueError(f"unknown key {_key(dotted)}")
+    kwargs = {}
+    for key, value in raw.items():
+        dotted = f"{where}.{key}" if where else key
+        kwargs[key] = _convert(hints[key], value, dotted)
+    return cls(**kwargs)
+
+
+def _key(dotted: str) -> str:
+    section, _, name = dotted.rpartition(".")
+    return f"[{section}] {name}" if section else dotted
+
+
+def _convert(hint: Any, value: Any, dotted: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, dotted)  # type: ignore[arg-type]
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise TypeError(f"{_key(dotted)} must be an array, got {_toml_type(value)}")
+        return [_convert(item, v, f"{dotted}[{i}]") for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(args[0], value, dotted)
+    expected = _TYPE_NAMES.get(hint, str(hint))
+    if hint is Path:
+        if not isinstance(value, str):
+            raise TypeError(f"{_key(dotted)} must be {expected}, got {_toml_type(value)}")
+        return Path(value)
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{_key(dotted)} must be {expected}, got {_toml_type(value)}")
+    if not isinstance(value, hint):
+        raise TypeError(f"{_key(dotted)} must be {expected}, got {_toml_type(value)}")
+    return value

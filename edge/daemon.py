@@ -1,0 +1,139 @@
+"""``forecourt run``: the station daemon, the one writer of the station database.
+
+It takes the writer lock, applies migrations, lists open authorizations for
+recovery, serves the control socket, tells systemd it is ready (``sd_notify``),
+and on SIGTERM or SIGINT stops accepting requests, finishes the one in progress
+and closes the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import socketserver
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from edge.config import Config
+from edge.control import MAX_MESSAGE
+from edge.errors import ForecourtError
+from edge.keys import load_private_key
+from edge.lifecycle import Station
+from edge.operations import perform
+from edge.views import open_authorizations
+from offline_db.store import StationStore
+
+log = structlog.get_logger(__name__)
+
+
+def sd_notify(message: str) -> None:
+    """Send a notification to systemd if it asked for one (``NOTIFY_SOCKET``)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(message.encode(), address)
+        except OSError as exc:
+            log.warning("daemon.notify_failed", error=str(exc))
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _ControlServer
+
+    def handle(self) -> None:
+        line = self.rfile.readline(MAX_MESSAGE)
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict) or not isinstance(request.get("args"), dict):
+                raise ValueError("not a request object")
+            op, actor = str(request.get("op")), str(request.get("actor", "control"))
+        except (ValueError, UnicodeDecodeError):
+            self._answer({"ok": False, "error": "malformed request", "code": "control_error"})
+            log.warning("control.malformed_request", size=len(line))
+            return
+        self._answer(self.server.daemon_.handle(op, request["args"], actor))
+
+    def _answer(self, answer: dict[str, Any]) -> None:
+        try:
+            self.wfile.write(json.dumps(answer).encode() + b"\n")
+        except OSError as exc:
+            log.warning("control.client_gone", error=str(exc))
+
+
+class _ControlServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: Path, daemon: Daemon) -> None:
+        self.daemon_ = daemon
+        super().__init__(str(path), _Handler)
+
+
+class Daemon:
+    """The running station: store, lifecycle, control socket."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one operation at a time on the one connection
+        self.station: Station | None = None
+
+    def handle(self, op: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
+        assert self.station is not None
+        with self._lock:
+            try:
+                return {"ok": True, "result": perform(self.station, op, args, actor)}
+            except ForecourtError as exc:
+                log.info("control.refused", op=op, code=exc.code, error=str(exc))
+                return {"ok": False, "error": str(exc), "code": exc.code}
+            except Exception as exc:  # never let one request take the daemon down
+                log.exception("control.failed", op=op)
+                return {"ok": False, "error": f"internal error in {op}: {exc}",
+                        "code": "internal"}
+
+    def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        if signum is not None:
+            log.info("daemon.signal", signal=signal.Signals(signum).name)
+        self._stop.set()
+
+    def run(self) -> None:
+        """Run until :meth:`stop` (or SIGTERM/SIGINT when run in the main thread)."""
+        st = self.config.station
+        load_private_key(st.data_dir)
+        store = StationStore.open_writer(st.data_dir, holder="forecourt run")
+        server = None
+        try:
+            self.station = Station(store, self.config)
+            for auth in open_authorizations(store.conn):
+                log.warning("sale.open_at_startup", sale_id=auth["sale_id"], pump=auth["pump"],
+                            card_id=auth["card_id"], created_at=auth["created_at"])
+            sock_path = st.socket_path
+            sock_path.unlink(missing_ok=True)  # ours: we hold the writer lock
+            server = _ControlServer(sock_path, self)
+            os.chmod(sock_path, 0o660)
+            thread = threading.Thread(target=server.serve_forever, name="control-socket",
+                                      daemon=True)
+            thread.start()
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, self.stop)
+                signal.signal(signal.SIGINT, self.stop)
+            log.info("daemon.ready", station_id=st.id, socket=str(sock_path), pid=os.getpid())
+            sd_notify("READY=1")
+            self._stop.wait()
+            sd_notify("STOPPING=1")
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+                st.socket_path.unlink(missing_ok=True)
+            with self._lock:
+                store.close()
+            log.info("daemon.stopped", station_id=st.id)

@@ -1,0 +1,94 @@
+"""The one root exception of forecourt and its subclasses by where things fail.
+
+Every error a user can cause or meet carries one sentence that names the problem;
+the CLI prints ``str(error)`` and exits non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ForecourtError(Exception):
+    """Root of every error forecourt raises on purpose."""
+
+    #: Short machine-readable code, logged with the error.
+    code = "error"
+
+
+class ConfigError(ForecourtError):
+    """The configuration cannot be used.
+
+    Example scenarios: an unknown key, a wrong type, a missing file, a bad duration.
+    """
+
+    code = "config_error"
+
+
+class StoreError(ForecourtError):
+    """The station or office database refused an operation.
+
+    Example scenarios: the schema is newer than this program, the file is not a
+    forecourt database, the disk is full.
+    """
+
+    code = "store_error"
+
+
+class WriterLockedError(StoreError):
+    """Another process already owns the writable station database.
+
+    Example scenarios: the daemon is running and a CLI command tried to open the
+    database for writing directly; two daemons started on the same data directory.
+    """
+
+    code = "writer_locked"
+
+
+class NotInitializedError(StoreError):
+    """The data directory or database does not exist yet (``forecourt init``)."""
+
+    code = "not_initialized"
+
+
+class CardStoreFormatError(ForecourtError):
+    """A card-store snapshot file is malformed.
+
+    Example scenarios: not JSON, wrong ``format``, a volume given as a float, an
+    unknown card status, a duplicate card id.
+    """
+
+    code = "card_store_invalid"
+
+
+class SaleError(ForecourtError):
+    """A sale operation cannot be carried out.
+
+    Example scenarios: completing a sale twice, completing an unknown sale id,
+    a volume larger than the authorized preset.
+    """
+
+    code = "sale_error"
+
+
+class JournalError(StoreError):
+    """The sale journal is not intact (gap in sequence or broken hash chain)."""
+
+    code = "journal_broken"
+
+
+class KeyFileError(ForecourtError):
+    """The station's key files are missing or unsafe.
+
+    Example scenarios: the private key is readable by group or others; the key file
+    is not an Ed25519 PEM key.
+    """
+
+    code = "key_file"
+
+
+class ControlError(ForecourtError):
+    """The daemon's control socket could not serve a request.
+
+    Example scenarios: the daemon stopped while answering; a malformed request.
+    """
+
+    code = "control_error"

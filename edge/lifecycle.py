@@ -1,0 +1,228 @@
+"""The sale lifecycle: authorize -> reservation committed -> complete or cancel.
+
+Durable before visible: every method commits its whole effect in one SQLite
+transaction before it returns, so nothing is reported (or a pump authorized) that a
+crash could take back. See docs/sale-lifecycle.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from edge.cardview import build_card_view, build_context
+from edge.config import Config
+from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
+from edge.errors import ForecourtError, SaleError
+from edge.money import amount_for
+from offline_db import cards as store
+from offline_db.connection import atomic, iso, utc_now
+from offline_db.journal import append_sale
+from offline_db.snapshot import load_snapshot_file
+from offline_db.state import audit, get_state
+from offline_db.store import StationStore
+
+log = structlog.get_logger(__name__)
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+def new_sale_id() -> str:
+    """A short, unambiguous id an operator can read out and type: ``A`` + 9 chars."""
+    return "A" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
+
+
+def pin_matches(pin: str, rule: dict[str, Any]) -> bool:
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(rule["salt"]),
+                                 int(rule["iterations"]))
+    return hmac.compare_digest(digest.hex(), rule["hash"])
+
+
+class CardStoreVersionError(ForecourtError):
+    """A card store older than the one applied was offered (no rollback)."""
+
+    code = "card_store_rollback"
+
+
+class Station:
+    """The station's writable operations over its one store connection."""
+
+    def __init__(self, store_: StationStore, config: Config, *,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store_
+        self.conn = store_.conn
+        self.config = config
+        self.clock = clock
+
+    # -- card store ---------------------------------------------------------------------
+    def import_cards(self, path: Path, *, actor: str) -> dict[str, Any]:
+        """Replace the card store with the snapshot in ``path`` (never an older version)."""
+        snap = load_snapshot_file(path)
+        current = get_state(self.conn, "card_store_version")
+        if current is not None and snap.version < int(current):
+            raise CardStoreVersionError(
+                f"{path} holds card-store version {snap.version}, older than the version "
+                f"{current} already applied; refusing to roll back")
+        with atomic(self.conn):
+            summary = store.import_snapshot(self.conn, snap, station_id=self.config.station.id,
+                                            now=self.clock())
+            audit(self.conn, actor, "cards.import", file=str(path), version=snap.version,
+                  cards=summary.cards)
+        log.info("cards.imported", version=snap.version, cards=summary.cards,
+                 previous_version=summary.previous_version)
+        return asdict(summary)
+
+    # -- authorization ------------------------------------------------------------------
+    def authorize(self, *, card: str, pump: int, product: str | None = None,
+                  volume_ml: int | None = None, amount: int | None = None,
+                  vehicle: str | None = None, odometer_km: int | None = None,
+                  pin: str | None = None, actor: str = "operator") -> dict[str, Any]:
+        """Decide and, if approved, commit the reservation; denials are recorded too."""
+        now = self.clock()
+        sale_id = new_sale_id()
+        with atomic(self.conn):
+            row = store.find_card(self.conn, card)
+            ids = (card,) if row is None else (card, row["card_id"], row["pan"],
+                                               row["rfid_uid"], row["token_id"])
+            ctx = build_context(self.conn, self.config, now,
+                                stop_listed=store.is_stop_listed(self.conn, *ids))
+            view = None if row is None else build_card_view(self.conn, row, self.config, now)
+            pin_ok = None
+            if row is not None and pin is not None:
+                rule = json.loads(row["rules"]).get("pin")
+                pin_ok = pin_matches(pin, rule) if rule else True
+            request = Request(pump=pump, product=product, volume_ml=volume_ml, amount=amount,
+                              vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok)
+            decision = authorize(view, request, ctx)
+            card_id = row["card_id"] if row is not None else card
+            self._record(sale_id, card_id, request, decision, prices=ctx.prices, now=now)
+            if decision.pin_failed:
+                self.conn.execute(
+                    "INSERT INTO pin_tries VALUES (?, 1) ON CONFLICT (card_id) "
+                    "DO UPDATE SET failures = failures + 1", (card_id,))
+            elif pin_ok and decision.approved:
+                self.conn.execute("DELETE FROM pin_tries WHERE card_id = ?", (card_id,))
+            audit(self.conn, actor, "sale.authorize", sale_id=sale_id, card_id=card_id,
+                  pump=pump, reason=str(decision.reason))
+        result = self._decision_json(sale_id, card_id, pump, decision)
+        log.info("sale.authorized" if decision.approved else "sale.denied", sale_id=sale_id,
+                 card_id=card_id, pump=pump, reason=str(decision.reason),
+                 max_volume_ml=decision.max_volume_ml)
+        return result
+
+    def _record(self, sale_id: str, card_id: str, request: Request, decision: Decision, *,
+                prices: dict[str, int], now: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO authorizations (sale_id, card_id, pump, state, reason, products, "
+            "prices, max_volume_ml, max_amount, hold_amount, request, created_at, closed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sale_id, card_id, request.pump, "open" if decision.approved else "denied",
+             str(decision.reason), json.dumps(list(decision.products)),
+             json.dumps({p: prices[p] for p in decision.products}), decision.max_volume_ml,
+             decision.max_amount, decision.hold_amount,
+             json.dumps({k: v for k, v in asdict(request).items() if k != "pin_ok"}),
+             iso(now), None if decision.approved else iso(now)))
+        self.conn.executemany("INSERT INTO wallet_holds VALUES (?, ?, ?)",
+                              [(sale_id, w, v) for w, v in sorted(decision.wallet_holds.items())])
+
+    @staticmethod
+    def _decision_json(sale_id: str, card_id: str, pump: int, d: Decision) -> dict[str, Any]:
+        return {"approved": d.approved, "reason": str(d.reason),
+                "sale_id": sale_id if d.approved else None, "decision_id": sale_id,
+                "card_id": card_id, "pump": pump, "products": list(d.products),
+                "max_volume_ml": d.max_volume_ml, "max_amount": d.max_amount,
+                "stale_data": d.stale}
+
+    # -- completion ---------------------------------------------------------------------
+    def _open_auth(self, sale_id: str) -> dict[str, Any]:
+        row = self.conn.execute("SELECT * FROM authorizations WHERE sale_id = ?",
+                                (sale_id,)).fetchone()
+        if row is None:
+            raise SaleError(f"there is no authorization {sale_id}")
+        auth = dict(row)
+        if auth["state"] == "completed":
+            raise SaleError(f"sale {sale_id} is already completed as seq {auth['seq']}; "
+                            "nothing changed")
+        if auth["state"] == "cancelled":
+            raise SaleError(f"sale {sale_id} was cancelled; nothing changed")
+        if auth["state"] == "denied":
+            raise SaleError(f"authorization {sale_id} was denied ({auth['reason']}); "
+                            "there is no sale to complete")
+        return auth
+
+    def complete(self, sale_id: str, *, volume_ml: int, product: str | None = None,
+                 overrun: bool = False, actor: str = "operator") -> dict[str, Any]:
+        """Record the delivered volume: journal + outbox + debits, hold released, one commit.
+
+        ``overrun`` accepts a volume above the preset (a pump's own final figures);
+        without it such a volume is refused.
+        """
+        if volume_ml <= 0:
+            raise SaleError("the completed volume must be at least 1 ml; "
+                            "cancel the sale if no fuel was delivered")
+        now = self.clock()
+        with atomic(self.conn):
+            auth = self._open_auth(sale_id)
+            products = json.loads(auth["products"])
+            if product is None:
+                if len(products) != 1:
+                    raise SaleError(f"sale {sale_id} allows {', '.join(products)}; "
+                                    "say which product was delivered")
+                product = products[0]
+            if product not in products:
+                raise SaleError(f"sale {sale_id} does not allow product {product}")
+            if volume_ml > auth["max_volume_ml"] and not overrun:
+                raise SaleError(f"{volume_ml} ml is more than the {auth['max_volume_ml']} ml "
+                                f"authorized for sale {sale_id}")
+            price = json.loads(auth["prices"])[product]
+            debits, short = self._wallet_debits(auth, product, volume_ml, price, now)
+            sale = append_sale(self.conn, {
+                "sale_id": sale_id, "station_id": self.config.station.id,
+                "card_id": auth["card_id"], "pump": auth["pump"], "product": product,
+                "volume_ml": volume_ml, "unit_price": price,
+                "amount": amount_for(volume_ml, price), "authorized_at": auth["created_at"],
+                "completed_at": iso(now), "wallet_debits": debits}, queued_at=iso(now))
+            self.conn.execute("UPDATE authorizations SET state = 'completed', closed_at = ?, "
+                              "seq = ? WHERE sale_id = ?", (iso(now), sale["seq"], sale_id))
+            self.conn.execute("DELETE FROM wallet_holds WHERE sale_id = ?", (sale_id,))
+            audit(self.conn, actor, "sale.complete", sale_id=sale_id, seq=sale["seq"],
+                  volume_ml=volume_ml, wallet_shortfall=short)
+        log.info("sale.completed", sale_id=sale_id, seq=sale["seq"], pump=sale["pump"],
+                 volume_ml=volume_ml, amount=sale["amount"])
+        if short:
+            log.warning("sale.wallet_shortfall", sale_id=sale_id, shortfall=short)
+        return {"sale_id": sale_id, "seq": sale["seq"], "card_id": sale["card_id"],
+                "pump": sale["pump"], "product": product, "volume_ml": volume_ml,
+                "unit_price": price, "amount": sale["amount"], "wallet_debits": debits,
+                "wallet_shortfall": short, "hash": sale["hash"]}
+
+    def _wallet_debits(self, auth: dict[str, Any], product: str, volume_ml: int, price: int,
+                       now: datetime) -> tuple[dict[str, int], int]:
+        row = store.find_card(self.conn, auth["card_id"])
+        if row is None:
+            return {}, 0
+        view = build_card_view(self.conn, row, self.config, now, exclude_sale=auth["sale_id"])
+        today = now.astimezone(self.config.station.tz).date()
+        wallets = list(view.wallets)
+        return (plan_wallet_debits(wallets, product, volume_ml, price, today),
+                wallet_shortfall(wallets, product, volume_ml, price, today))
+
+    def cancel(self, sale_id: str, *, actor: str = "operator") -> dict[str, Any]:
+        """Release the reservation of an authorization that delivered nothing."""
+        now = self.clock()
+        with atomic(self.conn):
+            self._open_auth(sale_id)
+            self.conn.execute("UPDATE authorizations SET state = 'cancelled', closed_at = ? "
+                              "WHERE sale_id = ?", (iso(now), sale_id))
+            self.conn.execute("DELETE FROM wallet_holds WHERE sale_id = ?", (sale_id,))
+            audit(self.conn, actor, "sale.cancel", sale_id=sale_id)
+        log.info("sale.cancelled", sale_id=sale_id)
+        return {"sale_id": sale_id, "state": "cancelled"}

@@ -1,0 +1,51 @@
+"""The station's state-changing operations, by name.
+
+The daemon serves these over its control socket; without a daemon the CLI runs
+them itself under the writer lock. One table, so both paths behave the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ControlError
+from edge.lifecycle import Station
+
+
+@dataclass(frozen=True)
+class Operation:
+    run: Callable[[Station, dict[str, Any], str], Any]
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+
+
+OPERATIONS: dict[str, Operation] = {
+    "ping": Operation(lambda st, _a, _actor: {"station_id": st.config.station.id}, frozenset()),
+    "cards.import": Operation(lambda st, a, actor: st.import_cards(Path(a["file"]), actor=actor),
+                              frozenset({"file"})),
+    "sale.authorize": Operation(
+        lambda st, a, actor: st.authorize(**a, actor=actor), frozenset({"card", "pump"}),
+        frozenset({"product", "volume_ml", "amount", "vehicle", "odometer_km", "pin"})),
+    "sale.complete": Operation(
+        lambda st, a, actor: st.complete(a["sale_id"], volume_ml=a["volume_ml"],
+                                         product=a.get("product"), actor=actor),
+        frozenset({"sale_id", "volume_ml"}), frozenset({"product"})),
+    "sale.cancel": Operation(lambda st, a, actor: st.cancel(a["sale_id"], actor=actor),
+                             frozenset({"sale_id"})),
+}
+
+
+def perform(station: Station, op: str, args: dict[str, Any], actor: str) -> Any:
+    """Run operation ``op``; unknown names and missing or extra arguments are refused."""
+    spec = OPERATIONS.get(op)
+    if spec is None:
+        raise ControlError(f"unknown operation {op!r}")
+    missing = spec.required - set(args)
+    extra = set(args) - spec.required - spec.optional
+    if missing or extra:
+        raise ControlError(f"bad arguments for {op}: missing {sorted(missing)}, "
+                           f"unexpected {sorted(extra)}")
+    return spec.run(station, args, actor)

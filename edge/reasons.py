@@ -1,0 +1,59 @@
+"""Reason codes of authorization decisions, documented in docs/authorization.md."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why an authorization was approved or refused. The values never change."""
+
+    APPROVED = "approved"
+    UNKNOWN_CARD = "unknown_card"
+    ON_STOP_LIST = "on_stop_list"
+    CARD_BLOCKED = "card_blocked"
+    CARD_LOST = "card_lost"
+    CARD_STOLEN = "card_stolen"
+    CARD_WITHDRAWN = "card_withdrawn"
+    CARD_REPLACED = "card_replaced"
+    CARD_EXPIRED = "card_expired"
+    STATION_NOT_ALLOWED = "station_not_allowed"
+    OUTSIDE_TIME_WINDOW = "outside_time_window"
+    VEHICLE_REQUIRED = "vehicle_required"
+    VEHICLE_MISMATCH = "vehicle_mismatch"
+    PIN_REQUIRED = "pin_required"
+    PIN_WRONG = "pin_wrong"
+    PIN_LOCKED = "pin_locked"
+    ODOMETER_REQUIRED = "odometer_required"
+    DATA_STALE = "data_stale"
+    PRODUCT_NOT_ALLOWED = "product_not_allowed"
+    VISITS_EXHAUSTED = "visits_exhausted"
+    LIMIT_EXHAUSTED = "limit_exhausted"
+    WALLET_EMPTY = "wallet_empty"
+
+
+#: One sentence per reason, for operators.
+DESCRIPTIONS: dict[Reason, str] = {
+    Reason.APPROVED: "The card may take fuel up to the preset.",
+    Reason.UNKNOWN_CARD: "The card is not in the station's card store.",
+    Reason.ON_STOP_LIST: "The card is on the stop list.",
+    Reason.CARD_BLOCKED: "The card is blocked.",
+    Reason.CARD_LOST: "The card was reported lost.",
+    Reason.CARD_STOLEN: "The card was reported stolen.",
+    Reason.CARD_WITHDRAWN: "The card was withdrawn from its holder.",
+    Reason.CARD_REPLACED: "The card was replaced by a newer card.",
+    Reason.CARD_EXPIRED: "The card has expired.",
+    Reason.STATION_NOT_ALLOWED: "The card may not be used at this station.",
+    Reason.OUTSIDE_TIME_WINDOW: "The card may not be used at this day or hour.",
+    Reason.VEHICLE_REQUIRED: "The card is bound to a vehicle and no vehicle was identified.",
+    Reason.VEHICLE_MISMATCH: "The identified vehicle is not the card's vehicle.",
+    Reason.PIN_REQUIRED: "The card needs a PIN and none was entered.",
+    Reason.PIN_WRONG: "The PIN entered is wrong.",
+    Reason.PIN_LOCKED: "Too many wrong PINs: the card is locked.",
+    Reason.ODOMETER_REQUIRED: "The card needs an odometer reading and none was entered.",
+    Reason.DATA_STALE: "The card data is too old and the offline policy refuses this card.",
+    Reason.PRODUCT_NOT_ALLOWED: "The card may not take this product (or any product here).",
+    Reason.VISITS_EXHAUSTED: "The card has used all its fills for the period.",
+    Reason.LIMIT_EXHAUSTED: "A limit of the card leaves nothing to fill.",
+    Reason.WALLET_EMPTY: "No wallet of the card has a balance for these products.",
+}

@@ -1,0 +1,111 @@
+"""Read-only views for operators: status, a card's limits and wallets, open sales.
+
+These take a connection that may be read-only (the daemon may be writing).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from edge.cardview import build_card_view, build_context, data_age_s
+from edge.config import Config
+from edge.engine import limit_used, visits_used
+from edge.periods import period_start_date
+from offline_db import cards as store
+from offline_db.state import get_state
+
+
+def status(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any]:
+    version = get_state(conn, "card_store_version")
+    age = data_age_s(conn, now)
+    oldest = conn.execute("SELECT MIN(j.completed_at) AS at FROM outbox o "
+                          "JOIN journal j ON j.seq = o.seq").fetchone()["at"]
+    last = conn.execute("SELECT MAX(seq) AS seq FROM journal").fetchone()["seq"]
+    return {
+        "station_id": config.station.id,
+        "station_name": config.station.name,
+        "data_dir": str(config.station.data_dir),
+        "card_store_version": int(version) if version is not None else None,
+        "card_store_confirmed_at": get_state(conn, "card_store_confirmed_at") or None,
+        "card_data_age_s": age,
+        "card_data_stale": age is None or age > config.offline.max_data_age_s,
+        "cards": conn.execute("SELECT COUNT(*) FROM cards").fetchone()[0],
+        "stop_list": conn.execute("SELECT COUNT(*) FROM stop_list").fetchone()[0],
+        "open_authorizations": conn.execute(
+            "SELECT COUNT(*) FROM authorizations WHERE state = 'open'").fetchone()[0],
+        "journal_last_seq": last or 0,
+        "outbox_depth": conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0],
+        "oldest_undelivered_at": oldest,
+        "last_receipt_seq": int(get_state(conn, "last_receipt_seq", "0") or 0),
+    }
+
+
+def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
+              ) -> dict[str, Any] | None:
+    """A card with every limit's use and remainder in the current period, and wallets."""
+    row = store.find_card(conn, card)
+    if row is None:
+        return None
+    view = build_card_view(conn, row, config, now)
+    ctx = build_context(conn, config, now)
+    today = now.astimezone(config.station.tz).date()
+    limits = []
+    for lim in view.limits:
+        used = limit_used(view, lim, ctx)
+        limits.append({
+            "period": lim.period, "unit": lim.unit, "value": lim.value,
+            "products": sorted(lim.products) if lim.products is not None else None,
+            "period_start": None if lim.period == "fill" else period_start_date(
+                lim.period, today, config.station.week_start_index).isoformat(),
+            "used": used, "remaining": max(0, lim.value - used)})
+    visits = [{"period": v.period, "count": v.count, "used": visits_used(view, v.period, ctx),
+               "remaining": max(0, v.count - visits_used(view, v.period, ctx))}
+              for v in view.visits]
+    wallets = [dict(w) for w in store.wallets_available(
+        conn, view.card_id, as_of_seq=int(get_state(conn, "usage_as_of_seq", "0") or 0))]
+    for w in wallets:
+        w.pop("card_id", None)
+    return {
+        "card_id": view.card_id, "kind": view.kind, "status": view.status,
+        "pan": row["pan"], "rfid_uid": row["rfid_uid"], "token_id": row["token_id"],
+        "expires": view.expires.isoformat() if view.expires else None,
+        "customer_id": row["customer_id"], "vehicle_id": row["vehicle_id"],
+        "products": sorted(view.products) if view.products is not None else None,
+        "on_stop_list": store.is_stop_listed(conn, card, view.card_id, row["pan"],
+                                             row["rfid_uid"], row["token_id"]),
+        "pin_required": view.pin_required, "pin_failures": view.pin_failures,
+        "limits": limits, "visits": visits, "wallets": wallets,
+        "open_holds": [{"products": sorted(h.products), "volume_ml": h.volume_ml,
+                        "amount": h.amount}
+                       for h in view.holds],
+    }
+
+
+_AUTH_COLUMNS = ("sale_id, state, reason, card_id, pump, products, max_volume_ml, max_amount, "
+                 "created_at, closed_at, seq")
+
+
+def _auth_rows(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["products"] = json.loads(d["products"])
+        out.append(d)
+    return out
+
+
+def open_authorizations(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Authorizations still holding a reservation (pump not yet done), oldest first."""
+    return _auth_rows(conn.execute(
+        f"SELECT {_AUTH_COLUMNS} FROM authorizations WHERE state = 'open' "
+        "ORDER BY created_at").fetchall())
+
+
+def recent_authorizations(conn: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
+    """The latest ``limit`` decisions of every state (denials too), oldest first."""
+    return _auth_rows(conn.execute(
+        f"SELECT * FROM (SELECT {_AUTH_COLUMNS} FROM authorizations "
+        "ORDER BY created_at DESC LIMIT ?) ORDER BY created_at", (limit,)).fetchall())

@@ -1,0 +1,151 @@
+"""The card store: atomic snapshot import and the reads authorization needs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from offline_db.connection import atomic, iso
+from offline_db.snapshot import Snapshot
+from offline_db.state import get_state, set_state
+
+CARD_TABLES = ("products", "customer_groups", "customers", "vehicles", "cards", "card_limits",
+               "wallets", "card_usage", "stop_list")
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    version: int
+    previous_version: int | None
+    products: int
+    cards: int
+    stop_list: int
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str,
+                    now: datetime) -> ImportSummary:
+    """Replace the whole card store with ``snap`` in one transaction.
+
+    The caller checks the version order; this only writes. The snapshot's usage
+    figures include this station's sales up to ``station_seqs[station_id]``.
+    """
+    previous = get_state(conn, "card_store_version")
+    with atomic(conn):
+        for table in CARD_TABLES:
+            conn.execute(f"DELETE FROM {table}")
+        conn.executemany("INSERT INTO products VALUES (?, ?, ?)",
+                         [(p.code, p.name, p.unit_price) for p in snap.products])
+        conn.executemany("INSERT INTO customer_groups VALUES (?, ?)",
+                         [(g["group_id"], g["name"] or "") for g in snap.customer_groups])
+        conn.executemany("INSERT INTO customers VALUES (?, ?, ?)",
+                         [(c["customer_id"], c["name"] or "", c["group_id"])
+                          for c in snap.customers])
+        conn.executemany("INSERT INTO vehicles VALUES (?, ?, ?)",
+                         [(v["vehicle_id"], v["plate"], v["customer_id"]) for v in snap.vehicles])
+        conn.executemany(
+            "INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(c.card_id, c.kind, c.status, c.pan, c.rfid_uid, c.token_id, c.expires,
+              c.customer_id, c.vehicle_id, _json(c.products), json.dumps(c.rules))
+             for c in snap.cards])
+        conn.executemany(
+            "INSERT INTO card_limits VALUES (?, ?, ?, ?, ?)",
+            [(c.card_id, lim.period, lim.unit, lim.value, _json(lim.products))
+             for c in snap.cards for lim in c.limits])
+        conn.executemany(
+            "INSERT INTO wallets VALUES (?, ?, ?, ?, ?, ?)",
+            [(w.wallet_id, c.card_id, w.unit, w.balance, _json(w.products), w.expires)
+             for c in snap.cards for w in c.wallets])
+        conn.executemany(
+            "INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(c.card_id, u.period, u.period_start, u.product, u.volume_ml, u.amount, u.visits)
+             for c in snap.cards for u in c.usage])
+        conn.executemany("INSERT INTO stop_list VALUES (?)", [(s,) for s in snap.stop_list])
+        set_state(conn, "card_store_version", str(snap.version))
+        set_state(conn, "card_store_generated_at",
+                  iso(snap.generated_at) if snap.generated_at else "")
+        set_state(conn, "card_store_expires_at", iso(snap.expires_at) if snap.expires_at else "")
+        # Freshness: the moment the data was produced, or the import if it does not say.
+        set_state(conn, "card_store_confirmed_at", iso(snap.generated_at or now))
+        set_state(conn, "usage_as_of_seq", str(snap.station_seqs.get(station_id, 0)))
+    return ImportSummary(snap.version, int(previous) if previous else None, len(snap.products),
+                         len(snap.cards), len(snap.stop_list))
+
+
+def find_card(conn: sqlite3.Connection, identifier: str) -> sqlite3.Row | None:
+    """The card whose card id, PAN, RFID UID or token id is ``identifier``."""
+    for column, value in (("card_id", identifier), ("pan", identifier),
+                          ("rfid_uid", identifier.upper()), ("token_id", identifier)):
+        row: sqlite3.Row | None = conn.execute(
+            f"SELECT * FROM cards WHERE {column} = ?", (value,)).fetchone()
+        if row is not None:
+            return row
+    return None
+
+
+def is_stop_listed(conn: sqlite3.Connection, *identifiers: str | None) -> bool:
+    values = [i for i in identifiers if i]
+    if not values:
+        return False
+    marks = ",".join("?" * len(values))
+    return conn.execute(f"SELECT 1 FROM stop_list WHERE identifier IN ({marks})",
+                        values).fetchone() is not None
+
+
+def card_limits(conn: sqlite3.Connection, card_id: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM card_limits WHERE card_id = ? ORDER BY rowid",
+                        (card_id,)).fetchall()
+
+
+def card_usage(conn: sqlite3.Connection, card_id: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM card_usage WHERE card_id = ?", (card_id,)).fetchall()
+
+
+def wallets_available(conn: sqlite3.Connection, card_id: str, *, as_of_seq: int,
+                      exclude_sale: str | None = None) -> list[dict[str, Any]]:
+    """The card's wallets with ``available`` = balance - later debits - open holds."""
+    rows = conn.execute(
+        """
+        SELECT w.*,
+          w.balance
+          - COALESCE((SELECT SUM(d.value) FROM wallet_debits d
+                      WHERE d.wallet_id = w.wallet_id AND d.seq > ?), 0)
+          - COALESCE((SELECT SUM(h.value) FROM wallet_holds h
+                      JOIN authorizations a ON a.sale_id = h.sale_id
+                      WHERE h.wallet_id = w.wallet_id AND a.state = 'open'
+                        AND a.sale_id IS NOT ?), 0) AS available
+        FROM wallets w WHERE w.card_id = ? ORDER BY w.wallet_id
+        """, (as_of_seq, exclude_sale, card_id)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def local_sales(conn: sqlite3.Connection, card_id: str, *, since: str, as_of_seq: int
+                ) -> list[sqlite3.Row]:
+    """This station's sales of the card completed since ``since`` and after ``as_of_seq``."""
+    return conn.execute(
+        "SELECT product, completed_at, volume_ml, amount FROM journal "
+        "WHERE card_id = ? AND completed_at >= ? AND seq > ?",
+        (card_id, since, as_of_seq)).fetchall()
+
+
+def open_holds(conn: sqlite3.Connection, card_id: str, *, exclude_sale: str | None = None
+               ) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT sale_id, products, max_volume_ml, hold_amount FROM authorizations "
+        "WHERE card_id = ? AND state = 'open' AND sale_id IS NOT ?",
+        (card_id, exclude_sale)).fetchall()
+
+
+def prices(conn: sqlite3.Connection) -> dict[str, int]:
+    return {r["code"]: r["unit_price"] for r in conn.execute("SELECT * FROM products")}
+
+
+def pin_failures(conn: sqlite3.Connection, card_id: str) -> int:
+    row = conn.execute("SELECT failures FROM pin_tries WHERE card_id = ?", (card_id,)).fetchone()
+    return int(row["failures"]) if row else 0

@@ -1,0 +1,178 @@
+"""Versioned schema of the station database, recorded in ``_sqlite_migrations``.
+
+Each migration runs in one transaction together with its record (sqlite-utils'
+``Migrations``). Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from edge.errors import StoreError
+
+station_migrations = Migrations("forecourt-station")
+
+CARD_STATUSES = ("active", "blocked", "lost", "stolen", "withdrawn", "expired", "replaced")
+CARD_KINDS = ("rfid", "magstripe", "smart", "digital")
+
+SCHEMA_V1 = f"""
+CREATE TABLE products (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    unit_price INTEGER NOT NULL CHECK (unit_price >= 0)
+);
+CREATE TABLE customer_groups (
+    group_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE customers (
+    customer_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    group_id TEXT
+);
+CREATE TABLE vehicles (
+    vehicle_id TEXT PRIMARY KEY,
+    plate TEXT,
+    customer_id TEXT
+);
+CREATE TABLE cards (
+    card_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN {CARD_KINDS!r}),
+    status TEXT NOT NULL CHECK (status IN {CARD_STATUSES!r}),
+    pan TEXT,
+    rfid_uid TEXT,
+    token_id TEXT,
+    expires TEXT,
+    customer_id TEXT,
+    vehicle_id TEXT,
+    products TEXT,
+    rules TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE UNIQUE INDEX cards_pan ON cards (pan) WHERE pan IS NOT NULL;
+CREATE UNIQUE INDEX cards_rfid_uid ON cards (rfid_uid) WHERE rfid_uid IS NOT NULL;
+CREATE UNIQUE INDEX cards_token_id ON cards (token_id) WHERE token_id IS NOT NULL;
+CREATE TABLE card_limits (
+    card_id TEXT NOT NULL,
+    period TEXT NOT NULL CHECK (period IN ('fill', 'day', 'week', 'month', 'year')),
+    unit TEXT NOT NULL CHECK (unit IN ('volume', 'money')),
+    value INTEGER NOT NULL CHECK (value >= 0),
+    products TEXT
+);
+CREATE INDEX card_limits_card ON card_limits (card_id);
+CREATE TABLE wallets (
+    wallet_id TEXT PRIMARY KEY,
+    card_id TEXT NOT NULL,
+    unit TEXT NOT NULL CHECK (unit IN ('volume', 'money')),
+    balance INTEGER NOT NULL,
+    products TEXT,
+    expires TEXT
+);
+CREATE INDEX wallets_card ON wallets (card_id);
+CREATE TABLE card_usage (
+    card_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    period_start TEXT NOT NULL,
+    product TEXT NOT NULL,
+    volume_ml INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    visits INTEGER NOT NULL
+);
+CREATE INDEX card_usage_card ON card_usage (card_id);
+CREATE TABLE stop_list (
+    identifier TEXT PRIMARY KEY
+);
+CREATE TABLE authorizations (
+    sale_id TEXT PRIMARY KEY,
+    card_id TEXT NOT NULL,
+    pump INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'completed', 'cancelled', 'denied')),
+    reason TEXT NOT NULL,
+    products TEXT NOT NULL,
+    prices TEXT NOT NULL,
+    max_volume_ml INTEGER NOT NULL CHECK (max_volume_ml >= 0),
+    max_amount INTEGER NOT NULL CHECK (max_amount >= 0),
+    hold_amount INTEGER NOT NULL CHECK (hold_amount >= 0),
+    request TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    closed_at TEXT,
+    seq INTEGER
+);
+CREATE INDEX authorizations_open ON authorizations (card_id) WHERE state = 'open';
+CREATE INDEX authorizations_created ON authorizations (created_at);
+CREATE TABLE wallet_holds (
+    sale_id TEXT NOT NULL REFERENCES authorizations (sale_id),
+    wallet_id TEXT NOT NULL,
+    value INTEGER NOT NULL CHECK (value >= 0),
+    PRIMARY KEY (sale_id, wallet_id)
+);
+CREATE INDEX wallet_holds_wallet ON wallet_holds (wallet_id);
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY,
+    sale_id TEXT NOT NULL UNIQUE,
+    station_id TEXT NOT NULL,
+    card_id TEXT NOT NULL,
+    pump INTEGER NOT NULL,
+    product TEXT NOT NULL,
+    volume_ml INTEGER NOT NULL CHECK (volume_ml >= 0),
+    unit_price INTEGER NOT NULL CHECK (unit_price >= 0),
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    authorized_at TEXT NOT NULL,
+    completed_at TEXT NOT NULL,
+    wallet_debits TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX journal_card ON journal (card_id, completed_at);
+CREATE TABLE wallet_debits (
+    seq INTEGER NOT NULL REFERENCES journal (seq),
+    wallet_id TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (wallet_id, seq)
+);
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY REFERENCES journal (seq),
+    queued_at TEXT NOT NULL
+);
+CREATE TABLE sync_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE pin_tries (
+    card_id TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    details TEXT NOT NULL
+)
+"""
+
+
+@station_migrations(name="0001_initial")
+def m0001_initial(db: Database) -> None:
+    for statement in SCHEMA_V1.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations; return the names applied."""
+    db = Database(conn)
+    known = {m.name for m in station_migrations._migrations}
+    applied = {m.name for m in station_migrations.applied(db)}
+    if applied - known:
+        raise StoreError("the station database was made by a newer forecourt "
+                         f"(unknown migrations: {', '.join(sorted(applied - known))})")
+    pending = [m.name for m in station_migrations.pending(db)]
+    station_migrations.apply(db)
+    return pending
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    return [m.name for m in station_migrations.applied(Database(conn))]

@@ -1,0 +1,369 @@
+"""The card-store snapshot format (``forecourt-card-store``): parsing and validation.
+
+The same document is imported from a file (``forecourt cards import``) and, later,
+sent by the head office as the replication snapshot. Every field, unit and rule is
+documented in docs/card-store.md. Parsing is strict: an unknown key, a float where
+an integer is due, or a duplicate identifier is a :class:`CardStoreFormatError`
+that names the exact place (``cards[3].limits[0].value``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from edge.errors import CardStoreFormatError
+from offline_db.migrations import CARD_KINDS, CARD_STATUSES
+
+FORMAT = "forecourt-card-store"
+PERIODS = ("fill", "day", "week", "month", "year")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+@dataclass(frozen=True)
+class Product:
+    code: str
+    name: str
+    unit_price: int
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    period: str
+    unit: str
+    value: int
+    products: list[str] | None
+
+
+@dataclass(frozen=True)
+class WalletSpec:
+    wallet_id: str
+    unit: str
+    balance: int
+    products: list[str] | None
+    expires: str | None
+
+
+@dataclass(frozen=True)
+class UsageSpec:
+    period: str
+    period_start: str
+    product: str
+    volume_ml: int
+    amount: int
+    visits: int
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    card_id: str
+    kind: str
+    status: str
+    pan: str | None
+    rfid_uid: str | None
+    token_id: str | None
+    expires: str | None
+    customer_id: str | None
+    vehicle_id: str | None
+    products: list[str] | None
+    limits: list[LimitSpec]
+    wallets: list[WalletSpec]
+    usage: list[UsageSpec]
+    #: Restrictions kept as one JSON document: visits, time_windows, stations,
+    #: station_groups, vehicle_binding, odometer_required, pin.
+    rules: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    generated_at: datetime | None
+    expires_at: datetime | None
+    station_seqs: dict[str, int]
+    products: list[Product]
+    customer_groups: list[dict[str, Any]]
+    customers: list[dict[str, Any]]
+    vehicles: list[dict[str, Any]]
+    cards: list[CardSpec]
+    stop_list: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Obj:
+    """A JSON object being read, remembering where it is for error messages."""
+
+    def __init__(self, raw: Any, where: str, allowed: set[str]) -> None:
+        if not isinstance(raw, dict):
+            raise CardStoreFormatError(f"{where or 'the document'} must be a JSON object")
+        unknown = sorted(set(raw) - allowed)
+        if unknown:
+            raise CardStoreFormatError(f"{self._at(where, unknown[0])} is not a known field")
+        self.raw = raw
+        self.where = where
+
+    @staticmethod
+    def _at(where: str, key: str) -> str:
+        return f"{where}.{key}" if where else key
+
+    def at(self, key: str) -> str:
+        return self._at(self.where, key)
+
+    def get_str(self, key: str, *, required: bool = True, pattern: str | None = None
+            ) -> str | None:
+        value = self.raw.get(key)
+        if value is None:
+            if required:
+                raise CardStoreFormatError(f"{self.at(key)} is missing")
+            return None
+        if not isinstance(value, str) or not value:
+            raise CardStoreFormatError(f"{self.at(key)} must be a non-empty string")
+        if pattern and not re.fullmatch(pattern, value):
+            raise CardStoreFormatError(f"{self.at(key)} has an invalid value {value!r}")
+        return value
+
+    def req_str(self, key: str, *, pattern: str | None = None) -> str:
+        value = self.get_str(key, pattern=pattern)
+        assert value is not None
+        return value
+
+    def get_int(self, key: str, *, minimum: int | None = 0, default: int | None = None,
+            what: str = "") -> int:
+        value = self.raw.get(key, default)
+        if value is None:
+            raise CardStoreFormatError(f"{self.at(key)} is missing")
+        if isinstance(value, bool) or not isinstance(value, int):
+            unit = f" ({what})" if what else ""
+            raise CardStoreFormatError(f"{self.at(key)} must be an integer{unit}, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise CardStoreFormatError(f"{self.at(key)} must be at least {minimum}")
+        return value
+
+    def get_bool(self, key: str) -> bool:
+        value = self.raw.get(key, False)
+        if not isinstance(value, bool):
+            raise CardStoreFormatError(f"{self.at(key)} must be true or false")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str:
+        value = self.raw.get(key, default)
+        if value not in choices:
+            raise CardStoreFormatError(
+                f"{self.at(key)} must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    def get_date(self, key: str) -> str | None:
+        value = self.get_str(key, required=False)
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise CardStoreFormatError(
+                f"{self.at(key)} must be a date YYYY-MM-DD, got {value!r}") from None
+
+    def get_timestamp(self, key: str) -> datetime | None:
+        value = self.get_str(key, required=False)
+        if value is None:
+            return None
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            raise CardStoreFormatError(
+                f"{self.at(key)} must be an ISO 8601 time, got {value!r}") from None
+        if ts.tzinfo is None:
+            raise CardStoreFormatError(f"{self.at(key)} must include a UTC offset, e.g. Z")
+        return ts.astimezone(UTC)
+
+    def get_list(self, key: str, *, required: bool = False) -> list[Any]:
+        value = self.raw.get(key)
+        if value is None:
+            if required:
+                raise CardStoreFormatError(f"{self.at(key)} is missing")
+            return []
+        if not isinstance(value, list):
+            raise CardStoreFormatError(f"{self.at(key)} must be a JSON array")
+        return value
+
+    def str_list(self, key: str) -> list[str] | None:
+        """A list of non-empty strings, or ``None`` when the key is absent (= all)."""
+        if self.raw.get(key) is None:
+            return None
+        items = self.get_list(key)
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item:
+                raise CardStoreFormatError(f"{self.at(key)}[{i}] must be a non-empty string")
+        return list(items)
+
+
+def load_snapshot_file(path: Path) -> Snapshot:
+    """Read and validate a snapshot file."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise CardStoreFormatError(f"card-store file {path} does not exist") from None
+    except OSError as exc:
+        raise CardStoreFormatError(f"cannot read card-store file {path}: {exc.strerror}"
+                                   ) from None
+    return parse_snapshot(text)
+
+
+def parse_snapshot(data: bytes | str) -> Snapshot:
+    """Parse and validate a snapshot document."""
+    try:
+        raw = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CardStoreFormatError(f"the card store is not valid JSON: {exc}") from None
+    top = _Obj(raw, "", {"format", "version", "generated_at", "expires_at", "station_seqs",
+                         "products", "customer_groups", "customers", "vehicles", "cards",
+                         "stop_list", "comment"})
+    if raw.get("format") != FORMAT:
+        raise CardStoreFormatError(f"format must be {FORMAT!r}, got {raw.get('format')!r}")
+    station_seqs_raw = raw.get("station_seqs", {})
+    if not isinstance(station_seqs_raw, dict):
+        raise CardStoreFormatError("station_seqs must be a JSON object")
+    seqs_obj = _Obj(station_seqs_raw, "station_seqs", set(station_seqs_raw))
+    station_seqs = {k: seqs_obj.get_int(k, what="a sequence number") for k in station_seqs_raw}
+
+    products = []
+    seen: set[str] = set()
+    for i, item in enumerate(top.get_list("products", required=True)):
+        obj = _Obj(item, f"products[{i}]", {"code", "name", "unit_price"})
+        code = obj.req_str("code", pattern=r"[A-Za-z0-9_.-]{1,32}")
+        if code in seen:
+            raise CardStoreFormatError(f"products[{i}].code {code!r} appears twice")
+        seen.add(code)
+        products.append(Product(code, obj.get_str("name", required=False) or code,
+                                obj.get_int("unit_price", what="minor units per litre")))
+    groups = [_simple(item, f"customer_groups[{i}]", "group_id", {"name"})
+              for i, item in enumerate(top.get_list("customer_groups"))]
+    customers = [_simple(item, f"customers[{i}]", "customer_id", {"name", "group_id"})
+                 for i, item in enumerate(top.get_list("customers"))]
+    vehicles = [_simple(item, f"vehicles[{i}]", "vehicle_id", {"plate", "customer_id"})
+                for i, item in enumerate(top.get_list("vehicles"))]
+    cards = [_card(item, f"cards[{i}]") for i, item in enumerate(top.get_list("cards"))]
+    _unique(cards)
+    stop_list = []
+    for i, item in enumerate(top.get_list("stop_list")):
+        if not isinstance(item, str) or not item:
+            raise CardStoreFormatError(f"stop_list[{i}] must be a non-empty string")
+        stop_list.append(item)
+    return Snapshot(
+        version=top.get_int("version", what="the card-store version"),
+        generated_at=top.get_timestamp("generated_at"),
+        expires_at=top.get_timestamp("expires_at"),
+        station_seqs=station_seqs,
+        products=products, customer_groups=groups, customers=customers, vehicles=vehicles,
+        cards=cards, stop_list=sorted(set(stop_list)),
+    )
+
+
+def _simple(item: Any, where: str, key: str, fields: set[str]) -> dict[str, Any]:
+    obj = _Obj(item, where, {key, *fields})
+    out: dict[str, Any] = {key: obj.req_str(key)}
+    for name in sorted(fields):
+        out[name] = obj.get_str(name, required=False)
+    return out
+
+
+def _card(item: Any, where: str) -> CardSpec:
+    obj = _Obj(item, where, {
+        "card_id", "kind", "status", "pan", "rfid_uid", "token_id", "expires", "customer_id",
+        "vehicle_id", "products", "limits", "wallets", "usage", "visits", "time_windows",
+        "stations", "station_groups", "vehicle_binding", "odometer_required", "pin"})
+    limits = []
+    for j, raw in enumerate(obj.get_list("limits")):
+        lim = _Obj(raw, f"{where}.limits[{j}]", {"period", "unit", "value", "products"})
+        limits.append(LimitSpec(
+            lim.choice("period", PERIODS), lim.choice("unit", ("volume", "money")),
+            lim.get_int("value", what="ml or minor units"), lim.str_list("products")))
+    wallets = []
+    for j, raw in enumerate(obj.get_list("wallets")):
+        w = _Obj(raw, f"{where}.wallets[{j}]", {"wallet_id", "unit", "balance", "products",
+                                                  "expires"})
+        wallets.append(WalletSpec(w.req_str("wallet_id"), w.choice("unit", ("money", "volume")),
+                                  w.get_int("balance", minimum=None, what="ml or minor units"),
+                                  w.str_list("products"), w.get_date("expires")))
+    usage: list[UsageSpec] = []
+    for j, raw in enumerate(obj.get_list("usage")):
+        u = _Obj(raw, f"{where}.usage[{j}]", {"period", "period_start", "product", "volume_ml",
+                                                "amount", "visits"})
+        start = u.get_date("period_start")
+        if start is None:
+            raise CardStoreFormatError(f"{u.at('period_start')} is missing")
+        usage.append(UsageSpec(
+            u.choice("period", PERIODS[1:]), start, u.req_str("product"),
+            u.get_int("volume_ml", what="ml"), u.get_int("amount", what="minor units"),
+            u.get_int("visits", default=0)))
+    rules: dict[str, Any] = {}
+    visits = []
+    for j, raw in enumerate(obj.get_list("visits")):
+        v = _Obj(raw, f"{where}.visits[{j}]", {"period", "count"})
+        visits.append({"period": v.choice("period", PERIODS[1:]), "count": v.get_int("count")})
+    if visits:
+        rules["visits"] = visits
+    windows = []
+    for j, raw in enumerate(obj.get_list("time_windows")):
+        w = _Obj(raw, f"{where}.time_windows[{j}]", {"days", "from", "to"})
+        days = w.str_list("days") or list(DAYS)
+        for day in days:
+            if day not in DAYS:
+                raise CardStoreFormatError(
+                    f"{w.at('days')} has {day!r}; use {', '.join(DAYS)}")
+        start = w.req_str("from", pattern=_HHMM.pattern)
+        end = w.req_str("to", pattern=_HHMM.pattern)
+        windows.append({"days": days, "from": start, "to": end})
+    if windows:
+        rules["time_windows"] = windows
+    for key in ("stations", "station_groups"):
+        values = obj.str_list(key)
+        if values is not None:
+            rules[key] = values
+    for key in ("vehicle_binding", "odometer_required"):
+        if obj.get_bool(key):
+            rules[key] = True
+    if obj.raw.get("pin") is not None:
+        pin = _Obj(obj.raw["pin"], f"{where}.pin", {"salt", "hash", "iterations"})
+        rules["pin"] = {"salt": pin.req_str("salt", pattern=r"[0-9a-f]{8,128}"),
+                        "hash": pin.req_str("hash", pattern=r"[0-9a-f]{64}"),
+                        "iterations": pin.get_int("iterations", minimum=1, default=100_000)}
+    card = CardSpec(
+        card_id=obj.req_str("card_id"), kind=obj.choice("kind", CARD_KINDS),
+        status=obj.choice("status", CARD_STATUSES, default="active"),
+        pan=obj.get_str("pan", required=False, pattern=r"\d{8,19}"),
+        rfid_uid=_uid(obj), token_id=obj.get_str("token_id", required=False),
+        expires=obj.get_date("expires"), customer_id=obj.get_str("customer_id", required=False),
+        vehicle_id=obj.get_str("vehicle_id", required=False), products=obj.str_list("products"),
+        limits=limits, wallets=wallets, usage=usage, rules=rules)
+    if rules.get("vehicle_binding") and not card.vehicle_id:
+        raise CardStoreFormatError(f"{where}.vehicle_binding needs {where}.vehicle_id")
+    return card
+
+
+def _uid(obj: _Obj) -> str | None:
+    uid = obj.get_str("rfid_uid", required=False, pattern=r"[0-9A-Fa-f]{8,20}")
+    return uid.upper() if uid else None
+
+
+def _unique(cards: list[CardSpec]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    wallets: dict[str, int] = {}
+    for i, card in enumerate(cards):
+        for key in ("card_id", "pan", "rfid_uid", "token_id"):
+            value = getattr(card, key)
+            if value is None:
+                continue
+            if (key, value) in seen:
+                raise CardStoreFormatError(
+                    f"cards[{i}].{key} {value!r} is already used by cards[{seen[key, value]}]")
+            seen[key, value] = i
+        for w in card.wallets:
+            if w.wallet_id in wallets:
+                raise CardStoreFormatError(
+                    f"cards[{i}] wallet {w.wallet_id!r} is already used by "
+                    f"cards[{wallets[w.wallet_id]}]")
+            wallets[w.wallet_id] = i

@@ -1,0 +1,72 @@
+"""Opening the station database as its one writer, or read-only."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from types import TracebackType
+
+from edge.errors import NotInitializedError
+from offline_db.connection import connect
+from offline_db.lock import WriterLock
+from offline_db.migrations import migrate
+
+DB_NAME = "station.db"
+
+
+class StationStore:
+    """The station database with its writer lock (if opened for writing)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, lock: WriterLock | None) -> None:
+        self.conn = conn
+        self.path = path
+        self._lock = lock
+
+    @property
+    def writable(self) -> bool:
+        return self._lock is not None
+
+    @classmethod
+    def create(cls, data_dir: Path, *, holder: str = "forecourt init") -> tuple[StationStore,
+                                                                                 list[str]]:
+        """Create (or open) the database under the writer lock and apply migrations."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(data_dir, holder=holder).acquire()
+        try:
+            conn = connect(data_dir / DB_NAME)
+            applied = migrate(conn)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(conn, data_dir / DB_NAME, lock), applied
+
+    @classmethod
+    def open_writer(cls, data_dir: Path, *, holder: str = "forecourt") -> StationStore:
+        """Open an initialized database as its one writer (fails fast if taken)."""
+        path = data_dir / DB_NAME
+        if not path.exists():
+            raise NotInitializedError(
+                f"no station database in {data_dir}; run 'forecourt init' first")
+        return cls.create(data_dir, holder=holder)[0]
+
+    @classmethod
+    def open_reader(cls, data_dir: Path) -> StationStore:
+        """Open read-only; works while the daemon writes (WAL)."""
+        path = data_dir / DB_NAME
+        if not path.exists():
+            raise NotInitializedError(
+                f"no station database in {data_dir}; run 'forecourt init' first")
+        return cls(connect(path, readonly=True), path, None)
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> StationStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
