@@ -107,6 +107,10 @@ class Daemon:
     def run(self) -> None:
         """Run until :meth:`stop` (or SIGTERM/SIGINT when run in the main thread)."""
         st = self.config.station
+        if threading.current_thread() is threading.main_thread():
+            # Before anything else, so that a stop request is never lost or fatal.
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
         load_private_key(st.data_dir)
         store = StationStore.open_writer(st.data_dir, holder="forecourt run")
         server = None
@@ -122,12 +126,12 @@ class Daemon:
             thread = threading.Thread(target=server.serve_forever, name="control-socket",
                                       daemon=True)
             thread.start()
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, self.stop)
-                signal.signal(signal.SIGINT, self.stop)
             log.info("daemon.ready", station_id=st.id, socket=str(sock_path), pid=os.getpid())
             sd_notify("READY=1")
-            self._stop.wait()
+            # A timed wait: a signal delivered to another thread only sets a flag, and
+            # the main thread must come back to run the Python handler.
+            while not self._stop.wait(0.25):
+                pass
             sd_notify("STOPPING=1")
         finally:
             if server is not None:

@@ -1,0 +1,159 @@
+"""``forecourt run`` as a real process: control socket, one writer, signals, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.errors import WriterLockedError
+from offline_db.connection import connect
+from offline_db.journal import verify
+from offline_db.store import StationStore
+from tests.conftest import forecourt_exe
+
+CARD = "7800001234567893"  # digital card, day money limit 300000
+
+
+def fc(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([forecourt_exe(), "--config", str(config), *args],
+                            capture_output=True, text=True, timeout=60, check=False)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def fc_json(config: Path, *args: str) -> Any:
+    return json.loads(fc(config, *args, "--json").stdout)
+
+
+def start_daemon(config: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([forecourt_exe(), "--config", str(config), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sock = config.parent / "station" / "control.sock"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if sock.exists() and proc.poll() is None:
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(str(sock))
+                return proc
+            except OSError:
+                pass
+        if proc.poll() is not None:
+            raise AssertionError(f"daemon exited: {proc.stdout.read() if proc.stdout else ''}")
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("daemon did not become ready")
+
+
+@pytest.fixture
+def initialized(config_file: Path, sample_store_file: Path) -> Path:
+    fc(config_file, "init")
+    fc(config_file, "cards", "import", str(sample_store_file))
+    return config_file
+
+
+@pytest.fixture
+def daemon(initialized: Path) -> Iterator[subprocess.Popen[str]]:
+    proc = start_daemon(initialized)
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_commands_go_through_the_daemon(initialized: Path,
+                                        daemon: subprocess.Popen[str]) -> None:
+    data_dir = initialized.parent / "station"
+    with pytest.raises(WriterLockedError, match=r"in use by forecourt run \(pid \d+\)"):
+        StationStore.open_writer(data_dir)
+    auth = fc_json(initialized, "sale", "authorize", "--card", CARD, "--pump", "2",
+                   "--product", "AI95")
+    assert auth["approved"] is True
+    done = fc_json(initialized, "sale", "complete", auth["sale_id"], "--volume", "20000")
+    assert done["seq"] == 1
+    status = fc_json(initialized, "status")
+    assert (status["daemon_running"], status["outbox_depth"]) == (True, 1)
+    refused = fc(initialized, "sale", "complete", auth["sale_id"], "--volume", "20000",
+                 check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (f"Error: sale {auth['sale_id']} is already completed "
+                                      "as seq 1; nothing changed")
+    second = subprocess.run([forecourt_exe(), "--config", str(initialized), "run"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert second.returncode == 1
+    assert "is in use by forecourt run" in second.stderr
+    assert daemon.poll() is None
+
+
+def test_malformed_requests_do_not_stop_the_daemon(initialized: Path,
+                                                   daemon: subprocess.Popen[str]) -> None:
+    sock_path = initialized.parent / "station" / "control.sock"
+    for payload in (b"garbage\n", b"\xff\xfe\n", b'{"op": "sale.complete"}\n',
+                    b'{"op": "nope", "args": {}}\n',
+                    b'{"op": "sale.authorize", "args": {"card": "x"}}\n'):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(sock_path))
+            s.sendall(payload)
+            answer = json.loads(s.makefile().readline())
+        assert answer["ok"] is False and answer["error"]
+    assert fc_json(initialized, "sale", "authorize", "--card", CARD, "--pump", "1")["approved"]
+
+
+def test_sigterm_stops_cleanly(initialized: Path, daemon: subprocess.Popen[str]) -> None:
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=30) == 0
+    out = daemon.stdout.read() if daemon.stdout else ""
+    events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
+    assert events[-1] == "daemon.stopped" and "daemon.ready" in events
+    assert not (initialized.parent / "station" / "control.sock").exists()
+    # Without a daemon the CLI writes itself under the lock.
+    assert fc_json(initialized, "sale", "authorize", "--card", CARD, "--pump", "1")["approved"]
+
+
+def test_sigkill_loses_nothing_committed(initialized: Path) -> None:
+    proc = start_daemon(initialized)
+    sales = []
+    for pump in (1, 2, 3):
+        auth = fc_json(initialized, "sale", "authorize", "--card", CARD, "--pump", str(pump),
+                       "--product", "AI92", "--volume", "10000")
+        sales.append(auth["sale_id"])
+    fc(initialized, "sale", "complete", sales[0], "--volume", "9000")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    data_dir = initialized.parent / "station"
+    # The kernel released the lock: a new writer opens at once, and everything
+    # answered before the kill is there.
+    StationStore.open_writer(data_dir).close()
+    conn = connect(data_dir / "station.db", readonly=True)
+    assert verify(conn).rows == 1
+    open_ids = {r["sale_id"] for r in conn.execute(
+        "SELECT sale_id FROM authorizations WHERE state = 'open'")}
+    assert open_ids == set(sales[1:])
+    conn.close()
+    restarted = start_daemon(initialized)
+    restarted.send_signal(signal.SIGTERM)
+    restarted.wait(timeout=30)
+    log = restarted.stdout.read() if restarted.stdout else ""
+    reported = {json.loads(line)["sale_id"] for line in log.splitlines()
+                if '"sale.open_at_startup"' in line}
+    assert reported == set(sales[1:])
+    listed = {r["sale_id"] for r in fc_json(initialized, "sale", "list", "--open")}
+    assert listed == set(sales[1:])
+
+
+def test_daemon_refuses_unsafe_key(initialized: Path) -> None:
+    (initialized.parent / "station" / "station_key.pem").chmod(0o640)
+    result = fc(initialized, "run", check=False)
+    assert result.returncode == 1
+    assert "readable by others" in result.stderr
+    assert "Traceback" not in result.stderr

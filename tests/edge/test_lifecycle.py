@@ -1,0 +1,109 @@
+"""The sale lifecycle on the sample card store: holds, debits, PIN tries, refusals."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from edge.errors import SaleError
+from edge.lifecycle import Station
+from offline_db.journal import verify
+
+SMART = "7800001234567892"  # PIN 1234; litre wallet W-3L (DT, 200 l), money wallet W-3M
+FLEET = "7800001234567891"  # RFID, DT only, vehicle V-17, odometer, 2 visits a day
+
+
+def test_smart_card_pin_tries_lock_the_card(station: Station) -> None:
+    assert station.authorize(card=SMART, pump=1)["reason"] == "pin_required"
+    assert station.authorize(card=SMART, pump=1, pin="0000")["reason"] == "pin_wrong"
+    assert station.authorize(card=SMART, pump=1, pin="1111")["reason"] == "pin_wrong"
+    # A correct PIN before the limit resets the count.
+    ok = station.authorize(card=SMART, pump=1, pin="1234", product="DT")
+    assert ok["approved"]
+    station.cancel(ok["sale_id"])
+    for reason in ("pin_wrong", "pin_wrong", "pin_locked"):
+        assert station.authorize(card=SMART, pump=1, pin="9999")["reason"] == reason
+    assert station.authorize(card=SMART, pump=1, pin="1234")["reason"] == "pin_locked"
+
+
+def test_litre_wallet_pays_first_then_money(station: Station) -> None:
+    auth = station.authorize(card=SMART, pump=2, pin="1234", product="DT")
+    # 200 l in W-3L plus what 250000 minor units buy at 6350 per litre.
+    assert auth["max_volume_ml"] == 200_000  # capped by [authorization] max_fill_ml
+    done = station.complete(auth["sale_id"], volume_ml=150_000)
+    assert done["wallet_debits"] == {"W-3L": 150_000}
+    auth = station.authorize(card=SMART, pump=2, pin="1234", product="DT")
+    assert auth["max_volume_ml"] == 50_000 + (1000 * 250_000 + 499) // 6350
+    done = station.complete(auth["sale_id"], volume_ml=60_000)
+    assert done["wallet_debits"] == {"W-3L": 50_000, "W-3M": (10_000 * 6350 + 500) // 1000}
+    assert verify(station.conn).ok
+
+
+def test_open_hold_counts_against_a_second_pump(station: Station) -> None:
+    first = station.authorize(card="7800001234567890", pump=1, product="AI95")
+    assert first["approved"]
+    second = station.authorize(card="7800001234567890", pump=2, product="AI95")
+    assert (second["approved"], second["reason"]) == (False, "wallet_empty")
+    station.complete(first["sale_id"], volume_ml=10_000)
+    third = station.authorize(card="7800001234567890", pump=2, product="AI95")
+    left = 100_000 - (10_000 * 5299 + 500) // 1000
+    assert third["max_volume_ml"] == (1000 * left + 499) // 5299
+
+
+def test_fleet_card_prompts_and_visits(station: Station, sample_store_file: Path) -> None:
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    station.clock = lambda: monday
+    station.import_cards(sample_store_file, actor="test")  # fresh as of Monday 09:00
+    assert station.authorize(card=FLEET, pump=1)["reason"] == "vehicle_required"
+    assert station.authorize(card=FLEET, pump=1, vehicle="V-18")["reason"] == "vehicle_mismatch"
+    assert station.authorize(card=FLEET, pump=1, vehicle="V-17")["reason"] == "odometer_required"
+    for _ in range(2):
+        auth = station.authorize(card=FLEET, pump=1, vehicle="V-17", odometer_km=120_400)
+        assert auth["approved"] and auth["products"] == ["DT"]
+        station.complete(auth["sale_id"], volume_ml=80_000)
+    third = station.authorize(card=FLEET, pump=1, vehicle="V-17", odometer_km=120_900)
+    assert third["reason"] == "visits_exhausted"
+    station.clock = lambda: monday + timedelta(hours=23)  # Tuesday 08:00, data still fresh
+    auth = station.authorize(card=FLEET, pump=1, vehicle="V-17", odometer_km=121_000)
+    # Weekly limit 900 l minus the 160 l already taken this week.
+    assert auth["approved"] and auth["max_volume_ml"] == 200_000
+    station.clock = lambda: monday + timedelta(days=5)  # Saturday: outside the window
+    assert station.authorize(card=FLEET, pump=1, vehicle="V-17",
+                             odometer_km=1)["reason"] == "outside_time_window"
+
+
+def test_completion_refusals_change_nothing(station: Station) -> None:
+    auth = station.authorize(card="7800001234567893", pump=4)
+    assert auth["products"] == ["AI92", "AI95", "DT"]
+    with pytest.raises(SaleError, match="say which product"):
+        station.complete(auth["sale_id"], volume_ml=1000)
+    with pytest.raises(SaleError, match="does not allow product GAS"):
+        station.complete(auth["sale_id"], volume_ml=1000, product="GAS")
+    with pytest.raises(SaleError, match="more than the"):
+        station.complete(auth["sale_id"], volume_ml=auth["max_volume_ml"] + 1, product="DT")
+    with pytest.raises(SaleError, match="at least 1 ml"):
+        station.complete(auth["sale_id"], volume_ml=0, product="DT")
+    with pytest.raises(SaleError, match="there is no authorization NOPE"):
+        station.complete("NOPE", volume_ml=1000)
+    assert station.conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 0
+    done = station.complete(auth["sale_id"], volume_ml=auth["max_volume_ml"], product="DT")
+    assert done["seq"] == 1
+    denied = station.authorize(card="7800001234567894", pump=4)
+    with pytest.raises(SaleError, match="was denied"):
+        station.complete(denied["decision_id"], volume_ml=1000)
+
+
+def test_stale_data_restricts(station: Station, tmp_path: Path,
+                              sample_store_file: Path) -> None:
+    doc = json.loads(sample_store_file.read_text())
+    doc["version"] = 18
+    doc["generated_at"] = "2026-01-01T00:00:00Z"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    station.import_cards(path, actor="test")
+    station.clock = lambda: datetime(2026, 1, 3, 12, tzinfo=UTC)  # 60 h later, limit 24 h
+    auth = station.authorize(card="7800001234567893", pump=1, product="AI92")
+    assert (auth["approved"], auth["stale_data"], auth["max_volume_ml"]) == (True, True, 40_000)

@@ -1,0 +1,94 @@
+"""Opening the store: migrations recorded, WAL + synchronous=FULL, one writer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.errors import NotInitializedError, StoreError, WriterLockedError
+from offline_db.connection import atomic, connect
+from offline_db.migrations import applied_migrations, migrate
+from offline_db.store import StationStore
+
+
+def test_create_records_migrations_and_durability(tmp_path: Path) -> None:
+    store, applied = StationStore.create(tmp_path / "d")
+    try:
+        assert applied == ["0001_initial"]
+        assert applied_migrations(store.conn) == ["0001_initial"]
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert migrate(store.conn) == []
+    finally:
+        store.close()
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    store, _ = StationStore.create(tmp_path)
+    store.conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                       "VALUES ('forecourt-station', '0099_future', 'x')")
+    store.close()
+    with pytest.raises(StoreError, match="made by a newer forecourt"):
+        StationStore.open_writer(tmp_path)
+
+
+def test_not_initialized(tmp_path: Path) -> None:
+    with pytest.raises(NotInitializedError, match="run 'forecourt init' first"):
+        StationStore.open_writer(tmp_path)
+    with pytest.raises(NotInitializedError):
+        StationStore.open_reader(tmp_path)
+
+
+def test_second_writer_fails_fast_and_reader_still_works(tmp_path: Path) -> None:
+    store, _ = StationStore.create(tmp_path)
+    try:
+        started = time.monotonic()
+        with pytest.raises(WriterLockedError, match=r"in use by forecourt init \(pid \d+\)"):
+            StationStore.open_writer(tmp_path)
+        assert time.monotonic() - started < 5  # fail fast, not a busy wait
+        reader = StationStore.open_reader(tmp_path)
+        assert reader.conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 0
+        with pytest.raises(Exception, match="readonly"):
+            reader.conn.execute("INSERT INTO sync_state VALUES ('x', 'y')")
+        reader.close()
+    finally:
+        store.close()
+    StationStore.open_writer(tmp_path).close()
+
+
+def test_lock_is_released_when_the_holder_is_killed(tmp_path: Path) -> None:
+    StationStore.create(tmp_path)[0].close()
+    code = ("import sys, time; sys.path.insert(0, %r)\n"
+            "from offline_db.store import StationStore\n"
+            "s = StationStore.open_writer(__import__('pathlib').Path(%r))\n"
+            "print('locked', flush=True); time.sleep(60)\n"
+            % (str(Path(__file__).resolve().parents[2]), str(tmp_path)))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(WriterLockedError, match=f"pid {proc.pid}"):
+            StationStore.open_writer(tmp_path)
+    finally:
+        proc.kill()
+        proc.wait()
+    StationStore.open_writer(tmp_path).close()
+
+
+def test_atomic_nests_with_savepoints(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "x.db")
+    conn.execute("CREATE TABLE t (v INTEGER)")
+    with atomic(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(ValueError), atomic(conn):
+            conn.execute("INSERT INTO t VALUES (2)")
+            raise ValueError
+    assert [r[0] for r in conn.execute("SELECT v FROM t")] == [1]
+    with pytest.raises(KeyboardInterrupt), atomic(conn):
+        conn.execute("INSERT INTO t VALUES (3)")
+        raise KeyboardInterrupt
+    assert [r[0] for r in conn.execute("SELECT v FROM t")] == [1]
+    assert not conn.in_transaction
