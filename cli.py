@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from drivers.dart.capture import CaptureError, decode_capture, parse_hex
 from edge import logs
 from edge.config import Config, load_config
 from edge.control import DaemonNotRunning, call
@@ -241,7 +242,7 @@ def sale() -> None:
 @click.option("--pin", help="PIN entered by the customer.")
 @json_option
 @click.pass_context
-def sale_authorize(ctx: click.Context, as_json: bool, **args: Any) -> None:
+def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
     """Decide whether a card may fill at a pump; reserve the preset if approved."""
     if args["volume_ml"] is not None and args["amount"] is not None:
         raise click.UsageError("give --volume or --amount, not both")
@@ -350,6 +351,77 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"journal broken at seq {result.first_bad_seq}: {result.problem}",
                        err=True)
         ctx.exit(1)
+
+
+@main.group()
+def pump() -> None:
+    """Pump lines: diagnostics for technicians."""
+
+
+@pump.command("decode")
+@click.argument("hex_frames", nargs=-1)
+@click.option("--direction", type=click.Choice(["auto", "controller", "pump"]), default="auto",
+              show_default=True, help="Who sent the DATA frames.")
+@click.option("--crc", type=click.Choice(["arc", "ccitt"]), default="arc", show_default=True)
+def pump_decode(hex_frames: tuple[str, ...], direction: str, crc: str) -> None:
+    """Decode a hex capture of a DART line: one JSON object per frame.
+
+    HEX_FRAMES are frames (spaces optional); without them, hex is read from stdin,
+    one frame or stream per line.
+    """
+    lines = list(hex_frames) if hex_frames else [ln for ln in sys.stdin if ln.strip()]
+    for number, text in enumerate(lines, 1):
+        try:
+            data = parse_hex(text)
+        except CaptureError as exc:
+            raise click.ClickException(f"line {number}: {exc}") from None
+        for frame in decode_capture(data, crc=crc, direction=direction):
+            click.echo(json.dumps(frame))
+
+
+@pump.command("status")
+@json_option
+@click.pass_context
+def pump_status(ctx: click.Context, as_json: bool) -> None:
+    """Show every pump on the lines as the running daemon sees it."""
+    try:
+        rows = call(cfg(ctx).station.socket_path, "pump.status", {}, actor=actor(), timeout=10)
+    except DaemonNotRunning:
+        raise click.ClickException("the daemon is not running (forecourt run)") from None
+
+    def human(data: list[dict[str, Any]]) -> None:
+        if not data:
+            click.echo("no pump lines configured")
+        for r in data:
+            click.echo(f"pump {r['pump']:>2} {r['line']} {r['address']}: "
+                       f"{'online' if r['online'] else 'OFFLINE'} {r['state']}"
+                       f"{' sale ' + r['sale_id'] if r['sale_id'] else ''}")
+
+    emit(rows, as_json, human)
+
+
+@main.group()
+def sim() -> None:
+    """Simulators for tests, demos and training."""
+
+
+@sim.command("pumps")
+@click.option("--pumps", "count", type=click.IntRange(1, 32), default=4, show_default=True)
+@click.option("--nozzles", type=click.IntRange(1, 15), default=3, show_default=True)
+@click.option("--port", help="Serial port or URL to serve on (default: a new pty).")
+@click.option("--link", type=click.Path(path_type=Path), help="Make a symlink to the pty here.")
+@click.option("--flow", type=float, default=500.0, show_default=True,
+              help="Flow rate in ml per second.")
+def sim_pumps(count: int, nozzles: int, port: str | None, link: Path | None,
+              flow: float) -> None:
+    """Run DART pumps at addresses 0x50.. on a pty (or PORT) until stopped.
+
+    Commands on stdin: lift PUMP NOZZLE | hang PUMP | fault PUMP drop|corrupt|silent|
+    echo|late MS|restart|forget | status | quit.
+    """
+    from drivers.dart.simulator import run_console
+
+    run_console(count=count, nozzles=nozzles, port=port, link=link, flow_ml_s=flow)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,70 @@ class OfflineConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PumpConfig:
+    """``[[pump_lines.pumps]]``: one fuelling point on a line."""
+
+    number: int = 0
+    address: int = 0
+    nozzles: list[str] = field(default_factory=list)
+    volume_decimals: int = 3
+    amount_decimals: int = 2
+    price_decimals: int = 2
+
+    def validate(self) -> None:
+        where = f"[[pump_lines.pumps]] number {self.number}"
+        if not 1 <= self.number <= 99:
+            raise ValueError("[[pump_lines.pumps]] number must be a pump number 1-99")
+        if not 0x50 <= self.address <= 0x6F:
+            raise ValueError(f"{where}: address must be 80-111 (0x50-0x6F), "
+                             f"got {self.address}")
+        if not 1 <= len(self.nozzles) <= 15:
+            raise ValueError(f"{where}: nozzles must list 1-15 product codes "
+                             "(logical nozzle 1 first)")
+        if not 0 <= self.volume_decimals <= 3:
+            raise ValueError(f"{where}: volume_decimals must be 0-3")
+        for key in ("amount_decimals", "price_decimals"):
+            if not 0 <= getattr(self, key) <= 2:
+                raise ValueError(f"{where}: {key} must be 0-2 (minor units are cents)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PumpLineConfig:
+    """``[[pump_lines]]``: one serial line of pumps and how to talk on it."""
+
+    name: str = ""
+    protocol: str = "dart"
+    port: str = ""
+    baudrate: int = 9600
+    parity: str = "odd"
+    crc: str = "arc"
+    echo: bool = False
+    response_timeout_ms: int = 80
+    retries: int = 3
+    offline_after: int = 3
+    pumps: list[PumpConfig] = field(default_factory=list)
+
+    def validate(self) -> None:
+        where = f"[[pump_lines]] {self.name or self.port or '(unnamed)'}"
+        if not self.port:
+            raise ValueError(f"{where}: port is required (a device such as /dev/ttyUSB0 "
+                             "or a pyserial URL)")
+        if self.protocol != "dart":
+            raise ValueError(f"{where}: protocol must be dart (the only one so far)")
+        if self.parity not in ("none", "odd", "even"):
+            raise ValueError(f"{where}: parity must be none, odd or even")
+        if self.crc not in ("arc", "ccitt"):
+            raise ValueError(f"{where}: crc must be arc or ccitt")
+        if self.baudrate <= 0 or self.response_timeout_ms <= 0 or self.retries < 0 \
+                or self.offline_after < 1:
+            raise ValueError(f"{where}: baudrate and response_timeout_ms must be positive, "
+                             "retries >= 0, offline_after >= 1")
+        addresses = [p.address for p in self.pumps]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError(f"{where}: two pumps share an address")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration file."""
 
@@ -139,6 +203,13 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
+    pump_lines: list[PumpLineConfig] = field(default_factory=list)
+
+    def validate(self) -> None:
+        numbers = [p.number for line in self.pump_lines for p in line.pumps]
+        dupes = sorted({n for n in numbers if numbers.count(n) > 1})
+        if dupes:
+            raise ValueError(f"pump number {dupes[0]} is configured on more than one line")
     #: The file this configuration came from (``None`` for embedded defaults).
     source: Path | None = None
 

@@ -22,7 +22,8 @@ import structlog
 
 from edge.config import Config
 from edge.control import MAX_MESSAGE
-from edge.errors import ForecourtError
+from edge.errors import ForecourtError, SaleError
+from edge.forecourt import Forecourt
 from edge.keys import load_private_key
 from edge.lifecycle import Station
 from edge.operations import perform
@@ -85,19 +86,39 @@ class Daemon:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one operation at a time on the one connection
         self.station: Station | None = None
+        self.forecourt: Forecourt | None = None
 
     def handle(self, op: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
+        try:
+            return {"ok": True, "result": self._handle(op, args, actor)}
+        except ForecourtError as exc:
+            log.info("control.refused", op=op, code=exc.code, error=str(exc))
+            return {"ok": False, "error": str(exc), "code": exc.code}
+        except Exception as exc:  # never let one request take the daemon down
+            log.exception("control.failed", op=op)
+            return {"ok": False, "error": f"internal error in {op}: {exc}", "code": "internal"}
+
+    def _handle(self, op: str, args: dict[str, Any], actor: str) -> Any:
         assert self.station is not None
+        forecourt = self.forecourt
+        if op == "pump.status":
+            return forecourt.status() if forecourt else []
+        pump = args.get("pump")
+        if forecourt is not None and op == "sale.authorize" and isinstance(pump, int) \
+                and forecourt.is_line_pump(pump):
+            with self._lock:
+                forecourt.check_available(pump)
+                result = perform(self.station, op, args, actor)
+            # Outside the lock: the pump job records its totals under it.
+            return forecourt.start_sale(result) if result["approved"] else result
+        if forecourt is not None and op in ("sale.complete", "sale.cancel"):
+            with self._lock:
+                guard_line_sale(self.station, forecourt, args.get("sale_id"))
         with self._lock:
-            try:
-                return {"ok": True, "result": perform(self.station, op, args, actor)}
-            except ForecourtError as exc:
-                log.info("control.refused", op=op, code=exc.code, error=str(exc))
-                return {"ok": False, "error": str(exc), "code": exc.code}
-            except Exception as exc:  # never let one request take the daemon down
-                log.exception("control.failed", op=op)
-                return {"ok": False, "error": f"internal error in {op}: {exc}",
-                        "code": "internal"}
+            result = perform(self.station, op, args, actor)
+        if forecourt is not None and op == "cards.import":
+            forecourt.sync_all_prices()
+        return result
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if signum is not None:
@@ -116,6 +137,9 @@ class Daemon:
         server = None
         try:
             self.station = Station(store, self.config)
+            if self.config.pump_lines:
+                self.forecourt = Forecourt(self.config, self.station, self._lock)
+                self.forecourt.start()
             for auth in open_authorizations(store.conn):
                 log.warning("sale.open_at_startup", sale_id=auth["sale_id"], pump=auth["pump"],
                             card_id=auth["card_id"], created_at=auth["created_at"])
@@ -134,6 +158,8 @@ class Daemon:
                 pass
             sd_notify("STOPPING=1")
         finally:
+            if self.forecourt is not None:
+                self.forecourt.stop()
             if server is not None:
                 server.shutdown()
                 server.server_close()
@@ -141,3 +167,15 @@ class Daemon:
             with self._lock:
                 store.close()
             log.info("daemon.stopped", station_id=st.id)
+
+
+def guard_line_sale(station: Station, forecourt: Forecourt, sale_id: Any) -> None:
+    """A line pump's sale completes from the pump; people decide only flagged ones."""
+    row = station.conn.execute(
+        "SELECT a.pump, f.state FROM authorizations a LEFT JOIN pump_fills f "
+        "ON f.sale_id = a.sale_id WHERE a.sale_id = ?", (sale_id,)).fetchone()
+    if row is None or not forecourt.is_line_pump(row["pump"]) or row["state"] == "attention":
+        return
+    raise SaleError(f"sale {sale_id} is on pump {row['pump']}, which is on a pump line: it "
+                    "completes from the pump's own data (only a sale flagged for attention "
+                    "is completed or cancelled by hand)")

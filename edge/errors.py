@@ -92,3 +92,48 @@ class ControlError(ForecourtError):
     """
 
     code = "control_error"
+
+
+class DriverError(ForecourtError):
+    """Root of hardware-driver failures (pump lines, card readers)."""
+
+    code = "driver_error"
+
+
+class DriverNotAvailableError(DriverError, NotImplementedError):
+    """A driver's library or device is not available.
+
+    Example scenarios: an unknown pump protocol or reader name in the config; pyscard
+    installed without a PC/SC service.
+    """
+
+    code = "driver_not_available"
+
+
+class DriverInitializationError(DriverError):
+    """A device could not be opened.
+
+    Example scenarios: the serial port does not exist; permission denied on
+    /dev/ttyUSB0; a bad baud rate.
+    """
+
+    code = "driver_init"
+
+
+class DriverOperationError(DriverError):
+    """A device failed while in use.
+
+    Example scenarios: a USB-serial adapter unplugged mid-poll; a write error.
+    """
+
+    code = "driver_operation"
+
+
+class DriverTimeoutError(DriverError, TimeoutError):
+    """A device did not answer in time.
+
+    Example scenarios: a pump silent after every retry; a reader that stopped
+    answering.
+    """
+
+    code = "driver_timeout"

@@ -176,3 +176,22 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     return [m.name for m in station_migrations.applied(Database(conn))]
+
+
+@station_migrations(name="0002_pump_fills")
+def m0002_pump_fills(db: Database) -> None:
+    """Per sale on a pump line: the totals read before the pump was authorized.
+
+    They let a restarted station prove from the pump's totalizers what was delivered
+    (docs/pump-line.md, recovery); ``attention`` says why a person must decide.
+    """
+    db.execute("""
+        CREATE TABLE pump_fills (
+            sale_id TEXT PRIMARY KEY REFERENCES authorizations (sale_id),
+            pump INTEGER NOT NULL,
+            nozzles TEXT NOT NULL,
+            totals_before TEXT,
+            state TEXT NOT NULL,
+            attention TEXT,
+            updated_at TEXT NOT NULL
+        )""")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from edge.config import Config, load_config_file
 from edge.lifecycle import Station
@@ -63,3 +64,11 @@ def forecourt_exe() -> str:
     exe = shutil.which("forecourt", path=os.path.dirname(sys.executable))
     assert exe, "the forecourt console script is not installed in this environment"
     return exe
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Each test starts and ends with structlog's defaults (no leaked streams)."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()

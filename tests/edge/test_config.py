@@ -4,30 +4,55 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from edge.config import Config, find_config_path, load_config, load_config_file, parse_duration
+from edge.config import (
+    Config,
+    PumpConfig,
+    PumpLineConfig,
+    find_config_path,
+    load_config,
+    load_config_dict,
+    load_config_file,
+    parse_duration,
+)
 from edge.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fields() -> list[tuple[str, str]]:
-    """(section, key) for every configurable field."""
+    """(section, key) for every configurable field of the plain sections."""
     out = []
     for section in dataclasses.fields(Config):
-        if section.name == "source":
-            continue
-        cls = type(getattr(Config(), section.name))
-        out += [(section.name, f.name) for f in dataclasses.fields(cls)]
+        value = getattr(Config(), section.name)
+        if dataclasses.is_dataclass(value):
+            out += [(section.name, f.name) for f in dataclasses.fields(value)]
     return out
+
+
+def test_example_config_documents_pump_line_keys() -> None:
+    text = (ROOT / "config.toml").read_text()
+    for cls in (PumpLineConfig, PumpConfig):
+        for f in dataclasses.fields(cls):
+            if f.name != "pumps":
+                assert re.search(rf"^# {f.name} = ", text, re.M), f.name
+    # The commented example is itself a valid configuration.
+    example = "\n".join(line[2:] for line in text.splitlines() if line.startswith("# ")
+                        and not line.startswith("# #"))
+    start = example.index("\n[[pump_lines]]\n")
+    cfg = load_config_dict(tomllib.loads(example[start:]), ROOT / "config.toml")
+    assert [p.number for p in cfg.pump_lines[0].pumps] == [1, 2]
+    assert cfg.pump_lines[0].pumps[0].nozzles == ["AI92", "AI95", "DT"]
 
 
 def test_example_config_is_the_embedded_defaults() -> None:
     loaded = load_config_file(ROOT / "config.toml")
     defaults = Config()
+    assert loaded.pump_lines == []
     for section in ("station", "logging", "authorization", "offline"):
         got, want = getattr(loaded, section), getattr(defaults, section)
         for f in dataclasses.fields(want):
@@ -75,6 +100,15 @@ def test_unknown_section(tmp_path: Path) -> None:
     ('[station]\nweek_start = "funday"\n', "[station] week_start must be one of"),
     ('station = 3\n', "[station] must be a table"),
     ('[station\n', "not valid TOML"),
+    ('[[pump_lines]]\nname = "a"\n', "[[pump_lines]] a: port is required"),
+    ('[[pump_lines]]\nport = "loop://"\n[[pump_lines.pumps]]\nnumber = 1\naddress = 7\n'
+     'nozzles = ["DT"]\n', "address must be 80-111"),
+    ('[[pump_lines]]\nport = "loop://"\n[[pump_lines.pumps]]\nnumber = 1\naddress = 80\n'
+     'nozzles = ["DT"]\nvolume_decimals = "3"\n',
+     "[pump_lines[0].pumps[0]] volume_decimals must be an integer, got a string"),
+    ('[[pump_lines]]\nport = "a"\n[[pump_lines.pumps]]\nnumber = 1\naddress = 80\n'
+     'nozzles = ["DT"]\n[[pump_lines]]\nport = "b"\n[[pump_lines.pumps]]\nnumber = 1\n'
+     'address = 80\nnozzles = ["DT"]\n', "pump number 1 is configured on more than one line"),
 ])
 def test_wrong_values_are_named(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "c.toml"

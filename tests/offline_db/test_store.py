@@ -18,8 +18,8 @@ from offline_db.store import StationStore
 def test_create_records_migrations_and_durability(tmp_path: Path) -> None:
     store, applied = StationStore.create(tmp_path / "d")
     try:
-        assert applied == ["0001_initial"]
-        assert applied_migrations(store.conn) == ["0001_initial"]
+        assert applied == ["0001_initial", "0002_pump_fills"]
+        assert applied_migrations(store.conn) == ["0001_initial", "0002_pump_fills"]
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert migrate(store.conn) == []
@@ -62,11 +62,11 @@ def test_second_writer_fails_fast_and_reader_still_works(tmp_path: Path) -> None
 
 def test_lock_is_released_when_the_holder_is_killed(tmp_path: Path) -> None:
     StationStore.create(tmp_path)[0].close()
-    code = ("import sys, time; sys.path.insert(0, %r)\n"
+    root = str(Path(__file__).resolve().parents[2])
+    code = (f"import sys, time; sys.path.insert(0, {root!r})\n"
             "from offline_db.store import StationStore\n"
-            "s = StationStore.open_writer(__import__('pathlib').Path(%r))\n"
-            "print('locked', flush=True); time.sleep(60)\n"
-            % (str(Path(__file__).resolve().parents[2]), str(tmp_path)))
+            f"s = StationStore.open_writer(__import__('pathlib').Path({str(tmp_path)!r}))\n"
+            "print('locked', flush=True); time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"

@@ -1,0 +1,363 @@
+"""A DART pump simulator: N pumps behind one serial port, for tests and the demo.
+
+Each :class:`SimPump` follows the state machine of docs/pump-line.md: prices (CD5)
+take it from NOT PROGRAMMED to FILLING COMPLETED, RESET to RESET, AUTHORIZE to
+AUTHORIZED, a lifted allowed nozzle to FILLING at ``flow_rate`` raw volume units per
+second, the preset or a hang-up to MAX REACHED / FILLING COMPLETED. Totalizers only
+grow. Faults can be injected per pump (:class:`Faults`): drop the next frame,
+corrupt the next reply's CRC, echo what the master sends, go silent, answer late,
+restart (optionally losing the last filling).
+
+The simulator answers as a DART slave: POLL -> EOT or the oldest queued DATA frame;
+DATA -> ACK (a repeated TX# is ACKed and not applied twice).
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from drivers.dart import application as app
+from drivers.dart.application import Command, PumpState
+from drivers.dart.framer import Frame, Framer, FrameType
+from drivers.dart.link import ByteLine
+from drivers.ptyline import PtyLine
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Faults:
+    drop_next: int = 0  # ignore this many incoming frames
+    corrupt_next: int = 0  # flip the CRC of this many replies
+    silent: bool = False
+    echo: bool = False  # send back what the master wrote (RS-485 local echo)
+    late_s: float = 0.0  # delay before each reply
+    duplicate_next: int = 0  # send the next DATA reply twice (same TX#)
+
+
+@dataclass
+class SimPump:
+    address: int
+    prices: list[int]  # raw price per logical nozzle, nozzle 1 first
+    flow_rate: float = 2000.0  # raw volume units per second
+    state: PumpState = PumpState.NOT_PROGRAMMED
+    allowed: set[int] = field(default_factory=set)
+    preset_volume: int | None = None
+    preset_amount: int | None = None
+    nozzle: int = 0  # selected logical nozzle (0 none)
+    nozzle_out: bool = False
+    filled_volume: float = 0.0
+    filled_amount: int = 0
+    fill_nozzle: int = 0
+    totals_volume: list[int] = field(default_factory=list)
+    totals_amount: list[int] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+    outbox: collections.deque[bytes] = field(default_factory=collections.deque)
+    tx: int = 0
+    last_rx: int | None = None
+    _counted: int = 0  # filled volume already added to the totals
+
+    def __post_init__(self) -> None:
+        n = len(self.prices)
+        self.totals_volume = self.totals_volume or [0] * n
+        self.totals_amount = self.totals_amount or [0] * n
+
+    # -- helpers ------------------------------------------------------------------------
+    def queue(self, *messages: app.Message) -> None:
+        self.outbox.append(app.encode(list(messages)))
+
+    def set_state(self, state: PumpState) -> None:
+        if state != self.state:
+            self.state = state
+            self.queue(app.DC1(state))
+
+    def amount_of(self, volume: float) -> int:
+        # The site of the reference capture: volume with 3 decimals, price and amount 0.
+        price = self.prices[self.fill_nozzle - 1] if self.fill_nozzle else 0
+        return int(volume * price / 1000 + 0.5)
+
+    def _account(self) -> None:
+        """Move the filled volume into the totalizers (only ever adds)."""
+        whole = int(self.filled_volume)
+        if self.fill_nozzle and whole > self._counted:
+            i = self.fill_nozzle - 1
+            self.totals_volume[i] += whole - self._counted
+            self.totals_amount[i] = self.totals_amount[i] + self.amount_of(whole) - \
+                self.amount_of(self._counted)
+            self._counted = whole
+
+    def filling_info(self) -> app.DC2:
+        whole = int(self.filled_volume)
+        return app.DC2(whole, self.amount_of(whole))
+
+    # -- commands from the master -------------------------------------------------------
+    def apply(self, msg: app.Decoded) -> None:
+        if isinstance(msg, app.CD1):
+            self._command(msg.command)
+        elif isinstance(msg, app.CD2):
+            self.allowed = set(msg.nozzles)
+        elif isinstance(msg, app.CD3):
+            self.preset_volume, self.preset_amount = msg.volume, None
+        elif isinstance(msg, app.CD4):
+            self.preset_amount, self.preset_volume = msg.amount, None
+        elif isinstance(msg, app.CD5):
+            if self.state in (PumpState.NOT_PROGRAMMED, PumpState.FILLING_COMPLETED,
+                              PumpState.MAX_REACHED, PumpState.RESET):
+                for i, price in enumerate(msg.prices[:len(self.prices)]):
+                    self.prices[i] = price
+                if len(msg.prices) >= len(self.prices) and \
+                        self.state == PumpState.NOT_PROGRAMMED:
+                    self.set_state(PumpState.FILLING_COMPLETED)
+        elif isinstance(msg, app.CD101):
+            i = msg.counter - 1
+            if 0 <= i < len(self.prices):
+                self._account()
+                self.queue(app.DC101(msg.counter, self.totals_volume[i], self.totals_amount[i],
+                                     0))
+
+    def _command(self, command: Command) -> None:
+        if command == Command.RETURN_STATUS:
+            self.queue(app.DC1(self.state))
+        elif command == Command.RETURN_FILLING_INFO:
+            self.queue(self.filling_info())
+        elif command == Command.RESET:
+            if self.state in (PumpState.FILLING_COMPLETED, PumpState.MAX_REACHED,
+                              PumpState.RESET, PumpState.AUTHORIZED):
+                if self.state == PumpState.RESET:
+                    self.queue(app.DC1(PumpState.RESET))
+                self.set_state(PumpState.RESET)
+        elif command == Command.AUTHORIZE:
+            if self.state == PumpState.RESET:
+                self.filled_volume, self.fill_nozzle, self._counted = 0.0, 0, 0
+                self.set_state(PumpState.AUTHORIZED)
+                if self.nozzle_out and self.nozzle in self.allowed:
+                    self._start_fill()
+        elif command == Command.STOP and self.state in (PumpState.FILLING,
+                                                          PumpState.AUTHORIZED):
+            self._finish(PumpState.FILLING_COMPLETED)
+
+    # -- the forecourt ------------------------------------------------------------------
+    def lift(self, nozzle: int) -> None:
+        self.nozzle, self.nozzle_out = nozzle, True
+        self.queue(app.DC3(self.prices[nozzle - 1], nozzle, True))
+        if self.state == PumpState.AUTHORIZED and nozzle in self.allowed:
+            self._start_fill()
+
+    def hang(self) -> None:
+        if not self.nozzle_out:
+            return
+        self.nozzle_out = False
+        self.queue(app.DC3(self.prices[self.nozzle - 1], self.nozzle, False))
+        if self.state in (PumpState.FILLING, PumpState.AUTHORIZED):
+            self._finish(PumpState.FILLING_COMPLETED)
+
+    def _start_fill(self) -> None:
+        self.fill_nozzle = self.nozzle
+        self.set_state(PumpState.FILLING)
+
+    def _finish(self, state: PumpState) -> None:
+        self._account()
+        self.set_state(state)
+        self.queue(self.filling_info())
+
+    def tick(self, dt: float) -> None:
+        if self.state != PumpState.FILLING or not self.nozzle_out:
+            return
+        self.filled_volume += self.flow_rate * dt
+        limit = self.preset_volume
+        if self.preset_amount is not None and self.fill_nozzle:
+            price = self.prices[self.fill_nozzle - 1]
+            limit = min(limit or 10**12, int(self.preset_amount * 1000 / price)) if price else limit
+        if limit is not None and self.filled_volume >= limit:
+            self.filled_volume = float(limit)
+            self._finish(PumpState.MAX_REACHED)
+        else:
+            self._account()
+
+    def restart(self, *, lose_memory: bool = False) -> None:
+        """Power cycle: link state lost, fill stopped; totals survive (non-volatile)."""
+        self._account()
+        self.tx, self.last_rx = 0, None
+        self.outbox.clear()
+        self.nozzle_out = False
+        if lose_memory:
+            self.filled_volume, self.fill_nozzle, self._counted = 0.0, 0, 0
+        self.state = PumpState.FILLING_COMPLETED if not lose_memory else \
+            PumpState.NOT_PROGRAMMED
+
+
+class PumpSimulator:
+    """Serves DART pumps on one byte line; :meth:`start` runs it in a thread."""
+
+    def __init__(self, line: ByteLine, pumps: list[SimPump], *, crc: str = "arc") -> None:
+        self.line = line
+        self.pumps = {p.address: p for p in pumps}
+        self.framer = Framer(crc)
+        self.lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._buf = bytearray()
+        self._last_tick = time.monotonic()
+
+    def start(self) -> PumpSimulator:
+        self._thread = threading.Thread(target=self.serve, name="dart-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def serve(self) -> None:
+        while not self._stop.is_set():
+            data = self.line.read(0.01)
+            with self.lock:
+                self._advance()
+                if data:
+                    self._buf += data
+                    self._handle_buffer()
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        dt, self._last_tick = now - self._last_tick, now
+        for pump in self.pumps.values():
+            pump.tick(dt)
+
+    def _handle_buffer(self) -> None:
+        while self._buf:
+            used, frame = self.framer.decode(self._buf)
+            if used == 0:
+                return
+            raw = bytes(self._buf[:used])
+            del self._buf[:used]
+            if frame is None or frame.address not in self.pumps:
+                continue
+            pump = self.pumps[frame.address]
+            if pump.faults.echo:
+                self.line.write(raw)
+            if not frame.crc_ok:
+                self._reply(pump, self.framer.control(pump.address, FrameType.NAK, frame.tx))
+                continue
+            if pump.faults.silent:
+                continue
+            if pump.faults.drop_next > 0:
+                pump.faults.drop_next -= 1
+                continue
+            self._answer(pump, frame)
+
+    def _answer(self, pump: SimPump, frame: Frame) -> None:
+        if frame.type == FrameType.POLL:
+            if pump.outbox:
+                pump.tx = 1 if pump.tx >= 15 else pump.tx + 1
+                wire = self.framer.data(pump.address, pump.tx, pump.outbox.popleft())
+                self._reply(pump, wire)
+                if pump.faults.duplicate_next > 0:
+                    pump.faults.duplicate_next -= 1
+                    self.line.write(wire)
+            else:
+                self._reply(pump, self.framer.control(pump.address, FrameType.EOT, pump.tx))
+        elif frame.type == FrameType.DATA:
+            if pump.last_rx != frame.tx:
+                pump.last_rx = frame.tx
+                for msg in app.decode(frame.data, to_pump=True):
+                    pump.apply(msg)
+            self._reply(pump, self.framer.control(pump.address, FrameType.ACK, frame.tx))
+
+    def _reply(self, pump: SimPump, wire: bytes) -> None:
+        if pump.faults.late_s:
+            time.sleep(pump.faults.late_s)
+        if pump.faults.corrupt_next > 0 and len(wire) > 3:
+            pump.faults.corrupt_next -= 1
+            wire = wire[:-4] + bytes((wire[-4] ^ 0x5A,)) + wire[-3:]
+        self.line.write(wire)
+
+    # -- the forecourt (thread-safe) ----------------------------------------------------
+    def lift(self, address: int, nozzle: int) -> None:
+        with self.lock:
+            self.pumps[address].lift(nozzle)
+
+    def hang(self, address: int) -> None:
+        with self.lock:
+            self._advance()
+            self.pumps[address].hang()
+
+
+def run_console(*, count: int, nozzles: int, port: str | None, link: Path | None,
+                flow_ml_s: float) -> None:
+    """``forecourt sim pumps``: serve pumps and take forecourt commands on stdin."""
+    line: ByteLine
+    if port:
+        from drivers.transport import SerialTransport
+
+        line = SerialTransport(url=port)
+        where = port
+    else:
+        pty_line = PtyLine(link)
+        line, where = pty_line, str(link or pty_line.path)
+    pumps = [SimPump(0x50 + i, [0] * nozzles, flow_rate=flow_ml_s) for i in range(count)]
+    sim = PumpSimulator(line, pumps).start()
+    print(f"simulating {count} DART pumps (addresses 0x50-0x{0x4F + count:02X}) on {where}",
+          flush=True)
+    print("commands: lift P N | hang P | fault P drop|corrupt|silent|echo|late MS|restart|"
+          "forget | status | quit", flush=True)
+    try:
+        for raw in sys.stdin:
+            words = raw.split()
+            if not words:
+                continue
+            if words[0] == "quit":
+                break
+            try:
+                print(console_command(sim, words), flush=True)
+            except (ValueError, IndexError, KeyError) as exc:
+                print(f"error: {exc}", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+
+
+def console_command(sim: PumpSimulator, words: list[str]) -> str:
+    """Apply one console command; pumps are numbered 1.. (address 0x50 + n - 1)."""
+    cmd = words[0]
+    if cmd == "status":
+        with sim.lock:
+            return "\n".join(
+                f"pump {a - 0x4F}: {p.state.name} nozzle {p.nozzle}{' out' if p.nozzle_out else ''}"
+                f" filled {int(p.filled_volume)} totals {p.totals_volume}"
+                for a, p in sorted(sim.pumps.items()))
+    address = 0x4F + int(words[1])
+    pump = sim.pumps[address]
+    if cmd == "lift":
+        sim.lift(address, int(words[2]))
+    elif cmd == "hang":
+        sim.hang(address)
+    elif cmd == "fault":
+        kind = words[2]
+        with sim.lock:
+            faults = pump.faults
+            if kind == "drop":
+                faults.drop_next += 1
+            elif kind == "corrupt":
+                faults.corrupt_next += 1
+            elif kind == "silent":
+                faults.silent = not faults.silent
+            elif kind == "echo":
+                faults.echo = not faults.echo
+            elif kind == "late":
+                faults.late_s = int(words[3]) / 1000
+            elif kind in ("restart", "forget"):
+                pump.restart(lose_memory=kind == "forget")
+            else:
+                raise ValueError(f"unknown fault {kind!r}")
+    else:
+        raise ValueError(f"unknown command {cmd!r}")
+    return "ok"

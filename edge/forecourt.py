@@ -1,0 +1,365 @@
+"""The station's pump lines: card decisions drive pumps, pump data completes sales.
+
+A pump number on a configured ``[[pump_lines]]`` line is driven by the line: an
+approved authorization becomes the DART sequence of docs/pump-line.md, and the sale
+completes from the pump's own final filling (DC2) and totalizers (DC101). Any other
+pump number is a manual pump, completed from the CLI.
+
+Before a pump is authorized, the totals of its allowed nozzles are committed in
+``pump_fills``; after a restart or a lost line, an open sale is completed only when
+exactly one allowed nozzle's totalizer rose by exactly the pump's reported filling,
+cancelled when none rose, and otherwise flagged for the operator — never guessed.
+A nozzle lifted without a card decision is logged and never authorized.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from drivers.dart.application import Command, PumpState
+from drivers.dart.framer import Framer
+from drivers.dart.line import DartLine, authorize_job, command_job, prices_job, query_job
+from drivers.dart.pump import PumpEvent, PumpModel, Units
+from drivers.transport import SerialTransport
+from edge.config import Config
+from edge.errors import SaleError
+from edge.lifecycle import Station
+from offline_db import cards
+from offline_db.connection import atomic, iso, utc_now
+from offline_db.state import audit
+
+log = structlog.get_logger(__name__)
+FILLING_STATES = (PumpState.AUTHORIZED, PumpState.FILLING)
+DONE_STATES = (PumpState.FILLING_COMPLETED, PumpState.MAX_REACHED)
+
+
+@dataclass
+class _Active:
+    sale_id: str
+    nozzles: tuple[int, ...]
+    totals_before: dict[int, tuple[int, int]] | None
+    completing: bool = False
+
+
+class Forecourt:
+    """Every pump line of the station, wired to the sale lifecycle."""
+
+    def __init__(self, config: Config, station: Station, lock: AbstractContextManager[Any],
+                 *, line_factory: Callable[..., Any] | None = None) -> None:
+        self.config = config
+        self.station = station
+        self.lock = lock  # the daemon's one-writer lock around the store
+        self.lines: list[DartLine] = []
+        self.pumps: dict[int, tuple[DartLine, PumpModel]] = {}
+        self.active: dict[int, _Active] = {}
+        self._recovering: set[int] = set()
+        self._querying: set[int] = set()
+        self._line_factory = line_factory or self._open_line
+
+    # -- start and stop -----------------------------------------------------------------
+    def _open_line(self, line_cfg: Any) -> Any:
+        return SerialTransport(url=line_cfg.port, baudrate=line_cfg.baudrate,
+                               parity=line_cfg.parity, echo=line_cfg.echo)
+
+    def start(self) -> None:
+        for line_cfg in self.config.pump_lines:
+            models = [PumpModel(p.number, p.address, list(p.nozzles),
+                                Units(p.volume_decimals, p.amount_decimals, p.price_decimals))
+                      for p in line_cfg.pumps]
+            line = DartLine(line_cfg.name or line_cfg.port, self._line_factory(line_cfg),
+                            models, framer=Framer(line_cfg.crc),
+                            response_timeout=line_cfg.response_timeout_ms / 1000,
+                            retries=line_cfg.retries, offline_after=line_cfg.offline_after,
+                            on_event=self.on_event)
+            self.lines.append(line)
+            for model in models:
+                self.pumps[model.number] = (line, model)
+        with self.lock:
+            for auth in self._open_sales():
+                if auth["pump"] in self.pumps:
+                    self._recovering.add(auth["pump"])
+                    log.warning("sale.recovery_pending", sale_id=auth["sale_id"],
+                                pump=auth["pump"])
+        for line in self.lines:
+            line.start()
+
+    def stop(self) -> None:
+        for line in self.lines:
+            line.stop()
+            transport = line.master.line
+            close = getattr(transport, "close", None)
+            if close:
+                close()
+
+    def is_line_pump(self, number: int) -> bool:
+        return number in self.pumps
+
+    # -- from the control socket --------------------------------------------------------
+    def check_available(self, number: int) -> None:
+        """Refuse (before any decision is recorded) a pump that cannot take a sale now."""
+        line, model = self.pumps[number]
+        if not model.online:
+            raise SaleError(f"pump {number} is not answering on line {line.name}")
+        if number in self.active or number in self._recovering:
+            raise SaleError(f"pump {number} already has an open sale")
+        if model.state not in (PumpState.RESET, PumpState.FILLING_COMPLETED,
+                               PumpState.MAX_REACHED):
+            raise SaleError(f"pump {number} is not ready ({_name(model.state)})")
+
+    def start_sale(self, result: dict[str, Any], *, wait_s: float = 10.0) -> dict[str, Any]:
+        """Drive the pump for an approved authorization; wait for the pump's word."""
+        number, sale_id = result["pump"], result["sale_id"]
+        line, model = self.pumps[number]
+        nozzles = model.nozzles_for(result["products"])
+        if not nozzles:
+            self._cancel(sale_id, "no nozzle of this pump carries an allowed product")
+            return {**result, "pump_state": "cancelled", "pump_reason": "no_nozzle"}
+        active = _Active(sale_id, nozzles, None)
+        self.active[number] = active
+        finished = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def before(totals: dict[int, tuple[int, int]]) -> bool:
+            active.totals_before = totals
+            with self.lock:
+                self._record_fill(sale_id, number, nozzles, totals, "authorizing")
+            return True
+
+        def done(ok: bool, reason: str) -> None:
+            outcome.update(ok=ok, reason=reason)
+            if ok:
+                with self.lock:
+                    self._set_fill_state(sale_id, "authorized")
+                log.info("pump.authorized", pump=number, sale_id=sale_id,
+                         max_volume_ml=result["max_volume_ml"])
+            else:
+                self.active.pop(number, None)
+                self._cancel(sale_id, f"the pump refused: {reason}")
+            finished.set()
+
+        line.submit(number, authorize_job(
+            nozzles=nozzles, volume_raw=model.units.raw_volume(result["max_volume_ml"]),
+            before=before, done=done))
+        if not finished.wait(wait_s):
+            return {**result, "pump_state": "pending"}
+        if outcome["ok"]:
+            return {**result, "pump_state": "authorized"}
+        return {**result, "approved": False, "pump_state": "cancelled",
+                "pump_reason": outcome["reason"]}
+
+    # -- from the pump lines ------------------------------------------------------------
+    def on_event(self, event: PumpEvent) -> None:
+        number = event.number
+        line, model = self.pumps[number]
+        active = self.active.get(number)
+        if event.kind == "online":
+            log.info("pump.online", pump=number)
+            if number in self._recovering:
+                self._recover(number)
+            else:
+                line.submit(number, command_job(Command.RETURN_STATUS))
+            return
+        if event.kind == "offline":
+            log.warning("pump.offline", pump=number,
+                        open_sale=active.sale_id if active else None)
+            return
+        if event.kind == "nozzle":
+            if event.nozzle_out and active is None:
+                log.warning("pump.lift_without_authorization", pump=number, nozzle=event.nozzle)
+            return
+        if event.kind == "filling":
+            if active is not None:
+                log.debug("pump.filling", pump=number, volume_ml=event.volume_ml)
+            return
+        if event.kind == "alarm":
+            log.warning("pump.alarm", pump=number, code=event.value)
+            return
+        if event.kind != "status":
+            return
+        if active is not None and event.status in DONE_STATES and not active.completing \
+                and active.totals_before is not None:
+            active.completing = True
+            self._query_then(number, lambda ok: self._settle(number, ok))
+        elif number in self._recovering:
+            self._recover(number)
+        elif active is None:
+            self._sync_prices(line, model)
+
+    def _query_then(self, number: int, then: Callable[[bool], None]) -> None:
+        line, model = self.pumps[number]
+        line.submit(number, query_job(counters=tuple(range(1, len(model.nozzles) + 1)),
+                                      done=then))
+
+    def _settle(self, number: int, ok: bool) -> None:
+        """The pump finished a fill: complete, cancel or flag the sale (line thread)."""
+        active = self.active.get(number)
+        if active is None:
+            return
+        if not ok:
+            active.completing = False  # ask again on the next status change / online
+            log.warning("pump.query_failed", pump=number, sale_id=active.sale_id)
+            self._recovering.add(number)
+            self.active.pop(number, None)
+            return
+        self.active.pop(number, None)
+        self._resolve(number, active.sale_id, active.nozzles, active.totals_before)
+
+    def _recover(self, number: int) -> None:
+        if number in self._querying:
+            return
+        with self.lock:
+            rows = [a for a in self._open_sales() if a["pump"] == number]
+        if not rows:
+            self._recovering.discard(number)
+            return
+        auth = rows[0]
+        fill = self._fill(auth["sale_id"])
+
+        def decide(ok: bool) -> None:
+            self._querying.discard(number)
+            if not ok:
+                return  # stays in recovery; tried again on the pump's next word
+            _line, model = self.pumps[number]
+            self._recovering.discard(number)
+            if fill is None or fill["totals_before"] is None:
+                # The totals are recorded before any command: the pump was never authorized.
+                self._cancel(auth["sale_id"], "the pump was never authorized")
+                return
+            nozzles = tuple(json.loads(fill["nozzles"]))
+            before = {int(k): (int(v[0]), int(v[1]))
+                      for k, v in json.loads(fill["totals_before"]).items()}
+            if model.state in FILLING_STATES:
+                self.active[number] = _Active(auth["sale_id"], nozzles, before)
+                log.info("sale.recovery_adopted", pump=number, sale_id=auth["sale_id"])
+                return
+            self._resolve(number, auth["sale_id"], nozzles, before)
+
+        self._querying.add(number)
+        self._query_then(number, decide)
+
+    def _resolve(self, number: int, sale_id: str, nozzles: tuple[int, ...],
+                 before: dict[int, tuple[int, int]] | None) -> None:
+        """Complete from the pump's data, cancel, or flag: see the module docstring."""
+        _line, model = self.pumps[number]
+        if before is None:
+            self._attention(sale_id, "no totals were recorded before the fill")
+            return
+        rises = {c: model.totals[c][0] - before[c][0] for c in nozzles if c in model.totals}
+        moved = {c: d for c, d in rises.items() if d != 0}
+        if len(rises) != len(nozzles):
+            self._attention(sale_id, "the pump did not report every nozzle's totals")
+        elif not moved:
+            self._cancel(sale_id, "the pump delivered nothing (totals unchanged)")
+        elif len(moved) == 1 and next(iter(moved.values())) == model.filled_ml > 0:
+            nozzle = next(iter(moved))
+            self._complete(number, sale_id, model, nozzle)
+        else:
+            self._attention(sale_id, f"the pump's totals rose by {moved} ml but it reports "
+                                     f"a filling of {model.filled_ml} ml")
+
+    # -- store effects (each under the daemon's lock) -----------------------------------
+    def _complete(self, number: int, sale_id: str, model: PumpModel, nozzle: int) -> None:
+        product = model.product(nozzle)
+        with self.lock:
+            try:
+                result = self.station.complete(sale_id, volume_ml=model.filled_ml,
+                                               product=product, overrun=True,
+                                               actor=f"pump:{number}")
+            except SaleError as exc:
+                log.warning("pump.complete_refused", pump=number, sale_id=sale_id,
+                            error=str(exc))
+                return
+            self._set_fill_state(sale_id, "completed")
+        if abs(result["amount"] - model.filled_amount) > 1:
+            log.warning("pump.amount_differs", pump=number, sale_id=sale_id,
+                        journal=result["amount"], pump_amount=model.filled_amount)
+
+    def _cancel(self, sale_id: str, why: str) -> None:
+        with self.lock:
+            try:
+                self.station.cancel(sale_id, actor="pump-line")
+            except SaleError as exc:
+                log.warning("pump.cancel_refused", sale_id=sale_id, error=str(exc))
+                return
+            self._set_fill_state(sale_id, "cancelled", why)
+        log.info("pump.sale_cancelled", sale_id=sale_id, reason=why)
+
+    def _attention(self, sale_id: str, why: str) -> None:
+        with self.lock:
+            self._set_fill_state(sale_id, "attention", why)
+            audit(self.station.conn, "pump-line", "sale.needs_attention", sale_id=sale_id,
+                  reason=why)
+        log.error("sale.needs_attention", sale_id=sale_id, reason=why)
+
+    def _record_fill(self, sale_id: str, number: int, nozzles: tuple[int, ...],
+                     totals: dict[int, tuple[int, int]], state: str) -> None:
+        conn = self.station.conn
+        with atomic(conn):
+            conn.execute(
+                "INSERT INTO pump_fills (sale_id, pump, nozzles, totals_before, state, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sale_id) DO UPDATE SET "
+                "totals_before = excluded.totals_before, state = excluded.state, "
+                "updated_at = excluded.updated_at",
+                (sale_id, number, json.dumps(list(nozzles)),
+                 json.dumps({str(k): list(v) for k, v in totals.items()}), state,
+                 iso(utc_now())))
+
+    def _set_fill_state(self, sale_id: str, state: str, attention: str | None = None) -> None:
+        conn = self.station.conn
+        with atomic(conn):
+            conn.execute("UPDATE pump_fills SET state = ?, attention = ?, updated_at = ? "
+                         "WHERE sale_id = ?", (state, attention, iso(utc_now()), sale_id))
+
+    def _fill(self, sale_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.station.conn.execute("SELECT * FROM pump_fills WHERE sale_id = ?",
+                                            (sale_id,)).fetchone()
+        return dict(row) if row else None
+
+    def _open_sales(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.station.conn.execute(
+            "SELECT a.sale_id, a.pump FROM authorizations a LEFT JOIN pump_fills f "
+            "ON f.sale_id = a.sale_id WHERE a.state = 'open' "
+            "AND COALESCE(f.state, '') != 'attention' ORDER BY a.created_at")]
+
+    # -- prices -------------------------------------------------------------------------
+    def _sync_prices(self, line: DartLine, model: PumpModel) -> None:
+        if model.state not in (PumpState.NOT_PROGRAMMED, PumpState.FILLING_COMPLETED,
+                               PumpState.MAX_REACHED):
+            return
+        with self.lock:
+            prices = cards.prices(self.station.conn)
+        missing = [code for code in model.nozzles if code not in prices]
+        if missing:
+            log.error("pump.no_price", pump=model.number, products=missing)
+            return
+        wanted = tuple(model.units.raw_price(prices[code]) for code in model.nozzles)
+        if wanted != model.prices_sent:
+            line.submit(model.number, prices_job(wanted))
+
+    def sync_all_prices(self) -> None:
+        for line, model in self.pumps.values():
+            if model.number not in self.active:
+                self._sync_prices(line, model)
+
+    def status(self) -> list[dict[str, Any]]:
+        out = []
+        for number, (line, model) in sorted(self.pumps.items()):
+            active = self.active.get(number)
+            out.append({"pump": number, "line": line.name, "address": f"0x{model.address:02X}",
+                        "online": model.online, "state": _name(model.state),
+                        "nozzle": model.nozzle, "nozzle_out": model.nozzle_out,
+                        "sale_id": active.sale_id if active else None,
+                        "filled_ml": model.filled_ml})
+        return out
+
+
+def _name(state: Any) -> str:
+    return state.name if isinstance(state, PumpState) else str(state)
