@@ -305,7 +305,8 @@ def sale_list(ctx: click.Context, only_open: bool, limit: int, as_json: bool) ->
         for r in rows:
             click.echo(f"{r['sale_id']}  {r['state']:<9}  pump {r['pump']:>2}  "
                        f"card {r['card_id']:<20}  {r['reason']:<20} "
-                       f"up to {r['max_volume_ml']} ml  at {r['created_at']}")
+                       f"up to {r['max_volume_ml']} ml  at {r['created_at']}"
+                       f"{'  NEEDS ATTENTION: ' + r['attention'] if r['attention'] else ''}")
 
     emit(data, as_json, human)
 

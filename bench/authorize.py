@@ -19,6 +19,8 @@ Run::
 
     .venv/bin/python bench/authorize.py                 # full size (several minutes)
     .venv/bin/python bench/authorize.py --scale 0.01    # 10,000 cards, 100,000 rows
+    .venv/bin/python bench/authorize.py --dir D         # keep the store in D ...
+    .venv/bin/python bench/authorize.py --dir D --reuse # ... and measure it again
 
 The script always exits 0 (a benchmark reports, it does not fail the build); the
 PASS/FAIL line says whether the target is met. See docs/benchmarks.md.
@@ -396,9 +398,13 @@ def generate(data_dir: Path, n_cards: int, n_rows: int, seed: int) -> Generated:
     return Generated(cards.ids, cards.reader_ids, seconds)
 
 
-def refresh_confirmation(data_dir: Path) -> Generated:
-    """Reuse a store made earlier (``--reuse``): re-read the ids, re-confirm freshness."""
+def refresh_confirmation(data_dir: Path) -> tuple[Generated, int]:
+    """Reuse a store made earlier (``--reuse``): re-read the ids, re-confirm freshness.
+
+    Returns the store's ids and its number of journal rows.
+    """
     conn = connect(data_dir / DB_NAME)
+    n_rows = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0])
     ids: list[str] = []
     reader: list[str] = []
     for row in conn.execute("SELECT card_id, pan, rfid_uid, token_id FROM cards ORDER BY rowid"):
@@ -407,7 +413,7 @@ def refresh_confirmation(data_dir: Path) -> Generated:
     conn.execute("UPDATE sync_state SET value = ? WHERE key = 'card_store_confirmed_at'",
                  (iso(utc_now()),))
     conn.close()
-    return Generated(ids, reader, 0.0)
+    return Generated(ids, reader, 0.0), n_rows
 
 
 # -- measurement ------------------------------------------------------------------------
@@ -490,10 +496,13 @@ def profile(station: Station, identifiers: list[str], count: int, rng: random.Ra
 def prewarm(path: Path) -> str:
     """Read the database file once so the OS page cache holds it (if it fits in RAM)."""
     available = 0
-    with open("/proc/meminfo", encoding="ascii") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemAvailable:"):
-                available = int(line.split()[1]) * 1024
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except OSError:
+        pass  # not Linux: just try
     size = path.stat().st_size
     if available and size > available * 0.8:
         return f"not done: the {size / 1e9:.1f} GB file does not fit in free memory"
@@ -610,10 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"data directory: {data_dir}")
     try:
         if args.reuse:
-            gen = refresh_confirmation(data_dir)
+            gen, n_rows = refresh_confirmation(data_dir)
             n_cards = len(gen.card_ids)
-            n_rows = int(connect(data_dir / DB_NAME).execute(
-                "SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0])
         else:
             if (data_dir / DB_NAME).exists():
                 raise SystemExit(f"{data_dir / DB_NAME} exists; use --reuse or another --dir")

@@ -6,10 +6,15 @@ automatic direction control hear their own transmission: with ``echo = true`` th
 transport reads back and drops exactly the bytes it sent (compared, so a collision
 is noticed). USB-serial adapters add 1-16 ms of latency per read (FTDI latency
 timer, 16 ms by default): response timeouts below 30 ms are not reliable with them.
+
+A pseudo-terminal (the simulator's line) ignores parity, and Linux refuses some
+re-applications of parity settings to a pty that already had them (EINVAL from
+``tcsetattr``): configure simulator lines with ``parity = "none"``.
 """
 
 from __future__ import annotations
 
+import termios
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +36,7 @@ def error_check(action: str) -> Iterator[None]:
     """Turn pyserial and OS errors into DriverOperationError, keeping the cause."""
     try:
         yield
-    except (serial.SerialException, OSError) as exc:
+    except (serial.SerialException, OSError, termios.error) as exc:
         raise DriverOperationError(f"serial {action} failed: {exc}") from exc
 
 
@@ -49,7 +54,7 @@ class SerialTransport:
             # pty refuses once parity is set (EINVAL).
             self._port = serial.serial_for_url(url, baudrate=baudrate, parity=PARITIES[parity],
                                                bytesize=8, stopbits=1, timeout=READ_SLICE_S)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             raise DriverInitializationError(f"cannot open pump line {url}: {exc}") from None
         self.echo_mismatches = 0
         self._is_shutdown = False

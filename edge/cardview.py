@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from edge.config import Config
@@ -23,7 +24,6 @@ from edge.periods import period_start_utc
 from offline_db import cards as store
 from offline_db.connection import iso, parse_iso
 from offline_db.snapshot import DAYS
-from offline_db.state import get_state
 
 
 def _set(text: str | None) -> frozenset[str] | None:
@@ -43,35 +43,69 @@ def policy_of(config: Config) -> Policy:
                   stale_card_kinds=frozenset(o.stale_card_kinds))
 
 
+@dataclass(frozen=True)
+class StoreState:
+    """What every authorization needs from the card store as a whole.
+
+    It changes only when card data is applied, so the one writer may keep it between
+    authorizations and drop it when it applies new data (:meth:`Station.import_cards`).
+    """
+
+    prices: dict[str, int]
+    confirmed_at: datetime | None
+    usage_as_of_seq: int
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection) -> StoreState:
+        state = {r["key"]: r["value"] for r in conn.execute(
+            "SELECT key, value FROM sync_state WHERE key IN "
+            "('card_store_confirmed_at', 'usage_as_of_seq')")}
+        confirmed = state.get("card_store_confirmed_at")
+        return cls(store.prices(conn), parse_iso(confirmed) if confirmed else None,
+                   int(state.get("usage_as_of_seq") or 0))
+
+    def data_age_s(self, now: datetime) -> int | None:
+        """Seconds since the card data was last confirmed fresh (None: never loaded)."""
+        if self.confirmed_at is None:
+            return None
+        return max(0, int((now - self.confirmed_at).total_seconds()))
+
+
 def data_age_s(conn: sqlite3.Connection, now: datetime) -> int | None:
-    """Seconds since the card data was last confirmed fresh (None: never loaded)."""
-    confirmed = get_state(conn, "card_store_confirmed_at")
-    if not confirmed:
-        return None
-    return max(0, int((now - parse_iso(confirmed)).total_seconds()))
+    return StoreState.load(conn).data_age_s(now)
 
 
 def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
-                  stop_listed: bool = False) -> Context:
+                  stop_listed: bool = False, state: StoreState | None = None) -> Context:
     st = config.station
-    return Context(now=now, station_id=st.id, prices=store.prices(conn), tz=st.tz,
+    state = state or StoreState.load(conn)
+    return Context(now=now, station_id=st.id, prices=state.prices, tz=st.tz,
                    week_start=st.week_start_index, station_groups=frozenset(st.groups),
-                   data_age_s=data_age_s(conn, now), stop_listed=stop_listed,
+                   data_age_s=state.data_age_s(now), stop_listed=stop_listed,
                    policy=policy_of(config))
 
 
 def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, now: datetime,
-                    *, exclude_sale: str | None = None) -> CardView:
+                    *, exclude_sale: str | None = None,
+                    state: StoreState | None = None) -> CardView:
     """Everything the engine needs about one card, usage and holds included."""
     card_id = row["card_id"]
     rules = json.loads(row["rules"])
-    as_of = int(get_state(conn, "usage_as_of_seq", "0") or 0)
+    as_of = (state or StoreState.load(conn)).usage_as_of_seq
     tz, week_start = config.station.tz, config.station.week_start_index
-    since = min(period_start_utc("year", now, tz, week_start),
-                period_start_utc("week", now, tz, week_start))
-    sales = tuple(UsedSale(r["product"], parse_iso(r["completed_at"]), r["volume_ml"],
-                           r["amount"])
-                  for r in store.local_sales(conn, card_id, since=iso(since), as_of_seq=as_of))
+    limits = tuple(Limit(r["period"], r["unit"], r["value"], _set(r["products"]))
+                   for r in store.card_limits(conn, card_id))
+    visits = tuple(VisitLimit(v["period"], v["count"]) for v in rules.get("visits", []))
+    # Only the periods this card is limited by need its past sales.
+    periods = {lim.period for lim in limits} | {v.period for v in visits}
+    periods.discard("fill")
+    sales: tuple[UsedSale, ...] = ()
+    if periods:
+        since = min(period_start_utc(p, now, tz, week_start) for p in periods)
+        sales = tuple(UsedSale(r["product"], parse_iso(r["completed_at"]), r["volume_ml"],
+                               r["amount"])
+                      for r in store.local_sales(conn, card_id, since=iso(since),
+                                                 as_of_seq=as_of))
     office = tuple(OfficeUsage(r["period"], date.fromisoformat(r["period_start"]), r["product"],
                                r["volume_ml"], r["amount"], r["visits"])
                    for r in store.card_usage(conn, card_id))
@@ -83,8 +117,6 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
                date.fromisoformat(w["expires"]) if w["expires"] else None)
         for w in store.wallets_available(conn, card_id, as_of_seq=as_of,
                                          exclude_sale=exclude_sale))
-    limits = tuple(Limit(r["period"], r["unit"], r["value"], _set(r["products"]))
-                   for r in store.card_limits(conn, card_id))
     windows = tuple(TimeWindow(frozenset(DAYS.index(d) for d in w["days"]),
                                _minutes(w["from"]), _minutes(w["to"]))
                     for w in rules.get("time_windows", []))
@@ -94,7 +126,7 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
         card_id=card_id, kind=row["kind"], status=row["status"],
         expires=date.fromisoformat(row["expires"]) if row["expires"] else None,
         products=_set(row["products"]), limits=limits,
-        visits=tuple(VisitLimit(v["period"], v["count"]) for v in rules.get("visits", [])),
+        visits=visits,
         time_windows=windows,
         stations=frozenset(stations) if stations is not None else None,
         station_groups=frozenset(groups) if groups is not None else None,

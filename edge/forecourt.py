@@ -14,6 +14,7 @@ A nozzle lifted without a card decision is logged and never authorized.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable
@@ -73,7 +74,8 @@ class Forecourt:
             models = [PumpModel(p.number, p.address, list(p.nozzles),
                                 Units(p.volume_decimals, p.amount_decimals, p.price_decimals))
                       for p in line_cfg.pumps]
-            line = DartLine(line_cfg.name or line_cfg.port, self._line_factory(line_cfg),
+            line = DartLine(line_cfg.name or line_cfg.port,
+                            functools.partial(self._line_factory, line_cfg),
                             models, framer=Framer(line_cfg.crc),
                             response_timeout=line_cfg.response_timeout_ms / 1000,
                             retries=line_cfg.retries, offline_after=line_cfg.offline_after,
@@ -92,11 +94,7 @@ class Forecourt:
 
     def stop(self) -> None:
         for line in self.lines:
-            line.stop()
-            transport = line.master.line
-            close = getattr(transport, "close", None)
-            if close:
-                close()
+            line.close()
 
     def is_line_pump(self, number: int) -> bool:
         return number in self.pumps

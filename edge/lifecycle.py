@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from edge.cardview import build_card_view, build_context
+from edge.cardview import StoreState, build_card_view, build_context
 from edge.config import Config
 from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
 from edge.errors import ForecourtError, SaleError
@@ -37,7 +37,7 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, 
 
 def new_sale_id() -> str:
     """A short, unambiguous id an operator can read out and type: ``A`` + 9 chars."""
-    return "A" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
+    return "A" + "".join(_ALPHABET[b & 31] for b in secrets.token_bytes(9))
 
 
 def pin_matches(pin: str, rule: dict[str, Any]) -> bool:
@@ -61,6 +61,18 @@ class Station:
         self.conn = store_.conn
         self.config = config
         self.clock = clock
+        self._state: StoreState | None = None
+
+    @property
+    def state(self) -> StoreState:
+        """Prices and freshness of the card store, kept until new card data is applied."""
+        if self._state is None:
+            self._state = StoreState.load(self.conn)
+        return self._state
+
+    def card_data_changed(self) -> None:
+        """Forget cached card-store facts (call after applying card data)."""
+        self._state = None
 
     # -- card store ---------------------------------------------------------------------
     def import_cards(self, path: Path, *, actor: str) -> dict[str, Any]:
@@ -71,11 +83,15 @@ class Station:
             raise CardStoreVersionError(
                 f"{path} holds card-store version {snap.version}, older than the version "
                 f"{current} already applied; refusing to roll back")
-        with atomic(self.conn):
-            summary = store.import_snapshot(self.conn, snap, station_id=self.config.station.id,
-                                            now=self.clock())
-            audit(self.conn, actor, "cards.import", file=str(path), version=snap.version,
-                  cards=summary.cards)
+        try:
+            with atomic(self.conn):
+                summary = store.import_snapshot(self.conn, snap,
+                                                station_id=self.config.station.id,
+                                                now=self.clock())
+                audit(self.conn, actor, "cards.import", file=str(path), version=snap.version,
+                      cards=summary.cards)
+        finally:
+            self.card_data_changed()
         log.info("cards.imported", version=snap.version, cards=summary.cards,
                  previous_version=summary.previous_version)
         return asdict(summary)
@@ -92,9 +108,11 @@ class Station:
             row = store.find_card(self.conn, card)
             ids = (card,) if row is None else (card, row["card_id"], row["pan"],
                                                row["rfid_uid"], row["token_id"])
-            ctx = build_context(self.conn, self.config, now,
+            state = self.state
+            ctx = build_context(self.conn, self.config, now, state=state,
                                 stop_listed=store.is_stop_listed(self.conn, *ids))
-            view = None if row is None else build_card_view(self.conn, row, self.config, now)
+            view = None if row is None else build_card_view(self.conn, row, self.config, now,
+                                                            state=state)
             pin_ok = None
             if row is not None and pin is not None:
                 rule = json.loads(row["rules"]).get("pin")
@@ -128,7 +146,9 @@ class Station:
              str(decision.reason), json.dumps(list(decision.products)),
              json.dumps({p: prices[p] for p in decision.products}), decision.max_volume_ml,
              decision.max_amount, decision.hold_amount,
-             json.dumps({k: v for k, v in asdict(request).items() if k != "pin_ok"}),
+             json.dumps({"product": request.product, "volume_ml": request.volume_ml,
+                         "amount": request.amount, "vehicle_id": request.vehicle_id,
+                         "odometer_km": request.odometer_km}),
              iso(now), None if decision.approved else iso(now)))
         self.conn.executemany("INSERT INTO wallet_holds VALUES (?, ?, ?)",
                               [(sale_id, w, v) for w, v in sorted(decision.wallet_holds.items())])
@@ -209,7 +229,8 @@ class Station:
         row = store.find_card(self.conn, auth["card_id"])
         if row is None:
             return {}, 0
-        view = build_card_view(self.conn, row, self.config, now, exclude_sale=auth["sale_id"])
+        view = build_card_view(self.conn, row, self.config, now, exclude_sale=auth["sale_id"],
+                               state=self.state)
         today = now.astimezone(self.config.station.tz).date()
         wallets = list(view.wallets)
         return (plan_wallet_debits(wallets, product, volume_ml, price, today),

@@ -84,8 +84,10 @@ def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
     }
 
 
-_AUTH_COLUMNS = ("sale_id, state, reason, card_id, pump, products, max_volume_ml, max_amount, "
-                 "created_at, closed_at, seq")
+_AUTH_COLUMNS = ("a.sale_id, a.state, a.reason, a.card_id, a.pump, a.products, "
+                 "a.max_volume_ml, a.max_amount, a.created_at, a.closed_at, a.seq, "
+                 "f.state AS pump_state, f.attention")
+_AUTH_FROM = "authorizations a LEFT JOIN pump_fills f ON f.sale_id = a.sale_id"
 
 
 def _auth_rows(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
@@ -100,12 +102,12 @@ def _auth_rows(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
 def open_authorizations(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Authorizations still holding a reservation (pump not yet done), oldest first."""
     return _auth_rows(conn.execute(
-        f"SELECT {_AUTH_COLUMNS} FROM authorizations WHERE state = 'open' "
-        "ORDER BY created_at").fetchall())
+        f"SELECT {_AUTH_COLUMNS} FROM {_AUTH_FROM} WHERE a.state = 'open' "
+        "ORDER BY a.created_at").fetchall())
 
 
 def recent_authorizations(conn: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
     """The latest ``limit`` decisions of every state (denials too), oldest first."""
     return _auth_rows(conn.execute(
-        f"SELECT * FROM (SELECT {_AUTH_COLUMNS} FROM authorizations "
-        "ORDER BY created_at DESC LIMIT ?) ORDER BY created_at", (limit,)).fetchall())
+        f"SELECT * FROM (SELECT {_AUTH_COLUMNS} FROM {_AUTH_FROM} "
+        "ORDER BY a.created_at DESC LIMIT ?) ORDER BY created_at", (limit,)).fetchall())

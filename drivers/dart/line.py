@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import queue
 import threading
-import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +28,11 @@ from drivers.dart.application import Command, PumpState
 from drivers.dart.framer import Framer
 from drivers.dart.link import ByteLine, DartMaster
 from drivers.dart.pump import PumpEvent, PumpModel
+from edge.errors import DriverError
 
 log = structlog.get_logger(__name__)
+#: Seconds between attempts to open a line that failed (adapter unplugged...).
+REOPEN_S = 2.0
 IDLE = (PumpState.NOT_PROGRAMMED, PumpState.RESET, PumpState.FILLING_COMPLETED,
         PumpState.MAX_REACHED)
 
@@ -55,13 +57,23 @@ class _Slot:
 class DartLine:
     """Polls the pumps of one line and runs their jobs, in a thread of its own."""
 
-    def __init__(self, name: str, line: ByteLine, pumps: list[PumpModel], *,
+    def __init__(self, name: str, line: ByteLine | Callable[[], ByteLine],
+                 pumps: list[PumpModel], *,
                  framer: Framer | None = None, response_timeout: float = 0.08,
                  retries: int = 3, offline_after: int = 3,
                  on_event: Callable[[PumpEvent], None] = lambda _e: None) -> None:
         self.name = name
-        self.master = DartMaster(line, framer or Framer(), response_timeout=response_timeout,
-                                 retries=retries, offline_after=offline_after)
+        # Either an open line, or a function that opens it (retried while it fails).
+        self._opener: Callable[[], ByteLine] | None = None
+        opened: ByteLine | None = None
+        if isinstance(line, ByteLine):
+            opened = line
+        else:
+            self._opener = line
+        self.master = DartMaster(opened, framer or Framer(),  # type: ignore[arg-type]
+                                 response_timeout=response_timeout, retries=retries,
+                                 offline_after=offline_after)
+        self.connected = opened is not None
         self.slots = {p.number: _Slot(p) for p in pumps}
         self.on_event = on_event
         self._inbox: queue.SimpleQueue[tuple[int, JobFactory]] = queue.SimpleQueue()
@@ -83,12 +95,47 @@ class DartLine:
 
     def run(self) -> None:
         while not self._stop.is_set():
+            if not self.connected and not self._connect():
+                self._stop.wait(REOPEN_S)
+                continue
             try:
                 self.cycle()
+            except DriverError as exc:
+                log.error("line.failed", line=self.name, error=str(exc))
+                self._disconnect()
             except Exception:  # a driver bug must not kill the line silently
                 log.exception("line.cycle_failed", line=self.name,
                               last_frames=list(self.master.ring))
-                time.sleep(0.5)
+                self._stop.wait(0.5)
+
+    def _connect(self) -> bool:
+        if self._opener is None:
+            return False
+        try:
+            self.master.line = self._opener()
+        except DriverError as exc:
+            log.error("line.open_failed", line=self.name, error=str(exc), retry_s=REOPEN_S)
+            return False
+        self.connected = True
+        log.info("line.opened", line=self.name)
+        return True
+
+    def _disconnect(self) -> None:
+        close = getattr(self.master.line, "close", None)
+        if close is not None:
+            close()
+        self.connected = False
+        for slot in self.slots.values():
+            if slot.model.online:
+                slot.model.online = False
+                self.master.peer(slot.model.address).online = False
+                self._emit(PumpEvent(slot.model.number, "offline"))
+
+    def close(self) -> None:
+        """Stop the thread and close the line."""
+        self.stop()
+        if self.connected:
+            self._disconnect()
 
     def submit(self, number: int, job: JobFactory) -> None:
         """Queue ``job`` for pump ``number`` (thread-safe)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 RING_SIZE = 40
 
 
+@runtime_checkable
 class ByteLine(Protocol):
     def write(self, data: bytes) -> None: ...
     def read(self, timeout: float) -> bytes: ...

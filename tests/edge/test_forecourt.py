@@ -1,0 +1,283 @@
+"""Sales end to end: ``forecourt run`` drives DART pumps simulated behind a real pty.
+
+The simulator runs in the test process on the pty's master side; the daemon is a
+real process that opens the slave side by path, exactly as it would a USB-RS485
+adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.dart.application import PumpState
+from drivers.dart.simulator import PumpSimulator, SimPump
+from drivers.ptyline import PtyLine
+from tests.support import fc, fc_json, start_daemon
+
+CARD = "7800001234567893"  # digital card: all products, day money limit 300000
+PRICES = [5090, 5299, 6350]  # AI92, AI95, DT in the sample card store
+
+LINE = """
+[[pump_lines]]
+name = "island-1"
+port = "{port}"
+parity = "none"  # a pty ignores parity and refuses some re-applications of it
+response_timeout_ms = 40
+retries = 2
+offline_after = 2
+
+[[pump_lines.pumps]]
+number = 1
+address = 80
+nozzles = ["AI92", "AI95", "DT"]
+
+[[pump_lines.pumps]]
+number = 2
+address = 81
+nozzles = ["AI95", "DT"]
+"""
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[PumpSimulator]:
+    line = PtyLine(tmp_path / "pumps.tty")
+    simulator = PumpSimulator(line, [SimPump(0x50, [0, 0, 0], flow_rate=4000.0),
+                                     SimPump(0x51, [0, 0], flow_rate=4000.0)]).start()
+    yield simulator
+    simulator.stop()
+    line.close()
+
+
+@pytest.fixture
+def station(config_file: Path, sample_store_file: Path, sim: PumpSimulator) -> Path:
+    config_file.write_text(config_file.read_text()
+                           + LINE.format(port=config_file.parent / "pumps.tty"))
+    fc(config_file, "init")
+    fc(config_file, "cards", "import", str(sample_store_file))
+    return config_file
+
+
+@pytest.fixture
+def daemon(station: Path) -> Iterator[subprocess.Popen[str]]:
+    proc = start_daemon(station)
+    yield proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def pump_ready(config: Path, number: int) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        rows = {r["pump"]: r for r in fc_json(config, "pump", "status")}
+        row: dict[str, Any] = rows[number]
+        return row if row["online"] and row["state"] in ("FILLING_COMPLETED", "RESET") \
+            else None
+
+    result: dict[str, Any] = wait_for(ready, f"pump {number} ready")
+    return result
+
+
+def journal(config: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = fc_json(config, "journal", "list")
+    return rows
+
+
+def test_sale_end_to_end(station: Path, sim: PumpSimulator,
+                         daemon: subprocess.Popen[str]) -> None:
+    pump_ready(station, 1)
+    with sim.lock:  # the station sent its card-store prices to every pump
+        assert sim.pumps[0x50].prices == PRICES
+        assert sim.pumps[0x51].prices == PRICES[1:]
+    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
+                   "--product", "DT", "--volume", "30000")
+    assert (auth["approved"], auth["pump_state"], auth["max_volume_ml"]) == (True, "authorized",
+                                                                              30000)
+    with sim.lock:
+        pump = sim.pumps[0x50]
+        assert pump.state == PumpState.AUTHORIZED
+        assert pump.allowed == {3}  # only the DT nozzle
+        assert pump.preset_volume == 30000
+    sim.lift(0x50, 3)
+    wait_for(lambda: sim.pumps[0x50].state == PumpState.FILLING, "filling")
+    time.sleep(0.5)
+    sim.hang(0x50)
+    rows = wait_for(lambda: journal(station), "the sale in the journal")
+    with sim.lock:
+        delivered = int(sim.pumps[0x50].filled_volume)
+        totals = sim.pumps[0x50].totals_volume[2]
+    assert 0 < delivered < 30000
+    assert rows[0]["volume_ml"] == delivered == totals
+    assert rows[0]["product"] == "DT" and rows[0]["unit_price"] == 6350
+    assert rows[0]["amount"] == (delivered * 6350 + 500) // 1000
+    assert fc_json(station, "sale", "list", "--open") == []
+    assert "journal intact: 1 sales" in fc(station, "journal", "verify").stdout
+
+
+def test_preset_stops_the_fill(station: Path, sim: PumpSimulator,
+                               daemon: subprocess.Popen[str]) -> None:
+    pump_ready(station, 2)
+    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "2",
+                   "--product", "AI95", "--volume", "5000")
+    assert auth["pump_state"] == "authorized"
+    sim.lift(0x51, 1)
+    rows = wait_for(lambda: journal(station), "the sale in the journal")
+    assert rows[0]["volume_ml"] == 5000 and rows[0]["pump"] == 2
+    with sim.lock:
+        assert sim.pumps[0x51].state == PumpState.MAX_REACHED
+
+
+def test_lift_without_a_card_never_authorizes(station: Path, sim: PumpSimulator,
+                                              daemon: subprocess.Popen[str]) -> None:
+    pump_ready(station, 1)
+    sim.lift(0x50, 1)
+    time.sleep(1.0)
+    with sim.lock:
+        assert sim.pumps[0x50].state != PumpState.AUTHORIZED
+        assert sim.pumps[0x50].filled_volume == 0
+    sim.hang(0x50)
+    assert journal(station) == []
+
+
+def test_line_sales_are_not_completed_by_hand(station: Path, sim: PumpSimulator,
+                                              daemon: subprocess.Popen[str]) -> None:
+    pump_ready(station, 1)
+    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
+                   "--product", "AI92")
+    result = fc(station, "sale", "complete", auth["sale_id"], "--volume", "1000", check=False)
+    assert result.returncode == 1
+    assert "completes from the pump's own data" in result.stderr
+    busy = fc(station, "sale", "authorize", "--card", CARD, "--pump", "1", check=False)
+    assert busy.returncode == 1 and "already has an open sale" in busy.stderr
+
+
+def test_silent_pump_is_refused(station: Path, sim: PumpSimulator,
+                                daemon: subprocess.Popen[str]) -> None:
+    pump_ready(station, 2)
+    with sim.lock:
+        sim.pumps[0x51].faults.silent = True
+    wait_for(lambda: not {r["pump"]: r for r in fc_json(station, "pump", "status")}[2]["online"],
+             "pump 2 offline")
+    refused = fc(station, "sale", "authorize", "--card", CARD, "--pump", "2", check=False)
+    assert refused.returncode == 1 and "is not answering" in refused.stderr
+    assert fc_json(station, "sale", "list", "--open") == []
+    with sim.lock:
+        sim.pumps[0x51].faults.silent = False
+    pump_ready(station, 2)
+
+
+def test_daemon_killed_mid_fill_completes_from_pump_data(station: Path,
+                                                         sim: PumpSimulator) -> None:
+    proc = start_daemon(station)
+    pump_ready(station, 1)
+    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
+                   "--product", "AI95", "--volume", "40000")
+    sim.lift(0x50, 2)
+    wait_for(lambda: sim.pumps[0x50].state == PumpState.FILLING, "filling")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)
+    sim.hang(0x50)  # the customer finishes while the station is down
+    with sim.lock:
+        delivered = int(sim.pumps[0x50].filled_volume)
+    restarted = start_daemon(station)
+    try:
+        rows = wait_for(lambda: journal(station), "the recovered sale")
+        assert len(rows) == 1
+        assert (rows[0]["sale_id"], rows[0]["volume_ml"]) == (auth["sale_id"], delivered)
+        assert fc_json(station, "sale", "list", "--open") == []
+        # Recovery never records the sale twice, however often the station restarts.
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=20)
+        restarted = start_daemon(station)
+        pump_ready(station, 1)
+        assert len(journal(station)) == 1
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=20)
+
+
+def test_restart_while_still_filling_adopts_the_fill(station: Path,
+                                                     sim: PumpSimulator) -> None:
+    proc = start_daemon(station)
+    pump_ready(station, 1)
+    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
+                   "--product", "AI92", "--volume", "40000")
+    sim.lift(0x50, 1)
+    wait_for(lambda: sim.pumps[0x50].state == PumpState.FILLING, "filling")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=20)
+    restarted = start_daemon(station)
+    try:
+        time.sleep(1.0)
+        assert journal(station) == []  # still filling: nothing is invented
+        sim.hang(0x50)
+        rows = wait_for(lambda: journal(station), "the adopted sale")
+        with sim.lock:
+            assert rows[0]["volume_ml"] == int(sim.pumps[0x50].filled_volume)
+        assert rows[0]["sale_id"] == auth["sale_id"]
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=20)
+
+
+def test_pump_that_cannot_tell_is_flagged(station: Path, sim: PumpSimulator) -> None:
+    proc = start_daemon(station)
+    pump_ready(station, 1)
+    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
+                   "--product", "DT", "--volume", "40000")
+    sim.lift(0x50, 3)
+    wait_for(lambda: sim.pumps[0x50].filled_volume > 1000, "fuel flowing")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sim.lock:  # power cut: the pump forgets its last filling; totals survive
+        sim.pumps[0x50].restart(lose_memory=True)
+    restarted = start_daemon(station)
+    try:
+        def flagged() -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = fc_json(station, "sale", "list", "--open")
+            return [r for r in rows if r.get("attention")]
+
+        rows = wait_for(flagged, "the sale flagged for attention")
+        assert rows[0]["sale_id"] == auth["sale_id"]
+        assert "totals rose" in rows[0]["attention"]
+        assert journal(station) == []
+        # The operator reads the pump's display and settles it by hand.
+        with sim.lock:
+            delivered = sim.pumps[0x50].totals_volume[2]
+        done = fc_json(station, "sale", "complete", auth["sale_id"], "--volume",
+                       str(delivered))
+        assert done["volume_ml"] == delivered
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=20)
+
+
+def test_status_lists_pumps(station: Path, daemon: subprocess.Popen[str]) -> None:
+    pump_ready(station, 1)
+    rows = fc_json(station, "pump", "status")
+    assert [(r["pump"], r["address"], r["line"]) for r in rows] == [
+        (1, "0x50", "island-1"), (2, "0x51", "island-1")]
+    assert json.dumps(rows)

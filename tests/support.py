@@ -1,0 +1,44 @@
+"""Running the real ``forecourt`` command and daemon from tests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import forecourt_exe
+
+
+def fc(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([forecourt_exe(), "--config", str(config), *args],
+                            capture_output=True, text=True, timeout=60, check=False)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def fc_json(config: Path, *args: str) -> Any:
+    return json.loads(fc(config, *args, "--json").stdout)
+
+
+def start_daemon(config: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([forecourt_exe(), "--config", str(config), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sock = config.parent / "station" / "control.sock"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if sock.exists() and proc.poll() is None:
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(str(sock))
+                return proc
+            except OSError:
+                pass
+        if proc.poll() is not None:
+            raise AssertionError(f"daemon exited: {proc.stdout.read() if proc.stdout else ''}")
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("daemon did not become ready")
