@@ -394,9 +394,10 @@ def pump_status(ctx: click.Context, as_json: bool) -> None:
         if not data:
             click.echo("no pump lines configured")
         for r in data:
+            nozzle = f" nozzle {r['nozzle']} out" if r["nozzle_out"] else ""
+            sale_ = f" sale {r['sale_id']}" if r["sale_id"] else ""
             click.echo(f"pump {r['pump']:>2} {r['line']} {r['address']}: "
-                       f"{'online' if r['online'] else 'OFFLINE'} {r['state']}"
-                       f"{' sale ' + r['sale_id'] if r['sale_id'] else ''}")
+                       f"{'online' if r['online'] else 'OFFLINE'} {r['state']}{nozzle}{sale_}")
 
     emit(rows, as_json, human)
 

@@ -1,46 +1,97 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh) and run the station on embedded defaults: a fresh data
-# directory, `forecourt init`, the sample card store, the daemon, and a few sales
-# through it, printing what happened. Leaves nothing running.
+# directory, `forecourt init`, the sample card store, two simulated DART pumps on a
+# pseudo-terminal, the daemon, and sales through it, printing what happened.
+# Leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 ROOT=$(pwd)
+FC="$ROOT/.venv/bin/forecourt"
 WORK=$(mktemp -d /tmp/forecourt-demo.XXXXXX)
-# The embedded defaults, with the data directory in a fresh temporary folder.
+
+# The embedded defaults with the data directory in a fresh temporary folder, plus
+# one pump line with two simulated DART pumps (pumps 1 and 2). Pumps 3 and 4 are on
+# no line: manual pumps, completed by the attendant.
 sed "s|^data_dir = .*|data_dir = \"$WORK/station\"|" config.toml > "$WORK/config.toml"
+cat >> "$WORK/config.toml" <<CONFIG
+
+[[pump_lines]]
+name = "island-1"
+port = "$WORK/pumps.tty"
+parity = "none"   # a pty ignores parity
+
+[[pump_lines.pumps]]
+number = 1
+address = 80
+nozzles = ["AI92", "AI95", "DT"]
+
+[[pump_lines.pumps]]
+number = 2
+address = 81
+nozzles = ["AI92", "AI95", "DT"]
+CONFIG
 export FORECOURT_CONFIG="$WORK/config.toml"
-fc() { echo "\$ forecourt $*"; "$ROOT/.venv/bin/forecourt" "$@"; echo; }
+fc() { echo "\$ forecourt $*"; "$FC" "$@"; echo; }
+say() { echo "# $*"; }
+sale_id() { "$ROOT/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["sale_id"])'; }
 
 fc init
 fc cards import "$ROOT/tests/data/card-store.json"
 
-echo "# starting the station daemon (forecourt run) in the background"
-"$ROOT/.venv/bin/forecourt" --config "$WORK/config.toml" run > "$WORK/daemon.log" 2>&1 &
+say "starting two simulated DART pumps on a pty (forecourt sim pumps)"
+mkfifo "$WORK/sim.in"
+"$FC" sim pumps --pumps 2 --link "$WORK/pumps.tty" --flow 4000 \
+    < "$WORK/sim.in" > "$WORK/sim.log" 2>&1 &
+SIM=$!
+exec 3> "$WORK/sim.in"   # the simulator's stdin: forecourt commands go to fd 3
+for _ in $(seq 50); do [ -e "$WORK/pumps.tty" ] && break; sleep 0.1; done
+say "starting the station daemon (forecourt run) in the background"
+"$FC" run > "$WORK/daemon.log" 2>&1 &
 DAEMON=$!
-trap 'kill -TERM $DAEMON 2>/dev/null || true' EXIT
+trap 'kill -TERM $DAEMON $SIM 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -S "$WORK/station/control.sock" ] && break; sleep 0.1; done
+for _ in $(seq 50); do
+    "$FC" pump status | grep -q "pump  1 .*online FILLING_COMPLETED" && break
+    sleep 0.2
+done
 echo
+fc pump status
 
-sale_id() { "$ROOT/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["sale_id"])'; }
-say() { echo "# $*"; }
+say "pump 1 is on the line: the card decision drives the pump (prices, RESET, preset, AUTHORIZE)"
+fc sale authorize --card 7800001234567893 --pump 1 --product DT --volume 25000
+say "the customer lifts the diesel nozzle (3), fills for a while, and hangs up"
+echo "lift 1 3" >&3
+sleep 2
+fc pump status
+echo "hang 1" >&3
+for _ in $(seq 50); do "$FC" sale list --open --json | grep -q sale_id || break; sleep 0.1; done
+say "the sale completed from the pump's own final volume and totalizers:"
+fc journal list
 
+say "a nozzle lifted without a card decision is never authorized"
+echo "lift 2 1" >&3
+sleep 1
+fc pump status
+echo "hang 2" >&3
+
+say "pumps 3 and 4 are manual pumps: the attendant enters the volume"
 say "magstripe card 7800001234567890: AI-95 paid from its money wallet W-1"
-SALE1=$("$ROOT/.venv/bin/forecourt" sale authorize --card 7800001234567890 --pump 1 --product AI95 --json | sale_id)
-say "authorized as $SALE1; the whole wallet is now reserved for pump 1, so pump 2 is refused:"
-fc sale authorize --card 7800001234567890 --pump 2 --product AI95
-say "pump 1 delivered 15.2 litres; the rest of the reservation is released"
+SALE1=$("$FC" sale authorize --card 7800001234567890 --pump 3 --product AI95 --json | sale_id)
+say "authorized as $SALE1; the whole wallet is now reserved for pump 3, so pump 4 is refused:"
+fc sale authorize --card 7800001234567890 --pump 4 --product AI95
+say "pump 3 delivered 15.2 litres; the rest of the reservation is released"
 fc sale complete "$SALE1" --volume 15200
-fc sale authorize --card 7800001234567890 --pump 2 --product AI95
+fc sale authorize --card 7800001234567890 --pump 4 --product AI95
 say "smart card 7800001234567892 with PIN 1234: diesel from its litre wallet"
-SALE2=$("$ROOT/.venv/bin/forecourt" sale authorize --card 7800001234567892 --pump 3 --pin 1234 --product DT --json | sale_id)
+SALE2=$("$FC" sale authorize --card 7800001234567892 --pump 3 --pin 1234 --product DT --json | sale_id)
 fc sale complete "$SALE2" --volume 42350
 fc sale authorize --card 7800001234567894 --pump 4
 fc sale authorize --card 7800009999999999 --pump 4
 fc sale authorize --card 7800001234567892 --pump 4 --pin 0000
 fc sale list --open
 say "cancel what is still open"
-for id in $("$ROOT/.venv/bin/forecourt" sale list --open --json | "$ROOT/.venv/bin/python" -c 'import json,sys; print(" ".join(r["sale_id"] for r in json.load(sys.stdin)))'); do
+for id in $("$FC" sale list --open --json | "$ROOT/.venv/bin/python" -c 'import json,sys; print(" ".join(r["sale_id"] for r in json.load(sys.stdin)))'); do
     fc sale cancel "$id"
 done
 fc cards show 7800001234567892
@@ -50,8 +101,11 @@ fc status
 
 kill -TERM $DAEMON
 wait $DAEMON || true
+echo quit >&3
+exec 3>&-
+wait $SIM || true
 trap - EXIT
-echo "# daemon stopped; its log:"
+say "daemon stopped; its log:"
 cat "$WORK/daemon.log"
 echo
 echo "demo data left in $WORK"
