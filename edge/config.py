@@ -195,6 +195,48 @@ class PumpLineConfig:
             raise ValueError(f"{where}: two pumps share an address")
 
 
+READER_DRIVERS = ("pcsc", "nfc", "magstripe-serial", "magstripe-hid", "qr-serial")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderConfig:
+    """``[[readers]]``: one card reader and the pump it serves."""
+
+    id: str = ""
+    driver: str = ""
+    device: str = ""
+    pump: int = 0
+    baudrate: int = 9600
+    debounce_ms: int = 1500
+    prefix: str = ""
+    suffix: str = ""
+
+    def validate(self) -> None:
+        where = f"[[readers]] {self.id or '(no id)'}"
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", self.id):
+            raise ValueError(f"{where}: id must be 1-32 letters, digits, '-', '_' or '.'")
+        if self.driver not in READER_DRIVERS:
+            raise ValueError(f"{where}: driver must be one of {', '.join(READER_DRIVERS)}")
+        if not 0 <= self.pump <= 99:
+            raise ValueError(f"{where}: pump must be 1-99, or 0 for the operator's desk")
+        if self.baudrate <= 0 or self.debounce_ms < 0:
+            raise ValueError(f"{where}: baudrate must be positive and debounce_ms >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardsConfig:
+    """``[cards]``: keys the station needs to tell genuine cards and tokens from fakes."""
+
+    issuer_key_file: str = ""
+    office_public_key: str = ""
+
+    def validate(self) -> None:
+        key = self.office_public_key
+        if key and not re.fullmatch(r"ed25519:[A-Za-z0-9+/]{43}=", key):
+            raise ValueError("[cards] office_public_key must look like ed25519:<44 base64 "
+                             "characters> (forecourt office keys show)")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration file."""
@@ -204,8 +246,13 @@ class Config:
     authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
     pump_lines: list[PumpLineConfig] = field(default_factory=list)
+    readers: list[ReaderConfig] = field(default_factory=list)
+    cards: CardsConfig = field(default_factory=CardsConfig)
 
     def validate(self) -> None:
+        ids = [r.id for r in self.readers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two [[readers]] share an id")
         numbers = [p.number for line in self.pump_lines for p in line.pumps]
         dupes = sorted({n for n in numbers if numbers.count(n) > 1})
         if dupes:
@@ -271,8 +318,12 @@ def _resolve(cfg: Config, base: Path) -> Config:
     sock = station.control_socket
     if sock and not Path(sock).is_absolute():
         sock = str(base / sock)
+    key_file = cfg.cards.issuer_key_file
+    if key_file and not Path(key_file).is_absolute():
+        key_file = str(base / key_file)
     return dataclasses.replace(
-        cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock))
+        cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock),
+        cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file))
 
 
 def _validate(obj: Any) -> None:

@@ -24,6 +24,7 @@ from edge.config import Config
 from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
 from edge.errors import ForecourtError, SaleError
 from edge.money import amount_for
+from edge.reasons import Reason
 from offline_db import cards as store
 from offline_db.connection import atomic, iso, utc_now
 from offline_db.journal import append_sale
@@ -152,6 +153,20 @@ class Station:
              iso(now), None if decision.approved else iso(now)))
         self.conn.executemany("INSERT INTO wallet_holds VALUES (?, ?, ?)",
                               [(sale_id, w, v) for w, v in sorted(decision.wallet_holds.items())])
+
+    def refuse(self, *, card: str, pump: int, reason: Reason, actor: str,
+               detail: str = "") -> dict[str, Any]:
+        """Journal a refusal made before the engine (cloned card, forged token, bad swipe)."""
+        now = self.clock()
+        sale_id = new_sale_id()
+        decision = Decision.deny(reason)
+        with atomic(self.conn):
+            self._record(sale_id, card, Request(pump=pump), decision, prices={}, now=now)
+            audit(self.conn, actor, "sale.refuse", sale_id=sale_id, card_id=card, pump=pump,
+                  reason=str(reason), detail=detail)
+        log.info("sale.denied", sale_id=sale_id, card_id=card, pump=pump, reason=str(reason),
+                 detail=detail or None)
+        return self._decision_json(sale_id, card, pump, decision)
 
     @staticmethod
     def _decision_json(sale_id: str, card_id: str, pump: int, d: Decision) -> dict[str, Any]:

@@ -30,7 +30,19 @@ class Reason(StrEnum):
     VISITS_EXHAUSTED = "visits_exhausted"
     LIMIT_EXHAUSTED = "limit_exhausted"
     WALLET_EMPTY = "wallet_empty"
+    # Refusals by the reader layer, before any card rule (docs/cards.md):
+    CARD_NOT_GENUINE = "card_not_genuine"
+    CARD_UNREADABLE = "card_unreadable"
+    SWIPE_MALFORMED = "swipe_malformed"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    TOKEN_REPLAYED = "token_replayed"
 
+
+#: Refusals made by the reader layer, never by the engine.
+READER_REASONS = frozenset({Reason.CARD_NOT_GENUINE, Reason.CARD_UNREADABLE,
+                            Reason.SWIPE_MALFORMED, Reason.TOKEN_INVALID, Reason.TOKEN_EXPIRED,
+                            Reason.TOKEN_REPLAYED})
 
 #: One sentence per reason, for operators.
 DESCRIPTIONS: dict[Reason, str] = {
@@ -56,4 +68,10 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.VISITS_EXHAUSTED: "The card has used all its fills for the period.",
     Reason.LIMIT_EXHAUSTED: "A limit of the card leaves nothing to fill.",
     Reason.WALLET_EMPTY: "No wallet of the card has a balance for these products.",
+    Reason.CARD_NOT_GENUINE: "The smart card failed the challenge: it is not a genuine card.",
+    Reason.CARD_UNREADABLE: "The card could not be read (removed too early, bad answer).",
+    Reason.SWIPE_MALFORMED: "The magnetic stripe read is malformed or incomplete.",
+    Reason.TOKEN_INVALID: "The QR token is not a valid token signed by the head office.",
+    Reason.TOKEN_EXPIRED: "The QR token has expired.",
+    Reason.TOKEN_REPLAYED: "The QR token was already used.",
 }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: Python with venv and headers, a C compiler and the PC/SC headers
 # (pyscard builds from source), pkg-config.
-APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev)
+APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev pcscd vsmartcard-vpcd)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

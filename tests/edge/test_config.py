@@ -13,6 +13,7 @@ from edge.config import (
     Config,
     PumpConfig,
     PumpLineConfig,
+    ReaderConfig,
     find_config_path,
     load_config,
     load_config_dict,
@@ -34,25 +35,26 @@ def _fields() -> list[tuple[str, str]]:
     return out
 
 
-def test_example_config_documents_pump_line_keys() -> None:
+def test_example_config_documents_list_sections() -> None:
     text = (ROOT / "config.toml").read_text()
-    for cls in (PumpLineConfig, PumpConfig):
+    for cls in (PumpLineConfig, PumpConfig, ReaderConfig):
         for f in dataclasses.fields(cls):
             if f.name != "pumps":
                 assert re.search(rf"^# {f.name} = ", text, re.M), f.name
-    # The commented example is itself a valid configuration.
-    example = "\n".join(line[2:] for line in text.splitlines() if line.startswith("# ")
-                        and not line.startswith("# #"))
-    start = example.index("\n[[pump_lines]]\n")
-    cfg = load_config_dict(tomllib.loads(example[start:]), ROOT / "config.toml")
+    # The commented examples are themselves a valid configuration.
+    example = "\n".join(m.group(1) for m in re.finditer(r"^# (\[\[.*|[a-z_]+ = .*)$", text,
+                                                         re.M))
+    cfg = load_config_dict(tomllib.loads(example), ROOT / "config.toml")
     assert [p.number for p in cfg.pump_lines[0].pumps] == [1, 2]
     assert cfg.pump_lines[0].pumps[0].nozzles == ["AI92", "AI95", "DT"]
+    assert [(r.id, r.driver, r.pump) for r in cfg.readers] == [
+        ("pump1-rfid", "nfc", 1), ("pump2-swipe", "magstripe-serial", 2)]
 
 
 def test_example_config_is_the_embedded_defaults() -> None:
     loaded = load_config_file(ROOT / "config.toml")
     defaults = Config()
-    assert loaded.pump_lines == []
+    assert loaded.pump_lines == [] and loaded.readers == []
     for section in ("station", "logging", "authorization", "offline"):
         got, want = getattr(loaded, section), getattr(defaults, section)
         for f in dataclasses.fields(want):
