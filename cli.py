@@ -7,20 +7,21 @@ sentence on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from drivers.dart.capture import CaptureError, decode_capture, parse_hex
+from cloud_sync.office_cli import office
 from edge import logs
-from edge.config import Config, load_config
+from edge.cli_devices import pump, readers, sim
+from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json_option
+from edge.config import load_config
 from edge.control import DaemonNotRunning, call
 from edge.errors import ForecourtError
 from edge.keys import create_keypair, load_private_key, public_text
@@ -31,47 +32,6 @@ from offline_db.connection import utc_now
 from offline_db.journal import list_sales, verify
 from offline_db.state import audit
 from offline_db.store import DB_NAME, StationStore
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class ForecourtGroup(click.Group):
-    """Turns every expected failure into one sentence on stderr and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ForecourtError as exc:
-            raise click.ClickException(str(exc)) from None
-        except sqlite3.DatabaseError as exc:
-            raise click.ClickException(f"the database refused the operation: {exc}") from None
-        except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
-
-
-def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print one JSON document on stdout.")(func)
-
-
-def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=False))
-    else:
-        human(data)
-
-
-def actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
-
-
-def cfg(ctx: click.Context) -> Config:
-    config: Config = ctx.obj["config"]
-    return config
 
 
 @contextmanager
@@ -354,76 +314,8 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
         ctx.exit(1)
 
 
-@main.group()
-def pump() -> None:
-    """Pump lines: diagnostics for technicians."""
-
-
-@pump.command("decode")
-@click.argument("hex_frames", nargs=-1)
-@click.option("--direction", type=click.Choice(["auto", "controller", "pump"]), default="auto",
-              show_default=True, help="Who sent the DATA frames.")
-@click.option("--crc", type=click.Choice(["arc", "ccitt"]), default="arc", show_default=True)
-def pump_decode(hex_frames: tuple[str, ...], direction: str, crc: str) -> None:
-    """Decode a hex capture of a DART line: one JSON object per frame.
-
-    HEX_FRAMES are frames (spaces optional); without them, hex is read from stdin,
-    one frame or stream per line.
-    """
-    lines = list(hex_frames) if hex_frames else [ln for ln in sys.stdin if ln.strip()]
-    for number, text in enumerate(lines, 1):
-        try:
-            data = parse_hex(text)
-        except CaptureError as exc:
-            raise click.ClickException(f"line {number}: {exc}") from None
-        for frame in decode_capture(data, crc=crc, direction=direction):
-            click.echo(json.dumps(frame))
-
-
-@pump.command("status")
-@json_option
-@click.pass_context
-def pump_status(ctx: click.Context, as_json: bool) -> None:
-    """Show every pump on the lines as the running daemon sees it."""
-    try:
-        rows = call(cfg(ctx).station.socket_path, "pump.status", {}, actor=actor(), timeout=10)
-    except DaemonNotRunning:
-        raise click.ClickException("the daemon is not running (forecourt run)") from None
-
-    def human(data: list[dict[str, Any]]) -> None:
-        if not data:
-            click.echo("no pump lines configured")
-        for r in data:
-            nozzle = f" nozzle {r['nozzle']} out" if r["nozzle_out"] else ""
-            sale_ = f" sale {r['sale_id']}" if r["sale_id"] else ""
-            click.echo(f"pump {r['pump']:>2} {r['line']} {r['address']}: "
-                       f"{'online' if r['online'] else 'OFFLINE'} {r['state']}{nozzle}{sale_}")
-
-    emit(rows, as_json, human)
-
-
-@main.group()
-def sim() -> None:
-    """Simulators for tests, demos and training."""
-
-
-@sim.command("pumps")
-@click.option("--pumps", "count", type=click.IntRange(1, 32), default=4, show_default=True)
-@click.option("--nozzles", type=click.IntRange(1, 15), default=3, show_default=True)
-@click.option("--port", help="Serial port or URL to serve on (default: a new pty).")
-@click.option("--link", type=click.Path(path_type=Path), help="Make a symlink to the pty here.")
-@click.option("--flow", type=float, default=500.0, show_default=True,
-              help="Flow rate in ml per second.")
-def sim_pumps(count: int, nozzles: int, port: str | None, link: Path | None,
-              flow: float) -> None:
-    """Run DART pumps at addresses 0x50.. on a pty (or PORT) until stopped.
-
-    Commands on stdin: lift PUMP NOZZLE | hang PUMP | fault PUMP drop|corrupt|silent|
-    echo|late MS|restart|forget | status | quit.
-    """
-    from drivers.dart.simulator import run_console
-
-    run_console(count=count, nozzles=nozzles, port=port, link=link, flow_ml_s=flow)
+for group in (pump, sim, readers, office):
+    main.add_command(group)
 
 
 if __name__ == "__main__":

@@ -238,6 +238,13 @@ class CardsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OfficeConfig:
+    """``[office]``: the head office's own storage (``forecourt office ...``)."""
+
+    data_dir: Path = Path("var/office")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration file."""
 
@@ -248,6 +255,7 @@ class Config:
     pump_lines: list[PumpLineConfig] = field(default_factory=list)
     readers: list[ReaderConfig] = field(default_factory=list)
     cards: CardsConfig = field(default_factory=CardsConfig)
+    office: OfficeConfig = field(default_factory=OfficeConfig)
 
     def validate(self) -> None:
         ids = [r.id for r in self.readers]
@@ -318,12 +326,16 @@ def _resolve(cfg: Config, base: Path) -> Config:
     sock = station.control_socket
     if sock and not Path(sock).is_absolute():
         sock = str(base / sock)
+    office_dir = cfg.office.data_dir
+    if not office_dir.is_absolute():
+        office_dir = base / office_dir
     key_file = cfg.cards.issuer_key_file
     if key_file and not Path(key_file).is_absolute():
         key_file = str(base / key_file)
     return dataclasses.replace(
         cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock),
-        cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file))
+        cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file),
+        office=dataclasses.replace(cfg.office, data_dir=office_dir))
 
 
 def _validate(obj: Any) -> None:

@@ -27,6 +27,7 @@ from edge.forecourt import Forecourt
 from edge.keys import load_private_key
 from edge.lifecycle import Station
 from edge.operations import perform
+from edge.readers import ReaderHub
 from edge.views import open_authorizations
 from offline_db.store import StationStore
 
@@ -87,6 +88,7 @@ class Daemon:
         self._lock = threading.Lock()  # one operation at a time on the one connection
         self.station: Station | None = None
         self.forecourt: Forecourt | None = None
+        self.readers: ReaderHub | None = None
 
     def handle(self, op: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
         try:
@@ -103,6 +105,12 @@ class Daemon:
         forecourt = self.forecourt
         if op == "pump.status":
             return forecourt.status() if forecourt else []
+        if op == "readers.status":
+            return self.readers.status() if self.readers else []
+        if op == "readers.events":
+            after = args.get("after", 0)
+            return self.readers.recent(after if isinstance(after, int) else 0) \
+                if self.readers else {"last": 0, "events": []}
         pump = args.get("pump")
         if forecourt is not None and op == "sale.authorize" and isinstance(pump, int) \
                 and forecourt.is_line_pump(pump):
@@ -140,6 +148,11 @@ class Daemon:
             if self.config.pump_lines:
                 self.forecourt = Forecourt(self.config, self.station, self._lock)
                 self.forecourt.start()
+            if self.config.readers:
+                self.readers = ReaderHub(self.config, self.station, self._lock,
+                                         lambda args, actor: self._handle(
+                                             "sale.authorize", args, actor))
+                self.readers.start()
             for auth in open_authorizations(store.conn):
                 log.warning("sale.open_at_startup", sale_id=auth["sale_id"], pump=auth["pump"],
                             card_id=auth["card_id"], created_at=auth["created_at"])
@@ -158,6 +171,8 @@ class Daemon:
                 pass
             sd_notify("STOPPING=1")
         finally:
+            if self.readers is not None:
+                self.readers.stop()
             if self.forecourt is not None:
                 self.forecourt.stop()
             if server is not None:

@@ -168,6 +168,16 @@ class Station:
                  detail=detail or None)
         return self._decision_json(sale_id, card, pump, decision)
 
+    def use_token(self, *, nonce: str, card_id: str, expires: datetime) -> bool:
+        """Record a token's nonce as used; False if it was already (a replay)."""
+        now = self.clock()
+        with atomic(self.conn):
+            self.conn.execute("DELETE FROM seen_tokens WHERE expires_at < ?", (iso(now),))
+            cursor = self.conn.execute(
+                "INSERT INTO seen_tokens VALUES (?, ?, ?, ?) ON CONFLICT (nonce) DO NOTHING",
+                (nonce, card_id, iso(expires), iso(now)))
+        return cursor.rowcount == 1
+
     @staticmethod
     def _decision_json(sale_id: str, card_id: str, pump: int, d: Decision) -> dict[str, Any]:
         return {"approved": d.approved, "reason": str(d.reason),

@@ -195,3 +195,15 @@ def m0002_pump_fills(db: Database) -> None:
             attention TEXT,
             updated_at TEXT NOT NULL
         )""")
+
+
+@station_migrations(name="0003_seen_tokens")
+def m0003_seen_tokens(db: Database) -> None:
+    """Nonces of digital-card tokens already presented (replay refusal)."""
+    db.execute("""
+        CREATE TABLE seen_tokens (
+            nonce TEXT PRIMARY KEY,
+            card_id TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL
+        )""")

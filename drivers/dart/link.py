@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -41,6 +42,7 @@ class PeerState:
     address: int
     tx: int = 0  # last TX# the master used towards this pump
     last_rx: int | None = None  # last TX# of a DATA frame delivered from the pump
+    last_data: bytes | None = None  # ... and its data (a retransmission repeats both)
     silent_polls: int = 0
     online: bool = False
     #: Application data received from the pump, not yet taken by the device layer.
@@ -77,8 +79,10 @@ class DartMaster:
         self.ring.append(">" + data.hex())
         self.line.write(data)
 
-    def _receive(self, address: int) -> Frame | None:
-        """The next valid frame from ``address`` within the response timeout."""
+    def _receive(self, address: int, accept: Callable[[Frame], bool]) -> Frame | None:
+        """The next valid frame from ``address`` that ``accept`` takes as the answer,
+        within the response timeout. Other frames are skipped: a late answer to an
+        earlier request, or the master's own frames heard back on an echoing line."""
         deadline = time.monotonic() + self.response_timeout
         while True:
             while self._buf:
@@ -95,6 +99,9 @@ class DartMaster:
                     continue
                 if frame.address != address:
                     log.debug("line.foreign_frame", expected=address, frame=frame.raw.hex())
+                    continue
+                if not accept(frame):
+                    log.debug("line.unexpected_frame", address=address, frame=frame.raw.hex())
                     continue
                 return frame
             left = deadline - time.monotonic()
@@ -119,11 +126,11 @@ class DartMaster:
     def _ack(self, peer: PeerState, frame: Frame) -> None:
         """ACK a pump's DATA frame; queue its data unless it is a retransmission."""
         self._write(self.framer.control(peer.address, FrameType.ACK, frame.tx))
-        if peer.last_rx == frame.tx:
+        if peer.last_rx == frame.tx and peer.last_data == frame.data:
             peer.stats["duplicates"] += 1
             log.debug("line.duplicate", address=peer.address, tx=frame.tx)
             return
-        peer.last_rx = frame.tx
+        peer.last_rx, peer.last_data = frame.tx, frame.data
         peer.inbox.append(frame.data)
 
     def take(self, address: int) -> list[bytes]:
@@ -138,13 +145,18 @@ class DartMaster:
         """POLL one pump; False on silence. A DATA answer is ACKed and queued (:meth:`take`)."""
         peer = self.peer(address)
         self._write(self.framer.control(address, FrameType.POLL, 0))
-        frame = self._receive(address)
+        # A pump answers a POLL with EOT or DATA, nothing else.
+        frame = self._receive(address, lambda f: f.type in (FrameType.EOT, FrameType.DATA))
         if frame is None:
             self._mark_silent(peer)
             return False
         self._mark_alive(peer)
         if frame.type == FrameType.DATA:
             self._ack(peer, frame)
+        else:
+            # Nothing outstanding at the pump: its next DATA frame is new, whatever its
+            # TX# (a pump that restarted counts from 1 again).
+            peer.last_rx = peer.last_data = None
         return True
 
     def send(self, address: int, data: bytes) -> bool:
@@ -157,11 +169,14 @@ class DartMaster:
                 peer.stats["retransmissions"] += 1
                 log.debug("line.retransmit", address=address, tx=tx, attempt=attempt)
             self._write(wire)
-            frame = self._receive(address)
+            # ACK/NAK of this TX#, or pump data; never the master's own frame heard back.
+            frame = self._receive(address, lambda f: (
+                (f.type in (FrameType.ACK, FrameType.NAK) and f.tx == tx)
+                or (f.type == FrameType.DATA and f.raw != wire)))
             if frame is None:
                 continue
             self._mark_alive(peer)
-            if frame.type == FrameType.ACK and frame.tx == tx:
+            if frame.type == FrameType.ACK:
                 return True
             if frame.type == FrameType.DATA:
                 # A pump may answer with data instead of a bare ACK: it acknowledges too.

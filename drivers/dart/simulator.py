@@ -62,6 +62,8 @@ class SimPump:
     outbox: collections.deque[bytes] = field(default_factory=collections.deque)
     tx: int = 0
     last_rx: int | None = None
+    #: The DATA frame sent and not yet ACKed: a DART pump repeats it on the next POLL.
+    unacked: bytes | None = None
     _counted: int = 0  # filled volume already added to the totals
 
     def __post_init__(self) -> None:
@@ -184,7 +186,7 @@ class SimPump:
     def restart(self, *, lose_memory: bool = False) -> None:
         """Power cycle: link state lost, fill stopped; totals survive (non-volatile)."""
         self._account()
-        self.tx, self.last_rx = 0, None
+        self.tx, self.last_rx, self.unacked = 0, None, None
         self.outbox.clear()
         self.nozzle_out = False
         if lose_memory:
@@ -255,9 +257,11 @@ class PumpSimulator:
 
     def _answer(self, pump: SimPump, frame: Frame) -> None:
         if frame.type == FrameType.POLL:
-            if pump.outbox:
+            if pump.unacked is None and pump.outbox:
                 pump.tx = 1 if pump.tx >= 15 else pump.tx + 1
-                wire = self.framer.data(pump.address, pump.tx, pump.outbox.popleft())
+                pump.unacked = self.framer.data(pump.address, pump.tx, pump.outbox.popleft())
+            if pump.unacked is not None:  # new, or repeated (same TX#) until ACKed
+                wire = pump.unacked
                 self._reply(pump, wire)
                 if pump.faults.duplicate_next > 0:
                     pump.faults.duplicate_next -= 1
@@ -270,6 +274,8 @@ class PumpSimulator:
                 for msg in app.decode(frame.data, to_pump=True):
                     pump.apply(msg)
             self._reply(pump, self.framer.control(pump.address, FrameType.ACK, frame.tx))
+        elif frame.type == FrameType.ACK and frame.tx == pump.tx:
+            pump.unacked = None
 
     def _reply(self, pump: SimPump, wire: bytes) -> None:
         if pump.faults.late_s:

@@ -33,7 +33,7 @@ from edge.engine import (
     wallet_shortfall,
 )
 from edge.money import amount_for
-from edge.reasons import DESCRIPTIONS, Reason
+from edge.reasons import DESCRIPTIONS, READER_REASONS, Reason
 
 PRICES = {"AI92": 5090, "AI95": 5299, "DT": 6350}
 ALL = ("AI92", "AI95", "DT")
@@ -145,8 +145,9 @@ def test_each_reason_code(name: str) -> None:
     assert decision.approved is (reason == Reason.APPROVED)
 
 
-def test_the_scenarios_cover_every_reason_and_every_reason_is_described() -> None:
-    assert {s[3] for s in SCENARIOS.values()} == set(Reason)
+def test_the_scenarios_cover_every_engine_reason_and_every_reason_is_described() -> None:
+    # Reader-layer refusals (malformed swipe, forged token ...) never come from the engine.
+    assert {s[3] for s in SCENARIOS.values()} == set(Reason) - READER_REASONS
     assert set(DESCRIPTIONS) == set(Reason)
     # The names are a contract (issue 2, item 7): these values never change.
     for name in ("approved", "unknown_card", "card_blocked", "card_lost", "card_expired",
@@ -817,15 +818,15 @@ wallet_st = st.builds(
 prices_st = st.fixed_dictionaries({p: st.integers(min_value=1, max_value=20_000) for p in ALL})
 
 
-def _remaining(view: CardView, limit: Limit, context: Context) -> int:
+def _remaining(view: CardView, limit: Limit) -> int:
     """Independent reference: what is left of ``limit`` (UTC calendar, weeks from Monday)."""
     if limit.period == "fill":
         return limit.value
     start = STARTS[limit.period][0]
-    field = "volume_ml" if limit.unit == "volume" else "amount"
-    used = sum(getattr(s, field) for s in view.sales
+    volume = limit.unit == "volume"
+    used = sum(s.volume_ml if volume else s.amount for s in view.sales
                if s.at >= start and (limit.products is None or s.product in limit.products))
-    used += sum(getattr(h, field) for h in view.holds
+    used += sum(h.volume_ml if volume else h.amount for h in view.holds
                 if limit.products is None or h.products & limit.products)
     return limit.value - used
 
@@ -835,7 +836,7 @@ def _fits(volume: int, product: str, view: CardView, context: Context) -> bool:
     for limit in view.limits:
         if limit.products is not None and product not in limit.products:
             continue
-        left = _remaining(view, limit, context)
+        left = _remaining(view, limit)
         cost = volume if limit.unit == "volume" else amount_for(volume,
                                                                  context.prices[product])
         if cost > left:

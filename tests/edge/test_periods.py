@@ -16,8 +16,8 @@ NEW_YORK = ZoneInfo("America/New_York")  # DST 2026: 8 March 02:00 EST, 1 Novemb
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # -- period_start_date ------------------------------------------------------------------

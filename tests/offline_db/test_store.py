@@ -15,11 +15,14 @@ from offline_db.migrations import applied_migrations, migrate
 from offline_db.store import StationStore
 
 
+ALL_MIGRATIONS = ["0001_initial", "0002_pump_fills", "0003_seen_tokens"]
+
+
 def test_create_records_migrations_and_durability(tmp_path: Path) -> None:
     store, applied = StationStore.create(tmp_path / "d")
     try:
-        assert applied == ["0001_initial", "0002_pump_fills"]
-        assert applied_migrations(store.conn) == ["0001_initial", "0002_pump_fills"]
+        assert applied == ALL_MIGRATIONS
+        assert applied_migrations(store.conn) == ALL_MIGRATIONS
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert migrate(store.conn) == []

@@ -1,0 +1,590 @@
+"""DartMaster and DartLine against the pump simulator over a real pty pair.
+
+The simulator holds the pty master (drivers.ptyline.PtyLine); the station side opens
+the slave by its path through drivers.transport.SerialTransport, as it would a real
+serial device. Timeouts are short to keep the suite fast; no assertion depends on
+timing (waits are generous upper bounds, never expectations).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from drivers.dart import application as app
+from drivers.dart.application import Command, PumpState
+from drivers.dart.framer import Framer, FrameType, decode_all
+from drivers.dart.line import DartLine, authorize_job, prices_job, query_job
+from drivers.dart.link import DartMaster
+from drivers.dart.pump import PumpEvent, PumpModel
+from drivers.dart.simulator import PumpSimulator, SimPump
+from drivers.ptyline import PtyLine
+from drivers.transport import SerialTransport
+
+TIMEOUT = 0.03  # response timeout of the master under test
+WAIT = 15.0  # upper bound for anything to happen; a bound, not an expectation
+STATUS = app.encode([app.CD1(Command.RETURN_STATUS)])
+PUMP = 0x50
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+class RecordingLine:
+    """A byte line that remembers everything written through it (station side)."""
+
+    def __init__(self, inner: SerialTransport) -> None:
+        self.inner = inner
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(bytes(data))
+        self.inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        return self.inner.read(timeout)
+
+    def reset_input(self) -> None:
+        self.inner.reset_input()
+
+    def commands(self, address: int = PUMP) -> list[list[app.Decoded]]:
+        """The CD transactions of every distinct DATA frame sent (retransmissions once)."""
+        out: list[list[app.Decoded]] = []
+        last: bytes | None = None
+        for wire in list(self.written):
+            for frame in decode_all(Framer(), wire):
+                if frame.type == FrameType.DATA and frame.address == address:
+                    if frame.raw != last:
+                        out.append(app.decode(frame.data, to_pump=True))
+                    last = frame.raw
+        return out
+
+
+@dataclass
+class Rig:
+    pty: PtyLine
+    sim: PumpSimulator
+    transport: SerialTransport
+    master: DartMaster
+
+    def pump(self, address: int = PUMP) -> SimPump:
+        return self.sim.pumps[address]
+
+    def fault(self, address: int = PUMP, **changes: Any) -> None:
+        with self.sim.lock:
+            for name, value in changes.items():
+                setattr(self.sim.pumps[address].faults, name, value)
+
+    def state(self, address: int = PUMP) -> PumpState:
+        with self.sim.lock:
+            return self.sim.pumps[address].state
+
+    def received(self, address: int = PUMP, polls: int = 20) -> list[app.Decoded]:
+        """Poll ``polls`` times; every DC transaction delivered, in order."""
+        out: list[app.Decoded] = []
+        for _ in range(polls):
+            self.master.poll(address)
+            for data in self.master.take(address):
+                out += app.decode(data, to_pump=False)
+        return out
+
+    def poll_until(self, address: int = PUMP, polls: int = 200) -> list[app.Decoded]:
+        """Poll until the pump delivers something (bounded); what it delivered."""
+        for _ in range(polls):
+            self.master.poll(address)
+            got = self.master.take(address)
+            if got:
+                return [m for data in got for m in app.decode(data, to_pump=False)]
+        return []
+
+
+def sim_pump(address: int = PUMP, **kwargs: Any) -> SimPump:
+    return SimPump(address, [1500, 1400], **kwargs)
+
+
+@contextmanager
+def make_rig(pumps: list[SimPump], *, echo: bool = False, response_timeout: float = TIMEOUT,
+             retries: int = 3, offline_after: int = 3) -> Iterator[Rig]:
+    pty = PtyLine()
+    sim: PumpSimulator | None = None
+    transport: SerialTransport | None = None
+    try:
+        sim = PumpSimulator(pty, pumps).start()
+        transport = SerialTransport(url=pty.path, parity="odd", echo=echo)
+        master = DartMaster(transport, Framer(), response_timeout=response_timeout,
+                            retries=retries, offline_after=offline_after)
+        yield Rig(pty, sim, transport, master)
+    finally:
+        if sim is not None:
+            sim.stop()
+        if transport is not None:
+            transport.close()
+        pty.close()
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    with make_rig([sim_pump()]) as r:
+        yield r
+
+
+# -- the master against one simulated pump -----------------------------------------------
+def test_poll_answered_by_eot(rig: Rig) -> None:
+    assert rig.master.poll(PUMP) is True
+    peer = rig.master.peer(PUMP)
+    assert peer.online is True
+    assert peer.silent_polls == 0
+    assert rig.master.take(PUMP) == []
+    assert rig.master.ring[-1].startswith("<5070")  # EOT, nothing to say
+    assert rig.master.ring[-2] == ">5020fa"
+
+
+def test_transport_settings(rig: Rig) -> None:
+    """A pty ignores line settings: assert the configured ones (reference: Serial lines)."""
+    port = rig.transport._port
+    assert port.baudrate == 9600
+    assert port.parity == "O"
+    assert port.bytesize == 8
+    assert port.stopbits == 1
+
+
+def test_prices_program_the_pump_and_dc1_arrives_on_a_later_poll(rig: Rig) -> None:
+    assert rig.state() == PumpState.NOT_PROGRAMMED
+    assert rig.master.send(PUMP, app.encode([app.CD5((1500, 1400))])) is True
+    assert rig.state() == PumpState.FILLING_COMPLETED
+    assert rig.master.take(PUMP) == []  # the answer comes with a poll, not the ACK
+    assert rig.poll_until() == [app.DC1(PumpState.FILLING_COMPLETED)]
+    assert rig.received(polls=3) == []
+
+
+def test_master_tx_counts_and_wraps_f_to_1(rig: Rig) -> None:
+    seen = []
+    for _ in range(17):
+        assert rig.master.send(PUMP, STATUS) is True
+        seen.append(rig.master.peer(PUMP).tx)
+    assert seen == [*range(1, 16), 1, 2]
+
+
+def test_pump_without_simulator_goes_offline_and_comes_back() -> None:
+    other = 0x51
+    with make_rig([sim_pump()], offline_after=3) as rig:
+        peer = rig.master.peer(other)
+        for n in range(1, 4):
+            assert rig.master.poll(other) is False
+            assert peer.silent_polls == n
+        assert peer.online is False
+        with rig.sim.lock:
+            rig.sim.pumps[other] = sim_pump(other)
+        assert rig.master.poll(other) is True
+        assert peer.online is True
+        assert peer.silent_polls == 0
+        # Gone again: still online for offline_after - 1 silent polls, then offline.
+        with rig.sim.lock:
+            del rig.sim.pumps[other]
+        assert rig.master.poll(other) is False
+        assert rig.master.poll(other) is False
+        assert peer.online is True
+        assert rig.master.poll(other) is False
+        assert peer.online is False
+        with rig.sim.lock:
+            rig.sim.pumps[other] = sim_pump(other)
+        assert rig.master.poll(other) is True
+        assert peer.online is True
+        # The pump that was there all along was never affected.
+        assert rig.master.poll(PUMP) is True
+
+
+def test_address_outside_the_dart_range_is_refused(rig: Rig) -> None:
+    with pytest.raises(ValueError, match="outside"):
+        rig.master.poll(0x70)
+
+
+# -- injected faults ---------------------------------------------------------------------
+def test_fault_drop_next_master_retransmits(rig: Rig) -> None:
+    rig.master.poll(PUMP)
+    rig.fault(drop_next=1)
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.master.peer(PUMP).stats["retransmissions"] >= 1
+    # applied once: one DC1, not two
+    assert rig.received() == [app.DC1(PumpState.NOT_PROGRAMMED)]
+
+
+def test_fault_drop_next_poll_is_silence(rig: Rig) -> None:
+    rig.fault(drop_next=1)
+    assert rig.master.poll(PUMP) is False
+    assert rig.master.peer(PUMP).silent_polls == 1
+    assert rig.master.poll(PUMP) is True
+
+
+class LosesAcks(RecordingLine):
+    """The station side of a line that loses the master's next ``n`` ACK frames."""
+
+    def __init__(self, inner: SerialTransport, n: int) -> None:
+        super().__init__(inner)
+        self.n = n
+
+    def write(self, data: bytes) -> None:
+        if self.n and len(data) == 3 and data[1] >> 4 == FrameType.ACK:
+            self.n -= 1
+            self.written.append(bytes(data))
+            return
+        super().write(data)
+
+
+def test_lost_ack_pump_repeats_and_master_delivers_once(rig: Rig) -> None:
+    """The master's ACK is lost: the pump repeats the frame (same TX#) on the next POLL;
+    the master ACKs it again and delivers it once."""
+    master = DartMaster(LosesAcks(rig.transport, 1), Framer(), response_timeout=TIMEOUT)
+    assert master.send(PUMP, STATUS) is True
+    got: list[bytes] = []
+    for _ in range(10):
+        master.poll(PUMP)
+        got += master.take(PUMP)
+    assert got == [bytes.fromhex("01 01 00")]
+    assert master.peer(PUMP).stats["duplicates"] == 1
+    with rig.sim.lock:
+        assert rig.pump().unacked is None  # the second ACK got through
+
+
+def test_fault_corrupt_next_bad_crc_dropped_then_delivered(rig: Rig) -> None:
+    assert rig.master.send(PUMP, STATUS) is True  # the pump now has a DC1 to say
+    rig.fault(corrupt_next=1)
+    assert rig.master.poll(PUMP) is False  # the only answer had a bad CRC: dropped
+    assert rig.master.bad_frames == 1
+    assert rig.master.take(PUMP) == []
+    # The pump did not get an ACK: it says it again on a later poll.
+    assert rig.poll_until() == [app.DC1(PumpState.NOT_PROGRAMMED)]
+    assert rig.received() == []
+
+
+def test_fault_silent_send_fails_and_pump_goes_offline() -> None:
+    with make_rig([sim_pump()], retries=2, offline_after=3) as rig:
+        assert rig.master.poll(PUMP) is True
+        rig.fault(silent=True)
+        assert rig.master.send(PUMP, STATUS) is False
+        peer = rig.master.peer(PUMP)
+        assert peer.stats["retransmissions"] == 2
+        assert peer.online is True  # one silence so far
+        assert rig.master.poll(PUMP) is False
+        assert rig.master.poll(PUMP) is False
+        assert peer.online is False
+        assert rig.state() == PumpState.NOT_PROGRAMMED  # nothing applied
+        rig.fault(silent=False)
+        assert rig.master.poll(PUMP) is True
+        assert peer.online is True
+
+
+def test_fault_echo_dropped_by_transport() -> None:
+    with make_rig([sim_pump()], echo=True) as rig:
+        rig.fault(echo=True)
+        assert rig.master.poll(PUMP) is True
+        assert rig.master.send(PUMP, app.encode([app.CD5((1500, 1400))])) is True
+        assert rig.state() == PumpState.FILLING_COMPLETED
+        assert rig.poll_until() == [app.DC1(PumpState.FILLING_COMPLETED)]
+        assert rig.received(polls=5) == []
+        assert rig.transport.echo_mismatches == 0
+        assert rig.master.peer(PUMP).stats["duplicates"] == 0
+
+
+def test_fault_echo_without_echo_setting_does_not_confuse_the_master(rig: Rig) -> None:
+    """The line echoes but the transport was not told (``echo = false``).
+
+    The master then reads its own frames back. A POLL is never a pump's answer and a
+    DATA frame identical to the one just sent is the master's own: neither may be taken
+    for the pump's. What the pump says must still arrive, once, and nothing else.
+    """
+    rig.fault(echo=True)
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.master.send(PUMP, app.encode([app.CD5((1500, 1400))])) is True
+    assert rig.state() == PumpState.FILLING_COMPLETED
+    got = rig.received(polls=30)
+    assert got == [app.DC1(PumpState.NOT_PROGRAMMED), app.DC1(PumpState.FILLING_COMPLETED)]
+    # The master's own commands (CD1 RETURN_STATUS = 01 01 00 ...) never come back as data.
+    assert rig.master.peer(PUMP).online is True
+
+
+def test_fault_late_beyond_the_timeout_retries() -> None:
+    with make_rig([sim_pump()], retries=1) as rig:
+        rig.fault(late_s=0.25)  # far beyond 2 x TIMEOUT
+        assert rig.master.poll(PUMP) is False
+        assert rig.master.send(PUMP, STATUS) is False
+        peer = rig.master.peer(PUMP)
+        assert peer.stats["retransmissions"] == 1
+        assert rig.master.bad_frames == 0
+        rig.fault(late_s=0.0)
+        # The late answers still trickle in; the master must not take them for new ones.
+        assert rig.master.send(PUMP, app.encode([app.CD5((1500, 1400))])) is True
+        assert rig.state() == PumpState.FILLING_COMPLETED
+        got = rig.received(polls=40)
+        assert app.DC1(PumpState.FILLING_COMPLETED) in got
+        assert got.count(app.DC1(PumpState.FILLING_COMPLETED)) == 1
+
+
+def test_fault_late_within_the_timeout_works() -> None:
+    with make_rig([sim_pump()], response_timeout=0.5) as rig:
+        rig.fault(late_s=0.02)
+        assert rig.master.poll(PUMP) is True
+        assert rig.master.send(PUMP, STATUS) is True
+        assert rig.poll_until() == [app.DC1(PumpState.NOT_PROGRAMMED)]
+        assert rig.master.peer(PUMP).silent_polls == 0
+
+
+def test_fault_late_between_retries_answers_an_earlier_attempt(rig: Rig) -> None:
+    """late_s a little above the timeout: whatever happens, the pump applies it once."""
+    rig.fault(late_s=0.05)
+    rig.master.send(PUMP, STATUS)
+    assert rig.master.peer(PUMP).stats["retransmissions"] >= 1
+    rig.fault(late_s=0.0)
+    assert rig.received(polls=40).count(app.DC1(PumpState.NOT_PROGRAMMED)) == 1
+
+
+def test_fault_duplicate_next_delivered_once(rig: Rig) -> None:
+    assert rig.master.send(PUMP, STATUS) is True
+    rig.fault(duplicate_next=1)
+    got = rig.received(polls=10)
+    assert got == [app.DC1(PumpState.NOT_PROGRAMMED)]
+    assert rig.master.peer(PUMP).stats["duplicates"] == 1
+
+
+@pytest.mark.parametrize("lose_memory", [False, True])
+def test_fault_restart_tx_reset_master_still_works(rig: Rig, lose_memory: bool) -> None:
+    """The pump restarts and counts its TX# from 1 again while the master remembers 1."""
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.poll_until() == [app.DC1(PumpState.NOT_PROGRAMMED)]
+    assert rig.master.peer(PUMP).last_rx == 1
+    assert rig.received(polls=2) == []
+    with rig.sim.lock:
+        rig.pump().restart(lose_memory=lose_memory)
+    after = PumpState.NOT_PROGRAMMED if lose_memory else PumpState.FILLING_COMPLETED
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.poll_until() == [app.DC1(after)]
+    assert rig.master.send(PUMP, app.encode([app.CD5((1500, 1400))])) is True
+    if lose_memory:
+        assert rig.poll_until() == [app.DC1(PumpState.FILLING_COMPLETED)]
+    assert rig.state() == PumpState.FILLING_COMPLETED
+
+
+def test_restart_without_polls_in_between_same_status(rig: Rig) -> None:
+    """Worst case: same TX#, same data, no EOT in between - indistinguishable from a
+    retransmission on the wire. Documented: the master treats it as one (ACKed, not
+    delivered twice); the next status request gets through."""
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.poll_until() == [app.DC1(PumpState.NOT_PROGRAMMED)]
+    with rig.sim.lock:
+        rig.pump().restart(lose_memory=True)
+    assert rig.master.send(PUMP, STATUS) is True
+    rig.master.poll(PUMP)
+    assert rig.master.take(PUMP) == []
+    assert rig.master.peer(PUMP).stats["duplicates"] == 1
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.poll_until() == [app.DC1(PumpState.NOT_PROGRAMMED)]
+
+
+def test_two_pumps_on_one_line() -> None:
+    with make_rig([sim_pump(0x50), sim_pump(0x5F)]) as rig:
+        assert rig.master.send(0x5F, app.encode([app.CD5((1500, 1400))])) is True
+        assert rig.state(0x5F) == PumpState.FILLING_COMPLETED
+        assert rig.state(0x50) == PumpState.NOT_PROGRAMMED
+        assert rig.received(0x50, polls=3) == []
+        assert rig.poll_until(0x5F) == [app.DC1(PumpState.FILLING_COMPLETED)]
+
+
+# -- DartLine: jobs end to end ------------------------------------------------------------
+@dataclass
+class Done:
+    event: threading.Event = field(default_factory=threading.Event)
+    results: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __call__(self, *args: Any) -> None:
+        self.results.append(args)
+        self.event.set()
+
+    def wait(self) -> tuple[Any, ...]:
+        assert self.event.wait(WAIT), "job never finished"
+        assert len(self.results) == 1
+        return self.results[0]
+
+
+@dataclass
+class LineRig:
+    sim: PumpSimulator
+    line: DartLine
+    model: PumpModel
+    recorder: RecordingLine
+    events: list[PumpEvent]
+
+    def pump(self) -> SimPump:
+        return self.sim.pumps[PUMP]
+
+    def run(self, job: Callable[[Done], Any]) -> tuple[Any, ...]:
+        done = Done()
+        self.line.submit(self.model.number, job(done))
+        return done.wait()
+
+    def statuses(self) -> list[PumpState | int | None]:
+        return [e.status for e in list(self.events) if e.kind == "status"]
+
+
+@contextmanager
+def make_line_rig(*, offline_after: int = 3) -> Iterator[LineRig]:
+    pty = PtyLine()
+    sim: PumpSimulator | None = None
+    transport: SerialTransport | None = None
+    line: DartLine | None = None
+    try:
+        sim = PumpSimulator(pty, [SimPump(PUMP, [1500, 1400], flow_rate=2000.0)]).start()
+        transport = SerialTransport(url=pty.path)
+        recorder = RecordingLine(transport)
+        model = PumpModel(number=1, address=PUMP, nozzles=["95", "DSL"])
+        events: list[PumpEvent] = []
+        line = DartLine("test", recorder, [model], response_timeout=TIMEOUT,
+                        offline_after=offline_after, on_event=events.append).start()
+        yield LineRig(sim, line, model, recorder, events)
+    finally:
+        if line is not None:
+            line.stop()
+        if sim is not None:
+            sim.stop()
+        if transport is not None:
+            transport.close()
+        pty.close()
+
+
+def bring_up(rig: LineRig) -> None:
+    """Learn the pump's state and program its prices, as the station does at start."""
+    ok = rig.run(lambda d: query_job(counters=(1, 2), done=d))
+    assert ok == (True,)
+    assert rig.model.state == PumpState.NOT_PROGRAMMED
+    assert rig.model.online is True
+    assert rig.model.totals == {1: (0, 0), 2: (0, 0)}
+    assert rig.run(lambda d: prices_job((1500, 1400), done=d)) == (True,)
+    assert rig.model.prices_sent == (1500, 1400)
+    assert wait_for(lambda: rig.model.state == PumpState.FILLING_COMPLETED)
+
+
+def test_line_sale_end_to_end() -> None:
+    with make_line_rig() as rig:
+        bring_up(rig)
+        seen_at_before: dict[str, Any] = {}
+
+        def before(totals: dict[int, tuple[int, int]]) -> bool:
+            with rig.sim.lock:
+                seen_at_before["totals"] = dict(totals)
+                seen_at_before["pump_state"] = rig.pump().state
+                seen_at_before["allowed"] = set(rig.pump().allowed)
+            seen_at_before["commands"] = rig.recorder.commands()
+            return True
+
+        result = rig.run(lambda d: authorize_job(nozzles=(1,), volume_raw=500, before=before,
+                                                 done=d))
+        assert result == (True, "authorized")
+        assert rig.model.state == PumpState.AUTHORIZED
+
+        # totals -> before() -> CD2 + RESET -> preset + AUTHORIZE, in that order
+        assert seen_at_before["totals"] == {1: (0, 0)}
+        assert seen_at_before["pump_state"] == PumpState.FILLING_COMPLETED
+        assert seen_at_before["allowed"] == set()
+        flat_before = [m for msgs in seen_at_before["commands"] for m in msgs]
+        assert app.CD101(1) in flat_before
+        assert app.CD1(Command.RESET) not in flat_before
+        commands = rig.recorder.commands()
+        i_totals = commands.index([app.CD101(1)])
+        i_reset = commands.index([app.CD2((1,)), app.CD1(Command.RESET)])
+        i_auth = commands.index([app.CD3(500), app.CD1(Command.AUTHORIZE)])
+        assert i_totals < i_reset < i_auth
+        assert [app.CD1(Command.RETURN_STATUS)] in commands[i_reset:i_auth]  # checks RESET
+        statuses = rig.statuses()
+        assert statuses.index(PumpState.RESET) < statuses.index(PumpState.AUTHORIZED)
+        with rig.sim.lock:
+            assert rig.pump().preset_volume == 500
+            assert rig.pump().allowed == {1}
+
+        # A nozzle that is not allowed does not start the fill.
+        rig.sim.lift(PUMP, 2)
+        with rig.sim.lock:
+            assert rig.pump().state == PumpState.AUTHORIZED
+        assert wait_for(lambda: rig.model.nozzle == 2 and rig.model.nozzle_out)
+        assert PumpState.FILLING not in rig.statuses()
+
+
+def test_line_fill_stops_at_the_preset() -> None:
+    with make_line_rig() as rig:
+        bring_up(rig)
+        result = rig.run(lambda d: authorize_job(nozzles=(1,), volume_raw=500,
+                                                 before=lambda _t: True, done=d))
+        assert result == (True, "authorized")
+        rig.sim.lift(PUMP, 1)
+        assert wait_for(lambda: rig.model.state == PumpState.MAX_REACHED)
+        assert wait_for(lambda: rig.model.filled_ml == 500)
+        statuses = rig.statuses()
+        assert PumpState.FILLING in statuses
+        assert statuses.index(PumpState.FILLING) < statuses.index(PumpState.MAX_REACHED)
+        fillings = [e for e in list(rig.events) if e.kind == "filling"]
+        assert fillings[-1].volume_ml == 500  # DC2 volume == preset (3 decimals: raw = ml)
+        assert fillings[-1].amount == 750  # 0.500 L x 1500 (raw, amount decimals 2)
+        nozzle_events = [e for e in list(rig.events) if e.kind == "nozzle"]
+        assert nozzle_events and nozzle_events[-1].nozzle == 1
+        assert nozzle_events[-1].nozzle_out is True
+        with rig.sim.lock:
+            assert int(rig.pump().filled_volume) == 500
+        # Hang up, then read the final filling and totals from the pump itself.
+        rig.sim.hang(PUMP)
+        assert rig.run(lambda d: query_job(counters=(1,), done=d)) == (True,)
+        assert rig.model.filled_ml == 500
+        assert rig.model.totals[1][0] == 500
+
+
+def test_line_job_against_a_silent_pump_reports_failure() -> None:
+    with make_line_rig() as rig:
+        bring_up(rig)
+        rig.sim.pumps[PUMP].faults.silent = True
+        before_called: list[bool] = []
+
+        def before(_totals: dict[int, tuple[int, int]]) -> bool:
+            before_called.append(True)
+            return True
+
+        ok, reason = rig.run(lambda d: authorize_job(nozzles=(1,), volume_raw=500,
+                                                     before=before, done=d))
+        assert ok is False
+        assert reason in ("pump_not_answering", "pump_offline")
+        assert before_called == []
+        assert rig.run(lambda d: query_job(counters=(1,), done=d)) == (False,)
+        assert wait_for(lambda: rig.model.online is False)
+        assert "offline" in [e.kind for e in list(rig.events)]
+        ok, reason = rig.run(lambda d: authorize_job(nozzles=(1,), volume_raw=500,
+                                                     before=before, done=d))
+        assert (ok, reason) == (False, "pump_offline")
+        flat = [m for msgs in rig.recorder.commands() for m in msgs]
+        assert app.CD1(Command.AUTHORIZE) not in flat
+        with rig.sim.lock:
+            assert rig.pump().state == PumpState.FILLING_COMPLETED
+        # It answers again: online, and a job goes through.
+        with rig.sim.lock:
+            rig.pump().faults.silent = False
+        assert wait_for(lambda: rig.model.online is True)
+        assert rig.run(lambda d: query_job(counters=(1,), done=d)) == (True,)
+
+
+def test_line_prices_refused_while_pump_busy() -> None:
+    with make_line_rig() as rig:
+        bring_up(rig)
+        assert rig.run(lambda d: authorize_job(nozzles=(1, 2), amount_raw=100000,
+                                               before=lambda _t: True, done=d)) == \
+            (True, "authorized")
+        assert rig.run(lambda d: prices_job((1600, 1500), done=d)) == (False,)
+        with rig.sim.lock:
+            assert rig.pump().prices == [1500, 1400]
+            assert rig.pump().preset_amount == 100000
