@@ -1,0 +1,145 @@
+"""Card reads become authorizations: a QR scanner on a real pty bound to a pump.
+
+The daemon is a real process with a ``qr-serial`` reader on the slave side of a pty;
+the test plays the scanner on the master side. Tokens come from the real
+``forecourt office cards token`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cloud_sync import tokens
+from drivers.ptyline import PtyLine
+from offline_db.connection import utc_now
+from tests.support import fc, fc_json, start_daemon
+
+CARD = "7800001234567893"
+
+
+@pytest.fixture
+def scanner(tmp_path: Path) -> Iterator[PtyLine]:
+    line = PtyLine(tmp_path / "qr.tty")
+    yield line
+    line.close()
+
+
+@pytest.fixture
+def station(config_file: Path, sample_store_file: Path, scanner: PtyLine) -> Path:
+    fc(config_file, "office", "init")
+    office_key = fc(config_file, "office", "keys", "show").stdout.strip()
+    text = config_file.read_text().replace('office_public_key = ""',
+                                           f'office_public_key = "{office_key}"')
+    text += f"""
+[[readers]]
+id = "pump3-qr"
+driver = "qr-serial"
+device = "{scanner.link}"
+pump = 3
+debounce_ms = 0
+
+[[readers]]
+id = "desk-qr"
+driver = "qr-serial"
+device = "{config_file.parent / 'absent.tty'}"
+pump = 0
+"""
+    config_file.write_text(text)
+    fc(config_file, "init")
+    fc(config_file, "cards", "import", str(sample_store_file))
+    return config_file
+
+
+@pytest.fixture
+def daemon(station: Path) -> Iterator[subprocess.Popen[str]]:
+    proc = start_daemon(station)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the reader thread opens the pty
+        rows = {r["reader"]: r for r in fc_json(station, "readers", "list")}
+        if rows["pump3-qr"]["state"] == "ready":
+            break
+        time.sleep(0.1)
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def decisions(config: Path, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 20
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        rows = fc_json(config, "sale", "list")
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(f"expected {count} decisions, got {rows}")
+
+
+def scan(scanner: PtyLine, text: str) -> None:
+    scanner.write(text.encode() + b"\r\n")
+
+
+def test_qr_token_authorizes_the_bound_pump(station: Path, scanner: PtyLine,
+                                            daemon: subprocess.Popen[str]) -> None:
+    token = fc(station, "office", "cards", "token", CARD, "--valid", "10m").stdout.strip()
+    scan(scanner, token)
+    (decision,) = decisions(station, 1)
+    assert (decision["card_id"], decision["pump"], decision["state"]) == (CARD, 3, "open")
+    # The same token again is a replay.
+    scan(scanner, token)
+    rows = decisions(station, 2)
+    assert (rows[1]["state"], rows[1]["reason"]) == ("denied", "token_replayed")
+
+
+def test_forged_expired_and_garbage_tokens_are_refused(station: Path, scanner: PtyLine,
+                                                       daemon: subprocess.Popen[str]) -> None:
+    forged = tokens.issue(Ed25519PrivateKey.generate(), CARD, utc_now() + timedelta(minutes=5))
+    scan(scanner, forged)
+    from edge.keys import OFFICE_KEY, load_private_key
+
+    office = load_private_key(station.parent / "var" / "office", OFFICE_KEY)
+    expired = tokens.issue(office, CARD, utc_now() - timedelta(seconds=1))
+    scan(scanner, expired)
+    scan(scanner, "hello, I am not a token")
+    rows = decisions(station, 3)
+    assert [(r["state"], r["reason"]) for r in rows] == [
+        ("denied", "token_invalid"), ("denied", "token_expired"), ("denied", "token_invalid")]
+    assert daemon.poll() is None
+
+
+def test_readers_list_and_watch(station: Path, scanner: PtyLine,
+                                daemon: subprocess.Popen[str]) -> None:
+    rows = {r["reader"]: r for r in fc_json(station, "readers", "list")}
+    assert rows["pump3-qr"]["state"] == "ready" and rows["pump3-qr"]["pump"] == 3
+    assert rows["desk-qr"]["state"] == "failed" and rows["desk-qr"]["error"]
+    watch = subprocess.Popen([*fc_args(station), "readers", "watch", "--count", "1"],
+                             stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    token = fc(station, "office", "cards", "token", CARD).stdout.strip()
+    scan(scanner, token)
+    out, _ = watch.communicate(timeout=20)
+    event = json.loads(out.splitlines()[0])
+    assert (event["reader"], event["card"], event["result"]) == ("pump3-qr", CARD, "approved")
+
+
+def test_decode_qr_from_the_cli(station: Path) -> None:
+    token = fc(station, "office", "cards", "token", CARD, "--valid", "1h").stdout.strip()
+    data = json.loads(fc(station, "readers", "decode", "--kind", "qr", token, "--json").stdout)
+    assert data["card_id"] == CARD
+    bad = fc(station, "readers", "decode", "--kind", "qr", token[:-4] + "AAAA", check=False)
+    assert bad.returncode == 1 and "token_invalid" in bad.stderr
+
+
+def fc_args(config: Path) -> list[str]:
+    from tests.conftest import forecourt_exe
+
+    return [forecourt_exe(), "--config", str(config)]
