@@ -42,3 +42,22 @@ def start_daemon(config: Path) -> subprocess.Popen[str]:
         time.sleep(0.05)
     proc.kill()
     raise AssertionError("daemon did not become ready")
+
+
+def initialize(config: Path, store_file: Path) -> Path:
+    """``forecourt init`` and the card store, as an operator would."""
+    fc(config, "init")
+    fc(config, "cards", "import", str(store_file))
+    return config
+
+
+def stop_daemon(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM and wait; SIGKILL if it does not stop (the test then fails elsewhere)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

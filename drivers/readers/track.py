@@ -47,6 +47,7 @@ START_SENTINELS = {"%": "1", ";": "2", "+": "3"}
 END_SENTINEL = "?"
 #: A reader's marker for a track it could not decode (MagTek and most others).
 ERROR_MARKERS = frozenset(["", "E"])
+_SEPARATOR_CHARS = "".join(sorted(SEPARATORS))
 _TRACK2_START = re.compile(r";[0-9]{1,19}=")
 
 
@@ -143,6 +144,7 @@ def _split(text: str) -> tuple[list[tuple[str, str]], list[str]]:
     tracks: list[tuple[str, str]] = []
     unreadable: list[str] = []
     seen: set[str] = set()
+    last = ""
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
@@ -150,12 +152,12 @@ def _split(text: str) -> tuple[list[tuple[str, str]], list[str]]:
             i += 1
             continue
         if ch not in START_SENTINELS:
-            if not seen:
+            if not last:
                 raise SwipeError(
                     f"partial swipe: the data starts with {_char(ch)} instead of a start "
                     "sentinel ('%' for track 1, ';' for track 2)")
             raise SwipeError(
-                f"unexpected text {text[i:i + 12]!r} after track {sorted(seen)[-1]}; "
+                f"unexpected text {text[i:i + 12]!r} after track {last}; "
                 "a track must start with '%' or ';'")
         number = START_SENTINELS[ch]
         end = text.find(END_SENTINEL, i + 1)
@@ -168,6 +170,7 @@ def _split(text: str) -> tuple[list[tuple[str, str]], list[str]]:
         if number in seen:
             raise SwipeError(f"the swipe holds track {number} twice (two swipes run together)")
         seen.add(number)
+        last = number
         segment = text[i:end + 1]
         i = end + 1
         if i < n and text[i] not in SEPARATORS:  # an LRC character, if that is what it is
@@ -241,11 +244,12 @@ def _track1(segment: str) -> _Fields:
         raise SwipeError(f"track 1 starts with {_char(fc)} where its format code "
                          "(a letter, 'B' for bank cards) belongs")
     parts = body[1:].split("^", 2)
-    if len(parts) < 2:
-        raise SwipeError("track 1 has no field separator '^' after the PAN")
-    _check_pan(parts[0], "1")
     if len(parts) < 3:
+        # One '^' is missing: which one shows in whether the PAN runs into the name.
+        if len(parts) == 1 or not set(parts[0]) <= DIGITS:
+            raise SwipeError("track 1 has no field separator '^' after the PAN")
         raise SwipeError("track 1 has no field separator '^' after the name")
+    _check_pan(parts[0], "1")
     name = parts[1]
     if not NAME_MIN <= len(name) <= NAME_MAX:
         raise SwipeError(f"the name on track 1 is {len(name)} characters long; "
@@ -272,10 +276,18 @@ def _track2(segment: str) -> _Fields:
     return _Fields(pan=pan, expiry=expiry, service_code=service, discretionary=discretionary)
 
 
-def _strip(text: str, prefix: str, suffix: str) -> str:
+def strip_framing(text: str, prefix: str = "", suffix: str = "") -> str:
     """Remove the reader's prefix and suffix (when present) and surrounding separators."""
-    text = text.strip("".join(SEPARATORS))
-    return text.strip("".join(SEPARATORS))
+    # Try before and after stripping: the prefix may begin with STX, the suffix end in CR/LF.
+    for candidate in (text, text.strip(_SEPARATOR_CHARS)):
+        if prefix and candidate.startswith(prefix):
+            text = candidate[len(prefix):]
+            break
+    for candidate in (text, text.strip(_SEPARATOR_CHARS)):
+        if suffix and candidate.endswith(suffix):
+            text = candidate[:-len(suffix)]
+            break
+    return text.strip(_SEPARATOR_CHARS)
 
 
 def parse_swipe(text: str, *, prefix: str = "", suffix: str = "") -> Swipe:
@@ -287,7 +299,7 @@ def parse_swipe(text: str, *, prefix: str = "", suffix: str = "") -> Swipe:
     """
     if not isinstance(text, str):
         raise SwipeError("the swipe must be text")
-    text = _strip(text, prefix, suffix)
+    text = strip_framing(text, prefix, suffix)
     if not text:
         raise SwipeError("empty read: the reader sent no track data")
     odd = next((i for i, c in enumerate(text) if not c.isascii()), None)
@@ -301,7 +313,7 @@ def parse_swipe(text: str, *, prefix: str = "", suffix: str = "") -> Swipe:
             raise SwipeError("the reader could not read any track (it sent only error "
                              "markers); swipe the card again")
         raise SwipeError("empty read: the reader sent no track data")
-    found = {number: segment for number, segment in segments}
+    found = dict(segments)
     t2 = _track2(found["2"]) if "2" in found else None
     t1: _Fields | None = None
     if "1" in found:

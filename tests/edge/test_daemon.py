@@ -17,25 +17,21 @@ from offline_db.connection import connect
 from offline_db.journal import verify
 from offline_db.store import StationStore
 from tests.conftest import forecourt_exe
-from tests.support import fc, fc_json, start_daemon
+from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
 
 CARD = "7800001234567893"  # digital card, day money limit 300000
 
 
 @pytest.fixture
 def initialized(config_file: Path, sample_store_file: Path) -> Path:
-    fc(config_file, "init")
-    fc(config_file, "cards", "import", str(sample_store_file))
-    return config_file
+    return initialize(config_file, sample_store_file)
 
 
 @pytest.fixture
 def daemon(initialized: Path) -> Iterator[subprocess.Popen[str]]:
     proc = start_daemon(initialized)
     yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    stop_daemon(proc)
 
 
 def test_commands_go_through_the_daemon(initialized: Path,

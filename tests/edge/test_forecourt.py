@@ -21,7 +21,7 @@ import pytest
 from drivers.dart.application import PumpState
 from drivers.dart.simulator import PumpSimulator, SimPump
 from drivers.ptyline import PtyLine
-from tests.support import fc, fc_json, start_daemon
+from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
 
 CARD = "7800001234567893"  # digital card: all products, day money limit 300000
 PRICES = [5090, 5299, 6350]  # AI92, AI95, DT in the sample card store
@@ -71,22 +71,14 @@ def sim(tmp_path: Path) -> Iterator[PumpSimulator]:
 def station(config_file: Path, sample_store_file: Path, sim: PumpSimulator) -> Path:
     config_file.write_text(config_file.read_text()
                            + LINE.format(port=config_file.parent / "pumps.tty"))
-    fc(config_file, "init")
-    fc(config_file, "cards", "import", str(sample_store_file))
-    return config_file
+    return initialize(config_file, sample_store_file)
 
 
 @pytest.fixture
 def daemon(station: Path) -> Iterator[subprocess.Popen[str]]:
     proc = start_daemon(station)
     yield proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_daemon(proc)
 
 
 def pump_ready(config: Path, number: int) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cloud_sync import tokens
 from drivers.ptyline import PtyLine
 from offline_db.connection import utc_now
-from tests.support import fc, fc_json, start_daemon
+from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
 
 CARD = "7800001234567893"
 
@@ -54,9 +54,7 @@ device = "{config_file.parent / 'absent.tty'}"
 pump = 0
 """
     config_file.write_text(text)
-    fc(config_file, "init")
-    fc(config_file, "cards", "import", str(sample_store_file))
-    return config_file
+    return initialize(config_file, sample_store_file)
 
 
 @pytest.fixture
@@ -69,8 +67,7 @@ def daemon(station: Path) -> Iterator[subprocess.Popen[str]]:
             break
         time.sleep(0.1)
     yield proc
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_daemon(proc)
 
 
 def decisions(config: Path, count: int) -> list[dict[str, Any]]:
