@@ -35,13 +35,16 @@ def pump_decode(hex_frames: tuple[str, ...], direction: str, crc: str) -> None:
     one frame or stream per line.
     """
     lines = list(hex_frames) if hex_frames else [ln for ln in sys.stdin if ln.strip()]
+    data = bytearray()
     for number, text in enumerate(lines, 1):
         try:
-            data = parse_hex(text)
+            data += parse_hex(text)
         except CaptureError as exc:
             raise click.ClickException(f"line {number}: {exc}") from None
-        for frame in decode_capture(data, crc=crc, direction=direction):
-            click.echo(json.dumps(frame))
+    # One stream: frames delimit themselves, and a POLL on one line tells who sent
+    # the DATA frame on the next.
+    for frame in decode_capture(bytes(data), crc=crc, direction=direction):
+        click.echo(json.dumps(frame))
 
 
 @pump.command("status")

@@ -234,11 +234,16 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     if stale:
         for p in products:
             cap(p, ctx.policy.stale_fill_cap_ml, Reason.DATA_STALE)
+    # A customer may ask for less than min_preset_ml: the minimum guards against caps
+    # from limits leaving a few drops, not against small requests.
+    floor = dict.fromkeys(products, max(ctx.policy.min_preset_ml, 1))
     for p in products:
         if request.volume_ml is not None:
             cap(p, request.volume_ml, Reason.APPROVED)
         if request.amount is not None:
             cap(p, max_volume_for(request.amount, ctx.prices[p]), Reason.APPROVED)
+        if binding.get(p) == Reason.APPROVED:
+            floor[p] = max(1, min(floor[p], caps[p]))
     for limit in card.limits:
         remaining = limit.value - limit_used(card, limit, ctx)
         for p in products:
@@ -251,7 +256,7 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
         for p in products:
             cap(p, _wallet_volume(card.wallets, p, ctx.prices[p], today), Reason.WALLET_EMPTY)
 
-    usable = [p for p in products if caps[p] >= max(ctx.policy.min_preset_ml, 1)]
+    usable = [p for p in products if caps[p] >= floor[p]]
     if not usable:
         reasons = {binding.get(p, Reason.LIMIT_EXHAUSTED) for p in products}
         for why in (Reason.DATA_STALE, Reason.WALLET_EMPTY):

@@ -26,7 +26,7 @@ from edge.errors import ForecourtError, SaleError
 from edge.money import amount_for
 from edge.reasons import Reason
 from offline_db import cards as store
-from offline_db.connection import atomic, iso, utc_now
+from offline_db.connection import atomic, iso, parse_iso, utc_now
 from offline_db.journal import append_sale
 from offline_db.snapshot import load_snapshot_file
 from offline_db.state import audit, get_state
@@ -256,7 +256,9 @@ class Station:
             return {}, 0
         view = build_card_view(self.conn, row, self.config, now, exclude_sale=auth["sale_id"],
                                state=self.state)
-        today = now.astimezone(self.config.station.tz).date()
+        # Wallets are judged on the day of the authorization that reserved them: a fill
+        # that runs past midnight is still paid by a wallet that expired at midnight.
+        today = parse_iso(auth["created_at"]).astimezone(self.config.station.tz).date()
         wallets = list(view.wallets)
         return (plan_wallet_debits(wallets, product, volume_ml, price, today),
                 wallet_shortfall(wallets, product, volume_ml, price, today))

@@ -25,7 +25,7 @@ import structlog
 
 from drivers.dart import application as app
 from drivers.dart.application import Command, PumpState
-from drivers.dart.framer import Frame, Framer, FrameType
+from drivers.dart.framer import Frame, Framer, FrameType, stuff
 from drivers.dart.link import ByteLine
 from drivers.ptyline import PtyLine
 
@@ -282,7 +282,11 @@ class PumpSimulator:
             time.sleep(pump.faults.late_s)
         if pump.faults.corrupt_next > 0 and len(wire) > 3:
             pump.faults.corrupt_next -= 1
-            wire = wire[:-4] + bytes((wire[-4] ^ 0x5A,)) + wire[-3:]
+            # Flip the CRC-lo bit pattern in the unstuffed frame and stuff again, so the
+            # frame stays a frame (a flip into 0xFA or of a stuffing 0x10 would not).
+            body = bytearray(wire[:-2].replace(b"\x10\xfa", b"\xfa"))
+            body[-2] ^= 0x5A
+            wire = stuff(bytes(body)) + wire[-2:]
         self.line.write(wire)
 
     # -- the forecourt (thread-safe) ----------------------------------------------------

@@ -11,7 +11,8 @@ the same way:
   end or an end sentinel ``?``, or as soon as a line starts that cannot belong to it
   (the next swipe);
 * text that stays incomplete (a swipe cut short, line noise) is given up after
-  ``partial_s`` and reported as a malformed swipe, so it never sticks to the next one.
+  ``partial_s``, or as soon as new text arrives after a silence of ``idle_s``, and
+  reported as a malformed swipe: it never sticks to the next swipe.
 
 Each swipe becomes a :class:`CardRead` (identifier = PAN, ``details`` = the decoded
 fields) or a :class:`ReadFailure` with reason ``swipe_malformed`` and the parser's
@@ -28,7 +29,9 @@ import importlib
 import re
 import select
 import time
+from abc import abstractmethod
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import serial
@@ -46,6 +49,8 @@ IDLE_S = 0.1
 #: Incomplete text (no line end, no ``?``) is given up after this much silence.
 PARTIAL_S = 0.5
 REASON = "swipe_malformed"
+#: Text without a line end is cut off at this length (continuous line noise).
+MAX_LINE = 512
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _TRACK2_IN = re.compile(r";[0-9]")
 
@@ -79,9 +84,20 @@ class SwipeAssembler:
     def feed(self, text: str, now: float) -> list[str]:
         """Add ``text`` received at ``now``; the swipes it completed."""
         out: list[str] = []
+        if now - self._last >= self.idle_s and (self._tail or self._lines):
+            # Silence in the middle of a swipe means it was cut short: whatever came
+            # before is finished, and the new text starts afresh.
+            if self._tail:
+                out += self._add_line(self._tail)
+                self._tail = ""
+            if self._lines:
+                out.append(self._take())
         self._last = now
         parts = _LINE_END.split(self._tail + text)
         self._tail = parts.pop()
+        if len(self._tail) > MAX_LINE:
+            parts.append(self._tail)
+            self._tail = ""
         for line in parts:
             out += self._add_line(line)
         return out
@@ -139,8 +155,11 @@ class _MagstripeReader(CardReader):
 
     kind = "magstripe"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, reader_id: str, device: str, on_event: Callable[[ReadEvent], None],
+                 options: dict[str, Any] | None = None, debounce_s: float = 1.5,
+                 reopen_s: float = 2.0) -> None:
+        super().__init__(reader_id=reader_id, device=device, on_event=on_event,
+                         options=options, debounce_s=debounce_s, reopen_s=reopen_s)
         self.assembler = SwipeAssembler(prefix=str(self.options.get("prefix", "")),
                                         suffix=str(self.options.get("suffix", "")),
                                         idle_s=float(self.options.get("idle_s", IDLE_S)),
@@ -177,9 +196,9 @@ class _MagstripeReader(CardReader):
             if text:
                 self._queue(self.assembler.feed(text, time.monotonic()))
 
+    @abstractmethod
     def _receive(self, timeout: float) -> str:
         """Text that arrives within ``timeout`` ("" if none); raises when the device is gone."""
-        raise NotImplementedError
 
     def _reset(self) -> None:
         self.assembler.clear()
@@ -237,10 +256,14 @@ class HidMagstripeReader(_MagstripeReader):
     """
 
     _device: Any = None
+    _decoder: KeyDecoder | None = None
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.decoder = KeyDecoder()
+    @property
+    def decoder(self) -> KeyDecoder:
+        """The key-event decoder (one per reader; modifiers are reset on each open)."""
+        if self._decoder is None:
+            self._decoder = KeyDecoder()
+        return self._decoder
 
     def _open(self) -> None:
         self._reset()
@@ -278,7 +301,7 @@ class HidMagstripeReader(_MagstripeReader):
             return ""
         return self.feed_events((e.type, e.code, e.value) for e in events)
 
-    def feed_events(self, events: Any) -> str:
+    def feed_events(self, events: Iterable[tuple[int, int, int]]) -> str:
         """The text typed by ``(type, code, value)`` input events (non-key events skipped)."""
         return "".join(self.decoder.feed(code, value)
                        for etype, code, value in events if etype == EV_KEY)

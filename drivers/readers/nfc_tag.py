@@ -33,15 +33,15 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import reduce
 from types import TracebackType
 from typing import Any
 
-import ndef
 import nfc
 import nfc.clf
 import nfc.tag
 import nfc.tag.tt3
+
+from drivers.readers.nfc import CARD_RECORD_TYPE, CARD_TEXT_PREFIX, card_ndef
 
 __all__ = [
     "CARD_RECORD_TYPE",
@@ -54,11 +54,6 @@ __all__ = [
     "card_ndef",
 ]
 
-#: NFC Forum external type of the record carrying a card number (see drivers/readers/nfc.py).
-CARD_RECORD_TYPE = "urn:nfc:ext:forecourt.com:card"
-#: Prefix of the alternative Text record form ``forecourt:card:<card number>``.
-CARD_TEXT_PREFIX = "forecourt:card:"
-
 _NDEF_AID = bytes.fromhex("D2760000850101")
 _CC_FILE = bytes.fromhex("E103")
 _NDEF_FILE = bytes.fromhex("E104")
@@ -67,24 +62,6 @@ _SW_NOT_FOUND = b"\x6a\x82"
 _SW_WRONG_PARAMS = b"\x6b\x00"
 _SW_NO_INS = b"\x6d\x00"
 _GARBAGE = bytes.fromhex("5A")
-
-
-def card_ndef(card_number: str, *, form: str = "external") -> bytes:
-    """The NDEF message octets carrying ``card_number``.
-
-    ``form="external"`` (the canonical form) is one external type record
-    ``forecourt.com:card`` with the card number in ASCII as payload; ``form="text"``
-    is one NFC Forum Text record ``forecourt:card:<card number>`` (what a phone app can
-    write).
-    """
-    record: ndef.Record
-    if form == "external":
-        record = ndef.Record(CARD_RECORD_TYPE, "", card_number.encode("ascii"))
-    elif form == "text":
-        record = ndef.TextRecord(CARD_TEXT_PREFIX + card_number, "en")
-    else:
-        raise ValueError(f"unknown card record form {form!r} (external or text)")
-    return b"".join(ndef.message_encoder([record]))
 
 
 @dataclass(frozen=True)
@@ -272,10 +249,12 @@ class TagEmulator:
 
     def _kick(self) -> None:
         """Wake a frontend blocked on its socket: nfcpy's udp driver ends on RFOFF."""
-        _, host, port = self.device.split(":")
+        parts = self.device.split(":")
+        host = parts[1] if len(parts) > 1 and parts[1] else "localhost"
+        port = int(parts[2]) if len(parts) > 2 and parts[2] else 54321  # nfcpy's defaults
         with contextlib.suppress(OSError), \
                 socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.sendto(b"RFOFF", (host or "localhost", int(port)))
+            sock.sendto(b"RFOFF", (host, port))
 
     def _done(self) -> bool:
         return self._stop.is_set() or self.vanished.is_set()
@@ -365,7 +344,7 @@ class TagEmulator:
             target.sensf_res = b"\x01" + tag.idm + tag.pmm + bytes.fromhex("12FC")
             return target
 
-        def read_block(block_number: int, rb: int, re: int) -> bytes | None:
+        def read_block(block_number: int, *_atomic: int) -> bytes | None:
             if block_number >= len(blocks):
                 return None
             return bytes(self._answer(blocks[block_number]) or b"")
@@ -452,6 +431,3 @@ class _Type4Application:
             return content[offset:offset + length] + _SW_OK
         return _SW_NO_INS
 
-
-def _bcc(data: bytes) -> int:
-    return reduce(lambda a, b: a ^ b, data, 0)

@@ -17,7 +17,8 @@ clone — and has test controls for the bad cases a station meets::
     card.insert()                 # connect: pcscd sees a card
     card.select_sw = 0x6A82       # "not our application"
     card.pull_on = "read"         # drop the connection when READ BINARY arrives
-    card.garbage_on = "auth"      # answer INTERNAL AUTHENTICATE with random bytes
+    card.garbage_on = "auth"      # answer INTERNAL AUTHENTICATE with garbage
+    card.garbage = b"\\x42"        # (default: 1-40 random bytes)
     card.file = b"\\x70\\x03..."  # any card file content, malformed or not
     card.remove()
 
@@ -87,8 +88,10 @@ class VirtualCard:
         #: Drop the connection (card pulled) when this command arrives:
         #: "select", "read" or "auth".
         self.pull_on: str | None = None
-        #: Answer this command ("select", "read", "auth") with random bytes.
+        #: Answer this command ("select", "read", "auth") with ``garbage``.
         self.garbage_on: str | None = None
+        #: The garbage answer; None: 1-40 random bytes each time.
+        self.garbage: bytes | None = None
         #: Every command APDU received, in order (for assertions).
         self.apdus: list[bytes] = []
         self._selected = False
@@ -217,7 +220,8 @@ class VirtualCard:
             log.debug("virtual_card.pulled", port=self.port, command=name)
             return _PULL
         if name is not None and name == self.garbage_on:
-            return os.urandom(1 + os.urandom(1)[0] % 40)
+            return self.garbage if self.garbage is not None else \
+                os.urandom(1 + os.urandom(1)[0] % 40)
         if cla != app.CLA:
             return _sw(app.SW_CLA_UNKNOWN)
         try:
@@ -262,7 +266,7 @@ class VirtualCard:
             offset = (p1 << 8) | p2
         if offset > len(self.file):
             return _sw(app.SW_WRONG_PARAMS)
-        want = 256 if not le else le
+        want = le or 256
         return self.file[offset:offset + want] + _sw(app.SW_OK)
 
     def _authenticate(self, p1: int, p2: int, challenge: bytes) -> bytes:

@@ -469,7 +469,7 @@ def payloads() -> st.SearchStrategy[bytes]:
 
 
 control_frames = st.builds(
-    lambda a, t, tx: Frame(a, t, tx),
+    Frame,
     st.integers(ADR_MIN, ADR_MAX),
     st.sampled_from([FrameType.POLL, FrameType.EOT, FrameType.ACK, FrameType.NAK,
                      FrameType.ACKPOLL]),

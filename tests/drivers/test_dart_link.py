@@ -19,6 +19,7 @@ import pytest
 
 from drivers.dart import application as app
 from drivers.dart.application import Command, PumpState
+from drivers.dart.crc import crc16_arc
 from drivers.dart.framer import Framer, FrameType, decode_all
 from drivers.dart.line import DartLine, authorize_job, prices_job, query_job
 from drivers.dart.link import DartMaster
@@ -269,6 +270,33 @@ def test_fault_corrupt_next_bad_crc_dropped_then_delivered(rig: Rig) -> None:
     assert rig.received() == []
 
 
+def _payload_with_crc(match: Callable[[int], bool]) -> bytes:
+    """Application data whose first DATA frame from pump 0x50 (TX# 1) has a CRC ``match``
+    accepts."""
+    for n in range(1 << 20):
+        data = app.encode([app.Unknown(0x99, n.to_bytes(3, "big"))])
+        if match(crc16_arc(bytes((PUMP, 0x31)) + data)):
+            return data
+    raise AssertionError("no such payload")  # pragma: no cover
+
+
+@pytest.mark.parametrize("case", ["crc-lo becomes FA", "crc-lo is FA", "crc-hi is FA"])
+def test_fault_corrupt_next_always_gives_a_bad_crc_frame(rig: Rig, case: str) -> None:
+    """The corruption fault hits the CRC, never the frame structure, whatever the bytes."""
+    match: dict[str, Callable[[int], bool]] = {
+        "crc-lo becomes FA": lambda c: c & 0xFF == 0xFA ^ 0x5A,
+        "crc-lo is FA": lambda c: c & 0xFF == 0xFA,
+        "crc-hi is FA": lambda c: c >> 8 == 0xFA,
+    }
+    data = _payload_with_crc(match[case])
+    with rig.sim.lock:
+        rig.pump().outbox.append(data)
+        rig.pump().faults.corrupt_next = 1
+    assert rig.master.poll(PUMP) is False
+    assert rig.master.bad_frames == 1
+    assert rig.poll_until() == app.decode(data, to_pump=False)
+
+
 def test_fault_silent_send_fails_and_pump_goes_offline() -> None:
     with make_rig([sim_pump()], retries=2, offline_after=3) as rig:
         assert rig.master.poll(PUMP) is True
@@ -390,6 +418,19 @@ def test_restart_without_polls_in_between_same_status(rig: Rig) -> None:
     assert rig.master.peer(PUMP).stats["duplicates"] == 1
     assert rig.master.send(PUMP, STATUS) is True
     assert rig.poll_until() == [app.DC1(PumpState.NOT_PROGRAMMED)]
+
+
+def test_nak_on_crc_variant_mismatch() -> None:
+    """A master on the wrong CRC variant: the pump NAKs every frame, the master
+    retransmits on each NAK and gives up; nothing is applied."""
+    with make_rig([sim_pump()], retries=2) as rig:
+        master = DartMaster(rig.transport, Framer("ccitt"), response_timeout=TIMEOUT,
+                            retries=2)
+        assert master.send(PUMP, app.encode([app.CD5((1500, 1400))])) is False
+        assert master.peer(PUMP).stats["retransmissions"] == 2
+        heard = {entry for entry in master.ring if entry.startswith("<")}
+        assert heard == {"<5051fa"}  # NAK TX#1, however many arrived in time
+        assert rig.state() == PumpState.NOT_PROGRAMMED
 
 
 def test_two_pumps_on_one_line() -> None:
@@ -549,7 +590,8 @@ def test_line_fill_stops_at_the_preset() -> None:
 def test_line_job_against_a_silent_pump_reports_failure() -> None:
     with make_line_rig() as rig:
         bring_up(rig)
-        rig.sim.pumps[PUMP].faults.silent = True
+        with rig.sim.lock:
+            rig.pump().faults.silent = True
         before_called: list[bool] = []
 
         def before(_totals: dict[int, tuple[int, int]]) -> bool:

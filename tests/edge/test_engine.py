@@ -653,8 +653,12 @@ def test_requested_volume_narrows_the_preset() -> None:
     assert_approved(authorize(CARD, req(volume_ml=500_000), CTX), 200_000)  # station max
     limited = card(limits=(Limit("fill", "volume", 20_000),))
     assert authorize(limited, req(volume_ml=25_000), CTX).max_volume_ml == 20_000
-    # Below the minimum preset there is nothing to authorize.
-    assert authorize(CARD, req(volume_ml=999), CTX).approved is False
+    # A customer may ask for less than the minimum preset ...
+    assert_approved(authorize(CARD, req(volume_ml=999), CTX), 999)
+    # ... but a limit that leaves less than it refuses, and nothing is never a fill.
+    nearly = card(limits=(Limit("fill", "volume", 999),))
+    assert authorize(nearly, req(), CTX).reason == Reason.LIMIT_EXHAUSTED
+    assert authorize(nearly, req(volume_ml=500), CTX).max_volume_ml == 500
     assert authorize(CARD, req(volume_ml=0), CTX).approved is False
 
 
