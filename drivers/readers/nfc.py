@@ -33,6 +33,8 @@ presence (one command per poll); the tag is declared gone when a presence check 
 search by its UID (three rounds) fail. A card that failed is not reported again until
 two discovery rounds in a row have found no card.
 ``_removed()`` tells the base debounce that the card left since the previous event.
+Readers with an LED/buzzer (ACR122U) signal while a read card is held, as nfcpy's
+``connect`` does.
 
 Over ``udp:`` the simulated radio waits up to 1 s for each discovery answer; the reader
 caps those waits so a poll without a card stays within its timeout.
@@ -168,6 +170,8 @@ class NfcReader(CardReader):
         self._forget()
 
     def _close(self) -> None:
+        if self._held is not None:
+            self._indicate(False)
         clf, self._clf = self._clf, None
         self._forget()
         if clf is not None:
@@ -187,6 +191,7 @@ class NfcReader(CardReader):
             else:
                 self._held = self._held_target = None
                 self._left = True
+                self._indicate(False)
             return None
         target = self._discover(timeout)
         if target is None:
@@ -247,7 +252,7 @@ class NfcReader(CardReader):
         """Look for the tag of ``target`` by its UID (three rounds); the new target or None."""
         uid = _target_uid(target)
         probe = nfc.clf.RemoteTarget(target.brty)
-        if target.brty.endswith("A"):
+        if target.brty.endswith("A") and target.sdd_res is not None:
             probe.sel_req = bytearray(target.sdd_res)
         found = self._sense(probe, wait=max(self._discovery_wait, 0.1), iterations=3)
         if found is None or _target_uid(found) != uid:
@@ -277,6 +282,7 @@ class NfcReader(CardReader):
                     reader_id=self.reader_id, kind=self.kind, reason=Reason.CARD_UNREADABLE,
                     message=str(failure), raw=uid))
         self._held, self._held_target, self._failed_uid = tag, target, None
+        self._indicate(True)
         return self._event(result)
 
     def _read_tag(self, target: Any) -> tuple[Any, CardRead]:
@@ -381,6 +387,17 @@ class NfcReader(CardReader):
         return True
 
     # -- bookkeeping ---------------------------------------------------------------------
+    def _indicate(self, on: bool) -> None:
+        """LED/buzzer of readers that have them (ACR122U), on while a read card is held."""
+        device = getattr(self._clf, "device", None)
+        if device is None:
+            return
+        with contextlib.suppress(Exception):  # an indicator never fails a read
+            if on:
+                device.turn_on_led_and_buzzer()
+            else:
+                device.turn_off_led_and_buzzer()
+
     def _event(self, event: ReadEvent) -> ReadEvent:
         self._event_after_removal, self._left = self._left, False
         return event

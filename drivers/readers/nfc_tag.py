@@ -21,8 +21,10 @@ emulator does not play.
 Faults, for tests: ``vanish_after=N`` makes the tag answer N commands after activation
 and then leave the field in silence (the card pulled away mid-read);
 ``garbage_after=N`` makes it answer every command after the N-th with bytes that mean
-nothing. ``stop()`` is the card leaving the field; ``start()`` again is a new
-presentation. ``card_ndef()`` builds the NDEF message a forecourt card carries.
+nothing. Commands are counted from RATS/the first READ for Type 2 and 4A, and as
+NDEF block reads for Type 3 (nfcpy's emulation answers polling itself). ``stop()``
+is the card leaving the field; ``start()`` again is a new presentation.
+``card_ndef()`` builds the NDEF message a forecourt card carries.
 """
 
 from __future__ import annotations
@@ -38,8 +40,6 @@ from typing import Any
 
 import nfc
 import nfc.clf
-import nfc.tag
-import nfc.tag.tt3
 
 from drivers.readers.nfc import CARD_RECORD_TYPE, CARD_TEXT_PREFIX, card_ndef
 

@@ -58,9 +58,9 @@ SERVICE_ERRORS = frozenset({
     scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE,
     scard.SCARD_E_NO_READERS_AVAILABLE,
 })
-#: Slot states meaning the reader itself is gone.
-_READER_GONE = scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE | \
-    scard.SCARD_STATE_IGNORE
+#: Slot states meaning the reader itself is gone (pcsc-lite: unplugged reader).
+#: ``SCARD_STATE_UNAVAILABLE`` alone is not one: the slot is just unusable for now.
+_READER_GONE = scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_IGNORE
 _MAX_GET_RESPONSE = 8
 
 
@@ -139,8 +139,9 @@ class PcscReader(CardReader):
             names = [r for r in readers if r.startswith(self.device)]
             if not names:
                 known = ", ".join(repr(r) for r in readers) or "none"
+                wanted = f"named {self.device!r}* " if self.device else ""
                 raise DriverInitializationError(
-                    f"no PC/SC reader named {self.device!r}* is connected (readers: {known})")
+                    f"no PC/SC reader {wanted}is connected (readers: {known})")
         except BaseException:
             scard.SCardReleaseContext(context)
             raise
@@ -286,7 +287,7 @@ class PcscReader(CardReader):
                       atr: bytes) -> ReadEvent:
         if self._issuer_key is None:
             return self._failure(Reason.CARD_NOT_GENUINE,
-                                 "no issuer key is configured ([cards] issuer_key_file), so "
+                                 "no usable issuer key is configured ([cards] issuer_key_file), so "
                                  "the card cannot be checked", info.pan)
         challenge = os.urandom(app.CHALLENGE_LEN)
         mac, sw = self._transmit(card, protocol, app.internal_authenticate(challenge),

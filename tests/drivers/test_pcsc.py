@@ -370,11 +370,12 @@ class PrivatePcscd:
 class ReaderProcess:
     """tests/drivers/pcsc_helper.py in the pcscd's namespace; its JSON lines as a queue."""
 
-    def __init__(self, pcscd: PrivatePcscd, workdir: Path, key: bytes | None) -> None:
+    def __init__(self, pcscd: PrivatePcscd, workdir: Path, key: bytes | None,
+                 device: str = "Test VPCD") -> None:
         self.stderr_path = workdir / f"reader-{time.monotonic_ns()}.log"
         self._stderr: IO[bytes] = self.stderr_path.open("wb")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        argv = [sys.executable, "-m", "tests.drivers.pcsc_helper", "--device", "Test VPCD",
+        argv = [sys.executable, "-m", "tests.drivers.pcsc_helper", "--device", device,
                 "--key", key.hex() if key else "", "--reopen", "0.3"]
         self.proc = subprocess.Popen(pcscd.nsenter(*argv, wd=str(ROOT)), env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -537,7 +538,7 @@ def test_no_issuer_key_refuses_every_card(rig: Rig) -> None:
     card.insert()
     event = reader.next_event()
     assert event["reason"] == "card_not_genuine"
-    assert "no issuer key is configured" in event["message"]
+    assert "no usable issuer key is configured" in event["message"]
     assert [a[1] for a in card.apdus] == [0xA4, 0xB0]  # no challenge without a key
 
 
@@ -612,6 +613,14 @@ def test_card_already_in_the_slot_is_read_when_the_reader_opens(rig: Rig) -> Non
     event = reader.next_event()
     assert event["type"] == "read" and event["identifier"] == PAN
     reader.assert_quiet(0.5)
+
+
+def test_unknown_reader_name_fails_with_a_sentence(rig: Rig) -> None:
+    proc = ReaderProcess(rig.pcscd, rig.workdir, MASTER, device="Acme CCID")
+    rig.readers.append(proc)
+    failed = proc.wait_state("failed")
+    assert failed["error"] == ("no PC/SC reader named 'Acme CCID'* is connected "
+                               "(readers: 'Test VPCD 00 00', 'Test VPCD 00 01')")
 
 
 def test_pcscd_stopped_then_restarted(rig: Rig) -> None:

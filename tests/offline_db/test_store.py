@@ -14,7 +14,6 @@ from offline_db.connection import atomic, connect
 from offline_db.migrations import applied_migrations, migrate
 from offline_db.store import StationStore
 
-
 ALL_MIGRATIONS = ["0001_initial", "0002_pump_fills", "0003_seen_tokens"]
 
 
