@@ -140,3 +140,38 @@ def fc_args(config: Path) -> list[str]:
     from tests.conftest import forecourt_exe
 
     return [forecourt_exe(), "--config", str(config)]
+
+
+@pytest.fixture
+def swipe_station(config_file: Path, sample_store_file: Path, scanner: PtyLine) -> Path:
+    text = config_file.read_text() + f"""
+[[readers]]
+id = "pump4-swipe"
+driver = "magstripe-serial"
+device = "{scanner.link}"
+pump = 4
+debounce_ms = 0
+"""
+    config_file.write_text(text)
+    return initialize(config_file, sample_store_file)
+
+
+def test_swipe_authorizes_and_bad_swipe_is_journaled(swipe_station: Path,
+                                                     scanner: PtyLine) -> None:
+    proc = start_daemon(swipe_station)
+    try:
+        deadline = time.monotonic() + 20
+        while fc_json(swipe_station, "readers", "list")[0]["state"] != "ready":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        scanner.write(b";7800001234567890=28121200000000000?\r\n")
+        (decision,) = decisions(swipe_station, 1)
+        assert (decision["card_id"], decision["pump"], decision["state"]) == (
+            "7800001234567890", 4, "open")
+        time.sleep(0.3)
+        scanner.write(b";78000012345=2812?\r\n")  # a partial, malformed swipe
+        rows = decisions(swipe_station, 2)
+        assert (rows[1]["state"], rows[1]["reason"]) == ("denied", "swipe_malformed")
+        assert proc.poll() is None
+    finally:
+        stop_daemon(proc)
