@@ -210,9 +210,14 @@ class ReaderConfig:
     debounce_ms: int = 1500
     prefix: str = ""
     suffix: str = ""
+    nfc_targets: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         where = f"[[readers]] {self.id or '(no id)'}"
+        for target in self.nfc_targets:
+            if target not in ("106A", "106B", "212F", "424F"):
+                raise ValueError(f"{where}: nfc_targets has {target!r}; use 106A, 106B, "
+                                 "212F or 424F")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", self.id):
             raise ValueError(f"{where}: id must be 1-32 letters, digits, '-', '_' or '.'")
         if self.driver not in READER_DRIVERS:

@@ -101,14 +101,32 @@ class Station:
     def authorize(self, *, card: str, pump: int, product: str | None = None,
                   volume_ml: int | None = None, amount: int | None = None,
                   vehicle: str | None = None, odometer_km: int | None = None,
-                  pin: str | None = None, actor: str = "operator") -> dict[str, Any]:
-        """Decide and, if approved, commit the reservation; denials are recorded too."""
+                  pin: str | None = None, presented: list[str] | None = None,
+                  actor: str = "operator") -> dict[str, Any]:
+        """Decide and, if approved, commit the reservation; denials are recorded too.
+
+        ``presented`` are further identifiers the medium carried (an RFID tag's UID
+        under the card number in its NDEF record): each is checked against the stop
+        list, and a UID that is not the card's own is a copied tag (card_not_genuine).
+        """
         now = self.clock()
         sale_id = new_sale_id()
         with atomic(self.conn):
             row = store.find_card(self.conn, card)
-            ids = (card,) if row is None else (card, row["card_id"], row["pan"],
-                                               row["rfid_uid"], row["token_id"])
+            extra = tuple(presented or ())
+            ids = (card, *extra) if row is None else (card, *extra, row["card_id"], row["pan"],
+                                                      row["rfid_uid"], row["token_id"])
+            if row is not None and row["rfid_uid"] and extra and \
+                    row["rfid_uid"] not in {e.upper() for e in extra}:
+                card_id = row["card_id"]
+                decision = Decision.deny(Reason.CARD_NOT_GENUINE)
+                self._record(sale_id, card_id, Request(pump=pump), decision, prices={},
+                             now=now)
+                audit(self.conn, actor, "sale.authorize", sale_id=sale_id, card_id=card_id,
+                      pump=pump, reason=str(decision.reason), presented=list(extra))
+                log.warning("sale.denied", sale_id=sale_id, card_id=card_id, pump=pump,
+                            reason=str(decision.reason), detail="tag UID is not the card's")
+                return self._decision_json(sale_id, card_id, pump, decision)
             state = self.state
             ctx = build_context(self.conn, self.config, now, state=state,
                                 stop_listed=store.is_stop_listed(self.conn, *ids))

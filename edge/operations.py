@@ -28,7 +28,8 @@ OPERATIONS: dict[str, Operation] = {
                               frozenset({"file"})),
     "sale.authorize": Operation(
         lambda st, a, actor: st.authorize(**a, actor=actor), frozenset({"card", "pump"}),
-        frozenset({"product", "volume_ml", "amount", "vehicle", "odometer_km", "pin"})),
+        frozenset({"product", "volume_ml", "amount", "vehicle", "odometer_km", "pin",
+                   "presented"})),
     "sale.complete": Operation(
         lambda st, a, actor: st.complete(a["sale_id"], volume_ml=a["volume_ml"],
                                          product=a.get("product"), actor=actor),

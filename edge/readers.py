@@ -74,6 +74,8 @@ class ReaderHub:
     def _options(self, rc: ReaderConfig) -> dict[str, Any]:
         options: dict[str, Any] = {"baudrate": rc.baudrate, "prefix": rc.prefix,
                                    "suffix": rc.suffix}
+        if rc.nfc_targets:
+            options["targets"] = list(rc.nfc_targets)
         key_file = self.config.cards.issuer_key_file
         if rc.driver == "pcsc" and key_file:
             from drivers.readers.pcsc import load_issuer_key
@@ -126,8 +128,12 @@ class ReaderHub:
             self._remember(reader=rc.id, pump=0, kind=event.kind, card=identifier,
                            result="read at the desk")
             return
+        args: dict[str, Any] = {"card": identifier, "pump": rc.pump}
+        uid = event.details.get("uid")
+        if event.kind == "rfid" and uid and uid != identifier:
+            args["presented"] = [uid]  # the tag under an NDEF card number: checked too
         try:
-            result = self.authorize({"card": identifier, "pump": rc.pump}, f"reader:{rc.id}")
+            result = self.authorize(args, f"reader:{rc.id}")
         except ForecourtError as exc:
             log.warning("reader.sale_refused", reader=rc.id, pump=rc.pump, error=str(exc))
             self._remember(reader=rc.id, pump=rc.pump, kind=event.kind, card=identifier,

@@ -107,3 +107,20 @@ def test_stale_data_restricts(station: Station, tmp_path: Path,
     station.clock = lambda: datetime(2026, 1, 3, 12, tzinfo=UTC)  # 60 h later, limit 24 h
     auth = station.authorize(card="7800001234567893", pump=1, product="AI92")
     assert (auth["approved"], auth["stale_data"], auth["max_volume_ml"]) == (True, True, 40_000)
+
+
+def test_tag_uid_under_an_ndef_card_number_is_checked(station: Station,
+                                                      sample_store_file: Path) -> None:
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # inside the card's time window
+    station.clock = lambda: monday
+    station.import_cards(sample_store_file, actor="test")
+    # The card number was copied onto another tag: its UID is not the card's.
+    copied = station.authorize(card=FLEET, pump=1, presented=["DEADBEEF0001"])
+    assert (copied["approved"], copied["reason"]) == (False, "card_not_genuine")
+    # The card's own tag passes on to the card's rules (here: a vehicle is needed).
+    own = station.authorize(card=FLEET, pump=1, presented=["04a1b2c3d4e5f6"])
+    assert own["reason"] == "vehicle_required"
+    # A presented identifier on the stop list refuses the card.
+    listed = station.authorize(card="7800001234567893", pump=1,
+                               presented=["7800009999999999"])
+    assert listed["reason"] == "on_stop_list"
