@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import queue
-import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from drivers.dart.application import Command, PumpState
 from drivers.dart.framer import Framer
 from drivers.dart.link import ByteLine, DartMaster
 from drivers.dart.pump import PumpEvent, PumpModel
+from drivers.worker import Worker
 from edge.errors import DriverError
 
 log = structlog.get_logger(__name__)
@@ -77,21 +77,17 @@ class DartLine:
         self.slots = {p.number: _Slot(p) for p in pumps}
         self.on_event = on_event
         self._inbox: queue.SimpleQueue[tuple[int, JobFactory]] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(f"pump-line[{name}]", self.run)
+        self._stop = self._worker.stopped
         self.cycles = 0
 
     # -- thread -------------------------------------------------------------------------
     def start(self) -> DartLine:
-        self._thread = threading.Thread(target=self.run, name=f"pump-line[{self.name}]",
-                                        daemon=True)
-        self._thread.start()
+        self._worker.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._worker.stop()
 
     def run(self) -> None:
         while not self._stop.is_set():

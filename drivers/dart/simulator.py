@@ -28,6 +28,7 @@ from drivers.dart.application import Command, PumpState
 from drivers.dart.framer import Frame, Framer, FrameType, stuff
 from drivers.dart.link import ByteLine
 from drivers.ptyline import PtyLine
+from drivers.worker import Worker
 
 log = structlog.get_logger(__name__)
 
@@ -203,20 +204,17 @@ class PumpSimulator:
         self.pumps = {p.address: p for p in pumps}
         self.framer = Framer(crc)
         self.lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("dart-simulator", self.serve)
+        self._stop = self._worker.stopped
         self._buf = bytearray()
         self._last_tick = time.monotonic()
 
     def start(self) -> PumpSimulator:
-        self._thread = threading.Thread(target=self.serve, name="dart-simulator", daemon=True)
-        self._thread.start()
+        self._worker.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._worker.stop()
 
     def serve(self) -> None:
         while not self._stop.is_set():

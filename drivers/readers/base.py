@@ -14,7 +14,6 @@ token — with a reason code). The station decides what a read means.
 
 from __future__ import annotations
 
-import threading
 import time
 import warnings
 from abc import ABC, abstractmethod
@@ -26,6 +25,7 @@ from typing import Any
 
 import structlog
 
+from drivers.worker import Worker
 from edge.errors import DriverError
 
 log = structlog.get_logger(__name__)
@@ -81,8 +81,8 @@ class CardReader(ABC):
         self.reads = 0
         self.failures = 0
         self._last: tuple[str, float] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(f"reader[{reader_id}]", self._run)
+        self._stop = self._worker.stopped
         self._is_shutdown = False
 
     # -- hooks for backends ---------------------------------------------------------
@@ -104,16 +104,16 @@ class CardReader(ABC):
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> CardReader:
-        self._thread = threading.Thread(target=self._run, name=f"reader[{self.reader_id}]",
-                                        daemon=True)
-        self._thread.start()
+        self._worker.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._worker.stop()
+
+    @property
+    def running(self) -> bool:
+        """True while the reader's thread runs (it survives unplugs and library errors)."""
+        return self._worker.alive
 
     def close(self) -> None:
         if not self._is_shutdown:

@@ -566,8 +566,7 @@ def test_unplug_fails_and_replug_recovers(rig: Rig, tmp_path: Path) -> None:
     wait_for(lambda: rig.reader.state == "failed", "the reader to notice the unplug")
     assert rig.reader.last_error
     time.sleep(0.3)  # it keeps trying to reopen; nothing escapes the thread
-    thread = rig.reader._thread
-    assert thread is not None and thread.is_alive()
+    assert rig.reader.running
     assert rig.reader.state in ("failed", "connecting")
     rig.line = PtyLine(rig.link)  # plugged in again, at the same path
     wait_for(lambda: rig.reader.state == "ready", "the reader to reopen")
