@@ -76,13 +76,14 @@ def data_age_s(conn: sqlite3.Connection, now: datetime) -> int | None:
 
 
 def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
-                  stop_listed: bool = False, state: StoreState | None = None) -> Context:
+                  stop_listed: bool = False, state: StoreState | None = None,
+                  policy: Policy | None = None) -> Context:
     st = config.station
     state = state or StoreState.load(conn)
     return Context(now=now, station_id=st.id, prices=state.prices, tz=st.tz,
                    week_start=st.week_start_index, station_groups=frozenset(st.groups),
                    data_age_s=state.data_age_s(now), stop_listed=stop_listed,
-                   policy=policy_of(config))
+                   policy=policy or policy_of(config))
 
 
 def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, now: datetime,
@@ -132,5 +133,6 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
         station_groups=frozenset(groups) if groups is not None else None,
         vehicle_id=row["vehicle_id"], vehicle_binding=bool(rules.get("vehicle_binding")),
         odometer_required=bool(rules.get("odometer_required")),
-        pin_required="pin" in rules, pin_failures=store.pin_failures(conn, card_id),
+        pin_required="pin" in rules,
+        pin_failures=store.pin_failures(conn, card_id) if "pin" in rules else 0,
         wallets=wallets, sales=sales, office_usage=office, holds=holds)

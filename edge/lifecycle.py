@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from edge.cardview import StoreState, build_card_view, build_context
+from edge.cardview import StoreState, build_card_view, build_context, policy_of
 from edge.config import Config
 from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
 from edge.errors import ForecourtError, SaleError
@@ -63,6 +63,7 @@ class Station:
         self.config = config
         self.clock = clock
         self._state: StoreState | None = None
+        self.policy = policy_of(config)
 
     @property
     def state(self) -> StoreState:
@@ -121,14 +122,12 @@ class Station:
                 card_id = row["card_id"]
                 decision = Decision.deny(Reason.CARD_NOT_GENUINE)
                 self._record(sale_id, card_id, Request(pump=pump), decision, prices={},
-                             now=now)
-                audit(self.conn, actor, "sale.authorize", sale_id=sale_id, card_id=card_id,
-                      pump=pump, reason=str(decision.reason), presented=list(extra))
+                             now=now, actor=actor)
                 log.warning("sale.denied", sale_id=sale_id, card_id=card_id, pump=pump,
                             reason=str(decision.reason), detail="tag UID is not the card's")
                 return self._decision_json(sale_id, card_id, pump, decision)
             state = self.state
-            ctx = build_context(self.conn, self.config, now, state=state,
+            ctx = build_context(self.conn, self.config, now, state=state, policy=self.policy,
                                 stop_listed=store.is_stop_listed(self.conn, *ids))
             view = None if row is None else build_card_view(self.conn, row, self.config, now,
                                                             state=state)
@@ -140,15 +139,14 @@ class Station:
                               vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok)
             decision = authorize(view, request, ctx)
             card_id = row["card_id"] if row is not None else card
-            self._record(sale_id, card_id, request, decision, prices=ctx.prices, now=now)
+            self._record(sale_id, card_id, request, decision, prices=ctx.prices, now=now,
+                         actor=actor)
             if decision.pin_failed:
                 self.conn.execute(
                     "INSERT INTO pin_tries VALUES (?, 1) ON CONFLICT (card_id) "
                     "DO UPDATE SET failures = failures + 1", (card_id,))
             elif pin_ok and decision.approved:
                 self.conn.execute("DELETE FROM pin_tries WHERE card_id = ?", (card_id,))
-            audit(self.conn, actor, "sale.authorize", sale_id=sale_id, card_id=card_id,
-                  pump=pump, reason=str(decision.reason))
         result = self._decision_json(sale_id, card_id, pump, decision)
         log.info("sale.authorized" if decision.approved else "sale.denied", sale_id=sale_id,
                  card_id=card_id, pump=pump, reason=str(decision.reason),
@@ -156,11 +154,11 @@ class Station:
         return result
 
     def _record(self, sale_id: str, card_id: str, request: Request, decision: Decision, *,
-                prices: dict[str, int], now: datetime) -> None:
+                prices: dict[str, int], now: datetime, actor: str) -> None:
         self.conn.execute(
             "INSERT INTO authorizations (sale_id, card_id, pump, state, reason, products, "
-            "prices, max_volume_ml, max_amount, hold_amount, request, created_at, closed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "prices, max_volume_ml, max_amount, hold_amount, request, created_at, closed_at, "
+            "actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sale_id, card_id, request.pump, "open" if decision.approved else "denied",
              str(decision.reason), json.dumps(list(decision.products)),
              json.dumps({p: prices[p] for p in decision.products}), decision.max_volume_ml,
@@ -168,9 +166,11 @@ class Station:
              json.dumps({"product": request.product, "volume_ml": request.volume_ml,
                          "amount": request.amount, "vehicle_id": request.vehicle_id,
                          "odometer_km": request.odometer_km}),
-             iso(now), None if decision.approved else iso(now)))
-        self.conn.executemany("INSERT INTO wallet_holds VALUES (?, ?, ?)",
-                              [(sale_id, w, v) for w, v in sorted(decision.wallet_holds.items())])
+             iso(now), None if decision.approved else iso(now), actor))
+        if decision.wallet_holds:
+            self.conn.executemany(
+                "INSERT INTO wallet_holds VALUES (?, ?, ?)",
+                [(sale_id, w, v) for w, v in sorted(decision.wallet_holds.items())])
 
     def refuse(self, *, card: str, pump: int, reason: Reason, actor: str,
                detail: str = "") -> dict[str, Any]:
@@ -179,9 +179,11 @@ class Station:
         sale_id = new_sale_id()
         decision = Decision.deny(reason)
         with atomic(self.conn):
-            self._record(sale_id, card, Request(pump=pump), decision, prices={}, now=now)
-            audit(self.conn, actor, "sale.refuse", sale_id=sale_id, card_id=card, pump=pump,
-                  reason=str(reason), detail=detail)
+            self._record(sale_id, card, Request(pump=pump), decision, prices={}, now=now,
+                         actor=actor)
+            if detail:
+                audit(self.conn, actor, "sale.refuse", sale_id=sale_id, card_id=card,
+                      pump=pump, reason=str(reason), detail=detail)
         log.info("sale.denied", sale_id=sale_id, card_id=card, pump=pump, reason=str(reason),
                  detail=detail or None)
         return self._decision_json(sale_id, card, pump, decision)

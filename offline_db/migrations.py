@@ -207,3 +207,13 @@ def m0003_seen_tokens(db: Database) -> None:
             expires_at TEXT NOT NULL,
             seen_at TEXT NOT NULL
         )""")
+
+
+@station_migrations(name="0004_authorization_actor")
+def m0004_authorization_actor(db: Database) -> None:
+    """Who asked for each decision (``cli:alice``, ``reader:pump3-qr``, ``pump-line``).
+
+    The authorizations table is the station's record of every decision, so it carries
+    its own who/when/what instead of an audit-log row per authorization.
+    """
+    db.execute("ALTER TABLE authorizations ADD COLUMN actor TEXT NOT NULL DEFAULT ''")

@@ -14,7 +14,8 @@ from offline_db.connection import atomic, connect
 from offline_db.migrations import applied_migrations, migrate
 from offline_db.store import StationStore
 
-ALL_MIGRATIONS = ["0001_initial", "0002_pump_fills", "0003_seen_tokens"]
+ALL_MIGRATIONS = ["0001_initial", "0002_pump_fills", "0003_seen_tokens",
+                  "0004_authorization_actor"]
 
 
 def test_create_records_migrations_and_durability(tmp_path: Path) -> None:
