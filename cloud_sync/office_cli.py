@@ -33,7 +33,7 @@ def office_init(ctx: click.Context) -> None:
         return
     click.echo(f"initialized the head office in {data_dir}")
     key = load_private_key(data_dir, OFFICE_KEY)
-    click.echo(f"  office public key (put it in each station's [cards] office_public_key): "
+    click.echo(f"  office public key (put it in each station's [station] office_public_key): "
                f"{public_text(key)}")
 
 

@@ -163,10 +163,10 @@ def readers_decode(ctx: click.Context, kind: str, text: str, as_json: bool) -> N
         except SwipeError as exc:
             raise click.ClickException(f"swipe_malformed: {exc}") from None
     else:
-        key_text = cfg(ctx).cards.office_public_key
+        key_text = cfg(ctx).station.office_public_key
         if not key_text:
             raise click.ClickException("no office public key is configured "
-                                       "([cards] office_public_key)")
+                                       "([station] office_public_key)")
         try:
             claims = tokens.verify(text, parse_public_text(key_text), utc_now())
         except tokens.TokenError as exc:

@@ -50,8 +50,13 @@ class StationConfig:
     week_start: str = "monday"
     groups: list[str] = field(default_factory=list)
     control_socket: str = ""
+    office_public_key: str = ""
 
     def validate(self) -> None:
+        key = self.office_public_key
+        if key and not re.fullmatch(r"ed25519:[A-Za-z0-9+/]{43}=", key):
+            raise ValueError("[station] office_public_key must look like ed25519:<44 base64 "
+                             "characters> (forecourt office keys show)")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", self.id):
             raise ValueError("[station] id must be 1-64 letters, digits, '-', '_' or '.'")
         try:
@@ -233,13 +238,42 @@ class CardsConfig:
     """``[cards]``: keys the station needs to tell genuine cards and tokens from fakes."""
 
     issuer_key_file: str = ""
-    office_public_key: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MqttConfig:
+    """``[mqtt]``: the broker both the station and the head office connect to."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 1883
+    prefix: str = "forecourt/v1"
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 86400
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 60
+    batch_max_sales: int = 500
+    batch_max_bytes: int = 256 * 1024
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    username: str = ""
+    password_file: str = ""
 
     def validate(self) -> None:
-        key = self.office_public_key
-        if key and not re.fullmatch(r"ed25519:[A-Za-z0-9+/]{43}=", key):
-            raise ValueError("[cards] office_public_key must look like ed25519:<44 base64 "
-                             "characters> (forecourt office keys show)")
+        if not 0 < self.port < 65536:
+            raise ValueError("[mqtt] port must be 1-65535")
+        if not self.prefix or self.prefix.startswith("/") or self.prefix.endswith("/") \
+                or any(c in self.prefix for c in "+#"):
+            raise ValueError("[mqtt] prefix must be a topic path like forecourt/v1 "
+                             "(no leading or trailing '/', no wildcards)")
+        if self.keepalive_s < 5 or self.session_expiry_s < 0:
+            raise ValueError("[mqtt] keepalive_s must be >= 5 and session_expiry_s >= 0")
+        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
+            raise ValueError("[mqtt] reconnect_min_s must be positive and <= reconnect_max_s")
+        if self.batch_max_sales < 1 or self.batch_max_bytes < 4096:
+            raise ValueError("[mqtt] batch_max_sales must be >= 1 and batch_max_bytes >= 4096")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,6 +295,7 @@ class Config:
     readers: list[ReaderConfig] = field(default_factory=list)
     cards: CardsConfig = field(default_factory=CardsConfig)
     office: OfficeConfig = field(default_factory=OfficeConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     def validate(self) -> None:
         ids = [r.id for r in self.readers]

@@ -54,8 +54,8 @@ class ReaderHub:
         self.counter = 0
         self._events_lock = threading.Lock()
         self._office_key = None
-        if config.cards.office_public_key:
-            self._office_key = parse_public_text(config.cards.office_public_key)
+        if config.station.office_public_key:
+            self._office_key = parse_public_text(config.station.office_public_key)
 
     def start(self) -> None:
         for rc in self.config.readers:
@@ -148,7 +148,7 @@ class ReaderHub:
         """The card id of a genuine, unexpired, unused token; else refuse and None."""
         if self._office_key is None:
             self._refuse(rc, event.raw[:64], Reason.TOKEN_INVALID,
-                         "no office public key is configured ([cards] office_public_key)")
+                         "no office public key is configured ([station] office_public_key)")
             return None
         try:
             claims = tokens.verify(event.raw, self._office_key, utc_now())
