@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cloud_sync import tokens
-from cloud_sync.office_store import init_office
-from edge.clikit import cfg
+from cloud_sync.ingest import list_sales, station_overview
+from cloud_sync.office_store import init_office, open_office
+from edge.clikit import cfg, emit, json_option
 from edge.config import parse_duration
-from edge.keys import OFFICE_KEY, load_private_key, public_text
-from offline_db.connection import utc_now
+from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
+from offline_db.connection import atomic, iso, utc_now
 
 
 @click.group()
@@ -47,6 +49,98 @@ def office_keys() -> None:
 def office_keys_show(ctx: click.Context) -> None:
     """Print the office public key alone (for station configurations)."""
     click.echo(public_text(load_private_key(cfg(ctx).office.data_dir, OFFICE_KEY)))
+
+
+@office.group("station")
+def office_station() -> None:
+    """Enrol stations."""
+
+
+@office_station.command("add")
+@click.argument("station_id")
+@click.option("--public-key", "public_key", required=True,
+              help="The station's key as printed by 'forecourt keys show' on it.")
+@click.pass_context
+def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> None:
+    """Enrol STATION_ID with its public key (its batches are refused until then)."""
+    parse_public_text(public_key)
+    conn = open_office(cfg(ctx).office.data_dir)
+    try:
+        with atomic(conn):
+            old = conn.execute("SELECT public_key FROM stations WHERE station_id = ?",
+                               (station_id,)).fetchone()
+            if old is not None and old["public_key"] == public_key:
+                click.echo(f"station {station_id} is already enrolled with this key; "
+                           "nothing changed")
+                return
+            conn.execute("INSERT INTO stations (station_id, public_key, enrolled_at) "
+                         "VALUES (?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET "
+                         "public_key = excluded.public_key", (station_id, public_key,
+                                                              iso(utc_now())))
+    finally:
+        conn.close()
+    click.echo(f"station {station_id} {'re-keyed' if old else 'enrolled'}")
+
+
+@office.command("stations")
+@json_option
+@click.pass_context
+def office_stations(ctx: click.Context, as_json: bool) -> None:
+    """Per station: last contiguous seq, gaps, forks, last seen, online, outbox reported."""
+    conn = open_office(cfg(ctx).office.data_dir)
+    try:
+        rows = station_overview(conn)
+        online = {r["station_id"]: (bool(r["online"]), r["at"])
+                  for r in conn.execute("SELECT * FROM station_online")}
+    finally:
+        conn.close()
+    for row in rows:
+        row["online"], row["online_reported_at"] = online.get(row["station_id"], (None, None))
+
+    def human(data: list[dict[str, Any]]) -> None:
+        if not data:
+            click.echo("no stations enrolled")
+        for r in data:
+            state = {True: "online", False: "OFFLINE", None: "never seen"}[r["online"]]
+            click.echo(f"{r['station_id']:<12} {state:<10} seq {r['contiguous_seq']:>8}  "
+                       f"last seen {r['last_seen_at'] or '-'}  outbox {r['outbox_depth']}  "
+                       f"gaps {len(r['gaps'])}  forks {len(r['forks'])}  "
+                       f"quarantined {r['quarantined']}")
+
+    emit(rows, as_json, human)
+
+
+@office.command("sales")
+@click.option("--station", "station_id", help="Only this station.")
+@click.option("--since", help="Only sales completed at or after this date/time (ISO).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest).")
+@json_option
+@click.pass_context
+def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
+                 limit: int | None, as_json: bool) -> None:
+    """Sales received from the stations (each exactly once)."""
+    conn = open_office(cfg(ctx).office.data_dir)
+    try:
+        rows = list_sales(conn, station_id=station_id, since=since, limit=limit)
+    finally:
+        conn.close()
+
+    def human(data: list[dict[str, Any]]) -> None:
+        for r in data:
+            click.echo(f"{r['station_id']:<10} {r['seq']:>7}  {r['completed_at'][:19]}  "
+                       f"{r['card_id']:<20} {r['product']:<6} {r['volume_ml']:>8} ml  "
+                       f"{r['amount']:>10}")
+
+    emit(rows, as_json, human)
+
+
+@office.command("serve")
+@click.pass_context
+def office_serve(ctx: click.Context) -> None:
+    """Run the head office's ingest (and, later, downlink) until stopped."""
+    from cloud_sync.office_daemon import serve
+
+    serve(cfg(ctx))
 
 
 @office.group("cards")

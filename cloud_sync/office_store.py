@@ -15,6 +15,7 @@ from sqlite_utils.migrations import Migrations
 from edge.errors import NotInitializedError
 from edge.keys import OFFICE_KEY, create_keypair
 from offline_db.connection import connect
+from offline_db.journal import GENESIS
 
 OFFICE_DB = "office.db"
 office_migrations = Migrations("forecourt-office")
@@ -28,6 +29,72 @@ def m0001_stations(db: Database) -> None:
             public_key TEXT NOT NULL,
             enrolled_at TEXT NOT NULL
         )""")
+
+
+@office_migrations(name="0002_sales")
+def m0002_sales(db: Database) -> None:
+    """Ingested sales, each station's verified chain head, chain problems, quarantine."""
+    db.execute("""
+        CREATE TABLE sales (
+            station_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            sale_id TEXT NOT NULL,
+            card_id TEXT NOT NULL,
+            pump INTEGER NOT NULL,
+            product TEXT NOT NULL,
+            volume_ml INTEGER NOT NULL,
+            unit_price INTEGER NOT NULL,
+            amount INTEGER NOT NULL,
+            authorized_at TEXT NOT NULL,
+            completed_at TEXT NOT NULL,
+            wallet_debits TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            via TEXT NOT NULL CHECK (via IN ('mqtt', 'flash')),
+            PRIMARY KEY (station_id, seq)
+        ) WITHOUT ROWID""")
+    db.execute("CREATE INDEX sales_completed_at ON sales (completed_at)")
+    db.execute("CREATE INDEX sales_card ON sales (card_id, completed_at)")
+    db.execute(f"""
+        CREATE TABLE station_chain (
+            station_id TEXT PRIMARY KEY,
+            contiguous_seq INTEGER NOT NULL DEFAULT 0,
+            contiguous_hash TEXT NOT NULL DEFAULT '{GENESIS}',
+            last_seen_at TEXT,
+            outbox_depth INTEGER,
+            oldest_undelivered_at TEXT,
+            card_store_version INTEGER
+        )""")
+    db.execute("""
+        CREATE TABLE chain_problems (
+            id INTEGER PRIMARY KEY,
+            station_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('gap', 'fork', 'bad_chain')),
+            first_seq INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            detail TEXT NOT NULL,
+            found_at TEXT NOT NULL,
+            resolved_at TEXT
+        )""")
+    db.execute("CREATE INDEX chain_problems_open ON chain_problems (station_id, kind) "
+               "WHERE resolved_at IS NULL")
+    db.execute("""
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            station_id TEXT,
+            first_seq INTEGER,
+            last_seq INTEGER,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            envelope_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            payload_sha256 TEXT NOT NULL,
+            repeats INTEGER NOT NULL DEFAULT 1,
+            last_received_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX quarantine_station ON quarantine (station_id, payload_sha256)")
 
 
 def init_office(data_dir: Path) -> tuple[list[str], str | None]:
@@ -49,3 +116,14 @@ def open_office(data_dir: Path) -> sqlite3.Connection:
         raise NotInitializedError(
             f"no head-office store in {data_dir}; run 'forecourt office init' first")
     return connect(path)
+
+
+@office_migrations(name="0003_station_online")
+def m0003_station_online(db: Database) -> None:
+    """Online/offline as each station last said it (retained status, MQTT last will)."""
+    db.execute("""
+        CREATE TABLE station_online (
+            station_id TEXT PRIMARY KEY,
+            online INTEGER NOT NULL,
+            at TEXT NOT NULL
+        )""")

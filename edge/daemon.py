@@ -22,9 +22,9 @@ import structlog
 
 from edge.config import Config
 from edge.control import MAX_MESSAGE
-from edge.errors import ForecourtError, SaleError
+from edge.errors import ConfigError, ForecourtError, SaleError
 from edge.forecourt import Forecourt
-from edge.keys import load_private_key
+from edge.keys import load_private_key, parse_public_text
 from edge.lifecycle import Station
 from edge.operations import perform
 from edge.readers import ReaderHub
@@ -89,6 +89,7 @@ class Daemon:
         self.station: Station | None = None
         self.forecourt: Forecourt | None = None
         self.readers: ReaderHub | None = None
+        self.sync: Any = None
 
     def handle(self, op: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
         try:
@@ -103,6 +104,8 @@ class Daemon:
     def _handle(self, op: str, args: dict[str, Any], actor: str) -> Any:
         assert self.station is not None
         forecourt = self.forecourt
+        if op == "sync.status":
+            return self.sync.status() if self.sync else {"enabled": False}
         if op == "pump.status":
             return forecourt.status() if forecourt else []
         if op == "readers.status":
@@ -140,7 +143,11 @@ class Daemon:
             # Before anything else, so that a stop request is never lost or fatal.
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
-        load_private_key(st.data_dir)
+        key = load_private_key(st.data_dir)
+        office_key = parse_public_text(st.office_public_key) if st.office_public_key else None
+        if self.config.mqtt.enabled and office_key is None:
+            raise ConfigError("[mqtt] enabled needs [station] office_public_key (forecourt "
+                              "office keys show) to check the office's receipts")
         store = StationStore.open_writer(st.data_dir, holder="forecourt run")
         server = None
         try:
@@ -148,6 +155,11 @@ class Daemon:
             if self.config.pump_lines:
                 self.forecourt = Forecourt(self.config, self.station, self._lock)
                 self.forecourt.start()
+            if self.config.mqtt.enabled and office_key is not None:
+                from cloud_sync.station_sync import StationSync
+
+                self.sync = StationSync(self.config, store.conn, self._lock, key, office_key)
+                self.sync.start()
             if self.config.readers:
                 self.readers = ReaderHub(self.config, self.station, self._lock,
                                          lambda args, actor: self._handle(
@@ -171,6 +183,8 @@ class Daemon:
                 pass
             sd_notify("STOPPING=1")
         finally:
+            if self.sync is not None:
+                self.sync.stop()
             if self.readers is not None:
                 self.readers.stop()
             if self.forecourt is not None:

@@ -1,0 +1,117 @@
+"""The head office's side of sync (``forecourt office serve``): ingest and receipts.
+
+Subscribes to every station's ``sales`` and ``status`` topics. A sales batch is
+verified (envelope signed by the enrolled station's key, sent on that station's own
+topic), ingested exactly once in one transaction (``cloud_sync.ingest``), and only
+then answered with a receipt signed by the office key: the highest contiguous seq
+durably stored and its hash. A refused message is counted and logged; it is never
+answered with a receipt that would move a station's outbox.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+import threading
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
+from cloud_sync.ingest import ingest_batch
+from cloud_sync.mqtt import MqttLink
+from edge.config import Config
+from edge.keys import parse_public_text
+from offline_db.connection import atomic, iso, utc_now
+
+log = structlog.get_logger(__name__)
+
+
+class OfficeSync:
+    """Ingest of station batches and the receipts that answer them."""
+
+    def __init__(self, config: Config, conn: sqlite3.Connection, key: Ed25519PrivateKey
+                 ) -> None:
+        self.config = config
+        self.conn = conn
+        self.key = key
+        self.prefix = config.mqtt.prefix
+        self.refused: collections.Counter[str] = collections.Counter()
+        self.batches = 0
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._lock = threading.Lock()
+        self.link = MqttLink(
+            config=config.mqtt, client_id="forecourt-office",
+            subscriptions=[(f"{self.prefix}/station/+/sales", 1),
+                           (f"{self.prefix}/station/+/status", 1)],
+            on_message=self.on_message)
+
+    def start(self) -> None:
+        self.link.start()
+
+    def stop(self) -> None:
+        self.link.stop()
+
+    def _key_for(self, sender: str) -> Ed25519PublicKey | None:
+        if sender not in self._keys:
+            row = self.conn.execute("SELECT public_key FROM stations WHERE station_id = ?",
+                                    (sender,)).fetchone()
+            if row is None:
+                return None
+            self._keys[sender] = parse_public_text(row["public_key"])
+        return self._keys[sender]
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        if len(parts) < 3 or parts[-3] != "station":
+            return
+        station_id, leaf = parts[-2], parts[-1]
+        with self._lock:
+            try:
+                env = open_envelope(payload, recipient=OFFICE, key_for=self._key_for)
+                if env.sender != station_id or env.kind != leaf:
+                    raise EnvelopeError("wrong_topic", f"{env.sender!r} sent a {env.kind!r} "
+                                        f"message on {topic}")
+            except EnvelopeError as exc:
+                self.refused[exc.reason] += 1
+                log.warning("office.message_refused", topic=topic, reason=exc.reason,
+                            error=str(exc))
+                return
+            if env.kind == "status":
+                self._status(station_id, env.body)
+                return
+            result = ingest_batch(self.conn, env.body, via="mqtt", envelope_id=env.id,
+                                  now=utc_now())
+            self.batches += 1
+            receipt: dict[str, Any] = {"station_id": station_id,
+                                       "up_to_seq": result.contiguous_seq,
+                                       "hash": result.contiguous_hash,
+                                       "stored": result.stored,
+                                       "duplicates": result.duplicates,
+                                       "quarantined": [result.quarantined]
+                                       if result.quarantined else []}
+        log.info("office.batch", station_id=station_id, stored=result.stored,
+                 duplicates=result.duplicates, up_to_seq=result.contiguous_seq,
+                 quarantined=result.quarantined)
+        # Durable first (ingest committed), then the receipt.
+        self.link.publish(f"{self.prefix}/station/{station_id}/receipt",
+                          seal("receipt", OFFICE, station_id, receipt, self.key), qos=1,
+                          timeout=10)
+
+    def _status(self, station_id: str, body: dict[str, Any]) -> None:
+        with atomic(self.conn):
+            self.conn.execute(
+                "INSERT INTO station_chain (station_id, last_seen_at, outbox_depth, "
+                "oldest_undelivered_at, card_store_version) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (station_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+                "outbox_depth = excluded.outbox_depth, "
+                "oldest_undelivered_at = excluded.oldest_undelivered_at, "
+                "card_store_version = excluded.card_store_version",
+                (station_id, iso(utc_now()), body.get("outbox_depth"),
+                 body.get("oldest_undelivered_at"), body.get("card_store_version")))
+            self.conn.execute(
+                "INSERT INTO station_online (station_id, online, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (station_id) DO UPDATE SET online = excluded.online, "
+                "at = excluded.at", (station_id, 1 if body.get("online") else 0,
+                                     iso(utc_now())))

@@ -1,0 +1,191 @@
+"""The station's side of sync: sales batches up, signed receipts back.
+
+A sender thread publishes the oldest undelivered sales (``offline_db.outbox``) as one
+signed batch to ``{prefix}/station/{id}/sales`` and waits for the office's signed
+receipt on ``{prefix}/station/{id}/receipt``; only a receipt that matches this
+station's own journal removes sales from the outbox. An unanswered batch is sent
+again after ``RESEND_S`` (the office is idempotent), so a lost message, a broker
+restart or an office restart only delays delivery. The retained
+``{prefix}/station/{id}/status`` says online / offline (MQTT last will), the outbox
+depth and the oldest undelivered sale. Topics and payloads: docs/mqtt.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
+from cloud_sync.mqtt import MqttLink
+from edge.config import Config
+from offline_db.outbox import apply_receipt, outbox_status, pending_batch
+from offline_db.state import get_state
+
+log = structlog.get_logger(__name__)
+RESEND_S = 15.0
+STATUS_EVERY_S = 30.0
+#: After the office quarantined a batch, later sales go first; the quarantined ones
+#: are offered again this often (they stay in the outbox: nothing is dropped).
+QUARANTINE_RETRY_S = 600.0
+
+
+@dataclass
+class _InFlight:
+    first: int
+    last: int
+    sent_at: float
+
+
+class StationSync:
+    """Uplink of the station daemon (runs beside the control socket)."""
+
+    def __init__(self, config: Config, conn: Any, lock: Any, key: Ed25519PrivateKey,
+                 office_key: Ed25519PublicKey) -> None:
+        self.config = config
+        self.conn = conn
+        self.lock = lock  # the daemon's one-writer lock
+        self.key = key
+        self.office_key = office_key
+        self.station_id = config.station.id
+        self.base = f"{config.mqtt.prefix}/station/{self.station_id}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._inflight: _InFlight | None = None
+        self._skip_through = 0  # sales up to here were quarantined: send later ones first
+        self._skip_since = 0.0
+        self._thread: threading.Thread | None = None
+        self.refused = 0
+        self.receipts = 0
+        self.link = MqttLink(
+            config=config.mqtt, client_id=f"forecourt-station-{self.station_id}",
+            subscriptions=[(f"{self.base}/receipt", 1)], on_message=self._on_message,
+            will=(f"{self.base}/status", self._status_payload(online=False), 1, True),
+            on_connect=self._on_connect)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.link.start()
+        self._thread = threading.Thread(target=self._run, name="sync-uplink", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.link.connected:
+            self.link.publish(f"{self.base}/status", self._status_payload(online=False),
+                              qos=1, retain=True, timeout=2)
+        self.link.stop()
+
+    def status(self) -> dict[str, Any]:
+        return {"connected": self.link.connected, "receipts": self.receipts,
+                "refused": self.refused,
+                "in_flight": None if self._inflight is None else
+                [self._inflight.first, self._inflight.last]}
+
+    # -- sending --------------------------------------------------------------------------
+    def _on_connect(self) -> None:
+        self._inflight = None  # whatever was in flight is sent again
+        self._wake.set()
+
+    def _run(self) -> None:
+        last_status = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            if not self.link.connected:
+                continue
+            try:
+                if time.monotonic() - last_status > STATUS_EVERY_S:
+                    self.link.publish_nowait(f"{self.base}/status",
+                                             self._status_payload(online=True), qos=1,
+                                             retain=True)
+                    last_status = time.monotonic()
+                self._send_next()
+            except Exception:  # never let the uplink thread die
+                log.exception("sync.uplink_failed")
+                self._stop.wait(1.0)
+
+    def _send_next(self) -> None:
+        inflight = self._inflight
+        if inflight is not None and time.monotonic() - inflight.sent_at < RESEND_S:
+            return
+        mqtt = self.config.mqtt
+        if self._skip_through and time.monotonic() - self._skip_since > QUARANTINE_RETRY_S:
+            self._skip_through = 0
+        with self.lock:
+            sales = pending_batch(self.conn, max_sales=mqtt.batch_max_sales,
+                                  max_bytes=mqtt.batch_max_bytes,
+                                  after_seq=self._skip_through)
+            status = self._status_body(online=True)
+        if not sales:
+            self._inflight = None
+            if self._skip_through:
+                self._stop.wait(1.0)
+            return
+        body = {"station_id": self.station_id, "first_seq": sales[0]["seq"],
+                "last_seq": sales[-1]["seq"], "sales": sales, "status": status}
+        payload = seal("sales", self.station_id, OFFICE, body, self.key)
+        if inflight is not None:
+            log.info("sync.batch_resent", first_seq=inflight.first, last_seq=inflight.last)
+        self._inflight = _InFlight(body["first_seq"], body["last_seq"], time.monotonic())
+        if not self.link.publish(f"{self.base}/sales", payload, qos=1, timeout=10):
+            self._inflight = None  # not even PUBACKed: try again on the next wake
+            return
+        log.debug("sync.batch_sent", first_seq=body["first_seq"], last_seq=body["last_seq"])
+
+    # -- receiving ------------------------------------------------------------------------
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic != f"{self.base}/receipt":
+            return
+        try:
+            env = open_envelope(payload, recipient=self.station_id,
+                                key_for=lambda s: self.office_key if s == OFFICE else None)
+            body = env.body
+            if env.kind != "receipt" or body.get("station_id") != self.station_id:
+                raise EnvelopeError("wrong_recipient", "the receipt is not for this station")
+            up_to, hash_ = body.get("up_to_seq"), body.get("hash")
+            if not isinstance(up_to, int) or isinstance(up_to, bool) or \
+                    not isinstance(hash_, str):
+                raise EnvelopeError("malformed", "the receipt has no up_to_seq and hash")
+        except EnvelopeError as exc:
+            self.refused += 1
+            log.warning("sync.receipt_refused", reason=exc.reason, error=str(exc))
+            return
+        with self.lock:
+            result = apply_receipt(self.conn, up_to_seq=up_to, hash_=hash_)
+        if not result.accepted:
+            self.refused += 1
+            log.error("sync.receipt_mismatch", up_to_seq=up_to, reason=result.reason)
+            return
+        self.receipts += 1
+        if result.removed:
+            log.info("sync.delivered", up_to_seq=up_to, removed=result.removed)
+        for problem in body.get("quarantined") or []:
+            log.error("sync.batch_quarantined_by_office", detail=problem)
+        inflight = self._inflight
+        if inflight is not None and body.get("quarantined"):
+            self._skip_through = max(self._skip_through, inflight.last)
+            self._skip_since = time.monotonic()
+            self._inflight = None
+        elif inflight is not None and up_to >= inflight.last:
+            self._inflight = None
+        self._wake.set()
+
+    # -- status -------------------------------------------------------------------------
+    def _status_body(self, *, online: bool) -> dict[str, Any]:
+        out = outbox_status(self.conn)
+        version = get_state(self.conn, "card_store_version")
+        return {"station_id": self.station_id, "online": online, **out,
+                "card_store_version": int(version) if version else None}
+
+    def _status_payload(self, *, online: bool) -> bytes:
+        with self.lock:
+            body = self._status_body(online=online)
+        return seal("status", self.station_id, OFFICE, body, self.key)

@@ -1,0 +1,71 @@
+"""The station's outbox: what is sent up, and what a head-office receipt removes.
+
+A sale stays in the outbox until a signed receipt from the head office says it is
+durably stored there: ``apply_receipt`` is the only way out (never a PUBACK, never a
+timeout). A receipt names the highest contiguous seq the office holds and that
+sale's hash; the station checks the hash against its own journal, so a receipt for
+another history (a fork, a forged office) removes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from offline_db.connection import atomic
+from offline_db.journal import HASHED_FIELDS
+from offline_db.state import get_state, set_state
+
+ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+
+
+def pending_batch(conn: sqlite3.Connection, *, max_sales: int, max_bytes: int,
+                  after_seq: int = 0) -> list[dict[str, Any]]:
+    """The oldest undelivered sales after ``after_seq``, in seq order, within the caps."""
+    rows = conn.execute(
+        "SELECT j.* FROM outbox o JOIN journal j ON j.seq = o.seq WHERE o.seq > ? "
+        "ORDER BY o.seq LIMIT ?", (after_seq, max_sales)).fetchall()
+    out: list[dict[str, Any]] = []
+    size = 0
+    for raw in rows:
+        row = {k: raw[k] for k in ROW_FIELDS}
+        row["wallet_debits"] = json.loads(row["wallet_debits"])
+        size += len(json.dumps(row)) + 1
+        if out and (size > max_bytes or row["seq"] != out[-1]["seq"] + 1):
+            break  # a batch is consecutive and under the size cap
+        out.append(row)
+    return out
+
+
+def outbox_status(conn: sqlite3.Connection) -> dict[str, Any]:
+    row = conn.execute("SELECT COUNT(*) AS depth, MIN(j.completed_at) AS oldest FROM outbox o "
+                       "JOIN journal j ON j.seq = o.seq").fetchone()
+    return {"outbox_depth": row["depth"], "oldest_undelivered_at": row["oldest"]}
+
+
+@dataclass(frozen=True)
+class ReceiptResult:
+    accepted: bool
+    removed: int
+    last_receipt_seq: int
+    reason: str = ""
+
+
+def apply_receipt(conn: sqlite3.Connection, *, up_to_seq: int, hash_: str) -> ReceiptResult:
+    """Remove every outbox row up to ``up_to_seq`` if the receipt matches our journal."""
+    with atomic(conn):
+        last = int(get_state(conn, "last_receipt_seq", "0") or 0)
+        if up_to_seq <= last:
+            return ReceiptResult(True, 0, last, "already receipted")
+        row = conn.execute("SELECT hash FROM journal WHERE seq = ?", (up_to_seq,)).fetchone()
+        if row is None:
+            return ReceiptResult(False, 0, last, f"the receipt names seq {up_to_seq}, which "
+                                 "this station never recorded")
+        if row["hash"] != hash_:
+            return ReceiptResult(False, 0, last, f"the receipt's hash for seq {up_to_seq} is "
+                                 "not this station's: another history")
+        removed = conn.execute("DELETE FROM outbox WHERE seq <= ?", (up_to_seq,)).rowcount
+        set_state(conn, "last_receipt_seq", str(up_to_seq))
+    return ReceiptResult(True, removed, up_to_seq)

@@ -1,0 +1,130 @@
+"""A real mosquitto per test: own port, own persistence directory, killable.
+
+Config per ../shared/reference/test-peers.md: ``user root`` when running as root (else
+mosquitto drops to user ``mosquitto`` and silently cannot write its persistence into a
+0700 temporary directory), persistence with ``autosave_interval 1``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.config import MqttConfig
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Broker:
+    """``mosquitto -c CONF`` on ``host:port`` with its data in ``directory``.
+
+    ``extra`` lines go at the end of the file and so apply to the one listener (TLS).
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, directory: Path, extra: list[str] | None = None) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.conf = directory / "mosquitto.conf"
+        self.log = directory / "mosquitto.log"
+        lines = [f"listener {self.port} {self.host}", "allow_anonymous true"]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        lines += ["persistence true", f"persistence_location {directory}/",
+                  "autosave_interval 1", f"log_dest file {self.log}",
+                  "log_type error", "log_type warning", "log_type notice",
+                  "log_type information", *(extra or [])]
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start (or restart) on the same port and directory; wait until it accepts."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}: {err}"
+                                   f"{self.log_text()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"mosquitto did not listen on {self.port}: {self.log_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no save, sessions and messages since the last autosave are lost."""
+        self._end(signal.SIGKILL)
+
+    def stop(self) -> None:
+        """SIGTERM: mosquitto saves its persistence file and exits."""
+        self._end(signal.SIGTERM)
+
+    def _end(self, sig: signal.Signals) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def mqtt_config(self, **overrides: Any) -> MqttConfig:
+        """An enabled :class:`MqttConfig` for this broker with fast reconnects."""
+        return mqtt_config_for(self, **overrides)
+
+
+def mqtt_config_for(broker: Broker, **overrides: Any) -> MqttConfig:
+    base = MqttConfig(enabled=True, host=broker.host, port=broker.port, keepalive_s=5,
+                      reconnect_min_s=1, reconnect_max_s=2)
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A running mosquitto for this test; killed afterwards whatever happened."""
+    b = Broker(tmp_path / "mosquitto")
+    b.start()
+    try:
+        yield b
+    finally:
+        b.kill()

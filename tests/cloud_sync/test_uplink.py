@@ -1,0 +1,165 @@
+"""Sales flow up exactly once: a station daemon, a head-office process, a real mosquitto.
+
+Everything is a real process talking over a real broker started by the test: the
+station (`forecourt run`), the office (`forecourt office serve`), mosquitto. Faults:
+the broker killed and restarted mid-stream, the station SIGKILLed mid-stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.config import load_config_file
+from edge.control import DaemonNotRunning, call
+from edge.lifecycle import Station
+from offline_db.store import StationStore
+from tests.cloud_sync.conftest import Broker
+from tests.conftest import forecourt_exe
+from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
+
+CARD = "FLEET-UNLIMITED"  # added to the sample card store: no limits, no wallets
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def card_store(tmp_path: Path, sample_store_file: Path) -> Path:
+    doc = json.loads(sample_store_file.read_text())
+    doc["cards"].append({"card_id": CARD, "kind": "rfid", "status": "active"})
+    path = tmp_path / "card-store.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def network(config_file: Path, card_store: Path, broker: Broker) -> Path:
+    """One config for both sides (as on a test bench): station S-001 and the office."""
+    fc(config_file, "office", "init")
+    office_key = fc(config_file, "office", "keys", "show").stdout.strip()
+    text = config_file.read_text()
+    text = text.replace('office_public_key = ""', f'office_public_key = "{office_key}"')
+    text = text.replace("enabled = false", "enabled = true")
+    text = text.replace("port = 1883", f"port = {broker.port}")
+    text = text.replace("reconnect_max_s = 60", "reconnect_max_s = 2")
+    text = text.replace("batch_max_sales = 500", "batch_max_sales = 100")
+    config_file.write_text(text)
+    initialize(config_file, card_store)
+    station_key = fc(config_file, "keys", "show").stdout.strip()
+    fc(config_file, "office", "station", "add", "S-001", "--public-key", station_key)
+    return config_file
+
+
+@pytest.fixture
+def office(network: Path) -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen([forecourt_exe(), "--config", str(network), "office", "serve"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    yield proc
+    stop_daemon(proc)
+
+
+def sell(config: Path, count: int) -> None:
+    """Manual-pump sales through the daemon's control socket, or, when no daemon runs,
+    under the writer lock as the CLI would (the real operations either way)."""
+    loaded = load_config_file(config)
+    for i in range(count):
+        auth_args = {"card": CARD, "pump": 3, "product": "AI92", "volume_ml": 1000}
+        try:
+            auth = call(loaded.station.socket_path, "sale.authorize", auth_args, actor="test")
+            call(loaded.station.socket_path, "sale.complete",
+                 {"sale_id": auth["sale_id"], "volume_ml": 500 + i % 500}, actor="test")
+        except DaemonNotRunning:
+            with StationStore.open_writer(loaded.station.data_dir) as store:
+                station = Station(store, loaded)
+                for j in range(i, count):
+                    auth = station.authorize(card=CARD, pump=3, product="AI92", volume_ml=1000)
+                    station.complete(auth["sale_id"], volume_ml=500 + j % 500)
+            return
+
+
+def office_sales(config: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = fc_json(config, "office", "sales", "--station", "S-001")
+    return rows
+
+
+def delivered(config: Path, count: int) -> bool:
+    return len(office_sales(config)) == count and \
+        fc_json(config, "status")["outbox_depth"] == 0
+
+
+def test_offline_backlog_then_reconnect_all_arrive_once(network: Path, broker: Broker,
+                                                        office: subprocess.Popen[str]) -> None:
+    broker.kill()  # the station sells with the network down: a busy week's backlog
+    sell(network, 1500)
+    assert fc_json(network, "status")["outbox_depth"] == 1500
+    station = start_daemon(network)
+    try:
+        time.sleep(1.0)
+        assert fc_json(network, "status")["outbox_depth"] == 1500  # nothing without receipts
+        broker.start()
+        wait_for(lambda: delivered(network, 1500), "the backlog at the office", timeout=120)
+        rows = office_sales(network)
+        assert [r["seq"] for r in rows] == list(range(1, 1501))
+        journal = {r["seq"]: r["hash"] for r in fc_json(network, "journal", "list")}
+        assert all(journal[r["seq"]] == r["hash"] for r in rows)
+        overview = fc_json(network, "office", "stations")[0]
+        assert (overview["contiguous_seq"], overview["gaps"], overview["forks"]) == (1500, [], [])
+        assert overview["online"] is True
+    finally:
+        stop_daemon(station)
+
+
+def test_broker_restart_and_station_crash_mid_stream(network: Path, broker: Broker,
+                                                     office: subprocess.Popen[str]) -> None:
+    station = start_daemon(network)
+    try:
+        sell(network, 20)
+        broker.kill()
+        sell(network, 20)
+        broker.start()
+        wait_for(lambda: len(office_sales(network)) >= 25, "part of the stream")
+        os.kill(station.pid, signal.SIGKILL)
+        station.wait()
+        sell(network, 10)  # sold by the CLI under the lock while the daemon is down
+        station = start_daemon(network)
+        wait_for(lambda: delivered(network, 50), "every sale at the office")
+        rows = office_sales(network)
+        assert [r["seq"] for r in rows] == list(range(1, 51))
+        assert fc_json(network, "office", "stations")[0]["quarantined"] == 0
+    finally:
+        stop_daemon(station)
+
+
+def test_forged_station_is_refused(network: Path, broker: Broker, card_store: Path,
+                                   office: subprocess.Popen[str], tmp_path: Path) -> None:
+    """A second station with the same id but its own (unenrolled) key gets nothing in."""
+    other_dir = tmp_path / "impostor"
+    other_dir.mkdir()
+    other = other_dir / "config.toml"
+    other.write_text(network.read_text())  # same station id, its own data dir and key
+    fc(other, "init")
+    fc(other, "cards", "import", str(card_store))
+    sell(other, 3)
+    impostor = start_daemon(other)
+    try:
+        time.sleep(3.0)
+        assert office_sales(network) == []
+        assert fc_json(other, "status")["outbox_depth"] == 3  # never receipted
+    finally:
+        stop_daemon(impostor)
