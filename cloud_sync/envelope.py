@@ -66,9 +66,16 @@ def seal(kind: str, sender: str, recipient: str, body: dict[str, Any],
     return canonical({**head, "sig": signature})
 
 
+EVERYONE = "*"
+
+
 def open_envelope(data: bytes, *, recipient: str,
-                  key_for: Callable[[str], Ed25519PublicKey | None]) -> Envelope:
-    """Verify and unpack; ``key_for(sender)`` returns the sender's key or None if unknown."""
+                  key_for: Callable[[str], Ed25519PublicKey | None],
+                  allow_broadcast: bool = False) -> Envelope:
+    """Verify and unpack; ``key_for(sender)`` returns the sender's key or None if unknown.
+
+    ``allow_broadcast`` also accepts messages addressed to every station (``"*"``).
+    """
     if len(data) > MAX_ENVELOPE:
         raise EnvelopeError("too_large", f"the message is larger than {MAX_ENVELOPE} bytes")
     try:
@@ -95,7 +102,7 @@ def open_envelope(data: bytes, *, recipient: str,
     except (InvalidSignature, binascii.Error, ValueError):
         raise EnvelopeError("bad_signature",
                             f"the signature does not match {raw['from']!r}'s key") from None
-    if raw["to"] != recipient:
+    if raw["to"] != recipient and not (allow_broadcast and raw["to"] == EVERYONE):
         raise EnvelopeError("wrong_recipient",
                             f"the message is for {raw['to']!r}, not {recipient!r}")
     return Envelope(raw["kind"], raw["from"], raw["to"], raw["id"], raw["at"], raw["body"])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cloud_sync import tokens
+from cloud_sync import card_master, tokens
+from cloud_sync.envelope import EVERYONE, OFFICE, seal
 from cloud_sync.ingest import list_sales, station_overview
 from cloud_sync.office_store import init_office, open_office
-from edge.clikit import cfg, emit, json_option
+from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
@@ -146,6 +148,79 @@ def office_serve(ctx: click.Context) -> None:
 @office.group("cards")
 def office_cards() -> None:
     """Card master data and digital cards."""
+
+
+def _announce(ctx: click.Context, conn: Any, version: int) -> None:
+    """Publish a new version to every station now (if the broker answers)."""
+    config = cfg(ctx)
+    if not config.mqtt.enabled:
+        click.echo("  ([mqtt] is off: stations get it when they next sync)")
+        return
+    from cloud_sync.mqtt import MqttLink
+
+    key = load_private_key(config.office.data_dir, OFFICE_KEY)
+    body = card_master.delta_of(conn, version)
+    link = MqttLink(config=config.mqtt, client_id=f"forecourt-office-cli-{os.getpid()}",
+                    subscriptions=[], on_message=lambda _t, _p: None)
+    link.start()
+    try:
+        sent = link.wait_connected(5) and link.publish(
+            f"{config.mqtt.prefix}/network/cards",
+            seal("cards", OFFICE, EVERYONE, body, key), qos=1, timeout=5)
+    finally:
+        link.stop()
+    click.echo("  sent to every station" if sent else
+               "  the broker did not answer: stations get it when they next sync")
+
+
+@office_cards.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def office_cards_import(ctx: click.Context, file: Path) -> None:
+    """Make the card master equal to a card-store FILE (a new version if anything changed)."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
+    conn = open_office(cfg(ctx).office.data_dir)
+    try:
+        version, changes = card_master.import_file(conn, data, actor=actor())
+        if not changes:
+            click.echo(f"card master unchanged at version {version}")
+            return
+        click.echo(f"card master version {version}: {changes} changes")
+        _announce(ctx, conn, version)
+    finally:
+        conn.close()
+
+
+def _set_status(ctx: click.Context, card: str, status: str) -> None:
+    conn = open_office(cfg(ctx).office.data_dir)
+    try:
+        version, changed = card_master.set_status(conn, card, status, actor=actor())
+        if not changed:
+            click.echo(f"card {card} is already {status}; nothing changed")
+            return
+        click.echo(f"card {card} is now {status} (card master version {version})")
+        _announce(ctx, conn, version)
+    finally:
+        conn.close()
+
+
+@office_cards.command("block")
+@click.argument("card")
+@click.pass_context
+def office_cards_block(ctx: click.Context, card: str) -> None:
+    """Block CARD everywhere (online stations refuse it within a second)."""
+    _set_status(ctx, card, "blocked")
+
+
+@office_cards.command("unblock")
+@click.argument("card")
+@click.pass_context
+def office_cards_unblock(ctx: click.Context, card: str) -> None:
+    """Make CARD active again everywhere."""
+    _set_status(ctx, card, "active")
 
 
 @office_cards.command("token")

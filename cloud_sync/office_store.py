@@ -127,3 +127,17 @@ def m0003_station_online(db: Database) -> None:
             online INTEGER NOT NULL,
             at TEXT NOT NULL
         )""")
+
+
+@office_migrations(name="0004_card_master")
+def m0004_card_master(db: Database) -> None:
+    """The card master: current documents and every version's operations (deltas)."""
+    for statement in (
+        "CREATE TABLE cm_products (code TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+        "CREATE TABLE cm_cards (card_id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+        "CREATE TABLE cm_stop_list (identifier TEXT PRIMARY KEY)",
+        "CREATE TABLE cm_extra (kind TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+        "CREATE TABLE cm_versions (version INTEGER PRIMARY KEY, at TEXT NOT NULL, "
+        "actor TEXT NOT NULL, ops TEXT NOT NULL)",
+    ):
+        db.execute(statement)

@@ -18,7 +18,8 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
+from cloud_sync import card_master
+from cloud_sync.envelope import EVERYONE, OFFICE, EnvelopeError, open_envelope, seal
 from cloud_sync.ingest import ingest_batch
 from cloud_sync.mqtt import MqttLink
 from edge.config import Config
@@ -26,6 +27,8 @@ from edge.keys import parse_public_text
 from offline_db.connection import atomic, iso, utc_now
 
 log = structlog.get_logger(__name__)
+#: How often every station is told that its card data is current.
+HEARTBEAT_S = 60.0
 
 
 class OfficeSync:
@@ -41,17 +44,34 @@ class OfficeSync:
         self.batches = 0
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self.link = MqttLink(
             config=config.mqtt, client_id="forecourt-office",
             subscriptions=[(f"{self.prefix}/station/+/sales", 1),
-                           (f"{self.prefix}/station/+/status", 1)],
+                           (f"{self.prefix}/station/+/status", 1),
+                           (f"{self.prefix}/station/+/sync", 1)],
             on_message=self.on_message)
 
     def start(self) -> None:
         self.link.start()
+        self._heartbeat = threading.Thread(target=self._beat, name="office-heartbeat",
+                                           daemon=True)
+        self._heartbeat.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self.link.stop()
+
+    def _beat(self) -> None:
+        """Tell every online station its data is current (freshness, DESIGN inv. 6)."""
+        while not self._stopping.wait(HEARTBEAT_S):
+            if self.link.connected:
+                with self._lock:
+                    latest = card_master.latest_version(self.conn)
+                body = {"mode": "delta", "from_version": latest, "to_version": latest,
+                        "ops": [], "expires_at": iso(utc_now() + card_master.MESSAGE_VALID)}
+                self.link.publish_nowait(f"{self.prefix}/network/cards",
+                                         seal("cards", OFFICE, EVERYONE, body, self.key))
 
     def _key_for(self, sender: str) -> Ed25519PublicKey | None:
         if sender not in self._keys:
@@ -70,7 +90,7 @@ class OfficeSync:
         with self._lock:
             try:
                 env = open_envelope(payload, recipient=OFFICE, key_for=self._key_for)
-                if env.sender != station_id or env.kind != leaf:
+                if env.sender != station_id or env.kind != {"sync": "sync-request"}.get(leaf, leaf):
                     raise EnvelopeError("wrong_topic", f"{env.sender!r} sent a {env.kind!r} "
                                         f"message on {topic}")
             except EnvelopeError as exc:
@@ -80,6 +100,16 @@ class OfficeSync:
                 return
             if env.kind == "status":
                 self._status(station_id, env.body)
+                return
+            if env.kind == "sync-request":
+                version = env.body.get("version")
+                answer = card_master.message_for(
+                    self.conn, version if isinstance(version, int) else None)
+                self.link.publish(f"{self.prefix}/station/{station_id}/cards",
+                                  seal("cards", OFFICE, station_id, answer, self.key),
+                                  qos=1, timeout=10)
+                log.info("office.cards_sent", station_id=station_id, mode=answer["mode"],
+                         version=version)
                 return
             result = ingest_batch(self.conn, env.body, via="mqtt", envelope_id=env.id,
                                   now=utc_now())

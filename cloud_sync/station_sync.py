@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,8 @@ class StationSync:
     """Uplink of the station daemon (runs beside the control socket)."""
 
     def __init__(self, config: Config, conn: Any, lock: Any, key: Ed25519PrivateKey,
-                 office_key: Ed25519PublicKey) -> None:
+                 office_key: Ed25519PublicKey, *,
+                 apply_cards: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.config = config
         self.conn = conn
         self.lock = lock  # the daemon's one-writer lock
@@ -61,9 +63,14 @@ class StationSync:
         self._thread: threading.Thread | None = None
         self.refused = 0
         self.receipts = 0
+        self.card_updates = 0
+        self.apply_cards = apply_cards
+        prefix = config.mqtt.prefix
         self.link = MqttLink(
             config=config.mqtt, client_id=f"forecourt-station-{self.station_id}",
-            subscriptions=[(f"{self.base}/receipt", 1)], on_message=self._on_message,
+            subscriptions=[(f"{self.base}/receipt", 1), (f"{self.base}/cards", 1),
+                           (f"{prefix}/network/cards", 1)],
+            on_message=self._on_message,
             will=(f"{self.base}/status", self._status_payload(online=False), 1, True),
             on_connect=self._on_connect)
 
@@ -92,7 +99,17 @@ class StationSync:
     # -- sending --------------------------------------------------------------------------
     def _on_connect(self) -> None:
         self._inflight = None  # whatever was in flight is sent again
+        self._request_cards()
         self._wake.set()
+
+    def _request_cards(self) -> None:
+        """Ask the office for every card-store change after our version."""
+        with self.lock:
+            version = get_state(self.conn, "card_store_version")
+        body = {"station_id": self.station_id,
+                "version": int(version) if version is not None else None}
+        self.link.publish_nowait(f"{self.base}/sync",
+                                 seal("sync-request", self.station_id, OFFICE, body, self.key))
 
     def _run(self) -> None:
         last_status = 0.0
@@ -142,6 +159,9 @@ class StationSync:
 
     # -- receiving ------------------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic.endswith("/cards"):
+            self._on_cards(payload)
+            return
         if topic != f"{self.base}/receipt":
             return
         try:
@@ -177,6 +197,25 @@ class StationSync:
         elif inflight is not None and up_to >= inflight.last:
             self._inflight = None
         self._wake.set()
+
+    def _on_cards(self, payload: bytes) -> None:
+        try:
+            env = open_envelope(payload, recipient=self.station_id, allow_broadcast=True,
+                                key_for=lambda s: self.office_key if s == OFFICE else None)
+            if env.kind != "cards":
+                raise EnvelopeError("malformed", "not a card-store message")
+        except EnvelopeError as exc:
+            self.refused += 1
+            log.warning("sync.cards_refused", reason=exc.reason, error=str(exc))
+            return
+        if self.apply_cards is None:
+            return
+        result = self.apply_cards(env.body)
+        self.card_updates += 1
+        log.info("sync.cards", outcome=result.outcome, version=result.version,
+                 detail=result.detail or None)
+        if result.outcome == "need_sync":
+            self._request_cards()
 
     # -- status -------------------------------------------------------------------------
     def _status_body(self, *, online: bool) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from edge.control import MAX_MESSAGE
 from edge.errors import ConfigError, ForecourtError, SaleError
 from edge.forecourt import Forecourt
 from edge.keys import load_private_key, parse_public_text
-from edge.lifecycle import Station
+from edge.lifecycle import Station, apply_cards_message
 from edge.operations import perform
 from edge.readers import ReaderHub
 from edge.views import open_authorizations
@@ -131,6 +131,15 @@ class Daemon:
             forecourt.sync_all_prices()
         return result
 
+    def _apply_cards(self, body: dict[str, Any]) -> Any:
+        """A card-store message from the office (sync thread), under the writer lock."""
+        assert self.station is not None
+        with self._lock:
+            result = apply_cards_message(self.station, body)
+        if self.forecourt is not None and result.outcome == "applied":
+            self.forecourt.sync_all_prices()
+        return result
+
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if signum is not None:
             log.info("daemon.signal", signal=signal.Signals(signum).name)
@@ -158,7 +167,8 @@ class Daemon:
             if self.config.mqtt.enabled and office_key is not None:
                 from cloud_sync.station_sync import StationSync
 
-                self.sync = StationSync(self.config, store.conn, self._lock, key, office_key)
+                self.sync = StationSync(self.config, store.conn, self._lock, key, office_key,
+                                        apply_cards=self._apply_cards)
                 self.sync.start()
             if self.config.readers:
                 self.readers = ReaderHub(self.config, self.station, self._lock,

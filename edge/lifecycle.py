@@ -294,3 +294,75 @@ class Station:
             audit(self.conn, actor, "sale.cancel", sale_id=sale_id)
         log.info("sale.cancelled", sale_id=sale_id)
         return {"sale_id": sale_id, "state": "cancelled"}
+
+
+class CardsUpdate:
+    """Outcome of applying a card-store message from the head office."""
+
+    def __init__(self, outcome: str, version: int | None, detail: str = "") -> None:
+        self.outcome = outcome  # applied, confirmed, ignored, need_sync, refused
+        self.version = version
+        self.detail = detail
+
+
+def apply_cards_message(station: Station, body: dict[str, Any]) -> CardsUpdate:
+    """Apply a signed ``cards`` body: in order, atomically, never an older version.
+
+    ``mode`` is ``delta`` (``from_version`` -> ``to_version`` with ``ops``) or
+    ``snapshot`` (a whole card-store document). A message past its ``expires_at`` is
+    refused; a delta that does not start at our version asks for a sync; one that
+    ends at our version only confirms our data is fresh.
+    """
+    from offline_db.deltas import apply_ops, parse_ops
+    from offline_db.snapshot import parse_snapshot
+    from offline_db.state import set_state
+
+    conn = station.conn
+    now = station.clock()
+    current_text = get_state(conn, "card_store_version")
+    current = int(current_text) if current_text is not None else -1
+    expires = body.get("expires_at")
+    try:
+        if not isinstance(expires, str) or parse_iso(expires) < now:
+            return CardsUpdate("refused", current, "the message has expired")
+    except ValueError:
+        return CardsUpdate("refused", current, "the message's expires_at is malformed")
+    mode = body.get("mode")
+    if mode == "snapshot":
+        try:
+            snap = parse_snapshot(json.dumps(body.get("snapshot")))
+        except ForecourtError as exc:
+            return CardsUpdate("refused", current, str(exc))
+        if snap.version < current:
+            return CardsUpdate("ignored", current, f"snapshot {snap.version} is older")
+        try:
+            with atomic(conn):
+                store.import_snapshot(conn, snap, station_id=station.config.station.id,
+                                      now=now)
+                set_state(conn, "card_store_confirmed_at", iso(now))
+        finally:
+            station.card_data_changed()
+        return CardsUpdate("applied", snap.version)
+    first, last = body.get("from_version"), body.get("to_version")
+    if mode != "delta" or not isinstance(first, int) or not isinstance(last, int) \
+            or isinstance(first, bool) or isinstance(last, bool) or last < first:
+        return CardsUpdate("refused", current, "not a card-store delta")
+    if last < current or (last == current and first < current):
+        return CardsUpdate("ignored", current, f"version {last} is older than ours")
+    if first != current:
+        return CardsUpdate("need_sync", current, f"delta starts at {first}, we have {current}")
+    try:
+        ops = parse_ops(body.get("ops"))
+    except ForecourtError as exc:
+        return CardsUpdate("refused", current, str(exc))
+    try:
+        with atomic(conn):
+            apply_ops(conn, ops)
+            set_state(conn, "card_store_version", str(last))
+            set_state(conn, "card_store_confirmed_at", iso(now))
+            usage_seq = body.get("usage_as_of_seq")
+            if isinstance(usage_seq, int) and not isinstance(usage_seq, bool):
+                set_state(conn, "usage_as_of_seq", str(usage_seq))
+    finally:
+        station.card_data_changed()
+    return CardsUpdate("confirmed" if first == last else "applied", last)

@@ -270,6 +270,18 @@ def _simple(item: Any, where: str, key: str, fields: set[str]) -> dict[str, Any]
     return out
 
 
+def parse_card(item: Any, where: str = "card") -> CardSpec:
+    """One card object of the snapshot format (also the unit of a card-store delta)."""
+    return _card(item, where)
+
+
+def parse_product(item: Any, where: str = "product") -> Product:
+    obj = _Obj(item, where, {"code", "name", "unit_price"})
+    code = obj.req_str("code", pattern=r"[A-Za-z0-9_.-]{1,32}")
+    return Product(code, obj.get_str("name", required=False) or code,
+                   obj.get_int("unit_price", what="minor units per litre"))
+
+
 def _card(item: Any, where: str) -> CardSpec:
     obj = _Obj(item, where, {
         "card_id", "kind", "status", "pan", "rfid_uid", "token_id", "expires", "customer_id",

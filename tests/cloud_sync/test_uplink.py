@@ -163,3 +163,28 @@ def test_forged_station_is_refused(network: Path, broker: Broker, card_store: Pa
         assert fc_json(other, "status")["outbox_depth"] == 3  # never receipted
     finally:
         stop_daemon(impostor)
+
+
+def test_card_changes_flow_down_and_a_block_is_enforced(network: Path, broker: Broker,
+                                                        card_store: Path,
+                                                        office: subprocess.Popen[str]) -> None:
+    """The office's card master reaches the station; a blocked card is refused at once."""
+    out = fc(network, "office", "cards", "import", str(card_store)).stdout
+    assert "card master version 17" in out  # the file's own version
+    station = start_daemon(network)
+    try:
+        wait_for(lambda: fc_json(network, "status")["card_store_version"] == 17,
+                 "the station to sync to the office's version")
+        assert fc_json(network, "sale", "authorize", "--card", CARD, "--pump", "3")["approved"]
+        out = fc(network, "office", "cards", "block", CARD).stdout
+        assert "now blocked (card master version 18)" in out and "sent to every station" in out
+
+        def refused() -> bool:
+            result = fc_json(network, "sale", "authorize", "--card", CARD, "--pump", "4")
+            return result["reason"] == "card_blocked"
+
+        wait_for(refused, "the blocked card to be refused")
+        assert fc_json(network, "status")["card_store_version"] == 18
+        assert "already blocked" in fc(network, "office", "cards", "block", CARD).stdout
+    finally:
+        stop_daemon(station)

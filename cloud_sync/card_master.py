@@ -1,0 +1,136 @@
+"""The head office's card master: versioned, and the deltas stations apply.
+
+Every change (an imported card-store file, a card blocked or unblocked) becomes one
+new version holding its operations (offline_db.deltas format). A station that is
+behind by at most ``MAX_DELTA_VERSIONS`` versions gets the operations in between;
+further behind, it gets a full snapshot in the card-store format.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from typing import Any
+
+from edge.errors import CardStoreFormatError
+from offline_db.connection import atomic, iso, utc_now
+from offline_db.snapshot import FORMAT, parse_snapshot
+
+MAX_DELTA_VERSIONS = 500
+MESSAGE_VALID = timedelta(hours=24)
+EXTRA_KINDS = ("customer_groups", "customers", "vehicles")
+
+
+def latest_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(version) FROM cm_versions").fetchone()
+    return int(row[0] or 0)
+
+
+def _record(conn: sqlite3.Connection, ops: list[dict[str, Any]], actor: str,
+            at_least: int = 0) -> int:
+    version = max(latest_version(conn) + 1, at_least)
+    conn.execute("INSERT INTO cm_versions VALUES (?, ?, ?, ?)",
+                 (version, iso(utc_now()), actor, json.dumps(ops, separators=(",", ":"))))
+    return version
+
+
+def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[int, int]:
+    """Make the master equal to a card-store document; return (version, operations).
+
+    The new version is the file's ``version`` when that is ahead of the master, else
+    the next one.
+    """
+    parse_snapshot(data)  # strict validation first: nothing changes on a bad file
+    doc = json.loads(data)
+    ops: list[dict[str, Any]] = []
+    with atomic(conn):
+        products = {r["code"]: r["doc"] for r in conn.execute("SELECT * FROM cm_products")}
+        for p in doc["products"]:
+            text = json.dumps(p, sort_keys=True)
+            if products.pop(p["code"], None) != text:
+                ops.append({"op": "product", "product": p})
+                conn.execute("INSERT OR REPLACE INTO cm_products VALUES (?, ?)",
+                             (p["code"], text))
+        for code in products:
+            ops.append({"op": "product_delete", "code": code})
+            conn.execute("DELETE FROM cm_products WHERE code = ?", (code,))
+        cards = {r["card_id"]: r["doc"] for r in conn.execute("SELECT * FROM cm_cards")}
+        for c in doc.get("cards", []):
+            text = json.dumps(c, sort_keys=True)
+            if cards.pop(c["card_id"], None) != text:
+                ops.append({"op": "card", "card": c})
+                conn.execute("INSERT OR REPLACE INTO cm_cards VALUES (?, ?)",
+                             (c["card_id"], text))
+        for card_id in cards:
+            ops.append({"op": "card_delete", "card_id": card_id})
+            conn.execute("DELETE FROM cm_cards WHERE card_id = ?", (card_id,))
+        stop = {r[0] for r in conn.execute("SELECT identifier FROM cm_stop_list")}
+        wanted = set(doc.get("stop_list", []))
+        for ident in sorted(wanted - stop):
+            ops.append({"op": "stop_add", "identifier": ident})
+            conn.execute("INSERT INTO cm_stop_list VALUES (?)", (ident,))
+        for ident in sorted(stop - wanted):
+            ops.append({"op": "stop_remove", "identifier": ident})
+            conn.execute("DELETE FROM cm_stop_list WHERE identifier = ?", (ident,))
+        for kind in EXTRA_KINDS:
+            conn.execute("INSERT OR REPLACE INTO cm_extra VALUES (?, ?)",
+                         (kind, json.dumps(doc.get(kind, []))))
+        # A file's own version is kept when it is ahead (stations may have loaded it
+        # from the same file already), so versions never go back for anyone.
+        version = _record(conn, ops, actor, doc["version"]) if ops else latest_version(conn)
+    return version, len(ops)
+
+
+def set_status(conn: sqlite3.Connection, card_id: str, status: str, *, actor: str
+               ) -> tuple[int, bool]:
+    """Set a card's status; return (version, changed)."""
+    with atomic(conn):
+        row = conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,)).fetchone()
+        if row is None:
+            raise CardStoreFormatError(f"card {card_id} is not in the card master")
+        card = json.loads(row["doc"])
+        if card.get("status", "active") == status:
+            return latest_version(conn), False
+        card["status"] = status
+        conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
+                     (json.dumps(card, sort_keys=True), card_id))
+        return _record(conn, [{"op": "card", "card": card}], actor), True
+
+
+def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The whole master as a card-store document at the latest version."""
+    doc: dict[str, Any] = {"format": FORMAT, "version": latest_version(conn),
+                           "generated_at": iso(utc_now()).replace(".000000", ""),
+                           "products": [json.loads(r[0]) for r in conn.execute(
+                               "SELECT doc FROM cm_products ORDER BY code")],
+                           "cards": [json.loads(r[0]) for r in conn.execute(
+                               "SELECT doc FROM cm_cards ORDER BY card_id")],
+                           "stop_list": [r[0] for r in conn.execute(
+                               "SELECT identifier FROM cm_stop_list ORDER BY identifier")]}
+    for r in conn.execute("SELECT kind, doc FROM cm_extra"):
+        doc[r["kind"]] = json.loads(r["doc"])
+    return doc
+
+
+def message_for(conn: sqlite3.Connection, station_version: int | None) -> dict[str, Any]:
+    """The ``cards`` body that brings a station from ``station_version`` to the latest."""
+    latest = latest_version(conn)
+    expires = iso(utc_now() + MESSAGE_VALID)
+    have = -1 if station_version is None else station_version
+    if 0 <= have <= latest and latest - have <= MAX_DELTA_VERSIONS:
+        ops: list[dict[str, Any]] = []
+        for r in conn.execute("SELECT ops FROM cm_versions WHERE version > ? ORDER BY version",
+                              (have,)):
+            ops.extend(json.loads(r[0]))
+        return {"mode": "delta", "from_version": have, "to_version": latest, "ops": ops,
+                "expires_at": expires}
+    return {"mode": "snapshot", "snapshot": snapshot(conn), "expires_at": expires}
+
+
+def delta_of(conn: sqlite3.Connection, version: int) -> dict[str, Any]:
+    """The ``cards`` body of one version (published to every station when made)."""
+    row = conn.execute("SELECT ops FROM cm_versions WHERE version = ?", (version,)).fetchone()
+    return {"mode": "delta", "from_version": version - 1, "to_version": version,
+            "ops": json.loads(row[0]) if row else [],
+            "expires_at": iso(utc_now() + MESSAGE_VALID)}

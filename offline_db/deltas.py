@@ -1,0 +1,93 @@
+"""Card-store deltas: the operations that take the station from version N to M.
+
+A delta is a list of operations, applied in one transaction together with the new
+version (docs/mqtt.md, "cards" body):
+
+- ``card`` with ``card`` (a card object of the snapshot format): insert or replace the
+  card with its limits, wallets and usage;
+- ``card_delete`` with ``card_id``; ``product`` with ``product`` (``{code, name,
+  unit_price}``); ``product_delete`` with ``code``;
+- ``stop_add`` / ``stop_remove`` with ``identifier``.
+
+Every operation is validated before anything is written; a bad one refuses the
+whole delta with a :class:`~edge.errors.CardStoreFormatError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from edge.errors import CardStoreFormatError
+from offline_db.snapshot import CardSpec, Product, parse_card, parse_product
+
+Op = tuple[str, Any]
+
+
+def parse_ops(raw: Any) -> list[Op]:
+    if not isinstance(raw, list):
+        raise CardStoreFormatError("ops must be a JSON array")
+    out: list[Op] = []
+    for i, item in enumerate(raw):
+        where = f"ops[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("op"), str):
+            raise CardStoreFormatError(f"{where} must be an object with an 'op'")
+        op = item["op"]
+        if op == "card" and set(item) == {"op", "card"}:
+            out.append((op, parse_card(item["card"], f"{where}.card")))
+        elif op == "product" and set(item) == {"op", "product"}:
+            out.append((op, parse_product(item["product"], f"{where}.product")))
+        elif op in ("card_delete", "product_delete", "stop_add", "stop_remove"):
+            key = {"card_delete": "card_id", "product_delete": "code"}.get(op, "identifier")
+            value = item.get(key)
+            if set(item) != {"op", key} or not isinstance(value, str) or not value:
+                raise CardStoreFormatError(f"{where}: {op} needs a non-empty {key!r}")
+            out.append((op, value))
+        else:
+            raise CardStoreFormatError(f"{where}: unknown or malformed operation {op!r}")
+    return out
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def delete_card(conn: sqlite3.Connection, card_id: str) -> None:
+    for table in ("card_limits", "wallets", "card_usage", "cards"):
+        conn.execute(f"DELETE FROM {table} WHERE card_id = ?", (card_id,))
+
+
+def put_card(conn: sqlite3.Connection, c: CardSpec) -> None:
+    delete_card(conn, c.card_id)
+    conn.execute("INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (c.card_id, c.kind, c.status, c.pan, c.rfid_uid, c.token_id, c.expires,
+                  c.customer_id, c.vehicle_id, _json(c.products), json.dumps(c.rules)))
+    conn.executemany("INSERT INTO card_limits VALUES (?, ?, ?, ?, ?)",
+                     [(c.card_id, lim.period, lim.unit, lim.value, _json(lim.products))
+                      for lim in c.limits])
+    conn.executemany("INSERT INTO wallets VALUES (?, ?, ?, ?, ?, ?)",
+                     [(w.wallet_id, c.card_id, w.unit, w.balance, _json(w.products), w.expires)
+                      for w in c.wallets])
+    conn.executemany("INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [(c.card_id, u.period, u.period_start, u.product, u.volume_ml, u.amount,
+                       u.visits) for u in c.usage])
+
+
+def apply_ops(conn: sqlite3.Connection, ops: list[Op]) -> None:
+    """Apply parsed operations (inside the caller's transaction)."""
+    for op, value in ops:
+        if op == "card":
+            put_card(conn, value)
+        elif op == "card_delete":
+            delete_card(conn, value)
+        elif op == "product":
+            product: Product = value
+            conn.execute("INSERT OR REPLACE INTO products VALUES (?, ?, ?)",
+                         (product.code, product.name, product.unit_price))
+        elif op == "product_delete":
+            conn.execute("DELETE FROM products WHERE code = ?", (value,))
+        elif op == "stop_add":
+            conn.execute("INSERT OR IGNORE INTO stop_list VALUES (?)", (value,))
+        elif op == "stop_remove":
+            conn.execute("DELETE FROM stop_list WHERE identifier = ?", (value,))
