@@ -181,7 +181,7 @@ def test_card_changes_flow_down_and_a_block_is_enforced(network: Path, broker: B
 
         def refused() -> bool:
             result = fc_json(network, "sale", "authorize", "--card", CARD, "--pump", "4")
-            return result["reason"] == "card_blocked"
+            return bool(result["reason"] == "card_blocked")
 
         wait_for(refused, "the blocked card to be refused")
         assert fc_json(network, "status")["card_store_version"] == 18
