@@ -412,8 +412,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         f"transaction (default {MqttConfig().batch_max_sales})")
     p.add_argument("--batch-bytes", type=int, default=0,
                    help="[mqtt] batch_max_bytes (default: the config default "
-                        f"{MqttConfig().batch_max_bytes:,}, raised to 600 bytes a sale "
-                        "when --batch needs more)")
+                        f"{MqttConfig().batch_max_bytes:,} per "
+                        f"{MqttConfig().batch_max_sales} sales of --batch)")
     p.add_argument("--dir", type=Path, default=None,
                    help="keep the stores in DIR (default: a temporary directory, deleted)")
     p.add_argument("--seed", type=int, default=42)
@@ -427,7 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     n_sales = max(1, round(args.sales * args.scale))
     batch = max(1, args.batch)
-    batch_bytes = args.batch_bytes or max(MqttConfig().batch_max_bytes, batch * 600)
+    default = MqttConfig()
+    batch_bytes = args.batch_bytes or default.batch_max_bytes * max(
+        1, -(-batch // default.batch_max_sales))  # the default cap per 500 sales
     timeout_s = args.timeout or 60 + n_sales * 0.002
     # The sync threads log like the daemon (JSON lines), to nowhere.
     devnull = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run

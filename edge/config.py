@@ -254,6 +254,7 @@ class MqttConfig:
     reconnect_max_s: int = 60
     batch_max_sales: int = 500
     batch_max_bytes: int = 256 * 1024
+    receipt_timeout_s: int = 15
     tls: bool = False
     ca_file: str = ""
     cert_file: str = ""
@@ -272,6 +273,8 @@ class MqttConfig:
             raise ValueError("[mqtt] keepalive_s must be >= 5 and session_expiry_s >= 0")
         if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
             raise ValueError("[mqtt] reconnect_min_s must be positive and <= reconnect_max_s")
+        if self.receipt_timeout_s < 1:
+            raise ValueError("[mqtt] receipt_timeout_s must be at least 1")
         if self.batch_max_sales < 1 or self.batch_max_bytes < 4096:
             raise ValueError("[mqtt] batch_max_sales must be >= 1 and batch_max_bytes >= 4096")
 

@@ -24,9 +24,19 @@ def fc_json(config: Path, *args: str) -> Any:
     return json.loads(fc(config, *args, "--json").stdout)
 
 
+def daemon_log(config: Path) -> Path:
+    """Where a daemon started by :func:`start_daemon` writes its log (appended)."""
+    return config.parent / "daemon.log"
+
+
 def start_daemon(config: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([forecourt_exe(), "--config", str(config), "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The log goes to a file, never to a pipe nobody reads: a full pipe would block
+    # the daemon's next log line, and with it whichever thread wrote it.
+    with daemon_log(config).open("a") as log:
+        log.write("--- start\n")
+        log.flush()
+        proc = subprocess.Popen([forecourt_exe(), "--config", str(config), "run"],
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
     sock = config.parent / "station" / "control.sock"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -38,7 +48,7 @@ def start_daemon(config: Path) -> subprocess.Popen[str]:
             except OSError:
                 pass
         if proc.poll() is not None:
-            raise AssertionError(f"daemon exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(f"daemon exited: {daemon_log(config).read_text()[-2000:]}")
         time.sleep(0.05)
     proc.kill()
     raise AssertionError("daemon did not become ready")

@@ -8,19 +8,22 @@ mosquitto drops to user ``mosquitto`` and silently cannot write its persistence 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edge.config import MqttConfig
+from tests.conftest import forecourt_exe
+from tests.support import fc, fc_json, initialize, stop_daemon
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -128,3 +131,60 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         yield b
     finally:
         b.kill()
+
+
+# -- a station and a head office on one test bench ------------------------------------------
+CARD = "FLEET-UNLIMITED"  # added to the sample card store: no limits, no wallets
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def card_store(tmp_path: Path, sample_store_file: Path) -> Path:
+    doc = json.loads(sample_store_file.read_text())
+    doc["cards"].append({"card_id": CARD, "kind": "rfid", "status": "active"})
+    path = tmp_path / "card-store.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def network(config_file: Path, card_store: Path, broker: Broker) -> Path:
+    """One config for both sides (as on a test bench): station S-001 and the office."""
+    fc(config_file, "office", "init")
+    office_key = fc(config_file, "office", "keys", "show").stdout.strip()
+    text = config_file.read_text()
+    text = text.replace('office_public_key = ""', f'office_public_key = "{office_key}"')
+    text = text.replace("enabled = false", "enabled = true")
+    text = text.replace("port = 1883", f"port = {broker.port}")
+    text = text.replace("reconnect_max_s = 60", "reconnect_max_s = 2")
+    text = text.replace("batch_max_sales = 500", "batch_max_sales = 100")
+    config_file.write_text(text)
+    initialize(config_file, card_store)
+    station_key = fc(config_file, "keys", "show").stdout.strip()
+    fc(config_file, "office", "station", "add", "S-001", "--public-key", station_key)
+    return config_file
+
+
+@pytest.fixture
+def office(network: Path) -> Iterator[subprocess.Popen[str]]:
+    with (network.parent / "office.log").open("a") as log:
+        proc = subprocess.Popen([forecourt_exe(), "--config", str(network), "office", "serve"],
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+    yield proc
+    stop_daemon(proc)
+
+
+def office_sales(config: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = fc_json(config, "office", "sales", "--station", "S-001")
+    return rows
+
+

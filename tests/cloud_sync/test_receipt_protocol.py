@@ -125,10 +125,6 @@ class ReceiptProtocol(RuleBasedStateMachine):
         self.office_refused = 0
         self.station_refused = 0
 
-    @initialize()
-    def nothing_yet(self) -> None:
-        assert self.outbox() == set()
-
     # -- helpers: reading both sides ------------------------------------------------------
     def last_receipt_seq(self) -> int:
         return int(get_state(self.store.conn, "last_receipt_seq", "0") or 0)
@@ -225,7 +221,12 @@ class ReceiptProtocol(RuleBasedStateMachine):
             assert (self.outbox(), self.last_receipt_seq()) == before
 
     # -- rules: the station ----------------------------------------------------------------
-    @rule(n=st.integers(1, 4), volume=st.integers(1, 999))
+    @initialize(n=st.integers(1, 8))
+    def opening_sales(self, n: int) -> None:
+        assert self.outbox() == set()
+        self.sell(n, 500)
+
+    @rule(n=st.integers(1, 4), volume=st.integers(1, 990))
     def sell(self, n: int, volume: int) -> None:
         for i in range(n):
             auth = self.station.authorize(card=CARD, pump=1 + i % 4, product="AI92",
@@ -235,18 +236,25 @@ class ReceiptProtocol(RuleBasedStateMachine):
             assert sale["seq"] not in self.sold
             self.sold[sale["seq"]] = (sale["sale_id"], sale["hash"])
 
-    @rule(max_sales=st.integers(1, 6), max_bytes=st.sampled_from([1, 1500, 1_000_000]))
-    def station_sends(self, max_sales: int, max_bytes: int) -> None:
-        self.send_batch(max_sales=max_sales, max_bytes=max_bytes)
+    @precondition(lambda self: bool(self.outbox()))
+    @rule(max_sales=st.integers(1, 6), max_bytes=st.sampled_from([1, 1500, 1_000_000]),
+          skip=st.sampled_from([0, 0, 0, 1, 2, 4]))
+    def station_sends(self, max_sales: int, max_bytes: int, skip: int) -> None:
+        """The oldest undelivered sales, or (``skip``: StationSync's ``after_seq`` path
+        after a quarantine) later ones first, so the office sees gaps."""
+        self.send_batch(max_sales=max_sales, max_bytes=max_bytes,
+                        after_seq=self.last_receipt_seq() + skip if skip else 0)
 
-    @rule(skip=st.integers(1, 4), max_sales=st.integers(1, 6))
-    def station_sends_later_sales_first(self, skip: int, max_sales: int) -> None:
-        """StationSync's ``after_seq`` path (after a quarantine): the office sees a gap."""
-        self.send_batch(max_sales=max_sales, max_bytes=1_000_000,
-                        after_seq=self.last_receipt_seq() + skip)
-
-    @rule()
-    def station_crashes(self) -> None:
+    @rule(office=st.booleans())
+    def crash(self, office: bool) -> None:
+        """Close and reopen one side's store: nothing committed is lost."""
+        if office:
+            rows_before, head_before = self.office_rows(), self.office_head()
+            self.office.close()
+            self.office = open_office(self.office_dir)
+            assert self.office_rows() == rows_before
+            assert self.office_head() == head_before
+            return
         journal_before, outbox_before = self.journal_rows(), self.outbox()
         last_before = self.last_receipt_seq()
         self.store.close()
@@ -257,18 +265,9 @@ class ReceiptProtocol(RuleBasedStateMachine):
         assert self.last_receipt_seq() == last_before
         assert journal.verify(self.store.conn).ok
 
-    # -- rules: the office -----------------------------------------------------------------
-    @rule()
-    def office_crashes(self) -> None:
-        rows_before, head_before = self.office_rows(), self.office_head()
-        self.office.close()
-        self.office = open_office(self.office_dir)
-        assert self.office_rows() == rows_before
-        assert self.office_head() == head_before
-
     # -- rules: the network ----------------------------------------------------------------
     @precondition(lambda self: bool(self.network))
-    @rule(picks=st.lists(st.integers(0, 1000), min_size=1, max_size=4))
+    @rule(picks=st.lists(st.integers(0, 1000), min_size=1, max_size=6))
     def network_delivers(self, picks: list[int]) -> None:
         """Pending messages picked anywhere, either direction: delays and reorders."""
         for i in picks:
@@ -276,31 +275,24 @@ class ReceiptProtocol(RuleBasedStateMachine):
                 self.deliver(self.network.pop(i % len(self.network)))
 
     @precondition(lambda self: bool(self.network))
-    @rule(i=st.integers(0, 1000))
-    def network_drops(self, i: int) -> None:
-        self.network.pop(i % len(self.network))
-
-    @precondition(lambda self: bool(self.network))
-    @rule(i=st.integers(0, 1000))
-    def network_duplicates(self, i: int) -> None:
-        self.network.append(self.network[i % len(self.network)])
-
-    @precondition(lambda self: len(self.network) > 1)
-    @rule(i=st.integers(0, 1000), j=st.integers(0, 1000))
-    def network_reorders(self, i: int, j: int) -> None:
-        i, j = i % len(self.network), j % len(self.network)
-        self.network[i], self.network[j] = self.network[j], self.network[i]
-
-    @precondition(lambda self: bool(self.sent_batches or self.sent_receipts))
-    @rule(i=st.integers(0, 1000), batch=st.booleans())
-    def network_replays_an_old_message(self, i: int, batch: bool) -> None:
-        """A long-delayed copy (a broker redelivering after a restart): harmless."""
-        if batch and self.sent_batches:
-            self.network.append(Message(SALES_TOPIC, self.sent_batches[i % len(
-                self.sent_batches)], genuine=True))
+    @rule(fault=st.sampled_from(["drop", "duplicate", "reorder", "replay"]),
+          i=st.integers(0, 1000), j=st.integers(0, 1000))
+    def network_misbehaves(self, fault: str, i: int, j: int) -> None:
+        """Loses, duplicates or swaps a pending message, or redelivers a long-gone one
+        (a broker after a restart): all harmless."""
+        n = len(self.network)
+        if fault == "drop":
+            self.network.pop(i % n)
+        elif fault == "duplicate":
+            self.network.append(self.network[i % n])
+        elif fault == "reorder":
+            self.network[i % n], self.network[j % n] = self.network[j % n], self.network[i % n]
+        elif j % 2 and self.sent_batches:
+            old = self.sent_batches[i % len(self.sent_batches)]
+            self.network.append(Message(SALES_TOPIC, old, genuine=True))
         elif self.sent_receipts:
-            self.network.append(Message(RECEIPT_TOPIC, self.sent_receipts[i % len(
-                self.sent_receipts)], genuine=True))
+            old = self.sent_receipts[i % len(self.sent_receipts)]
+            self.network.append(Message(RECEIPT_TOPIC, old, genuine=True))
 
     # -- rules: the attacker ---------------------------------------------------------------
     def attack_station(self, body: dict[str, Any], *, key: Ed25519PrivateKey,

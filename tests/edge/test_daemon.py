@@ -17,7 +17,7 @@ from offline_db.connection import connect
 from offline_db.journal import verify
 from offline_db.store import StationStore
 from tests.conftest import forecourt_exe
-from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
+from tests.support import daemon_log, fc, fc_json, initialize, start_daemon, stop_daemon
 
 CARD = "7800001234567893"  # digital card, day money limit 300000
 
@@ -75,7 +75,7 @@ def test_malformed_requests_do_not_stop_the_daemon(initialized: Path,
 def test_sigterm_stops_cleanly(initialized: Path, daemon: subprocess.Popen[str]) -> None:
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=30) == 0
-    out = daemon.stdout.read() if daemon.stdout else ""
+    out = daemon_log(initialized).read_text().split("--- start\n")[-1]
     events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
     assert events[-1] == "daemon.stopped" and "daemon.ready" in events
     assert not (initialized.parent / "station" / "control.sock").exists()
@@ -106,7 +106,7 @@ def test_sigkill_loses_nothing_committed(initialized: Path) -> None:
     restarted = start_daemon(initialized)
     restarted.send_signal(signal.SIGTERM)
     restarted.wait(timeout=30)
-    log = restarted.stdout.read() if restarted.stdout else ""
+    log = daemon_log(initialized).read_text().split("--- start\n")[-1]
     reported = {json.loads(line)["sale_id"] for line in log.splitlines()
                 if '"sale.open_at_startup"' in line}
     assert reported == set(sales[1:])
