@@ -66,6 +66,6 @@ def apply_receipt(conn: sqlite3.Connection, *, up_to_seq: int, hash_: str) -> Re
         if row["hash"] != hash_:
             return ReceiptResult(False, 0, last, f"the receipt's hash for seq {up_to_seq} is "
                                  "not this station's: another history")
-        removed = conn.execute("DELETE FROM outbox WHERE seq <= ? + 1", (up_to_seq,)).rowcount
+        removed = conn.execute("DELETE FROM outbox WHERE seq <= ?", (up_to_seq,)).rowcount
         set_state(conn, "last_receipt_seq", str(up_to_seq))
     return ReceiptResult(True, removed, up_to_seq)
