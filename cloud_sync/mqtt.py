@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 import random
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -321,6 +322,14 @@ class MqttLink:
                         reason=str(reason_code))
             return
         self._count("connects")
+        # Small request/answer messages (a batch, its PUBACK, a receipt): without
+        # TCP_NODELAY each answer waits ~25 ms for Nagle and delayed ACKs.
+        sock = client.socket()
+        if sock is not None and hasattr(sock, "setsockopt"):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as exc:
+                log.debug("mqtt.nodelay_failed", error=str(exc))
         if self._ever_connected:
             self._count("reconnects")
         self._ever_connected = True
