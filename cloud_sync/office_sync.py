@@ -22,6 +22,7 @@ from cloud_sync import card_master
 from cloud_sync.envelope import EVERYONE, OFFICE, EnvelopeError, open_envelope, seal
 from cloud_sync.ingest import ingest_batch
 from cloud_sync.mqtt import MqttLink
+from cloud_sync.usage import usage_ops
 from edge.config import Config
 from edge.keys import parse_public_text
 from offline_db.connection import atomic, iso, utc_now
@@ -121,6 +122,8 @@ class OfficeSync:
                                        "duplicates": result.duplicates,
                                        "quarantined": [result.quarantined]
                                        if result.quarantined else []}
+        if result.stored:
+            self._announce_usage(env.body)
         log.info("office.batch", station_id=station_id, stored=result.stored,
                  duplicates=result.duplicates, up_to_seq=result.contiguous_seq,
                  quarantined=result.quarantined)
@@ -128,6 +131,19 @@ class OfficeSync:
         self.link.publish(f"{self.prefix}/station/{station_id}/receipt",
                           seal("receipt", OFFICE, station_id, receipt, self.key), qos=1,
                           timeout=10)
+
+    def _announce_usage(self, body: dict[str, Any]) -> None:
+        """Tell every station the network-wide use of the cards that just sold."""
+        card_ids = [s["card_id"] for s in body.get("sales", []) if isinstance(s, dict)
+                    and isinstance(s.get("card_id"), str)]
+        with self._lock:
+            ops = usage_ops(self.conn, card_ids, self.config, utc_now())
+        if not ops:
+            return
+        message = {"mode": "usage", "ops": ops,
+                   "expires_at": iso(utc_now() + card_master.MESSAGE_VALID)}
+        self.link.publish_nowait(f"{self.prefix}/network/cards",
+                                 seal("cards", OFFICE, EVERYONE, message, self.key))
 
     def _status(self, station_id: str, body: dict[str, Any]) -> None:
         with atomic(self.conn):

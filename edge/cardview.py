@@ -92,7 +92,12 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
     """Everything the engine needs about one card, usage and holds included."""
     card_id = row["card_id"]
     rules = json.loads(row["rules"])
-    as_of = (state or StoreState.load(conn)).usage_as_of_seq
+    # Wallet balances are as of the card store's own mark; usage figures may be newer,
+    # per card, when the office has sent the card's network-wide usage since.
+    wallet_as_of = (state or StoreState.load(conn)).usage_as_of_seq
+    per_card = conn.execute("SELECT as_of_seq FROM card_usage_as_of WHERE card_id = ?",
+                            (card_id,)).fetchone()
+    as_of = per_card[0] if per_card is not None else wallet_as_of
     tz, week_start = config.station.tz, config.station.week_start_index
     limits = tuple(Limit(r["period"], r["unit"], r["value"], _set(r["products"]))
                    for r in store.card_limits(conn, card_id))
@@ -116,7 +121,7 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
     wallets = tuple(
         Wallet(w["wallet_id"], w["unit"], w["available"], _set(w["products"]),
                date.fromisoformat(w["expires"]) if w["expires"] else None)
-        for w in store.wallets_available(conn, card_id, as_of_seq=as_of,
+        for w in store.wallets_available(conn, card_id, as_of_seq=wallet_as_of,
                                          exclude_sale=exclude_sale))
     windows = tuple(TimeWindow(frozenset(DAYS.index(d) for d in w["days"]),
                                _minutes(w["from"]), _minutes(w["to"]))

@@ -22,7 +22,7 @@ import structlog
 from edge.cardview import StoreState, build_card_view, build_context, policy_of
 from edge.config import Config
 from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
-from edge.errors import ForecourtError, SaleError
+from edge.errors import CardStoreFormatError, ForecourtError, SaleError
 from edge.money import amount_for
 from edge.reasons import Reason
 from offline_db import cards as store
@@ -328,6 +328,16 @@ def apply_cards_message(station: Station, body: dict[str, Any]) -> CardsUpdate:
     except ValueError:
         return CardsUpdate("refused", current, "the message's expires_at is malformed")
     mode = body.get("mode")
+    if mode == "usage":
+        try:
+            ops = parse_ops(body.get("ops"))
+            if any(op != "usage" for op, _ in ops):
+                raise CardStoreFormatError("a usage message carries only usage operations")
+        except ForecourtError as exc:
+            return CardsUpdate("refused", current, str(exc))
+        with atomic(conn):
+            apply_ops(conn, ops, station_id=station.config.station.id)
+        return CardsUpdate("usage", current, f"{len(ops)} cards")
     if mode == "snapshot":
         try:
             snap = parse_snapshot(json.dumps(body.get("snapshot")))
@@ -357,12 +367,9 @@ def apply_cards_message(station: Station, body: dict[str, Any]) -> CardsUpdate:
         return CardsUpdate("refused", current, str(exc))
     try:
         with atomic(conn):
-            apply_ops(conn, ops)
+            apply_ops(conn, ops, station_id=station.config.station.id)
             set_state(conn, "card_store_version", str(last))
             set_state(conn, "card_store_confirmed_at", iso(now))
-            usage_seq = body.get("usage_as_of_seq")
-            if isinstance(usage_seq, int) and not isinstance(usage_seq, bool):
-                set_state(conn, "usage_as_of_seq", str(usage_seq))
     finally:
         station.card_data_changed()
     return CardsUpdate("confirmed" if first == last else "applied", last)

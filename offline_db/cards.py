@@ -13,7 +13,7 @@ from offline_db.snapshot import Snapshot
 from offline_db.state import get_state, set_state
 
 CARD_TABLES = ("products", "customer_groups", "customers", "vehicles", "cards", "card_limits",
-               "wallets", "card_usage", "stop_list")
+               "wallets", "card_usage", "card_usage_as_of", "stop_list")
 
 
 @dataclass(frozen=True)

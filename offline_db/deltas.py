@@ -7,7 +7,10 @@ version (docs/mqtt.md, "cards" body):
   card with its limits, wallets and usage;
 - ``card_delete`` with ``card_id``; ``product`` with ``product`` (``{code, name,
   unit_price}``); ``product_delete`` with ``code``;
-- ``stop_add`` / ``stop_remove`` with ``identifier``.
+- ``stop_add`` / ``stop_remove`` with ``identifier``;
+- ``usage`` with ``card_id``, ``rev``, ``station_seqs`` (station id -> the last seq of
+  that station counted) and ``usage`` (entries of the snapshot format): network-wide
+  use of the card in the current periods; not a card-store version of its own.
 
 Every operation is validated before anything is written; a bad one refuses the
 whole delta with a :class:`~edge.errors.CardStoreFormatError` naming it.
@@ -38,6 +41,8 @@ def parse_ops(raw: Any) -> list[Op]:
             out.append((op, parse_card(item["card"], f"{where}.card")))
         elif op == "product" and set(item) == {"op", "product"}:
             out.append((op, parse_product(item["product"], f"{where}.product")))
+        elif op == "usage" and set(item) == {"op", "card_id", "rev", "station_seqs", "usage"}:
+            out.append((op, _usage(item, where)))
         elif op in ("card_delete", "product_delete", "stop_add", "stop_remove"):
             key = {"card_delete": "card_id", "product_delete": "code"}.get(op, "identifier")
             value = item.get(key)
@@ -49,12 +54,25 @@ def parse_ops(raw: Any) -> list[Op]:
     return out
 
 
+def _usage(item: dict[str, Any], where: str) -> dict[str, Any]:
+    card_id, rev, seqs = item["card_id"], item["rev"], item["station_seqs"]
+    if not isinstance(card_id, str) or not card_id or not isinstance(rev, int) \
+            or isinstance(rev, bool) or not isinstance(seqs, dict) or not all(
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                for k, v in seqs.items()):
+        raise CardStoreFormatError(f"{where}: usage needs card_id, an integer rev and "
+                                   "station_seqs of integers")
+    entries = parse_card({"card_id": card_id, "kind": "rfid", "usage": item["usage"]},
+                         f"{where}").usage
+    return {"card_id": card_id, "rev": rev, "station_seqs": seqs, "usage": entries}
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def delete_card(conn: sqlite3.Connection, card_id: str) -> None:
-    for table in ("card_limits", "wallets", "card_usage", "cards"):
+    for table in ("card_limits", "wallets", "card_usage", "card_usage_as_of", "cards"):
         conn.execute(f"DELETE FROM {table} WHERE card_id = ?", (card_id,))
 
 
@@ -74,9 +92,12 @@ def put_card(conn: sqlite3.Connection, c: CardSpec) -> None:
                        u.visits) for u in c.usage])
 
 
-def apply_ops(conn: sqlite3.Connection, ops: list[Op]) -> None:
+def apply_ops(conn: sqlite3.Connection, ops: list[Op], *, station_id: str = "") -> None:
     """Apply parsed operations (inside the caller's transaction)."""
     for op, value in ops:
+        if op == "usage":
+            _put_usage(conn, value, station_id)
+            continue
         if op == "card":
             put_card(conn, value)
         elif op == "card_delete":
@@ -91,3 +112,17 @@ def apply_ops(conn: sqlite3.Connection, ops: list[Op]) -> None:
             conn.execute("INSERT OR IGNORE INTO stop_list VALUES (?)", (value,))
         elif op == "stop_remove":
             conn.execute("DELETE FROM stop_list WHERE identifier = ?", (value,))
+
+
+def _put_usage(conn: sqlite3.Connection, item: dict[str, Any], station_id: str) -> None:
+    card_id = item["card_id"]
+    row = conn.execute("SELECT rev FROM card_usage_as_of WHERE card_id = ?",
+                       (card_id,)).fetchone()
+    if row is not None and row["rev"] >= item["rev"]:
+        return  # an older update arriving late
+    conn.execute("DELETE FROM card_usage WHERE card_id = ?", (card_id,))
+    conn.executemany("INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [(card_id, u.period, u.period_start, u.product, u.volume_ml, u.amount,
+                       u.visits) for u in item["usage"]])
+    conn.execute("INSERT OR REPLACE INTO card_usage_as_of VALUES (?, ?, ?)",
+                 (card_id, int(item["station_seqs"].get(station_id, 0)), item["rev"]))

@@ -217,3 +217,19 @@ def m0004_authorization_actor(db: Database) -> None:
     its own who/when/what instead of an audit-log row per authorization.
     """
     db.execute("ALTER TABLE authorizations ADD COLUMN actor TEXT NOT NULL DEFAULT ''")
+
+
+@station_migrations(name="0005_card_usage_as_of")
+def m0005_card_usage_as_of(db: Database) -> None:
+    """Per card: which of this station's sales the office's usage figures include.
+
+    The office sends usage for the cards that just sold anywhere, each with the last
+    seq of this station it counted; this station adds only its own later sales.
+    ``rev`` orders usage updates so an older one arriving late changes nothing.
+    """
+    db.execute("""
+        CREATE TABLE card_usage_as_of (
+            card_id TEXT PRIMARY KEY,
+            as_of_seq INTEGER NOT NULL,
+            rev INTEGER NOT NULL
+        )""")

@@ -135,6 +135,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 # -- a station and a head office on one test bench ------------------------------------------
 CARD = "FLEET-UNLIMITED"  # added to the sample card store: no limits, no wallets
+LIMITED = "FLEET-50L-DAY"  # added too: 50 litres a day, network-wide
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -151,6 +152,8 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
 def card_store(tmp_path: Path, sample_store_file: Path) -> Path:
     doc = json.loads(sample_store_file.read_text())
     doc["cards"].append({"card_id": CARD, "kind": "rfid", "status": "active"})
+    doc["cards"].append({"card_id": LIMITED, "kind": "rfid", "status": "active",
+                         "limits": [{"period": "day", "unit": "volume", "value": 50000}]})
     path = tmp_path / "card-store.json"
     path.write_text(json.dumps(doc))
     return path

@@ -12,13 +12,14 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from edge.config import load_config_file
 from edge.control import DaemonNotRunning, call
 from edge.lifecycle import Station
 from offline_db.store import StationStore
-from tests.cloud_sync.conftest import CARD, Broker, office_sales, wait_for
-from tests.support import fc, fc_json, start_daemon, stop_daemon
+from tests.cloud_sync.conftest import CARD, LIMITED, Broker, office_sales, wait_for
+from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
 
 
 def sell(config: Path, count: int) -> None:
@@ -130,3 +131,50 @@ def test_card_changes_flow_down_and_a_block_is_enforced(network: Path, broker: B
         assert "already blocked" in fc(network, "office", "cards", "block", CARD).stdout
     finally:
         stop_daemon(station)
+
+
+def test_daily_limit_holds_across_stations(network: Path, broker: Broker, card_store: Path,
+                                           office: subprocess.Popen[str],
+                                           tmp_path: Path) -> None:
+    """Station A sells 40 l on a 50 l/day card; station B then allows only the rest."""
+    fc(network, "office", "cards", "import", str(card_store))
+    second_dir = tmp_path / "s002"
+    second_dir.mkdir()
+    second = second_dir / "config.toml"
+    second.write_text(network.read_text().replace('id = "S-001"', 'id = "S-002"'))
+    initialize(second, card_store)
+    fc(network, "office", "station", "add", "S-002", "--public-key",
+       fc(second, "keys", "show").stdout.strip())
+    first_daemon, second_daemon = start_daemon(network), start_daemon(second)
+    try:
+        auth = fc_json(network, "sale", "authorize", "--card", LIMITED, "--pump", "3",
+                       "--product", "DT")
+        assert auth["max_volume_ml"] == 50000
+        fc(network, "sale", "complete", auth["sale_id"], "--volume", "40000")
+
+        def limited_at_second() -> dict[str, Any] | None:
+            result: dict[str, Any] = fc_json(second, "sale", "authorize", "--card", LIMITED,
+                                             "--pump", "4", "--product", "DT")
+            if result["approved"] and result["max_volume_ml"] == 10000:
+                return result
+            if result["approved"]:
+                fc(second, "sale", "cancel", result["sale_id"])
+            return None
+
+        at_second = wait_for(limited_at_second, "station S-002 to see S-001's 40 l")
+        fc(second, "sale", "complete", at_second["sale_id"], "--volume", "10000")
+        # Back at the first station: the day is used up network-wide, and its own 40 l
+        # are not counted twice.
+        def exhausted_at_first() -> bool:
+            result = fc_json(network, "sale", "authorize", "--card", LIMITED, "--pump", "3",
+                             "--product", "DT")
+            if result["approved"]:
+                fc(network, "sale", "cancel", result["sale_id"])
+            return bool(result["reason"] == "limit_exhausted")
+
+        wait_for(exhausted_at_first, "station S-001 to see the whole day used")
+        card = fc_json(network, "cards", "show", LIMITED)
+        assert card["limits"][0]["used"] == 50000
+    finally:
+        stop_daemon(first_daemon)
+        stop_daemon(second_daemon)
