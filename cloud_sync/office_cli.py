@@ -94,6 +94,8 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
         rows = station_overview(conn)
         online = {r["station_id"]: (bool(r["online"]), r["at"])
                   for r in conn.execute("SELECT * FROM station_online")}
+        refused = [dict(r) for r in conn.execute("SELECT * FROM refused_messages "
+                                                 "ORDER BY reason")]
     finally:
         conn.close()
     for row in rows:
@@ -108,6 +110,9 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
                        f"last seen {r['last_seen_at'] or '-'}  outbox {r['outbox_depth']}  "
                        f"gaps {len(r['gaps'])}  forks {len(r['forks'])}  "
                        f"quarantined {r['quarantined']}")
+        for r in refused:
+            click.echo(f"refused messages ({r['reason']}): {r['count']}, last at "
+                       f"{r['last_at']}: {r['last_detail']}")
 
     emit(rows, as_json, human)
 

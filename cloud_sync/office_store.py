@@ -111,11 +111,14 @@ def init_office(data_dir: Path) -> tuple[list[str], str | None]:
 
 
 def open_office(data_dir: Path) -> sqlite3.Connection:
+    """Open the office store, applying migrations a newer forecourt brought."""
     path = data_dir / OFFICE_DB
     if not path.exists():
         raise NotInitializedError(
             f"no head-office store in {data_dir}; run 'forecourt office init' first")
-    return connect(path)
+    conn = connect(path)
+    office_migrations.apply(Database(conn))
+    return conn
 
 
 @office_migrations(name="0003_station_online")
@@ -141,3 +144,15 @@ def m0004_card_master(db: Database) -> None:
         "actor TEXT NOT NULL, ops TEXT NOT NULL)",
     ):
         db.execute(statement)
+
+
+@office_migrations(name="0005_refused_messages")
+def m0005_refused_messages(db: Database) -> None:
+    """Messages refused at the boundary (unknown sender, bad signature, ...), counted."""
+    db.execute("""
+        CREATE TABLE refused_messages (
+            reason TEXT PRIMARY KEY,
+            count INTEGER NOT NULL,
+            last_at TEXT NOT NULL,
+            last_detail TEXT NOT NULL
+        )""")

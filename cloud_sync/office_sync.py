@@ -98,6 +98,12 @@ class OfficeSync:
                 self.refused[exc.reason] += 1
                 log.warning("office.message_refused", topic=topic, reason=exc.reason,
                             error=str(exc))
+                with atomic(self.conn):
+                    self.conn.execute(
+                        "INSERT INTO refused_messages VALUES (?, 1, ?, ?) ON CONFLICT (reason) "
+                        "DO UPDATE SET count = count + 1, last_at = excluded.last_at, "
+                        "last_detail = excluded.last_detail",
+                        (exc.reason, iso(utc_now()), f"{topic}: {exc}"))
                 return
             if env.kind == "status":
                 self._status(station_id, env.body)

@@ -104,6 +104,7 @@ def test_forged_station_is_refused(network: Path, broker: Broker, card_store: Pa
         time.sleep(3.0)
         assert office_sales(network) == []
         assert fc_json(other, "status")["outbox_depth"] == 3  # never receipted
+        assert "refused messages (bad_signature)" in fc(network, "office", "stations").stdout
     finally:
         stop_daemon(impostor)
 
