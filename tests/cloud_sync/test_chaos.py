@@ -28,6 +28,7 @@ from tests.conftest import forecourt_exe
 from tests.support import fc_json, start_daemon, stop_daemon
 
 ROUNDS = 6
+BLOCKED = "7800001234567891"  # a card whose status the office flips during the chaos
 
 
 def start_office(config: Path) -> subprocess.Popen[str]:
@@ -72,8 +73,13 @@ def test_random_kills_lose_and_double_nothing(fast_resend: Path, broker: Broker,
                                               ) -> None:
     rng = random.Random(20261122)
     config = fast_resend
+    run(config, "office", "cards", "import", str(config.parent / "card-store.json"))
+    last_change = ""
     for _ in range(ROUNDS):
         sell_some(config, rng.randint(5, 25))
+        # Card changes flow down meanwhile (the office may be down: they wait for the
+        # station's next sync request).
+        last_change = run(config, "office", "cards", rng.choice(["block", "unblock"]), BLOCKED)
         victim = rng.choice(["station", "office", "broker", "station", "office"])
         time.sleep(rng.uniform(0.0, 1.5))
         if victim == "broker":
@@ -108,3 +114,23 @@ def test_random_kills_lose_and_double_nothing(fast_resend: Path, broker: Broker,
         text=True, check=True).stdout
     overview = fc_json(config, "office", "stations")[0]
     assert (overview["gaps"], overview["forks"], overview["quarantined"]) == ([], [], 0)
+    # The station ends on the office's latest card-store version, block state included.
+    wait_for(lambda: fc_json(config, "status")["card_store_version"] == office_version(config),
+             "the station to reach the office's card-store version", timeout=60)
+    station_status = fc_json(config, "cards", "show", BLOCKED)["status"]
+    office_status = "blocked" if "is now blocked" in last_change or \
+        "already blocked" in last_change else "active"
+    assert station_status == office_status
+
+
+def run(config: Path, *args: str) -> str:
+    return subprocess.run([forecourt_exe(), "--config", str(config), *args],
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def office_version(config: Path) -> int:
+    import sqlite3
+
+    office_db = load_config_file(config).office.data_dir / "office.db"
+    with sqlite3.connect(office_db) as conn:
+        return int(conn.execute("SELECT MAX(version) FROM cm_versions").fetchone()[0])
