@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: Python with venv and headers, a C compiler and the PC/SC headers
-# (pyscard builds from source), pkg-config.
-APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev pcscd vsmartcard-vpcd)
+# (pyscard builds from source), pkg-config; and the software peers the tests start
+# themselves: pcscd with the vpcd virtual reader (smart cards), mosquitto (sync),
+# openssl (test certificates for MQTT over TLS).
+APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev
+              pcscd vsmartcard-vpcd mosquitto openssl)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
