@@ -143,6 +143,11 @@ class ReceiptProtocol(RuleBasedStateMachine):
                                   "WHERE station_id = ?", (STATION_ID,)).fetchone()
         return (int(row[0]), str(row[1])) if row else (0, None)
 
+    def office_problems(self, kind: str) -> list[tuple[int, int]]:
+        return [(int(a), int(b)) for a, b in self.office.execute(
+            "SELECT first_seq, last_seq FROM chain_problems WHERE station_id = ? AND kind = ? "
+            "AND resolved_at IS NULL ORDER BY first_seq", (STATION_ID, kind))]
+
     def office_key_for(self, sender: str) -> Ed25519PublicKey | None:
         row = self.office.execute("SELECT public_key FROM stations WHERE station_id = ?",
                                   (sender,)).fetchone()
@@ -207,17 +212,17 @@ class ReceiptProtocol(RuleBasedStateMachine):
 
     def deliver(self, msg: Message) -> None:
         if msg.topic.endswith("/sales"):
-            result = self.office_receive(msg)
+            ingested = self.office_receive(msg)
             if msg.genuine:  # the real station's batch: verified, never quarantined
-                assert result is not None, "the office refused a genuine batch"
-                assert result.quarantined is None, (result.quarantined, result.detail)
+                assert ingested is not None, "the office refused a genuine batch"
+                assert ingested.quarantined is None, (ingested.quarantined, ingested.detail)
             return
         before = (self.outbox(), self.last_receipt_seq())
-        result = self.station_receive(msg)
+        applied = self.station_receive(msg)
         if msg.genuine:  # the real office only receipts what it holds: ours
-            assert result is not None and result.accepted, result
+            assert applied is not None and applied.accepted, applied
         else:
-            assert result is None or result.removed == 0, result
+            assert applied is None or applied.removed == 0, applied
             assert (self.outbox(), self.last_receipt_seq()) == before
 
     # -- rules: the station ----------------------------------------------------------------
@@ -416,6 +421,17 @@ class ReceiptProtocol(RuleBasedStateMachine):
             assert head_hash == jhash[head]
         if set(held) == set(range(1, len(held) + 1)):
             assert head == len(held)
+        # honest traffic raises no alarm: no fork, no broken chain, nothing quarantined
+        # (forged batches are refused at the envelope); the open gaps are exactly the
+        # missing ranges above the head
+        assert self.office_problems("fork") == [] and self.office_problems("bad_chain") == []
+        assert self.office.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 0
+        missing, expected = [], head + 1
+        for seq in sorted(s for s in held if s > head):
+            if seq > expected:
+                missing.append((expected, seq - 1))
+            expected = seq + 1
+        assert self.office_problems("gap") == missing
 
     # -- teardown: everything eventually arrives -------------------------------------------
     def teardown(self) -> None:
