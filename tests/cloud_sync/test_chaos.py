@@ -27,7 +27,7 @@ from tests.cloud_sync.conftest import CARD, Broker, office_sales, wait_for
 from tests.conftest import forecourt_exe
 from tests.support import fc_json, start_daemon, stop_daemon
 
-ROUNDS = 6
+ROUNDS = 12
 BLOCKED = "7800001234567891"  # a card whose status the office flips during the chaos
 
 
