@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.errors import ForecourtError
+from edge.errors import Refusal
 from offline_db.connection import iso, utc_now
 
 VERSION = 1
@@ -34,13 +34,8 @@ MAX_ENVELOPE = 16 * 1024 * 1024
 KINDS = ("sales", "receipt", "cards", "sync-request", "status")
 
 
-class EnvelopeError(ForecourtError):
+class EnvelopeError(Refusal):
     """A message refused at the boundary; ``reason`` is its reason code."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.code = reason
 
 
 @dataclass(frozen=True)

@@ -23,20 +23,15 @@ from datetime import UTC, datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.errors import ForecourtError
+from edge.errors import Refusal
 
 PREFIX = "FC1"
 MAX_LENGTH = 512
 _NONCE = re.compile(r"[0-9a-f]{24}")
 
 
-class TokenError(ForecourtError):
+class TokenError(Refusal):
     """A token that must be refused; ``reason`` is the reason code."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.code = reason
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,19 @@ class ControlError(ForecourtError):
     code = "control_error"
 
 
+class Refusal(ForecourtError):
+    """Something from outside refused with a reason code (``reason`` = ``code``).
+
+    Example scenarios: a forged or expired QR token, an envelope with a bad
+    signature, a message from an unknown sender.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.code = reason
+
+
 class DriverError(ForecourtError):
     """Root of hardware-driver failures (pump lines, card readers)."""
 

@@ -23,9 +23,9 @@ import pytest
 from edge.config import load_config_file
 from edge.control import DaemonNotRunning, RemoteError, call
 from edge.errors import ControlError
-from tests.cloud_sync.conftest import CARD, Broker, office_sales, wait_for
+from tests.cloud_sync.conftest import CARD, Broker, office_sales
 from tests.conftest import forecourt_exe
-from tests.support import fc_json, start_daemon, stop_daemon
+from tests.support import fc_json, start_daemon, stop_daemon, wait_for
 
 ROUNDS = 12
 BLOCKED = "7800001234567891"  # a card whose status the office flips during the chaos

@@ -18,8 +18,8 @@ from edge.config import load_config_file
 from edge.control import DaemonNotRunning, call
 from edge.lifecycle import Station
 from offline_db.store import StationStore
-from tests.cloud_sync.conftest import CARD, LIMITED, Broker, office_sales, wait_for
-from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
+from tests.cloud_sync.conftest import CARD, LIMITED, Broker, office_sales
+from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon, wait_for
 
 
 def sell(config: Path, count: int) -> None:

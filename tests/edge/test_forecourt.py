@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 from drivers.dart.application import PumpState
 from drivers.dart.simulator import PumpSimulator, SimPump
 from drivers.ptyline import PtyLine
-from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
+from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon, wait_for
 
 CARD = "7800001234567893"  # digital card: all products, day money limit 300000
 PRICES = [5090, 5299, 6350]  # AI92, AI95, DT in the sample card store
@@ -47,14 +47,6 @@ nozzles = ["AI95", "DT"]
 """
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
