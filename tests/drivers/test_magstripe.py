@@ -23,7 +23,7 @@ import queue
 import sys
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -69,6 +69,7 @@ from drivers.readers.magstripe import (
     swipe_json,
 )
 from drivers.readers.track import Swipe, SwipeError, lrc, luhn_ok, parse_swipe
+from tests.support import wait_for
 
 VISA = "4111111111111111"
 MASTERCARD = "5500005555555559"
@@ -419,15 +420,6 @@ def test_assembler_line_ends_idle_gaps_and_partials() -> None:
 
 
 # -- the serial reader over a real pty -----------------------------------------------
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Rig:
