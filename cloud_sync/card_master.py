@@ -35,6 +35,22 @@ def _record(conn: sqlite3.Connection, ops: list[dict[str, Any]], actor: str,
     return version
 
 
+def _sync_docs(conn: sqlite3.Connection, table: str, key: str, docs: list[dict[str, Any]],
+               op: str) -> list[dict[str, Any]]:
+    """Make ``table`` hold exactly ``docs``; the operations that did it (changed ones only)."""
+    stored = {r[0]: r[1] for r in conn.execute(f"SELECT * FROM {table}")}
+    ops: list[dict[str, Any]] = []
+    for item in docs:
+        text = json.dumps(item, sort_keys=True)
+        if stored.pop(item[key], None) != text:
+            ops.append({"op": op, op: item})
+            conn.execute(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", (item[key], text))
+    for gone in stored:
+        ops.append({"op": f"{op}_delete", key: gone})
+        conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (gone,))
+    return ops
+
+
 def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[int, int]:
     """Make the master equal to a card-store document; return (version, operations).
 
@@ -45,26 +61,8 @@ def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[i
     doc = json.loads(data)
     ops: list[dict[str, Any]] = []
     with atomic(conn):
-        products = {r["code"]: r["doc"] for r in conn.execute("SELECT * FROM cm_products")}
-        for p in doc["products"]:
-            text = json.dumps(p, sort_keys=True)
-            if products.pop(p["code"], None) != text:
-                ops.append({"op": "product", "product": p})
-                conn.execute("INSERT OR REPLACE INTO cm_products VALUES (?, ?)",
-                             (p["code"], text))
-        for code in products:
-            ops.append({"op": "product_delete", "code": code})
-            conn.execute("DELETE FROM cm_products WHERE code = ?", (code,))
-        cards = {r["card_id"]: r["doc"] for r in conn.execute("SELECT * FROM cm_cards")}
-        for c in doc.get("cards", []):
-            text = json.dumps(c, sort_keys=True)
-            if cards.pop(c["card_id"], None) != text:
-                ops.append({"op": "card", "card": c})
-                conn.execute("INSERT OR REPLACE INTO cm_cards VALUES (?, ?)",
-                             (c["card_id"], text))
-        for card_id in cards:
-            ops.append({"op": "card_delete", "card_id": card_id})
-            conn.execute("DELETE FROM cm_cards WHERE card_id = ?", (card_id,))
+        ops += _sync_docs(conn, "cm_products", "code", doc["products"], "product")
+        ops += _sync_docs(conn, "cm_cards", "card_id", doc.get("cards", []), "card")
         stop = {r[0] for r in conn.execute("SELECT identifier FROM cm_stop_list")}
         wanted = set(doc.get("stop_list", []))
         for ident in sorted(wanted - stop):

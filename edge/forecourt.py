@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from drivers.dart.application import Command, PumpState
+from drivers.dart.application import Command, PumpState, state_name
 from drivers.dart.framer import Framer
 from drivers.dart.line import DartLine, authorize_job, command_job, prices_job, query_job
 from drivers.dart.pump import PumpEvent, PumpModel, Units
@@ -109,7 +109,7 @@ class Forecourt:
             raise SaleError(f"pump {number} already has an open sale")
         if model.state not in (PumpState.RESET, PumpState.FILLING_COMPLETED,
                                PumpState.MAX_REACHED):
-            raise SaleError(f"pump {number} is not ready ({_name(model.state)})")
+            raise SaleError(f"pump {number} is not ready ({state_name(model.state)})")
 
     def start_sale(self, result: dict[str, Any], *, wait_s: float = 10.0) -> dict[str, Any]:
         """Drive the pump for an approved authorization; wait for the pump's word."""
@@ -352,12 +352,9 @@ class Forecourt:
         for number, (line, model) in sorted(self.pumps.items()):
             active = self.active.get(number)
             out.append({"pump": number, "line": line.name, "address": f"0x{model.address:02X}",
-                        "online": model.online, "state": _name(model.state),
+                        "online": model.online, "state": state_name(model.state),
                         "nozzle": model.nozzle, "nozzle_out": model.nozzle_out,
                         "sale_id": active.sale_id if active else None,
                         "filled_ml": model.filled_ml})
         return out
 
-
-def _name(state: Any) -> str:
-    return state.name if isinstance(state, PumpState) else str(state)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from offline_db.connection import atomic, iso
-from offline_db.snapshot import Snapshot
+from offline_db.snapshot import CardSpec, Snapshot, UsageSpec
 from offline_db.state import get_state, set_state
 
 CARD_TABLES = ("products", "customer_groups", "customers", "vehicles", "cards", "card_limits",
@@ -27,6 +28,30 @@ class ImportSummary:
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def usage_rows(card_id: str, usage: Iterable[UsageSpec]) -> list[tuple[Any, ...]]:
+    return [(card_id, u.period, u.period_start, u.product, u.volume_ml, u.amount, u.visits)
+            for u in usage]
+
+
+def insert_cards(conn: sqlite3.Connection, cards: Sequence[CardSpec]) -> None:
+    """Insert cards with their limits, wallets and usage (bulk; rows must not exist)."""
+    conn.executemany(
+        "INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(c.card_id, c.kind, c.status, c.pan, c.rfid_uid, c.token_id, c.expires,
+          c.customer_id, c.vehicle_id, _json(c.products), json.dumps(c.rules))
+         for c in cards])
+    conn.executemany(
+        "INSERT INTO card_limits VALUES (?, ?, ?, ?, ?)",
+        [(c.card_id, lim.period, lim.unit, lim.value, _json(lim.products))
+         for c in cards for lim in c.limits])
+    conn.executemany(
+        "INSERT INTO wallets VALUES (?, ?, ?, ?, ?, ?)",
+        [(w.wallet_id, c.card_id, w.unit, w.balance, _json(w.products), w.expires)
+         for c in cards for w in c.wallets])
+    conn.executemany("INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [row for c in cards for row in usage_rows(c.card_id, c.usage)])
 
 
 def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str,
@@ -49,23 +74,7 @@ def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str
                           for c in snap.customers])
         conn.executemany("INSERT INTO vehicles VALUES (?, ?, ?)",
                          [(v["vehicle_id"], v["plate"], v["customer_id"]) for v in snap.vehicles])
-        conn.executemany(
-            "INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(c.card_id, c.kind, c.status, c.pan, c.rfid_uid, c.token_id, c.expires,
-              c.customer_id, c.vehicle_id, _json(c.products), json.dumps(c.rules))
-             for c in snap.cards])
-        conn.executemany(
-            "INSERT INTO card_limits VALUES (?, ?, ?, ?, ?)",
-            [(c.card_id, lim.period, lim.unit, lim.value, _json(lim.products))
-             for c in snap.cards for lim in c.limits])
-        conn.executemany(
-            "INSERT INTO wallets VALUES (?, ?, ?, ?, ?, ?)",
-            [(w.wallet_id, c.card_id, w.unit, w.balance, _json(w.products), w.expires)
-             for c in snap.cards for w in c.wallets])
-        conn.executemany(
-            "INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(c.card_id, u.period, u.period_start, u.product, u.volume_ml, u.amount, u.visits)
-             for c in snap.cards for u in c.usage])
+        insert_cards(conn, snap.cards)
         conn.executemany("INSERT INTO stop_list VALUES (?)", [(s,) for s in snap.stop_list])
         set_state(conn, "card_store_version", str(snap.version))
         set_state(conn, "card_store_generated_at",

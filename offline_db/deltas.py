@@ -18,11 +18,11 @@ whole delta with a :class:`~edge.errors.CardStoreFormatError` naming it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
 from edge.errors import CardStoreFormatError
+from offline_db.cards import insert_cards, usage_rows
 from offline_db.snapshot import CardSpec, Product, parse_card, parse_product
 
 Op = tuple[str, Any]
@@ -67,10 +67,6 @@ def _usage(item: dict[str, Any], where: str) -> dict[str, Any]:
     return {"card_id": card_id, "rev": rev, "station_seqs": seqs, "usage": entries}
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
 def delete_card(conn: sqlite3.Connection, card_id: str) -> None:
     for table in ("card_limits", "wallets", "card_usage", "card_usage_as_of", "cards"):
         conn.execute(f"DELETE FROM {table} WHERE card_id = ?", (card_id,))
@@ -78,18 +74,7 @@ def delete_card(conn: sqlite3.Connection, card_id: str) -> None:
 
 def put_card(conn: sqlite3.Connection, c: CardSpec) -> None:
     delete_card(conn, c.card_id)
-    conn.execute("INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (c.card_id, c.kind, c.status, c.pan, c.rfid_uid, c.token_id, c.expires,
-                  c.customer_id, c.vehicle_id, _json(c.products), json.dumps(c.rules)))
-    conn.executemany("INSERT INTO card_limits VALUES (?, ?, ?, ?, ?)",
-                     [(c.card_id, lim.period, lim.unit, lim.value, _json(lim.products))
-                      for lim in c.limits])
-    conn.executemany("INSERT INTO wallets VALUES (?, ?, ?, ?, ?, ?)",
-                     [(w.wallet_id, c.card_id, w.unit, w.balance, _json(w.products), w.expires)
-                      for w in c.wallets])
-    conn.executemany("INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     [(c.card_id, u.period, u.period_start, u.product, u.volume_ml, u.amount,
-                       u.visits) for u in c.usage])
+    insert_cards(conn, [c])
 
 
 def apply_ops(conn: sqlite3.Connection, ops: list[Op], *, station_id: str = "") -> None:
@@ -122,7 +107,6 @@ def _put_usage(conn: sqlite3.Connection, item: dict[str, Any], station_id: str) 
         return  # an older update arriving late
     conn.execute("DELETE FROM card_usage WHERE card_id = ?", (card_id,))
     conn.executemany("INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     [(card_id, u.period, u.period_start, u.product, u.volume_ml, u.amount,
-                       u.visits) for u in item["usage"]])
+                     usage_rows(card_id, item["usage"]))
     conn.execute("INSERT OR REPLACE INTO card_usage_as_of VALUES (?, ?, ?)",
                  (card_id, int(item["station_seqs"].get(station_id, 0)), item["rev"]))

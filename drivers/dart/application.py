@@ -44,6 +44,11 @@ class PumpState(IntEnum):
     SUSPENDED = 8
 
 
+def state_name(state: object) -> str:
+    """A DC1 status for people: its name, or the raw value if it is not a known state."""
+    return state.name if isinstance(state, PumpState) else str(state)
+
+
 class BCDError(ValueError):
     pass
 

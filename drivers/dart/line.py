@@ -18,12 +18,11 @@ import collections
 import queue
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from drivers.dart import application as app
-from drivers.dart.application import Command, PumpState
+from drivers.dart.application import Command, PumpState, state_name
 from drivers.dart.framer import Framer
 from drivers.dart.link import ByteLine, DartMaster
 from drivers.dart.pump import PumpEvent, PumpModel
@@ -224,7 +223,7 @@ def authorize_job(*, nozzles: tuple[int, ...], volume_raw: int | None = None,
                 done(False, "pump_offline")
                 return
             if model.state not in IDLE:
-                done(False, f"pump_busy:{_name(model.state)}")
+                done(False, f"pump_busy:{state_name(model.state)}")
                 return
             for counter in nozzles:
                 model.totals.pop(counter, None)
@@ -247,7 +246,7 @@ def authorize_job(*, nozzles: tuple[int, ...], volume_raw: int | None = None,
                 except JobTimeout:
                     continue
             else:
-                done(False, f"pump_not_reset:{_name(model.state)}")
+                done(False, f"pump_not_reset:{state_name(model.state)}")
                 return
             preset: app.Message = app.CD3(volume_raw) if volume_raw is not None else \
                 app.CD4(amount_raw or 0)
@@ -257,7 +256,7 @@ def authorize_job(*, nozzles: tuple[int, ...], volume_raw: int | None = None,
             yield _state_in(model, PumpState.AUTHORIZED, PumpState.FILLING), max_cycles
             done(True, "authorized")
         except JobTimeout:
-            done(False, f"pump_timeout:{_name(model.state)}")
+            done(False, f"pump_timeout:{state_name(model.state)}")
 
     return job
 
@@ -316,6 +315,3 @@ def command_job(command: Command) -> JobFactory:
 
     return job
 
-
-def _name(state: Any) -> str:
-    return state.name if isinstance(state, PumpState) else str(state)
