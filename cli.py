@@ -20,6 +20,7 @@ import click
 from cloud_sync.office_cli import office
 from edge import logs
 from edge.cli_devices import pump, readers, sim
+from edge.cli_flash import flash, last_result, status_line
 from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json_option
 from edge.config import load_config
 from edge.control import DaemonNotRunning, call
@@ -119,6 +120,8 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
         data["daemon_running"] = False
     else:
         data["daemon_running"] = True
+    data["flash_last"] = status_line(cfg(ctx))
+    data["flash_last_ok"] = (last_result(cfg(ctx)) or {}).get("ok")
 
     def human(d: dict[str, Any]) -> None:
         for key, value in d.items():
@@ -314,7 +317,7 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
         ctx.exit(1)
 
 
-for group in (pump, sim, readers, office):
+for group in (pump, sim, readers, flash, office):
     main.add_command(group)
 
 

@@ -218,14 +218,21 @@ def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, en
             gaps = _open_gaps(conn, station_hint) if station_hint else []
             return IngestResult(station_hint, 0, 0, refused.reason, head[0], head[1], gaps,
                                 refused.detail)
-        head = _advance(conn, station_id, at)
-        gaps = _reconcile_gaps(conn, station_id, head[0], at)
-        conn.execute(
-            "UPDATE station_chain SET last_seen_at = ?, outbox_depth = ?, "
-            "oldest_undelivered_at = ?, card_store_version = ? WHERE station_id = ?",
-            (at, status["outbox_depth"], status["oldest_undelivered_at"],
-             status["card_store_version"], station_id))
+        head, gaps = finish(conn, station_id, status, at)
     return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps)
+
+
+def finish(conn: sqlite3.Connection, station_id: str, status: dict[str, Any], at: str
+           ) -> tuple[tuple[int, str], list[tuple[int, int]]]:
+    """After storing rows: advance the contiguous head, reconcile gaps, keep the status."""
+    head = _advance(conn, station_id, at)
+    gaps = _reconcile_gaps(conn, station_id, head[0], at)
+    conn.execute(
+        "UPDATE station_chain SET last_seen_at = ?, outbox_depth = ?, "
+        "oldest_undelivered_at = ?, card_store_version = ? WHERE station_id = ?",
+        (at, status["outbox_depth"], status["oldest_undelivered_at"],
+         status["card_store_version"], station_id))
+    return head, gaps
 
 
 def _enrolled(conn: sqlite3.Connection, station_id: str) -> bool:

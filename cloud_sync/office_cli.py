@@ -253,3 +253,12 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
         segno.make(token, error="m").save(str(tmp), kind="png", scale=8, border=4)
         tmp.replace(png)
         click.echo(f"QR code written to {png}", err=True)
+
+
+def _add_flash() -> None:
+    from cloud_sync.office_flash_cli import office_flash
+
+    office.add_command(office_flash)
+
+
+_add_flash()

@@ -156,3 +156,25 @@ def m0005_refused_messages(db: Database) -> None:
             last_at TEXT NOT NULL,
             last_detail TEXT NOT NULL
         )""")
+
+
+@office_migrations(name="0006_flash_transfers")
+def m0006_flash_transfers(db: Database) -> None:
+    """Flash-drive bundles taken in and written out; a station's alarms as it last said."""
+    db.execute("ALTER TABLE station_chain ADD COLUMN alarms TEXT")
+    db.execute("""
+        CREATE TABLE flash_transfers (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            station_id TEXT NOT NULL,
+            file TEXT NOT NULL,
+            created_at TEXT,
+            first_seq INTEGER,
+            last_seq INTEGER,
+            sales INTEGER,
+            stored INTEGER,
+            duplicates INTEGER,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )""")

@@ -280,6 +280,18 @@ class MqttConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FlashConfig:
+    """``[flash]``: the USB flash drive a technician carries (docs/bundles.md)."""
+
+    label: str = "FORECOURT"
+
+    def validate(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,11}", self.label):
+            raise ValueError("[flash] label must be 1-11 letters, digits, '-' or '_' (a FAT "
+                             "volume label)")
+
+
+@dataclass(frozen=True, kw_only=True)
 class OfficeConfig:
     """``[office]``: the head office's own storage (``forecourt office ...``)."""
 
@@ -299,6 +311,7 @@ class Config:
     cards: CardsConfig = field(default_factory=CardsConfig)
     office: OfficeConfig = field(default_factory=OfficeConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    flash: FlashConfig = field(default_factory=FlashConfig)
 
     def validate(self) -> None:
         ids = [r.id for r in self.readers]

@@ -127,7 +127,7 @@ class Daemon:
                 guard_line_sale(self.station, forecourt, args.get("sale_id"))
         with self._lock:
             result = perform(self.station, op, args, actor)
-        if forecourt is not None and op == "cards.import":
+        if forecourt is not None and op in ("cards.import", "flash.import"):
             forecourt.sync_all_prices()
         return result
 

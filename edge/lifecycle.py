@@ -305,13 +305,16 @@ class CardsUpdate:
         self.detail = detail
 
 
-def apply_cards_message(station: Station, body: dict[str, Any]) -> CardsUpdate:
+def apply_cards_message(station: Station, body: dict[str, Any], *,
+                        vouched_at: datetime | None = None) -> CardsUpdate:
     """Apply a signed ``cards`` body: in order, atomically, never an older version.
 
     ``mode`` is ``delta`` (``from_version`` -> ``to_version`` with ``ops``) or
     ``snapshot`` (a whole card-store document). A message past its ``expires_at`` is
     refused; a delta that does not start at our version asks for a sync; one that
-    ends at our version only confirms our data is fresh.
+    ends at our version only confirms our data is fresh. The data counts as fresh
+    as of ``vouched_at`` (when the office made the message; a flash-drive reply may be
+    days old) or, by default, now; that moment never moves back.
     """
     from offline_db.deltas import apply_ops, parse_ops
     from offline_db.snapshot import parse_snapshot
@@ -319,6 +322,10 @@ def apply_cards_message(station: Station, body: dict[str, Any]) -> CardsUpdate:
 
     conn = station.conn
     now = station.clock()
+    confirmed = iso(min(now, vouched_at) if vouched_at is not None else now)
+    was = get_state(conn, "card_store_confirmed_at")
+    if was and was > confirmed:
+        confirmed = was
     current_text = get_state(conn, "card_store_version")
     current = int(current_text) if current_text is not None else -1
     expires = body.get("expires_at")
@@ -349,7 +356,7 @@ def apply_cards_message(station: Station, body: dict[str, Any]) -> CardsUpdate:
             with atomic(conn):
                 store.import_snapshot(conn, snap, station_id=station.config.station.id,
                                       now=now)
-                set_state(conn, "card_store_confirmed_at", iso(now))
+                set_state(conn, "card_store_confirmed_at", confirmed)
         finally:
             station.card_data_changed()
         return CardsUpdate("applied", snap.version)
@@ -369,7 +376,7 @@ def apply_cards_message(station: Station, body: dict[str, Any]) -> CardsUpdate:
         with atomic(conn):
             apply_ops(conn, ops, station_id=station.config.station.id)
             set_state(conn, "card_store_version", str(last))
-            set_state(conn, "card_store_confirmed_at", iso(now))
+            set_state(conn, "card_store_confirmed_at", confirmed)
     finally:
         station.card_data_changed()
     return CardsUpdate("confirmed" if first == last else "applied", last)

@@ -22,9 +22,17 @@ class Operation:
     optional: frozenset[str] = frozenset()
 
 
+def _flash_import(station: Station, path: Path, actor: str) -> Any:
+    from cloud_sync.flash_station import import_reply
+
+    return import_reply(station, path, actor=actor)
+
+
 OPERATIONS: dict[str, Operation] = {
     "ping": Operation(lambda st, _a, _actor: {"station_id": st.config.station.id}, frozenset()),
     "cards.import": Operation(lambda st, a, actor: st.import_cards(Path(a["file"]), actor=actor),
+                              frozenset({"file"})),
+    "flash.import": Operation(lambda st, a, actor: _flash_import(st, Path(a["file"]), actor),
                               frozenset({"file"})),
     "sale.authorize": Operation(
         lambda st, a, actor: st.authorize(**a, actor=actor), frozenset({"card", "pump"}),

@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # Debian packages: Python with venv and headers, a C compiler and the PC/SC headers
 # (pyscard builds from source), pkg-config; and the software peers the tests start
 # themselves: pcscd with the vpcd virtual reader (smart cards), mosquitto (sync),
-# openssl (test certificates for MQTT over TLS).
+# openssl (test certificates for MQTT over TLS), dosfstools (a FAT "USB stick" image
+# the flash-drive tests loop-mount).
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev
-              pcscd vsmartcard-vpcd mosquitto openssl)
+              pcscd vsmartcard-vpcd mosquitto openssl dosfstools)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

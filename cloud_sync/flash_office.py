@@ -1,0 +1,133 @@
+"""The head office's side of flash-drive transfer: station bundles in, replies out.
+
+``forecourt office flash import FILE`` verifies a station's bundle (enrolled sender,
+signature over the whole file, addressed to the office) and ingests its sales with
+the exactly-once ingest that MQTT batches use (``cloud_sync.ingest_bulk``), so a sale
+that arrived by MQTT too is not stored again. ``forecourt office flash export
+--station ID DIR`` writes the reply: a signed receipt for the station's contiguous
+head and the card-store changes after the version the station last reported.
+docs/bundles.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from cloud_sync import card_master
+from cloud_sync.bundle import BundleError, BundleWriter, open_bundle
+from cloud_sync.envelope import OFFICE
+from cloud_sync.flash_station import reply_name
+from cloud_sync.ingest import _head
+from cloud_sync.ingest_bulk import ingest_lines
+from edge.keys import OFFICE_KEY, load_private_key, parse_public_text
+from offline_db.connection import atomic, iso
+
+log = structlog.get_logger(__name__)
+#: How long a reply's card-store part may be applied: a technician may take days to
+#: get back to the station. The station counts its card data as fresh only as of the
+#: reply's creation, so an old reply never hides staleness.
+REPLY_VALID = timedelta(days=14)
+
+
+def _station_key(conn: sqlite3.Connection, station_id: str) -> Ed25519PublicKey | None:
+    row = conn.execute("SELECT public_key FROM stations WHERE station_id = ?",
+                       (station_id,)).fetchone()
+    return parse_public_text(row[0]) if row is not None else None
+
+
+def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
+                        now: datetime) -> dict[str, Any]:
+    """Ingest one station bundle; what was new. BundleError if it is refused."""
+    key = load_private_key(data_dir, OFFICE_KEY)
+    try:
+        bundle = open_bundle(path, me=OFFICE, my_key=key, kind="sales",
+                             key_for=lambda s: _station_key(conn, s))
+    except OSError as exc:
+        raise BundleError("unreadable", f"cannot read {path}: {exc.strerror}") from None
+    with bundle:
+        header = bundle.header
+        station_id = header["from"]
+        if header["station_id"] != station_id:
+            raise BundleError("malformed", f"{path.name} says it is from {station_id!r} but "
+                              f"carries station {header['station_id']!r}")
+        lines = bundle.lines()
+        try:
+            meta = json.loads(next(lines, b""))
+        except (ValueError, UnicodeDecodeError):
+            raise BundleError("malformed", f"{path.name}: its summary line is not JSON") \
+                from None
+        try:
+            result = ingest_lines(conn, station_id, meta, lines, via="flash",
+                                  source=path.name, now=now)
+        except OSError as exc:
+            raise BundleError("unreadable", f"cannot read {path}: {exc.strerror}") from None
+    status = meta.get("status") if isinstance(meta, dict) else None
+    alarms = status.get("alarms") if isinstance(status, dict) else None
+    with atomic(conn):
+        if result.quarantined is None and isinstance(alarms, list):
+            conn.execute("UPDATE station_chain SET alarms = ? WHERE station_id = ?",
+                         (json.dumps([str(a) for a in alarms][:50]), station_id))
+        conn.execute(
+            "INSERT INTO flash_transfers (at, direction, station_id, file, created_at, "
+            "first_seq, last_seq, sales, stored, duplicates, outcome, detail) "
+            "VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (iso(now), station_id, path.name, str(header["created_at"]),
+             meta.get("first_seq"), meta.get("last_seq"), meta.get("sales"), result.stored,
+             result.duplicates, result.quarantined or "stored", result.detail))
+    log.info("office.flash_imported", station_id=station_id, file=str(path),
+             stored=result.stored, duplicates=result.duplicates,
+             up_to_seq=result.contiguous_seq, quarantined=result.quarantined)
+    return {"file": str(path), "station_id": station_id,
+            "created_at": header["created_at"], "first_seq": meta.get("first_seq"),
+            "last_seq": meta.get("last_seq"), "sales": meta.get("sales"),
+            "volume_ml": meta.get("volume_ml"), "amount": meta.get("amount"),
+            "stored": result.stored, "duplicates": result.duplicates,
+            "quarantined": result.quarantined, "detail": result.detail,
+            "contiguous_seq": result.contiguous_seq,
+            "gaps": [list(g) for g in result.gaps], "alarms": alarms or []}
+
+
+def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, directory: Path,
+                 *, now: datetime) -> dict[str, Any]:
+    """Write the reply bundle for ``station_id``: receipt and card-store changes."""
+    station_key = _station_key(conn, station_id)
+    if station_key is None:
+        raise BundleError("unknown_station", f"station {station_id!r} is not enrolled at "
+                          "this office")
+    key = load_private_key(data_dir, OFFICE_KEY)
+    seq, digest = _head(conn, station_id)
+    row = conn.execute("SELECT card_store_version FROM station_chain WHERE station_id = ?",
+                       (station_id,)).fetchone()
+    version = row[0] if row is not None else None
+    cards = card_master.message_for(conn, version)
+    cards["expires_at"] = iso(now + REPLY_VALID)
+    receipt = {"station_id": station_id, "up_to_seq": seq, "hash": digest}
+    body = {"station_id": station_id, "receipt": receipt, "cards": cards}
+    to_version = cards.get("to_version", cards.get("snapshot", {}).get("version"))
+    header = {"kind": "reply", "from": OFFICE, "to": station_id, "station_id": station_id,
+              "created_at": iso(now),
+              "range": {"up_to_seq": seq, "from_version": cards.get("from_version"),
+                        "to_version": to_version, "cards": cards["mode"]}}
+    with BundleWriter(directory, reply_name(station_id), header, signer=key,
+                      recipient=station_key) as writer:
+        writer.write(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+        written = writer.commit()
+    with atomic(conn):
+        conn.execute(
+            "INSERT INTO flash_transfers (at, direction, station_id, file, created_at, "
+            "first_seq, last_seq, sales, stored, duplicates, outcome, detail) "
+            "VALUES (?, 'out', ?, ?, ?, NULL, ?, NULL, NULL, NULL, 'written', ?)",
+            (iso(now), station_id, written.path.name, iso(now), seq,
+             f"cards {cards['mode']} to version {to_version}"))
+    log.info("office.flash_exported", station_id=station_id, file=str(written.path),
+             up_to_seq=seq, cards=cards["mode"], to_version=to_version)
+    return {"file": str(written.path), "station_id": station_id, "up_to_seq": seq,
+            "cards": cards["mode"], "from_version": cards.get("from_version"),
+            "to_version": to_version, "size": written.size}

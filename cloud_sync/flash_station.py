@@ -1,0 +1,277 @@
+"""The station's side of flash-drive transfer: sales out, the office's reply in.
+
+Export (``forecourt flash export DIR``) reads, in one read transaction of a read-only
+connection (the daemon keeps running), every journal row from the oldest sale still
+in the outbox to the last, and writes them as the exact bytes the journal hashes
+(``offline_db.journal.canonical``), produced by SQLite and checked against each row's
+stored hash on the way out. Import (``forecourt flash import FILE``) applies a reply
+with exactly the checks of the MQTT path: the office's signature, this station as the
+recipient, the receipt's hash against our own journal (``offline_db.outbox``), and the
+card-store message's expiry, version order and no-rollback rule
+(``edge.lifecycle.apply_cards_message``), all in one transaction. docs/bundles.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from cloud_sync.bundle import BundleError, BundleWriter, open_bundle
+from cloud_sync.envelope import OFFICE
+from edge.config import Config
+from edge.errors import JournalError
+from edge.keys import load_private_key, parse_public_text
+from edge.lifecycle import Station, apply_cards_message
+from edge.views import status as station_status
+from offline_db.connection import atomic, iso, parse_iso
+from offline_db.journal import GENESIS, canonical
+from offline_db.outbox import apply_receipt
+from offline_db.state import audit, get_state
+
+log = structlog.get_logger(__name__)
+PROGRESS_EVERY = 10_000
+
+#: The canonical JSON of a journal row (sorted keys, no spaces), made by SQLite. A row
+#: whose text differs from Python's ``canonical`` (non-ASCII text, which Python
+#: escapes) is caught by its hash and made by ``canonical`` instead.
+CANONICAL_SQL = (
+    "SELECT json_object('amount', amount, 'authorized_at', authorized_at, "
+    "'card_id', card_id, 'completed_at', completed_at, 'product', product, 'pump', pump, "
+    "'sale_id', sale_id, 'seq', seq, 'station_id', station_id, 'unit_price', unit_price, "
+    "'volume_ml', volume_ml, 'wallet_debits', json(wallet_debits)), hash, seq "
+    "FROM journal WHERE seq >= ? ORDER BY seq")
+
+
+def file_stem(station_id: str) -> str:
+    return "forecourt-" + re.sub(r"[^A-Za-z0-9._-]", "_", station_id)
+
+
+def sales_name(station_id: str) -> str:
+    return f"{file_stem(station_id)}-sales.fcb"
+
+
+def reply_name(station_id: str) -> str:
+    return f"{file_stem(station_id)}-reply.fcb"
+
+
+def office_key_of(config: Config) -> Ed25519PublicKey:
+    text = config.station.office_public_key
+    if not text:
+        raise BundleError("no_office_key", "[station] office_public_key is not set, so "
+                          "bundles can be neither encrypted to nor checked against the "
+                          "head office")
+    return parse_public_text(text)
+
+
+def alarms(conn: sqlite3.Connection, data: dict[str, Any]) -> list[str]:
+    """What a person at the head office should know about this station."""
+    out: list[str] = []
+    if data.get("card_data_stale"):
+        out.append("card data is stale: offline policy in force")
+    attention = conn.execute("SELECT COUNT(*) FROM pump_fills WHERE attention IS NOT NULL "
+                             "AND attention != ''").fetchone()[0]
+    if attention:
+        out.append(f"{attention} pump fill(s) need attention")
+    return out
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    path: str
+    sales: int
+    first_seq: int | None
+    last_seq: int | None
+    volume_ml: int
+    amount: int
+    size: int
+    status: dict[str, Any]
+
+
+def export_sales(config: Config, conn: sqlite3.Connection, directory: Path, *,
+                 now: datetime, key: Ed25519PrivateKey | None = None,
+                 progress: Callable[[int], None] | None = None) -> ExportSummary:
+    """Write every sale not yet receipted (and the station's status) to ``directory``."""
+    station_id = config.station.id
+    key = key or load_private_key(config.station.data_dir)
+    office_key = office_key_of(config)
+    conn.execute("BEGIN")  # one snapshot of the journal, the outbox and the status
+    try:
+        first = conn.execute("SELECT MIN(seq) FROM outbox").fetchone()[0]
+        totals = conn.execute(
+            "SELECT COUNT(*), MAX(seq), COALESCE(SUM(volume_ml), 0), "
+            "COALESCE(SUM(amount), 0) FROM journal WHERE seq >= ?",
+            (first if first is not None else 2**62,)).fetchone()
+        count, last, volume, amount = (int(totals[0]), totals[1], int(totals[2]),
+                                       int(totals[3]))
+        prev = GENESIS
+        if first is not None:
+            prev = conn.execute("SELECT prev_hash FROM journal WHERE seq = ?",
+                                (first,)).fetchone()[0]
+        last_hash = conn.execute("SELECT hash FROM journal WHERE seq = ?",
+                                 (last,)).fetchone()[0] if last is not None else prev
+        status = station_status(conn, config, now)
+        status["alarms"] = alarms(conn, status)
+        meta = {"station_id": station_id, "first_seq": first, "last_seq": last,
+                "sales": count, "first_prev_hash": prev, "last_hash": last_hash,
+                "volume_ml": volume, "amount": amount, "status": status}
+        header = {"kind": "sales", "from": station_id, "to": OFFICE,
+                  "station_id": station_id, "created_at": iso(now),
+                  "range": {"first_seq": first, "last_seq": last, "sales": count}}
+        with BundleWriter(directory, sales_name(station_id), header, signer=key,
+                          recipient=office_key) as writer:
+            writer.write(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+                         + b"\n")
+            if first is not None:
+                _write_sales(conn, writer, first, prev, progress)
+            written = writer.commit()
+    finally:
+        conn.execute("COMMIT")
+    log.info("flash.exported", path=str(written.path), sales=count, first_seq=first,
+             last_seq=last, bytes=written.size)
+    return ExportSummary(str(written.path), count, first, last, volume, amount,
+                         written.size, status)
+
+
+def _write_sales(conn: sqlite3.Connection, writer: BundleWriter, first: int, prev: str,
+                 progress: Callable[[int], None] | None) -> None:
+    cur = conn.cursor()
+    cur.row_factory = None
+    cur.execute(CANONICAL_SQL, (first,))
+    sha256 = hashlib.sha256
+    prev_b = prev.encode()
+    block: list[bytes] = []
+    done = 0
+    expected = first
+    while rows := cur.fetchmany(2000):
+        for text, stored, seq in rows:
+            if seq != expected:
+                raise JournalError(f"the journal has no seq {expected}: run "
+                                   "'forecourt journal verify'")
+            line = text.encode()
+            digest = sha256(prev_b + b"\n" + line).hexdigest()
+            if digest != stored:
+                line = canonical(dict(conn.execute("SELECT * FROM journal WHERE seq = ?",
+                                                   (seq,)).fetchone()))
+                digest = sha256(prev_b + b"\n" + line).hexdigest()
+                if digest != stored:
+                    raise JournalError(f"journal broken at seq {seq}: its content does not "
+                                       "match its hash; run 'forecourt journal verify'")
+            block.append(line)
+            prev_b = stored.encode()
+            expected += 1
+        writer.write(b"\n".join(block) + b"\n")
+        done += len(block)
+        block.clear()
+        if progress is not None:
+            progress(done)
+
+
+# -- import of the office's reply ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportSummary:
+    path: str
+    created_at: str
+    receipt_seq: int | None
+    delivered: int
+    last_receipt_seq: int
+    cards: str
+    card_store_version: int | None
+    detail: str
+
+
+def read_reply(config: Config, path: Path, key: Ed25519PrivateKey) -> tuple[dict[str, Any],
+                                                                             dict[str, Any]]:
+    """The verified header and body of a reply bundle addressed to this station."""
+    office_key = office_key_of(config)
+    station_id = config.station.id
+    try:
+        with open_bundle(path, me=station_id, my_key=key, kind="reply",
+                         key_for=lambda s: office_key if s == OFFICE else None) as bundle:
+            text = b"".join(bundle.blocks())
+            header = bundle.header
+    except OSError as exc:
+        raise BundleError("unreadable", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        body = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise BundleError("malformed", f"{path.name}: the reply is not JSON") from None
+    if not isinstance(body, dict) or body.get("station_id") != station_id or \
+            header.get("station_id") != station_id:
+        raise BundleError("wrong_recipient", f"{path.name} carries data for another station")
+    receipt = body.get("receipt")
+    if receipt is not None:
+        up_to, hash_ = (receipt.get("up_to_seq"), receipt.get("hash")) \
+            if isinstance(receipt, dict) else (None, None)
+        if not isinstance(up_to, int) or isinstance(up_to, bool) or up_to < 0 or \
+                not isinstance(hash_, str) or receipt.get("station_id") != station_id:
+            raise BundleError("malformed", f"{path.name}: the receipt is malformed")
+    if body.get("cards") is not None and not isinstance(body["cards"], dict):
+        raise BundleError("malformed", f"{path.name}: the card-store part is malformed")
+    return header, body
+
+
+def import_reply(station: Station, path: Path, *, actor: str) -> dict[str, Any]:
+    """Apply a reply bundle: receipt and card-store changes, all or nothing.
+
+    Runs under the writer lock (the daemon's operation ``flash.import``).
+    """
+    config = station.config
+    header, body = read_reply(config, path, load_private_key(config.station.data_dir))
+    conn = station.conn
+    try:
+        made = parse_iso(str(header["created_at"]))
+    except ValueError:
+        raise BundleError("malformed", f"{path.name}: created_at is malformed") from None
+    receipt = body.get("receipt")
+    cards = body.get("cards")
+    last_before = int(get_state(conn, "last_receipt_seq", "0") or 0)
+    delivered = 0
+    outcome, version, detail = "none", None, ""
+    with atomic(conn):
+        if receipt is not None:
+            result = apply_receipt(conn, up_to_seq=receipt["up_to_seq"], hash_=receipt["hash"])
+            if not result.accepted:
+                raise BundleError("receipt_mismatch", f"{path.name}: {result.reason}; "
+                                  "nothing was applied")
+            delivered = result.removed
+        if cards is not None:
+            update = apply_cards_message(station, cards, vouched_at=made)
+            outcome, version, detail = update.outcome, update.version, update.detail
+            if outcome == "refused":
+                raise BundleError("cards_refused", f"{path.name}: the card-store changes "
+                                  f"were refused ({detail}); nothing was applied")
+            if outcome == "need_sync":
+                raise BundleError("version_gap", f"{path.name}: its card-store changes "
+                                  f"{detail}; export again and bring a newer reply; "
+                                  "nothing was applied")
+        last_after = int(get_state(conn, "last_receipt_seq", "0") or 0)
+        if last_after == last_before and outcome in ("none", "ignored"):
+            current = get_state(conn, "card_store_version")
+            raise BundleError("stale", f"{path.name} is older than what this station has "
+                              f"applied (receipts up to seq {last_before}, card store "
+                              f"version {current}); nothing changed")
+        audit(conn, actor, "flash.import", file=path.name, receipt_seq=last_after,
+              delivered=delivered, cards=outcome, card_store_version=version)
+    log.info("flash.imported", path=str(path), delivered=delivered, last_receipt_seq=last_after,
+             cards=outcome, card_store_version=version)
+    summary = ImportSummary(str(path), str(header["created_at"]),
+                            receipt["up_to_seq"] if receipt else None, delivered, last_after,
+                            outcome, version if version is not None else _version(conn),
+                            detail)
+    return asdict(summary)
+
+
+def _version(conn: sqlite3.Connection) -> int | None:
+    value = get_state(conn, "card_store_version")
+    return int(value) if value is not None else None

@@ -1,0 +1,258 @@
+"""Bulk ingest of a station's sales as journal lines (flash-drive bundles).
+
+The same exactly-once ingest as :func:`cloud_sync.ingest.ingest_batch`, for a
+million sales at a time: the same table, the same ``(station_id, seq)`` identity,
+the same fork, gap and chain rules, the same head advance (``ingest.finish``) and the
+same quarantine. What differs is only how rows are read: each line is the exact
+canonical JSON the station hashed, so the chain is checked by hashing the line as it
+is (no re-serialization), rows are staged in a temporary table in chunks, and
+SQLite's JSON functions check and unpack them. A row that SQLite cannot accept at
+once (a wrong type, non-ASCII text) goes to the MQTT path's own row check
+(``ingest._check_row``), which gives the verdict and the sentence. Everything of one
+bundle is one transaction: stored whole, or quarantined whole with nothing stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from cloud_sync.ingest import (
+    _HEX64,
+    _TS,
+    STATUS_FIELDS,
+    IngestResult,
+    _check_int,
+    _check_row,
+    _enrolled,
+    _head,
+    _open_gaps,
+    _quarantine,
+    _Refused,
+    finish,
+)
+from offline_db.connection import atomic, iso
+from offline_db.journal import GENESIS, HASHED_FIELDS
+from offline_db.journal import canonical as canonical_row
+
+CHUNK_ROWS = 50_000
+_ASCII = "*[^ -~]*"  # GLOB: any character that is not printable ASCII
+_TS_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]." \
+           "[0-9][0-9][0-9][0-9][0-9][0-9]Z"
+
+
+def _text_ok(field: str) -> str:
+    return (f"json_type(line, '$.{field}') = 'text' AND "
+            f"length(json_extract(line, '$.{field}')) BETWEEN 1 AND 200 AND "
+            f"json_extract(line, '$.{field}') NOT GLOB '{_ASCII}'")
+
+
+def _int_ok(field: str) -> str:
+    return (f"json_type(line, '$.{field}') = 'integer' AND "
+            f"json_extract(line, '$.{field}') BETWEEN 0 AND 9223372036854775807")
+
+
+#: Rows that certainly pass ``ingest._check_row``: every condition here is at least
+#: as strict as the Python check, so a row it does not accept is judged in Python.
+_FAST_ACCEPT = " AND ".join([
+    "json_valid(line)",
+    "json_type(line) = 'object'",
+    f"(SELECT COUNT(*) FROM json_each(line)) = {len(HASHED_FIELDS)}",
+    "json_type(line, '$.seq') = 'integer' AND json_extract(line, '$.seq') = seq",
+    "json_extract(line, '$.station_id') = :station AND json_type(line, '$.station_id') = "
+    "'text'",
+    _text_ok("sale_id"), _text_ok("card_id"), _text_ok("product"),
+    _int_ok("pump"), _int_ok("volume_ml"), _int_ok("unit_price"), _int_ok("amount"),
+    f"json_extract(line, '$.authorized_at') GLOB '{_TS_GLOB}' AND "
+    "json_type(line, '$.authorized_at') = 'text'",
+    f"json_extract(line, '$.completed_at') GLOB '{_TS_GLOB}' AND "
+    "json_type(line, '$.completed_at') = 'text'",
+    "json_type(line, '$.wallet_debits') = 'object'",
+    "(SELECT COUNT(*) FROM json_each(line, '$.wallet_debits')) <= 100",
+    "NOT EXISTS (SELECT 1 FROM json_each(line, '$.wallet_debits') WHERE type != 'integer' "
+    f"OR length(key) NOT BETWEEN 1 AND 200 OR key GLOB '{_ASCII}')",
+])
+
+_INSERT = (
+    "INSERT INTO sales (station_id, seq, sale_id, card_id, pump, product, volume_ml, "
+    "unit_price, amount, authorized_at, completed_at, wallet_debits, prev_hash, hash, "
+    "received_at, via) SELECT :station, seq, json_extract(line, '$.sale_id'), "
+    "json_extract(line, '$.card_id'), json_extract(line, '$.pump'), "
+    "json_extract(line, '$.product'), json_extract(line, '$.volume_ml'), "
+    "json_extract(line, '$.unit_price'), json_extract(line, '$.amount'), "
+    "json_extract(line, '$.authorized_at'), json_extract(line, '$.completed_at'), "
+    "json_extract(line, '$.wallet_debits'), prev_hash, hash, :at, :via "
+    "FROM temp.bulk_stage WHERE true ON CONFLICT (station_id, seq) DO NOTHING")
+
+META_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "first_prev_hash",
+                         "last_hash", "volume_ml", "amount", "status"})
+
+
+def check_meta(meta: Any) -> dict[str, Any]:
+    """The first line of a sales bundle: range, chain anchors, totals, status."""
+    if not isinstance(meta, dict):
+        raise _Refused("malformed", "the bundle's summary line is not a JSON object")
+    missing = sorted(META_FIELDS - meta.keys())
+    if missing:
+        raise _Refused("malformed", f"the bundle's summary lacks {', '.join(missing)}")
+    count = meta["sales"]
+    _check_int("the bundle", "sales", count)
+    for name in ("first_prev_hash", "last_hash"):
+        if not (isinstance(meta[name], str) and _HEX64.fullmatch(meta[name])):
+            raise _Refused("malformed", f"the bundle's {name} must be 64 lower-case hex digits")
+    if count:
+        _check_int("the bundle", "first_seq", meta["first_seq"], minimum=1)
+        _check_int("the bundle", "last_seq", meta["last_seq"], minimum=meta["first_seq"])
+        if meta["last_seq"] - meta["first_seq"] + 1 != count:
+            raise _Refused("malformed", f"first_seq {meta['first_seq']} to last_seq "
+                           f"{meta['last_seq']} needs {meta['last_seq'] - meta['first_seq'] + 1}"
+                           f" sales, the bundle says {count}")
+    status = meta["status"]
+    if not isinstance(status, dict) or not status.keys() >= STATUS_FIELDS:
+        raise _Refused("malformed", "the bundle's status lacks outbox_depth, "
+                       "oldest_undelivered_at or card_store_version")
+    _check_int("status", "outbox_depth", status["outbox_depth"])
+    oldest = status["oldest_undelivered_at"]
+    if oldest is not None and not (isinstance(oldest, str) and _TS.fullmatch(oldest)):
+        raise _Refused("malformed", "status: oldest_undelivered_at must be null or a UTC "
+                       "timestamp")
+    if status["card_store_version"] is not None:
+        _check_int("status", "card_store_version", status["card_store_version"])
+    return meta
+
+
+def ingest_lines(conn: sqlite3.Connection, station_id: str, meta: Any, lines: Iterable[bytes],
+                 *, via: str, source: str, now: datetime) -> IngestResult:
+    """Store a bundle's sales exactly once, or quarantine the bundle whole.
+
+    ``meta`` is the bundle's summary line (parsed), ``lines`` the sale lines in seq
+    order. ``source`` names the bundle in the quarantine. Database errors propagate
+    (nothing is stored then).
+    """
+    at = iso(now)
+    stored = duplicates = 0
+    with atomic(conn):
+        try:
+            with atomic(conn):  # the sales: rolled back whole if the bundle is refused
+                if not _enrolled(conn, station_id):
+                    raise _Refused("unknown_station",
+                                   f"station {station_id!r} is not enrolled at this office")
+                check_meta(meta)
+                if meta["station_id"] != station_id:
+                    raise _Refused("malformed", f"the bundle's summary is for station "
+                                   f"{meta['station_id']!r}, not {station_id!r}")
+                if meta["sales"]:
+                    stored, duplicates = _store_lines(conn, station_id, meta, lines,
+                                                      via=via, at=at)
+        except _Refused as refused:
+            detail = {"bundle": source, "station_id": station_id,
+                      "first_seq": meta.get("first_seq") if isinstance(meta, dict) else None,
+                      "last_seq": meta.get("last_seq") if isinstance(meta, dict) else None,
+                      "refused": refused.detail}
+            _quarantine(conn, detail, refused, envelope_id=source, at=at)
+            head = _head(conn, station_id)
+            return IngestResult(station_id, 0, 0, refused.reason, head[0], head[1],
+                                _open_gaps(conn, station_id), refused.detail)
+        head, gaps = finish(conn, station_id, meta["status"], at)
+    return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps)
+
+
+def _chunks(lines: Iterable[bytes], first: int, prev: str
+            ) -> Iterator[list[tuple[int, str, str, str]]]:
+    sha256 = hashlib.sha256
+    seq = first
+    prev_b = prev.encode()
+    chunk: list[tuple[int, str, str, str]] = []
+    for line in lines:
+        digest = sha256(prev_b + b"\n" + line).hexdigest()
+        try:
+            text = line.decode("ascii")
+        except UnicodeDecodeError:
+            raise _Refused("malformed", f"sale seq {seq} is not ASCII JSON (the journal's "
+                           "canonical form escapes every other character)") from None
+        chunk.append((seq, text, prev_b.decode(), digest))
+        prev_b = digest.encode()
+        seq += 1
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _store_lines(conn: sqlite3.Connection, station_id: str, meta: dict[str, Any],
+                 lines: Iterable[bytes], *, via: str, at: str) -> tuple[int, int]:
+    first, last, prev = meta["first_seq"], meta["last_seq"], meta["first_prev_hash"]
+    if first == 1 and prev != GENESIS:
+        raise _Refused("bad_chain", "seq 1 does not start from the genesis hash (64 zeros)",
+                       ("bad_chain", 1, 1))
+    before = conn.execute("SELECT hash FROM sales WHERE station_id = ? AND seq = ?",
+                          (station_id, first - 1)).fetchone()
+    if before is not None and before[0] != prev:
+        raise _Refused("fork", f"seq {first} does not link to the stored seq {first - 1}: "
+                       "the station's history differs from what the office holds",
+                       ("fork", first, last))
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS bulk_stage (seq INTEGER PRIMARY KEY, "
+                 "line TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
+    conn.execute("DELETE FROM temp.bulk_stage")
+    conn.execute("INSERT OR IGNORE INTO station_chain (station_id) VALUES (?)", (station_id,))
+    stored = seen = 0
+    last_hash = prev
+    try:
+        for chunk in _chunks(lines, first, prev):
+            if chunk[-1][0] > last:
+                raise _Refused("malformed", f"the bundle holds more sales than its range "
+                               f"{first}-{last}")
+            conn.executemany("INSERT INTO temp.bulk_stage VALUES (?, ?, ?, ?)", chunk)
+            _check_chunk(conn, station_id)
+            fork = conn.execute(
+                "SELECT s.seq FROM temp.bulk_stage b JOIN sales s ON s.station_id = ? "
+                "AND s.seq = b.seq WHERE s.hash != b.hash ORDER BY s.seq LIMIT 1",
+                (station_id,)).fetchone()
+            if fork is not None:
+                raise _Refused("fork", f"seq {fork[0]} is already stored with another hash: "
+                               "the station's history differs from what the office holds",
+                               ("fork", fork[0], last))
+            stored += conn.execute(_INSERT, {"station": station_id, "at": at,
+                                             "via": via}).rowcount
+            seen += len(chunk)
+            last_hash = chunk[-1][3]
+            conn.execute("DELETE FROM temp.bulk_stage")
+    finally:
+        conn.execute("DELETE FROM temp.bulk_stage")
+    if seen != meta["sales"]:
+        raise _Refused("malformed", f"the bundle holds {seen} sales where its summary says "
+                       f"{meta['sales']}")
+    if last_hash != meta["last_hash"]:
+        raise _Refused("bad_chain", f"the sales do not hash to the chain end the station "
+                       f"signed (seq {last}): a line is not the journal's canonical form",
+                       ("bad_chain", first, last))
+    after = conn.execute("SELECT prev_hash FROM sales WHERE station_id = ? AND seq = ?",
+                         (station_id, last + 1)).fetchone()
+    if after is not None and after[0] != last_hash:
+        raise _Refused("fork", f"the stored seq {last + 1} does not link to seq {last} of the "
+                       "bundle: the station's history differs from what the office holds",
+                       ("fork", first, last + 1))
+    return stored, seen - stored
+
+
+def _check_chunk(conn: sqlite3.Connection, station_id: str) -> None:
+    """Judge every staged row SQLite cannot accept at once with the MQTT row check."""
+    doubtful = conn.execute(
+        f"SELECT seq, line, prev_hash, hash FROM temp.bulk_stage WHERE NOT ({_FAST_ACCEPT}) "
+        "ORDER BY seq", {"station": station_id}).fetchall()
+    for seq, line, prev_hash, digest in doubtful:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise _Refused("malformed", f"sale seq {seq} is not JSON") from None
+        if isinstance(row, dict):
+            row = {**row, "prev_hash": prev_hash, "hash": digest}
+        _check_row(seq - 1, row, station_id, seq)  # raises with the MQTT path's sentence
+        if canonical_row(row).decode() != line:
+            raise _Refused("bad_chain", f"sale seq {seq} is not in the journal's canonical "
+                           "form", ("bad_chain", seq, seq))
