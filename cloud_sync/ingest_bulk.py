@@ -74,6 +74,7 @@ _FAST_ACCEPT = " AND ".join([
     "json_type(line, '$.wallet_debits') = 'object'",
     "(SELECT COUNT(*) FROM json_each(line, '$.wallet_debits')) <= 100",
     "NOT EXISTS (SELECT 1 FROM json_each(line, '$.wallet_debits') WHERE type != 'integer' "
+    "OR value NOT BETWEEN -9223372036854775807 AND 9223372036854775807 "
     f"OR length(key) NOT BETWEEN 1 AND 200 OR key GLOB '{_ASCII}')",
 ])
 

@@ -1,0 +1,138 @@
+"""A station and a head office on one desk, in process, for flash-bundle tests.
+
+Real parts throughout: a real station store with sales made by ``Station.authorize`` /
+``complete``, a real office store (``init_office``), real Ed25519 keys on both sides,
+and the real export / import functions the CLI calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cloud_sync.flash_office import export_reply, import_sales_bundle
+from cloud_sync.flash_station import export_sales, import_reply
+from cloud_sync.office_store import init_office, open_office
+from edge.config import Config
+from edge.keys import OFFICE_KEY, create_keypair, load_private_key, public_text
+from edge.lifecycle import Station
+from offline_db.connection import iso
+from offline_db.store import StationStore
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "card-store.json"
+STATION_ID = "S-001"
+WALLET_CARD = "7800001234567890"  # a money wallet: its sales carry wallet debits
+CARD = "FLEET-UNLIMITED"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC) - timedelta(days=2)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=7)
+        return self.now
+
+
+def card_store(directory: Path, version: int = 17, extra: list[dict[str, Any]] | None = None
+               ) -> Path:
+    doc = json.loads(SAMPLE.read_text())
+    doc["version"] = version
+    doc["cards"].append({"card_id": CARD, "kind": "rfid", "status": "active"})
+    doc["cards"].extend(extra or [])
+    path = directory / f"card-store-{version}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+class Desk:
+    """Station ``S-001`` (enrolled) and the head office, with a stick folder."""
+
+    def __init__(self, root: Path, station_id: str = STATION_ID) -> None:
+        self.root = root
+        self.office_dir = root / "office"
+        init_office(self.office_dir)
+        self.office_key = load_private_key(self.office_dir, OFFICE_KEY)
+        self.station_dir = root / station_id
+        base = Config()
+        self.config = dataclasses.replace(base, station=dataclasses.replace(
+            base.station, id=station_id, data_dir=self.station_dir,
+            office_public_key=public_text(self.office_key)))
+        store, _ = StationStore.create(self.station_dir)
+        create_keypair(self.station_dir)
+        self.clock = Clock()
+        self.station = Station(store, self.config, clock=self.clock)
+        self.station.import_cards(card_store(root), actor="test")
+        self.station_key = load_private_key(self.station_dir)
+        self.office = open_office(self.office_dir)
+        self.enrol(station_id, public_text(self.station_key))
+        self.stick = root / "stick"
+        self.stick.mkdir()
+
+    def enrol(self, station_id: str, key_text: str) -> None:
+        self.office.execute("INSERT INTO stations VALUES (?, ?, ?)",
+                            (station_id, key_text, iso(datetime.now(UTC))))
+
+    def close(self) -> None:
+        self.station.store.close()
+        self.office.close()
+
+    # -- the station ----------------------------------------------------------------------
+    def sell(self, n: int, card: str = CARD) -> None:
+        for _ in range(n):
+            auth = self.station.authorize(card=card, pump=1, product="AI95", volume_ml=5000,
+                                          actor="test")
+            assert auth["approved"], auth
+            self.station.complete(auth["sale_id"], volume_ml=4000 + len(self.journal()),
+                                  actor="test")
+
+    def journal(self) -> list[dict[str, Any]]:
+        rows = self.station.conn.execute("SELECT * FROM journal ORDER BY seq").fetchall()
+        return [dict(r) for r in rows]
+
+    def export(self, directory: Path | None = None) -> Path:
+        reader = StationStore.open_reader(self.station_dir)
+        try:
+            summary = export_sales(self.config, reader.conn, directory or self.stick,
+                                   now=self.clock())
+        finally:
+            reader.close()
+        return Path(summary.path)
+
+    def station_import(self, path: Path) -> dict[str, Any]:
+        return import_reply(self.station, path, actor="test")
+
+    def station_state(self) -> dict[str, Any]:
+        """Everything a reply may change: outbox, receipt mark, card store."""
+        conn = self.station.conn
+        return {
+            "outbox": [r[0] for r in conn.execute("SELECT seq FROM outbox ORDER BY seq")],
+            "state": dict(conn.execute("SELECT key, value FROM sync_state "
+                                       "WHERE key != 'usage_as_of_seq'").fetchall()),
+            "cards": [tuple(r) for r in conn.execute("SELECT * FROM cards ORDER BY card_id")],
+            "stop_list": [tuple(r) for r in conn.execute("SELECT * FROM stop_list")],
+        }
+
+    # -- the office -----------------------------------------------------------------------
+    def office_import(self, path: Path) -> dict[str, Any]:
+        return import_sales_bundle(self.office, self.office_dir, path, now=self.clock())
+
+    def office_export(self, directory: Path | None = None, station_id: str = STATION_ID
+                      ) -> Path:
+        result = export_reply(self.office, self.office_dir, station_id,
+                              directory or self.stick, now=self.clock())
+        return Path(result["file"])
+
+    def office_sales(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.office.execute(
+            "SELECT * FROM sales WHERE station_id = ? ORDER BY seq", (STATION_ID,))]
+
+    def office_state(self) -> dict[str, Any]:
+        conn: sqlite3.Connection = self.office
+        tables = ("sales", "station_chain", "chain_problems", "quarantine", "cm_versions")
+        return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2")]
+                for t in tables}
