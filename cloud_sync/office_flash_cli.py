@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import structlog
 
 from cloud_sync.bundle import BundleError
 from cloud_sync.flash_office import export_reply, import_sales_bundle
@@ -14,6 +15,8 @@ from cloud_sync.office_store import open_office
 from edge.cli_flash import litres
 from edge.clikit import cfg, emit, json_option
 from offline_db.connection import utc_now
+
+log = structlog.get_logger(__name__)
 
 
 @click.group("flash")
@@ -55,6 +58,8 @@ def office_flash_import(ctx: click.Context, files: tuple[Path, ...], as_json: bo
                 results.append(import_sales_bundle(conn, cfg(ctx).office.data_dir, path,
                                                    now=utc_now()))
             except BundleError as exc:
+                log.warning("office.flash_refused", file=str(path), reason=exc.reason,
+                            error=str(exc))
                 failed += 1
                 results.append({"file": str(path), "refused": exc.reason, "error": str(exc)})
     finally:

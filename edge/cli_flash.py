@@ -139,6 +139,8 @@ def flash_export(ctx: click.Context, directory: Path, as_json: bool) -> None:
     try:
         result = _export(config, directory, show_progress=sys.stderr.isatty() and not as_json)
     except ForecourtError as exc:
+        log.warning("flash.export_failed", directory=str(directory), code=exc.code,
+                    error=str(exc))
         record(config, {"at": iso(utc_now()), "action": "export", "ok": False,
                         "error": str(exc)})
         raise
@@ -156,6 +158,7 @@ def flash_import(ctx: click.Context, file: Path, as_json: bool) -> None:
     try:
         result = _import(config, file)
     except ForecourtError as exc:
+        log.warning("flash.import_refused", file=str(file), code=exc.code, error=str(exc))
         record(config, {"at": iso(utc_now()), "action": "import", "ok": False,
                         "file": str(file), "error": str(exc)})
         raise
