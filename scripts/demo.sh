@@ -38,6 +38,11 @@ sale_id() { "$ROOT/.venv/bin/python" -c 'import json,sys; print(json.load(sys.st
 
 fc init
 fc cards import "$ROOT/tests/data/card-store.json"
+say "a head office on the same desk, for the flash-drive round trip at the end"
+fc office init
+sed -i "s|^office_public_key = .*|office_public_key = \"$("$FC" office keys show)\"|" "$WORK/config.toml"
+fc office station add S-001 --public-key "$("$FC" keys show)"
+fc office cards import "$ROOT/tests/data/card-store.json"
 
 say "starting two simulated DART pumps on a pty (forecourt sim pumps)"
 mkfifo "$WORK/sim.in"
@@ -97,6 +102,20 @@ done
 fc cards show 7800001234567892
 fc journal list
 fc journal verify
+
+say "no network: a technician carries the sales to the head office on a USB stick"
+mkdir -p "$WORK/stick"
+fc flash export "$WORK/stick"
+fc office flash import "$WORK/stick/forecourt-S-001-sales.fcb"
+fc office flash import "$WORK/stick/forecourt-S-001-sales.fcb"
+fc office flash export --station S-001 "$WORK/stick"
+say "back at the station: the receipt delivers the sales"
+fc flash import "$WORK/stick/forecourt-S-001-reply.fcb"
+say "a stick with a flipped byte is refused, and nothing changes"
+cp "$WORK/stick/forecourt-S-001-sales.fcb" "$WORK/tampered.fcb"
+printf '\x00' | dd of="$WORK/tampered.fcb" bs=1 conv=notrunc status=none \
+    seek=$(( $(stat -c %s "$WORK/tampered.fcb") - 100 ))
+fc office flash import "$WORK/tampered.fcb" || true
 fc status
 
 kill -TERM $DAEMON
