@@ -110,6 +110,29 @@ def _write_problem(path: Path, exc: OSError) -> BundleWriteError:
                             "no bundle was written under that name")
 
 
+def _remove_dead_temporaries(directory: Path, name: str) -> None:
+    """Remove what an export that was killed or cut off left on the stick.
+
+    Only temporaries of this file name whose writer is no longer running here go; a
+    temporary of a live writer, or one made elsewhere by a pid alive here, stays.
+    """
+    try:
+        found = list(directory.glob(f".{name}.*.tmp"))
+    except OSError:
+        return
+    for path in found:
+        pid_text = path.name[len(name) + 2:-len(".tmp")]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        except OSError:
+            continue  # alive (another user's process): not ours to remove
+
+
 @dataclass(frozen=True)
 class WrittenBundle:
     path: Path
@@ -134,6 +157,7 @@ class BundleWriter:
         self.directory = directory
         self.path = directory / name
         self.tmp = directory / f".{name}.{os.getpid()}.tmp"
+        _remove_dead_temporaries(directory, name)
         self._signer = signer
         ephemeral = X25519PrivateKey.generate()
         eph_raw = raw_x25519(ephemeral.public_key())

@@ -58,8 +58,8 @@ def office_flash_import(ctx: click.Context, files: tuple[Path, ...], as_json: bo
                 results.append(import_sales_bundle(conn, cfg(ctx).office.data_dir, path,
                                                    now=utc_now()))
             except BundleError as exc:
-                log.warning("office.flash_refused", file=str(path), reason=exc.reason,
-                            error=str(exc))
+                log.info("office.flash_refused", file=str(path), reason=exc.reason,
+                         error=str(exc))
                 failed += 1
                 results.append({"file": str(path), "refused": exc.reason, "error": str(exc)})
     finally:

@@ -21,6 +21,7 @@ import structlog
 
 from cloud_sync.bundle import SUFFIX, BundleError, read_header
 from cloud_sync.flash_station import export_sales, sales_name
+from edge import logs
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import Config
 from edge.control import DaemonNotRunning, call
@@ -139,8 +140,8 @@ def flash_export(ctx: click.Context, directory: Path, as_json: bool) -> None:
     try:
         result = _export(config, directory, show_progress=sys.stderr.isatty() and not as_json)
     except ForecourtError as exc:
-        log.warning("flash.export_failed", directory=str(directory), code=exc.code,
-                    error=str(exc))
+        log.info("flash.export_failed", directory=str(directory), code=exc.code,
+                 error=str(exc))
         record(config, {"at": iso(utc_now()), "action": "export", "ok": False,
                         "error": str(exc)})
         raise
@@ -158,7 +159,7 @@ def flash_import(ctx: click.Context, file: Path, as_json: bool) -> None:
     try:
         result = _import(config, file)
     except ForecourtError as exc:
-        log.warning("flash.import_refused", file=str(file), code=exc.code, error=str(exc))
+        log.info("flash.import_refused", file=str(file), code=exc.code, error=str(exc))
         record(config, {"at": iso(utc_now()), "action": "import", "ok": False,
                         "file": str(file), "error": str(exc)})
         raise
@@ -188,6 +189,9 @@ def replies_for(config: Config, directory: Path) -> list[Path]:
 def flash_auto(ctx: click.Context, directory: Path, as_json: bool) -> None:
     """On a mounted stick DIRECTORY: import replies for this station, then export."""
     config = cfg(ctx)
+    # Run by forecourt-flash@.service: its log events go to the journal (stderr) at
+    # the configured level, as the daemon's do; the result lines go to stdout.
+    logs.configure(config.logging.level, config.logging.format, sys.stderr)
     outcome: dict[str, Any] = {"at": iso(utc_now()), "action": "auto", "ok": True,
                                "stick": str(directory), "imports": []}
     for path in replies_for(config, directory):
@@ -196,7 +200,8 @@ def flash_auto(ctx: click.Context, directory: Path, as_json: bool) -> None:
             outcome["imports"].append({"file": path.name, "ok": True,
                                        "line": _import_line(r)})
         except ForecourtError as exc:
-            stale = getattr(exc, "code", "") == "stale"
+            log.info("flash.import_refused", file=str(path), code=exc.code, error=str(exc))
+            stale = exc.code == "stale"
             if not stale:
                 outcome["ok"] = False
             outcome["imports"].append({"file": path.name, "ok": stale, "line": str(exc)})
@@ -204,12 +209,18 @@ def flash_auto(ctx: click.Context, directory: Path, as_json: bool) -> None:
         exported = _export(config, directory, show_progress=False)
         outcome["export"] = {"ok": True, "line": _export_line(exported), **exported}
     except ForecourtError as exc:
+        log.info("flash.export_failed", directory=str(directory), code=exc.code,
+                 error=str(exc))
         outcome["ok"] = False
         outcome["export"] = {"ok": False, "line": str(exc)}
     record(config, outcome)
-    log.info("flash.auto", ok=outcome["ok"], stick=str(directory),
-             imports=[i["line"] for i in outcome["imports"]],
-             export=outcome["export"]["line"])
+    fields = {"ok": outcome["ok"], "stick": str(directory),
+              "imports": [i["line"] for i in outcome["imports"]],
+              "export": outcome["export"]["line"]}
+    if outcome["ok"]:
+        log.info("flash.auto", **fields)
+    else:
+        log.warning("flash.auto", **fields)
 
     def human(o: dict[str, Any]) -> None:
         for item in o["imports"]:

@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # Debian packages: Python with venv and headers, a C compiler and the PC/SC headers
 # (pyscard builds from source), pkg-config; and the software peers the tests start
 # themselves: pcscd with the vpcd virtual reader (smart cards), mosquitto (sync),
-# openssl (test certificates for MQTT over TLS), dosfstools (a FAT "USB stick" image
-# the flash-drive tests loop-mount).
+# openssl (test certificates for MQTT over TLS), dosfstools, exfatprogs and exfat-fuse
+# (the "USB stick" images the flash-drive tests loop-mount: FAT where the kernel has
+# it, else exFAT through FUSE).
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev
-              pcscd vsmartcard-vpcd mosquitto openssl dosfstools)
+              pcscd vsmartcard-vpcd mosquitto openssl dosfstools exfatprogs exfat-fuse)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -161,3 +161,19 @@ def test_a_file_that_is_not_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(BundleError) as info:
         read(path)
     assert info.value.reason == "not_a_bundle" and "photo.fcb" in str(info.value)
+
+
+def test_an_interrupted_export_s_temporary_is_cleared_by_the_next(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = tmp_path / f".b.fcb.{dead}.tmp"  # a killed export's leftover
+    left.write_bytes(b"x" * 1000)
+    live = tmp_path / f".b.fcb.{os.getppid()}.tmp"  # a writer still running: not ours
+    live.write_bytes(b"y")
+    other = tmp_path / f".other.fcb.{dead}.tmp"  # another file's: left alone
+    other.write_bytes(b"z")
+    read(write(tmp_path, [b"sale"]))
+    assert not left.exists() and live.exists() and other.exists()
