@@ -57,6 +57,7 @@ from cloud_sync.bundle import open_bundle
 from cloud_sync.envelope import OFFICE
 from cloud_sync.flash_office import import_sales_bundle
 from cloud_sync.flash_station import export_sales
+from cloud_sync.ingest_bulk import BULK_CACHE_KIB
 from cloud_sync.office_store import OFFICE_DB, open_office
 from edge.config import Config
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
@@ -228,6 +229,9 @@ def phase_import_floor(station_dir: Path, office_dir: Path, bundle: Path,
         "ORDER BY type DESC, rowid")]  # the table first, then its indexes
     office.close()
     floor = connect(floor_path)
+    # The same page cache as the real import sets (ingest_bulk.BULK_CACHE_KIB): a floor
+    # must not be slower for want of a setting the measured code has.
+    floor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
     for sql in ddl:
         floor.execute(sql)
     insert = (f"INSERT INTO sales ({_ROW_COLUMNS}, received_at, via) "

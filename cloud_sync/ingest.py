@@ -329,15 +329,19 @@ def _advance(conn: sqlite3.Connection, station_id: str, at: str) -> tuple[int, s
     """Move the contiguous head over stored rows that follow it and link to it."""
     seq, head = _head(conn, station_id)
     start = seq
-    for row in conn.execute("SELECT seq, prev_hash, hash FROM sales WHERE station_id = ? "
-                            "AND seq > ? ORDER BY seq", (station_id, seq)):
-        if row[0] != seq + 1:
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: a flash bundle moves the head over 10^6 rows
+    cur.execute("SELECT seq, prev_hash, hash FROM sales WHERE station_id = ? AND seq > ? "
+                "ORDER BY seq", (station_id, seq))
+    for row_seq, prev_hash, row_hash in cur:
+        if row_seq != seq + 1:
             break
-        if row[1] != head:
+        if prev_hash != head:
             _problem(conn, station_id, "fork", seq + 1, seq + 1, at=at,
                      detail=f"the stored seq {seq + 1} does not link to the stored seq {seq}")
             break
-        seq, head = int(row[0]), str(row[2])
+        seq, head = int(row_seq), str(row_hash)
+    cur.close()
     if seq != start:
         conn.execute("UPDATE station_chain SET contiguous_seq = ?, contiguous_hash = ? "
                      "WHERE station_id = ?", (seq, head, station_id))
