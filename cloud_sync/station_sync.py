@@ -40,8 +40,8 @@ STATUS_EVERY_S = 30.0
 QUARANTINE_RETRY_S = 600.0
 #: Batches sent and not yet covered by a receipt, at most (1 = stop-and-wait).
 WINDOW = 4
-#: The status carried in every sales batch (outbox depth, oldest undelivered sale) is a
-#: scan of the outbox: 1.6 s with a 1,000,000-sale backlog. A batch carries a copy at
+#: The status carried in every sales batch (outbox depth, oldest undelivered sale) counts
+#: the outbox: a scan that grows with the backlog. A batch carries a copy at
 #: most STATUS_REFRESH_S old, or STATUS_COST_FACTOR times what computing it cost, so
 #: that the scan never takes more than about 1/STATUS_COST_FACTOR of the drain.
 #: (The retained status topic is always computed afresh.)

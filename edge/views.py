@@ -15,14 +15,14 @@ from edge.config import Config
 from edge.engine import limit_used, visits_used
 from edge.periods import period_start_date
 from offline_db import cards as store
+from offline_db.outbox import oldest_undelivered_at
 from offline_db.state import get_state
 
 
 def status(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any]:
     version = get_state(conn, "card_store_version")
     age = data_age_s(conn, now)
-    oldest = conn.execute("SELECT MIN(j.completed_at) AS at FROM outbox o "
-                          "JOIN journal j ON j.seq = o.seq").fetchone()["at"]
+    oldest = oldest_undelivered_at(conn)
     last = conn.execute("SELECT MAX(seq) AS seq FROM journal").fetchone()["seq"]
     return {
         "station_id": config.station.id,
