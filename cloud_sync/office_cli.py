@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -88,7 +89,7 @@ def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> 
 @json_option
 @click.pass_context
 def office_stations(ctx: click.Context, as_json: bool) -> None:
-    """Per station: last contiguous seq, gaps, forks, last seen, online, outbox reported."""
+    """Per station: contiguous seq, gaps, forks, last seen, online, outbox, alarms, flash."""
     conn = open_office(cfg(ctx).office.data_dir)
     try:
         rows = station_overview(conn)
@@ -96,10 +97,17 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
                   for r in conn.execute("SELECT * FROM station_online")}
         refused = [dict(r) for r in conn.execute("SELECT * FROM refused_messages "
                                                  "ORDER BY reason")]
+        flash = {r["station_id"]: (json.loads(r["alarms"]) if r["alarms"] else [],
+                                   r["last_flash"])
+                 for r in conn.execute(
+                     "SELECT c.station_id, c.alarms, (SELECT MAX(at) FROM flash_transfers f "
+                     "WHERE f.station_id = c.station_id AND direction = 'in') AS last_flash "
+                     "FROM station_chain c")}
     finally:
         conn.close()
     for row in rows:
         row["online"], row["online_reported_at"] = online.get(row["station_id"], (None, None))
+        row["alarms"], row["last_flash"] = flash.get(row["station_id"], ([], None))
 
     def human(data: list[dict[str, Any]]) -> None:
         if not data:
@@ -109,7 +117,10 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{r['station_id']:<12} {state:<10} seq {r['contiguous_seq']:>8}  "
                        f"last seen {r['last_seen_at'] or '-'}  outbox {r['outbox_depth']}  "
                        f"gaps {len(r['gaps'])}  forks {len(r['forks'])}  "
-                       f"quarantined {r['quarantined']}")
+                       f"quarantined {r['quarantined']}"
+                       f"{'  last flash ' + r['last_flash'] if r['last_flash'] else ''}")
+            for alarm in r["alarms"]:
+                click.echo(f"{'':<12} ALARM {alarm}")
         for r in refused:
             click.echo(f"refused messages ({r['reason']}): {r['count']}, last at "
                        f"{r['last_at']}: {r['last_detail']}")

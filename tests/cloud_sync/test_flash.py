@@ -12,6 +12,7 @@ import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +257,15 @@ def test_export_refuses_a_broken_journal(desk: Desk) -> None:
     finally:
         reader.close()
     assert list(desk.stick.iterdir()) == []
+
+
+def test_the_station_s_alarms_reach_the_head_office(desk: Desk) -> None:
+    desk.sell(1)
+    desk.clock.now += timedelta(days=30)  # a month without news from the office
+    result = desk.office_import(desk.export())
+    assert result["alarms"] == ["card data is stale: offline policy in force"]
+    stored = desk.office.execute("SELECT alarms FROM station_chain").fetchone()[0]
+    assert json.loads(stored) == result["alarms"]
+    transfer = desk.office.execute("SELECT direction, stored, outcome FROM flash_transfers"
+                                   ).fetchone()
+    assert tuple(transfer) == ("in", 1, "stored")
