@@ -20,7 +20,7 @@ import click
 import structlog
 
 from cloud_sync.bundle import SUFFIX, BundleError, read_header
-from cloud_sync.flash_station import export_sales, sales_name
+from cloud_sync.flash_station import export_sales
 from edge import logs
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import Config
@@ -252,5 +252,3 @@ def status_line(config: Config) -> str | None:
                                   else _import_line(r))
     return f"{r.get('at')} {r.get('action')} {'ok' if r.get('ok') else 'FAILED'}: {text}"
 
-
-__all__ = ["flash", "last_result", "sales_name", "status_line"]

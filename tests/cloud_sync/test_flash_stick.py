@@ -479,3 +479,33 @@ def test_udev_rule_is_the_shipped_file_and_follows_the_label(config_file: Path,
     matches = re.findall(r'ENV\{(ID_FS_\w+)\}=="([^"]*)"', rule)
     assert {k for k, _ in matches} == {"ID_FS_LABEL", "ID_FS_USAGE"}
     assert all(props.get(k) == v for k, v in matches), (matches, props)
+
+
+def test_export_on_a_terminal_shows_progress_and_ends_with_one_line(bench: Path,
+                                                                   tmp_path: Path) -> None:
+    """A technician's terminal: a progress bar on stderr, then the summary on stdout."""
+    import pty
+
+    add_sales(bench, 30_000)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    main, side = pty.openpty()
+    try:
+        proc = subprocess.run([forecourt_exe(), "--config", str(bench), "flash", "export",
+                               str(folder)], stdout=subprocess.PIPE, stderr=side, text=True,
+                              timeout=120, check=False)
+        os.close(side)
+        side = -1
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal's other end is closed
+            while chunk := os.read(main, 65536):
+                shown += chunk
+    finally:
+        os.close(main)
+        if side >= 0:
+            os.close(side)
+    assert proc.returncode == 0
+    assert b"exporting sales" in shown and b"100%" in shown
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("exported 30,000 sales, seq 1-30000: ")
+    assert " l, amount " in lines[0] and lines[0].endswith("MB)")
