@@ -269,3 +269,15 @@ def test_the_station_s_alarms_reach_the_head_office(desk: Desk) -> None:
     transfer = desk.office.execute("SELECT direction, stored, outcome FROM flash_transfers"
                                    ).fetchone()
     assert tuple(transfer) == ("in", 1, "stored")
+
+
+def test_sales_encrypted_for_another_office_key_are_refused(desk: Desk, tmp_path: Path) -> None:
+    """A station still configured with an old office key: the office cannot read it."""
+    old_office = Ed25519PrivateKey.generate()
+    desk.config = dataclasses.replace(desk.config, station=dataclasses.replace(
+        desk.config.station, office_public_key=public_text(old_office)))
+    desk.sell(2)
+    before = desk.office_state()
+    err = refused(desk.office_import, desk.export())
+    assert err.reason == "wrong_recipient" and "another key" in str(err)
+    assert desk.office_state() == before

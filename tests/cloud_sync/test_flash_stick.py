@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import random
 import re
@@ -509,3 +510,28 @@ def test_export_on_a_terminal_shows_progress_and_ends_with_one_line(bench: Path,
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("exported 30,000 sales, seq 1-30000: ")
     assert " l, amount " in lines[0] and lines[0].endswith("MB)")
+
+
+def test_auto_with_a_damaged_reply_still_exports_and_says_what_failed(bench: Path,
+                                                                      tmp_path: Path) -> None:
+    """On the stick: a damaged reply for us, someone else's file, a stranger's bundle."""
+    sell(bench, 2)
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    fc(bench, "flash", "export", str(folder))
+    fc(bench, "office", "flash", "import", str(folder / SALES))
+    fc(bench, "office", "flash", "export", "--station", "S-001", str(folder))
+    reply = folder / REPLY
+    data = bytearray(reply.read_bytes())
+    data[-100] ^= 0x04  # a bit flipped in the body
+    reply.write_bytes(bytes(data))
+    (folder / "holiday.fcb").write_bytes(b"\x89PNG not a bundle at all")
+    out = fc(bench, "flash", "auto", str(folder), "--json", check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    result = json.loads(out.stdout)
+    assert [i["ok"] for i in result["imports"]] == [False]
+    assert "altered or damaged" in result["imports"][0]["line"]
+    assert result["export"]["ok"] and result["export"]["sales"] == 2  # still not receipted
+    status = fc_json(bench, "status")
+    assert status["outbox_depth"] == 2 and status["last_receipt_seq"] == 0
+    assert status["flash_last_ok"] is False and "altered or damaged" in status["flash_last"]
