@@ -281,3 +281,28 @@ def test_sales_encrypted_for_another_office_key_are_refused(desk: Desk, tmp_path
     err = refused(desk.office_import, desk.export())
     assert err.reason == "wrong_recipient" and "another key" in str(err)
     assert desk.office_state() == before
+
+
+def test_an_expired_reply_is_refused_and_changes_nothing(desk: Desk) -> None:
+    desk.sell(2)
+    desk.office_import(desk.export())
+    reply = desk.office_export()  # valid for 14 days: a technician may be slow, not that slow
+    desk.clock.now += timedelta(days=15)
+    before = desk.station_state()
+    err = refused(desk.station_import, reply)
+    assert err.reason == "cards_refused" and "expired" in str(err)
+    assert desk.station_state() == before
+
+
+def test_card_data_from_a_reply_is_only_as_fresh_as_the_reply(desk: Desk) -> None:
+    """Bounded offline risk: a week-old reply does not make week-old data look new."""
+    card_master.import_file(desk.office, card_store(desk.root).read_bytes(), actor="t")
+    desk.sell(1)
+    desk.office_import(desk.export())
+    reply = desk.office_export()
+    made = desk.clock.now
+    desk.clock.now += timedelta(days=7)
+    assert desk.station_import(reply)["cards"] == "confirmed"
+    confirmed = desk.station.conn.execute(
+        "SELECT value FROM sync_state WHERE key = 'card_store_confirmed_at'").fetchone()[0]
+    assert confirmed <= made.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
