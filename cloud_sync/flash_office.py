@@ -5,7 +5,8 @@ signature over the whole file, addressed to the office) and ingests its sales wi
 the exactly-once ingest that MQTT batches use (``cloud_sync.ingest_bulk``), so a sale
 that arrived by MQTT too is not stored again. ``forecourt office flash export
 --station ID DIR`` writes the reply: a signed receipt for the station's contiguous
-head and the card-store changes after the version the station last reported.
+head, the card-store changes after the version the station last reported, and the
+network-wide use of the cards with limits (as MQTT broadcasts it).
 docs/bundles.md.
 """
 
@@ -26,7 +27,10 @@ from cloud_sync.envelope import OFFICE
 from cloud_sync.flash_station import reply_name
 from cloud_sync.ingest import _head
 from cloud_sync.ingest_bulk import ingest_lines
+from cloud_sync.usage import PERIODS, usage_ops
+from edge.config import Config
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text
+from edge.periods import period_start_utc
 from offline_db.connection import atomic, iso
 
 log = structlog.get_logger(__name__)
@@ -94,9 +98,26 @@ def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
             "gaps": [list(g) for g in result.gaps], "alarms": alarms or []}
 
 
+def network_usage(conn: sqlite3.Connection, config: Config, now: datetime
+                  ) -> dict[str, Any] | None:
+    """The network-wide use this period of every card with limits that sold anywhere.
+
+    The same ``usage`` message MQTT broadcasts after each batch (cloud_sync.usage): a
+    station synced only by flash drive then holds a daily limit across the network too.
+    """
+    earliest = min(period_start_utc(p, now, config.station.tz, config.station.week_start_index)
+                   for p in PERIODS)
+    cards = [r[0] for r in conn.execute("SELECT DISTINCT card_id FROM sales "
+                                        "WHERE completed_at >= ?", (iso(earliest),))]
+    ops = usage_ops(conn, cards, config, now)
+    if not ops:
+        return None
+    return {"mode": "usage", "ops": ops, "expires_at": iso(now + REPLY_VALID)}
+
+
 def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, directory: Path,
-                 *, now: datetime) -> dict[str, Any]:
-    """Write the reply bundle for ``station_id``: receipt and card-store changes."""
+                 *, now: datetime, config: Config) -> dict[str, Any]:
+    """Write the reply bundle for ``station_id``: receipt, card-store changes, usage."""
     station_key = _station_key(conn, station_id)
     if station_key is None:
         raise BundleError("unknown_station", f"station {station_id!r} is not enrolled at "
@@ -109,7 +130,8 @@ def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, dire
     cards = card_master.message_for(conn, version)
     cards["expires_at"] = iso(now + REPLY_VALID)
     receipt = {"station_id": station_id, "up_to_seq": seq, "hash": digest}
-    body = {"station_id": station_id, "receipt": receipt, "cards": cards}
+    usage = network_usage(conn, config, now)
+    body = {"station_id": station_id, "receipt": receipt, "cards": cards, "usage": usage}
     to_version = cards.get("to_version", cards.get("snapshot", {}).get("version"))
     header = {"kind": "reply", "from": OFFICE, "to": station_id, "station_id": station_id,
               "created_at": iso(now),
@@ -130,4 +152,5 @@ def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, dire
              up_to_seq=seq, cards=cards["mode"], to_version=to_version)
     return {"file": str(written.path), "station_id": station_id, "up_to_seq": seq,
             "cards": cards["mode"], "from_version": cards.get("from_version"),
-            "to_version": to_version, "size": written.size}
+            "to_version": to_version, "usage_cards": len(usage["ops"]) if usage else 0,
+            "size": written.size}

@@ -187,6 +187,7 @@ class ImportSummary:
     last_receipt_seq: int
     cards: str
     card_store_version: int | None
+    usage_cards: int
     detail: str
 
 
@@ -216,8 +217,11 @@ def read_reply(config: Config, path: Path, key: Ed25519PrivateKey) -> tuple[dict
         if not isinstance(up_to, int) or isinstance(up_to, bool) or up_to < 0 or \
                 not isinstance(hash_, str) or receipt.get("station_id") != station_id:
             raise BundleError("malformed", f"{path.name}: the receipt is malformed")
-    if body.get("cards") is not None and not isinstance(body["cards"], dict):
-        raise BundleError("malformed", f"{path.name}: the card-store part is malformed")
+    for part in ("cards", "usage"):
+        if body.get(part) is not None and not isinstance(body[part], dict):
+            raise BundleError("malformed", f"{path.name}: the {part} part is malformed")
+    if body.get("usage") is not None and body["usage"].get("mode") != "usage":
+        raise BundleError("malformed", f"{path.name}: the usage part is malformed")
     return header, body
 
 
@@ -255,21 +259,36 @@ def import_reply(station: Station, path: Path, *, actor: str) -> dict[str, Any]:
                 raise BundleError("version_gap", f"{path.name}: its card-store changes "
                                   f"{detail}; export again and bring a newer reply; "
                                   "nothing was applied")
+        usage_cards = 0
+        rev_before = _usage_rev(conn)
+        if body.get("usage") is not None:  # older revisions of a card's use are ignored
+            used = apply_cards_message(station, body["usage"], vouched_at=made)
+            if used.outcome == "refused":
+                raise BundleError("cards_refused", f"{path.name}: the network card use was "
+                                  f"refused ({used.detail}); nothing was applied")
+            usage_cards = len(body["usage"].get("ops") or [])
         last_after = int(get_state(conn, "last_receipt_seq", "0") or 0)
-        if last_after == last_before and outcome in ("none", "ignored"):
+        if last_after == last_before and outcome in ("none", "ignored") and \
+                _usage_rev(conn) == rev_before:
             current = get_state(conn, "card_store_version")
             raise BundleError("stale", f"{path.name} is older than what this station has "
                               f"applied (receipts up to seq {last_before}, card store "
                               f"version {current}); nothing changed")
         audit(conn, actor, "flash.import", file=path.name, receipt_seq=last_after,
-              delivered=delivered, cards=outcome, card_store_version=version)
+              delivered=delivered, cards=outcome, card_store_version=version,
+              usage_cards=usage_cards)
     log.info("flash.imported", path=str(path), delivered=delivered, last_receipt_seq=last_after,
              cards=outcome, card_store_version=version)
     summary = ImportSummary(str(path), str(header["created_at"]),
                             receipt["up_to_seq"] if receipt else None, delivered, last_after,
                             outcome, version if version is not None else _version(conn),
-                            detail)
+                            usage_cards, detail)
     return asdict(summary)
+
+
+def _usage_rev(conn: sqlite3.Connection) -> int:
+    """The newest network-usage revision this station holds (0: none)."""
+    return int(conn.execute("SELECT COALESCE(MAX(rev), 0) FROM card_usage_as_of").fetchone()[0])
 
 
 def _version(conn: sqlite3.Connection) -> int | None:

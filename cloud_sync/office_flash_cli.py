@@ -91,7 +91,7 @@ def office_flash_export(ctx: click.Context, stations: tuple[str, ...], directory
     conn = open_office(cfg(ctx).office.data_dir)
     try:
         results = [export_reply(conn, cfg(ctx).office.data_dir, station, directory,
-                                now=utc_now()) for station in stations]
+                                now=utc_now(), config=cfg(ctx)) for station in stations]
     finally:
         conn.close()
 
@@ -99,7 +99,7 @@ def office_flash_export(ctx: click.Context, stations: tuple[str, ...], directory
         for r in rows:
             cards = (f"card-store snapshot version {r['to_version']}" if r["cards"] == "snapshot"
                      else f"card-store changes {r['from_version']}->{r['to_version']}")
-            click.echo(f"wrote {r['file']}: receipt up to seq {r['up_to_seq']}, {cards} "
-                       f"({r['size']:,} bytes)")
+            click.echo(f"wrote {r['file']}: receipt up to seq {r['up_to_seq']}, {cards}, "
+                       f"network use of {r['usage_cards']} limited cards ({r['size']:,} bytes)")
 
     emit(results, as_json, human)

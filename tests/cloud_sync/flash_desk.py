@@ -27,6 +27,9 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "card-store.json"
 STATION_ID = "S-001"
 WALLET_CARD = "7800001234567890"  # a money wallet: its sales carry wallet debits
 CARD = "FLEET-UNLIMITED"
+LIMITED = "FLEET-50L-DAY"  # 50 litres a day, network-wide
+LIMITED_CARD = {"card_id": LIMITED, "kind": "rfid", "status": "active",
+                "limits": [{"period": "day", "unit": "volume", "value": 50000}]}
 
 
 class Clock:
@@ -52,10 +55,14 @@ def card_store(directory: Path, version: int = 17, extra: list[dict[str, Any]] |
 class Desk:
     """Station ``S-001`` (enrolled) and the head office, with a stick folder."""
 
-    def __init__(self, root: Path, station_id: str = STATION_ID) -> None:
+    def __init__(self, root: Path, station_id: str = STATION_ID, *,
+                 office_of: Desk | None = None) -> None:
+        """``office_of``: share that desk's head office (a second station of the network)."""
         self.root = root
-        self.office_dir = root / "office"
-        init_office(self.office_dir)
+        self.shared_office = office_of is not None
+        self.office_dir: Path = office_of.office_dir if office_of else root / "office"
+        if office_of is None:
+            init_office(self.office_dir)
         self.office_key = load_private_key(self.office_dir, OFFICE_KEY)
         self.station_dir = root / station_id
         base = Config()
@@ -66,7 +73,7 @@ class Desk:
         create_keypair(self.station_dir)
         self.clock = Clock()
         self.station = Station(store, self.config, clock=self.clock)
-        self.station.import_cards(card_store(root), actor="test")
+        self.station.import_cards(card_store(root, extra=[LIMITED_CARD]), actor="test")
         self.station_key = load_private_key(self.station_dir)
         self.office = open_office(self.office_dir)
         self.enrol(station_id, public_text(self.station_key))
@@ -124,7 +131,7 @@ class Desk:
     def office_export(self, directory: Path | None = None, station_id: str = STATION_ID
                       ) -> Path:
         result = export_reply(self.office, self.office_dir, station_id,
-                              directory or self.stick, now=self.clock())
+                              directory or self.stick, now=self.clock(), config=self.config)
         return Path(result["file"])
 
     def office_sales(self) -> list[dict[str, Any]]:

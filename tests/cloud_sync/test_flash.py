@@ -26,7 +26,14 @@ from cloud_sync.flash_station import export_sales
 from edge.keys import public_text
 from offline_db.journal import verify
 from offline_db.store import StationStore
-from tests.cloud_sync.flash_desk import STATION_ID, WALLET_CARD, Desk, card_store
+from tests.cloud_sync.flash_desk import (
+    LIMITED,
+    LIMITED_CARD,
+    STATION_ID,
+    WALLET_CARD,
+    Desk,
+    card_store,
+)
 
 
 @pytest.fixture
@@ -306,3 +313,26 @@ def test_card_data_from_a_reply_is_only_as_fresh_as_the_reply(desk: Desk) -> Non
     confirmed = desk.station.conn.execute(
         "SELECT value FROM sync_state WHERE key = 'card_store_confirmed_at'").fetchone()[0]
     assert confirmed <= made.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_network_use_reaches_a_station_synced_only_by_flash(desk: Desk, tmp_path: Path) -> None:
+    """50 litres a day across the network: 40 at S-002 leave 10 at S-001, by stick alone."""
+    card_master.import_file(desk.office, card_store(desk.root, extra=[LIMITED_CARD])
+                            .read_bytes(), actor="test")  # the office knows the limit
+    other = Desk(tmp_path / "second", "S-002", office_of=desk)
+    morning = desk.clock.now.replace(hour=9, minute=0)
+    desk.clock.now = other.clock.now = morning
+    try:
+        auth = other.station.authorize(card=LIMITED, pump=1, product="AI95", volume_ml=40000,
+                                       actor="test")
+        other.station.complete(auth["sale_id"], volume_ml=40000, actor="test")
+        assert desk.office_import(other.export())["stored"] == 1
+    finally:
+        other.close()
+    before = desk.station.authorize(card=LIMITED, pump=2, product="AI95", actor="test")
+    assert before["max_volume_ml"] == 50000  # S-001 knows nothing of S-002's fill yet
+    desk.station.cancel(before["sale_id"], actor="test")
+    result = desk.station_import(desk.office_export())
+    assert result["usage_cards"] == 1
+    after = desk.station.authorize(card=LIMITED, pump=2, product="AI95", actor="test")
+    assert after["approved"] and after["max_volume_ml"] == 10000
