@@ -264,42 +264,21 @@ def phase_idle() -> Result:
 # -- checking the office ---------------------------------------------------------------------
 def verify(station_dir: Path, office_dir: Path, n_sales: int) -> list[str]:
     """What is wrong with the office after the imports (empty when all is right)."""
-    problems: list[str] = []
     st = connect(station_dir / DB_NAME, readonly=True)
     of = connect(office_dir / OFFICE_DB, readonly=True)
     try:
-        last_hash = st.execute("SELECT hash FROM journal WHERE seq = ?",
-                               (n_sales,)).fetchone()
-        count, lo, hi, distinct = of.execute(
-            "SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq) FROM sales "
-            "WHERE station_id = ?", (STATION_ID,)).fetchone()
-        head = of.execute("SELECT contiguous_seq, contiguous_hash FROM station_chain "
-                          "WHERE station_id = ?", (STATION_ID,)).fetchone()
-        quarantined = int(of.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
-        open_problems = int(of.execute("SELECT COUNT(*) FROM chain_problems "
-                                       "WHERE resolved_at IS NULL").fetchone()[0])
-        transfers = of.execute("SELECT stored, duplicates, outcome FROM flash_transfers "
-                               "WHERE direction = 'in' ORDER BY id").fetchall()
+        problems, summary = sync.office_holds_all(st, of, n_sales)
+        transfers = [tuple(t) for t in of.execute(
+            "SELECT stored, duplicates, outcome FROM flash_transfers "
+            "WHERE direction = 'in' ORDER BY id")]
     finally:
         st.close()
         of.close()
-    contiguous = int(head[0]) if head else 0
-    say(f"office: {count:,} sales (seq {lo}-{hi}, {distinct:,} distinct), contiguous_seq "
-        f"{contiguous:,}; quarantined {quarantined}, open chain problems {open_problems}; "
-        f"flash_transfers in: {[tuple(t) for t in transfers]}")
-    if count != n_sales or distinct != n_sales or lo != 1 or hi != n_sales:
-        problems.append(f"the office holds {count:,} sales (seq {lo}-{hi}), not exactly "
-                        f"1..{n_sales:,}")
-    if contiguous != n_sales:
-        problems.append(f"contiguous_seq is {contiguous:,}, not {n_sales:,}")
-    if head is None or last_hash is None or head[1] != last_hash[0]:
-        problems.append("the office's contiguous hash is not the station's hash at seq N")
-    if quarantined or open_problems:
-        problems.append(f"{quarantined} quarantined, {open_problems} open chain problems")
+    say(f"{summary}; flash_transfers in: {transfers}")
     expected = [(n_sales, 0, "stored"), (0, n_sales, "stored")]
-    if [tuple(t) for t in transfers] != expected:
-        problems.append(f"flash_transfers (stored, duplicates, outcome) are "
-                        f"{[tuple(t) for t in transfers]}, not {expected}")
+    if transfers != expected:
+        problems.append(f"flash_transfers (stored, duplicates, outcome) are {transfers}, "
+                        f"not {expected}")
     return problems
 
 

@@ -366,12 +366,11 @@ def run_drain(config: Config, station_dir: Path, office_dir: Path, n_sales: int,
         office_conn.close()
 
 
-def verify(station_dir: Path, office_dir: Path, n_sales: int) -> list[str]:
-    """What is wrong at the end (an empty list when every sale arrived exactly once)."""
+def office_holds_all(st: sqlite3.Connection, of: sqlite3.Connection, n_sales: int
+                     ) -> tuple[list[str], str]:
+    """Whether the office holds seqs 1..N exactly once, chained to the station's journal,
+    with nothing quarantined: the problems found, and a one-line summary."""
     problems: list[str] = []
-    st = connect(station_dir / DB_NAME, readonly=True)
-    of = connect(office_dir / OFFICE_DB, readonly=True)
-    outbox = int(st.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
     last_hash = st.execute("SELECT hash FROM journal WHERE seq = ?", (n_sales,)).fetchone()
     count, lo, hi, distinct = of.execute(
         "SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq) FROM sales "
@@ -382,22 +381,34 @@ def verify(station_dir: Path, office_dir: Path, n_sales: int) -> list[str]:
     open_problems = int(of.execute("SELECT COUNT(*) FROM chain_problems "
                                    "WHERE resolved_at IS NULL").fetchone()[0])
     contiguous = int(head[0]) if head else 0
-    say(f"office: {count:,} sales (seq {lo}-{hi}, {distinct:,} distinct), contiguous_seq "
-        f"{contiguous:,}; quarantined {quarantined}, open chain problems {open_problems}; "
-        f"station outbox {outbox:,}")
+    summary = (f"office: {count:,} sales (seq {lo}-{hi}, {distinct:,} distinct), "
+               f"contiguous_seq {contiguous:,}; quarantined {quarantined}, open chain "
+               f"problems {open_problems}")
     if count != n_sales or distinct != n_sales or lo != 1 or hi != n_sales:
         problems.append(f"the office holds {count:,} sales (seq {lo}-{hi}), not exactly "
                         f"1..{n_sales:,}")
     if contiguous != n_sales:
         problems.append(f"contiguous_seq is {contiguous:,}, not {n_sales:,}")
     if head is None or last_hash is None or head[1] != last_hash[0]:
-        problems.append("the office's contiguous hash is not the station's last hash")
-    if outbox:
-        problems.append(f"{outbox:,} sales are still in the station's outbox")
+        problems.append("the office's contiguous hash is not the station's hash at seq N")
     if quarantined or open_problems:
         problems.append(f"{quarantined} quarantined batches, {open_problems} chain problems")
-    st.close()
-    of.close()
+    return problems, summary
+
+
+def verify(station_dir: Path, office_dir: Path, n_sales: int) -> list[str]:
+    """What is wrong at the end (an empty list when every sale arrived exactly once)."""
+    st = connect(station_dir / DB_NAME, readonly=True)
+    of = connect(office_dir / OFFICE_DB, readonly=True)
+    try:
+        problems, summary = office_holds_all(st, of, n_sales)
+        outbox = int(st.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    finally:
+        st.close()
+        of.close()
+    say(f"{summary}; station outbox {outbox:,}")
+    if outbox:
+        problems.append(f"{outbox:,} sales are still in the station's outbox")
     return problems
 
 

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from cloud_sync.bundle_keys import raw_x25519, x25519_private, x25519_public
+from cloud_sync.envelope import canonical
 from edge.errors import ForecourtError, Refusal
 from edge.keys import public_text
 
@@ -70,10 +71,6 @@ class BundleWriteError(ForecourtError):
     """A bundle could not be written (stick full, read-only, pulled out, faulty)."""
 
     code = "bundle_write_failed"
-
-
-def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def _derive(shared: bytes, ephemeral: bytes, recipient: bytes, header: bytes) -> AESGCM:

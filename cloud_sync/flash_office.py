@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cloud_sync import card_master
 from cloud_sync.bundle import BundleError, BundleWriter, open_bundle
-from cloud_sync.envelope import OFFICE
+from cloud_sync.envelope import OFFICE, canonical
 from cloud_sync.flash_station import reply_name
 from cloud_sync.ingest import _head
 from cloud_sync.ingest_bulk import ingest_lines
+from cloud_sync.office_store import enrolled_key
 from cloud_sync.usage import PERIODS, usage_ops
 from edge.config import Config
-from edge.keys import OFFICE_KEY, load_private_key, parse_public_text
+from edge.keys import OFFICE_KEY, load_private_key
 from edge.periods import period_start_utc
 from offline_db.connection import atomic, iso
 
@@ -40,10 +40,10 @@ log = structlog.get_logger(__name__)
 REPLY_VALID = timedelta(days=14)
 
 
-def _station_key(conn: sqlite3.Connection, station_id: str) -> Ed25519PublicKey | None:
-    row = conn.execute("SELECT public_key FROM stations WHERE station_id = ?",
-                       (station_id,)).fetchone()
-    return parse_public_text(row[0]) if row is not None else None
+def _log_transfer(conn: sqlite3.Connection, **row: Any) -> None:
+    """One row of ``flash_transfers`` (what ``forecourt office stations`` reports)."""
+    conn.execute(f"INSERT INTO flash_transfers ({', '.join(row)}) "
+                 f"VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
 
 def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
@@ -52,7 +52,7 @@ def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
     key = load_private_key(data_dir, OFFICE_KEY)
     try:
         bundle = open_bundle(path, me=OFFICE, my_key=key, kind="sales",
-                             key_for=lambda s: _station_key(conn, s))
+                             key_for=lambda s: enrolled_key(conn, s))
     except OSError as exc:
         raise BundleError("unreadable", f"cannot read {path}: {exc.strerror}") from None
     with bundle:
@@ -78,13 +78,12 @@ def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
         if result.quarantined is None and isinstance(alarms, list):
             conn.execute("UPDATE station_chain SET alarms = ? WHERE station_id = ?",
                          (json.dumps([str(a) for a in alarms][:50]), station_id))
-        conn.execute(
-            "INSERT INTO flash_transfers (at, direction, station_id, file, created_at, "
-            "first_seq, last_seq, sales, stored, duplicates, outcome, detail) "
-            "VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (iso(now), station_id, path.name, str(header["created_at"]),
-             meta.get("first_seq"), meta.get("last_seq"), meta.get("sales"), result.stored,
-             result.duplicates, result.quarantined or "stored", result.detail))
+        _log_transfer(conn, at=iso(now), direction="in", station_id=station_id,
+                      file=path.name, created_at=str(header["created_at"]),
+                      first_seq=meta.get("first_seq"), last_seq=meta.get("last_seq"),
+                      sales=meta.get("sales"), stored=result.stored,
+                      duplicates=result.duplicates,
+                      outcome=result.quarantined or "stored", detail=result.detail)
     log.info("office.flash_imported", station_id=station_id, file=str(path),
              stored=result.stored, duplicates=result.duplicates,
              up_to_seq=result.contiguous_seq, quarantined=result.quarantined)
@@ -118,7 +117,7 @@ def network_usage(conn: sqlite3.Connection, config: Config, now: datetime
 def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, directory: Path,
                  *, now: datetime, config: Config) -> dict[str, Any]:
     """Write the reply bundle for ``station_id``: receipt, card-store changes, usage."""
-    station_key = _station_key(conn, station_id)
+    station_key = enrolled_key(conn, station_id)
     if station_key is None:
         raise BundleError("unknown_station", f"station {station_id!r} is not enrolled at "
                           "this office")
@@ -139,15 +138,12 @@ def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, dire
                         "to_version": to_version, "cards": cards["mode"]}}
     with BundleWriter(directory, reply_name(station_id), header, signer=key,
                       recipient=station_key) as writer:
-        writer.write(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+        writer.write(canonical(body))
         written = writer.commit()
     with atomic(conn):
-        conn.execute(
-            "INSERT INTO flash_transfers (at, direction, station_id, file, created_at, "
-            "first_seq, last_seq, sales, stored, duplicates, outcome, detail) "
-            "VALUES (?, 'out', ?, ?, ?, NULL, ?, NULL, NULL, NULL, 'written', ?)",
-            (iso(now), station_id, written.path.name, iso(now), seq,
-             f"cards {cards['mode']} to version {to_version}"))
+        _log_transfer(conn, at=iso(now), direction="out", station_id=station_id,
+                      file=written.path.name, created_at=iso(now), last_seq=seq,
+                      outcome="written", detail=f"cards {cards['mode']} to version {to_version}")
     log.info("office.flash_exported", station_id=station_id, file=str(written.path),
              up_to_seq=seq, cards=cards["mode"], to_version=to_version)
     return {"file": str(written.path), "station_id": station_id, "up_to_seq": seq,

@@ -28,9 +28,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from cloud_sync.bundle import BundleError, BundleWriter, open_bundle
 from cloud_sync.envelope import OFFICE
+from cloud_sync.envelope import canonical as envelope_canonical
 from edge.config import Config
 from edge.errors import JournalError
-from edge.keys import load_private_key, parse_public_text
+from edge.keys import configured_office_key, load_private_key
 from edge.lifecycle import Station, apply_cards_message
 from edge.views import status as station_status
 from offline_db.connection import atomic, iso, parse_iso
@@ -65,12 +66,12 @@ def reply_name(station_id: str) -> str:
 
 
 def office_key_of(config: Config) -> Ed25519PublicKey:
-    text = config.station.office_public_key
-    if not text:
+    key = configured_office_key(config)
+    if key is None:
         raise BundleError("no_office_key", "[station] office_public_key is not set, so "
                           "bundles can be neither encrypted to nor checked against the "
                           "head office")
-    return parse_public_text(text)
+    return key
 
 
 def alarms(conn: sqlite3.Connection, data: dict[str, Any]) -> list[str]:
@@ -99,8 +100,11 @@ class ExportSummary:
 
 def export_sales(config: Config, conn: sqlite3.Connection, directory: Path, *,
                  now: datetime, key: Ed25519PrivateKey | None = None,
-                 progress: Callable[[int], None] | None = None) -> ExportSummary:
-    """Write every sale not yet receipted (and the station's status) to ``directory``."""
+                 progress: Callable[[int, int], None] | None = None) -> ExportSummary:
+    """Write every sale not yet receipted (and the station's status) to ``directory``.
+
+    ``progress(done, total)`` is called as sales are written.
+    """
     station_id = config.station.id
     key = key or load_private_key(config.station.data_dir)
     office_key = office_key_of(config)
@@ -129,10 +133,10 @@ def export_sales(config: Config, conn: sqlite3.Connection, directory: Path, *,
                   "range": {"first_seq": first, "last_seq": last, "sales": count}}
         with BundleWriter(directory, sales_name(station_id), header, signer=key,
                           recipient=office_key) as writer:
-            writer.write(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
-                         + b"\n")
+            writer.write(envelope_canonical(meta) + b"\n")
             if first is not None:
-                _write_sales(conn, writer, first, prev, progress)
+                _write_sales(conn, writer, first, prev,
+                             None if progress is None else lambda n: progress(n, count))
             written = writer.commit()
     finally:
         conn.execute("COMMIT")

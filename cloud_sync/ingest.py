@@ -159,6 +159,12 @@ def _validate(body: Any) -> tuple[str, int, int, list[dict[str, Any]], dict[str,
     for i, row in enumerate(sales):
         _check_row(i, row, station_id, first + i)
     status = body["status"]
+    check_status(status)
+    return station_id, first, last, sales, status
+
+
+def check_status(status: Any) -> None:
+    """The station status a batch or a bundle carries (more fields are allowed)."""
     if not isinstance(status, dict):
         raise _Refused("malformed", "status must be a JSON object")
     missing = sorted(STATUS_FIELDS - status.keys())
@@ -171,7 +177,6 @@ def _validate(body: Any) -> tuple[str, int, int, list[dict[str, Any]], dict[str,
                                     "timestamp YYYY-MM-DDTHH:MM:SS.ffffffZ")
     if status["card_store_version"] is not None:
         _check_int("status", "card_store_version", status["card_store_version"])
-    return station_id, first, last, sales, status
 
 
 def _check_chain(sales: list[dict[str, Any]]) -> None:

@@ -23,8 +23,6 @@ from typing import Any
 
 from cloud_sync.ingest import (
     _HEX64,
-    _TS,
-    STATUS_FIELDS,
     IngestResult,
     _check_int,
     _check_row,
@@ -33,6 +31,7 @@ from cloud_sync.ingest import (
     _open_gaps,
     _quarantine,
     _Refused,
+    check_status,
     finish,
 )
 from offline_db.connection import atomic, iso
@@ -114,17 +113,7 @@ def check_meta(meta: Any) -> dict[str, Any]:
             raise _Refused("malformed", f"first_seq {meta['first_seq']} to last_seq "
                            f"{meta['last_seq']} needs {meta['last_seq'] - meta['first_seq'] + 1}"
                            f" sales, the bundle says {count}")
-    status = meta["status"]
-    if not isinstance(status, dict) or not status.keys() >= STATUS_FIELDS:
-        raise _Refused("malformed", "the bundle's status lacks outbox_depth, "
-                       "oldest_undelivered_at or card_store_version")
-    _check_int("status", "outbox_depth", status["outbox_depth"])
-    oldest = status["oldest_undelivered_at"]
-    if oldest is not None and not (isinstance(oldest, str) and _TS.fullmatch(oldest)):
-        raise _Refused("malformed", "status: oldest_undelivered_at must be null or a UTC "
-                       "timestamp")
-    if status["card_store_version"] is not None:
-        _check_int("status", "card_store_version", status["card_store_version"])
+    check_status(meta["status"])
     return meta
 
 

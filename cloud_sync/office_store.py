@@ -9,11 +9,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from edge.errors import NotInitializedError
-from edge.keys import OFFICE_KEY, create_keypair
+from edge.keys import OFFICE_KEY, create_keypair, parse_public_text
 from offline_db.connection import connect
 from offline_db.journal import GENESIS
 
@@ -108,6 +109,13 @@ def init_office(data_dir: Path) -> tuple[list[str], str | None]:
     finally:
         conn.close()
     return applied, create_keypair(data_dir, OFFICE_KEY)
+
+
+def enrolled_key(conn: sqlite3.Connection, station_id: str) -> Ed25519PublicKey | None:
+    """The public key the station was enrolled with, or None if it is not enrolled."""
+    row = conn.execute("SELECT public_key FROM stations WHERE station_id = ?",
+                       (station_id,)).fetchone()
+    return parse_public_text(row[0]) if row is not None else None
 
 
 def open_office(data_dir: Path) -> sqlite3.Connection:

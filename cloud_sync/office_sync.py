@@ -22,9 +22,9 @@ from cloud_sync import card_master
 from cloud_sync.envelope import EVERYONE, OFFICE, EnvelopeError, open_envelope, seal
 from cloud_sync.ingest import ingest_batch
 from cloud_sync.mqtt import MqttLink
+from cloud_sync.office_store import enrolled_key
 from cloud_sync.usage import usage_ops
 from edge.config import Config
-from edge.keys import parse_public_text
 from offline_db.connection import atomic, iso, utc_now
 
 log = structlog.get_logger(__name__)
@@ -76,11 +76,10 @@ class OfficeSync:
 
     def _key_for(self, sender: str) -> Ed25519PublicKey | None:
         if sender not in self._keys:
-            row = self.conn.execute("SELECT public_key FROM stations WHERE station_id = ?",
-                                    (sender,)).fetchone()
-            if row is None:
+            key = enrolled_key(self.conn, sender)
+            if key is None:
                 return None
-            self._keys[sender] = parse_public_text(row["public_key"])
+            self._keys[sender] = key
         return self._keys[sender]
 
     def on_message(self, topic: str, payload: bytes) -> None:

@@ -14,7 +14,7 @@ from cloud_sync import tokens
 from drivers.dart.capture import CaptureError, decode_capture, parse_hex
 from edge.clikit import actor, cfg, emit, json_option
 from edge.control import DaemonNotRunning, call
-from edge.keys import parse_public_text
+from edge.keys import configured_office_key
 from offline_db.connection import utc_now
 
 
@@ -163,12 +163,12 @@ def readers_decode(ctx: click.Context, kind: str, text: str, as_json: bool) -> N
         except SwipeError as exc:
             raise click.ClickException(f"swipe_malformed: {exc}") from None
     else:
-        key_text = cfg(ctx).station.office_public_key
-        if not key_text:
+        office_key = configured_office_key(cfg(ctx))
+        if office_key is None:
             raise click.ClickException("no office public key is configured "
                                        "([station] office_public_key)")
         try:
-            claims = tokens.verify(text, parse_public_text(key_text), utc_now())
+            claims = tokens.verify(text, office_key, utc_now())
         except tokens.TokenError as exc:
             raise click.ClickException(f"{exc.reason}: {exc}") from None
         data = {"card_id": claims.card_id, "expires": claims.expires.isoformat(),

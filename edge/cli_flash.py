@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,27 +68,49 @@ def last_result(config: Config) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _export(config: Config, directory: Path, *, show_progress: bool) -> dict[str, Any]:
-    if not directory.is_dir():
-        raise BundleError("no_folder", f"{directory} is not a folder (is the stick mounted?)")
-    store = StationStore.open_reader(config.station.data_dir)
+@contextmanager
+def _logged(event: str, **fields: Any) -> Iterator[None]:
+    """Log a failure as ``event`` with its reason code, then let it go on up."""
     try:
-        total = store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        if show_progress and total:
-            with click.progressbar(length=total, label="exporting sales",
-                                   file=sys.stderr) as bar:
-                done = [0]
+        yield
+    except ForecourtError as exc:
+        log.info(event, code=exc.code, error=str(exc), **fields)
+        raise
 
-                def step(n: int) -> None:
-                    bar.update(n - done[0])
-                    done[0] = n
 
-                summary = export_sales(config, store.conn, directory, now=utc_now(),
-                                       progress=step)
-        else:
-            summary = export_sales(config, store.conn, directory, now=utc_now())
-    finally:
-        store.close()
+class _ProgressBar:
+    """A progress bar on stderr, opened when the export knows how many sales it has."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="exporting sales",
+                                         file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _export(config: Config, directory: Path, *, show_progress: bool) -> dict[str, Any]:
+    with _logged("flash.export_failed", directory=str(directory)):
+        if not directory.is_dir():
+            raise BundleError("no_folder",
+                              f"{directory} is not a folder (is the stick mounted?)")
+        store = StationStore.open_reader(config.station.data_dir)
+        bar = _ProgressBar() if show_progress else None
+        try:
+            summary = export_sales(config, store.conn, directory, now=utc_now(), progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+            store.close()
     return {"path": summary.path, "sales": summary.sales, "first_seq": summary.first_seq,
             "last_seq": summary.last_seq, "volume_ml": summary.volume_ml,
             "amount": summary.amount, "size": summary.size,
@@ -105,14 +129,16 @@ def _export_line(r: dict[str, Any]) -> str:
 
 def _import(config: Config, file: Path) -> dict[str, Any]:
     args = {"file": str(file.resolve())}
-    try:
-        result: dict[str, Any] = call(config.station.socket_path, "flash.import", args,
-                                      actor=actor(), timeout=IMPORT_TIMEOUT_S)
-        return result
-    except DaemonNotRunning:
-        pass
-    with StationStore.open_writer(config.station.data_dir, holder="forecourt flash") as store:
-        return dict(perform(Station(store, config), "flash.import", args, actor()))
+    with _logged("flash.import_refused", file=str(file)):
+        try:
+            result: dict[str, Any] = call(config.station.socket_path, "flash.import", args,
+                                          actor=actor(), timeout=IMPORT_TIMEOUT_S)
+            return result
+        except DaemonNotRunning:
+            pass
+        with StationStore.open_writer(config.station.data_dir,
+                                      holder="forecourt flash") as store:
+            return dict(perform(Station(store, config), "flash.import", args, actor()))
 
 
 def _import_line(r: dict[str, Any]) -> str:
@@ -140,8 +166,6 @@ def flash_export(ctx: click.Context, directory: Path, as_json: bool) -> None:
     try:
         result = _export(config, directory, show_progress=sys.stderr.isatty() and not as_json)
     except ForecourtError as exc:
-        log.info("flash.export_failed", directory=str(directory), code=exc.code,
-                 error=str(exc))
         record(config, {"at": iso(utc_now()), "action": "export", "ok": False,
                         "error": str(exc)})
         raise
@@ -159,7 +183,6 @@ def flash_import(ctx: click.Context, file: Path, as_json: bool) -> None:
     try:
         result = _import(config, file)
     except ForecourtError as exc:
-        log.info("flash.import_refused", file=str(file), code=exc.code, error=str(exc))
         record(config, {"at": iso(utc_now()), "action": "import", "ok": False,
                         "file": str(file), "error": str(exc)})
         raise
@@ -200,7 +223,6 @@ def flash_auto(ctx: click.Context, directory: Path, as_json: bool) -> None:
             outcome["imports"].append({"file": path.name, "ok": True,
                                        "line": _import_line(r)})
         except ForecourtError as exc:
-            log.info("flash.import_refused", file=str(path), code=exc.code, error=str(exc))
             stale = exc.code == "stale"
             if not stale:
                 outcome["ok"] = False
@@ -209,8 +231,6 @@ def flash_auto(ctx: click.Context, directory: Path, as_json: bool) -> None:
         exported = _export(config, directory, show_progress=False)
         outcome["export"] = {"ok": True, "line": _export_line(exported), **exported}
     except ForecourtError as exc:
-        log.info("flash.export_failed", directory=str(directory), code=exc.code,
-                 error=str(exc))
         outcome["ok"] = False
         outcome["export"] = {"ok": False, "line": str(exc)}
     record(config, outcome)

@@ -24,7 +24,7 @@ from edge.config import Config
 from edge.control import MAX_MESSAGE
 from edge.errors import ConfigError, ForecourtError, SaleError
 from edge.forecourt import Forecourt
-from edge.keys import load_private_key, parse_public_text
+from edge.keys import configured_office_key, load_private_key
 from edge.lifecycle import Station, apply_cards_message
 from edge.operations import perform
 from edge.readers import ReaderHub
@@ -153,7 +153,7 @@ class Daemon:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
         key = load_private_key(st.data_dir)
-        office_key = parse_public_text(st.office_public_key) if st.office_public_key else None
+        office_key = configured_office_key(self.config)
         if self.config.mqtt.enabled and office_key is None:
             raise ConfigError("[mqtt] enabled needs [station] office_public_key (forecourt "
                               "office keys show) to check the office's receipts")

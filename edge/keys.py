@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge.config import Config
 from edge.errors import KeyFileError
 
 STATION_KEY = "station_key"
@@ -41,6 +42,12 @@ def parse_public_text(text: str) -> Ed25519PublicKey:
         return Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError):
         raise KeyFileError("the public key is not 32 bytes of valid base64") from None
+
+
+def configured_office_key(config: Config) -> Ed25519PublicKey | None:
+    """The head office's key pinned in ``[station] office_public_key`` (None: not set)."""
+    text = config.station.office_public_key
+    return parse_public_text(text) if text else None
 
 
 def create_keypair(directory: Path, name: str = STATION_KEY) -> str | None:

@@ -29,7 +29,7 @@ from drivers.readers import reader_class
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
 from edge.config import Config, ReaderConfig
 from edge.errors import ForecourtError, KeyFileError
-from edge.keys import parse_public_text
+from edge.keys import configured_office_key
 from edge.lifecycle import Station
 from edge.reasons import Reason
 from offline_db.connection import iso, utc_now
@@ -53,9 +53,7 @@ class ReaderHub:
         self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=RING)
         self.counter = 0
         self._events_lock = threading.Lock()
-        self._office_key = None
-        if config.station.office_public_key:
-            self._office_key = parse_public_text(config.station.office_public_key)
+        self._office_key = configured_office_key(config)
 
     def start(self) -> None:
         for rc in self.config.readers:
