@@ -24,7 +24,7 @@ from drivers.dart.framer import Framer, FrameType, decode_all
 from drivers.dart.line import DartLine, authorize_job, prices_job, query_job
 from drivers.dart.link import DartMaster
 from drivers.dart.pump import PumpEvent, PumpModel
-from drivers.dart.simulator import PumpSimulator, SimPump
+from drivers.dart.simulator import PumpSimulator, SimPump, console_command
 from drivers.ptyline import PtyLine
 from drivers.transport import SerialTransport
 
@@ -391,7 +391,7 @@ def test_fault_restart_tx_reset_master_still_works(rig: Rig, lose_memory: bool) 
     """The pump restarts and counts its TX# from 1 again while the master remembers 1."""
     assert rig.master.send(PUMP, STATUS) is True
     assert rig.poll_until() == [app.DC1(PumpState.NOT_PROGRAMMED)]
-    assert rig.master.peer(PUMP).last_rx == 1
+    assert rig.master.peer(PUMP).received.tx == 1
     assert rig.received(polls=2) == []
     with rig.sim.lock:
         rig.pump().restart(lose_memory=lose_memory)
@@ -431,6 +431,78 @@ def test_nak_on_crc_variant_mismatch() -> None:
         heard = {entry for entry in master.ring if entry.startswith("<")}
         assert heard == {"<5051fa"}  # NAK TX#1, however many arrived in time
         assert rig.state() == PumpState.NOT_PROGRAMMED
+
+
+def test_nak_master_retransmits_the_same_frame_and_the_pump_applies_it_once(rig: Rig) -> None:
+    """Our own master on a NAK: it resends the very frame (same TX#, same data), the pump
+    applies it once, and the next command still gets through."""
+    assert rig.master.send(PUMP, app.encode([app.CD5((1500, 1400))])) is True
+    rig.fault(nak_next=1)
+    assert rig.master.send(PUMP, app.encode([app.CD1(Command.RESET)])) is True
+    peer = rig.master.peer(PUMP)
+    assert peer.stats["retransmissions"] == 1
+    heard = [entry for entry in rig.master.ring if entry.startswith("<50")]
+    assert "<5052fa" in heard  # NAK TX#2
+    sent = [entry for entry in rig.master.ring if entry.startswith(">5032")]
+    assert len(sent) == 2 and sent[0] == sent[1]  # the same frame, twice
+    assert rig.state() == PumpState.RESET
+    assert rig.received(polls=30) == [app.DC1(PumpState.FILLING_COMPLETED),
+                                      app.DC1(PumpState.RESET)]
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.poll_until() == [app.DC1(PumpState.RESET)]
+
+
+def test_console_fault_nak(rig: Rig) -> None:
+    assert console_command(rig.sim, ["fault", "1", "nak"]) == "ok"
+    assert rig.pump().faults.nak_next == 1
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.master.peer(PUMP).stats["retransmissions"] == 1
+    assert rig.pump().faults.nak_next == 0
+
+
+def exchange(line: SerialTransport, wire: bytes) -> tuple[FrameType, int] | None:
+    """Write one frame as a foreign master would; the pump's ACK/NAK (type, TX#), if any."""
+    line.write(wire)
+    buf = bytearray()
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        buf += line.read(0.05)
+        for frame in decode_all(Framer(), bytes(buf)):
+            if frame.address == PUMP and frame.type in (FrameType.ACK, FrameType.NAK):
+                return frame.type, frame.tx
+    return None
+
+
+@pytest.mark.parametrize("reset_to", [1, 0])
+def test_nak_then_resend_with_the_tx_reset_is_applied(rig: Rig, reset_to: int) -> None:
+    """Issue 10 #14: a foreign master (a public DART implementation does this) answers a
+    NAK by resending the command with its TX# reset. The resent frame carries other data
+    than the last one applied, so it is a new command and is applied, even under that
+    frame's TX# (``reset_to = 1``); a true retransmission of it (same TX#, same data)
+    is ACKed and applied once."""
+    good, noisy = Framer(), Framer("ccitt")  # a CRC the pump cannot match: line noise
+    prices = app.encode([app.CD5((1500, 1400))])
+    reset = app.encode([app.CD1(Command.RESET)])
+    assert exchange(rig.transport, good.data(PUMP, 1, prices)) == (FrameType.ACK, 1)
+    assert rig.state() == PumpState.FILLING_COMPLETED
+    assert exchange(rig.transport, noisy.data(PUMP, 2, reset)) == (FrameType.NAK, 2)
+    assert rig.state() == PumpState.FILLING_COMPLETED  # a NAKed frame is not applied
+    assert exchange(rig.transport, good.data(PUMP, reset_to, reset)) == \
+        (FrameType.ACK, reset_to)
+    assert rig.state() == PumpState.RESET
+    with rig.sim.lock:
+        queued = len(rig.pump().outbox)
+    # its ACK lost, the master repeats it: ACKed again, not applied twice (a RESET in
+    # RESET would queue one more DC1)
+    assert exchange(rig.transport, good.data(PUMP, reset_to, reset)) == \
+        (FrameType.ACK, reset_to)
+    with rig.sim.lock:
+        assert len(rig.pump().outbox) == queued
+    # the same data under a new TX# is a new command
+    assert exchange(rig.transport, good.data(PUMP, reset_to + 1, reset)) == \
+        (FrameType.ACK, reset_to + 1)
+    with rig.sim.lock:
+        assert len(rig.pump().outbox) == queued + 1
 
 
 def test_two_pumps_on_one_line() -> None:
