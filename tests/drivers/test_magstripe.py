@@ -122,6 +122,7 @@ GOOD: list[tuple[str, dict[str, Any], dict[str, str]]] = [
      track2(AMEX, "2804", "201", "15041234567"),
      {"pan": AMEX, "name": "SMITH/JANE MS.", "expiry": "2804", "luhn_ok": True}, {}),
     (track1(name="AB"), {"name": "AB"}, {}),
+    (track1(name=" " * 26), {"name": None}, {}),  # a blank name field is no name
     # proprietary format codes: reported, parsed with the bank layout when it fits
     (track1(FLEET, "ACME HAULAGE/TRUCK 12", "3001", "799", "0042", fc="A") +
      track2(FLEET, "3001", "799", "0042"),
@@ -151,15 +152,118 @@ def test_good_swipes_decode(text: str, expected: dict[str, Any],
         assert got[key] == value, key
 
 
+# -- Issue 10 #13: ISO/IEC 7813 country code, absent fields, PAN length ------------------
+
+CC59 = "593456789012345"  # a PAN of a non-registered issuer (MII 59): a country code follows
+
+ISO7813: list[tuple[str, dict[str, Any]]] = [
+    # (text, expected fields)
+    # a PAN starting with 59 carries a 3-digit country code after the separator
+    (";593456789012345=3211010123?", {"pan": CC59, "country_code": "321", "expiry": "1010",
+                                      "service_code": "123", "discretionary": ""}),
+    (";593456789012345=32110101234567?", {"country_code": "321", "expiry": "1010",
+                                          "service_code": "123", "discretionary": "4567"}),
+    # ... on track 1 it opens the name field (ISO/IEC 7813; the 'plastic' parser)
+    ("%B593456789012345^321DOE/JOHN^1010123?", {"pan": CC59, "country_code": "321",
+                                               "name": "DOE/JOHN", "expiry": "1010",
+                                               "service_code": "123"}),
+    ("%B593456789012345^643PETROV/IVAN^1010123999?;593456789012345=6431010123999?",
+     {"country_code": "643", "name": "PETROV/IVAN", "expiry": "1010",
+      "discretionary": "999", "tracks": ["1", "2"]}),
+    # other PANs have none
+    (T2, {"country_code": None}),
+    # a separator in place of the expiry or the service code: that field is absent
+    (";4111111111111111==101123?", {"expiry": None, "service_code": "101",
+                                    "discretionary": "123"}),
+    (";4111111111111111=2512=123?", {"expiry": "2512", "service_code": None,
+                                     "discretionary": "123"}),
+    (";4111111111111111===?", {"expiry": None, "service_code": None, "discretionary": ""}),
+    (";593456789012345=321==77?", {"country_code": "321", "expiry": None,
+                                   "service_code": None, "discretionary": "77"}),
+    ("%B4111111111111111^DOE/JOHN^^101000?", {"expiry": None, "service_code": "101",
+                                              "discretionary": "000"}),
+    ("%B4111111111111111^DOE/JOHN^2512^000?", {"expiry": "2512", "service_code": None,
+                                               "discretionary": "000"}),
+    # the ISO/IEC 7813 example of a track 1 without expiry and service code
+    ("%B4815881002861896^YATES/EUGENE L ^^^356858 00998000000?",
+     {"pan": "4815881002861896", "name": "YATES/EUGENE L", "expiry": None,
+      "service_code": None, "discretionary": "356858 00998000000"}),
+    # both tracks without an expiry agree
+    ("%B4111111111111111^DOE/JOHN^^101?;4111111111111111==101?",
+     {"expiry": None, "service_code": "101", "tracks": ["1", "2"]}),
+    # PAN lengths: 12 is the shortest allowed
+    (";455618692574=2512101?", {"pan": "455618692574"}),
+    # vectors of the public 'magnetictrackparser' (A-G; H and J carry month 88 / 51)
+    ("%B5350290149345177^FATEHI/SUALEH^16042010000000000000000000000000000567001000?"
+     ";5350290149345177=16042010000056700100?",
+     {"pan": "5350290149345177", "name": "FATEHI/SUALEH", "expiry": "1604",
+      "service_code": "201", "discretionary": "0000056700100", "luhn_ok": True}),
+    ("%B4181887684889366^FATEHI/SUALEH^1605101097670000000000120000000?"
+     ";4181887684889366=160510101200009767?",
+     {"pan": "4181887684889366", "expiry": "1605", "service_code": "101"}),
+    ("%B5391285197433215^FATEHI/SUALEH             ^1701101000001540000000154000000?"
+     ";5391285197433215=17011010000015400000?",
+     {"name": "FATEHI/SUALEH", "expiry": "1701"}),
+    ("%B6011460477609366^FATEHI/SUALEH             ^15101011000606818102?"
+     ";6011460477609366=15101011000606818102?", {"expiry": "1510", "service_code": "101"}),
+    ("%B6035320294113574^FATEHI/SUALEH^491210100316000000?;6035320294113574=491210110000316?",
+     {"expiry": "4912", "discretionary": "10000316"}),
+    ("%B4181887684889366^FATEHI/SUALEH^1502101072560000000000019000000?"
+     ";4181887684889366=150210100190007256?", {"expiry": "1502"}),
+    ("%B379580832431161^ /                        ^1508121140165241?"
+     ";379580832431161=150812114016524100000?+6202408082356005=15046200000010000000000004976?",
+     {"pan": "379580832431161", "expiry": "1508", "service_code": "121",
+      "tracks": ["1", "2", "3"]}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ISO7813)
+def test_iso7813_country_code_and_absent_fields(text: str, expected: dict[str, Any]) -> None:
+    got = parse_swipe(text).to_json()
+    for key, value in expected.items():
+        assert got[key] == value, key
+
+
+ISO7813_BAD: list[tuple[str, str]] = [
+    (";1=2512123?", "the PAN on track 2 has 1 digit; a PAN has 12 to 19"),
+    (";45561869257=2512101?", "the PAN on track 2 has 11 digits; a PAN has 12 to 19"),
+    ("%B41111111111^DOE/JOHN^2512101?", "the PAN on track 1 has 11 digits"),
+    # a 59 PAN whose country code is missing or not digits
+    (";593456789012345=32?", "track 2 ends before its 3-digit country code"),
+    (";593456789012345=3A11010123?", "track 2 may hold only digits"),
+    ("%B593456789012345^DOE/JOHN^1010123?", "the country code 'DOE' on track 1"),
+    ("%B593456789012345^321X^1010123?", "the name on track 1 is 1 characters long"),
+    (";593456789012345=3211010123?;593456789012345=3221010123?", "holds track 2 twice"),
+    ("%B593456789012345^321DOE/JOHN^1010123?;593456789012345=3221010123?",
+     "disagree on the country code (321 vs 322)"),
+    # an absent field is a separator, not a shortened field
+    ("%B4111111111111111^DOE/JOHN^^10?", "track 1 ends before its 3-digit service code"),
+    (";4111111111111111=25=123?", "the expiry date '25=1' on track 2 is not four digits"),
+    (";593456789012345=3=2512101?", "the country code '3=2' on track 2 must be 3 digits"),
+    # tracks disagree when only one of them has the field
+    ("%B4111111111111111^DOE/JOHN^^101?;4111111111111111=2512101?",
+     "disagree on the expiry date (none vs 2512)"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), ISO7813_BAD)
+def test_iso7813_malformed_swipes_say_why(text: str, reason: str) -> None:
+    with pytest.raises(SwipeError) as info:
+        parse_swipe(text)
+    message = str(info.value)
+    assert reason in message
+    assert CC59 not in message and "\n" not in message and len(message) < 160
+
+
 def test_swipe_fields_and_json_keys() -> None:
     swipe = parse_swipe(T1 + T2)
     assert swipe == Swipe(pan=VISA, name="DOE/JOHN", expiry="2512", service_code="101",
                           discretionary="0000000000000", tracks=["1", "2"], format_code="B",
-                          luhn_ok=True)
+                          luhn_ok=True, country_code=None)
     data = swipe.to_json()
     assert {"pan", "name", "expiry", "service_code", "discretionary", "tracks"} <= set(data)
     assert set(data) - {"pan", "name", "expiry", "service_code", "discretionary",
-                        "tracks"} == {"format_code", "luhn_ok"}
+                        "tracks"} == {"format_code", "luhn_ok", "country_code"}
     assert swipe_json(T1 + T2) == data
     assert swipe_json("\x02" + T2, prefix="\x02")["tracks"] == ["2"]
 
@@ -207,8 +311,8 @@ BAD: list[tuple[str, str]] = [
     ("%B41111X1111^DOE/JOHN^2512101?", "the PAN on track 1 must be digits only, found 'X'"),
     ("%B^DOE/JOHN^2512101?", "track 1 has an empty PAN"),
     (";=2512101?", "track 2 has an empty PAN"),
-    (track1(pan="4" * 20), "the PAN on track 1 has 20 digits; at most 19"),
-    (track2(pan="4" * 20, dd=""), "the PAN on track 2 has 20 digits; at most 19"),
+    (track1(pan="4" * 20), "the PAN on track 1 has 20 digits; a PAN has 12 to 19"),
+    (track2(pan="4" * 20, dd=""), "the PAN on track 2 has 20 digits; a PAN has 12 to 19"),
     (track2(expiry="2513"), "month 13; months run 01 to 12"),
     (track1(expiry="2500"), "month 00"),
     (track1(expiry="25A2"), "the expiry date '25A2' on track 1 is not four digits YYMM"),
@@ -271,28 +375,41 @@ def test_parse_swipe_only_ever_raises_swipe_error(text: str, prefix: str, suffix
     except SwipeError as exc:
         assert str(exc)
     else:
-        assert swipe.pan and set(swipe.pan) <= set("0123456789") and len(swipe.pan) <= 19
-        assert len(swipe.expiry) == 4 and 1 <= int(swipe.expiry[2:]) <= 12
-        assert len(swipe.service_code) == 3
+        assert set(swipe.pan) <= set("0123456789") and 12 <= len(swipe.pan) <= 19
+        assert swipe.expiry is None or (len(swipe.expiry) == 4
+                                        and 1 <= int(swipe.expiry[2:]) <= 12)
+        assert swipe.service_code is None or len(swipe.service_code) == 3
+        assert (swipe.country_code is not None) == swipe.pan.startswith("59")
 
 
-digits = st.text(alphabet="0123456789", min_size=1, max_size=19)
+digits = st.one_of(st.text(alphabet="0123456789", min_size=12, max_size=19),
+                   st.text(alphabet="0123456789", min_size=10, max_size=17).map("59".__add__))
 names = st.from_regex(r"[A-Z][A-Z .]{0,11}/[A-Z .]{1,12}", fullmatch=True)
 
 
 @given(pan=digits, name=names, yy=st.integers(0, 99), mm=st.integers(1, 12),
        service=st.text(alphabet="0123456789", min_size=3, max_size=3),
        dd=st.text(alphabet="0123456789", max_size=8), with_lrc=st.booleans(),
-       separator=st.sampled_from(["", "\r\n", "\n", " "]))
+       separator=st.sampled_from(["", "\r\n", "\n", " "]),
+       country=st.text(alphabet="0123456789", min_size=3, max_size=3),
+       absent=st.sampled_from([(), ("expiry",), ("service",), ("expiry", "service")]))
 def test_generated_swipes_round_trip(pan: str, name: str, yy: int, mm: int, service: str,
-                                     dd: str, with_lrc: bool, separator: str) -> None:
+                                     dd: str, with_lrc: bool, separator: str, country: str,
+                                     absent: tuple[str, ...]) -> None:
+    """Any well-formed pair of tracks reads back: country code when the PAN starts with
+    59, an expiry or service code left absent by its separator."""
     expiry = f"{yy:02d}{mm:02d}"
-    t1, t2 = track1(pan, name, expiry, service, dd), track2(pan, expiry, service, dd)
+    cc = country if pan.startswith("59") else ""
+    e1, s1 = ("^" if "expiry" in absent else expiry), ("^" if "service" in absent else service)
+    e2, s2 = ("=" if "expiry" in absent else expiry), ("=" if "service" in absent else service)
+    t1, t2 = track1(pan, cc + name, e1, s1, dd), track2(pan, cc + e2, s2, dd)
     if with_lrc:
         t1, t2 = t1 + lrc(t1), t2 + lrc(t2)
     swipe = parse_swipe(t1 + separator + t2)
-    assert (swipe.pan, swipe.name, swipe.expiry, swipe.service_code, swipe.discretionary) == \
-        (pan, name.strip(), expiry, service, dd)
+    assert (swipe.pan, swipe.name, swipe.country_code, swipe.discretionary) == \
+        (pan, name.strip(), cc or None, dd)
+    assert swipe.expiry == (None if "expiry" in absent else expiry)
+    assert swipe.service_code == (None if "service" in absent else service)
     assert swipe.tracks == ["1", "2"] and swipe.luhn_ok == luhn_ok(pan)
 
 
@@ -317,7 +434,8 @@ def test_recorded_sequence_decodes() -> None:
     got = decode_keys(RECORDED)
     assert got.text == ";41=2512101?\n"
     assert (got.unknown, got.repeats) == (0, 0)
-    assert parse_swipe(got.text).pan == "41"
+    with pytest.raises(SwipeError, match="has 2 digits; a PAN has 12 to 19"):
+        parse_swipe(got.text)  # the recording's PAN is too short to be a card's
 
 
 def test_sentinels_and_separators_need_shift() -> None:
