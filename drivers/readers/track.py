@@ -62,7 +62,7 @@ END_SENTINEL = "?"
 #: A reader's marker for a track it could not decode (MagTek and most others).
 ERROR_MARKERS = frozenset(["", "E"])
 _SEPARATOR_CHARS = "".join(sorted(SEPARATORS))
-_TRACK2_START = re.compile(r";[0-9]{1,19}=")
+_TRACK2_START = re.compile(f";[0-9]{{{PAN_MIN},{PAN_MAX}}}=")
 
 
 class SwipeError(ValueError):
@@ -210,7 +210,7 @@ def _starts_track(text: str, j: int, inside: str) -> bool:
 
     Track 2 and 3 hold digits only, so any sentinel there starts a track. Track 1 may
     carry ``;`` or ``+`` in its discretionary data: only ``%`` or ``;`` followed by a
-    PAN and ``=`` counts there.
+    PAN (12 to 19 digits) and ``=`` counts there.
     """
     ch = text[j]
     if ch not in START_SENTINELS:

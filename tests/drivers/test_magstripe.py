@@ -279,6 +279,9 @@ def test_lrc_that_looks_like_a_start_sentinel() -> None:
 def test_track1_discretionary_data_may_hold_a_semicolon() -> None:
     swipe = parse_swipe(track1(dd="12;34") + T2)
     assert swipe.tracks == ["1", "2"]
+    # ';' + digits + '=' starts a track 2 only with a PAN's 12 to 19 digits
+    swipe = parse_swipe(track1(dd="1;0=2") + T2)
+    assert swipe.tracks == ["1", "2"] and swipe.to_json()["expiry"] == "2512"
 
 
 def test_luhn() -> None:
@@ -392,11 +395,13 @@ names = st.from_regex(r"[A-Z][A-Z .]{0,11}/[A-Z .]{1,12}", fullmatch=True)
        dd=st.text(alphabet="0123456789", max_size=8), with_lrc=st.booleans(),
        separator=st.sampled_from(["", "\r\n", "\n", " "]),
        country=st.text(alphabet="0123456789", min_size=3, max_size=3),
-       absent=st.sampled_from([(), ("expiry",), ("service",), ("expiry", "service")]))
+       absent=st.sampled_from([(), ("expiry",), ("service",), ("expiry", "service")]),
+       t2_first=st.booleans())
 def test_generated_swipes_round_trip(pan: str, name: str, yy: int, mm: int, service: str,
                                      dd: str, with_lrc: bool, separator: str, country: str,
-                                     absent: tuple[str, ...]) -> None:
-    """Any well-formed pair of tracks reads back: country code when the PAN starts with
+                                     absent: tuple[str, ...], t2_first: bool) -> None:
+    """Any well-formed pair of tracks reads back, in either order, with or without LRC
+    characters (which may look like sentinels): country code when the PAN starts with
     59, an expiry or service code left absent by its separator."""
     expiry = f"{yy:02d}{mm:02d}"
     cc = country if pan.startswith("59") else ""
@@ -405,7 +410,7 @@ def test_generated_swipes_round_trip(pan: str, name: str, yy: int, mm: int, serv
     t1, t2 = track1(pan, cc + name, e1, s1, dd), track2(pan, cc + e2, s2, dd)
     if with_lrc:
         t1, t2 = t1 + lrc(t1), t2 + lrc(t2)
-    swipe = parse_swipe(t1 + separator + t2)
+    swipe = parse_swipe(t2 + separator + t1 if t2_first else t1 + separator + t2)
     assert (swipe.pan, swipe.name, swipe.country_code, swipe.discretionary) == \
         (pan, name.strip(), cc or None, dd)
     assert swipe.expiry == (None if "expiry" in absent else expiry)
