@@ -18,8 +18,10 @@ Each swipe becomes a :class:`CardRead` (identifier = PAN, ``details`` = the deco
 fields) or a :class:`ReadFailure` with reason ``swipe_malformed`` and the parser's
 sentence. Garbage never raises: it is a failure like any other bad swipe.
 
-Note that ``raw`` and ``details`` carry full track data (PAN, discretionary data):
-consumers must not persist them beyond what card-data rules allow.
+Note that a card read's ``raw`` and ``details`` carry full track data (PAN,
+discretionary data): consumers must not persist them beyond what card-data rules
+allow. A failure's ``card`` is what the station records and shows of the refused swipe:
+only the PAN's last four digits (:func:`~drivers.readers.track.masked_pan`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import serial
 
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
 from drivers.readers.keymap import EV_KEY, KeyDecoder
-from drivers.readers.track import SwipeError, parse_swipe, strip_framing
+from drivers.readers.track import SwipeError, masked_pan, parse_swipe, strip_framing
 from drivers.transport import error_check
 from edge.errors import DriverInitializationError, DriverNotAvailableError
 
@@ -171,8 +173,9 @@ class _MagstripeReader(CardReader):
         try:
             swipe = parse_swipe(text, prefix=self.assembler.prefix, suffix=self.assembler.suffix)
         except SwipeError as exc:
+            # What the station journals and shows as the card: never the track data.
             return ReadFailure(reader_id=self.reader_id, kind=self.kind, reason=REASON,
-                               message=str(exc), raw=text)
+                               message=str(exc), raw=text, card=masked_pan(text))
         return CardRead(reader_id=self.reader_id, kind=self.kind, identifier=swipe.pan,
                         raw=text, details=swipe.to_json())
 

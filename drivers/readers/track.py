@@ -63,6 +63,9 @@ END_SENTINEL = "?"
 ERROR_MARKERS = frozenset(["", "E"])
 _SEPARATOR_CHARS = "".join(sorted(SEPARATORS))
 _TRACK2_START = re.compile(f";[0-9]{{{PAN_MIN},{PAN_MAX}}}=")
+#: The PAN of a (possibly malformed) swipe: digits where a track starts (after its start
+#: sentinel and track 1's format code), or at the very start of a swipe missing its sentinel.
+_PAN_LIKE = re.compile(r"(?:^|[;%])[A-Z]?([0-9]{5,})")
 
 
 class SwipeError(ValueError):
@@ -141,6 +144,18 @@ def lrc(track: str) -> str:
     for ch in track:
         value ^= (ord(ch) - base) & mask
     return chr(value + base)
+
+
+def masked_pan(text: str) -> str:
+    """What a malformed swipe may be recorded and shown as: ``****`` and the last four
+    digits of the PAN it seems to carry (``****`` alone when none can be seen).
+
+    Track data (the whole PAN, discretionary data with its PIN offset or CVV) must not
+    be journaled or shown; a technician still wants to tell one refused card from
+    another.
+    """
+    found = _PAN_LIKE.search(text.strip(_SEPARATOR_CHARS))
+    return "****" + (found.group(1)[-4:] if found else "")
 
 
 def _mask(pan: str) -> str:

@@ -68,7 +68,7 @@ from drivers.readers.magstripe import (
     SwipeAssembler,
     swipe_json,
 )
-from drivers.readers.track import Swipe, SwipeError, lrc, luhn_ok, parse_swipe
+from drivers.readers.track import Swipe, SwipeError, lrc, luhn_ok, masked_pan, parse_swipe
 from tests.support import wait_for
 
 VISA = "4111111111111111"
@@ -358,6 +358,17 @@ def test_malformed_swipes_say_why(text: str, reason: str) -> None:
         swipe_json(text)
 
 
+@pytest.mark.parametrize(("text", "card"), [
+    (T1 + track2(MASTERCARD), "****1111"),
+    ("4111111111111111=2512101?", "****1111"),  # no start sentinel: the PAN still hides
+    (";593456789012345=32?", "****2345"),
+    ("%B41^DOE/JOHN^2512101?", "****"),
+    ("\x02\x03garbage", "****"),
+])
+def test_masked_pan_never_shows_track_data(text: str, card: str) -> None:
+    assert masked_pan(text) == card
+
+
 def test_swipe_error_is_a_value_error() -> None:
     assert issubclass(SwipeError, ValueError)
 
@@ -625,6 +636,7 @@ def test_malformed_swipe_is_a_failure_with_its_reason(rig: Rig) -> None:
     assert event.reason == "swipe_malformed" and event.kind == "magstripe"
     assert "disagree on the PAN" in event.message
     assert event.raw == T1 + track2(MASTERCARD)
+    assert event.card == "****1111"  # what the station records: never the track data
     rig.line.write(b";4111111111111111=2513101?\r\n")
     event = rig.next()
     assert isinstance(event, ReadFailure) and "month 13" in event.message
@@ -643,6 +655,7 @@ def test_garbage_bytes_give_a_failure_not_a_crash(rig: Rig) -> None:
     rig.line.write(bytes(range(128, 256)) + b"\x00\x01\xff\r\n")
     event = rig.next()
     assert isinstance(event, ReadFailure) and "non-ASCII" in event.message
+    assert event.card == "****"  # no PAN to be seen
     rig.line.write(os.urandom(64) + b"\r\n")
     assert isinstance(rig.next(), ReadFailure | CardRead)  # whatever it is, an event
     time.sleep(0.3)  # random bytes may hold line ends: let every piece come out

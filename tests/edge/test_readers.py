@@ -172,6 +172,14 @@ def test_swipe_authorizes_and_bad_swipe_is_journaled(swipe_station: Path,
         scanner.write(b";78000012345=2812?\r\n")  # a partial, malformed swipe
         rows = decisions(swipe_station, 2)
         assert (rows[1]["state"], rows[1]["reason"]) == ("denied", "swipe_malformed")
+        # the journal records the PAN's last four digits, never the track data
+        assert rows[1]["card_id"] == "****2345"
+        time.sleep(0.3)
+        scanner.write(b"%B7800001234567890^DOE/JOHN^2812120999?\r\n;7800001234567891=2812"
+                      b"120999?\r\n")  # tracks that disagree, on two lines
+        rows = decisions(swipe_station, 3)
+        assert (rows[2]["state"], rows[2]["reason"], rows[2]["card_id"]) == (
+            "denied", "swipe_malformed", "****7890")
         assert proc.poll() is None
     finally:
         stop_daemon(proc)
