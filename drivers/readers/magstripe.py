@@ -40,7 +40,13 @@ import serial
 
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
 from drivers.readers.keymap import EV_KEY, KeyDecoder
-from drivers.readers.track import SwipeError, masked_pan, parse_swipe, strip_framing
+from drivers.readers.track import (
+    TRACK2_START,
+    SwipeError,
+    masked_pan,
+    parse_swipe,
+    strip_framing,
+)
 from drivers.transport import error_check
 from edge.errors import DriverInitializationError, DriverNotAvailableError
 
@@ -54,7 +60,6 @@ REASON = "swipe_malformed"
 #: Text without a line end is cut off at this length (continuous line noise).
 MAX_LINE = 512
 _LINE_END = re.compile(r"\r\n|\r|\n")
-_TRACK2_IN = re.compile(r";[0-9]")
 
 
 def swipe_json(text: str, prefix: str = "", suffix: str = "") -> dict[str, Any]:
@@ -143,7 +148,9 @@ class SwipeAssembler:
         if first == "%":
             return "%" not in so_far
         if first == ";":
-            return _TRACK2_IN.search(so_far) is None and ";E?" not in so_far
+            # Track 1's discretionary data may hold ';' and digits: only a real track 2
+            # start (a PAN and '=') means the swipe already has its track 2.
+            return TRACK2_START.search(so_far) is None and ";E?" not in so_far
         return False
 
     def _take(self) -> str:

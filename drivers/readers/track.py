@@ -62,7 +62,8 @@ END_SENTINEL = "?"
 #: A reader's marker for a track it could not decode (MagTek and most others).
 ERROR_MARKERS = frozenset(["", "E"])
 _SEPARATOR_CHARS = "".join(sorted(SEPARATORS))
-_TRACK2_START = re.compile(f";[0-9]{{{PAN_MIN},{PAN_MAX}}}=")
+#: A track 2 starting: its sentinel, a PAN and its separator.
+TRACK2_START = re.compile(f";[0-9]{{{PAN_MIN},{PAN_MAX}}}=")
 #: The PAN of a (possibly malformed) swipe: digits where a track starts (after its start
 #: sentinel and track 1's format code), or at the very start of a swipe missing its sentinel.
 _PAN_LIKE = re.compile(r"(?:^|[;%])[A-Z]?([0-9]{5,})")
@@ -232,7 +233,7 @@ def _starts_track(text: str, j: int, inside: str) -> bool:
         return False
     if inside != "1" or ch == "%":
         return True
-    return ch == ";" and _TRACK2_START.match(text, j) is not None
+    return ch == ";" and TRACK2_START.match(text, j) is not None
 
 
 def _check_pan(pan: str, track: str) -> None:

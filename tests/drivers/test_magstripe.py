@@ -551,6 +551,10 @@ def test_assembler_line_ends_idle_gaps_and_partials() -> None:
     assert asm.feed("%B41111", 7.0) == []
     assert asm.feed(T2 + "\r\n", 7.2) == ["%B41111"]
     assert asm.due(7.35) == [T2]
+    # a track 1 holding ';' and digits in its discretionary data still gets its track 2
+    t1 = track1(dd="1;23")
+    assert asm.feed(t1 + "\r\n" + T2 + "\r\n", 8.0) == []
+    assert asm.due(8.15) == [t1 + "\n" + T2]
 
 
 # -- the serial reader over a real pty -----------------------------------------------
