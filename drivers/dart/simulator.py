@@ -249,16 +249,18 @@ class PumpSimulator:
             pump = self.pumps[frame.address]
             if pump.faults.echo:
                 self.line.write(raw)
+            # A silent pump says nothing at all, and a dropped frame never reached it:
+            # neither answers, not even with a NAK.
+            if pump.faults.silent:
+                continue
+            if pump.faults.drop_next > 0:
+                pump.faults.drop_next -= 1
+                continue
             garbled = frame.type == FrameType.DATA and pump.faults.nak_next > 0
             if not frame.crc_ok or garbled:
                 if garbled:
                     pump.faults.nak_next -= 1
                 self._reply(pump, self.framer.control(pump.address, FrameType.NAK, frame.tx))
-                continue
-            if pump.faults.silent:
-                continue
-            if pump.faults.drop_next > 0:
-                pump.faults.drop_next -= 1
                 continue
             self._answer(pump, frame)
 

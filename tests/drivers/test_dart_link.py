@@ -505,6 +505,21 @@ def test_nak_then_resend_with_the_tx_reset_is_applied(rig: Rig, reset_to: int) -
         assert len(rig.pump().outbox) == queued + 1
 
 
+def test_silent_or_dropping_pump_never_naks() -> None:
+    """A silent pump says nothing, not even NAK to a garbled frame; a frame the pump
+    drops (lost on the wire) is not NAKed either."""
+    with make_rig([sim_pump()], retries=1) as rig:
+        master = DartMaster(rig.transport, Framer("ccitt"), response_timeout=TIMEOUT,
+                            retries=1)
+        rig.fault(silent=True)
+        assert master.send(PUMP, STATUS) is False
+        rig.fault(silent=False, drop_next=2)
+        assert master.send(PUMP, STATUS) is False
+        assert [entry for entry in master.ring if entry.startswith("<")] == []
+        assert master.send(PUMP, STATUS) is False  # now it NAKs again
+        assert "<5053fa" in master.ring
+
+
 def test_two_pumps_on_one_line() -> None:
     with make_rig([sim_pump(0x50), sim_pump(0x5F)]) as rig:
         assert rig.master.send(0x5F, app.encode([app.CD5((1500, 1400))])) is True
