@@ -15,7 +15,9 @@ track's LRC character, sometimes wrapped in a reader prefix/suffix (``\\x02`` â€
 
 ISO/IEC 7813 details that public parsers (and real cards) rely on:
 
-* A PAN has 12 to 19 digits (ISO/IEC 7812).
+* A PAN has 12 to 19 digits (ISO/IEC 7812). On track 1 an American Express PAN may
+  be grouped as printed, 4-6-5 digits with spaces (``%B3714 496353 98431^â€¦``); it
+  reads as its digits. No other spacing is accepted.
 * A PAN that starts with ``59`` (an issuer outside the ISO registration) carries a
   3-digit country code (ISO 3166) right after the separator that ends the PAN: first in
   track 2's tail, first in track 1's name field.
@@ -51,6 +53,8 @@ TRACK2_MAX = 40
 PAN_MIN, PAN_MAX = 12, 19
 #: PANs with this prefix carry a 3-digit country code after the PAN's separator.
 COUNTRY_CODE_PREFIX = "59"
+#: A track 1 PAN grouped as American Express prints it (4-6-5 digits, spaces between).
+_AMEX_GROUPED = re.compile(r"[0-9]{4} [0-9]{6} [0-9]{5}")
 NAME_MIN, NAME_MAX = 2, 26
 
 DIGITS = frozenset("0123456789")
@@ -314,6 +318,8 @@ def _track1(segment: str) -> _Fields:
             raise SwipeError("track 1 has no field separator '^' after the PAN")
         raise SwipeError("track 1 has no field separator '^' after the name")
     pan = parts[0]
+    if _AMEX_GROUPED.fullmatch(pan):
+        pan = pan.replace(" ", "")  # the card's number is the digits
     _check_pan(pan, "1")
     country, name = _country_code(pan, parts[1], "1")
     if not NAME_MIN <= len(name) <= NAME_MAX:

@@ -120,6 +120,26 @@ ISO7813: list[tuple[str, dict[str, Any]]] = [
     # both tracks without an expiry agree
     ("%B4111111111111111^DOE/JOHN^^101?;4111111111111111==101?",
      {"expiry": None, "service_code": "101", "tracks": ["1", "2"]}),
+    # vectors of the public 'plastic' parser (with the sentinels a reader sends)
+    ("%B123456789012345^Dorsey/Jack.Dr^1010^123?",
+     {"pan": "123456789012345", "name": "Dorsey/Jack.Dr", "expiry": "1010",
+      "service_code": None, "discretionary": "123"}),
+    ("%B593456789012345^101Dorsey/Jack.Dr^1010123?",
+     {"pan": CC59, "country_code": "101", "name": "Dorsey/Jack.Dr", "expiry": "1010",
+      "service_code": "123"}),
+    ("%B593456789012345^101Dorsey/Jack.Dr^1010^123?",
+     {"country_code": "101", "expiry": "1010", "service_code": None}),
+    (";593456789012345=321=123?", {"country_code": "321", "expiry": None,
+                                   "service_code": "123"}),
+    (";593456789012345=3211010=?", {"country_code": "321", "expiry": "1010",
+                                    "service_code": None}),
+    (";123456789012=0909=?", {"pan": "123456789012", "expiry": "0909", "service_code": None}),
+    (";123456789012345=1010=23?", {"expiry": "1010", "service_code": None,
+                                   "discretionary": "23"}),
+    # an American Express track 1 may carry its PAN grouped 4-6-5 with spaces
+    ("%B1234 567890 12345^Dorsey/Jack.Dr^1010123?", {"pan": "123456789012345"}),
+    ("%B3714 496353 98431^SMITH/JANE^2804201?;371449635398431=2804201?",
+     {"pan": AMEX, "tracks": ["1", "2"], "luhn_ok": True}),
     # PAN lengths: 12 is the shortest allowed
     (";455618692574=2512101?", {"pan": "455618692574"}),
     # vectors of the public 'magnetictrackparser' (A-G; H and J carry month 88 / 51)
@@ -157,6 +177,15 @@ ISO7813_BAD: list[tuple[str, str]] = [
     (";1=2512123?", "the PAN on track 2 has 1 digit; a PAN has 12 to 19"),
     (";45561869257=2512101?", "the PAN on track 2 has 11 digits; a PAN has 12 to 19"),
     ("%B41111111111^DOE/JOHN^2512101?", "the PAN on track 1 has 11 digits"),
+    # the vectors 'plastic' refuses
+    ("%B1^N^1230?", "the PAN on track 1 has 1 digit"),
+    (";593456789012345=1?", "track 2 ends before its 3-digit country code"),
+    (";593456789012345=?", "track 2 ends before its 3-digit country code"),
+    (";123456789012345=1010?123?", "unexpected text '23?' after track 2"),  # '1': LRC
+    (";12345678901234567890=1010123?", "has 20 digits"),
+    # spaces in a PAN only as American Express groups them, and only on track 1
+    ("%B3714 4963 5398431^SMITH/JANE^2804201?", "must be digits only, found ' '"),
+    (";3714 496353 98431=2804201?", "track 2 may hold only digits and '='"),
     # a 59 PAN whose country code is missing or not digits
     (";593456789012345=32?", "track 2 ends before its 3-digit country code"),
     (";593456789012345=3A11010123?", "track 2 may hold only digits"),
