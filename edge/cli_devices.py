@@ -176,6 +176,9 @@ def readers_decode(ctx: click.Context, kind: str, text: str, as_json: bool) -> N
 
     def human(d: dict[str, Any]) -> None:
         for key, value in d.items():
-            click.echo(f"{key:<14} {value}")
+            # A field the card leaves absent (a swipe without expiry) shows as "-".
+            shown = "-" if value is None else \
+                ", ".join(value) if isinstance(value, list) else value
+            click.echo(f"{key:<14} {shown}")
 
     emit(data, as_json, human)

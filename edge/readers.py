@@ -112,7 +112,7 @@ class ReaderHub:
     # -- events (reader threads) --------------------------------------------------------
     def handle(self, rc: ReaderConfig, event: ReadEvent) -> None:
         if isinstance(event, ReadFailure):
-            self._refuse(rc, event.raw[:64] or "?", event.reason, event.message)
+            self._refuse(rc, event.card or event.raw[:64] or "?", event.reason, event.message)
             return
         identifier = event.identifier
         if event.kind == "digital":

@@ -2,9 +2,10 @@
 
 The controller is the master of a half-duplex line of up to 32 pumps (addresses
 0x50-0x6F). For each pump it keeps its own TX# (1..F, wrapping F -> 1) and the last
-TX# received from the pump, so that a retransmitted DATA frame is ACKed again but
-delivered once. A pump that stays silent for ``offline_after`` polls in a row is
-declared offline; it comes back as soon as it answers anything.
+DATA frame received from the pump (:class:`Received`: TX# and data), so that a
+retransmitted DATA frame is ACKed again but delivered once. A pump that stays silent
+for ``offline_after`` polls in a row is declared offline; it comes back as soon as it
+answers anything.
 
 Every wait is bounded by ``response_timeout`` and every send by ``retries``; the
 spec's 25 ms deadline is too tight for real lines behind USB adapters, so the
@@ -36,13 +37,40 @@ class ByteLine(Protocol):
 
 
 @dataclass
+class Received:
+    """The last DATA frame taken from a peer, to tell a retransmission from a new frame.
+
+    One rule for both ends of the line (the master here, the pump simulator too): a
+    retransmission repeats the TX# *and* the data of the last frame taken. The same TX#
+    with other data is a new frame (a peer that restarted its count, or a master that
+    answers a NAK by resending with its TX# reset, as one public implementation does);
+    so is the same data under another TX#. A frame is compared with the last one only:
+    TX# values repeat every 15 frames.
+    """
+
+    tx: int | None = None
+    data: bytes | None = None
+
+    def take(self, tx: int, data: bytes) -> bool:
+        """True for a new frame (remembered as the last one), False for a retransmission."""
+        if self.tx == tx and self.data == data:
+            return False
+        self.tx, self.data = tx, data
+        return True
+
+    def forget(self) -> None:
+        """Nothing is outstanding at the peer: its next DATA frame is new, whatever it holds."""
+        self.tx = self.data = None
+
+
+@dataclass
 class PeerState:
     """What the master remembers of one pump address."""
 
     address: int
     tx: int = 0  # last TX# the master used towards this pump
-    last_rx: int | None = None  # last TX# of a DATA frame delivered from the pump
-    last_data: bytes | None = None  # ... and its data (a retransmission repeats both)
+    #: The last DATA frame delivered from the pump (for duplicate detection).
+    received: Received = field(default_factory=Received)
     silent_polls: int = 0
     online: bool = False
     #: Application data received from the pump, not yet taken by the device layer.
@@ -126,11 +154,10 @@ class DartMaster:
     def _ack(self, peer: PeerState, frame: Frame) -> None:
         """ACK a pump's DATA frame; queue its data unless it is a retransmission."""
         self._write(self.framer.control(peer.address, FrameType.ACK, frame.tx))
-        if peer.last_rx == frame.tx and peer.last_data == frame.data:
+        if not peer.received.take(frame.tx, frame.data):
             peer.stats["duplicates"] += 1
             log.debug("line.duplicate", address=peer.address, tx=frame.tx)
             return
-        peer.last_rx, peer.last_data = frame.tx, frame.data
         peer.inbox.append(frame.data)
 
     def take(self, address: int) -> list[bytes]:
@@ -156,7 +183,7 @@ class DartMaster:
         else:
             # Nothing outstanding at the pump: its next DATA frame is new, whatever its
             # TX# (a pump that restarted counts from 1 again).
-            peer.last_rx = peer.last_data = None
+            peer.received.forget()
         return True
 
     def send(self, address: int, data: bytes) -> bool:

@@ -5,11 +5,14 @@ take it from NOT PROGRAMMED to FILLING COMPLETED, RESET to RESET, AUTHORIZE to
 AUTHORIZED, a lifted allowed nozzle to FILLING at ``flow_rate`` raw volume units per
 second, the preset or a hang-up to MAX REACHED / FILLING COMPLETED. Totalizers only
 grow. Faults can be injected per pump (:class:`Faults`): drop the next frame,
-corrupt the next reply's CRC, echo what the master sends, go silent, answer late,
-restart (optionally losing the last filling).
+corrupt the next reply's CRC, NAK the next command (as if it arrived garbled), echo
+what the master sends, go silent, answer late, restart (optionally losing the last
+filling).
 
 The simulator answers as a DART slave: POLL -> EOT or the oldest queued DATA frame;
-DATA -> ACK (a repeated TX# is ACKed and not applied twice).
+DATA -> ACK; a retransmission (the TX# *and* the data of the last frame applied, judged
+by :class:`~drivers.dart.link.Received` as the station's link layer judges it) is ACKed
+and not applied twice.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import structlog
 from drivers.dart import application as app
 from drivers.dart.application import Command, PumpState
 from drivers.dart.framer import Frame, Framer, FrameType, stuff
-from drivers.dart.link import ByteLine
+from drivers.dart.link import ByteLine, Received
 from drivers.ptyline import PtyLine
 from drivers.worker import Worker
 
@@ -41,6 +44,7 @@ class Faults:
     echo: bool = False  # send back what the master wrote (RS-485 local echo)
     late_s: float = 0.0  # delay before each reply
     duplicate_next: int = 0  # send the next DATA reply twice (same TX#)
+    nak_next: int = 0  # NAK this many incoming DATA frames, as if their CRC were bad
 
 
 @dataclass
@@ -62,7 +66,8 @@ class SimPump:
     faults: Faults = field(default_factory=Faults)
     outbox: collections.deque[bytes] = field(default_factory=collections.deque)
     tx: int = 0
-    last_rx: int | None = None
+    #: The last DATA frame applied: a repeat of it (same TX# and data) is ACKed, not applied.
+    received: Received = field(default_factory=Received)
     #: The DATA frame sent and not yet ACKed: a DART pump repeats it on the next POLL.
     unacked: bytes | None = None
     _counted: int = 0  # filled volume already added to the totals
@@ -187,7 +192,8 @@ class SimPump:
     def restart(self, *, lose_memory: bool = False) -> None:
         """Power cycle: link state lost, fill stopped; totals survive (non-volatile)."""
         self._account()
-        self.tx, self.last_rx, self.unacked = 0, None, None
+        self.tx, self.unacked = 0, None
+        self.received.forget()
         self.outbox.clear()
         self.nozzle_out = False
         if lose_memory:
@@ -243,13 +249,18 @@ class PumpSimulator:
             pump = self.pumps[frame.address]
             if pump.faults.echo:
                 self.line.write(raw)
-            if not frame.crc_ok:
-                self._reply(pump, self.framer.control(pump.address, FrameType.NAK, frame.tx))
-                continue
+            # A silent pump says nothing at all, and a dropped frame never reached it:
+            # neither answers, not even with a NAK.
             if pump.faults.silent:
                 continue
             if pump.faults.drop_next > 0:
                 pump.faults.drop_next -= 1
+                continue
+            garbled = frame.type == FrameType.DATA and pump.faults.nak_next > 0
+            if not frame.crc_ok or garbled:
+                if garbled:
+                    pump.faults.nak_next -= 1
+                self._reply(pump, self.framer.control(pump.address, FrameType.NAK, frame.tx))
                 continue
             self._answer(pump, frame)
 
@@ -267,10 +278,13 @@ class PumpSimulator:
             else:
                 self._reply(pump, self.framer.control(pump.address, FrameType.EOT, pump.tx))
         elif frame.type == FrameType.DATA:
-            if pump.last_rx != frame.tx:
-                pump.last_rx = frame.tx
+            # The link layer's own rule (same TX# and same data): a master that resends
+            # a NAKed command under a reset TX# still gets it applied.
+            if pump.received.take(frame.tx, frame.data):
                 for msg in app.decode(frame.data, to_pump=True):
                     pump.apply(msg)
+            else:
+                log.debug("sim.duplicate", address=f"0x{pump.address:02X}", tx=frame.tx)
             self._reply(pump, self.framer.control(pump.address, FrameType.ACK, frame.tx))
         elif frame.type == FrameType.ACK and frame.tx == pump.tx:
             pump.unacked = None
@@ -314,7 +328,7 @@ def run_console(*, count: int, nozzles: int, port: str | None, link: Path | None
     sim = PumpSimulator(line, pumps).start()
     print(f"simulating {count} DART pumps (addresses 0x50-0x{0x4F + count:02X}) on {where}",
           flush=True)
-    print("commands: lift P N | hang P | fault P drop|corrupt|silent|echo|late MS|restart|"
+    print("commands: lift P N | hang P | fault P drop|corrupt|nak|silent|echo|late MS|restart|"
           "forget | status | quit", flush=True)
     try:
         for raw in sys.stdin:
@@ -356,6 +370,8 @@ def console_command(sim: PumpSimulator, words: list[str]) -> str:
                 faults.drop_next += 1
             elif kind == "corrupt":
                 faults.corrupt_next += 1
+            elif kind == "nak":
+                faults.nak_next += 1
             elif kind == "silent":
                 faults.silent = not faults.silent
             elif kind == "echo":

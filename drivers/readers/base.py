@@ -55,6 +55,9 @@ class ReadFailure:
     message: str  # one sentence for people
     raw: str = ""
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: What the station may record and show as the card ("" = ``raw``); a reader whose
+    #: raw data is secret (a swipe's track data) sets it.
+    card: str = ""
 
 
 ReadEvent = CardRead | ReadFailure

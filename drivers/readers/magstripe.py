@@ -18,8 +18,10 @@ Each swipe becomes a :class:`CardRead` (identifier = PAN, ``details`` = the deco
 fields) or a :class:`ReadFailure` with reason ``swipe_malformed`` and the parser's
 sentence. Garbage never raises: it is a failure like any other bad swipe.
 
-Note that ``raw`` and ``details`` carry full track data (PAN, discretionary data):
-consumers must not persist them beyond what card-data rules allow.
+Note that a card read's ``raw`` and ``details`` carry full track data (PAN,
+discretionary data): consumers must not persist them beyond what card-data rules
+allow. A failure's ``card`` is what the station records and shows of the refused swipe:
+only the PAN's last four digits (:func:`~drivers.readers.track.masked_pan`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ import serial
 
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
 from drivers.readers.keymap import EV_KEY, KeyDecoder
-from drivers.readers.track import SwipeError, parse_swipe, strip_framing
+from drivers.readers.track import (
+    TRACK2_START,
+    SwipeError,
+    masked_pan,
+    parse_swipe,
+    strip_framing,
+)
 from drivers.transport import error_check
 from edge.errors import DriverInitializationError, DriverNotAvailableError
 
@@ -52,7 +60,6 @@ REASON = "swipe_malformed"
 #: Text without a line end is cut off at this length (continuous line noise).
 MAX_LINE = 512
 _LINE_END = re.compile(r"\r\n|\r|\n")
-_TRACK2_IN = re.compile(r";[0-9]")
 
 
 def swipe_json(text: str, prefix: str = "", suffix: str = "") -> dict[str, Any]:
@@ -141,7 +148,9 @@ class SwipeAssembler:
         if first == "%":
             return "%" not in so_far
         if first == ";":
-            return _TRACK2_IN.search(so_far) is None and ";E?" not in so_far
+            # Track 1's discretionary data may hold ';' and digits: only a real track 2
+            # start (a PAN and '=') means the swipe already has its track 2.
+            return TRACK2_START.search(so_far) is None and ";E?" not in so_far
         return False
 
     def _take(self) -> str:
@@ -171,8 +180,9 @@ class _MagstripeReader(CardReader):
         try:
             swipe = parse_swipe(text, prefix=self.assembler.prefix, suffix=self.assembler.suffix)
         except SwipeError as exc:
+            # What the station journals and shows as the card: never the track data.
             return ReadFailure(reader_id=self.reader_id, kind=self.kind, reason=REASON,
-                               message=str(exc), raw=text)
+                               message=str(exc), raw=text, card=masked_pan(text))
         return CardRead(reader_id=self.reader_id, kind=self.kind, identifier=swipe.pan,
                         raw=text, details=swipe.to_json())
 

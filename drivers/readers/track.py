@@ -8,10 +8,24 @@ track's LRC character, sometimes wrapped in a reader prefix/suffix (``\\x02`` �
     %B4111111111111111^DOE/JOHN^2512101000000000000000000000000?;4111111111111111=25121010000000000000?
 
 * Track 1: ``%`` format code (``B`` for financial cards; other letters are proprietary
-  layouts) PAN (≤ 19 digits) ``^`` NAME (2–26 characters, ``SURNAME/GIVEN``) ``^``
+  layouts) PAN ``^`` [country code] NAME (2–26 characters, ``SURNAME/GIVEN``) ``^``
   YYMM expiry, 3-digit service code, discretionary data ``?`` [LRC]; ≤ 79 characters.
-* Track 2: ``;`` PAN ``=`` YYMM, service code, discretionary data ``?`` [LRC]; digits
-  only, ≤ 40 characters.
+* Track 2: ``;`` PAN ``=`` [country code] YYMM, service code, discretionary data ``?``
+  [LRC]; digits only, ≤ 40 characters.
+
+ISO/IEC 7813 details that public parsers (and real cards) rely on:
+
+* A PAN has 12 to 19 digits (ISO/IEC 7812). On track 1 an American Express PAN may
+  be grouped as printed, 4-6-5 digits with spaces (``%B3714 496353 98431^…``); it
+  reads as its digits. No other spacing is accepted.
+* A PAN that starts with ``59`` (an issuer outside the ISO registration) carries a
+  3-digit country code (ISO 3166) right after the separator that ends the PAN: first in
+  track 2's tail, first in track 1's name field.
+* A separator (``^`` on track 1, ``=`` on track 2) standing where the expiry or the
+  service code belongs means that field is absent: ``;PAN==101…?`` has no expiry,
+  ``;PAN=2512=…?`` no service code. Absent fields are ``None``. The parser does not
+  judge expiry: the card store's ``expires`` decides whether a card is valid, whatever
+  (or whether) the track says.
 * Track 3 (``+`` … ``?``) is recognised so a three-track reader's output parses, but not
   decoded; ``%E?`` / ``;E?`` / ``+E?`` (or an empty track) is a reader's "could not read
   this track" marker and counts as an absent track.
@@ -36,7 +50,11 @@ from typing import Any
 #: Longest track 1 / track 2, sentinels and LRC included (ISO/IEC 7813).
 TRACK1_MAX = 79
 TRACK2_MAX = 40
-PAN_MAX = 19
+PAN_MIN, PAN_MAX = 12, 19
+#: PANs with this prefix carry a 3-digit country code after the PAN's separator.
+COUNTRY_CODE_PREFIX = "59"
+#: A track 1 PAN grouped as American Express prints it (4-6-5 digits, spaces between).
+_AMEX_GROUPED = re.compile(r"[0-9]{4} [0-9]{6} [0-9]{5}")
 NAME_MIN, NAME_MAX = 2, 26
 
 DIGITS = frozenset("0123456789")
@@ -48,7 +66,11 @@ END_SENTINEL = "?"
 #: A reader's marker for a track it could not decode (MagTek and most others).
 ERROR_MARKERS = frozenset(["", "E"])
 _SEPARATOR_CHARS = "".join(sorted(SEPARATORS))
-_TRACK2_START = re.compile(r";[0-9]{1,19}=")
+#: A track 2 starting: its sentinel, a PAN and its separator.
+TRACK2_START = re.compile(f";[0-9]{{{PAN_MIN},{PAN_MAX}}}=")
+#: The PAN of a (possibly malformed) swipe: digits where a track starts (after its start
+#: sentinel and track 1's format code), or at the very start of a swipe missing its sentinel.
+_PAN_LIKE = re.compile(r"(?:^|[;%])[A-Z]?([0-9]{5,})")
 
 
 class SwipeError(ValueError):
@@ -61,24 +83,28 @@ class Swipe:
 
     ``discretionary`` is track 2's discretionary data when track 2 was read (it is the
     track issuers rely on), else track 1's. ``format_code`` is track 1's format code
-    (``B`` for financial cards) or None without track 1.
+    (``B`` for financial cards) or None without track 1. ``expiry`` (YYMM) and
+    ``service_code`` are None when the card leaves them absent; ``country_code`` is
+    None unless the PAN starts with 59. ``name`` is None without track 1 or when the
+    name field is blank.
     """
 
     pan: str
     name: str | None
-    expiry: str  # YYMM
-    service_code: str
+    expiry: str | None  # YYMM
+    service_code: str | None
     discretionary: str
     tracks: list[str]
     format_code: str | None
     luhn_ok: bool
+    country_code: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The swipe as a JSON object (``forecourt readers decode --json``, read details)."""
-        return {"pan": self.pan, "name": self.name, "expiry": self.expiry,
-                "service_code": self.service_code, "discretionary": self.discretionary,
-                "tracks": list(self.tracks), "format_code": self.format_code,
-                "luhn_ok": self.luhn_ok}
+        return {"pan": self.pan, "name": self.name, "country_code": self.country_code,
+                "expiry": self.expiry, "service_code": self.service_code,
+                "discretionary": self.discretionary, "tracks": list(self.tracks),
+                "format_code": self.format_code, "luhn_ok": self.luhn_ok}
 
 
 @dataclass(frozen=True)
@@ -86,8 +112,9 @@ class _Fields:
     """The fields of one decoded track."""
 
     pan: str
-    expiry: str
-    service_code: str
+    country_code: str | None
+    expiry: str | None
+    service_code: str | None
     discretionary: str
     name: str | None = None
     format_code: str | None = None
@@ -122,6 +149,18 @@ def lrc(track: str) -> str:
     for ch in track:
         value ^= (ord(ch) - base) & mask
     return chr(value + base)
+
+
+def masked_pan(text: str) -> str:
+    """What a malformed swipe may be recorded and shown as: ``****`` and the last four
+    digits of the PAN it seems to carry (``****`` alone when none can be seen).
+
+    Track data (the whole PAN, discretionary data with its PIN offset or CVV) must not
+    be journaled or shown; a technician still wants to tell one refused card from
+    another.
+    """
+    found = _PAN_LIKE.search(text.strip(_SEPARATOR_CHARS))
+    return "****" + (found.group(1)[-4:] if found else "")
 
 
 def _mask(pan: str) -> str:
@@ -191,14 +230,14 @@ def _starts_track(text: str, j: int, inside: str) -> bool:
 
     Track 2 and 3 hold digits only, so any sentinel there starts a track. Track 1 may
     carry ``;`` or ``+`` in its discretionary data: only ``%`` or ``;`` followed by a
-    PAN and ``=`` counts there.
+    PAN (12 to 19 digits) and ``=`` counts there.
     """
     ch = text[j]
     if ch not in START_SENTINELS:
         return False
     if inside != "1" or ch == "%":
         return True
-    return ch == ";" and _TRACK2_START.match(text, j) is not None
+    return ch == ";" and TRACK2_START.match(text, j) is not None
 
 
 def _check_pan(pan: str, track: str) -> None:
@@ -207,27 +246,56 @@ def _check_pan(pan: str, track: str) -> None:
     bad = next((c for c in pan if c not in DIGITS), None)
     if bad is not None:
         raise SwipeError(f"the PAN on track {track} must be digits only, found {_char(bad)}")
-    if len(pan) > PAN_MAX:
-        raise SwipeError(f"the PAN on track {track} has {len(pan)} digits; "
-                         f"at most {PAN_MAX} are allowed")
+    if not PAN_MIN <= len(pan) <= PAN_MAX:
+        digits = "digit" if len(pan) == 1 else "digits"
+        raise SwipeError(f"the PAN on track {track} has {len(pan)} {digits}; a PAN has "
+                         f"{PAN_MIN} to {PAN_MAX}")
 
 
-def _tail(tail: str, track: str) -> tuple[str, str, str]:
-    """Split ``YYMM`` + service code + discretionary data, checking the first two."""
-    expiry = tail[:4]
-    if len(expiry) < 4:
-        raise SwipeError(f"track {track} ends before its expiry date (YYMM)")
-    if not set(expiry) <= DIGITS:
-        raise SwipeError(f"the expiry date {expiry!r} on track {track} is not four digits YYMM")
-    if not 1 <= int(expiry[2:]) <= 12:
-        raise SwipeError(f"the expiry date {expiry!r} on track {track} has month "
-                         f"{expiry[2:]}; months run 01 to 12")
-    service = tail[4:7]
-    if len(service) < 3:
-        raise SwipeError(f"track {track} ends before its 3-digit service code")
-    if not set(service) <= DIGITS:
-        raise SwipeError(f"the service code {service!r} on track {track} must be 3 digits")
-    return expiry, service, tail[7:]
+def _country_code(pan: str, text: str, track: str) -> tuple[str | None, str]:
+    """Split off the 3-digit country code a PAN starting with 59 carries (ISO/IEC 7813)."""
+    if not pan.startswith(COUNTRY_CODE_PREFIX):
+        return None, text
+    code = text[:3]
+    if len(code) < 3:
+        raise SwipeError(f"track {track} ends before its 3-digit country code "
+                         "(the PAN starts with 59)")
+    if not set(code) <= DIGITS:
+        raise SwipeError(f"the country code {code!r} on track {track} must be 3 digits "
+                         "(the PAN starts with 59)")
+    return code, text[3:]
+
+
+def _tail(tail: str, track: str, separator: str) -> tuple[str | None, str | None, str]:
+    """Split ``YYMM`` + service code + discretionary data, checking the first two.
+
+    ``separator`` in place of the expiry or of the service code means the card leaves
+    that field absent (None).
+    """
+    expiry: str | None = None
+    if tail.startswith(separator):
+        tail = tail[1:]
+    else:
+        expiry, tail = tail[:4], tail[4:]
+        if len(expiry) < 4:
+            raise SwipeError(f"track {track} ends before its expiry date (YYMM)")
+        if not set(expiry) <= DIGITS:
+            raise SwipeError(
+                f"the expiry date {expiry!r} on track {track} is not four digits YYMM")
+        if not 1 <= int(expiry[2:]) <= 12:
+            raise SwipeError(f"the expiry date {expiry!r} on track {track} has month "
+                             f"{expiry[2:]}; months run 01 to 12")
+    service: str | None = None
+    if tail.startswith(separator):
+        tail = tail[1:]
+    else:
+        service, tail = tail[:3], tail[3:]
+        if len(service) < 3:
+            raise SwipeError(f"track {track} ends before its 3-digit service code")
+        if not set(service) <= DIGITS:
+            raise SwipeError(
+                f"the service code {service!r} on track {track} must be 3 digits")
+    return expiry, service, tail
 
 
 def _track1(segment: str) -> _Fields:
@@ -249,14 +317,17 @@ def _track1(segment: str) -> _Fields:
         if len(parts) == 1 or not set(parts[0]) <= DIGITS:
             raise SwipeError("track 1 has no field separator '^' after the PAN")
         raise SwipeError("track 1 has no field separator '^' after the name")
-    _check_pan(parts[0], "1")
-    name = parts[1]
+    pan = parts[0]
+    if _AMEX_GROUPED.fullmatch(pan):
+        pan = pan.replace(" ", "")  # the card's number is the digits
+    _check_pan(pan, "1")
+    country, name = _country_code(pan, parts[1], "1")
     if not NAME_MIN <= len(name) <= NAME_MAX:
         raise SwipeError(f"the name on track 1 is {len(name)} characters long; "
                          f"ISO 7813 allows {NAME_MIN} to {NAME_MAX}")
-    expiry, service, discretionary = _tail(parts[2], "1")
-    return _Fields(pan=parts[0], expiry=expiry, service_code=service,
-                   discretionary=discretionary, name=name.strip(), format_code=fc)
+    expiry, service, discretionary = _tail(parts[2], "1", "^")
+    return _Fields(pan=pan, country_code=country, expiry=expiry, service_code=service,
+                   discretionary=discretionary, name=name.strip() or None, format_code=fc)
 
 
 def _track2(segment: str) -> _Fields:
@@ -272,8 +343,10 @@ def _track2(segment: str) -> _Fields:
     if not sep:
         raise SwipeError("track 2 has no field separator '=' after the PAN")
     _check_pan(pan, "2")
-    expiry, service, discretionary = _tail(tail, "2")
-    return _Fields(pan=pan, expiry=expiry, service_code=service, discretionary=discretionary)
+    country, tail = _country_code(pan, tail, "2")
+    expiry, service, discretionary = _tail(tail, "2", "=")
+    return _Fields(pan=pan, country_code=country, expiry=expiry, service_code=service,
+                   discretionary=discretionary)
 
 
 def strip_framing(text: str, prefix: str = "", suffix: str = "") -> str:
@@ -325,10 +398,13 @@ def parse_swipe(text: str, *, prefix: str = "", suffix: str = "") -> Swipe:
             if t2 is None or found["1"][1:2] == "B":
                 raise
     if t1 is not None and t2 is not None:
-        for what, a, b in (("PAN", t1.pan, t2.pan), ("expiry date", t1.expiry, t2.expiry),
+        for what, a, b in (("PAN", t1.pan, t2.pan),
+                           ("country code", t1.country_code, t2.country_code),
+                           ("expiry date", t1.expiry, t2.expiry),
                            ("service code", t1.service_code, t2.service_code)):
             if a != b:
-                shown = (_mask(a), _mask(b)) if what == "PAN" else (a, b)
+                shown = (_mask(a or ""), _mask(b or "")) if what == "PAN" else \
+                    (a or "none", b or "none")
                 raise SwipeError(f"track 1 and track 2 disagree on the {what} "
                                  f"({shown[0]} vs {shown[1]}): they are not from the same "
                                  "card or one was misread")
@@ -338,4 +414,4 @@ def parse_swipe(text: str, *, prefix: str = "", suffix: str = "") -> Swipe:
     return Swipe(pan=main.pan, name=t1.name if t1 else None, expiry=main.expiry,
                  service_code=main.service_code, discretionary=main.discretionary,
                  tracks=sorted(found), format_code=found["1"][1] if "1" in found else None,
-                 luhn_ok=luhn_ok(main.pan))
+                 luhn_ok=luhn_ok(main.pan), country_code=main.country_code)

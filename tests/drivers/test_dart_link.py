@@ -1,19 +1,12 @@
-"""DartMaster and DartLine against the pump simulator over a real pty pair.
-
-The simulator holds the pty master (drivers.ptyline.PtyLine); the station side opens
-the slave by its path through drivers.transport.SerialTransport, as it would a real
-serial device. Timeouts are short to keep the suite fast; no assertion depends on
-timing (waits are generous upper bounds, never expectations).
+"""DartMaster against the pump simulator over a real pty pair (tests/drivers/dart_rig.py):
+polling, TX#, ACK/NAK, retransmission and duplicate detection, injected faults, and
+foreign masters that do things differently.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
@@ -21,118 +14,18 @@ from drivers.dart import application as app
 from drivers.dart.application import Command, PumpState
 from drivers.dart.crc import crc16_arc
 from drivers.dart.framer import Framer, FrameType, decode_all
-from drivers.dart.line import DartLine, authorize_job, prices_job, query_job
 from drivers.dart.link import DartMaster
-from drivers.dart.pump import PumpEvent, PumpModel
-from drivers.dart.simulator import PumpSimulator, SimPump
-from drivers.ptyline import PtyLine
+from drivers.dart.simulator import console_command
 from drivers.transport import SerialTransport
-
-TIMEOUT = 0.03  # response timeout of the master under test
-WAIT = 15.0  # upper bound for anything to happen; a bound, not an expectation
-STATUS = app.encode([app.CD1(Command.RETURN_STATUS)])
-PUMP = 0x50
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
-
-
-class RecordingLine:
-    """A byte line that remembers everything written through it (station side)."""
-
-    def __init__(self, inner: SerialTransport) -> None:
-        self.inner = inner
-        self.written: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.written.append(bytes(data))
-        self.inner.write(data)
-
-    def read(self, timeout: float) -> bytes:
-        return self.inner.read(timeout)
-
-    def reset_input(self) -> None:
-        self.inner.reset_input()
-
-    def commands(self, address: int = PUMP) -> list[list[app.Decoded]]:
-        """The CD transactions of every distinct DATA frame sent (retransmissions once)."""
-        out: list[list[app.Decoded]] = []
-        last: bytes | None = None
-        for wire in list(self.written):
-            for frame in decode_all(Framer(), wire):
-                if frame.type == FrameType.DATA and frame.address == address:
-                    if frame.raw != last:
-                        out.append(app.decode(frame.data, to_pump=True))
-                    last = frame.raw
-        return out
-
-
-@dataclass
-class Rig:
-    pty: PtyLine
-    sim: PumpSimulator
-    transport: SerialTransport
-    master: DartMaster
-
-    def pump(self, address: int = PUMP) -> SimPump:
-        return self.sim.pumps[address]
-
-    def fault(self, address: int = PUMP, **changes: Any) -> None:
-        with self.sim.lock:
-            for name, value in changes.items():
-                setattr(self.sim.pumps[address].faults, name, value)
-
-    def state(self, address: int = PUMP) -> PumpState:
-        with self.sim.lock:
-            return self.sim.pumps[address].state
-
-    def received(self, address: int = PUMP, polls: int = 20) -> list[app.Decoded]:
-        """Poll ``polls`` times; every DC transaction delivered, in order."""
-        out: list[app.Decoded] = []
-        for _ in range(polls):
-            self.master.poll(address)
-            for data in self.master.take(address):
-                out += app.decode(data, to_pump=False)
-        return out
-
-    def poll_until(self, address: int = PUMP, polls: int = 200) -> list[app.Decoded]:
-        """Poll until the pump delivers something (bounded); what it delivered."""
-        for _ in range(polls):
-            self.master.poll(address)
-            got = self.master.take(address)
-            if got:
-                return [m for data in got for m in app.decode(data, to_pump=False)]
-        return []
-
-
-def sim_pump(address: int = PUMP, **kwargs: Any) -> SimPump:
-    return SimPump(address, [1500, 1400], **kwargs)
-
-
-@contextmanager
-def make_rig(pumps: list[SimPump], *, echo: bool = False, response_timeout: float = TIMEOUT,
-             retries: int = 3, offline_after: int = 3) -> Iterator[Rig]:
-    pty = PtyLine()
-    sim: PumpSimulator | None = None
-    transport: SerialTransport | None = None
-    try:
-        sim = PumpSimulator(pty, pumps).start()
-        transport = SerialTransport(url=pty.path, parity="odd", echo=echo)
-        master = DartMaster(transport, Framer(), response_timeout=response_timeout,
-                            retries=retries, offline_after=offline_after)
-        yield Rig(pty, sim, transport, master)
-    finally:
-        if sim is not None:
-            sim.stop()
-        if transport is not None:
-            transport.close()
-        pty.close()
+from tests.drivers.dart_rig import (
+    PUMP,
+    STATUS,
+    TIMEOUT,
+    RecordingLine,
+    Rig,
+    make_rig,
+    sim_pump,
+)
 
 
 @pytest.fixture
@@ -391,7 +284,7 @@ def test_fault_restart_tx_reset_master_still_works(rig: Rig, lose_memory: bool) 
     """The pump restarts and counts its TX# from 1 again while the master remembers 1."""
     assert rig.master.send(PUMP, STATUS) is True
     assert rig.poll_until() == [app.DC1(PumpState.NOT_PROGRAMMED)]
-    assert rig.master.peer(PUMP).last_rx == 1
+    assert rig.master.peer(PUMP).received.tx == 1
     assert rig.received(polls=2) == []
     with rig.sim.lock:
         rig.pump().restart(lose_memory=lose_memory)
@@ -433,6 +326,93 @@ def test_nak_on_crc_variant_mismatch() -> None:
         assert rig.state() == PumpState.NOT_PROGRAMMED
 
 
+def test_nak_master_retransmits_the_same_frame_and_the_pump_applies_it_once(rig: Rig) -> None:
+    """Our own master on a NAK: it resends the very frame (same TX#, same data), the pump
+    applies it once, and the next command still gets through."""
+    assert rig.master.send(PUMP, app.encode([app.CD5((1500, 1400))])) is True
+    rig.fault(nak_next=1)
+    assert rig.master.send(PUMP, app.encode([app.CD1(Command.RESET)])) is True
+    peer = rig.master.peer(PUMP)
+    assert peer.stats["retransmissions"] == 1
+    heard = [entry for entry in rig.master.ring if entry.startswith("<50")]
+    assert "<5052fa" in heard  # NAK TX#2
+    sent = [entry for entry in rig.master.ring if entry.startswith(">5032")]
+    assert len(sent) == 2 and sent[0] == sent[1]  # the same frame, twice
+    assert rig.state() == PumpState.RESET
+    assert rig.received(polls=30) == [app.DC1(PumpState.FILLING_COMPLETED),
+                                      app.DC1(PumpState.RESET)]
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.poll_until() == [app.DC1(PumpState.RESET)]
+
+
+def test_console_fault_nak(rig: Rig) -> None:
+    assert console_command(rig.sim, ["fault", "1", "nak"]) == "ok"
+    assert rig.pump().faults.nak_next == 1
+    assert rig.master.send(PUMP, STATUS) is True
+    assert rig.master.peer(PUMP).stats["retransmissions"] == 1
+    assert rig.pump().faults.nak_next == 0
+
+
+def exchange(line: SerialTransport, wire: bytes) -> tuple[FrameType, int] | None:
+    """Write one frame as a foreign master would; the pump's ACK/NAK (type, TX#), if any."""
+    line.write(wire)
+    buf = bytearray()
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        buf += line.read(0.05)
+        for frame in decode_all(Framer(), bytes(buf)):
+            if frame.address == PUMP and frame.type in (FrameType.ACK, FrameType.NAK):
+                return frame.type, frame.tx
+    return None
+
+
+@pytest.mark.parametrize("reset_to", [1, 0])
+def test_nak_then_resend_with_the_tx_reset_is_applied(rig: Rig, reset_to: int) -> None:
+    """Issue 10 #14: a foreign master (a public DART implementation does this) answers a
+    NAK by resending the command with its TX# reset. The resent frame carries other data
+    than the last one applied, so it is a new command and is applied, even under that
+    frame's TX# (``reset_to = 1``); a true retransmission of it (same TX#, same data)
+    is ACKed and applied once."""
+    good, noisy = Framer(), Framer("ccitt")  # a CRC the pump cannot match: line noise
+    prices = app.encode([app.CD5((1500, 1400))])
+    reset = app.encode([app.CD1(Command.RESET)])
+    assert exchange(rig.transport, good.data(PUMP, 1, prices)) == (FrameType.ACK, 1)
+    assert rig.state() == PumpState.FILLING_COMPLETED
+    assert exchange(rig.transport, noisy.data(PUMP, 2, reset)) == (FrameType.NAK, 2)
+    assert rig.state() == PumpState.FILLING_COMPLETED  # a NAKed frame is not applied
+    assert exchange(rig.transport, good.data(PUMP, reset_to, reset)) == \
+        (FrameType.ACK, reset_to)
+    assert rig.state() == PumpState.RESET
+    with rig.sim.lock:
+        queued = len(rig.pump().outbox)
+    # its ACK lost, the master repeats it: ACKed again, not applied twice (a RESET in
+    # RESET would queue one more DC1)
+    assert exchange(rig.transport, good.data(PUMP, reset_to, reset)) == \
+        (FrameType.ACK, reset_to)
+    with rig.sim.lock:
+        assert len(rig.pump().outbox) == queued
+    # the same data under a new TX# is a new command
+    assert exchange(rig.transport, good.data(PUMP, reset_to + 1, reset)) == \
+        (FrameType.ACK, reset_to + 1)
+    with rig.sim.lock:
+        assert len(rig.pump().outbox) == queued + 1
+
+
+def test_silent_or_dropping_pump_never_naks() -> None:
+    """A silent pump says nothing, not even NAK to a garbled frame; a frame the pump
+    drops (lost on the wire) is not NAKed either."""
+    with make_rig([sim_pump()], retries=1) as rig:
+        master = DartMaster(rig.transport, Framer("ccitt"), response_timeout=TIMEOUT,
+                            retries=1)
+        rig.fault(silent=True)
+        assert master.send(PUMP, STATUS) is False
+        rig.fault(silent=False, drop_next=2)
+        assert master.send(PUMP, STATUS) is False
+        assert [entry for entry in master.ring if entry.startswith("<")] == []
+        assert master.send(PUMP, STATUS) is False  # now it NAKs again
+        assert "<5053fa" in master.ring
+
+
 def test_two_pumps_on_one_line() -> None:
     with make_rig([sim_pump(0x50), sim_pump(0x5F)]) as rig:
         assert rig.master.send(0x5F, app.encode([app.CD5((1500, 1400))])) is True
@@ -441,192 +421,3 @@ def test_two_pumps_on_one_line() -> None:
         assert rig.received(0x50, polls=3) == []
         assert rig.poll_until(0x5F) == [app.DC1(PumpState.FILLING_COMPLETED)]
 
-
-# -- DartLine: jobs end to end ------------------------------------------------------------
-@dataclass
-class Done:
-    event: threading.Event = field(default_factory=threading.Event)
-    results: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def __call__(self, *args: Any) -> None:
-        self.results.append(args)
-        self.event.set()
-
-    def wait(self) -> tuple[Any, ...]:
-        assert self.event.wait(WAIT), "job never finished"
-        assert len(self.results) == 1
-        return self.results[0]
-
-
-@dataclass
-class LineRig:
-    sim: PumpSimulator
-    line: DartLine
-    model: PumpModel
-    recorder: RecordingLine
-    events: list[PumpEvent]
-
-    def pump(self) -> SimPump:
-        return self.sim.pumps[PUMP]
-
-    def run(self, job: Callable[[Done], Any]) -> tuple[Any, ...]:
-        done = Done()
-        self.line.submit(self.model.number, job(done))
-        return done.wait()
-
-    def statuses(self) -> list[PumpState | int | None]:
-        return [e.status for e in list(self.events) if e.kind == "status"]
-
-
-@contextmanager
-def make_line_rig(*, offline_after: int = 3) -> Iterator[LineRig]:
-    pty = PtyLine()
-    sim: PumpSimulator | None = None
-    transport: SerialTransport | None = None
-    line: DartLine | None = None
-    try:
-        sim = PumpSimulator(pty, [SimPump(PUMP, [1500, 1400], flow_rate=2000.0)]).start()
-        transport = SerialTransport(url=pty.path)
-        recorder = RecordingLine(transport)
-        model = PumpModel(number=1, address=PUMP, nozzles=["95", "DSL"])
-        events: list[PumpEvent] = []
-        line = DartLine("test", recorder, [model], response_timeout=TIMEOUT,
-                        offline_after=offline_after, on_event=events.append).start()
-        yield LineRig(sim, line, model, recorder, events)
-    finally:
-        if line is not None:
-            line.stop()
-        if sim is not None:
-            sim.stop()
-        if transport is not None:
-            transport.close()
-        pty.close()
-
-
-def bring_up(rig: LineRig) -> None:
-    """Learn the pump's state and program its prices, as the station does at start."""
-    ok = rig.run(lambda d: query_job(counters=(1, 2), done=d))
-    assert ok == (True,)
-    assert rig.model.state == PumpState.NOT_PROGRAMMED
-    assert rig.model.online is True
-    assert rig.model.totals == {1: (0, 0), 2: (0, 0)}
-    assert rig.run(lambda d: prices_job((1500, 1400), done=d)) == (True,)
-    assert rig.model.prices_sent == (1500, 1400)
-    assert wait_for(lambda: rig.model.state == PumpState.FILLING_COMPLETED)
-
-
-def test_line_sale_end_to_end() -> None:
-    with make_line_rig() as rig:
-        bring_up(rig)
-        seen_at_before: dict[str, Any] = {}
-
-        def before(totals: dict[int, tuple[int, int]]) -> bool:
-            with rig.sim.lock:
-                seen_at_before["totals"] = dict(totals)
-                seen_at_before["pump_state"] = rig.pump().state
-                seen_at_before["allowed"] = set(rig.pump().allowed)
-            seen_at_before["commands"] = rig.recorder.commands()
-            return True
-
-        result = rig.run(lambda d: authorize_job(nozzles=(1,), volume_raw=500, before=before,
-                                                 done=d))
-        assert result == (True, "authorized")
-        assert rig.model.state == PumpState.AUTHORIZED
-
-        # totals -> before() -> CD2 + RESET -> preset + AUTHORIZE, in that order
-        assert seen_at_before["totals"] == {1: (0, 0)}
-        assert seen_at_before["pump_state"] == PumpState.FILLING_COMPLETED
-        assert seen_at_before["allowed"] == set()
-        flat_before = [m for msgs in seen_at_before["commands"] for m in msgs]
-        assert app.CD101(1) in flat_before
-        assert app.CD1(Command.RESET) not in flat_before
-        commands = rig.recorder.commands()
-        i_totals = commands.index([app.CD101(1)])
-        i_reset = commands.index([app.CD2((1,)), app.CD1(Command.RESET)])
-        i_auth = commands.index([app.CD3(500), app.CD1(Command.AUTHORIZE)])
-        assert i_totals < i_reset < i_auth
-        assert [app.CD1(Command.RETURN_STATUS)] in commands[i_reset:i_auth]  # checks RESET
-        statuses = rig.statuses()
-        assert statuses.index(PumpState.RESET) < statuses.index(PumpState.AUTHORIZED)
-        with rig.sim.lock:
-            assert rig.pump().preset_volume == 500
-            assert rig.pump().allowed == {1}
-
-        # A nozzle that is not allowed does not start the fill.
-        rig.sim.lift(PUMP, 2)
-        with rig.sim.lock:
-            assert rig.pump().state == PumpState.AUTHORIZED
-        assert wait_for(lambda: rig.model.nozzle == 2 and rig.model.nozzle_out)
-        assert PumpState.FILLING not in rig.statuses()
-
-
-def test_line_fill_stops_at_the_preset() -> None:
-    with make_line_rig() as rig:
-        bring_up(rig)
-        result = rig.run(lambda d: authorize_job(nozzles=(1,), volume_raw=500,
-                                                 before=lambda _t: True, done=d))
-        assert result == (True, "authorized")
-        rig.sim.lift(PUMP, 1)
-        assert wait_for(lambda: rig.model.state == PumpState.MAX_REACHED)
-        assert wait_for(lambda: rig.model.filled_ml == 500)
-        statuses = rig.statuses()
-        assert PumpState.FILLING in statuses
-        assert statuses.index(PumpState.FILLING) < statuses.index(PumpState.MAX_REACHED)
-        fillings = [e for e in list(rig.events) if e.kind == "filling"]
-        assert fillings[-1].volume_ml == 500  # DC2 volume == preset (3 decimals: raw = ml)
-        assert fillings[-1].amount == 750  # 0.500 L x 1500 (raw, amount decimals 2)
-        nozzle_events = [e for e in list(rig.events) if e.kind == "nozzle"]
-        assert nozzle_events and nozzle_events[-1].nozzle == 1
-        assert nozzle_events[-1].nozzle_out is True
-        with rig.sim.lock:
-            assert int(rig.pump().filled_volume) == 500
-        # Hang up, then read the final filling and totals from the pump itself.
-        rig.sim.hang(PUMP)
-        assert rig.run(lambda d: query_job(counters=(1,), done=d)) == (True,)
-        assert rig.model.filled_ml == 500
-        assert rig.model.totals[1][0] == 500
-
-
-def test_line_job_against_a_silent_pump_reports_failure() -> None:
-    with make_line_rig() as rig:
-        bring_up(rig)
-        with rig.sim.lock:
-            rig.pump().faults.silent = True
-        before_called: list[bool] = []
-
-        def before(_totals: dict[int, tuple[int, int]]) -> bool:
-            before_called.append(True)
-            return True
-
-        ok, reason = rig.run(lambda d: authorize_job(nozzles=(1,), volume_raw=500,
-                                                     before=before, done=d))
-        assert ok is False
-        assert reason in ("pump_not_answering", "pump_offline")
-        assert before_called == []
-        assert rig.run(lambda d: query_job(counters=(1,), done=d)) == (False,)
-        assert wait_for(lambda: rig.model.online is False)
-        assert "offline" in [e.kind for e in list(rig.events)]
-        ok, reason = rig.run(lambda d: authorize_job(nozzles=(1,), volume_raw=500,
-                                                     before=before, done=d))
-        assert (ok, reason) == (False, "pump_offline")
-        flat = [m for msgs in rig.recorder.commands() for m in msgs]
-        assert app.CD1(Command.AUTHORIZE) not in flat
-        with rig.sim.lock:
-            assert rig.pump().state == PumpState.FILLING_COMPLETED
-        # It answers again: online, and a job goes through.
-        with rig.sim.lock:
-            rig.pump().faults.silent = False
-        assert wait_for(lambda: rig.model.online is True)
-        assert rig.run(lambda d: query_job(counters=(1,), done=d)) == (True,)
-
-
-def test_line_prices_refused_while_pump_busy() -> None:
-    with make_line_rig() as rig:
-        bring_up(rig)
-        assert rig.run(lambda d: authorize_job(nozzles=(1, 2), amount_raw=100000,
-                                               before=lambda _t: True, done=d)) == \
-            (True, "authorized")
-        assert rig.run(lambda d: prices_job((1600, 1500), done=d)) == (False,)
-        with rig.sim.lock:
-            assert rig.pump().prices == [1500, 1400]
-            assert rig.pump().preset_amount == 100000

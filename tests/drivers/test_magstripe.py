@@ -1,9 +1,7 @@
-"""Magnetic-stripe readers: ISO/IEC 7813 parsing, keyboard-wedge decoding, the serial
-reader over a real pty, and the keyboard-wedge reader's thin evdev layer.
+"""Magnetic-stripe readers: keyboard-wedge decoding, swipe assembly, the serial reader
+over a real pty, and the keyboard-wedge reader's thin evdev layer (the track parser's
+own tests are in test_track.py).
 
-* :func:`parse_swipe` decodes real-looking swipes (both tracks, one track, LRC, reader
-  framing, proprietary format codes) and refuses every malformed one with a sentence
-  naming the problem — and never raises anything but ``SwipeError`` (Hypothesis).
 * Key events recorded from a keyboard wedge (built from text with the Shift handling a
   reader uses, plus auto-repeats and unknown keys) decode back to the swipe.
 * ``SerialMagstripeReader`` opens the slave side of a :class:`PtyLine` like a serial
@@ -28,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.ptyline import PtyLine
@@ -66,235 +64,10 @@ from drivers.readers.magstripe import (
     HidMagstripeReader,
     SerialMagstripeReader,
     SwipeAssembler,
-    swipe_json,
 )
-from drivers.readers.track import Swipe, SwipeError, lrc, luhn_ok, parse_swipe
+from drivers.readers.track import SwipeError, parse_swipe
+from tests.drivers.swipes import MASTERCARD, T1, T2, VISA, track1, track2
 from tests.support import wait_for
-
-VISA = "4111111111111111"
-MASTERCARD = "5500005555555559"
-AMEX = "371449635398431"
-FLEET = "7800001234567893"  # a fleet card number: fails Luhn, as many do
-FLEET19 = "7078661234567890123"
-
-
-def track1(pan: str = VISA, name: str = "DOE/JOHN", expiry: str = "2512",
-           service: str = "101", dd: str = "0000000000000000000000000", fc: str = "B") -> str:
-    return f"%{fc}{pan}^{name}^{expiry}{service}{dd}?"
-
-
-def track2(pan: str = VISA, expiry: str = "2512", service: str = "101",
-           dd: str = "0000000000000") -> str:
-    return f";{pan}={expiry}{service}{dd}?"
-
-
-T1 = track1()
-T2 = track2()
-
-
-# -- the parser: good swipes ----------------------------------------------------------
-
-GOOD: list[tuple[str, dict[str, Any], dict[str, str]]] = [
-    # (text, expected fields, parse_swipe keyword arguments)
-    (T1 + T2, {"pan": VISA, "name": "DOE/JOHN", "expiry": "2512", "service_code": "101",
-               "discretionary": "0000000000000", "tracks": ["1", "2"]}, {}),
-    (T1 + "\r\n" + T2 + "\r\n", {"pan": VISA, "tracks": ["1", "2"]}, {}),
-    (T1 + "\n" + T2, {"pan": VISA, "tracks": ["1", "2"]}, {}),
-    (T2 + T1, {"pan": VISA, "tracks": ["1", "2"], "name": "DOE/JOHN"}, {}),
-    (T2, {"pan": VISA, "name": None, "expiry": "2512", "service_code": "101",
-          "discretionary": "0000000000000", "tracks": ["2"], "format_code": None}, {}),
-    (T1, {"pan": VISA, "name": "DOE/JOHN", "tracks": ["1"],
-          "discretionary": "0000000000000000000000000", "format_code": "B"}, {}),
-    # LRC characters as readers that pass them through send them
-    (T1 + lrc(T1) + T2 + lrc(T2), {"pan": VISA, "tracks": ["1", "2"]}, {}),
-    (T2 + lrc(T2), {"pan": VISA, "tracks": ["2"], "discretionary": "0000000000000"}, {}),
-    (track2(MASTERCARD, "2703", "201", "") + "7", {"pan": MASTERCARD, "expiry": "2703",
-                                                   "service_code": "201",
-                                                   "discretionary": ""}, {}),
-    # reader framing: STX ... ETX CR LF, a text prefix
-    ("\x02" + T1 + T2 + "\x03\r\n", {"pan": VISA, "tracks": ["1", "2"]},
-     {"prefix": "\x02", "suffix": "\x03\r\n"}),
-    ("\x02" + T2 + "\x03", {"pan": VISA}, {"prefix": "\x02", "suffix": "\x03"}),
-    ("CARD:" + T2 + "END\r\n", {"pan": VISA}, {"prefix": "CARD:", "suffix": "END"}),
-    ("\x02" + T2 + "\r\n", {"pan": VISA}, {}),  # framing is stripped even unconfigured
-    # names: padded, with a title, the minimum length
-    (track1(AMEX, "SMITH/JANE MS.            ", "2804", "201", "15041234567") +
-     track2(AMEX, "2804", "201", "15041234567"),
-     {"pan": AMEX, "name": "SMITH/JANE MS.", "expiry": "2804", "luhn_ok": True}, {}),
-    (track1(name="AB"), {"name": "AB"}, {}),
-    # proprietary format codes: reported, parsed with the bank layout when it fits
-    (track1(FLEET, "ACME HAULAGE/TRUCK 12", "3001", "799", "0042", fc="A") +
-     track2(FLEET, "3001", "799", "0042"),
-     {"pan": FLEET, "format_code": "A", "luhn_ok": False, "name": "ACME HAULAGE/TRUCK 12",
-      "service_code": "799"}, {}),
-    ("%F0042 ACME FLEET PROGRAMME?" + track2(FLEET19, "2912", "799", ""),
-     {"pan": FLEET19, "format_code": "F", "name": None, "tracks": ["1", "2"],
-      "luhn_ok": False}, {}),
-    # a 19-digit PAN, longest allowed
-    (track2(FLEET19, "2912", "799", "1"), {"pan": FLEET19, "discretionary": "1"}, {}),
-    # a reader's "could not read this track" markers, a track 3
-    ("%E?" + T2, {"pan": VISA, "tracks": ["2"]}, {}),
-    (T1 + ";E?", {"pan": VISA, "tracks": ["1"]}, {}),
-    (T1 + T2 + "+0112345678901234567890=1234?", {"pan": VISA, "tracks": ["1", "2", "3"]}, {}),
-    (T1 + T2 + "+E?", {"tracks": ["1", "2"]}, {}),
-    # discover, year 2000 expiry, no discretionary data
-    (track2("6011000990139424", "0001", "101", ""), {"expiry": "0001", "luhn_ok": True}, {}),
-]
-
-
-@pytest.mark.parametrize(("text", "expected", "kwargs"), GOOD)
-def test_good_swipes_decode(text: str, expected: dict[str, Any],
-                            kwargs: dict[str, str]) -> None:
-    swipe = parse_swipe(text, **kwargs)
-    got = swipe.to_json()
-    for key, value in expected.items():
-        assert got[key] == value, key
-
-
-def test_swipe_fields_and_json_keys() -> None:
-    swipe = parse_swipe(T1 + T2)
-    assert swipe == Swipe(pan=VISA, name="DOE/JOHN", expiry="2512", service_code="101",
-                          discretionary="0000000000000", tracks=["1", "2"], format_code="B",
-                          luhn_ok=True)
-    data = swipe.to_json()
-    assert {"pan", "name", "expiry", "service_code", "discretionary", "tracks"} <= set(data)
-    assert set(data) - {"pan", "name", "expiry", "service_code", "discretionary",
-                        "tracks"} == {"format_code", "luhn_ok"}
-    assert swipe_json(T1 + T2) == data
-    assert swipe_json("\x02" + T2, prefix="\x02")["tracks"] == ["2"]
-
-
-def test_lrc_that_looks_like_a_start_sentinel() -> None:
-    """An LRC of ';' before track 2 is told from track 2's own start sentinel."""
-    t1 = track1(dd="00000")  # its LRC is ';'
-    assert lrc(t1) == ";"
-    assert parse_swipe(t1 + ";" + T2).tracks == ["1", "2"]  # with the LRC
-    assert parse_swipe(t1 + T2).tracks == ["1", "2"]  # without: ';' starts track 2
-
-
-def test_track1_discretionary_data_may_hold_a_semicolon() -> None:
-    swipe = parse_swipe(track1(dd="12;34") + T2)
-    assert swipe.tracks == ["1", "2"]
-
-
-def test_luhn() -> None:
-    assert luhn_ok(VISA) and luhn_ok(MASTERCARD) and luhn_ok(AMEX)
-    assert not luhn_ok(FLEET) and not luhn_ok("4111111111111112")
-    assert not luhn_ok("") and not luhn_ok("12a4")
-    assert parse_swipe(track2(FLEET)).luhn_ok is False  # reported, not refused
-
-
-# -- the parser: malformed swipes ---------------------------------------------------
-
-BAD: list[tuple[str, str]] = [
-    # (text, a fragment of the one-sentence reason)
-    ("", "empty read"),
-    ("\r\n", "empty read"),
-    ("\x02\x03", "empty read"),
-    ("%E?;E?", "could not read any track"),
-    ("%B4111111111111111^DOE/JOHN^2512", "partial swipe: track 1 has no end sentinel"),
-    ("%B4111111111111111^DO" + T2, "partial swipe: track 1 has no end sentinel"),
-    (T1 + ";4111111111111111=2512", "partial swipe: track 2 has no end sentinel"),
-    (";41111111" + T2, "partial swipe: track 2 has no end sentinel"),
-    ("B4111111111111111^DOE/JOHN^2512101?", "partial swipe: the data starts with 'B'"),
-    ("4111111111111111=2512101?", "partial swipe: the data starts with '4'"),
-    ("1111^DOE/JOHN^2512101?" + T2, "instead of a start sentinel"),
-    ("%B4111111111111111DOE/JOHN^2512101?", "no field separator '^' after the PAN"),
-    ("%B4111111111111111?", "no field separator '^' after the PAN"),
-    ("%B4111111111111111^DOE/JOHN2512101?", "no field separator '^' after the name"),
-    (";41111111111111112512101?", "no field separator '=' after the PAN"),
-    ("%B4111 1111^DOE/JOHN^2512101?", "the PAN on track 1 must be digits only, found ' '"),
-    ("%B41111X1111^DOE/JOHN^2512101?", "the PAN on track 1 must be digits only, found 'X'"),
-    ("%B^DOE/JOHN^2512101?", "track 1 has an empty PAN"),
-    (";=2512101?", "track 2 has an empty PAN"),
-    (track1(pan="4" * 20), "the PAN on track 1 has 20 digits; at most 19"),
-    (track2(pan="4" * 20, dd=""), "the PAN on track 2 has 20 digits; at most 19"),
-    (track2(expiry="2513"), "month 13; months run 01 to 12"),
-    (track1(expiry="2500"), "month 00"),
-    (track1(expiry="25A2"), "the expiry date '25A2' on track 1 is not four digits YYMM"),
-    ("%B4111111111111111^DOE/JOHN^25?", "track 1 ends before its expiry date"),
-    (";4111111111111111=25?", "track 2 ends before its expiry date"),
-    ("%B4111111111111111^DOE/JOHN^251210?", "track 1 ends before its 3-digit service code"),
-    (track1(service="1X1"), "the service code '1X1' on track 1 must be 3 digits"),
-    (";4111111111111111=2512A01?", "track 2 may hold only digits and '=', found 'A'"),
-    (";4111111111111111=2512101 00?", "track 2 may hold only digits and '='"),
-    (";4111111111111111^2512101?", "track 2 may hold only digits and '=', found '^'"),
-    (T1 + track2(MASTERCARD), "track 1 and track 2 disagree on the PAN (…1111 vs …5559)"),
-    (T1 + track2(expiry="2612"), "disagree on the expiry date (2512 vs 2612)"),
-    (T1 + track2(service="201"), "disagree on the service code (101 vs 201)"),
-    (track1(dd="0" * 50), "track 1 is 86 characters long; ISO 7813 allows at most 79"),
-    (track2(dd="0" * 17), "track 2 is 43 characters long; ISO 7813 allows at most 40"),
-    (track1(name="X"), "the name on track 1 is 1 characters long; ISO 7813 allows 2 to 26"),
-    (track1(name="Y" * 27, dd=""), "27 characters long; ISO 7813 allows 2 to 26"),
-    ("%4111111111111111^DOE/JOHN^2512101?", "where its format code"),
-    ("%B4111111111111111^DOE/\x00JOHN^2512101?", "control character 0x00"),
-    (T1 + T1, "the swipe holds track 1 twice"),
-    (T2 + "\r\n" + T2, "the swipe holds track 2 twice"),
-    (T1 + "caf\u00e9", "non-ASCII character"),
-    ("\u00ff\u00fe\x00\x13", "non-ASCII character (0xff at position 0)"),
-    (T1 + T2 + "garbage", "unexpected text"),
-    ("+0112345678?", "only track 3"),
-    # a bank (format B) track 1 must follow the bank layout even next to a good track 2
-    ("%B4111111111111111 DOE?" + T2, "no field separator '^' after the PAN"),
-]
-
-
-@pytest.mark.parametrize(("text", "reason"), BAD)
-def test_malformed_swipes_say_why(text: str, reason: str) -> None:
-    with pytest.raises(SwipeError) as info:
-        parse_swipe(text)
-    message = str(info.value)
-    assert reason in message
-    assert VISA not in message  # never a whole PAN in a message
-    assert "\n" not in message and message[0].islower() and len(message) < 160
-    with pytest.raises(SwipeError):
-        swipe_json(text)
-
-
-def test_swipe_error_is_a_value_error() -> None:
-    assert issubclass(SwipeError, ValueError)
-
-
-TRACKISH = "%;+?^=/ BE0123456789\r\n\x02"
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.one_of(st.text(max_size=200),
-                 st.text(alphabet=TRACKISH, max_size=120),
-                 st.lists(st.sampled_from([T1, T2, "%", ";", "?", "^", "=", "E", "\r\n",
-                                           "4111", "2512101", "DOE/JOHN", "\x02", "\u00e9"]),
-                          max_size=12).map("".join)),
-       st.sampled_from(["", "\x02", "%", ";B"]), st.sampled_from(["", "\r\n", "?"]))
-def test_parse_swipe_only_ever_raises_swipe_error(text: str, prefix: str, suffix: str) -> None:
-    try:
-        swipe = parse_swipe(text, prefix=prefix, suffix=suffix)
-    except SwipeError as exc:
-        assert str(exc)
-    else:
-        assert swipe.pan and set(swipe.pan) <= set("0123456789") and len(swipe.pan) <= 19
-        assert len(swipe.expiry) == 4 and 1 <= int(swipe.expiry[2:]) <= 12
-        assert len(swipe.service_code) == 3
-
-
-digits = st.text(alphabet="0123456789", min_size=1, max_size=19)
-names = st.from_regex(r"[A-Z][A-Z .]{0,11}/[A-Z .]{1,12}", fullmatch=True)
-
-
-@given(pan=digits, name=names, yy=st.integers(0, 99), mm=st.integers(1, 12),
-       service=st.text(alphabet="0123456789", min_size=3, max_size=3),
-       dd=st.text(alphabet="0123456789", max_size=8), with_lrc=st.booleans(),
-       separator=st.sampled_from(["", "\r\n", "\n", " "]))
-def test_generated_swipes_round_trip(pan: str, name: str, yy: int, mm: int, service: str,
-                                     dd: str, with_lrc: bool, separator: str) -> None:
-    expiry = f"{yy:02d}{mm:02d}"
-    t1, t2 = track1(pan, name, expiry, service, dd), track2(pan, expiry, service, dd)
-    if with_lrc:
-        t1, t2 = t1 + lrc(t1), t2 + lrc(t2)
-    swipe = parse_swipe(t1 + separator + t2)
-    assert (swipe.pan, swipe.name, swipe.expiry, swipe.service_code, swipe.discretionary) == \
-        (pan, name.strip(), expiry, service, dd)
-    assert swipe.tracks == ["1", "2"] and swipe.luhn_ok == luhn_ok(pan)
-
 
 # -- keyboard wedge: key events → text ---------------------------------------------
 
@@ -317,7 +90,8 @@ def test_recorded_sequence_decodes() -> None:
     got = decode_keys(RECORDED)
     assert got.text == ";41=2512101?\n"
     assert (got.unknown, got.repeats) == (0, 0)
-    assert parse_swipe(got.text).pan == "41"
+    with pytest.raises(SwipeError, match="has 2 digits; a PAN has 12 to 19"):
+        parse_swipe(got.text)  # the recording's PAN is too short to be a card's
 
 
 def test_sentinels_and_separators_need_shift() -> None:
@@ -417,6 +191,10 @@ def test_assembler_line_ends_idle_gaps_and_partials() -> None:
     assert asm.feed("%B41111", 7.0) == []
     assert asm.feed(T2 + "\r\n", 7.2) == ["%B41111"]
     assert asm.due(7.35) == [T2]
+    # a track 1 holding ';' and digits in its discretionary data still gets its track 2
+    t1 = track1(dd="1;23")
+    assert asm.feed(t1 + "\r\n" + T2 + "\r\n", 8.0) == []
+    assert asm.due(8.15) == [t1 + "\n" + T2]
 
 
 # -- the serial reader over a real pty -----------------------------------------------
@@ -502,6 +280,7 @@ def test_malformed_swipe_is_a_failure_with_its_reason(rig: Rig) -> None:
     assert event.reason == "swipe_malformed" and event.kind == "magstripe"
     assert "disagree on the PAN" in event.message
     assert event.raw == T1 + track2(MASTERCARD)
+    assert event.card == "****1111"  # what the station records: never the track data
     rig.line.write(b";4111111111111111=2513101?\r\n")
     event = rig.next()
     assert isinstance(event, ReadFailure) and "month 13" in event.message
@@ -520,6 +299,7 @@ def test_garbage_bytes_give_a_failure_not_a_crash(rig: Rig) -> None:
     rig.line.write(bytes(range(128, 256)) + b"\x00\x01\xff\r\n")
     event = rig.next()
     assert isinstance(event, ReadFailure) and "non-ASCII" in event.message
+    assert event.card == "****"  # no PAN to be seen
     rig.line.write(os.urandom(64) + b"\r\n")
     assert isinstance(rig.next(), ReadFailure | CardRead)  # whatever it is, an event
     time.sleep(0.3)  # random bytes may hold line ends: let every piece come out

@@ -172,6 +172,63 @@ def test_swipe_authorizes_and_bad_swipe_is_journaled(swipe_station: Path,
         scanner.write(b";78000012345=2812?\r\n")  # a partial, malformed swipe
         rows = decisions(swipe_station, 2)
         assert (rows[1]["state"], rows[1]["reason"]) == ("denied", "swipe_malformed")
+        # the journal records the PAN's last four digits, never the track data
+        assert rows[1]["card_id"] == "****2345"
+        time.sleep(0.3)
+        scanner.write(b"%B7800001234567890^DOE/JOHN^2812120999?\r\n;7800001234567891=2812"
+                      b"120999?\r\n")  # tracks that disagree, on two lines
+        rows = decisions(swipe_station, 3)
+        assert (rows[2]["state"], rows[2]["reason"], rows[2]["card_id"]) == (
+            "denied", "swipe_malformed", "****7890")
         assert proc.poll() is None
     finally:
         stop_daemon(proc)
+
+
+def test_swipe_without_expiry_is_decided_by_the_card_store(swipe_station: Path,
+                                                           scanner: PtyLine) -> None:
+    """Issue 10 #13: a track may leave its expiry absent (``==``) or say another one; it
+    reads either way, and the card store's ``expires`` decides: the store's expired card
+    is denied ``card_expired`` whatever its track says, a valid one is approved."""
+    proc = start_daemon(swipe_station)
+    try:
+        deadline = time.monotonic() + 20
+        while fc_json(swipe_station, "readers", "list")[0]["state"] != "ready":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        scanner.write(b";7800001234567896==120?\r\n")  # the store: expired 2024-12-31
+        (first,) = decisions(swipe_station, 1)
+        assert (first["card_id"], first["state"], first["reason"]) == (
+            "7800001234567896", "denied", "card_expired")
+        time.sleep(0.3)
+        scanner.write(b";7800001234567896=9912120?\r\n")  # the track says 2099
+        second = decisions(swipe_station, 2)[1]
+        assert (second["card_id"], second["state"], second["reason"]) == (
+            "7800001234567896", "denied", "card_expired")
+        time.sleep(0.3)
+        scanner.write(b";7800001234567890===?\r\n")  # no expiry, no service code
+        third = decisions(swipe_station, 3)[2]
+        assert (third["card_id"], third["pump"], third["state"]) == (
+            "7800001234567890", 4, "open")
+        assert proc.poll() is None
+    finally:
+        stop_daemon(proc)
+
+
+def test_decode_magstripe_from_the_cli(config_file: Path) -> None:
+    """Issue 10 #13: ``readers decode --kind magstripe`` shows the country code of a 59
+    PAN and an absent expiry or service code as ``-`` (``null`` in JSON); a PAN too
+    short is one sentence with the reason code, exit 1."""
+    text = ";593456789012345=321==77?"
+    shown = fc(config_file, "readers", "decode", "--kind", "magstripe", text).stdout
+    fields = dict(line.split(maxsplit=1) for line in shown.splitlines())
+    assert (fields["country_code"], fields["expiry"], fields["service_code"],
+            fields["discretionary"], fields["tracks"]) == ("321", "-", "-", "77", "2")
+    data = json.loads(fc(config_file, "readers", "decode", "--kind", "magstripe", text,
+                         "--json").stdout)
+    assert (data["country_code"], data["expiry"], data["service_code"]) == ("321", None, None)
+    bad = fc(config_file, "readers", "decode", "--kind", "magstripe", ";1=2512123?",
+             check=False)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        "Error: swipe_malformed: the PAN on track 2 has 1 digit; a PAN has 12 to 19")
