@@ -16,6 +16,7 @@ from cloud_sync.ingest import list_sales, station_overview
 from cloud_sync.office_store import init_office, open_office
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
+from edge.display import litres
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
@@ -142,12 +143,13 @@ def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
         rows = list_sales(conn, station_id=station_id, since=since, limit=limit)
     finally:
         conn.close()
+    money = cfg(ctx).station.money
 
     def human(data: list[dict[str, Any]]) -> None:
         for r in data:
             click.echo(f"{r['station_id']:<10} {r['seq']:>7}  {r['completed_at'][:19]}  "
-                       f"{r['card_id']:<20} {r['product']:<6} {r['volume_ml']:>8} ml  "
-                       f"{r['amount']:>10}")
+                       f"{r['card_id']:<20} {r['product']:<6} {litres(r['volume_ml']):>12}  "
+                       f"{money.money(r['amount']):>16}")
 
     emit(rows, as_json, human)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.display import Currency, currency_decimals
 from edge.errors import ConfigError
 
 ENV_VAR = "FORECOURT_CONFIG"
@@ -51,8 +52,14 @@ class StationConfig:
     groups: list[str] = field(default_factory=list)
     control_socket: str = ""
     office_public_key: str = ""
+    currency: str = "RUB"
+    currency_decimals: int = -1
 
     def validate(self) -> None:
+        if not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ValueError("[station] currency must be an ISO 4217 code such as RUB or EUR "
+                             f"(three capital letters), got {self.currency!r}")
+        currency_decimals(self.currency, self.currency_decimals)
         key = self.office_public_key
         if key and not re.fullmatch(r"ed25519:[A-Za-z0-9+/]{43}=", key):
             raise ValueError("[station] office_public_key must look like ed25519:<44 base64 "
@@ -66,6 +73,11 @@ class StationConfig:
                              ) from None
         if self.week_start not in WEEKDAYS:
             raise ValueError(f"[station] week_start must be one of {', '.join(WEEKDAYS)}")
+
+    @property
+    def money(self) -> Currency:
+        """How human output shows money (edge/display.py); JSON keeps minor units."""
+        return Currency(self.currency, currency_decimals(self.currency, self.currency_decimals))
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
