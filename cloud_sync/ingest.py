@@ -27,13 +27,15 @@ from typing import Any
 
 from edge.errors import ForecourtError
 from offline_db.connection import atomic, iso
-from offline_db.journal import GENESIS, HASHED_FIELDS, chain_hash
+from offline_db.journal import GENESIS, HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, chain_hash
 
 VIA = ("mqtt", "flash")
 MAX_BATCH_ROWS = 50_000
 MAX_TEXT = 200
 MAX_INT = 2**63 - 1
 ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+MAX_VEHICLE_LEN = 64
+MAX_ODOMETER_KM = 10_000_000
 BODY_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "status"})
 STATUS_FIELDS = frozenset({"outbox_depth", "oldest_undelivered_at", "card_store_version"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -41,7 +43,7 @@ _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 SALE_COLUMNS = ("station_id", "seq", "sale_id", "card_id", "pump", "product", "volume_ml",
                 "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits",
-                "prev_hash", "hash", "received_at", "via")
+                "prev_hash", "hash", "received_at", "via", *OPTIONAL_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
     missing = [k for k in ROW_FIELDS if k not in row]
     if missing:
         raise _Refused("malformed", f"{where} lacks the field(s) {', '.join(missing)}")
-    extra = sorted(str(k) for k in row if k not in ROW_FIELDS)
+    extra = sorted(str(k) for k in row if k not in ROW_FIELDS and k not in OPTIONAL_FIELDS)
     if extra:
         raise _Refused("malformed", f"{where} has unknown field(s) {', '.join(extra)}")
     _check_int(where, "seq", row["seq"], minimum=1)
@@ -131,6 +133,22 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
     for name in ("prev_hash", "hash"):
         if not (isinstance(row[name], str) and _HEX64.fullmatch(row[name])):
             raise _Refused("malformed", f"{where}: {name} must be 64 lower-case hex digits")
+    _check_vehicle(where, row)
+
+
+def _check_vehicle(where: str, row: dict[str, Any]) -> None:
+    """The optional vehicle fields: absent, or valid (an explicit null is malformed)."""
+    if "vehicle_id" in row and not _text(row["vehicle_id"], max_len=MAX_VEHICLE_LEN):
+        raise _Refused("malformed", f"{where}: vehicle_id must be 1-{MAX_VEHICLE_LEN} "
+                                    "printable characters")
+    if "odometer_km" in row:
+        _check_int(where, "odometer_km", row["odometer_km"])
+        if row["odometer_km"] > MAX_ODOMETER_KM:
+            raise _Refused("malformed", f"{where}: odometer_km must be at most "
+                                        f"{MAX_ODOMETER_KM}, got {row['odometer_km']}")
+    if "odometer_flag" in row and row["odometer_flag"] not in ODOMETER_FLAGS:
+        raise _Refused("malformed", f"{where}: odometer_flag must be one of "
+                                    f"{', '.join(ODOMETER_FLAGS)}")
 
 
 def _validate(body: Any) -> tuple[str, int, int, list[dict[str, Any]], dict[str, Any]]:
@@ -283,7 +301,8 @@ def _store(conn: sqlite3.Connection, station_id: str, first: int, last: int,
         [(station_id, r["seq"], r["sale_id"], r["card_id"], r["pump"], r["product"],
           r["volume_ml"], r["unit_price"], r["amount"], r["authorized_at"], r["completed_at"],
           json.dumps(r["wallet_debits"], sort_keys=True, separators=(",", ":")),
-          r["prev_hash"], r["hash"], at, via) for r in new])
+          r["prev_hash"], r["hash"], at, via, *(r.get(k) for k in OPTIONAL_FIELDS))
+         for r in new])
     return len(new), len(sales) - len(new)
 
 

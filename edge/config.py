@@ -149,6 +149,20 @@ class OfflineConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OdometerConfig:
+    """``[odometer]``: the reasonability check of a sale's odometer reading."""
+
+    max_step_km: int = 2_000
+    policy: str = "flag"
+
+    def validate(self) -> None:
+        if not 0 <= self.max_step_km <= 10_000_000:
+            raise ValueError("[odometer] max_step_km must be 0-10000000")
+        if self.policy not in ("flag", "refuse"):
+            raise ValueError("[odometer] policy must be flag or refuse")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PumpConfig:
     """``[[pump_lines.pumps]]``: one fuelling point on a line."""
 
@@ -318,6 +332,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
+    odometer: OdometerConfig = field(default_factory=OdometerConfig)
     pump_lines: list[PumpLineConfig] = field(default_factory=list)
     readers: list[ReaderConfig] = field(default_factory=list)
     cards: CardsConfig = field(default_factory=CardsConfig)
