@@ -24,7 +24,7 @@ from edge.cli_flash import flash, last_result, status_line
 from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json_option
 from edge.config import load_config
 from edge.control import DaemonNotRunning, call
-from edge.display import age, litres
+from edge.display import age, litres, restriction_lines
 from edge.errors import ForecourtError
 from edge.keys import create_keypair, load_private_key, public_text
 from edge.lifecycle import Station
@@ -180,17 +180,22 @@ def cards_show(ctx: click.Context, card: str, as_json: bool) -> None:
         click.echo(f"card {d['card_id']} ({d['kind']}) status {d['status']}"
                    f"{' ON STOP LIST' if d['on_stop_list'] else ''}, expires "
                    f"{d['expires'] or 'never'}, products {', '.join(d['products'] or ['all'])}")
+        for line in restriction_lines(d):
+            click.echo(f"  {line}")
         for lim in d["limits"]:
             scope = ", ".join(lim["products"] or ["all products"])
             click.echo(f"  limit per {lim['period']:<5} {money.of(lim['unit'], lim['value']):>16} "
                        f"({scope}): used {money.of(lim['unit'], lim['used'])}, "
+                       f"held {money.of(lim['unit'], lim['held'])}, "
                        f"remaining {money.of(lim['unit'], lim['remaining'])}")
         for v in d["visits"]:
-            click.echo(f"  visits per {v['period']}: {v['count']}, used {v['used']}")
+            click.echo(f"  visits per {v['period']}: {v['count']}, used {v['used']}, "
+                       f"held {v['held']}, remaining {v['remaining']}")
         for w in d["wallets"]:
             click.echo(f"  wallet {w['wallet_id']}: balance {money.of(w['unit'], w['balance'])}, "
+                       f"held {money.of(w['unit'], w['held'])}, "
                        f"available {money.of(w['unit'], w['available'])}, "
-                       f"expires {w['expires'] or 'never'}")
+                       f"expires {w['expires'] or 'never'}{' (EXPIRED)' if w['expired'] else ''}")
 
     emit(data, as_json, human)
 

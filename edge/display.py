@@ -11,6 +11,7 @@ currency; its number of decimals comes from :data:`ISO_4217_DECIMALS` unless
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 #: ISO 4217 minor-unit exponents of the currencies fuel networks use most; any other
 #: currency needs ``[station] currency_decimals``.
@@ -91,3 +92,54 @@ def age(seconds: int | None) -> str:
     if len(parts) == 2 and parts[1].startswith("0 "):
         parts.pop()
     return " ".join(parts)
+
+
+_WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekdays(days: list[str]) -> str:
+    """Days of a time window: runs joined (``mon-fri``), all seven as ``every day``."""
+    index = sorted({_WEEK.index(d) for d in days if d in _WEEK})
+    if len(index) == 7:
+        return "every day"
+    runs: list[list[int]] = []
+    for i in index:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(_WEEK[r[0]] if len(r) == 1 else f"{_WEEK[r[0]]}-{_WEEK[r[-1]]}"
+                     for r in runs)
+
+
+def restriction_lines(card: dict[str, Any]) -> list[str]:
+    """``cards show``: the card's vehicle, PIN, time and station rules, one line each."""
+    out: list[str] = []
+    v = card["vehicle"]
+    if v["vehicle_id"] or v["binding"] or v["odometer_required"]:
+        parts = [f"vehicle {v['vehicle_id'] or '-'}"
+                 + (f" (bound: the identified vehicle must be {v['vehicle_id']})"
+                    if v["binding"] else "")]
+        if v["odometer_required"]:
+            parts.append("odometer required")
+        if v["last_odometer_km"] is not None:
+            parts.append(f"last reading here {v['last_odometer_km']:,} km")
+        out.append(", ".join(parts))
+    pin = card["pin"]
+    if pin["required"]:
+        out.append(f"PIN required: LOCKED after {pin['failures']} wrong tries "
+                   f"(max {pin['max_tries']})" if pin["locked"] else
+                   f"PIN required: {pin['failures']} wrong tries of {pin['max_tries']}")
+    if card["time_windows"]:
+        windows = "; ".join(f"{weekdays(w['days'])} {w['from']}-{w['to']}"
+                            for w in card["time_windows"])
+        now = "now inside" if card["in_time_window_now"] else "NOW OUTSIDE"
+        out.append(f"time windows: {windows} ({now})")
+    where = [f"stations: {', '.join(card['stations'])}"] if card["stations"] is not None \
+        else []
+    if card["station_groups"] is not None:
+        where.append(f"station groups: {', '.join(card['station_groups'])}")
+    if where:
+        here = "allowed here" if card["allowed_here"] else "NOT ALLOWED HERE"
+        out.append(f"{'; '.join(where)} ({here})")
+    return out

@@ -203,7 +203,7 @@ def test_human_output_shows_money_in_the_currency(station_dir: Path) -> None:
     shown = run("cards", "show", CARD).stdout
     assert "minor units" not in shown
     assert "20,000.00 RUB" in shown  # the month money limit
-    assert "balance 1,000.00 RUB, available 194.55 RUB" in shown
+    assert "balance 1,000.00 RUB, held 0.00 RUB, available 194.55 RUB" in shown
     # JSON keeps integers in minor units.
     assert run_json("journal", "list")[0]["amount"] == 80545
 
@@ -263,3 +263,25 @@ def test_flash_lines_show_money_in_the_currency() -> None:
               "stored": 1532, "duplicates": 0, "contiguous_seq": 41742, "gaps": [],
               "alarms": []}
     assert "amount 34,120,443.18 EUR)" in _import_line(ingest, eur)
+
+
+# -- cards show: what decides (issue 10 #16) ----------------------------------------------
+
+def test_cards_show_says_what_decides(station_dir: Path) -> None:
+    auth = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95",
+                    "--volume", "10000")
+    text = run("cards", "show", CARD).stdout
+    assert "used 0.000 l, held 10.000 l, remaining 40.000 l" in text
+    assert f"held {auth['max_amount'] // 100:,}." in text
+    fleet = run("cards", "show", "7800001234567891").stdout
+    assert "vehicle V-17 (bound: the identified vehicle must be V-17), odometer required" \
+        in fleet
+    assert "time windows: mon-fri 05:00-23:00" in fleet
+    for _ in range(3):
+        run("sale", "authorize", "--card", "7800001234567892", "--pump", "1", "--pin", "0000")
+    smart = run("cards", "show", "7800001234567892").stdout
+    assert "PIN required: LOCKED after 3 wrong tries (max 3)" in smart
+    digital = run("cards", "show", "7800001234567893").stdout
+    assert "stations: S-001, S-002 (allowed here)" in digital
+    data = run_json("cards", "show", "7800001234567891")
+    assert data["vehicle"]["binding"] is True and data["time_windows"][0]["from"] == "05:00"
