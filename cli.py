@@ -24,7 +24,7 @@ from edge.cli_flash import flash, last_result, status_line
 from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json_option
 from edge.config import load_config
 from edge.control import DaemonNotRunning, call
-from edge.display import age, litres, restriction_lines
+from edge.display import age, litres, restriction_lines, vehicle_note
 from edge.errors import ForecourtError
 from edge.keys import create_keypair, load_private_key, public_text
 from edge.lifecycle import Station
@@ -252,7 +252,8 @@ def sale_complete(ctx: click.Context, sale_id: str, volume_ml: int, product: str
     money = cfg(ctx).station.money
     emit(result, as_json, lambda d: click.echo(
         f"sale {d['sale_id']} recorded as seq {d['seq']}: {litres(d['volume_ml'])} "
-        f"{d['product']} at {money.price(d['unit_price'])} = {money.money(d['amount'])}"))
+        f"{d['product']} at {money.price(d['unit_price'])} = {money.money(d['amount'])}"
+        f"{vehicle_note(d)}"))
 
 
 @sale.command("cancel")
@@ -307,7 +308,7 @@ def journal_list(ctx: click.Context, limit: int | None, as_json: bool) -> None:
         for r in data:
             click.echo(f"{r['seq']:>6}  {r['completed_at'][:19]}  pump {r['pump']:>2}  "
                        f"{r['card_id']:<20} {r['product']:<6} {litres(r['volume_ml']):>12}  "
-                       f"{money.money(r['amount']):>16}")
+                       f"{money.money(r['amount']):>16}{vehicle_note(r)}")
 
     emit(rows, as_json, human)
 

@@ -12,11 +12,11 @@ import click
 
 from cloud_sync import card_master, tokens
 from cloud_sync.envelope import EVERYONE, OFFICE, seal
-from cloud_sync.ingest import list_sales, station_overview
 from cloud_sync.office_store import init_office, open_office
+from cloud_sync.office_views import list_sales, station_overview
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
-from edge.display import litres
+from edge.display import litres, vehicle_note
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
@@ -149,7 +149,7 @@ def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
         for r in data:
             click.echo(f"{r['station_id']:<10} {r['seq']:>7}  {r['completed_at'][:19]}  "
                        f"{r['card_id']:<20} {r['product']:<6} {litres(r['volume_ml']):>12}  "
-                       f"{money.money(r['amount']):>16}")
+                       f"{money.money(r['amount']):>16}{vehicle_note(r)}")
 
     emit(rows, as_json, human)
 

@@ -112,6 +112,18 @@ def weekdays(days: list[str]) -> str:
                      for r in runs)
 
 
+def vehicle_note(sale: dict[str, Any]) -> str:
+    """A sale's vehicle, odometer and flag for a one-line listing ('' when none)."""
+    parts = []
+    if sale.get("vehicle_id") is not None:
+        parts.append(f"vehicle {sale['vehicle_id']}")
+    if sale.get("odometer_km") is not None:
+        parts.append(f"{sale['odometer_km']:,} km")
+    if sale.get("odometer_flag"):
+        parts.append("ODOMETER UNREASONABLE")
+    return "  " + " ".join(parts) if parts else ""
+
+
 def restriction_lines(card: dict[str, Any]) -> list[str]:
     """``cards show``: the card's vehicle, PIN, time and station rules, one line each."""
     out: list[str] = []

@@ -51,14 +51,20 @@ def check_vehicle_input(vehicle: str | None, odometer_km: int | None) -> None:
     Both go into the journal line the head office checks, so they are bounded here,
     where they enter: a vehicle id of 1-64 printable characters, a reading of 0-10^7 km.
     """
+    problem = None
     if vehicle is not None and not (isinstance(vehicle, str)
                                     and 0 < len(vehicle) <= MAX_VEHICLE_LEN
                                     and vehicle.isprintable()):
-        raise SaleError(f"vehicle must be 1-64 printable characters, got {vehicle!r}")
-    if odometer_km is not None and not (isinstance(odometer_km, int)
-                                        and not isinstance(odometer_km, bool)
-                                        and 0 <= odometer_km <= MAX_ODOMETER_KM):
-        raise SaleError(f"odometer_km must be 0-{MAX_ODOMETER_KM} km, got {odometer_km!r}")
+        problem = ("vehicle", f"vehicle must be 1-{MAX_VEHICLE_LEN} printable characters, "
+                              f"got {vehicle!r}")
+    elif odometer_km is not None and not (isinstance(odometer_km, int)
+                                          and not isinstance(odometer_km, bool)
+                                          and 0 <= odometer_km <= MAX_ODOMETER_KM):
+        problem = ("odometer_km", f"odometer_km must be 0-{MAX_ODOMETER_KM} km, "
+                                  f"got {odometer_km!r}")
+    if problem is not None:
+        log.info("sale.input_refused", field=problem[0], error=problem[1])
+        raise SaleError(problem[1])
 
 
 def pin_matches(pin: str, rule: dict[str, Any]) -> bool:

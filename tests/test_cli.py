@@ -285,3 +285,22 @@ def test_cards_show_says_what_decides(station_dir: Path) -> None:
     assert "stations: S-001, S-002 (allowed here)" in digital
     data = run_json("cards", "show", "7800001234567891")
     assert data["vehicle"]["binding"] is True and data["time_windows"][0]["from"] == "05:00"
+
+
+def test_sales_show_vehicle_odometer_and_flag(station_dir: Path) -> None:
+    lines = []
+    for km in ("120400", "119000"):
+        auth = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95",
+                        "--volume", "2000", "--vehicle", "V-9", "--odometer", km)
+        lines.append(run("sale", "complete", auth["sale_id"], "--volume", "1000").stdout)
+    assert lines[0].rstrip().endswith("vehicle V-9 120,400 km")
+    assert lines[1].rstrip().endswith("vehicle V-9 119,000 km ODOMETER UNREASONABLE")
+    listed = run("journal", "list").stdout.splitlines()
+    assert listed[1].endswith("vehicle V-9 119,000 km ODOMETER UNREASONABLE")
+    rows = run_json("journal", "list")
+    assert (rows[1]["vehicle_id"], rows[1]["odometer_km"], rows[1]["odometer_flag"]) == \
+        ("V-9", 119_000, "odometer_unreasonable")
+    assert "journal intact: 2 sales" in run("journal", "verify").stdout
+    bad = run("sale", "authorize", "--card", CARD, "--pump", "1", "--vehicle", "V\x1b[2J",
+              ok=False)
+    assert bad.exit_code == 1 and "vehicle must be 1-64 printable characters" in bad.stderr

@@ -148,7 +148,7 @@ BY_FIELD = {"seq": INTS, "pump": INTS, "volume_ml": INTS, "unit_price": INTS, "a
             "authorized_at": TIMES, "completed_at": TIMES,
             "wallet_debits": st.dictionaries(TEXTS.filter(lambda t: isinstance(t, str)),
                                              INTS, max_size=2) | ANY_JSON,
-            "vehicle_id": TEXTS | st.just("V" * 64) | st.just("V" * 65), "odometer_km": INTS
+            "vehicle_id": TEXTS | st.just("V" * 200) | st.just("V" * 201), "odometer_km": INTS
             | st.sampled_from([10_000_000, 10_000_001]),
             "odometer_flag": TEXTS | st.just("odometer_unreasonable")}
 
