@@ -228,7 +228,8 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
         if d["approved"]:
             click.echo(f"APPROVED sale {d['sale_id']} pump {d['pump']}: "
                        f"{', '.join(d['products'])} up to {litres(d['max_volume_ml'])} "
-                       f"or {money.money(d['max_amount'])}")
+                       f"or {money.money(d['max_amount'])}"
+                       f"{'; ODOMETER UNREASONABLE: flagged for review' * d['odometer_flag']}")
         else:
             click.echo(f"DENIED card {d['card_id']} pump {d['pump']}: {d['reason']}")
 

@@ -242,7 +242,7 @@ class Station:
                 "sale_id": sale_id if d.approved else None, "decision_id": sale_id,
                 "card_id": card_id, "pump": pump, "products": list(d.products),
                 "max_volume_ml": d.max_volume_ml, "max_amount": d.max_amount,
-                "stale_data": d.stale}
+                "stale_data": d.stale, "odometer_flag": d.odometer_flag}
 
     # -- completion ---------------------------------------------------------------------
     def _open_auth(self, sale_id: str) -> dict[str, Any]:

@@ -144,11 +144,16 @@ def local_sales(conn: sqlite3.Connection, card_id: str, *, since: str, as_of_seq
 
 
 def last_odometer(conn: sqlite3.Connection, vehicle_id: str | None) -> int | None:
-    """The vehicle's odometer reading (km) in its latest sale at this station, if any."""
+    """The vehicle's odometer reading (km) in its latest sale at this station, if any.
+
+    A flagged reading is suspect (a typo of one digit too many would otherwise make
+    every later true reading look like a step backwards), so it is passed over.
+    """
     if vehicle_id is None:
         return None
     row = conn.execute("SELECT odometer_km FROM journal WHERE vehicle_id = ? AND "
-                       "odometer_km IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                       "odometer_km IS NOT NULL AND odometer_flag IS NULL "
+                       "ORDER BY seq DESC LIMIT 1",
                        (vehicle_id,)).fetchone()
     return None if row is None else int(row[0])
 

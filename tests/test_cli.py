@@ -292,7 +292,12 @@ def test_sales_show_vehicle_odometer_and_flag(station_dir: Path) -> None:
     for km in ("120400", "119000"):
         auth = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95",
                         "--volume", "2000", "--vehicle", "V-9", "--odometer", km)
+        assert auth["odometer_flag"] is (km == "119000")
         lines.append(run("sale", "complete", auth["sale_id"], "--volume", "1000").stdout)
+    again = run("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95",
+                "--volume", "2000", "--vehicle", "V-9", "--odometer", "1").stdout
+    assert again.rstrip().endswith("ODOMETER UNREASONABLE: flagged for review")
+    run("sale", "cancel", again.split()[2])
     assert lines[0].rstrip().endswith("vehicle V-9 120,400 km")
     assert lines[1].rstrip().endswith("vehicle V-9 119,000 km ODOMETER UNREASONABLE")
     listed = run("journal", "list").stdout.splitlines()

@@ -165,6 +165,11 @@ def test_unreasonable_odometer_is_flagged_in_the_journal(station: Station,
     rows = _journal(station)
     assert (rows[1]["odometer_km"], rows[1]["odometer_flag"]) == (119_000,
                                                                  "odometer_unreasonable")
+    # A flagged reading is not the new reference: a typo does not flag every later sale.
+    station.clock = lambda: monday + timedelta(hours=23)  # two more visits on Tuesday
+    typo = _fleet_sale(station, 1_204_000)
+    assert typo["odometer_flag"] == "odometer_unreasonable"
+    assert _fleet_sale(station, 120_900)["odometer_flag"] is None
     assert verify(station.conn).ok
 
 
