@@ -24,7 +24,7 @@ from edge.cli_flash import flash, last_result, status_line
 from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json_option
 from edge.config import load_config
 from edge.control import DaemonNotRunning, call
-from edge.display import age, litres, restriction_lines, vehicle_note
+from edge.display import age, ago, litres, restriction_lines, vehicle_note
 from edge.errors import ForecourtError
 from edge.keys import create_keypair, load_private_key, public_text
 from edge.lifecycle import Station
@@ -114,7 +114,8 @@ def run(ctx: click.Context) -> None:
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show the station's identity, card-store version, outbox and open sales."""
     with reader(ctx) as conn:
-        data = status(conn, cfg(ctx), utc_now())
+        now = utc_now()
+        data = status(conn, cfg(ctx), now)
     try:
         call(cfg(ctx).station.socket_path, "ping", {}, actor=actor(), timeout=2)
     except DaemonNotRunning:
@@ -129,6 +130,8 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
             name, text = key.replace("_", " "), "-" if value is None else value
             if key == "card_data_age_s":  # seconds in JSON, days and hours for people
                 name, text = "card data age", age(value)
+            elif key in ("card_store_confirmed_at", "oldest_undelivered_at"):
+                text = ago(value, now)
             click.echo(f"{name:<26} {text}")
 
     emit(data, as_json, human)

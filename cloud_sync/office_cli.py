@@ -16,7 +16,7 @@ from cloud_sync.office_store import init_office, open_office
 from cloud_sync.office_views import list_sales, station_overview
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
-from edge.display import litres, vehicle_note
+from edge.display import ago, litres, vehicle_note
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
@@ -110,13 +110,15 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
         row["online"], row["online_reported_at"] = online.get(row["station_id"], (None, None))
         row["alarms"], row["last_flash"] = flash.get(row["station_id"], ([], None))
 
+    now = utc_now()
+
     def human(data: list[dict[str, Any]]) -> None:
         if not data:
             click.echo("no stations enrolled")
         for r in data:
             state = {True: "online", False: "OFFLINE", None: "never seen"}[r["online"]]
             click.echo(f"{r['station_id']:<12} {state:<10} seq {r['contiguous_seq']:>8}  "
-                       f"last seen {r['last_seen_at'] or '-'}  outbox {r['outbox_depth']}  "
+                       f"last seen {ago(r['last_seen_at'], now)}  outbox {r['outbox_depth']}  "
                        f"gaps {len(r['gaps'])}  forks {len(r['forks'])}  "
                        f"quarantined {r['quarantined']}"
                        f"{'  last flash ' + r['last_flash'] if r['last_flash'] else ''}")

@@ -11,6 +11,7 @@ currency; its number of decimals comes from :data:`ISO_4217_DECIMALS` unless
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 #: ISO 4217 minor-unit exponents of the currencies fuel networks use most; any other
@@ -92,6 +93,17 @@ def age(seconds: int | None) -> str:
     if len(parts) == 2 and parts[1].startswith("0 "):
         parts.pop()
     return " ".join(parts)
+
+
+def ago(at: str | None, now: datetime) -> str:
+    """A stored UTC time with its age: ``2026-11-26T07:00:00Z (2 d 12 h ago)``; None -> ``-``."""
+    if not at:
+        return "-"
+    try:
+        seconds = int((now - datetime.fromisoformat(at)).total_seconds())
+    except (TypeError, ValueError):
+        return at
+    return f"{at[:19]}Z ({age(seconds)} ago)" if seconds >= 0 else at
 
 
 _WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -248,6 +248,7 @@ def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
     out = run("office", "sales").stdout
     assert "15.200 l" in out and "805.45 RUB" in out
     assert run_json("office", "sales")[0]["amount"] == 80545
+    assert " s ago)" in run("office", "stations").stdout  # last seen, with its age
 
 
 def test_flash_lines_show_money_in_the_currency() -> None:

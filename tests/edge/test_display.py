@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.config import load_config_dict
-from edge.display import Currency, age, litres
+from edge.display import Currency, age, ago, litres
 from edge.errors import ConfigError
 
 
@@ -71,3 +71,12 @@ def test_currency_from_config() -> None:
 def test_bad_currency_names_the_key(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config_dict(tomllib.loads(_station(text)), Path("c.toml"))
+
+
+def test_ago() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 28, 19, 0, 0, tzinfo=UTC)
+    assert ago("2026-11-26T06:48:13.000000Z", now) == "2026-11-26T06:48:13Z (2 d 12 h ago)"
+    assert ago(None, now) == "-"
+    assert ago("not a time", now) == "not a time"
