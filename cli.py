@@ -24,6 +24,7 @@ from edge.cli_flash import flash, last_result, status_line
 from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json_option
 from edge.config import load_config
 from edge.control import DaemonNotRunning, call
+from edge.display import age, ago, litres, restriction_lines, vehicle_note
 from edge.errors import ForecourtError
 from edge.keys import create_keypair, load_private_key, public_text
 from edge.lifecycle import Station
@@ -113,7 +114,8 @@ def run(ctx: click.Context) -> None:
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show the station's identity, card-store version, outbox and open sales."""
     with reader(ctx) as conn:
-        data = status(conn, cfg(ctx), utc_now())
+        now = utc_now()
+        data = status(conn, cfg(ctx), now)
     try:
         call(cfg(ctx).station.socket_path, "ping", {}, actor=actor(), timeout=2)
     except DaemonNotRunning:
@@ -125,7 +127,12 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 
     def human(d: dict[str, Any]) -> None:
         for key, value in d.items():
-            click.echo(f"{key.replace('_', ' '):<26} {'-' if value is None else value}")
+            name, text = key.replace("_", " "), "-" if value is None else value
+            if key == "card_data_age_s":  # seconds in JSON, days and hours for people
+                name, text = "card data age", age(value)
+            elif key in ("card_store_confirmed_at", "oldest_undelivered_at"):
+                text = ago(value, now)
+            click.echo(f"{name:<26} {text}")
 
     emit(data, as_json, human)
 
@@ -170,21 +177,28 @@ def cards_show(ctx: click.Context, card: str, as_json: bool) -> None:
     if data is None:
         raise click.ClickException(f"card {card} is not in the card store")
 
+    money = cfg(ctx).station.money
+
     def human(d: dict[str, Any]) -> None:
         click.echo(f"card {d['card_id']} ({d['kind']}) status {d['status']}"
                    f"{' ON STOP LIST' if d['on_stop_list'] else ''}, expires "
                    f"{d['expires'] or 'never'}, products {', '.join(d['products'] or ['all'])}")
+        for line in restriction_lines(d):
+            click.echo(f"  {line}")
         for lim in d["limits"]:
-            unit = "ml" if lim["unit"] == "volume" else "minor units"
             scope = ", ".join(lim["products"] or ["all products"])
-            click.echo(f"  limit per {lim['period']:<5} {lim['value']:>10} {unit} ({scope}): "
-                       f"used {lim['used']}, remaining {lim['remaining']}")
+            click.echo(f"  limit per {lim['period']:<5} {money.of(lim['unit'], lim['value']):>16} "
+                       f"({scope}): used {money.of(lim['unit'], lim['used'])}, "
+                       f"held {money.of(lim['unit'], lim['held'])}, "
+                       f"remaining {money.of(lim['unit'], lim['remaining'])}")
         for v in d["visits"]:
-            click.echo(f"  visits per {v['period']}: {v['count']}, used {v['used']}")
+            click.echo(f"  visits per {v['period']}: {v['count']}, used {v['used']}, "
+                       f"held {v['held']}, remaining {v['remaining']}")
         for w in d["wallets"]:
-            unit = "ml" if w["unit"] == "volume" else "minor units"
-            click.echo(f"  wallet {w['wallet_id']}: balance {w['balance']} {unit}, "
-                       f"available {w['available']}, expires {w['expires'] or 'never'}")
+            click.echo(f"  wallet {w['wallet_id']}: balance {money.of(w['unit'], w['balance'])}, "
+                       f"held {money.of(w['unit'], w['held'])}, "
+                       f"available {money.of(w['unit'], w['available'])}, "
+                       f"expires {w['expires'] or 'never'}{' (EXPIRED)' if w['expired'] else ''}")
 
     emit(data, as_json, human)
 
@@ -211,11 +225,14 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
         raise click.UsageError("give --volume or --amount, not both")
     result = change(ctx, "sale.authorize", {k: v for k, v in args.items() if v is not None})
 
+    money = cfg(ctx).station.money
+
     def human(d: dict[str, Any]) -> None:
         if d["approved"]:
             click.echo(f"APPROVED sale {d['sale_id']} pump {d['pump']}: "
-                       f"{', '.join(d['products'])} up to {d['max_volume_ml']} ml "
-                       f"or {d['max_amount']} minor units")
+                       f"{', '.join(d['products'])} up to {litres(d['max_volume_ml'])} "
+                       f"or {money.money(d['max_amount'])}"
+                       f"{'; ODOMETER UNREASONABLE: flagged for review' * d['odometer_flag']}")
         else:
             click.echo(f"DENIED card {d['card_id']} pump {d['pump']}: {d['reason']}")
 
@@ -236,9 +253,11 @@ def sale_complete(ctx: click.Context, sale_id: str, volume_ml: int, product: str
     if product:
         args["product"] = product
     result = change(ctx, "sale.complete", args)
+    money = cfg(ctx).station.money
     emit(result, as_json, lambda d: click.echo(
-        f"sale {d['sale_id']} recorded as seq {d['seq']}: {d['volume_ml']} ml {d['product']} "
-        f"at {d['unit_price']} = {d['amount']} minor units"))
+        f"sale {d['sale_id']} recorded as seq {d['seq']}: {litres(d['volume_ml'])} "
+        f"{d['product']} at {money.price(d['unit_price'])} = {money.money(d['amount'])}"
+        f"{vehicle_note(d)}"))
 
 
 @sale.command("cancel")
@@ -268,7 +287,7 @@ def sale_list(ctx: click.Context, only_open: bool, limit: int, as_json: bool) ->
         for r in rows:
             click.echo(f"{r['sale_id']}  {r['state']:<9}  pump {r['pump']:>2}  "
                        f"card {r['card_id']:<20}  {r['reason']:<20} "
-                       f"up to {r['max_volume_ml']} ml  at {r['created_at']}"
+                       f"up to {litres(r['max_volume_ml'])}  at {r['created_at']}"
                        f"{'  NEEDS ATTENTION: ' + r['attention'] if r['attention'] else ''}")
 
     emit(data, as_json, human)
@@ -287,12 +306,13 @@ def journal_list(ctx: click.Context, limit: int | None, as_json: bool) -> None:
     """List sales in the journal, oldest first."""
     with reader(ctx) as conn:
         rows = list_sales(conn, limit=limit)
+    money = cfg(ctx).station.money
 
     def human(data: list[dict[str, Any]]) -> None:
         for r in data:
             click.echo(f"{r['seq']:>6}  {r['completed_at'][:19]}  pump {r['pump']:>2}  "
-                       f"{r['card_id']:<20} {r['product']:<6} {r['volume_ml']:>8} ml  "
-                       f"{r['amount']:>10}")
+                       f"{r['card_id']:<20} {r['product']:<6} {litres(r['volume_ml']):>12}  "
+                       f"{money.money(r['amount']):>16}{vehicle_note(r)}")
 
     emit(rows, as_json, human)
 

@@ -35,7 +35,7 @@ from edge.keys import configured_office_key, load_private_key
 from edge.lifecycle import Station, apply_cards_message
 from edge.views import status as station_status
 from offline_db.connection import atomic, iso, parse_iso
-from offline_db.journal import GENESIS, canonical
+from offline_db.journal import GENESIS, canonical, canonical_sql
 from offline_db.outbox import apply_receipt
 from offline_db.state import audit, get_state
 
@@ -45,12 +45,8 @@ PROGRESS_EVERY = 10_000
 #: The canonical JSON of a journal row (sorted keys, no spaces), made by SQLite. A row
 #: whose text differs from Python's ``canonical`` (non-ASCII text, which Python
 #: escapes) is caught by its hash and made by ``canonical`` instead.
-CANONICAL_SQL = (
-    "SELECT json_object('amount', amount, 'authorized_at', authorized_at, "
-    "'card_id', card_id, 'completed_at', completed_at, 'product', product, 'pump', pump, "
-    "'sale_id', sale_id, 'seq', seq, 'station_id', station_id, 'unit_price', unit_price, "
-    "'volume_ml', volume_ml, 'wallet_debits', json(wallet_debits)), hash, seq "
-    "FROM journal WHERE seq >= ? ORDER BY seq")
+CANONICAL_SQL = (f"SELECT {canonical_sql(str)}, hash, seq "
+                 "FROM journal WHERE seq >= ? ORDER BY seq")
 
 
 def file_stem(station_id: str) -> str:

@@ -22,18 +22,21 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
-from edge.errors import ForecourtError
 from offline_db.connection import atomic, iso
-from offline_db.journal import GENESIS, HASHED_FIELDS, chain_hash
+from offline_db.journal import GENESIS, HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, chain_hash
 
 VIA = ("mqtt", "flash")
 MAX_BATCH_ROWS = 50_000
 MAX_TEXT = 200
 MAX_INT = 2**63 - 1
 ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+#: A vehicle id as any text field: the station bounds what an operator types to 64
+#: characters, but a card's own vehicle id (card store) may be any stored text.
+MAX_VEHICLE_LEN = MAX_TEXT
+MAX_ODOMETER_KM = 10_000_000
 BODY_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "status"})
 STATUS_FIELDS = frozenset({"outbox_depth", "oldest_undelivered_at", "card_store_version"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -41,7 +44,7 @@ _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 SALE_COLUMNS = ("station_id", "seq", "sale_id", "card_id", "pump", "product", "volume_ml",
                 "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits",
-                "prev_hash", "hash", "received_at", "via")
+                "prev_hash", "hash", "received_at", "via", *OPTIONAL_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
     missing = [k for k in ROW_FIELDS if k not in row]
     if missing:
         raise _Refused("malformed", f"{where} lacks the field(s) {', '.join(missing)}")
-    extra = sorted(str(k) for k in row if k not in ROW_FIELDS)
+    extra = sorted(str(k) for k in row if k not in ROW_FIELDS and k not in OPTIONAL_FIELDS)
     if extra:
         raise _Refused("malformed", f"{where} has unknown field(s) {', '.join(extra)}")
     _check_int(where, "seq", row["seq"], minimum=1)
@@ -131,6 +134,22 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
     for name in ("prev_hash", "hash"):
         if not (isinstance(row[name], str) and _HEX64.fullmatch(row[name])):
             raise _Refused("malformed", f"{where}: {name} must be 64 lower-case hex digits")
+    _check_vehicle(where, row)
+
+
+def _check_vehicle(where: str, row: dict[str, Any]) -> None:
+    """The optional vehicle fields: absent, or valid (an explicit null is malformed)."""
+    if "vehicle_id" in row and not _text(row["vehicle_id"], max_len=MAX_VEHICLE_LEN):
+        raise _Refused("malformed", f"{where}: vehicle_id must be 1-{MAX_VEHICLE_LEN} "
+                                    "printable characters")
+    if "odometer_km" in row:
+        _check_int(where, "odometer_km", row["odometer_km"])
+        if row["odometer_km"] > MAX_ODOMETER_KM:
+            raise _Refused("malformed", f"{where}: odometer_km must be at most "
+                                        f"{MAX_ODOMETER_KM}, got {row['odometer_km']}")
+    if "odometer_flag" in row and row["odometer_flag"] not in ODOMETER_FLAGS:
+        raise _Refused("malformed", f"{where}: odometer_flag must be one of "
+                                    f"{', '.join(ODOMETER_FLAGS)}")
 
 
 def _validate(body: Any) -> tuple[str, int, int, list[dict[str, Any]], dict[str, Any]]:
@@ -283,7 +302,8 @@ def _store(conn: sqlite3.Connection, station_id: str, first: int, last: int,
         [(station_id, r["seq"], r["sale_id"], r["card_id"], r["pump"], r["product"],
           r["volume_ml"], r["unit_price"], r["amount"], r["authorized_at"], r["completed_at"],
           json.dumps(r["wallet_debits"], sort_keys=True, separators=(",", ":")),
-          r["prev_hash"], r["hash"], at, via) for r in new])
+          r["prev_hash"], r["hash"], at, via, *(r.get(k) for k in OPTIONAL_FIELDS))
+         for r in new])
     return len(new), len(sales) - len(new)
 
 
@@ -414,93 +434,3 @@ def _open_gaps(conn: sqlite3.Connection, station_id: str) -> list[tuple[int, int
     return [(int(a), int(b)) for a, b in conn.execute(
         "SELECT first_seq, last_seq FROM chain_problems WHERE station_id = ? AND kind = 'gap' "
         "AND resolved_at IS NULL ORDER BY first_seq", (station_id,))]
-
-
-# -- reading ------------------------------------------------------------------------------
-
-def station_overview(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Per enrolled station: the contiguous head, reported status, open problems, quarantine."""
-    out: list[dict[str, Any]] = []
-    for st in conn.execute(
-            "SELECT s.station_id, c.contiguous_seq, c.contiguous_hash, c.last_seen_at, "
-            "c.outbox_depth, c.oldest_undelivered_at, c.card_store_version, "
-            "(SELECT MAX(seq) FROM sales WHERE station_id = s.station_id) AS max_seq, "
-            "(SELECT COUNT(*) FROM quarantine q WHERE q.station_id = s.station_id) AS q "
-            "FROM stations s LEFT JOIN station_chain c USING (station_id) "
-            "ORDER BY s.station_id").fetchall():
-        problems: dict[str, list[dict[str, Any]]] = {"gap": [], "fork": [], "bad_chain": []}
-        for p in conn.execute("SELECT kind, first_seq, last_seq, detail, found_at "
-                              "FROM chain_problems WHERE station_id = ? AND resolved_at IS NULL "
-                              "ORDER BY first_seq, id", (st["station_id"],)):
-            problems[p["kind"]].append({"first_seq": p["first_seq"], "last_seq": p["last_seq"],
-                                        "detail": p["detail"], "found_at": p["found_at"]})
-        out.append({
-            "station_id": st["station_id"],
-            "contiguous_seq": st["contiguous_seq"] or 0,
-            "contiguous_hash": st["contiguous_hash"] or GENESIS,
-            "last_seq": st["max_seq"] or 0,
-            "last_seen_at": st["last_seen_at"],
-            "outbox_depth": st["outbox_depth"],
-            "oldest_undelivered_at": st["oldest_undelivered_at"],
-            "card_store_version": st["card_store_version"],
-            "gaps": problems["gap"],
-            "forks": problems["fork"],
-            "bad_chains": problems["bad_chain"],
-            "quarantined": st["q"],
-        })
-    return out
-
-
-class SinceError(ForecourtError, ValueError):
-    """``since`` is neither an ISO date nor an ISO date-time."""
-
-    code = "bad_since"
-
-
-def _since_text(since: str | datetime | date) -> str:
-    """``since`` as text comparable with the fixed-width UTC ``completed_at``."""
-    if isinstance(since, datetime):
-        return iso(since if since.tzinfo else since.replace(tzinfo=UTC))
-    if isinstance(since, date):
-        return since.isoformat()
-    text = since.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
-            return date.fromisoformat(text).isoformat()
-        return _since_text(datetime.fromisoformat(text))
-    except ValueError:
-        raise SinceError(f"since must be an ISO date (2026-11-18) or date-time "
-                         f"(2026-11-18T10:00:00Z), not {since!r}") from None
-
-
-def list_sales(conn: sqlite3.Connection, station_id: str | None = None,
-               since: str | datetime | date | None = None, limit: int | None = None
-               ) -> list[dict[str, Any]]:
-    """Stored sales by station and seq; ``since`` keeps those completed at or after it.
-
-    ``since`` is an ISO date (``2026-11-18``, that day in UTC) or date-time (naive means
-    UTC); a value that is not one raises :class:`SinceError` (a ``ValueError``).
-    ``limit`` keeps the newest (by ``completed_at``) that many, still listed in order.
-    """
-    sql = f"SELECT {', '.join(SALE_COLUMNS)} FROM sales"
-    where: list[str] = []
-    params: list[Any] = []
-    if station_id is not None:
-        where.append("station_id = ?")
-        params.append(station_id)
-    if since is not None:
-        where.append("completed_at >= ?")
-        params.append(_since_text(since))
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    if limit is not None:
-        sql = f"SELECT * FROM ({sql} ORDER BY completed_at DESC, station_id DESC, seq DESC " \
-              "LIMIT ?)"
-        params.append(limit)
-    sql += " ORDER BY station_id, seq"
-    out = []
-    for raw in conn.execute(sql, params):
-        row = dict(zip(SALE_COLUMNS, raw, strict=True))
-        row["wallet_debits"] = json.loads(row["wallet_debits"])
-        out.append(row)
-    return out

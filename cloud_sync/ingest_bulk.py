@@ -23,6 +23,8 @@ from typing import Any
 
 from cloud_sync.ingest import (
     _HEX64,
+    MAX_ODOMETER_KM,
+    MAX_VEHICLE_LEN,
     IngestResult,
     _check_int,
     _check_row,
@@ -35,7 +37,7 @@ from cloud_sync.ingest import (
     finish,
 )
 from offline_db.connection import atomic, iso
-from offline_db.journal import GENESIS
+from offline_db.journal import GENESIS, ODOMETER_FLAGS, OPTIONAL_FIELDS, canonical_sql
 from offline_db.journal import canonical as canonical_row
 
 CHUNK_ROWS = 50_000
@@ -49,7 +51,8 @@ _TS_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-
 _TEXT = ("sale_id", "card_id", "product")
 _INT = ("pump", "volume_ml", "unit_price", "amount")
 _COLUMNS = ("seq", "sale_id", "station_id", "card_id", "pump", "product", "volume_ml",
-            "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits")
+            "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits",
+            *OPTIONAL_FIELDS)
 
 #: Staging: each line's fields are extracted once, by SQLite, as it is inserted.
 _STAGE = ("CREATE TEMP TABLE IF NOT EXISTS bulk_stage (seq INTEGER PRIMARY KEY, "
@@ -62,12 +65,12 @@ _STAGE_INSERT = (
 #: Rows that certainly pass ``ingest._check_row``: every condition is at least as strict
 #: as the Python check, so a row it does not accept is judged in Python. The line must
 #: be exactly the canonical JSON of its extracted fields (re-encoded by SQLite): that
-#: proves it has the 12 fields and no others, with these types and values.
+#: proves it has the 12 fields, the optional ones present only when not null, and no
+#: others, with these types and values.
 _FAST_ACCEPT = " AND ".join([
-    "line = json_object(" + ", ".join(
-        f"'{c}', " + ("CASE WHEN json_valid(wallet_debits_) THEN json(wallet_debits_) END"
-                      if c == "wallet_debits" else
-                      "seq" if c == "seq" else f"{c}_") for c in sorted(_COLUMNS)) + ")",
+    "line = " + canonical_sql(
+        lambda c: "seq" if c == "seq" else f"{c}_",
+        "CASE WHEN json_valid(wallet_debits_) THEN json(wallet_debits_) END"),
     "station_id_ = :station",
     *(f"typeof({c}_) = 'text' AND length({c}_) BETWEEN 1 AND 200 AND {c}_ NOT GLOB '{_ASCII}'"
       for c in _TEXT),
@@ -80,14 +83,21 @@ _FAST_ACCEPT = " AND ".join([
     "NOT EXISTS (SELECT 1 FROM json_each(wallet_debits_) WHERE type != 'integer' "
     "OR value NOT BETWEEN -9223372036854775807 AND 9223372036854775807 "
     f"OR length(key) NOT BETWEEN 1 AND 200 OR key GLOB '{_ASCII}')))",
+    f"(vehicle_id_ IS NULL OR (typeof(vehicle_id_) = 'text' AND length(vehicle_id_) "
+    f"BETWEEN 1 AND {MAX_VEHICLE_LEN} AND vehicle_id_ NOT GLOB '{_ASCII}'))",
+    f"(odometer_km_ IS NULL OR (typeof(odometer_km_) = 'integer' AND odometer_km_ "
+    f"BETWEEN 0 AND {MAX_ODOMETER_KM}))",
+    "(odometer_flag_ IS NULL OR odometer_flag_ IN ("
+    + ", ".join(f"'{f}'" for f in ODOMETER_FLAGS) + "))",
 ])
 
 _INSERT = (
     "INSERT INTO sales (station_id, seq, sale_id, card_id, pump, product, volume_ml, "
     "unit_price, amount, authorized_at, completed_at, wallet_debits, prev_hash, hash, "
-    "received_at, via) SELECT :station, seq, sale_id_, card_id_, pump_, product_, "
-    "volume_ml_, unit_price_, amount_, authorized_at_, completed_at_, wallet_debits_, "
-    "prev_hash, hash, :at, :via "
+    "received_at, via, vehicle_id, odometer_km, odometer_flag) SELECT :station, seq, "
+    "sale_id_, card_id_, pump_, product_, volume_ml_, unit_price_, amount_, authorized_at_, "
+    "completed_at_, wallet_debits_, prev_hash, hash, :at, :via, vehicle_id_, odometer_km_, "
+    "odometer_flag_ "
     "FROM temp.bulk_stage WHERE true ON CONFLICT (station_id, seq) DO NOTHING")
 
 META_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "first_prev_hash",

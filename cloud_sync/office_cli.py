@@ -12,10 +12,11 @@ import click
 
 from cloud_sync import card_master, tokens
 from cloud_sync.envelope import EVERYONE, OFFICE, seal
-from cloud_sync.ingest import list_sales, station_overview
 from cloud_sync.office_store import init_office, open_office
+from cloud_sync.office_views import list_sales, station_overview
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
+from edge.display import ago, litres, vehicle_note
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
@@ -109,13 +110,15 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
         row["online"], row["online_reported_at"] = online.get(row["station_id"], (None, None))
         row["alarms"], row["last_flash"] = flash.get(row["station_id"], ([], None))
 
+    now = utc_now()
+
     def human(data: list[dict[str, Any]]) -> None:
         if not data:
             click.echo("no stations enrolled")
         for r in data:
             state = {True: "online", False: "OFFLINE", None: "never seen"}[r["online"]]
             click.echo(f"{r['station_id']:<12} {state:<10} seq {r['contiguous_seq']:>8}  "
-                       f"last seen {r['last_seen_at'] or '-'}  outbox {r['outbox_depth']}  "
+                       f"last seen {ago(r['last_seen_at'], now)}  outbox {r['outbox_depth']}  "
                        f"gaps {len(r['gaps'])}  forks {len(r['forks'])}  "
                        f"quarantined {r['quarantined']}"
                        f"{'  last flash ' + r['last_flash'] if r['last_flash'] else ''}")
@@ -142,12 +145,13 @@ def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
         rows = list_sales(conn, station_id=station_id, since=since, limit=limit)
     finally:
         conn.close()
+    money = cfg(ctx).station.money
 
     def human(data: list[dict[str, Any]]) -> None:
         for r in data:
             click.echo(f"{r['station_id']:<10} {r['seq']:>7}  {r['completed_at'][:19]}  "
-                       f"{r['card_id']:<20} {r['product']:<6} {r['volume_ml']:>8} ml  "
-                       f"{r['amount']:>10}")
+                       f"{r['card_id']:<20} {r['product']:<6} {litres(r['volume_ml']):>12}  "
+                       f"{money.money(r['amount']):>16}{vehicle_note(r)}")
 
     emit(rows, as_json, human)
 

@@ -12,8 +12,8 @@ import structlog
 from cloud_sync.bundle import BundleError
 from cloud_sync.flash_office import export_reply, import_sales_bundle
 from cloud_sync.office_store import open_office
-from edge.cli_flash import litres
 from edge.clikit import cfg, emit, json_option
+from edge.display import Currency, litres
 from offline_db.connection import utc_now
 
 log = structlog.get_logger(__name__)
@@ -24,7 +24,7 @@ def office_flash() -> None:
     """Flash-drive bundles from and to stations (docs/bundles.md)."""
 
 
-def _import_line(r: dict[str, Any]) -> str:
+def _import_line(r: dict[str, Any], money: Currency) -> str:
     name = Path(r["file"]).name
     if r["quarantined"]:
         return (f"{name}: station {r['station_id']} QUARANTINED ({r['quarantined']}): "
@@ -32,7 +32,7 @@ def _import_line(r: dict[str, Any]) -> str:
     if not r["sales"]:
         return f"{name}: station {r['station_id']} sent no sales (status only)"
     line = (f"{name}: station {r['station_id']}, seq {r['first_seq']}-{r['last_seq']} "
-            f"({r['sales']:,} sales, {litres(r['volume_ml'])}, amount {r['amount']:,}): "
+            f"({r['sales']:,} sales, {litres(r['volume_ml'])}, amount {money.money(r['amount'])}): "
             f"{r['stored']:,} new, {r['duplicates']:,} already held; received up to seq "
             f"{r['contiguous_seq']}")
     if r["gaps"]:
@@ -70,7 +70,7 @@ def office_flash_import(ctx: click.Context, files: tuple[Path, ...], as_json: bo
             if "error" in r:
                 click.echo(f"REFUSED {r['error']}", err=True)
             else:
-                click.echo(_import_line(r))
+                click.echo(_import_line(r, cfg(ctx).station.money))
 
     emit(results, as_json, human)
     if failed or any(r.get("quarantined") for r in results):

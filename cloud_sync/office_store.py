@@ -186,3 +186,11 @@ def m0006_flash_transfers(db: Database) -> None:
             outcome TEXT NOT NULL,
             detail TEXT NOT NULL DEFAULT ''
         )""")
+
+
+@office_migrations(name="0007_sales_vehicle_odometer")
+def m0007_sales_vehicle_odometer(db: Database) -> None:
+    """A sale's vehicle, odometer reading and odometer flag (docs/journal.md); NULL if none."""
+    db.execute("ALTER TABLE sales ADD COLUMN vehicle_id TEXT")
+    db.execute("ALTER TABLE sales ADD COLUMN odometer_km INTEGER")
+    db.execute("ALTER TABLE sales ADD COLUMN odometer_flag TEXT")

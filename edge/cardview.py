@@ -40,7 +40,9 @@ def policy_of(config: Config) -> Policy:
     return Policy(max_fill_ml=a.max_fill_ml, min_preset_ml=a.min_preset_ml,
                   pin_max_tries=a.pin_max_tries, max_data_age_s=o.max_data_age_s,
                   stale_policy=o.stale_policy, stale_fill_cap_ml=o.stale_fill_cap_ml,
-                  stale_card_kinds=frozenset(o.stale_card_kinds))
+                  stale_card_kinds=frozenset(o.stale_card_kinds),
+                  odometer_max_step_km=config.odometer.max_step_km,
+                  odometer_policy=config.odometer.policy)
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,12 @@ def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
 
 def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, now: datetime,
                     *, exclude_sale: str | None = None,
-                    state: StoreState | None = None) -> CardView:
-    """Everything the engine needs about one card, usage and holds included."""
+                    state: StoreState | None = None, vehicle: str | None = None) -> CardView:
+    """Everything the engine needs about one card, usage and holds included.
+
+    ``vehicle``: the vehicle of this sale (the identified one, else the card's), whose
+    last odometer reading the reasonability check compares with.
+    """
     card_id = row["card_id"]
     rules = json.loads(row["rules"])
     # Wallet balances are as of the card store's own mark; usage figures may be newer,
@@ -140,4 +146,5 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
         odometer_required=bool(rules.get("odometer_required")),
         pin_required="pin" in rules,
         pin_failures=store.pin_failures(conn, card_id) if "pin" in rules else 0,
+        last_odometer_km=store.last_odometer(conn, vehicle or row["vehicle_id"]),
         wallets=wallets, sales=sales, office_usage=office, holds=holds)

@@ -27,6 +27,7 @@ from edge import logs
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import Config
 from edge.control import DaemonNotRunning, call
+from edge.display import Currency, litres
 from edge.errors import ForecourtError
 from edge.lifecycle import Station
 from edge.operations import perform
@@ -43,10 +44,6 @@ UDEV_RULE = """\
 ACTION=="add", SUBSYSTEM=="block", ENV{{ID_BUS}}=="usb", ENV{{ID_FS_USAGE}}=="filesystem", \\
   ENV{{ID_FS_LABEL}}=="{label}", TAG+="systemd", ENV{{SYSTEMD_WANTS}}+="forecourt-flash@%k.service"
 """
-
-
-def litres(ml: int) -> str:
-    return f"{ml // 1000:,}.{ml % 1000:03d} l"
 
 
 def record(config: Config, result: dict[str, Any]) -> None:
@@ -119,11 +116,11 @@ def _export(config: Config, directory: Path, *, show_progress: bool) -> dict[str
             "alarms": summary.status["alarms"]}
 
 
-def _export_line(r: dict[str, Any]) -> str:
+def _export_line(r: dict[str, Any], money: Currency) -> str:
     if not r["sales"]:
         return f"exported no sales (none undelivered) and the station status to {r['path']}"
     return (f"exported {r['sales']:,} sales, seq {r['first_seq']}-{r['last_seq']}: "
-            f"{litres(r['volume_ml'])}, amount {r['amount']:,} minor units, to {r['path']} "
+            f"{litres(r['volume_ml'])}, amount {money.money(r['amount'])}, to {r['path']} "
             f"({r['size'] / 1e6:.1f} MB)")
 
 
@@ -170,7 +167,7 @@ def flash_export(ctx: click.Context, directory: Path, as_json: bool) -> None:
                         "error": str(exc)})
         raise
     record(config, {"at": iso(utc_now()), "action": "export", "ok": True, **result})
-    emit(result, as_json, lambda r: click.echo(_export_line(r)))
+    emit(result, as_json, lambda r: click.echo(_export_line(r, config.station.money)))
 
 
 @flash.command("import")
@@ -229,7 +226,8 @@ def flash_auto(ctx: click.Context, directory: Path, as_json: bool) -> None:
             outcome["imports"].append({"file": path.name, "ok": stale, "line": str(exc)})
     try:
         exported = _export(config, directory, show_progress=False)
-        outcome["export"] = {"ok": True, "line": _export_line(exported), **exported}
+        line = _export_line(exported, config.station.money)
+        outcome["export"] = {"ok": True, "line": line, **exported}
     except ForecourtError as exc:
         outcome["ok"] = False
         outcome["export"] = {"ok": False, "line": str(exc)}
@@ -268,7 +266,7 @@ def status_line(config: Config) -> str | None:
         parts = [i["line"] for i in r.get("imports", [])] + [r.get("export", {}).get("line", "")]
         text = "; ".join(p for p in parts if p)
     else:
-        text = r.get("error") or (_export_line(r) if r.get("action") == "export"
-                                  else _import_line(r))
+        text = r.get("error") or (_export_line(r, config.station.money)
+                                  if r.get("action") == "export" else _import_line(r))
     return f"{r.get('at')} {r.get('action')} {'ok' if r.get('ok') else 'FAILED'}: {text}"
 

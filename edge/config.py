@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.display import Currency, currency_decimals
 from edge.errors import ConfigError
 
 ENV_VAR = "FORECOURT_CONFIG"
@@ -51,8 +52,14 @@ class StationConfig:
     groups: list[str] = field(default_factory=list)
     control_socket: str = ""
     office_public_key: str = ""
+    currency: str = "RUB"
+    currency_decimals: int = -1
 
     def validate(self) -> None:
+        if not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ValueError("[station] currency must be an ISO 4217 code such as RUB or EUR "
+                             f"(three capital letters), got {self.currency!r}")
+        currency_decimals(self.currency, self.currency_decimals)
         key = self.office_public_key
         if key and not re.fullmatch(r"ed25519:[A-Za-z0-9+/]{43}=", key):
             raise ValueError("[station] office_public_key must look like ed25519:<44 base64 "
@@ -66,6 +73,11 @@ class StationConfig:
                              ) from None
         if self.week_start not in WEEKDAYS:
             raise ValueError(f"[station] week_start must be one of {', '.join(WEEKDAYS)}")
+
+    @property
+    def money(self) -> Currency:
+        """How human output shows money (edge/display.py); JSON keeps minor units."""
+        return Currency(self.currency, currency_decimals(self.currency, self.currency_decimals))
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -134,6 +146,20 @@ class OfflineConfig:
     @property
     def max_data_age_s(self) -> int:
         return parse_duration(self.max_data_age)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OdometerConfig:
+    """``[odometer]``: the reasonability check of a sale's odometer reading."""
+
+    max_step_km: int = 2_000
+    policy: str = "flag"
+
+    def validate(self) -> None:
+        if not 0 <= self.max_step_km <= 10_000_000:
+            raise ValueError("[odometer] max_step_km must be 0-10000000")
+        if self.policy not in ("flag", "refuse"):
+            raise ValueError("[odometer] policy must be flag or refuse")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -306,6 +332,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
+    odometer: OdometerConfig = field(default_factory=OdometerConfig)
     pump_lines: list[PumpLineConfig] = field(default_factory=list)
     readers: list[ReaderConfig] = field(default_factory=list)
     cards: CardsConfig = field(default_factory=CardsConfig)

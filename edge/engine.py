@@ -130,6 +130,8 @@ class CardView:
     odometer_required: bool = False
     pin_required: bool = False
     pin_failures: int = 0
+    #: The last odometer reading this station recorded for the sale's vehicle (km).
+    last_odometer_km: int | None = None
     wallets: tuple[Wallet, ...] = ()
     sales: tuple[UsedSale, ...] = ()
     office_usage: tuple[OfficeUsage, ...] = ()
@@ -160,6 +162,8 @@ class Policy:
     stale_policy: str = "restrict"
     stale_fill_cap_ml: int = 40_000
     stale_card_kinds: frozenset[str] = frozenset({"rfid", "magstripe", "smart", "digital"})
+    odometer_max_step_km: int = 2_000
+    odometer_policy: str = "flag"  # flag: approve and mark the sale; refuse: deny
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,8 @@ class Decision:
     pin_failed: bool = False
     #: True when the stale-data policy capped this decision.
     stale: bool = False
+    #: True when the odometer reading is unreasonable and the policy only flags it.
+    odometer_flag: bool = False
 
     @classmethod
     def deny(cls, reason: Reason, *, pin_failed: bool = False) -> Decision:
@@ -211,6 +217,9 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     early = _check_identity(card, request, ctx, local)
     if early is not None:
         return early
+    odometer_flag = odometer_unreasonable(card, request, ctx.policy)
+    if odometer_flag and ctx.policy.odometer_policy == "refuse":
+        return Decision.deny(Reason.ODOMETER_UNREASONABLE)
     stale = ctx.data_age_s is None or ctx.data_age_s > ctx.policy.max_data_age_s
     if stale and (ctx.policy.stale_policy == "refuse"
                   or card.kind not in ctx.policy.stale_card_kinds):
@@ -273,7 +282,7 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     return Decision(approved=True, reason=Reason.APPROVED, products=tuple(usable),
                     max_volume_ml=max_volume, max_amount=min(amounts),
                     hold_amount=max(amounts), wallet_holds=holds,
-                    stale=stale)
+                    stale=stale, odometer_flag=odometer_flag)
 
 
 def _check_identity(card: CardView, request: Request, ctx: Context,
@@ -308,6 +317,19 @@ def _check_identity(card: CardView, request: Request, ctx: Context,
     if card.odometer_required and request.odometer_km is None:
         return Decision.deny(Reason.ODOMETER_REQUIRED)
     return None
+
+
+def odometer_unreasonable(card: CardView, request: Request, policy: Policy) -> bool:
+    """A reading below the vehicle's last one, or more than the largest step above it.
+
+    Fleet systems call this the odometer reasonability check: a typo or an invented
+    reading shows as a jump backwards or a leap ahead. Without a reading, or without an
+    earlier reading of the vehicle, there is nothing to judge.
+    """
+    if request.odometer_km is None or card.last_odometer_km is None:
+        return False
+    step = request.odometer_km - card.last_odometer_km
+    return not 0 <= step <= policy.odometer_max_step_km
 
 
 def _allowed_products(card: CardView, request: Request, ctx: Context) -> list[str]:

@@ -41,6 +41,32 @@ def new_sale_id() -> str:
     return "A" + "".join(_ALPHABET[b & 31] for b in secrets.token_bytes(9))
 
 
+MAX_ODOMETER_KM = 10_000_000
+MAX_VEHICLE_LEN = 64
+
+
+def check_vehicle_input(vehicle: str | None, odometer_km: int | None) -> None:
+    """Refuse, in one sentence, a vehicle or odometer that the journal could not carry.
+
+    Both go into the journal line the head office checks, so they are bounded here,
+    where they enter: a vehicle id of 1-64 printable characters, a reading of 0-10^7 km.
+    """
+    problem = None
+    if vehicle is not None and not (isinstance(vehicle, str)
+                                    and 0 < len(vehicle) <= MAX_VEHICLE_LEN
+                                    and vehicle.isprintable()):
+        problem = ("vehicle", f"vehicle must be 1-{MAX_VEHICLE_LEN} printable characters, "
+                              f"got {vehicle!r}")
+    elif odometer_km is not None and not (isinstance(odometer_km, int)
+                                          and not isinstance(odometer_km, bool)
+                                          and 0 <= odometer_km <= MAX_ODOMETER_KM):
+        problem = ("odometer_km", f"odometer_km must be 0-{MAX_ODOMETER_KM} km, "
+                                  f"got {odometer_km!r}")
+    if problem is not None:
+        log.info("sale.input_refused", field=problem[0], error=problem[1])
+        raise SaleError(problem[1])
+
+
 def pin_matches(pin: str, rule: dict[str, Any]) -> bool:
     digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(rule["salt"]),
                                  int(rule["iterations"]))
@@ -110,6 +136,7 @@ class Station:
         under the card number in its NDEF record): each is checked against the stop
         list, and a UID that is not the card's own is a copied tag (card_not_genuine).
         """
+        check_vehicle_input(vehicle, odometer_km)
         now = self.clock()
         sale_id = new_sale_id()
         with atomic(self.conn):
@@ -130,7 +157,7 @@ class Station:
             ctx = build_context(self.conn, self.config, now, state=state, policy=self.policy,
                                 stop_listed=store.is_stop_listed(self.conn, *ids))
             view = None if row is None else build_card_view(self.conn, row, self.config, now,
-                                                            state=state)
+                                                            state=state, vehicle=vehicle)
             pin_ok = None
             if row is not None and pin is not None:
                 rule = json.loads(row["rules"]).get("pin")
@@ -139,8 +166,13 @@ class Station:
                               vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok)
             decision = authorize(view, request, ctx)
             card_id = row["card_id"] if row is not None else card
+            # The sale's vehicle for the journal: the identified one, else the card's.
+            journal_vehicle = vehicle or (row["vehicle_id"] if row is not None else None)
             self._record(sale_id, card_id, request, decision, prices=ctx.prices, now=now,
-                         actor=actor)
+                         actor=actor, journal={
+                             "journal_vehicle_id": journal_vehicle,
+                             "odometer_flag": "odometer_unreasonable"
+                             if decision.odometer_flag else None})
             if decision.pin_failed:
                 self.conn.execute(
                     "INSERT INTO pin_tries VALUES (?, 1) ON CONFLICT (card_id) "
@@ -151,10 +183,16 @@ class Station:
         log.info("sale.authorized" if decision.approved else "sale.denied", sale_id=sale_id,
                  card_id=card_id, pump=pump, reason=str(decision.reason),
                  max_volume_ml=decision.max_volume_ml)
+        if decision.odometer_flag:
+            log.warning("sale.odometer_flagged", sale_id=sale_id, card_id=card_id,
+                        vehicle_id=journal_vehicle, odometer_km=odometer_km,
+                        last_odometer_km=view.last_odometer_km if view else None)
         return result
 
     def _record(self, sale_id: str, card_id: str, request: Request, decision: Decision, *,
-                prices: dict[str, int], now: datetime, actor: str) -> None:
+                prices: dict[str, int], now: datetime, actor: str,
+                journal: dict[str, Any] | None = None) -> None:
+        """Record a decision; ``journal`` holds what its sale's journal line will carry."""
         self.conn.execute(
             "INSERT INTO authorizations (sale_id, card_id, pump, state, reason, products, "
             "prices, max_volume_ml, max_amount, hold_amount, request, created_at, closed_at, "
@@ -165,7 +203,7 @@ class Station:
              decision.max_amount, decision.hold_amount,
              json.dumps({"product": request.product, "volume_ml": request.volume_ml,
                          "amount": request.amount, "vehicle_id": request.vehicle_id,
-                         "odometer_km": request.odometer_km}),
+                         "odometer_km": request.odometer_km, **(journal or {})}),
              iso(now), None if decision.approved else iso(now), actor))
         if decision.wallet_holds:
             self.conn.executemany(
@@ -204,7 +242,7 @@ class Station:
                 "sale_id": sale_id if d.approved else None, "decision_id": sale_id,
                 "card_id": card_id, "pump": pump, "products": list(d.products),
                 "max_volume_ml": d.max_volume_ml, "max_amount": d.max_amount,
-                "stale_data": d.stale}
+                "stale_data": d.stale, "odometer_flag": d.odometer_flag}
 
     # -- completion ---------------------------------------------------------------------
     def _open_auth(self, sale_id: str) -> dict[str, Any]:
@@ -249,7 +287,11 @@ class Station:
                                 f"authorized for sale {sale_id}")
             price = json.loads(auth["prices"])[product]
             debits, short = self._wallet_debits(auth, product, volume_ml, price, now)
+            asked = json.loads(auth["request"] or "{}")
             sale = append_sale(self.conn, {
+                "vehicle_id": asked.get("journal_vehicle_id", asked.get("vehicle_id")),
+                "odometer_km": asked.get("odometer_km"),
+                "odometer_flag": asked.get("odometer_flag"),
                 "sale_id": sale_id, "station_id": self.config.station.id,
                 "card_id": auth["card_id"], "pump": auth["pump"], "product": product,
                 "volume_ml": volume_ml, "unit_price": price,
@@ -267,7 +309,9 @@ class Station:
         return {"sale_id": sale_id, "seq": sale["seq"], "card_id": sale["card_id"],
                 "pump": sale["pump"], "product": product, "volume_ml": volume_ml,
                 "unit_price": price, "amount": sale["amount"], "wallet_debits": debits,
-                "wallet_shortfall": short, "hash": sale["hash"]}
+                "wallet_shortfall": short, "vehicle_id": sale["vehicle_id"],
+                "odometer_km": sale["odometer_km"], "odometer_flag": sale["odometer_flag"],
+                "hash": sale["hash"]}
 
     def _wallet_debits(self, auth: dict[str, Any], product: str, volume_ml: int, price: int,
                        now: datetime) -> tuple[dict[str, int], int]:

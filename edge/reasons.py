@@ -25,6 +25,7 @@ class Reason(StrEnum):
     PIN_WRONG = "pin_wrong"
     PIN_LOCKED = "pin_locked"
     ODOMETER_REQUIRED = "odometer_required"
+    ODOMETER_UNREASONABLE = "odometer_unreasonable"
     DATA_STALE = "data_stale"
     PRODUCT_NOT_ALLOWED = "product_not_allowed"
     VISITS_EXHAUSTED = "visits_exhausted"
@@ -63,6 +64,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.PIN_WRONG: "The PIN entered is wrong.",
     Reason.PIN_LOCKED: "Too many wrong PINs: the card is locked.",
     Reason.ODOMETER_REQUIRED: "The card needs an odometer reading and none was entered.",
+    Reason.ODOMETER_UNREASONABLE: "The odometer reading is below the vehicle's last one or "
+                                  "further above it than [odometer] max_step_km.",
     Reason.DATA_STALE: "The card data is too old and the offline policy refuses this card.",
     Reason.PRODUCT_NOT_ALLOWED: "The card may not take this product (or any product here).",
     Reason.VISITS_EXHAUSTED: "The card has used all its fills for the period.",

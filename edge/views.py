@@ -5,9 +5,10 @@ These take a connection that may be read-only (the daemon may be writing).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from edge.cardview import build_card_view, build_context, data_age_s
@@ -45,29 +46,45 @@ def status(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str,
 
 def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
               ) -> dict[str, Any] | None:
-    """A card with every limit's use and remainder in the current period, and wallets."""
+    """Everything that decides an authorization of the card, as the engine sees it now.
+
+    Use of each limit and visit count is split into ``used`` (sales) and ``held`` (open
+    authorizations, which may still fill); wallets say what is held on them and
+    whether they have expired; then PIN state, time windows, allowed stations, and
+    the vehicle with its binding, odometer requirement and last reading here.
+    """
     row = store.find_card(conn, card)
     if row is None:
         return None
     view = build_card_view(conn, row, config, now)
+    unheld = dataclasses.replace(view, holds=())  # the same card without open holds
     ctx = build_context(conn, config, now)
-    today = now.astimezone(config.station.tz).date()
+    local = now.astimezone(config.station.tz)
+    today = local.date()
     limits = []
     for lim in view.limits:
-        used = limit_used(view, lim, ctx)
+        total = limit_used(view, lim, ctx)
+        used = limit_used(unheld, lim, ctx)
         limits.append({
             "period": lim.period, "unit": lim.unit, "value": lim.value,
             "products": sorted(lim.products) if lim.products is not None else None,
             "period_start": None if lim.period == "fill" else period_start_date(
                 lim.period, today, config.station.week_start_index).isoformat(),
-            "used": used, "remaining": max(0, lim.value - used)})
-    visits = [{"period": v.period, "count": v.count, "used": visits_used(view, v.period, ctx),
-               "remaining": max(0, v.count - visits_used(view, v.period, ctx))}
-              for v in view.visits]
+            "used": used, "held": total - used, "remaining": max(0, lim.value - total)})
+    visits = []
+    for v in view.visits:
+        total, used = visits_used(view, v.period, ctx), visits_used(unheld, v.period, ctx)
+        visits.append({"period": v.period, "count": v.count, "used": used,
+                       "held": total - used, "remaining": max(0, v.count - total)})
+    held = store.wallets_held(conn, view.card_id)
     wallets = [dict(w) for w in store.wallets_available(
         conn, view.card_id, as_of_seq=int(get_state(conn, "usage_as_of_seq", "0") or 0))]
     for w in wallets:
         w.pop("card_id", None)
+        w["held"] = held.get(w["wallet_id"], 0)
+        w["expired"] = w["expires"] is not None and date.fromisoformat(w["expires"]) < today
+    rules = json.loads(row["rules"])
+    max_tries = config.authorization.pin_max_tries
     return {
         "card_id": view.card_id, "kind": view.kind, "status": view.status,
         "pan": row["pan"], "rfid_uid": row["rfid_uid"], "token_id": row["token_id"],
@@ -77,11 +94,31 @@ def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
         "on_stop_list": store.is_stop_listed(conn, card, view.card_id, row["pan"],
                                              row["rfid_uid"], row["token_id"]),
         "pin_required": view.pin_required, "pin_failures": view.pin_failures,
+        "pin": {"required": view.pin_required, "failures": view.pin_failures,
+                "max_tries": max_tries,
+                "locked": view.pin_required and view.pin_failures >= max_tries},
+        "time_windows": rules.get("time_windows", []),
+        "in_time_window_now": not view.time_windows
+        or any(w.contains(local) for w in view.time_windows),
+        "stations": rules.get("stations"), "station_groups": rules.get("station_groups"),
+        "allowed_here": _allowed_here(view.stations, view.station_groups, config),
+        "vehicle": {"vehicle_id": view.vehicle_id, "binding": view.vehicle_binding,
+                    "odometer_required": view.odometer_required,
+                    "last_odometer_km": view.last_odometer_km},
         "limits": limits, "visits": visits, "wallets": wallets,
         "open_holds": [{"products": sorted(h.products), "volume_ml": h.volume_ml,
                         "amount": h.amount}
                        for h in view.holds],
     }
+
+
+def _allowed_here(stations: frozenset[str] | None, groups: frozenset[str] | None,
+                  config: Config) -> bool:
+    """The engine's station rule: no list, or this station by id or by group."""
+    if stations is None and groups is None:
+        return True
+    return (stations is not None and config.station.id in stations) or (
+        groups is not None and bool(groups & set(config.station.groups)))
 
 
 _AUTH_COLUMNS = ("a.sale_id, a.state, a.reason, a.card_id, a.pump, a.products, "

@@ -143,6 +143,29 @@ def local_sales(conn: sqlite3.Connection, card_id: str, *, since: str, as_of_seq
         (card_id, since, as_of_seq)).fetchall()
 
 
+def last_odometer(conn: sqlite3.Connection, vehicle_id: str | None) -> int | None:
+    """The vehicle's odometer reading (km) in its latest sale at this station, if any.
+
+    A flagged reading is suspect (a typo of one digit too many would otherwise make
+    every later true reading look like a step backwards), so it is passed over.
+    """
+    if vehicle_id is None:
+        return None
+    row = conn.execute("SELECT odometer_km FROM journal WHERE vehicle_id = ? AND "
+                       "odometer_km IS NOT NULL AND odometer_flag IS NULL "
+                       "ORDER BY seq DESC LIMIT 1",
+                       (vehicle_id,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def wallets_held(conn: sqlite3.Connection, card_id: str) -> dict[str, int]:
+    """Per wallet of the card: what open authorizations hold on it."""
+    return {r[0]: int(r[1]) for r in conn.execute(
+        "SELECT h.wallet_id, SUM(h.value) FROM wallet_holds h JOIN authorizations a "
+        "ON a.sale_id = h.sale_id WHERE a.card_id = ? AND a.state = 'open' "
+        "GROUP BY h.wallet_id", (card_id,))}
+
+
 def open_holds(conn: sqlite3.Connection, card_id: str, *, exclude_sale: str | None = None
                ) -> list[sqlite3.Row]:
     return conn.execute(

@@ -233,3 +233,18 @@ def m0005_card_usage_as_of(db: Database) -> None:
             as_of_seq INTEGER NOT NULL,
             rev INTEGER NOT NULL
         )""")
+
+
+@station_migrations(name="0006_journal_vehicle_odometer")
+def m0006_journal_vehicle_odometer(db: Database) -> None:
+    """The vehicle, odometer reading and odometer flag of each sale (docs/journal.md).
+
+    NULL in rows written before: such rows hash exactly as they did (the canonical
+    form holds these fields only when present).
+    """
+    db.execute("ALTER TABLE journal ADD COLUMN vehicle_id TEXT")
+    db.execute("ALTER TABLE journal ADD COLUMN odometer_km INTEGER "
+               "CHECK (odometer_km >= 0)")
+    db.execute("ALTER TABLE journal ADD COLUMN odometer_flag TEXT")
+    db.execute("CREATE INDEX journal_vehicle ON journal (vehicle_id, seq) "
+               "WHERE vehicle_id IS NOT NULL")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from offline_db.connection import atomic
-from offline_db.journal import HASHED_FIELDS
+from offline_db.journal import HASHED_FIELDS, present
 from offline_db.state import get_state, set_state
 
 ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
@@ -31,6 +31,7 @@ def pending_batch(conn: sqlite3.Connection, *, max_sales: int, max_bytes: int,
     size = 0
     for raw in rows:
         row = {k: raw[k] for k in ROW_FIELDS}
+        row.update(present(dict(raw)))  # vehicle and odometer only when the sale has them
         row["wallet_debits"] = json.loads(row["wallet_debits"])
         size += len(json.dumps(row)) + 1
         if out and (size > max_bytes or row["seq"] != out[-1]["seq"] + 1):

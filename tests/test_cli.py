@@ -187,3 +187,126 @@ def test_every_command_has_help_and_is_documented(command: tuple[str, ...]) -> N
     assert "Usage: " in result.stdout
     readme = (ROOT / "README.md").read_text()
     assert f"forecourt {' '.join(command)}" in readme
+
+
+# -- what operators see: money in the currency, ages in days (issue 10 #15) ---------------
+
+def test_human_output_shows_money_in_the_currency(station_dir: Path) -> None:
+    auth = run("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95").stdout
+    assert "minor units" not in auth
+    # Wallet W-1 (1,000.00 RUB) at 52.99 RUB/l: 18.871 l for 999.97 RUB.
+    assert "up to 18.871 l or 999.97 RUB" in auth
+    sale_id = auth.split()[2]
+    done = run("sale", "complete", sale_id, "--volume", "15200").stdout
+    assert "15.200 l AI95 at 52.99 RUB/l = 805.45 RUB" in done
+    assert "805.45 RUB" in run("journal", "list").stdout
+    shown = run("cards", "show", CARD).stdout
+    assert "minor units" not in shown
+    assert "20,000.00 RUB" in shown  # the month money limit
+    assert "balance 1,000.00 RUB, held 0.00 RUB, available 194.55 RUB" in shown
+    # JSON keeps integers in minor units.
+    assert run_json("journal", "list")[0]["amount"] == 80545
+
+
+def test_status_shows_card_data_age_in_days_and_hours(station_dir: Path) -> None:
+    from datetime import timedelta
+
+    from offline_db.connection import iso, utc_now
+
+    with sqlite3.connect(station_dir / "station.db") as conn:
+        conn.execute("UPDATE sync_state SET value = ? WHERE key = 'card_store_confirmed_at'",
+                     (iso(utc_now() - timedelta(seconds=216_707)),))
+    lines = run("status").stdout.splitlines()
+    age = next(line for line in lines if line.startswith("card data age"))
+    assert age.split(None, 3)[-1] == "2 d 12 h"
+    assert run_json("status")["card_data_age_s"] in (216_707, 216_708)
+
+
+def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
+    from cloud_sync.ingest import ingest_batch
+    from cloud_sync.office_store import open_office
+    from offline_db.connection import utc_now
+    from offline_db.outbox import outbox_status, pending_batch
+
+    auth = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95")
+    run("sale", "complete", auth["sale_id"], "--volume", "15200")
+    run("office", "init")
+    run("office", "station", "add", "S-001", "--public-key",
+        (station_dir / "station_key.pub").read_text().strip())
+    with sqlite3.connect(station_dir / "station.db") as st:
+        st.row_factory = sqlite3.Row
+        sales = pending_batch(st, max_sales=10, max_bytes=100_000)
+        status = {**outbox_status(st), "card_store_version": 17}
+    conn = open_office(station_dir.parent / "var" / "office")
+    try:
+        result = ingest_batch(conn, {"station_id": "S-001", "first_seq": 1, "last_seq": 1,
+                                     "sales": sales, "status": status},
+                              via="mqtt", envelope_id="e-1", now=utc_now())
+    finally:
+        conn.close()
+    assert result.stored == 1
+    out = run("office", "sales").stdout
+    assert "15.200 l" in out and "805.45 RUB" in out
+    assert run_json("office", "sales")[0]["amount"] == 80545
+    assert " s ago)" in run("office", "stations").stdout  # last seen, with its age
+
+
+def test_flash_lines_show_money_in_the_currency() -> None:
+    from cloud_sync.office_flash_cli import _import_line
+    from edge.cli_flash import _export_line
+    from edge.display import Currency
+
+    eur = Currency("EUR", 2)
+    export = {"sales": 1532, "first_seq": 40211, "last_seq": 41742, "volume_ml": 61_873_120,
+              "amount": 3_412_044_318, "path": "/stick/x.fcb", "size": 100_000}
+    assert "61,873.120 l, amount 34,120,443.18 EUR, to /stick/x.fcb" in _export_line(export, eur)
+    ingest = {**export, "file": "/stick/x.fcb", "quarantined": None, "station_id": "S-001",
+              "stored": 1532, "duplicates": 0, "contiguous_seq": 41742, "gaps": [],
+              "alarms": []}
+    assert "amount 34,120,443.18 EUR)" in _import_line(ingest, eur)
+
+
+# -- cards show: what decides (issue 10 #16) ----------------------------------------------
+
+def test_cards_show_says_what_decides(station_dir: Path) -> None:
+    auth = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95",
+                    "--volume", "10000")
+    text = run("cards", "show", CARD).stdout
+    assert "used 0.000 l, held 10.000 l, remaining 40.000 l" in text
+    assert f"held {auth['max_amount'] // 100:,}." in text
+    fleet = run("cards", "show", "7800001234567891").stdout
+    assert "vehicle V-17 (bound: the identified vehicle must be V-17), odometer required" \
+        in fleet
+    assert "time windows: mon-fri 05:00-23:00" in fleet
+    for _ in range(3):
+        run("sale", "authorize", "--card", "7800001234567892", "--pump", "1", "--pin", "0000")
+    smart = run("cards", "show", "7800001234567892").stdout
+    assert "PIN required: LOCKED after 3 wrong tries (max 3)" in smart
+    digital = run("cards", "show", "7800001234567893").stdout
+    assert "stations: S-001, S-002 (allowed here)" in digital
+    data = run_json("cards", "show", "7800001234567891")
+    assert data["vehicle"]["binding"] is True and data["time_windows"][0]["from"] == "05:00"
+
+
+def test_sales_show_vehicle_odometer_and_flag(station_dir: Path) -> None:
+    lines = []
+    for km in ("120400", "119000"):
+        auth = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95",
+                        "--volume", "2000", "--vehicle", "V-9", "--odometer", km)
+        assert auth["odometer_flag"] is (km == "119000")
+        lines.append(run("sale", "complete", auth["sale_id"], "--volume", "1000").stdout)
+    again = run("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95",
+                "--volume", "2000", "--vehicle", "V-9", "--odometer", "1").stdout
+    assert again.rstrip().endswith("ODOMETER UNREASONABLE: flagged for review")
+    run("sale", "cancel", again.split()[2])
+    assert lines[0].rstrip().endswith("vehicle V-9 120,400 km")
+    assert lines[1].rstrip().endswith("vehicle V-9 119,000 km ODOMETER UNREASONABLE")
+    listed = run("journal", "list").stdout.splitlines()
+    assert listed[1].endswith("vehicle V-9 119,000 km ODOMETER UNREASONABLE")
+    rows = run_json("journal", "list")
+    assert (rows[1]["vehicle_id"], rows[1]["odometer_km"], rows[1]["odometer_flag"]) == \
+        ("V-9", 119_000, "odometer_unreasonable")
+    assert "journal intact: 2 sales" in run("journal", "verify").stdout
+    bad = run("sale", "authorize", "--card", CARD, "--pump", "1", "--vehicle", "V\x1b[2J",
+              ok=False)
+    assert bad.exit_code == 1 and "vehicle must be 1-64 printable characters" in bad.stderr

@@ -89,9 +89,11 @@ class Desk:
         self.office.close()
 
     # -- the station ----------------------------------------------------------------------
-    def sell(self, n: int, card: str = CARD) -> None:
+    def sell(self, n: int, card: str = CARD, *, vehicle: str | None = None,
+             odometer_km: int | None = None) -> None:
         for _ in range(n):
             auth = self.station.authorize(card=card, pump=1, product="AI95", volume_ml=5000,
+                                          vehicle=vehicle, odometer_km=odometer_km,
                                           actor="test")
             assert auth["approved"], auth
             self.station.complete(auth["sale_id"], volume_ml=4000 + len(self.journal()),

@@ -336,3 +336,36 @@ def test_network_use_reaches_a_station_synced_only_by_flash(desk: Desk, tmp_path
     assert result["usage_cards"] == 1
     after = desk.station.authorize(card=LIMITED, pump=2, product="AI95", actor="test")
     assert after["approved"] and after["max_volume_ml"] == 10000
+
+
+# -- a sale's vehicle and odometer travel on the stick (issue 10 #16) ----------------------
+
+def test_vehicle_and_odometer_travel_on_the_stick(desk: Desk) -> None:
+    from offline_db.journal import canonical
+
+    desk.sell(2)
+    desk.sell(1, vehicle="V-17", odometer_km=120_400)
+    desk.sell(1, vehicle="V-17", odometer_km=90_000)  # flagged (below the last reading)
+    desk.sell(1, vehicle="V-\u00e9t\u00e9")  # non-ASCII: Python's canonical form, not SQLite's
+    bundle = desk.export()
+    lines = plaintext_lines(desk, bundle)[1:]
+    # Each line is exactly the journal's canonical form, vehicle fields only when present.
+    assert lines == [canonical(r) for r in desk.journal()]
+    assert b"vehicle_id" not in lines[0] and b"null" not in b"".join(lines)
+    result = desk.office_import(bundle)
+    assert (result["quarantined"], result["stored"]) == (None, 5)
+    got = [(r["vehicle_id"], r["odometer_km"], r["odometer_flag"]) for r in desk.office_sales()]
+    assert got == [(None, None, None), (None, None, None), ("V-17", 120_400, None),
+                   ("V-17", 90_000, "odometer_unreasonable"), ("V-\u00e9t\u00e9", None, None)]
+
+
+def test_sqlite_makes_the_canonical_form_of_vehicle_rows(desk: Desk) -> None:
+    """The export's SQL gives the same bytes as Python for ASCII rows (no slow fallback)."""
+    from cloud_sync.flash_station import CANONICAL_SQL
+    from offline_db.journal import canonical
+
+    desk.sell(1)
+    desk.sell(1, vehicle="V-17", odometer_km=120_400)
+    desk.sell(1, vehicle="V-17", odometer_km=1)
+    made = [r[0].encode() for r in desk.station.conn.execute(CANONICAL_SQL, (1,))]
+    assert made == [canonical(r) for r in desk.journal()]

@@ -20,14 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from cloud_sync.ingest import (
-    IngestResult,
-    SinceError,
-    ingest_batch,
-    list_sales,
-    station_overview,
-)
+from cloud_sync.ingest import IngestResult, ingest_batch
 from cloud_sync.office_store import office_migrations
+from cloud_sync.office_views import SinceError, list_sales, station_overview
 from edge.config import Config, StationConfig
 from edge.lifecycle import Station
 from offline_db import journal
@@ -541,3 +536,51 @@ def test_any_delivery_order_ends_exactly_once(rows: Rows, plan: list[tuple[int, 
         assert count(conn, "chain_problems", "resolved_at IS NULL") == 0
     finally:
         conn.close()
+
+
+# -- a sale's vehicle and odometer reach the office (issue 10 #16) ------------------------
+
+def vehicle_journal(data_dir: Path) -> Rows:
+    """Sales with and without a vehicle, one flagged, as the uplink ships them."""
+    from offline_db.outbox import pending_batch
+
+    store, _ = StationStore.create(data_dir)
+    try:
+        station = Station(store, Config(station=StationConfig(id="S-001", data_dir=data_dir)),
+                          clock=Clock())
+        station.import_cards(SAMPLE, actor="test")
+        for vehicle, km in (("V-17", 120_400), (None, None), ("V-17", 99_000), ("V-9", None)):
+            auth = station.authorize(card=DAY_LIMIT_CARD, pump=1, product="AI95",
+                                     volume_ml=1_000, vehicle=vehicle, odometer_km=km)
+            assert auth["approved"], auth
+            station.complete(auth["sale_id"], volume_ml=1_000)
+        return pending_batch(store.conn, max_sales=10, max_bytes=100_000)
+    finally:
+        store.close()
+
+
+def test_vehicle_and_odometer_are_stored_at_the_office(office: sqlite3.Connection,
+                                                      tmp_path: Path) -> None:
+    sales = vehicle_journal(tmp_path / "v")
+    assert [("vehicle_id" in r, "odometer_km" in r, "odometer_flag" in r) for r in sales] == [
+        (True, True, False), (False, False, False), (True, True, True), (True, False, False)]
+    result = ingest(office, body(sales, 1, 4))
+    assert (result.quarantined, result.stored) == (None, 4)
+    got = [(r["vehicle_id"], r["odometer_km"], r["odometer_flag"]) for r in stored(office)]
+    assert got == [("V-17", 120_400, None), (None, None, None),
+                   ("V-17", 99_000, "odometer_unreasonable"), ("V-9", None, None)]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("vehicle_id", None), ("vehicle_id", ""), ("vehicle_id", "V\n17"), ("vehicle_id", "V" * 201),
+    ("odometer_km", None), ("odometer_km", -1), ("odometer_km", 1.5),
+    ("odometer_km", 10_000_001), ("odometer_flag", "looks_odd"), ("odometer_flag", None),
+])
+def test_bad_vehicle_fields_quarantine_the_batch(office: sqlite3.Connection, tmp_path: Path,
+                                                 field: str, value: Any) -> None:
+    sales = vehicle_journal(tmp_path / "v")
+    sales[1][field] = value  # the shape is judged before the chain
+    result = ingest(office, body(sales, 1, 4))
+    assert result.quarantined == "malformed", result
+    assert field in result.detail
+    assert count(office, "sales") == 0

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from cloud_sync.ingest import ingest_batch
 from cloud_sync.ingest_bulk import ingest_lines
 from cloud_sync.office_store import init_office, open_office
-from offline_db.journal import GENESIS, HASHED_FIELDS
+from offline_db.journal import GENESIS, HASHED_FIELDS, OPTIONAL_FIELDS, present
 from tests.cloud_sync.flash_desk import WALLET_CARD, Desk
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -40,12 +40,18 @@ def journal_rows() -> Iterator[list[dict[str, Any]]]:
     try:
         desk.sell(4)
         desk.sell(2, card=WALLET_CARD)
+        desk.sell(1, vehicle="V-17", odometer_km=120_400)
+        desk.sell(1, vehicle="V-17", odometer_km=100_000)  # flagged: below the last reading
+        desk.sell(1, vehicle="V-18")
         rows = desk.journal()
     finally:
         desk.close()
         shutil.rmtree(root)
     for r in rows:
         r["wallet_debits"] = json.loads(r["wallet_debits"])
+        # The journal line holds the vehicle fields only when present.
+        r.update(present({k: r.pop(k) for k in OPTIONAL_FIELDS}))
+    assert [r.get("odometer_flag") for r in rows[-3:]] == [None, "odometer_unreasonable", None]
     yield rows
 
 
@@ -96,7 +102,8 @@ def both_ways(template: Path, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
         by_flash = ingest_lines(flash_conn, "S-001", meta, lines, via="flash", source="b",
                                 now=NOW)
         cols = "seq, sale_id, card_id, pump, product, volume_ml, unit_price, amount, " \
-               "authorized_at, completed_at, wallet_debits, prev_hash, hash"
+               "authorized_at, completed_at, wallet_debits, prev_hash, hash, vehicle_id, " \
+               "odometer_km, odometer_flag"
         stored_mqtt = mqtt_conn.execute(f"SELECT {cols} FROM sales ORDER BY seq").fetchall()
         stored_flash = flash_conn.execute(f"SELECT {cols} FROM sales ORDER BY seq").fetchall()
         assert [tuple(r) for r in stored_mqtt] == [tuple(r) for r in stored_flash]
@@ -140,7 +147,10 @@ BY_FIELD = {"seq": INTS, "pump": INTS, "volume_ml": INTS, "unit_price": INTS, "a
             "sale_id": TEXTS, "card_id": TEXTS, "product": TEXTS, "station_id": TEXTS,
             "authorized_at": TIMES, "completed_at": TIMES,
             "wallet_debits": st.dictionaries(TEXTS.filter(lambda t: isinstance(t, str)),
-                                             INTS, max_size=2) | ANY_JSON}
+                                             INTS, max_size=2) | ANY_JSON,
+            "vehicle_id": TEXTS | st.just("V" * 200) | st.just("V" * 201), "odometer_km": INTS
+            | st.sampled_from([10_000_000, 10_000_001]),
+            "odometer_flag": TEXTS | st.just("odometer_unreasonable")}
 
 
 @settings(max_examples=300, deadline=None,
@@ -151,7 +161,7 @@ def test_a_changed_row_gets_the_same_verdict_both_ways(
         journal_rows: list[dict[str, Any]], office_template: Path, data: st.DataObject) -> None:
     rows = copy.deepcopy(journal_rows)
     i = data.draw(st.integers(0, len(rows) - 1), label="row")
-    field = data.draw(st.sampled_from(HASHED_FIELDS), label="field")
+    field = data.draw(st.sampled_from((*HASHED_FIELDS, *OPTIONAL_FIELDS)), label="field")
     how = data.draw(st.sampled_from(["value", "debit", "extra"]), label="how")
     if how == "value":
         rows[i][field] = data.draw(BY_FIELD[field] | ANY_JSON, label="value")

@@ -44,8 +44,8 @@ from hypothesis.stateful import (
 
 from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
 from cloud_sync.ingest import IngestResult, ingest_batch
-from cloud_sync.ingest import list_sales as office_list_sales
 from cloud_sync.office_store import init_office, open_office
+from cloud_sync.office_views import list_sales as office_list_sales
 from edge.config import Config, StationConfig
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from edge.lifecycle import Station

@@ -55,7 +55,7 @@ def test_example_config_is_the_embedded_defaults() -> None:
     loaded = load_config_file(ROOT / "config.toml")
     defaults = Config()
     assert loaded.pump_lines == [] and loaded.readers == []
-    for section in ("station", "logging", "authorization", "offline"):
+    for section in ("station", "logging", "authorization", "offline", "odometer"):
         got, want = getattr(loaded, section), getattr(defaults, section)
         for f in dataclasses.fields(want):
             if f.name == "data_dir":

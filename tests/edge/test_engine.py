@@ -68,6 +68,9 @@ SCENARIOS: dict[str, tuple[CardView | None, Request, Context, Reason]] = {
     "pin_locked": (card(pin_required=True, pin_failures=3), req(pin_ok=True), CTX,
                    Reason.PIN_LOCKED),
     "odometer": (card(odometer_required=True), REQ, CTX, Reason.ODOMETER_REQUIRED),
+    "odometer_unreasonable": (card(last_odometer_km=100_000), req(odometer_km=99_000),
+                              ctx(policy=Policy(odometer_policy="refuse")),
+                              Reason.ODOMETER_UNREASONABLE),
     "stale": (CARD, REQ, ctx(data_age_s=None, policy=Policy(stale_policy="refuse")),
               Reason.DATA_STALE),
     "product": (card(products=frozenset({"DT"})), req(product="AI95"), CTX,
@@ -402,3 +405,42 @@ def test_visits_per_week_follow_the_week_start() -> None:
     assert authorize(view, REQ, CTX).approved
     # Weeks from Sunday: it is this week's one visit.
     assert_denied(authorize(view, REQ, ctx(week_start=6)), Reason.VISITS_EXHAUSTED)
+
+
+# -- odometer reasonability (issue 10 #16) ------------------------------------------------
+
+@pytest.mark.parametrize(("reading", "reasonable"), [
+    (100_000, True), (100_001, True), (102_000, True),  # the same, a step, the largest step
+    (99_999, False), (0, False),  # below the vehicle's last reading
+    (102_001, False), (9_000_000, False),  # more than the largest step
+])
+def test_odometer_reasonability_refuse(reading: int, reasonable: bool) -> None:
+    view = card(odometer_required=True, last_odometer_km=100_000)
+    refuse = ctx(policy=Policy(odometer_policy="refuse", odometer_max_step_km=2_000))
+    decision = authorize(view, req(odometer_km=reading), refuse)
+    if reasonable:
+        assert decision.approved and not decision.odometer_flag
+    else:
+        assert_denied(decision, Reason.ODOMETER_UNREASONABLE)
+
+
+def test_odometer_reasonability_flag_approves_and_flags() -> None:
+    view = card(last_odometer_km=100_000)
+    flag = ctx(policy=Policy(odometer_policy="flag", odometer_max_step_km=2_000))
+    flagged = authorize(view, req(odometer_km=99_000), flag)
+    assert flagged.approved and flagged.odometer_flag
+    assert not authorize(view, req(odometer_km=100_500), flag).odometer_flag
+    # No reading, or no earlier reading of the vehicle: nothing to judge.
+    assert not authorize(view, req(), flag).odometer_flag
+    assert not authorize(card(), req(odometer_km=5), flag).odometer_flag
+    # The default policy is flag.
+    assert Policy().odometer_policy == "flag"
+
+
+def test_odometer_rule_comes_after_the_odometer_prompt() -> None:
+    view = card(odometer_required=True, last_odometer_km=100_000, pin_required=True)
+    refuse = ctx(policy=Policy(odometer_policy="refuse"))
+    assert authorize(view, req(odometer_km=1), refuse).reason == Reason.PIN_REQUIRED
+    assert authorize(view, req(pin_ok=True), refuse).reason == Reason.ODOMETER_REQUIRED
+    assert (authorize(view, req(pin_ok=True, odometer_km=1), refuse).reason
+            == Reason.ODOMETER_UNREASONABLE)

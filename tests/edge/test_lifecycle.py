@@ -124,3 +124,87 @@ def test_tag_uid_under_an_ndef_card_number_is_checked(station: Station,
     listed = station.authorize(card="7800001234567893", pump=1,
                                presented=["7800009999999999"])
     assert listed["reason"] == "on_stop_list"
+
+
+# -- the vehicle and odometer of each sale (issue 10 #16) ---------------------------------
+
+def _fleet_sale(station: Station, odometer_km: int, volume_ml: int = 40_000) -> dict[str, object]:
+    auth = station.authorize(card=FLEET, pump=1, vehicle="V-17", odometer_km=odometer_km)
+    assert auth["approved"], auth
+    return station.complete(auth["sale_id"], volume_ml=volume_ml)
+
+
+def _journal(station: Station) -> list[dict[str, object]]:
+    return [dict(r) for r in station.conn.execute("SELECT * FROM journal ORDER BY seq")]
+
+
+def test_journal_records_vehicle_and_odometer(station: Station, sample_store_file: Path) -> None:
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    station.clock = lambda: monday
+    station.import_cards(sample_store_file, actor="test")
+    _fleet_sale(station, 120_400)
+    # A card without a vehicle prompt records the card's own vehicle when it has one,
+    # and nothing when neither the request nor the card names one.
+    other = station.authorize(card="7800001234567890", pump=2, product="AI95")
+    station.complete(other["sale_id"], volume_ml=1_000)
+    rows = _journal(station)
+    assert (rows[0]["vehicle_id"], rows[0]["odometer_km"], rows[0]["odometer_flag"]) == \
+        ("V-17", 120_400, None)
+    assert (rows[1]["vehicle_id"], rows[1]["odometer_km"]) == (None, None)
+    assert verify(station.conn).ok
+
+
+def test_unreasonable_odometer_is_flagged_in_the_journal(station: Station,
+                                                         sample_store_file: Path) -> None:
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    station.clock = lambda: monday
+    station.import_cards(sample_store_file, actor="test")
+    _fleet_sale(station, 120_400)
+    done = _fleet_sale(station, 119_000)  # below the last reading: flagged, not refused
+    assert done["odometer_flag"] == "odometer_unreasonable"
+    rows = _journal(station)
+    assert (rows[1]["odometer_km"], rows[1]["odometer_flag"]) == (119_000,
+                                                                 "odometer_unreasonable")
+    # A flagged reading is not the new reference: a typo does not flag every later sale.
+    station.clock = lambda: monday + timedelta(hours=23)  # two more visits on Tuesday
+    typo = _fleet_sale(station, 1_204_000)
+    assert typo["odometer_flag"] == "odometer_unreasonable"
+    assert _fleet_sale(station, 120_900)["odometer_flag"] is None
+    assert verify(station.conn).ok
+
+
+def test_unreasonable_odometer_refused_by_policy(station: Station, sample_store_file: Path
+                                                 ) -> None:
+    import dataclasses
+
+    from edge.cardview import policy_of
+
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    station.clock = lambda: monday
+    station.import_cards(sample_store_file, actor="test")
+    _fleet_sale(station, 120_400)
+    config = station.config
+    station.config = dataclasses.replace(config, odometer=dataclasses.replace(
+        config.odometer, policy="refuse", max_step_km=1_500))
+    station.policy = policy_of(station.config)
+    for reading in (120_399, 121_901):
+        denied = station.authorize(card=FLEET, pump=1, vehicle="V-17", odometer_km=reading)
+        assert (denied["approved"], denied["reason"]) == (False, "odometer_unreasonable")
+    assert station.authorize(card=FLEET, pump=1, vehicle="V-17",
+                             odometer_km=121_900)["approved"]
+    assert len(_journal(station)) == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ({"vehicle": "V-17\n"}, "vehicle must be 1-64 printable characters"),
+    ({"vehicle": ""}, "vehicle must be 1-64 printable characters"),
+    ({"vehicle": "V" * 65}, "vehicle must be 1-64 printable characters"),
+    ({"vehicle": "V-17", "odometer_km": 10_000_001}, "odometer_km must be 0-10000000"),
+    ({"vehicle": "V-17", "odometer_km": -1}, "odometer_km must be 0-10000000"),
+])
+def test_bad_vehicle_or_odometer_is_one_sentence(station: Station, args: dict[str, object],
+                                                 message: str) -> None:
+    before = station.conn.execute("SELECT COUNT(*) FROM authorizations").fetchone()[0]
+    with pytest.raises(SaleError, match=message):
+        station.authorize(card=FLEET, pump=1, **args)  # type: ignore[arg-type]
+    assert station.conn.execute("SELECT COUNT(*) FROM authorizations").fetchone()[0] == before

@@ -235,3 +235,23 @@ def test_cancelled_denied_and_unknown_sales_cannot_be_completed(station: Station
         station.complete("A000000000", volume_ml=1_000)
     assert snapshot(station.conn) == before
     assert journal.verify(station.conn).rows == 0
+
+
+# -- vehicle and odometer in the journal line (issue 10 #16) ------------------------------
+
+def test_rows_without_vehicle_hash_as_before() -> None:
+    """Rows written before the vehicle fields existed keep their canonical form and hash."""
+    sale = {"seq": 1, "sale_id": "A1", "station_id": "S-001", "card_id": "C", "pump": 1,
+            "product": "DT", "volume_ml": 1000, "unit_price": 6350, "amount": 6350,
+            "authorized_at": "2026-11-18T09:00:00.000000Z",
+            "completed_at": "2026-11-18T09:05:00.000000Z", "wallet_debits": "{}"}
+    old = json.dumps({**sale, "wallet_debits": {}}, sort_keys=True, separators=(",", ":"))
+    none = {**sale, "vehicle_id": None, "odometer_km": None, "odometer_flag": None}
+    assert journal.canonical(sale) == journal.canonical(none) == old.encode()
+    assert journal.chain_hash(journal.GENESIS, none) == hashlib.sha256(
+        journal.GENESIS.encode() + b"\n" + old.encode()).hexdigest()
+    full = {**sale, "vehicle_id": "V-17", "odometer_km": 120_400,
+            "odometer_flag": "odometer_unreasonable"}
+    assert json.loads(journal.canonical(full)) == {
+        **json.loads(old), "vehicle_id": "V-17", "odometer_km": 120_400,
+        "odometer_flag": "odometer_unreasonable"}

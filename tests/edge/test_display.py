@@ -1,0 +1,82 @@
+"""Human formatting of money, volumes and ages (edge/display.py) and its config keys."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge.config import load_config_dict
+from edge.display import Currency, age, ago, litres
+from edge.errors import ConfigError
+
+
+@pytest.mark.parametrize(("code", "decimals", "minor", "text"), [
+    ("RUB", 2, 1018000, "10,180.00 RUB"),
+    ("RUB", 2, 5, "0.05 RUB"),
+    ("RUB", 2, -150, "-1.50 RUB"),
+    ("JPY", 0, 1018000, "1,018,000 JPY"),
+    ("KWD", 3, 1234, "1.234 KWD"),
+    ("EUR", 2, 2**63 - 1, "92,233,720,368,547,758.07 EUR"),
+])
+def test_money_in_the_currency(code: str, decimals: int, minor: int, text: str) -> None:
+    assert Currency(code, decimals).money(minor) == text
+
+
+@given(st.integers(min_value=-10**30, max_value=10**30), st.integers(0, 4))
+def test_money_is_exact_for_every_integer(minor: int, decimals: int) -> None:
+    """Integer arithmetic only: the digits always read back as the same integer."""
+    number = Currency("XXX", decimals).money(minor).removesuffix(" XXX").replace(",", "")
+    assert int(number.replace(".", "")) == minor
+
+
+def test_price_and_unit() -> None:
+    rub = Currency("RUB", 2)
+    assert rub.price(5299) == "52.99 RUB/l"
+    assert rub.of("volume", 15200) == "15.200 l"
+    assert rub.of("money", 15200) == "152.00 RUB"
+    assert litres(1_234_567) == "1,234.567 l"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (None, "never"), (0, "0 s"), (59, "59 s"), (60, "1 min"), (3_700, "1 h 1 min"),
+    (86_400, "1 d"), (216_707, "2 d 12 h"), (90_061, "1 d 1 h"),
+])
+def test_age_in_two_largest_units(seconds: int | None, text: str) -> None:
+    assert age(seconds) == text
+
+
+def _station(extra: str) -> str:
+    return f"[station]\n{extra}\n"
+
+
+def test_currency_from_config() -> None:
+    path = Path("c.toml")
+    cfg = load_config_dict(tomllib.loads(_station('currency = "JPY"')), path)
+    assert cfg.station.money == Currency("JPY", 0)
+    cfg = load_config_dict(tomllib.loads(_station('currency = "XAU"\ncurrency_decimals = 3')),
+                           path)
+    assert cfg.station.money == Currency("XAU", 3)
+    assert load_config_dict({}, path).station.money == Currency("RUB", 2)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('currency = "rub"', "[station] currency must be an ISO 4217 code"),
+    ('currency = "XAU"', "set [station] currency_decimals"),
+    ('currency_decimals = 9', "[station] currency_decimals must be 0-4"),
+])
+def test_bad_currency_names_the_key(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config_dict(tomllib.loads(_station(text)), Path("c.toml"))
+
+
+def test_ago() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 28, 19, 0, 0, tzinfo=UTC)
+    assert ago("2026-11-26T06:48:13.000000Z", now) == "2026-11-26T06:48:13Z (2 d 12 h ago)"
+    assert ago(None, now) == "-"
+    assert ago("not a time", now) == "not a time"
