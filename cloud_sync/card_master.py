@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from edge.errors import CardStoreFormatError
@@ -96,10 +96,10 @@ def set_status(conn: sqlite3.Connection, card_id: str, status: str, *, actor: st
         return _record(conn, [{"op": "card", "card": card}], actor), True
 
 
-def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
-    """The whole master as a card-store document at the latest version."""
+def snapshot(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str, Any]:
+    """The whole master as a card-store document at the latest version, made at ``now``."""
     doc: dict[str, Any] = {"format": FORMAT, "version": latest_version(conn),
-                           "generated_at": iso(utc_now()).replace(".000000", ""),
+                           "generated_at": iso(now or utc_now()).replace(".000000", ""),
                            "products": [json.loads(r[0]) for r in conn.execute(
                                "SELECT doc FROM cm_products ORDER BY code")],
                            "cards": [json.loads(r[0]) for r in conn.execute(
@@ -111,10 +111,16 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
     return doc
 
 
-def message_for(conn: sqlite3.Connection, station_version: int | None) -> dict[str, Any]:
-    """The ``cards`` body that brings a station from ``station_version`` to the latest."""
+def message_for(conn: sqlite3.Connection, station_version: int | None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """The ``cards`` body that brings a station from ``station_version`` to the latest.
+
+    ``now`` (default: the clock) is when it is made: its snapshot's ``generated_at``
+    and its ``expires_at`` count from it, as the station checks (offline_db.freshness).
+    """
     latest = latest_version(conn)
-    expires = iso(utc_now() + MESSAGE_VALID)
+    now = now or utc_now()
+    expires = iso(now + MESSAGE_VALID)
     have = -1 if station_version is None else station_version
     if 0 <= have <= latest and latest - have <= MAX_DELTA_VERSIONS:
         ops: list[dict[str, Any]] = []
@@ -123,7 +129,7 @@ def message_for(conn: sqlite3.Connection, station_version: int | None) -> dict[s
             ops.extend(json.loads(r[0]))
         return {"mode": "delta", "from_version": have, "to_version": latest, "ops": ops,
                 "expires_at": expires}
-    return {"mode": "snapshot", "snapshot": snapshot(conn), "expires_at": expires}
+    return {"mode": "snapshot", "snapshot": snapshot(conn, now), "expires_at": expires}
 
 
 def delta_of(conn: sqlite3.Connection, version: int) -> dict[str, Any]:

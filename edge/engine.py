@@ -173,6 +173,8 @@ class Context:
     week_start: int = 0
     station_groups: frozenset[str] = frozenset()
     data_age_s: int | None = 0
+    #: The card data's ``expires_at`` has passed: stale whatever its age.
+    data_expired: bool = False
     stop_listed: bool = False
     policy: Policy = field(default_factory=Policy)
 
@@ -211,7 +213,8 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     early = _check_identity(card, request, ctx, local)
     if early is not None:
         return early
-    stale = ctx.data_age_s is None or ctx.data_age_s > ctx.policy.max_data_age_s
+    stale = (ctx.data_expired or ctx.data_age_s is None
+             or ctx.data_age_s > ctx.policy.max_data_age_s)
     if stale and (ctx.policy.stale_policy == "refuse"
                   or card.kind not in ctx.policy.stale_card_kinds):
         return Decision.deny(Reason.DATA_STALE)

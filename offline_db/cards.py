@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from offline_db.connection import atomic, iso
+from offline_db.freshness import check_snapshot_times, fresh_as_of
 from offline_db.snapshot import CardSpec, Snapshot, UsageSpec
 from offline_db.state import get_state, set_state
 
@@ -55,12 +56,17 @@ def insert_cards(conn: sqlite3.Connection, cards: Sequence[CardSpec]) -> None:
 
 
 def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str,
-                    now: datetime) -> ImportSummary:
+                    now: datetime, skew_s: int) -> ImportSummary:
     """Replace the whole card store with ``snap`` in one transaction.
 
-    The caller checks the version order; this only writes. The snapshot's usage
-    figures include this station's sales up to ``station_seqs[station_id]``.
+    The caller checks the version order. Every source of a snapshot (file, MQTT,
+    flash reply) comes through here, so its times are checked here against the
+    station's clock ``now`` (offline_db.freshness): made further ahead than ``skew_s``
+    or already expired is a :class:`~edge.errors.CardStoreTimeError` and nothing
+    changes. The snapshot's usage figures include this station's sales up to
+    ``station_seqs[station_id]``.
     """
+    check_snapshot_times(snap.generated_at, snap.expires_at, now=now, skew_s=skew_s)
     previous = get_state(conn, "card_store_version")
     with atomic(conn):
         for table in CARD_TABLES:
@@ -80,8 +86,9 @@ def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str
         set_state(conn, "card_store_generated_at",
                   iso(snap.generated_at) if snap.generated_at else "")
         set_state(conn, "card_store_expires_at", iso(snap.expires_at) if snap.expires_at else "")
-        # Freshness: the moment the data was produced, or the import if it does not say.
-        set_state(conn, "card_store_confirmed_at", iso(snap.generated_at or now))
+        # Freshness: the moment the data was produced (never later than the station's
+        # clock), or the import if it does not say.
+        set_state(conn, "card_store_confirmed_at", iso(fresh_as_of(snap.generated_at, now)))
         set_state(conn, "usage_as_of_seq", str(snap.station_seqs.get(station_id, 0)))
     return ImportSummary(snap.version, int(previous) if previous else None, len(snap.products),
                          len(snap.cards), len(snap.stop_list))
