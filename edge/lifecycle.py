@@ -27,6 +27,7 @@ from edge.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError
 from edge.money import amount_for
 from edge.reasons import Reason
 from offline_db import cards as store
+from offline_db import identifiers
 from offline_db.connection import atomic, iso, parse_iso, utc_now
 from offline_db.freshness import check_generated_at, fresh_as_of, parse_time, trusted_mark
 from offline_db.journal import append_sale
@@ -125,7 +126,7 @@ class Station:
             ids = (card, *extra) if row is None else (card, *extra, row["card_id"], row["pan"],
                                                       row["rfid_uid"], row["token_id"])
             if row is not None and row["rfid_uid"] and extra and \
-                    row["rfid_uid"] not in {e.upper() for e in extra}:
+                    row["rfid_uid"] not in {identifiers.uid(e) for e in extra}:
                 card_id = row["card_id"]
                 decision = Decision.deny(Reason.CARD_NOT_GENUINE)
                 self._record(sale_id, card_id, Request(pump=pump), decision, prices={},

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from offline_db import identifiers
 from offline_db.connection import atomic, iso
 from offline_db.freshness import check_snapshot_times, fresh_as_of
 from offline_db.snapshot import CardSpec, Snapshot, UsageSpec
@@ -95,9 +96,12 @@ def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str
 
 
 def find_card(conn: sqlite3.Connection, identifier: str) -> sqlite3.Row | None:
-    """The card whose card id, PAN, RFID UID or token id is ``identifier``."""
-    for column, value in (("card_id", identifier), ("pan", identifier),
-                          ("rfid_uid", identifier.upper()), ("token_id", identifier)):
+    """The card whose card id, PAN, RFID UID or token id is ``identifier``.
+
+    A PAN or UID matches however it is written (offline_db.identifiers); card ids and
+    token ids match exactly.
+    """
+    for column, value in identifiers.lookups(identifier):
         row: sqlite3.Row | None = conn.execute(
             f"SELECT * FROM cards WHERE {column} = ?", (value,)).fetchone()
         if row is not None:
@@ -105,8 +109,9 @@ def find_card(conn: sqlite3.Connection, identifier: str) -> sqlite3.Row | None:
     return None
 
 
-def is_stop_listed(conn: sqlite3.Connection, *identifiers: str | None) -> bool:
-    values = [i for i in identifiers if i]
+def is_stop_listed(conn: sqlite3.Connection, *idents: str | None) -> bool:
+    """Whether any of ``idents`` is on the stop list (each in its canonical form)."""
+    values = sorted({identifiers.canonical(i) for i in idents if i})
     if not values:
         return False
     marks = ",".join("?" * len(values))
