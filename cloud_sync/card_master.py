@@ -16,6 +16,7 @@ from typing import Any
 from edge.errors import CardStoreFormatError
 from offline_db import identifiers
 from offline_db.connection import atomic, iso, utc_now
+from offline_db.freshness import check_expires_at
 from offline_db.snapshot import FORMAT, CardSpec, parse_snapshot
 
 MAX_DELTA_VERSIONS = 500
@@ -56,9 +57,13 @@ def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[i
     """Make the master equal to a card-store document; return (version, operations).
 
     The new version is the file's ``version`` when that is ahead of the master, else
-    the next one.
+    the next one. A file whose ``expires_at`` has passed is refused
+    (:class:`~edge.errors.CardStoreTimeError`).
     """
     snap = parse_snapshot(data)  # strict validation first: nothing changes on a bad file
+    # The master re-issues the data under the office's own word (its snapshots carry
+    # no expires_at): a file the office no longer vouches for must not become fresh.
+    check_expires_at(snap.expires_at, now=utc_now(), generated_at=snap.generated_at)
     doc = json.loads(data)
     cards = _normalised_cards(doc.get("cards", []), snap.cards)
     ops: list[dict[str, Any]] = []

@@ -103,3 +103,14 @@ def test_office_cards_block_on_the_command_line(env_config: Path,
     result = runner.invoke(main, ["office", "cards", "block", "04a1b2c3d4e5f6"])
     assert result.exit_code == 0, result.output
     assert f"card {FLEET} is now blocked" in result.output
+
+
+def test_an_expired_file_is_refused_by_the_office(office: sqlite3.Connection,
+                                                  sample_store_file: Path) -> None:
+    """Issue 10 #2: re-issued under the office's word, expired data would look fresh."""
+    doc = json.loads(sample_store_file.read_text())
+    doc.update(generated_at="2026-01-01T00:00:00Z", expires_at="2026-01-02T00:00:00Z")
+    with pytest.raises(CardStoreFormatError, match="expires_at 2026-01-02T00:00:00Z has passed"):
+        card_master.import_file(office, json.dumps(doc).encode(), actor="test")
+    assert card_master.latest_version(office) == 0
+    assert office.execute("SELECT COUNT(*) FROM cm_cards").fetchone()[0] == 0
