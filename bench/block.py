@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,9 @@ def run(samples: int) -> None:
         lock = threading.Lock()
         office_key = Ed25519PrivateKey.generate()
 
-        def apply(body: dict[str, Any]) -> Any:
+        def apply(body: dict[str, Any], made: datetime | None = None) -> Any:
             with lock:
-                return apply_cards_message(station, body)
+                return apply_cards_message(station, body, vouched_at=made)
 
         sync = StationSync(config, store.conn, lock, Ed25519PrivateKey.generate(),
                            office_key.public_key(), apply_cards=apply)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from edge.errors import CardStoreFormatError
+from offline_db import identifiers
 from offline_db.connection import atomic, iso, utc_now
-from offline_db.snapshot import FORMAT, parse_snapshot
+from offline_db.freshness import check_expires_at
+from offline_db.snapshot import FORMAT, CardSpec, parse_snapshot
 
 MAX_DELTA_VERSIONS = 500
 MESSAGE_VALID = timedelta(hours=24)
@@ -55,22 +57,20 @@ def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[i
     """Make the master equal to a card-store document; return (version, operations).
 
     The new version is the file's ``version`` when that is ahead of the master, else
-    the next one.
+    the next one. A file whose ``expires_at`` has passed is refused
+    (:class:`~edge.errors.CardStoreTimeError`).
     """
-    parse_snapshot(data)  # strict validation first: nothing changes on a bad file
+    snap = parse_snapshot(data)  # strict validation first: nothing changes on a bad file
+    # The master re-issues the data under the office's own word (its snapshots carry
+    # no expires_at): a file the office no longer vouches for must not become fresh.
+    check_expires_at(snap.expires_at, now=utc_now(), generated_at=snap.generated_at)
     doc = json.loads(data)
+    cards = _normalised_cards(doc.get("cards", []), snap.cards)
     ops: list[dict[str, Any]] = []
     with atomic(conn):
         ops += _sync_docs(conn, "cm_products", "code", doc["products"], "product")
-        ops += _sync_docs(conn, "cm_cards", "card_id", doc.get("cards", []), "card")
-        stop = {r[0] for r in conn.execute("SELECT identifier FROM cm_stop_list")}
-        wanted = set(doc.get("stop_list", []))
-        for ident in sorted(wanted - stop):
-            ops.append({"op": "stop_add", "identifier": ident})
-            conn.execute("INSERT INTO cm_stop_list VALUES (?)", (ident,))
-        for ident in sorted(stop - wanted):
-            ops.append({"op": "stop_remove", "identifier": ident})
-            conn.execute("DELETE FROM cm_stop_list WHERE identifier = ?", (ident,))
+        ops += _sync_docs(conn, "cm_cards", "card_id", cards, "card")
+        ops += _sync_stop_list(conn, set(snap.stop_list))
         for kind in EXTRA_KINDS:
             conn.execute("INSERT OR REPLACE INTO cm_extra VALUES (?, ?)",
                          (kind, json.dumps(doc.get(kind, []))))
@@ -80,26 +80,77 @@ def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[i
     return version, len(ops)
 
 
-def set_status(conn: sqlite3.Connection, card_id: str, status: str, *, actor: str
-               ) -> tuple[int, bool]:
-    """Set a card's status; return (version, changed)."""
+def _normalised_cards(docs: list[dict[str, Any]], specs: list[CardSpec]
+                      ) -> list[dict[str, Any]]:
+    """The card documents with PAN and UID in their one form (offline_db.identifiers)."""
+    out = []
+    for raw, spec in zip(docs, specs, strict=True):
+        doc = dict(raw)
+        for key in ("pan", "rfid_uid"):
+            if getattr(spec, key) is not None:
+                doc[key] = getattr(spec, key)
+        out.append(doc)
+    return out
+
+
+def _sync_stop_list(conn: sqlite3.Connection, wanted: set[str]) -> list[dict[str, Any]]:
+    """Make the stop list hold exactly ``wanted`` (canonical entries); the operations.
+
+    Entries an older release kept as written are compared by their canonical form
+    and rewritten in it, without an operation: stations normalise theirs too.
+    """
+    stored: set[str] = set()
+    for (entry,) in conn.execute("SELECT identifier FROM cm_stop_list").fetchall():
+        form = identifiers.canonical(entry)
+        stored.add(form)
+        if form != entry:
+            conn.execute("DELETE FROM cm_stop_list WHERE identifier = ?", (entry,))
+            conn.execute("INSERT OR IGNORE INTO cm_stop_list VALUES (?)", (form,))
+    ops: list[dict[str, Any]] = []
+    for ident in sorted(wanted - stored):
+        ops.append({"op": "stop_add", "identifier": ident})
+        conn.execute("INSERT INTO cm_stop_list VALUES (?)", (ident,))
+    for ident in sorted(stored - wanted):
+        ops.append({"op": "stop_remove", "identifier": ident})
+        conn.execute("DELETE FROM cm_stop_list WHERE identifier = ?", (ident,))
+    return ops
+
+
+def find_card_id(conn: sqlite3.Connection, identifier: str) -> str | None:
+    """The card id of the master's card whose card id, PAN, RFID UID or token id is
+    ``identifier``, written in any of its forms (offline_db.identifiers)."""
+    for column, value in identifiers.lookups(identifier):
+        where = "card_id = ?" if column == "card_id" else (
+            f"upper(json_extract(doc, '$.{column}')) = ?" if column == "rfid_uid"
+            else f"json_extract(doc, '$.{column}') = ?")
+        row = conn.execute(f"SELECT card_id FROM cm_cards WHERE {where} LIMIT 1",
+                           (value,)).fetchone()
+        if row is not None:
+            return str(row[0])
+    return None
+
+
+def set_status(conn: sqlite3.Connection, card: str, status: str, *, actor: str
+               ) -> tuple[int, bool, str]:
+    """Set the status of ``card`` (any identifier); return (version, changed, card id)."""
     with atomic(conn):
-        row = conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,)).fetchone()
-        if row is None:
-            raise CardStoreFormatError(f"card {card_id} is not in the card master")
-        card = json.loads(row["doc"])
-        if card.get("status", "active") == status:
-            return latest_version(conn), False
-        card["status"] = status
+        card_id = find_card_id(conn, card)
+        if card_id is None:
+            raise CardStoreFormatError(f"card {card} is not in the card master")
+        doc = json.loads(conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?",
+                                      (card_id,)).fetchone()["doc"])
+        if doc.get("status", "active") == status:
+            return latest_version(conn), False, card_id
+        doc["status"] = status
         conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
-                     (json.dumps(card, sort_keys=True), card_id))
-        return _record(conn, [{"op": "card", "card": card}], actor), True
+                     (json.dumps(doc, sort_keys=True), card_id))
+        return _record(conn, [{"op": "card", "card": doc}], actor), True, card_id
 
 
-def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
-    """The whole master as a card-store document at the latest version."""
+def snapshot(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str, Any]:
+    """The whole master as a card-store document at the latest version, made at ``now``."""
     doc: dict[str, Any] = {"format": FORMAT, "version": latest_version(conn),
-                           "generated_at": iso(utc_now()).replace(".000000", ""),
+                           "generated_at": iso(now or utc_now()).replace(".000000", ""),
                            "products": [json.loads(r[0]) for r in conn.execute(
                                "SELECT doc FROM cm_products ORDER BY code")],
                            "cards": [json.loads(r[0]) for r in conn.execute(
@@ -111,10 +162,16 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
     return doc
 
 
-def message_for(conn: sqlite3.Connection, station_version: int | None) -> dict[str, Any]:
-    """The ``cards`` body that brings a station from ``station_version`` to the latest."""
+def message_for(conn: sqlite3.Connection, station_version: int | None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """The ``cards`` body that brings a station from ``station_version`` to the latest.
+
+    ``now`` (default: the clock) is when it is made: its snapshot's ``generated_at``
+    and its ``expires_at`` count from it, as the station checks (offline_db.freshness).
+    """
     latest = latest_version(conn)
-    expires = iso(utc_now() + MESSAGE_VALID)
+    now = now or utc_now()
+    expires = iso(now + MESSAGE_VALID)
     have = -1 if station_version is None else station_version
     if 0 <= have <= latest and latest - have <= MAX_DELTA_VERSIONS:
         ops: list[dict[str, Any]] = []
@@ -123,7 +180,7 @@ def message_for(conn: sqlite3.Connection, station_version: int | None) -> dict[s
             ops.extend(json.loads(r[0]))
         return {"mode": "delta", "from_version": have, "to_version": latest, "ops": ops,
                 "expires_at": expires}
-    return {"mode": "snapshot", "snapshot": snapshot(conn), "expires_at": expires}
+    return {"mode": "snapshot", "snapshot": snapshot(conn, now), "expires_at": expires}
 
 
 def delta_of(conn: sqlite3.Connection, version: int) -> dict[str, Any]:

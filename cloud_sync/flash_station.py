@@ -30,11 +30,12 @@ from cloud_sync.bundle import BundleError, BundleWriter, open_bundle
 from cloud_sync.envelope import OFFICE
 from cloud_sync.envelope import canonical as envelope_canonical
 from edge.config import Config
-from edge.errors import JournalError
+from edge.errors import CardStoreTimeError, JournalError
 from edge.keys import configured_office_key, load_private_key
 from edge.lifecycle import Station, apply_cards_message
 from edge.views import status as station_status
-from offline_db.connection import atomic, iso, parse_iso
+from offline_db.connection import atomic, iso
+from offline_db.freshness import parse_time
 from offline_db.journal import GENESIS, canonical, canonical_sql
 from offline_db.outbox import apply_receipt
 from offline_db.state import audit, get_state
@@ -234,8 +235,8 @@ def import_reply(station: Station, path: Path, *, actor: str) -> dict[str, Any]:
     header, body = read_reply(config, path, load_private_key(config.station.data_dir))
     conn = station.conn
     try:
-        made = parse_iso(str(header["created_at"]))
-    except ValueError:
+        made = parse_time(header.get("created_at"), "created_at")
+    except CardStoreTimeError:
         raise BundleError("malformed", f"{path.name}: created_at is malformed") from None
     receipt = body.get("receipt")
     cards = body.get("cards")

@@ -217,11 +217,11 @@ def office_cards_import(ctx: click.Context, file: Path) -> None:
 def _set_status(ctx: click.Context, card: str, status: str) -> None:
     conn = open_office(cfg(ctx).office.data_dir)
     try:
-        version, changed = card_master.set_status(conn, card, status, actor=actor())
+        version, changed, card_id = card_master.set_status(conn, card, status, actor=actor())
         if not changed:
-            click.echo(f"card {card} is already {status}; nothing changed")
+            click.echo(f"card {card_id} is already {status}; nothing changed")
             return
-        click.echo(f"card {card} is now {status} (card master version {version})")
+        click.echo(f"card {card_id} is now {status} (card master version {version})")
         _announce(ctx, conn, version)
     finally:
         conn.close()
@@ -231,7 +231,7 @@ def _set_status(ctx: click.Context, card: str, status: str) -> None:
 @click.argument("card")
 @click.pass_context
 def office_cards_block(ctx: click.Context, card: str) -> None:
-    """Block CARD everywhere (online stations refuse it within a second)."""
+    """Block CARD (card id, PAN or RFID UID as written anywhere) everywhere."""
     _set_status(ctx, card, "blocked")
 
 
@@ -239,7 +239,7 @@ def office_cards_block(ctx: click.Context, card: str) -> None:
 @click.argument("card")
 @click.pass_context
 def office_cards_unblock(ctx: click.Context, card: str) -> None:
-    """Make CARD active again everywhere."""
+    """Make CARD (card id, PAN or RFID UID, as written anywhere) active again everywhere."""
     _set_status(ctx, card, "active")
 
 

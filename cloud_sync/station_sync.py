@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -30,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
 from cloud_sync.mqtt import MqttLink
 from edge.config import Config
+from edge.errors import CardStoreTimeError
+from offline_db.freshness import parse_time
 from offline_db.outbox import apply_receipt, outbox_status, pending_batch
 from offline_db.state import get_state
 
@@ -61,7 +64,8 @@ class StationSync:
 
     def __init__(self, config: Config, conn: Any, lock: Any, key: Ed25519PrivateKey,
                  office_key: Ed25519PublicKey, *,
-                 apply_cards: Callable[[dict[str, Any]], Any] | None = None) -> None:
+                 apply_cards: Callable[[dict[str, Any], datetime | None], Any] | None = None
+                 ) -> None:
         self.config = config
         self.conn = conn
         self.lock = lock  # the daemon's one-writer lock
@@ -259,7 +263,15 @@ class StationSync:
             return
         if self.apply_cards is None:
             return
-        result = self.apply_cards(env.body)
+        # The office vouches for the data as of when it signed the message, not when it
+        # arrives: a replayed heartbeat does not make the data fresh again.
+        try:
+            made = parse_time(env.at, "the message's 'at'")
+        except CardStoreTimeError as exc:
+            self.refused += 1
+            log.warning("sync.cards_refused", reason="malformed", error=str(exc))
+            return
+        result = self.apply_cards(env.body, made)
         self.card_updates += 1
         log.info("sync.cards", outcome=result.outcome, version=result.version,
                  detail=result.detail or None)

@@ -23,6 +23,7 @@ from edge.engine import (
 from edge.periods import period_start_utc
 from offline_db import cards as store
 from offline_db.connection import iso, parse_iso
+from offline_db.freshness import Freshness, assess
 from offline_db.snapshot import DAYS
 
 
@@ -56,25 +57,30 @@ class StoreState:
     prices: dict[str, int]
     confirmed_at: datetime | None
     usage_as_of_seq: int
+    #: The ``expires_at`` of the card data in the store (None: it does not expire).
+    expires_at: datetime | None = None
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> StoreState:
         state = {r["key"]: r["value"] for r in conn.execute(
             "SELECT key, value FROM sync_state WHERE key IN "
-            "('card_store_confirmed_at', 'usage_as_of_seq')")}
+            "('card_store_confirmed_at', 'usage_as_of_seq', 'card_store_expires_at')")}
         confirmed = state.get("card_store_confirmed_at")
+        expires = state.get("card_store_expires_at")
         return cls(store.prices(conn), parse_iso(confirmed) if confirmed else None,
-                   int(state.get("usage_as_of_seq") or 0))
+                   int(state.get("usage_as_of_seq") or 0),
+                   parse_iso(expires) if expires else None)
 
-    def data_age_s(self, now: datetime) -> int | None:
-        """Seconds since the card data was last confirmed fresh (None: never loaded)."""
-        if self.confirmed_at is None:
-            return None
-        return max(0, int((now - self.confirmed_at).total_seconds()))
+    def freshness(self, now: datetime, *, max_age_s: int, skew_s: int) -> Freshness:
+        """The data's age by the station's clock and whether it is stale (freshness.assess)."""
+        return assess(self.confirmed_at, self.expires_at, now=now, max_age_s=max_age_s,
+                      skew_s=skew_s)
 
 
-def data_age_s(conn: sqlite3.Connection, now: datetime) -> int | None:
-    return StoreState.load(conn).data_age_s(now)
+def freshness(conn: sqlite3.Connection, config: Config, now: datetime) -> Freshness:
+    """How fresh the station's card data is now (the rule authorization applies)."""
+    return StoreState.load(conn).freshness(now, max_age_s=config.offline.max_data_age_s,
+                                           skew_s=config.offline.max_clock_skew_s)
 
 
 def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
@@ -82,10 +88,12 @@ def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
                   policy: Policy | None = None) -> Context:
     st = config.station
     state = state or StoreState.load(conn)
+    fresh = state.freshness(now, max_age_s=config.offline.max_data_age_s,
+                            skew_s=config.offline.max_clock_skew_s)
     return Context(now=now, station_id=st.id, prices=state.prices, tz=st.tz,
                    week_start=st.week_start_index, station_groups=frozenset(st.groups),
-                   data_age_s=state.data_age_s(now), stop_listed=stop_listed,
-                   policy=policy or policy_of(config))
+                   data_age_s=fresh.age_s, data_expired=fresh.stale_reason == "expired",
+                   stop_listed=stop_listed, policy=policy or policy_of(config))
 
 
 def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, now: datetime,

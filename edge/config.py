@@ -128,6 +128,7 @@ class OfflineConfig:
     """``[offline]``: what to do when the card data is older than the staleness limit."""
 
     max_data_age: str = "24h"
+    max_clock_skew: str = "5m"
     stale_policy: str = "restrict"
     stale_fill_cap_ml: int = 40_000
     stale_card_kinds: list[str] = field(default_factory=lambda: ["rfid", "magstripe", "smart",
@@ -135,6 +136,8 @@ class OfflineConfig:
 
     def validate(self) -> None:
         parse_duration(self.max_data_age)
+        if parse_duration(self.max_clock_skew) > 3600:
+            raise ValueError("[offline] max_clock_skew must be at most 1h")
         if self.stale_policy not in ("restrict", "refuse"):
             raise ValueError("[offline] stale_policy must be restrict or refuse")
         if self.stale_fill_cap_ml < 0:
@@ -146,6 +149,11 @@ class OfflineConfig:
     @property
     def max_data_age_s(self) -> int:
         return parse_duration(self.max_data_age)
+
+    @property
+    def max_clock_skew_s(self) -> int:
+        """How far ahead of the station's clock card data may claim to be made."""
+        return parse_duration(self.max_clock_skew)
 
 
 @dataclass(frozen=True, kw_only=True)

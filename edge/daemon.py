@@ -14,6 +14,7 @@ import signal
 import socket
 import socketserver
 import threading
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -131,11 +132,14 @@ class Daemon:
             forecourt.sync_all_prices()
         return result
 
-    def _apply_cards(self, body: dict[str, Any]) -> Any:
-        """A card-store message from the office (sync thread), under the writer lock."""
+    def _apply_cards(self, body: dict[str, Any], made: datetime | None = None) -> Any:
+        """A card-store message from the office (sync thread), under the writer lock.
+
+        ``made``: when the office signed it (the envelope's ``at``): fresh as of then.
+        """
         assert self.station is not None
         with self._lock:
-            result = apply_cards_message(self.station, body)
+            result = apply_cards_message(self.station, body, vouched_at=made)
         if self.forecourt is not None and result.outcome == "applied":
             self.forecourt.sync_all_prices()
         return result

@@ -177,6 +177,8 @@ class Context:
     week_start: int = 0
     station_groups: frozenset[str] = frozenset()
     data_age_s: int | None = 0
+    #: The card data's ``expires_at`` has passed: stale whatever its age.
+    data_expired: bool = False
     stop_listed: bool = False
     policy: Policy = field(default_factory=Policy)
 
@@ -220,7 +222,8 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     odometer_flag = odometer_unreasonable(card, request, ctx.policy)
     if odometer_flag and ctx.policy.odometer_policy == "refuse":
         return Decision.deny(Reason.ODOMETER_UNREASONABLE)
-    stale = ctx.data_age_s is None or ctx.data_age_s > ctx.policy.max_data_age_s
+    stale = (ctx.data_expired or ctx.data_age_s is None
+             or ctx.data_age_s > ctx.policy.max_data_age_s)
     if stale and (ctx.policy.stale_policy == "refuse"
                   or card.kind not in ctx.policy.stale_card_kinds):
         return Decision.deny(Reason.DATA_STALE)

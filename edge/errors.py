@@ -59,6 +59,16 @@ class CardStoreFormatError(ForecourtError):
     code = "card_store_invalid"
 
 
+class CardStoreTimeError(CardStoreFormatError):
+    """Card data whose times cannot be trusted: made in the future, or already expired.
+
+    Example scenarios: a snapshot whose ``generated_at`` lies a year ahead of the
+    station's clock, or whose ``expires_at`` has passed (offline_db/freshness.py).
+    """
+
+    code = "card_store_time"
+
+
 class SaleError(ForecourtError):
     """A sale operation cannot be carried out.
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -22,11 +23,13 @@ import structlog
 from edge.cardview import StoreState, build_card_view, build_context, policy_of
 from edge.config import Config
 from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
-from edge.errors import CardStoreFormatError, ForecourtError, SaleError
+from edge.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError, SaleError
 from edge.money import amount_for
 from edge.reasons import Reason
 from offline_db import cards as store
+from offline_db import identifiers
 from offline_db.connection import atomic, iso, parse_iso, utc_now
+from offline_db.freshness import check_generated_at, fresh_as_of, parse_time, trusted_mark
 from offline_db.journal import append_sale
 from offline_db.snapshot import load_snapshot_file
 from offline_db.state import audit, get_state
@@ -115,9 +118,14 @@ class Station:
             with atomic(self.conn):
                 summary = store.import_snapshot(self.conn, snap,
                                                 station_id=self.config.station.id,
-                                                now=self.clock())
+                                                now=self.clock(),
+                                                skew_s=self.config.offline.max_clock_skew_s)
                 audit(self.conn, actor, "cards.import", file=str(path), version=snap.version,
                       cards=summary.cards)
+        except CardStoreTimeError as exc:
+            log.warning("cards.import_refused", file=str(path), version=snap.version,
+                        code=exc.code, error=str(exc))
+            raise
         finally:
             self.card_data_changed()
         log.info("cards.imported", version=snap.version, cards=summary.cards,
@@ -145,7 +153,7 @@ class Station:
             ids = (card, *extra) if row is None else (card, *extra, row["card_id"], row["pan"],
                                                       row["rfid_uid"], row["token_id"])
             if row is not None and row["rfid_uid"] and extra and \
-                    row["rfid_uid"] not in {e.upper() for e in extra}:
+                    row["rfid_uid"] not in {identifiers.uid(e) for e in extra}:
                 card_id = row["card_id"]
                 decision = Decision.deny(Reason.CARD_NOT_GENUINE)
                 self._record(sale_id, card_id, Request(pump=pump), decision, prices={},
@@ -358,7 +366,9 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
     refused; a delta that does not start at our version asks for a sync; one that
     ends at our version only confirms our data is fresh. The data counts as fresh
     as of ``vouched_at`` (when the office made the message; a flash-drive reply may be
-    days old) or, by default, now; that moment never moves back.
+    days old) or, by default, now, and never later than the station's clock; that
+    moment never moves back, unless the mark held lies ahead of the clock by more
+    than ``[offline] max_clock_skew`` (offline_db.freshness: then it is not trusted).
     """
     from offline_db.deltas import apply_ops, parse_ops
     from offline_db.snapshot import parse_snapshot
@@ -366,18 +376,20 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
 
     conn = station.conn
     now = station.clock()
-    confirmed = iso(min(now, vouched_at) if vouched_at is not None else now)
-    was = get_state(conn, "card_store_confirmed_at")
-    if was and was > confirmed:
-        confirmed = was
+    skew_s = station.config.offline.max_clock_skew_s
+    confirmed_at = _confirmed_mark(conn, fresh_as_of(vouched_at, now), now=now, skew_s=skew_s)
+    confirmed = iso(confirmed_at)
     current_text = get_state(conn, "card_store_version")
     current = int(current_text) if current_text is not None else -1
-    expires = body.get("expires_at")
     try:
-        if not isinstance(expires, str) or parse_iso(expires) < now:
-            return CardsUpdate("refused", current, "the message has expired")
-    except ValueError:
-        return CardsUpdate("refused", current, "the message's expires_at is malformed")
+        # Made in the future: replayed, it would mark the data fresh "now" until it expires.
+        check_generated_at(vouched_at, now=now, skew_s=skew_s,
+                           what="the message's creation time")
+        if parse_time(body.get("expires_at"), "the message's expires_at") <= now:
+            return CardsUpdate("refused", current, "the message has expired (expires_at "
+                               f"{body['expires_at']})")
+    except CardStoreTimeError as exc:
+        return CardsUpdate("refused", current, str(exc))
     mode = body.get("mode")
     if mode == "usage":
         try:
@@ -399,8 +411,12 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
         try:
             with atomic(conn):
                 store.import_snapshot(conn, snap, station_id=station.config.station.id,
-                                      now=now)
-                set_state(conn, "card_store_confirmed_at", confirmed)
+                                      now=now, skew_s=skew_s)
+                # Fresh as of the message, but never before the snapshot was made.
+                made = fresh_as_of(snap.generated_at, now)
+                set_state(conn, "card_store_confirmed_at", iso(min(made, confirmed_at)))
+        except CardStoreTimeError as exc:
+            return CardsUpdate("refused", current, str(exc))
         finally:
             station.card_data_changed()
         return CardsUpdate("applied", snap.version)
@@ -421,6 +437,17 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
             apply_ops(conn, ops, station_id=station.config.station.id)
             set_state(conn, "card_store_version", str(last))
             set_state(conn, "card_store_confirmed_at", confirmed)
+            # The office's master carries no expiry of its own: its word (this delta or
+            # heartbeat, itself valid until its expires_at) replaces a file's expires_at.
+            set_state(conn, "card_store_expires_at", "")
     finally:
         station.card_data_changed()
     return CardsUpdate("confirmed" if first == last else "applied", last)
+
+
+def _confirmed_mark(conn: sqlite3.Connection, new: datetime, *, now: datetime,
+                    skew_s: int) -> datetime:
+    """The later of ``new`` and the mark held, if that one can be trusted at all."""
+    was_text = get_state(conn, "card_store_confirmed_at")
+    was = trusted_mark(parse_iso(was_text) if was_text else None, now=now, skew_s=skew_s)
+    return max(new, was) if was is not None else new

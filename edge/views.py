@@ -11,7 +11,7 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
-from edge.cardview import build_card_view, build_context, data_age_s
+from edge.cardview import build_card_view, build_context, freshness
 from edge.config import Config
 from edge.engine import limit_used, visits_used
 from edge.periods import period_start_date
@@ -22,7 +22,7 @@ from offline_db.state import get_state
 
 def status(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any]:
     version = get_state(conn, "card_store_version")
-    age = data_age_s(conn, now)
+    fresh = freshness(conn, config, now)
     oldest = oldest_undelivered_at(conn)
     last = conn.execute("SELECT MAX(seq) AS seq FROM journal").fetchone()["seq"]
     return {
@@ -31,8 +31,10 @@ def status(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str,
         "data_dir": str(config.station.data_dir),
         "card_store_version": int(version) if version is not None else None,
         "card_store_confirmed_at": get_state(conn, "card_store_confirmed_at") or None,
-        "card_data_age_s": age,
-        "card_data_stale": age is None or age > config.offline.max_data_age_s,
+        "card_store_expires_at": get_state(conn, "card_store_expires_at") or None,
+        "card_data_age_s": fresh.age_s,
+        "card_data_stale": fresh.stale,
+        "card_data_stale_reason": fresh.stale_reason,
         "cards": conn.execute("SELECT COUNT(*) FROM cards").fetchone()[0],
         "stop_list": conn.execute("SELECT COUNT(*) FROM stop_list").fetchone()[0],
         "open_authorizations": conn.execute(

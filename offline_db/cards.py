@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from offline_db import identifiers
 from offline_db.connection import atomic, iso
+from offline_db.freshness import check_snapshot_times, fresh_as_of
 from offline_db.snapshot import CardSpec, Snapshot, UsageSpec
 from offline_db.state import get_state, set_state
 
@@ -55,12 +57,17 @@ def insert_cards(conn: sqlite3.Connection, cards: Sequence[CardSpec]) -> None:
 
 
 def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str,
-                    now: datetime) -> ImportSummary:
+                    now: datetime, skew_s: int) -> ImportSummary:
     """Replace the whole card store with ``snap`` in one transaction.
 
-    The caller checks the version order; this only writes. The snapshot's usage
-    figures include this station's sales up to ``station_seqs[station_id]``.
+    The caller checks the version order. Every source of a snapshot (file, MQTT,
+    flash reply) comes through here, so its times are checked here against the
+    station's clock ``now`` (offline_db.freshness): made further ahead than ``skew_s``
+    or already expired is a :class:`~edge.errors.CardStoreTimeError` and nothing
+    changes. The snapshot's usage figures include this station's sales up to
+    ``station_seqs[station_id]``.
     """
+    check_snapshot_times(snap.generated_at, snap.expires_at, now=now, skew_s=skew_s)
     previous = get_state(conn, "card_store_version")
     with atomic(conn):
         for table in CARD_TABLES:
@@ -80,17 +87,21 @@ def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str
         set_state(conn, "card_store_generated_at",
                   iso(snap.generated_at) if snap.generated_at else "")
         set_state(conn, "card_store_expires_at", iso(snap.expires_at) if snap.expires_at else "")
-        # Freshness: the moment the data was produced, or the import if it does not say.
-        set_state(conn, "card_store_confirmed_at", iso(snap.generated_at or now))
+        # Freshness: the moment the data was produced (never later than the station's
+        # clock), or the import if it does not say.
+        set_state(conn, "card_store_confirmed_at", iso(fresh_as_of(snap.generated_at, now)))
         set_state(conn, "usage_as_of_seq", str(snap.station_seqs.get(station_id, 0)))
     return ImportSummary(snap.version, int(previous) if previous else None, len(snap.products),
                          len(snap.cards), len(snap.stop_list))
 
 
 def find_card(conn: sqlite3.Connection, identifier: str) -> sqlite3.Row | None:
-    """The card whose card id, PAN, RFID UID or token id is ``identifier``."""
-    for column, value in (("card_id", identifier), ("pan", identifier),
-                          ("rfid_uid", identifier.upper()), ("token_id", identifier)):
+    """The card whose card id, PAN, RFID UID or token id is ``identifier``.
+
+    A PAN or UID matches however it is written (offline_db.identifiers); card ids and
+    token ids match exactly.
+    """
+    for column, value in identifiers.lookups(identifier):
         row: sqlite3.Row | None = conn.execute(
             f"SELECT * FROM cards WHERE {column} = ?", (value,)).fetchone()
         if row is not None:
@@ -98,8 +109,9 @@ def find_card(conn: sqlite3.Connection, identifier: str) -> sqlite3.Row | None:
     return None
 
 
-def is_stop_listed(conn: sqlite3.Connection, *identifiers: str | None) -> bool:
-    values = [i for i in identifiers if i]
+def is_stop_listed(conn: sqlite3.Connection, *idents: str | None) -> bool:
+    """Whether any of ``idents`` is on the stop list (each in its canonical form)."""
+    values = sorted({identifiers.canonical(i) for i in idents if i})
     if not values:
         return False
     marks = ",".join("?" * len(values))

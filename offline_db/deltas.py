@@ -22,6 +22,7 @@ import sqlite3
 from typing import Any
 
 from edge.errors import CardStoreFormatError
+from offline_db import identifiers
 from offline_db.cards import insert_cards, usage_rows
 from offline_db.snapshot import CardSpec, Product, parse_card, parse_product
 
@@ -48,10 +49,15 @@ def parse_ops(raw: Any) -> list[Op]:
             value = item.get(key)
             if set(item) != {"op", key} or not isinstance(value, str) or not value:
                 raise CardStoreFormatError(f"{where}: {op} needs a non-empty {key!r}")
-            out.append((op, value))
+            out.append((op, _stop_entry(value) if key == "identifier" else value))
         else:
             raise CardStoreFormatError(f"{where}: unknown or malformed operation {op!r}")
     return out
+
+
+def _stop_entry(identifier: str) -> str:
+    """A stop-list entry in the form the station keeps and matches (identifiers.canonical)."""
+    return identifiers.canonical(identifier)
 
 
 def _usage(item: dict[str, Any], where: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from edge.errors import StoreError
+from offline_db.identifiers import canonical
 
 station_migrations = Migrations("forecourt-station")
 
@@ -248,3 +249,17 @@ def m0006_journal_vehicle_odometer(db: Database) -> None:
     db.execute("ALTER TABLE journal ADD COLUMN odometer_flag TEXT")
     db.execute("CREATE INDEX journal_vehicle ON journal (vehicle_id, seq) "
                "WHERE vehicle_id IS NOT NULL")
+
+
+@station_migrations(name="0007_canonical_stop_list")
+def m0007_canonical_stop_list(db: Database) -> None:
+    """Stop-list entries in their one form (offline_db.identifiers; issue 10 #3).
+
+    Entries were kept as written, so ``04a1b2c3`` never matched the tag read as
+    ``04A1B2C3``; lookups now use the canonical form, and so do the entries.
+    """
+    for (entry,) in db.execute("SELECT identifier FROM stop_list").fetchall():
+        form = canonical(entry)
+        if form != entry:
+            db.execute("DELETE FROM stop_list WHERE identifier = ?", [entry])
+            db.execute("INSERT OR IGNORE INTO stop_list VALUES (?)", [form])

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import CardStoreFormatError
+from offline_db import identifiers
 from offline_db.migrations import CARD_KINDS, CARD_STATUSES
 
 FORMAT = "forecourt-card-store"
@@ -251,7 +252,7 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
     for i, item in enumerate(top.get_list("stop_list")):
         if not isinstance(item, str) or not item:
             raise CardStoreFormatError(f"stop_list[{i}] must be a non-empty string")
-        stop_list.append(item)
+        stop_list.append(identifiers.canonical(item))
     return Snapshot(
         version=top.get_int("version", what="the card-store version"),
         generated_at=top.get_timestamp("generated_at"),
@@ -346,8 +347,7 @@ def _card(item: Any, where: str) -> CardSpec:
     card = CardSpec(
         card_id=obj.req_str("card_id"), kind=obj.choice("kind", CARD_KINDS),
         status=obj.choice("status", CARD_STATUSES, default="active"),
-        pan=obj.get_str("pan", required=False, pattern=r"\d{8,19}"),
-        rfid_uid=_uid(obj), token_id=obj.get_str("token_id", required=False),
+        pan=_pan(obj), rfid_uid=_uid(obj), token_id=obj.get_str("token_id", required=False),
         expires=obj.get_date("expires"), customer_id=obj.get_str("customer_id", required=False),
         vehicle_id=obj.get_str("vehicle_id", required=False), products=obj.str_list("products"),
         limits=limits, wallets=wallets, usage=usage, rules=rules)
@@ -356,9 +356,30 @@ def _card(item: Any, where: str) -> CardSpec:
     return card
 
 
+def _pan(obj: _Obj) -> str | None:
+    """The card's PAN in its one form, digits only (offline_db.identifiers)."""
+    text = obj.get_str("pan", required=False)
+    if text is None:
+        return None
+    value = identifiers.pan(text)
+    if value is None:
+        raise CardStoreFormatError(
+            f"{obj.at('pan')} must be 8-19 digits (groups may be separated by spaces or "
+            f"dashes), got {text!r}")
+    return value
+
+
 def _uid(obj: _Obj) -> str | None:
-    uid = obj.get_str("rfid_uid", required=False, pattern=r"[0-9A-Fa-f]{8,20}")
-    return uid.upper() if uid else None
+    """The card's RFID UID in its one form, upper-case hex (offline_db.identifiers)."""
+    text = obj.get_str("rfid_uid", required=False)
+    if text is None:
+        return None
+    value = identifiers.uid(text)
+    if value is None:
+        raise CardStoreFormatError(
+            f"{obj.at('rfid_uid')} must be 8-20 hex digits (byte pairs may be separated by "
+            f"':', '-' or spaces), got {text!r}")
+    return value
 
 
 def _unique(cards: list[CardSpec]) -> None:

@@ -310,3 +310,26 @@ def test_sales_show_vehicle_odometer_and_flag(station_dir: Path) -> None:
     bad = run("sale", "authorize", "--card", CARD, "--pump", "1", "--vehicle", "V\x1b[2J",
               ok=False)
     assert bad.exit_code == 1 and "vehicle must be 1-64 printable characters" in bad.stderr
+
+
+def test_card_written_with_spaces_or_separators(station_dir: Path) -> None:
+    """Issue 10 #3: --card and cards show take a PAN or UID however it is written."""
+    auth = run_json("sale", "authorize", "--card", "7800 0012 3456 7890", "--pump", "3",
+                    "--product", "AI95")
+    assert (auth["approved"], auth["card_id"]) == (True, CARD)
+    shown = run_json("cards", "show", "04:b7:c8:d9:e0:f1:a2")
+    assert (shown["card_id"], shown["status"]) == ("7800001234567895", "lost")
+
+
+def test_card_store_in_the_future_is_one_sentence(station_dir: Path, tmp_path: Path,
+                                                  sample_store_file: Path) -> None:
+    """Issue 10 #2: a card store made a year ahead of the station's clock is refused."""
+    doc = json.loads(sample_store_file.read_text())
+    doc.update(version=18, generated_at="2099-01-01T00:00:00Z")
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(doc))
+    result = run("cards", "import", str(path), ok=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "generated_at 2099-01-01T00:00:00Z lies ahead of the station's clock" in \
+        result.output
+    assert run_json("status")["card_store_version"] == 17

@@ -99,6 +99,8 @@ def test_unknown_section(tmp_path: Path) -> None:
     ('[station]\ntimezone = "Mars/Olympus"\n', "is not a known time zone"),
     ('[offline]\nmax_data_age = "a day"\n', "is not a duration"),
     ('[offline]\nstale_policy = "hope"\n', "[offline] stale_policy must be restrict or refuse"),
+    ('[offline]\nmax_clock_skew = "2h"\n', "[offline] max_clock_skew must be at most 1h"),
+    ('[offline]\nmax_clock_skew = "soon"\n', "is not a duration"),
     ('[station]\nweek_start = "funday"\n', "[station] week_start must be one of"),
     ('station = 3\n', "[station] must be a table"),
     ('[station\n', "not valid TOML"),

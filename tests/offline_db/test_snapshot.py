@@ -67,7 +67,7 @@ def mutate(path: str, value: Any) -> dict[str, Any]:
     ("cards.0.kind", "chip", "cards[0].kind must be one of rfid, magstripe, smart, digital"),
     ("cards.0.status", "frozen", "cards[0].status must be one of active"),
     ("cards.0.expires", "31.12.2028", "cards[0].expires must be a date YYYY-MM-DD"),
-    ("cards.0.pan", "78000012345678901234", "cards[0].pan has an invalid value"),
+    ("cards.0.pan", "78000012345678901234", "cards[0].pan must be 8-19 digits"),
     ("cards.0.limit", [], "cards[0].limit is not a known field"),
     ("cards.1.card_id", "7800001234567890", "cards[1].card_id '7800001234567890' is already "
                                             "used by cards[0]"),
