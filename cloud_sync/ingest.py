@@ -107,8 +107,8 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
                                     "(seqs must run consecutively from first_seq)")
     where = f"sale seq {seq}"
     if row["station_id"] != station_id:
-        raise _Refused("malformed", f"{where} belongs to station {row['station_id']!r}, "
-                                    f"not {station_id!r}")
+        raise _Refused("wrong_station", f"{where} belongs to station {row['station_id']!r}, "
+                                        f"not {station_id!r}")
     for name in ("sale_id", "card_id", "product"):
         if not _text(row[name]):
             raise _Refused("malformed", f"{where}: {name} must be a non-empty printable string")
@@ -198,17 +198,29 @@ def _check_chain(sales: list[dict[str, Any]]) -> None:
 # -- the transaction ----------------------------------------------------------------------
 
 def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, envelope_id: str,
-                 now: datetime) -> IngestResult:
+                 now: datetime, sender: str | None = None) -> IngestResult:
     """Store one verified batch exactly once, or quarantine it whole; never raises on input.
 
-    Database errors (disk full, locked) do propagate: then nothing was stored and no
-    receipt may be sent, so the station keeps the sales and sends them again.
+    ``sender`` is the station that signed the batch (its enrolled key and topic): the
+    batch must be its own (``wrong_station`` otherwise). Database errors (disk full,
+    locked) do propagate: then nothing was stored and no receipt may be sent, so the
+    station keeps the sales and sends them again.
     """
     if via not in VIA:
         raise ValueError(f"via must be one of {', '.join(VIA)}, not {via!r}")
     at = iso(now)
     station_hint = body.get("station_id") if isinstance(body, dict) else None
     station_hint = station_hint if isinstance(station_hint, str) else None
+    if sender is not None and station_hint != sender:
+        station_hint = sender
+        refused = _Refused("wrong_station", f"the batch names station "
+                           f"{body.get('station_id') if isinstance(body, dict) else None!r}, "
+                           f"but {sender!r} sent it")
+        with atomic(conn):
+            _quarantine(conn, body, refused, envelope_id=envelope_id, at=at, station_id=sender)
+            head = _head(conn, sender)
+            return IngestResult(sender, 0, 0, refused.reason, head[0], head[1],
+                                _open_gaps(conn, sender), refused.detail)
     with atomic(conn):
         try:
             if station_hint is not None and not _enrolled(conn, station_hint):
@@ -299,9 +311,10 @@ def _problem(conn: sqlite3.Connection, station_id: str, kind: str, first: int, l
 
 
 def _quarantine(conn: sqlite3.Connection, body: Any, refused: _Refused, *, envelope_id: str,
-                at: str) -> None:
-    station_id = body.get("station_id") if isinstance(body, dict) else None
-    station_id = station_id if isinstance(station_id, str) else None
+                at: str, station_id: str | None = None) -> None:
+    if station_id is None:
+        named = body.get("station_id") if isinstance(body, dict) else None
+        station_id = named if isinstance(named, str) else None
     first = body.get("first_seq") if isinstance(body, dict) else None
     last = body.get("last_seq") if isinstance(body, dict) else None
     first = first if _is_int(first) else None
