@@ -2,12 +2,11 @@
 
 Everything a station or the office receives — an MQTT envelope, a bundle's header,
 its summary line or reply, a sale line the bulk ingest cannot judge at once — is
-decoded by :func:`decode`: a size cap, a nesting cap checked *before* parsing (so
-100,000 ``[`` never reach the recursive parser), no ``NaN`` or infinities, and every
-parser failure (``ValueError``, ``RecursionError``) turned into a refusal with one
-sentence. Then :func:`check_body` checks the body of each message kind before any of
-it is used: the fields it must have and no others, their types and ranges, and that
-every station id inside it is the sender's own (``wrong_station``). The sender's
+decoded by :func:`decode`: a size cap, a nesting cap (100,000 ``[`` are refused, not
+a ``RecursionError``), no ``NaN`` or infinities, and every parser failure turned into
+a refusal with one sentence. Then :func:`check_body` checks the body of each message
+kind before any of it is used: the fields it must have and no others, their types and
+ranges, and that every station id inside it is the sender's own (``wrong_station``). The sender's
 identity — its enrolled key and its topic for a station, the addressed station for
 the office's messages — is the only source of the station id. Reason codes:
 ``too_large``, ``malformed``, ``wrong_station`` (docs/mqtt.md).
@@ -18,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from itertools import accumulate
 from typing import Any
 
 from edge.errors import Refusal
@@ -31,12 +29,6 @@ MAX_INT = 2**63 - 1
 MAX_LIST = 100
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
-#: A JSON string literal (possessive: linear on any input).
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_BRACKETS = b"[]{}"
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
-_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
 ErrorType = Callable[[str, str], Exception]
 
 
@@ -44,13 +36,22 @@ class WireError(Refusal):
     """A message refused before use; ``reason`` is its reason code."""
 
 
-def depth(data: bytes) -> int:
-    """The deepest nesting of arrays and objects in JSON text (strings skipped).
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether parsed JSON nests arrays and objects more than ``limit`` deep.
 
-    Runs in C (regex, ``bytes.translate``, ``accumulate``): linear, no recursion.
+    Iterative (no recursion), and it visits only containers' items.
     """
-    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    if not isinstance(value, (dict, list)):
+        return False  # a scalar nests nothing
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > limit:
+            return True
+        for child in (item.values() if isinstance(item, dict) else item):
+            if isinstance(child, (dict, list)):
+                stack.append((child, level + 1))
+    return False
 
 
 def _no_constant(name: str) -> Any:
@@ -61,15 +62,23 @@ def decode(data: bytes, *, what: str, max_bytes: int, error: ErrorType = WireErr
     """Parse JSON from a peer; ``error(reason, sentence)`` for anything unusable.
 
     ``what`` names the thing in the sentence ("the message", "bundle.fcb's header").
+    Python's parser is recursive: deeper than about 1,000 levels it raises
+    ``RecursionError``, which is caught here; anything deeper than :data:`MAX_DEPTH`
+    that it did parse is refused after, so nothing recursive downstream (canonical
+    JSON for the signature, the quarantine copy) can meet it.
     """
     if len(data) > max_bytes:
         raise error("too_large", f"{what} is larger than {max_bytes} bytes")
-    if depth(data) > MAX_DEPTH:
-        raise error("malformed", f"{what} is nested more than {MAX_DEPTH} levels deep")
     try:
-        return json.loads(data, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        value = json.loads(data, parse_constant=_no_constant)
+    except RecursionError:
+        raise error("malformed", f"{what} is nested more than {MAX_DEPTH} levels deep"
+                    ) from None
+    except (ValueError, UnicodeDecodeError):
         raise error("malformed", f"{what} is not JSON") from None
+    if too_deep(value):
+        raise error("malformed", f"{what} is nested more than {MAX_DEPTH} levels deep")
+    return value
 
 
 # -- field checks ------------------------------------------------------------------------

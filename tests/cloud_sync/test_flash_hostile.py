@@ -164,18 +164,19 @@ def reply(desk: Desk, body: bytes, header_station: str = STATION_ID) -> Path:
 def test_a_misshapen_reply_changes_nothing_at_the_station(desk: Desk) -> None:
     desk.sell(3)
     journal = desk.journal()
-    good = {"station_id": STATION_ID, "cards": None, "usage": None,
-            "receipt": {"station_id": STATION_ID, "up_to_seq": 3, "hash": journal[2]["hash"]}}
+    receipt = {"station_id": STATION_ID, "up_to_seq": 3, "hash": journal[2]["hash"]}
+    good: dict[str, Any] = {"station_id": STATION_ID, "cards": None, "usage": None,
+                            "receipt": receipt}
     before = desk.station_state()
     cases: dict[str, tuple[str, Any]] = {
         "deep": ("malformed", None),
         "header of S-002": ("wrong_station", good),
         "body of S-002": ("wrong_station", {**good, "station_id": OTHER}),
-        "receipt of S-002": ("wrong_station", {**good, "receipt": {**good["receipt"],
+        "receipt of S-002": ("wrong_station", {**good, "receipt": {**receipt,
                                                                    "station_id": OTHER}}),
-        "receipt hash a list": ("malformed", {**good, "receipt": {**good["receipt"],
+        "receipt hash a list": ("malformed", {**good, "receipt": {**receipt,
                                                                   "hash": [1]}}),
-        "receipt seq a bool": ("malformed", {**good, "receipt": {**good["receipt"],
+        "receipt seq a bool": ("malformed", {**good, "receipt": {**receipt,
                                                                  "up_to_seq": True}}),
         "cards a list": ("malformed", {**good, "cards": [1]}),
         "cards version text": ("malformed", {**good, "cards": {
