@@ -9,6 +9,8 @@ reason, never a traceback, and nothing of it stored.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -265,3 +267,24 @@ def test_station_refuses_malformed_and_foreign_receipts_and_counts_replays(
     assert "sync.receipt_replayed" in log
     assert "wrong_station" in log
     no_traceback(daemon_log(network))
+
+
+def test_the_last_will_still_marks_a_station_offline(network: Path, broker: Broker,
+                                                     office: subprocess.Popen[str]) -> None:
+    """The will was made at connect, before the statuses since: it is not a replay."""
+    def online() -> bool | None:
+        value: bool | None = fc_json(network, "office", "stations")[0]["online"]
+        return value
+
+    station = start_daemon(network)
+    try:
+        wait_for(lambda: online() is True, "the station online")
+        os.kill(station.pid, signal.SIGKILL)
+        station.wait()
+        wait_for(lambda: online() is False, "the will to mark it offline")
+        station = start_daemon(network)
+        wait_for(lambda: online() is True, "the station online again")
+    finally:
+        stop_daemon(station)
+    assert refused_counts(network).get("replayed", 0) == 0
+    no_traceback(network.parent / "office.log")
