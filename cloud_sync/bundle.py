@@ -431,7 +431,7 @@ def open_bundle(path: Path, *, me: str, my_key: Ed25519PrivateKey,
             raise BundleError("wrong_recipient", f"{name} is addressed to {header['to']!r}, "
                               f"not to {me!r}")
         sender = header["from"]
-        key = key_for(sender) if isinstance(sender, str) else None
+        key = key_for(sender) if wire.is_text(sender, max_len=64) else None
         if key is None:
             raise BundleError("unknown_sender", f"{name} comes from {sender!r}, which is "
                               "not a known sender")

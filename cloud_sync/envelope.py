@@ -86,8 +86,12 @@ def open_envelope(data: bytes, *, recipient: str,
             raise EnvelopeError("malformed", f"the envelope's {name!r} is missing or wrong")
     if set(raw) != {"v", *fields}:
         raise EnvelopeError("malformed", "the envelope has unknown fields")
-    if not wire.is_timestamp(raw["at"]) or not wire.is_text(raw["id"], max_len=64):
-        raise EnvelopeError("malformed", "the envelope's 'at' or 'id' is malformed")
+    if not wire.is_timestamp(raw["at"]):
+        raise EnvelopeError("malformed", "the envelope's 'at' is not a UTC timestamp")
+    for name in ("kind", "from", "to", "id"):  # looked up in SQLite, logged, shown
+        if not wire.is_text(raw[name], max_len=64):
+            raise EnvelopeError("malformed", f"the envelope's {name!r} is not printable text "
+                                "of at most 64 characters")
     if raw["kind"] not in KINDS:
         raise EnvelopeError("malformed", f"unknown message kind {raw['kind']!r}")
     key = key_for(raw["from"])

@@ -54,7 +54,9 @@ def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
     try:
         return _import_sales_bundle(conn, data_dir, path, now=now)
     except BundleError as exc:
-        count_refusal(conn, exc.reason, f"{path.name}: {exc}", iso(now))
+        text = str(exc)
+        count_refusal(conn, exc.reason, text if path.name in text else f"{path.name}: {text}",
+                      iso(now))
         raise
 
 

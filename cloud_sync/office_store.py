@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from cloud_sync.wire import printable
 from edge.errors import NotInitializedError
 from edge.keys import OFFICE_KEY, create_keypair, parse_public_text
 from offline_db.connection import atomic, connect
@@ -127,7 +128,7 @@ def count_refusal(conn: sqlite3.Connection, reason: str, detail: str, at: str) -
         conn.execute(
             "INSERT INTO refused_messages VALUES (?, 1, ?, ?) ON CONFLICT (reason) "
             "DO UPDATE SET count = count + 1, last_at = excluded.last_at, "
-            "last_detail = excluded.last_detail", (reason, at, detail[:500]))
+            "last_detail = excluded.last_detail", (reason, at, printable(detail)))
 
 
 def open_office(data_dir: Path) -> sqlite3.Connection:

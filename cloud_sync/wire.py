@@ -121,12 +121,16 @@ def _need(kind: str, name: str, ok: bool, what: str) -> None:
         raise WireError("malformed", f"the {kind} body's {name} must be {what}")
 
 
+def printable(text: str, max_len: int = 500) -> str:
+    """``text`` safe to store and show: every non-printable character escaped, cut short."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:max_len])
+
+
 def same_station(where: str, named: Any, station_id: str) -> None:
     """Refuse a station id inside a message that is not the sender's (or addressee's)."""
     if named != station_id:
         shown = repr(named) if isinstance(named, str) and len(named) <= 64 else "another"
-        raise WireError("wrong_station", f"{where} names station {shown}, but the message "
-                        f"is {station_id!r}'s")
+        raise WireError("wrong_station", f"{where} names station {shown}, not {station_id!r}")
 
 
 # -- one check per message kind ----------------------------------------------------------

@@ -69,9 +69,9 @@ def summary(station_id: str, rows: list[dict[str, Any]], status_of: str | None =
 
 
 def forged(desk: Desk, key: Ed25519PrivateKey, *, header_station: str, lines: list[bytes],
-           name: str | None = None) -> Path:
+           name: str | None = None, sender: str = OTHER) -> Path:
     """A sales bundle signed by S-002's own enrolled key."""
-    header = {"kind": "sales", "from": OTHER, "to": OFFICE, "station_id": header_station,
+    header = {"kind": "sales", "from": sender, "to": OFFICE, "station_id": header_station,
               "created_at": "2026-11-20T10:00:00.000000Z",
               "range": {"first_seq": None, "last_seq": None, "sales": 0}}
     directory = desk.root / "forged"
@@ -196,3 +196,17 @@ def test_a_misshapen_reply_changes_nothing_at_the_station(desk: Desk) -> None:
         assert err.reason == reason, (what, str(err))
         assert desk.station_state() == before, what
     assert desk.station_import(reply(desk, canonical(good)))["delivered"] == 3
+
+
+def test_a_sender_name_that_cannot_be_looked_up_is_unknown(desk: Desk,
+                                                          other_key: Ed25519PrivateKey) -> None:
+    """A lone surrogate in ``from`` reached SQLite (UnicodeEncodeError, a traceback)."""
+    for sender in ("\ud800", "S-002\x00", "S" * 65):
+        path = forged(desk, other_key, header_station=sender, lines=[summary(OTHER, [])],
+                      sender=sender, name="odd.fcb")
+        err = refused(desk.office_import, path)
+        assert err.reason == "unknown_sender"
+        path.unlink()
+    detail = desk.office.execute("SELECT last_detail FROM refused_messages").fetchone()[0]
+    assert detail.isprintable() and "comes from 'SSS" in detail
+    assert refusals(desk)["unknown_sender"] == 3

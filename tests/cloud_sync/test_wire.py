@@ -56,3 +56,18 @@ def test_a_signed_envelope_nested_too_deep_is_refused_before_its_signature() -> 
         open_envelope(data, recipient="office", key_for=lambda s: key.public_key())
     assert info.value.reason == "malformed" and "nested" in str(info.value)
     assert json.loads(data)  # Python itself parses it: the cap is ours
+
+
+@pytest.mark.parametrize("field,value", [("from", "\ud800"), ("from", "S-001\x00"),
+                                         ("to", "office\n"), ("kind", "status\ud800"),
+                                         ("id", "\x1b[2J"), ("from", "S" * 65)])
+def test_envelope_names_that_cannot_be_stored_or_shown_are_malformed(field: str,
+                                                                     value: str) -> None:
+    """A lone surrogate reached SQLite (UnicodeEncodeError in the office's callback)."""
+    key = Ed25519PrivateKey.generate()
+    raw = json.loads(seal("status", "S-001", "office", {}, key))
+    raw[field] = value
+    with pytest.raises(EnvelopeError) as info:
+        open_envelope(json.dumps(raw).encode(), recipient="office",
+                      key_for=lambda s: None if "\ud800" in s else key.public_key())
+    assert info.value.reason == "malformed"
