@@ -25,19 +25,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from cloud_sync import wire
 from edge.errors import ForecourtError
 from offline_db.connection import atomic, iso
 from offline_db.journal import GENESIS, HASHED_FIELDS, chain_hash
 
 VIA = ("mqtt", "flash")
 MAX_BATCH_ROWS = 50_000
-MAX_TEXT = 200
-MAX_INT = 2**63 - 1
+MAX_TEXT = wire.MAX_TEXT
+MAX_INT = wire.MAX_INT
 ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 BODY_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "status"})
 STATUS_FIELDS = frozenset({"outbox_depth", "oldest_undelivered_at", "card_store_version"})
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_HEX64 = wire.HEX64
+_TS = wire.TIMESTAMP
 
 SALE_COLUMNS = ("station_id", "seq", "sale_id", "card_id", "pump", "product", "volume_ml",
                 "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits",
@@ -76,11 +77,10 @@ class _Refused(Exception):
 # -- validation ---------------------------------------------------------------------------
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and -MAX_INT <= value <= MAX_INT
+    return wire.is_int(value, minimum=-MAX_INT)
 
 
-def _text(value: Any, *, max_len: int = MAX_TEXT) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= max_len and value.isprintable()
+_text = wire.is_text
 
 
 def _check_int(where: str, name: str, value: Any, *, minimum: int = 0) -> None:

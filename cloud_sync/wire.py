@@ -27,8 +27,8 @@ MAX_DEPTH = 32
 MAX_TEXT = 200
 MAX_INT = 2**63 - 1
 MAX_LIST = 100
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 ErrorType = Callable[[str, str], Exception]
 
 
@@ -96,11 +96,11 @@ def is_text(value: Any, *, max_len: int = MAX_TEXT) -> bool:
 
 def is_timestamp(value: Any) -> bool:
     """A UTC timestamp as forecourt writes them: ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
-    return isinstance(value, str) and _TS.fullmatch(value) is not None
+    return isinstance(value, str) and TIMESTAMP.fullmatch(value) is not None
 
 
 def is_hash(value: Any) -> bool:
-    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+    return isinstance(value, str) and HEX64.fullmatch(value) is not None
 
 
 def _fields(kind: str, body: Any, required: frozenset[str], optional: frozenset[str] = frozenset()
