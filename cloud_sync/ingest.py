@@ -106,6 +106,9 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
         raise _Refused("malformed", f"{where} has seq {row['seq']} where {seq} was expected "
                                     "(seqs must run consecutively from first_seq)")
     where = f"sale seq {seq}"
+    if not _text(row["station_id"], max_len=64):
+        raise _Refused("malformed", f"{where}: station_id must be a non-empty printable "
+                                    "string")
     if row["station_id"] != station_id:
         raise _Refused("wrong_station", f"{where} belongs to station {row['station_id']!r}, "
                                         f"not {station_id!r}")

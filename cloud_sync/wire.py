@@ -127,10 +127,15 @@ def printable(text: str, max_len: int = 500) -> str:
 
 
 def same_station(where: str, named: Any, station_id: str) -> None:
-    """Refuse a station id inside a message that is not the sender's (or addressee's)."""
+    """Refuse a station id inside a message that is not the sender's (or addressee's).
+
+    One that is not a station id at all (not printable text of at most 64 characters)
+    is ``malformed``; another station's is ``wrong_station``.
+    """
+    if not is_text(named, max_len=64):
+        raise WireError("malformed", f"{where} has no station_id of printable text")
     if named != station_id:
-        shown = repr(named) if isinstance(named, str) and len(named) <= 64 else "another"
-        raise WireError("wrong_station", f"{where} names station {shown}, not {station_id!r}")
+        raise WireError("wrong_station", f"{where} names station {named!r}, not {station_id!r}")
 
 
 # -- one check per message kind ----------------------------------------------------------
