@@ -44,6 +44,9 @@ class OfficeSync:
         self.refused: collections.Counter[str] = collections.Counter()
         self.batches = 0
         self._keys: dict[str, Ed25519PublicKey] = {}
+        #: The last sync request answered per station (in memory): the same one again
+        #: is a replay, counted and not answered twice.
+        self._last_sync: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.link = MqttLink(
@@ -103,12 +106,15 @@ class OfficeSync:
                     self._status(station_id, env)
                     return
             except EnvelopeError as exc:
-                self.refused[exc.reason] += 1
-                log.warning("office.message_refused", topic=topic, reason=exc.reason,
-                            error=str(exc))
-                count_refusal(self.conn, exc.reason, f"{topic}: {exc}", iso(utc_now()))
+                self._refuse(topic, exc)
                 return
             if env.kind == "sync-request":
+                if self._last_sync.get(station_id) == env.id:
+                    self._refuse(topic, EnvelopeError(
+                        "replayed", f"the sync request {env.id} from {station_id!r} was "
+                        "already answered"))
+                    return
+                self._last_sync[station_id] = env.id
                 version = env.body["version"]
                 answer = card_master.message_for(self.conn, version)
                 self.link.publish(f"{self.prefix}/station/{station_id}/cards",
@@ -139,6 +145,12 @@ class OfficeSync:
         self.link.publish(f"{self.prefix}/station/{station_id}/receipt",
                           seal("receipt", OFFICE, station_id, receipt, self.key), qos=1,
                           timeout=10)
+
+    def _refuse(self, topic: str, exc: EnvelopeError) -> None:
+        """Count (``refused_messages``) and log a refused message; it is never answered."""
+        self.refused[exc.reason] += 1
+        log.warning("office.message_refused", topic=topic, reason=exc.reason, error=str(exc))
+        count_refusal(self.conn, exc.reason, f"{topic}: {exc}", iso(utc_now()))
 
     def _announce_usage(self, body: dict[str, Any]) -> None:
         """Tell every station the network-wide use of the cards that just sold."""

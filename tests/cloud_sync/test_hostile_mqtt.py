@@ -195,7 +195,7 @@ def test_office_refuses_malformed_messages_counted_without_a_traceback(
     no_traceback(network.parent / "office.log")
 
 
-def test_office_logs_and_counts_a_replayed_status(
+def test_office_logs_and_counts_a_replayed_status_and_sync_request(
         network: Path, broker: Broker, office: subprocess.Popen[str],
         second_key: Ed25519PrivateKey, peer: Callable[[list[str]], Peer]) -> None:
     """An old status sent again must not roll the office's view back."""
@@ -211,6 +211,16 @@ def test_office_logs_and_counts_a_replayed_status(
     wait_refused(network, "replayed", 1)
     overview = {r["station_id"]: r for r in fc_json(network, "office", "stations")}
     assert overview[OTHER]["outbox_depth"] == 0
+    # The same sync request twice: answered once, the replay counted.
+    cards = peer([f"{PREFIX}/station/{OTHER}/cards"])
+    request = seal("sync-request", OTHER, OFFICE, {"station_id": OTHER, "version": None},
+                   second_key)
+    cards.publish(f"{PREFIX}/station/{OTHER}/sync", request)
+    wait_for(lambda: len(cards.received) == 1, "the answer to the sync request")
+    cards.publish(f"{PREFIX}/station/{OTHER}/sync", request)
+    wait_refused(network, "replayed", 2)
+    time.sleep(0.5)
+    assert len(cards.received) == 1
     assert "office.message_refused" in (network.parent / "office.log").read_text()
 
 
