@@ -214,18 +214,12 @@ def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, en
     at = iso(now)
     station_hint = body.get("station_id") if isinstance(body, dict) else None
     station_hint = station_hint if isinstance(station_hint, str) else None
-    if sender is not None and station_hint != sender:
-        station_hint = sender
-        refused = _Refused("wrong_station", f"the batch names station "
-                           f"{body.get('station_id') if isinstance(body, dict) else None!r}, "
-                           f"but {sender!r} sent it")
-        with atomic(conn):
-            _quarantine(conn, body, refused, envelope_id=envelope_id, at=at, station_id=sender)
-            head = _head(conn, sender)
-            return IngestResult(sender, 0, 0, refused.reason, head[0], head[1],
-                                _open_gaps(conn, sender), refused.detail)
+    named, station_hint = station_hint, sender or station_hint
     with atomic(conn):
         try:
+            if named != station_hint:
+                raise _Refused("wrong_station", f"the batch names station {named!r}, but "
+                                                f"{sender!r} sent it")
             if station_hint is not None and not _enrolled(conn, station_hint):
                 raise _Refused("unknown_station",
                                f"station {station_hint!r} is not enrolled at this office")
@@ -233,7 +227,8 @@ def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, en
             _check_chain(sales)
             stored, duplicates = _store(conn, station_id, first, last, sales, via=via, at=at)
         except _Refused as refused:
-            _quarantine(conn, body, refused, envelope_id=envelope_id, at=at)
+            _quarantine(conn, body, refused, envelope_id=envelope_id, at=at,
+                        station_id=station_hint)
             head = _head(conn, station_hint) if station_hint else (0, GENESIS)
             gaps = _open_gaps(conn, station_hint) if station_hint else []
             return IngestResult(station_hint, 0, 0, refused.reason, head[0], head[1], gaps,
