@@ -23,7 +23,6 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import json
 import os
 import struct
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from cloud_sync import wire
 from cloud_sync.bundle_keys import raw_x25519, x25519_private, x25519_public
 from cloud_sync.envelope import canonical
 from edge.errors import ForecourtError, Refusal
@@ -299,10 +299,9 @@ class _Reader:
         self.body_at = len(start) + head_len
         if len(self.head) < head_len or self.size < self.body_at + TAG + TRAILER:
             raise BundleError("truncated", f"{name} is truncated: it ends before its body")
-        try:
-            header = json.loads(self.head)
-        except (ValueError, UnicodeDecodeError):
-            raise BundleError("damaged", f"{name} is damaged: its header is not JSON") from None
+        header = wire.decode(self.head, what=f"{name} is damaged: its header",
+                             max_bytes=MAX_HEADER,
+                             error=lambda _reason, text: BundleError("damaged", text))
         if not isinstance(header, dict):
             raise BundleError("damaged", f"{name} is damaged: its header is not an object")
         if header.get("format") != FORMAT:
@@ -432,7 +431,7 @@ def open_bundle(path: Path, *, me: str, my_key: Ed25519PrivateKey,
             raise BundleError("wrong_recipient", f"{name} is addressed to {header['to']!r}, "
                               f"not to {me!r}")
         sender = header["from"]
-        key = key_for(sender) if isinstance(sender, str) else None
+        key = key_for(sender) if wire.is_text(sender, max_len=64) else None
         if key is None:
             raise BundleError("unknown_sender", f"{name} comes from {sender!r}, which is "
                               "not a known sender")

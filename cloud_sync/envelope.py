@@ -25,6 +25,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from cloud_sync import wire
 from edge.errors import Refusal
 from offline_db.connection import iso, utc_now
 
@@ -70,13 +71,12 @@ def open_envelope(data: bytes, *, recipient: str,
     """Verify and unpack; ``key_for(sender)`` returns the sender's key or None if unknown.
 
     ``allow_broadcast`` also accepts messages addressed to every station (``"*"``).
+    After the signature, the body's shape is checked for its kind
+    (:func:`cloud_sync.wire.check_body`), and every station id in it must be the
+    sender's (a station's message) or ``recipient`` (the office's message to a
+    station): otherwise ``wrong_station``.
     """
-    if len(data) > MAX_ENVELOPE:
-        raise EnvelopeError("too_large", f"the message is larger than {MAX_ENVELOPE} bytes")
-    try:
-        raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise EnvelopeError("malformed", "the message is not JSON") from None
+    raw = wire.decode(data, what="the message", max_bytes=MAX_ENVELOPE, error=EnvelopeError)
     if not isinstance(raw, dict) or raw.get("v") != VERSION:
         raise EnvelopeError("malformed", "the message is not a version-1 forecourt envelope")
     fields = {"kind": str, "from": str, "to": str, "id": str, "at": str, "body": dict,
@@ -86,6 +86,12 @@ def open_envelope(data: bytes, *, recipient: str,
             raise EnvelopeError("malformed", f"the envelope's {name!r} is missing or wrong")
     if set(raw) != {"v", *fields}:
         raise EnvelopeError("malformed", "the envelope has unknown fields")
+    if not wire.is_timestamp(raw["at"]):
+        raise EnvelopeError("malformed", "the envelope's 'at' is not a UTC timestamp")
+    for name in ("kind", "from", "to", "id"):  # looked up in SQLite, logged, shown
+        if not wire.is_text(raw[name], max_len=64):
+            raise EnvelopeError("malformed", f"the envelope's {name!r} is not printable text "
+                                "of at most 64 characters")
     if raw["kind"] not in KINDS:
         raise EnvelopeError("malformed", f"unknown message kind {raw['kind']!r}")
     key = key_for(raw["from"])
@@ -100,4 +106,10 @@ def open_envelope(data: bytes, *, recipient: str,
     if raw["to"] != recipient and not (allow_broadcast and raw["to"] == EVERYONE):
         raise EnvelopeError("wrong_recipient",
                             f"the message is for {raw['to']!r}, not {recipient!r}")
+    station_id = raw["from"] if raw["from"] != OFFICE else recipient
+    try:
+        wire.check_body(raw["kind"], raw["body"], station_id)
+    except wire.WireError as exc:
+        raise EnvelopeError(exc.reason, f"a {raw['kind']} message from {raw['from']!r}: "
+                            f"{exc}") from None
     return Envelope(raw["kind"], raw["from"], raw["to"], raw["id"], raw["at"], raw["body"])

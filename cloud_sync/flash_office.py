@@ -20,13 +20,13 @@ from typing import Any
 
 import structlog
 
-from cloud_sync import card_master
+from cloud_sync import card_master, wire
 from cloud_sync.bundle import BundleError, BundleWriter, open_bundle
 from cloud_sync.envelope import OFFICE, canonical
 from cloud_sync.flash_station import reply_name
 from cloud_sync.ingest import _head
 from cloud_sync.ingest_bulk import ingest_lines
-from cloud_sync.office_store import enrolled_key
+from cloud_sync.office_store import count_refusal, enrolled_key
 from cloud_sync.usage import PERIODS, usage_ops
 from edge.config import Config
 from edge.keys import OFFICE_KEY, load_private_key
@@ -38,6 +38,8 @@ log = structlog.get_logger(__name__)
 #: get back to the station. The station counts its card data as fresh only as of the
 #: reply's creation, so an old reply never hides staleness.
 REPLY_VALID = timedelta(days=14)
+#: The largest summary line (range, totals, status and alarms) a sales bundle may have.
+MAX_SUMMARY = 1024 * 1024
 
 
 def _log_transfer(conn: sqlite3.Connection, **row: Any) -> None:
@@ -48,7 +50,35 @@ def _log_transfer(conn: sqlite3.Connection, **row: Any) -> None:
 
 def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
                         now: datetime) -> dict[str, Any]:
-    """Ingest one station bundle; what was new. BundleError if it is refused."""
+    """Ingest one station bundle; what was new. BundleError if it is refused (counted)."""
+    try:
+        return _import_sales_bundle(conn, data_dir, path, now=now)
+    except BundleError as exc:
+        text = str(exc)
+        count_refusal(conn, exc.reason, text if path.name in text else f"{path.name}: {text}",
+                      iso(now))
+        raise
+
+
+def _summary(path: Path, station_id: str, line: bytes) -> Any:
+    """The bundle's summary line, decoded safely; every station id in it is the sender's."""
+    def refuse(reason: str, text: str) -> BundleError:
+        return BundleError(reason, f"{path.name}: {text}")
+
+    meta = wire.decode(line, what="its summary line", max_bytes=MAX_SUMMARY, error=refuse)
+    try:
+        if isinstance(meta, dict):
+            wire.same_station("its summary", meta.get("station_id"), station_id)
+            status = meta.get("status")
+            if isinstance(status, dict) and "station_id" in status:
+                wire.same_station("its status", status["station_id"], station_id)
+    except wire.WireError as exc:
+        raise refuse(exc.reason, str(exc)) from None
+    return meta
+
+
+def _import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
+                         now: datetime) -> dict[str, Any]:
     key = load_private_key(data_dir, OFFICE_KEY)
     try:
         bundle = open_bundle(path, me=OFFICE, my_key=key, kind="sales",
@@ -59,14 +89,10 @@ def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
         header = bundle.header
         station_id = header["from"]
         if header["station_id"] != station_id:
-            raise BundleError("malformed", f"{path.name} says it is from {station_id!r} but "
-                              f"carries station {header['station_id']!r}")
+            raise BundleError("wrong_station", f"{path.name} says it is from {station_id!r} "
+                              f"but carries station {str(header['station_id'])[:64]!r}")
         lines = bundle.lines()
-        try:
-            meta = json.loads(next(lines, b""))
-        except (ValueError, UnicodeDecodeError):
-            raise BundleError("malformed", f"{path.name}: its summary line is not JSON") \
-                from None
+        meta = _summary(path, station_id, next(lines, b""))
         try:
             result = ingest_lines(conn, station_id, meta, lines, via="flash",
                                   source=path.name, now=now)
@@ -75,9 +101,9 @@ def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
     status = meta.get("status") if isinstance(meta, dict) else None
     alarms = status.get("alarms") if isinstance(status, dict) else None
     with atomic(conn):
-        if result.quarantined is None and isinstance(alarms, list):
+        if result.quarantined is None and isinstance(alarms, list):  # checked: check_meta
             conn.execute("UPDATE station_chain SET alarms = ? WHERE station_id = ?",
-                         (json.dumps([str(a) for a in alarms][:50]), station_id))
+                         (json.dumps(alarms), station_id))
         _log_transfer(conn, at=iso(now), direction="in", station_id=station_id,
                       file=path.name, created_at=str(header["created_at"]),
                       first_seq=meta.get("first_seq"), last_seq=meta.get("last_seq"),

@@ -14,7 +14,6 @@ card-store message's expiry, version order and no-rollback rule
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sqlite3
 from collections.abc import Callable
@@ -26,7 +25,8 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from cloud_sync.bundle import BundleError, BundleWriter, open_bundle
+from cloud_sync import wire
+from cloud_sync.bundle import MAX_LINE, BundleError, BundleWriter, open_bundle
 from cloud_sync.envelope import OFFICE
 from cloud_sync.envelope import canonical as envelope_canonical
 from edge.config import Config
@@ -42,6 +42,7 @@ from offline_db.state import audit, get_state
 
 log = structlog.get_logger(__name__)
 PROGRESS_EVERY = 10_000
+REPLY_FIELDS = frozenset({"station_id", "receipt", "cards", "usage"})
 
 #: The canonical JSON of a journal row (sorted keys, no spaces), made by SQLite. A row
 #: whose text differs from Python's ``canonical`` (non-ASCII text, which Python
@@ -204,25 +205,26 @@ def read_reply(config: Config, path: Path, key: Ed25519PrivateKey) -> tuple[dict
             header = bundle.header
     except OSError as exc:
         raise BundleError("unreadable", f"cannot read {path}: {exc.strerror}") from None
-    try:
-        body = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        raise BundleError("malformed", f"{path.name}: the reply is not JSON") from None
-    if not isinstance(body, dict) or body.get("station_id") != station_id or \
-            header.get("station_id") != station_id:
-        raise BundleError("wrong_recipient", f"{path.name} carries data for another station")
-    receipt = body.get("receipt")
-    if receipt is not None:
-        up_to, hash_ = (receipt.get("up_to_seq"), receipt.get("hash")) \
-            if isinstance(receipt, dict) else (None, None)
-        if not isinstance(up_to, int) or isinstance(up_to, bool) or up_to < 0 or \
-                not isinstance(hash_, str) or receipt.get("station_id") != station_id:
-            raise BundleError("malformed", f"{path.name}: the receipt is malformed")
-    for part in ("cards", "usage"):
-        if body.get(part) is not None and not isinstance(body[part], dict):
-            raise BundleError("malformed", f"{path.name}: the {part} part is malformed")
-    if body.get("usage") is not None and body["usage"].get("mode") != "usage":
-        raise BundleError("malformed", f"{path.name}: the usage part is malformed")
+    def refuse(reason: str, sentence: str) -> BundleError:
+        return BundleError(reason, f"{path.name}: {sentence}")
+
+    body = wire.decode(text, what="the reply", max_bytes=MAX_LINE, error=refuse)
+    try:  # the one shape check of each part, as on the MQTT path (cloud_sync.wire)
+        wire.same_station("its header", header.get("station_id"), station_id)
+        if not isinstance(body, dict) or set(body) != REPLY_FIELDS:
+            raise wire.WireError("malformed", "the reply is not an object of "
+                                 f"{', '.join(sorted(REPLY_FIELDS))}")
+        wire.same_station("the reply", body["station_id"], station_id)
+        if body["receipt"] is not None:
+            wire.check_receipt(body["receipt"], station_id)
+        if body["cards"] is not None:
+            wire.check_cards(body["cards"], station_id)
+        if body["usage"] is not None:
+            wire.check_cards(body["usage"], station_id)
+            if body["usage"]["mode"] != "usage":
+                raise wire.WireError("malformed", "the usage part is not a usage message")
+    except wire.WireError as exc:
+        raise refuse(exc.reason, str(exc)) from None
     return header, body
 
 

@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cloud_sync import wire
 from offline_db.connection import atomic, iso
 from offline_db.journal import GENESIS, HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, chain_hash
 
 VIA = ("mqtt", "flash")
 MAX_BATCH_ROWS = 50_000
-MAX_TEXT = 200
-MAX_INT = 2**63 - 1
+MAX_TEXT = wire.MAX_TEXT
+MAX_INT = wire.MAX_INT
 ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 #: A vehicle id as any text field: the station bounds what an operator types to 64
 #: characters, but a card's own vehicle id (card store) may be any stored text.
@@ -39,8 +39,8 @@ MAX_VEHICLE_LEN = MAX_TEXT
 MAX_ODOMETER_KM = 10_000_000
 BODY_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "status"})
 STATUS_FIELDS = frozenset({"outbox_depth", "oldest_undelivered_at", "card_store_version"})
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_HEX64 = wire.HEX64
+_TS = wire.TIMESTAMP
 
 SALE_COLUMNS = ("station_id", "seq", "sale_id", "card_id", "pump", "product", "volume_ml",
                 "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits",
@@ -79,11 +79,10 @@ class _Refused(Exception):
 # -- validation ---------------------------------------------------------------------------
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and -MAX_INT <= value <= MAX_INT
+    return wire.is_int(value, minimum=-MAX_INT)
 
 
-def _text(value: Any, *, max_len: int = MAX_TEXT) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= max_len and value.isprintable()
+_text = wire.is_text
 
 
 def _check_int(where: str, name: str, value: Any, *, minimum: int = 0) -> None:
@@ -109,9 +108,12 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
         raise _Refused("malformed", f"{where} has seq {row['seq']} where {seq} was expected "
                                     "(seqs must run consecutively from first_seq)")
     where = f"sale seq {seq}"
+    if not _text(row["station_id"], max_len=64):
+        raise _Refused("malformed", f"{where}: station_id must be a non-empty printable "
+                                    "string")
     if row["station_id"] != station_id:
-        raise _Refused("malformed", f"{where} belongs to station {row['station_id']!r}, "
-                                    f"not {station_id!r}")
+        raise _Refused("wrong_station", f"{where} belongs to station {row['station_id']!r}, "
+                                        f"not {station_id!r}")
     for name in ("sale_id", "card_id", "product"):
         if not _text(row[name]):
             raise _Refused("malformed", f"{where}: {name} must be a non-empty printable string")
@@ -217,19 +219,25 @@ def _check_chain(sales: list[dict[str, Any]]) -> None:
 # -- the transaction ----------------------------------------------------------------------
 
 def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, envelope_id: str,
-                 now: datetime) -> IngestResult:
+                 now: datetime, sender: str | None = None) -> IngestResult:
     """Store one verified batch exactly once, or quarantine it whole; never raises on input.
 
-    Database errors (disk full, locked) do propagate: then nothing was stored and no
-    receipt may be sent, so the station keeps the sales and sends them again.
+    ``sender`` is the station that signed the batch (its enrolled key and topic): the
+    batch must be its own (``wrong_station`` otherwise). Database errors (disk full,
+    locked) do propagate: then nothing was stored and no receipt may be sent, so the
+    station keeps the sales and sends them again.
     """
     if via not in VIA:
         raise ValueError(f"via must be one of {', '.join(VIA)}, not {via!r}")
     at = iso(now)
     station_hint = body.get("station_id") if isinstance(body, dict) else None
     station_hint = station_hint if isinstance(station_hint, str) else None
+    named, station_hint = station_hint, sender or station_hint
     with atomic(conn):
         try:
+            if named != station_hint:
+                raise _Refused("wrong_station", f"the batch names station {named!r}, but "
+                                                f"{sender!r} sent it")
             if station_hint is not None and not _enrolled(conn, station_hint):
                 raise _Refused("unknown_station",
                                f"station {station_hint!r} is not enrolled at this office")
@@ -237,7 +245,8 @@ def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, en
             _check_chain(sales)
             stored, duplicates = _store(conn, station_id, first, last, sales, via=via, at=at)
         except _Refused as refused:
-            _quarantine(conn, body, refused, envelope_id=envelope_id, at=at)
+            _quarantine(conn, body, refused, envelope_id=envelope_id, at=at,
+                        station_id=station_hint)
             head = _head(conn, station_hint) if station_hint else (0, GENESIS)
             gaps = _open_gaps(conn, station_hint) if station_hint else []
             return IngestResult(station_hint, 0, 0, refused.reason, head[0], head[1], gaps,
@@ -319,9 +328,10 @@ def _problem(conn: sqlite3.Connection, station_id: str, kind: str, first: int, l
 
 
 def _quarantine(conn: sqlite3.Connection, body: Any, refused: _Refused, *, envelope_id: str,
-                at: str) -> None:
-    station_id = body.get("station_id") if isinstance(body, dict) else None
-    station_id = station_id if isinstance(station_id, str) else None
+                at: str, station_id: str | None = None) -> None:
+    if station_id is None:
+        named = body.get("station_id") if isinstance(body, dict) else None
+        station_id = named if isinstance(named, str) else None
     first = body.get("first_seq") if isinstance(body, dict) else None
     last = body.get("last_seq") if isinstance(body, dict) else None
     first = first if _is_int(first) else None

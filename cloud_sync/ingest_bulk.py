@@ -15,12 +15,13 @@ bundle is one transaction: stored whole, or quarantined whole with nothing store
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from cloud_sync import wire
+from cloud_sync.bundle import MAX_LINE
 from cloud_sync.ingest import (
     _HEX64,
     MAX_ODOMETER_KM,
@@ -100,6 +101,7 @@ _INSERT = (
     "odometer_flag_ "
     "FROM temp.bulk_stage WHERE true ON CONFLICT (station_id, seq) DO NOTHING")
 
+MAX_ALARMS = 50
 META_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "first_prev_hash",
                          "last_hash", "volume_ml", "amount", "status"})
 
@@ -124,6 +126,11 @@ def check_meta(meta: Any) -> dict[str, Any]:
                            f"{meta['last_seq']} needs {meta['last_seq'] - meta['first_seq'] + 1}"
                            f" sales, the bundle says {count}")
     check_status(meta["status"])
+    alarms = meta["status"].get("alarms", [])
+    if not (isinstance(alarms, list) and len(alarms) <= MAX_ALARMS and
+            all(wire.is_text(a, max_len=500) for a in alarms)):
+        raise _Refused("malformed", f"the bundle's alarms must be a list of at most "
+                       f"{MAX_ALARMS} sentences")
     return meta
 
 
@@ -155,7 +162,7 @@ def _ingest(conn: sqlite3.Connection, station_id: str, meta: Any, lines: Iterabl
                                    f"station {station_id!r} is not enrolled at this office")
                 check_meta(meta)
                 if meta["station_id"] != station_id:
-                    raise _Refused("malformed", f"the bundle's summary is for station "
+                    raise _Refused("wrong_station", f"the bundle's summary is for station "
                                    f"{meta['station_id']!r}, not {station_id!r}")
                 if meta["sales"]:
                     stored, duplicates = _store_lines(conn, station_id, meta, lines,
@@ -272,10 +279,8 @@ def _check_chunk(conn: sqlite3.Connection, station_id: str) -> None:
 def _judge_all(rows: Iterable[tuple[int, str, str, str]], station_id: str) -> None:
     """The MQTT path's verdict on each row; raises _Refused at the first bad one."""
     for seq, line, prev_hash, digest in rows:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise _Refused("malformed", f"sale seq {seq} is not JSON") from None
+        row = wire.decode(line.encode(), what=f"sale seq {seq}", max_bytes=MAX_LINE,
+                          error=_Refused)
         if isinstance(row, dict):
             row = {**row, "prev_hash": prev_hash, "hash": digest}
         _check_row(seq - 1, row, station_id, seq)  # raises with the MQTT path's sentence

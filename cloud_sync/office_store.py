@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from cloud_sync.wire import printable
 from edge.errors import NotInitializedError
 from edge.keys import OFFICE_KEY, create_keypair, parse_public_text
-from offline_db.connection import connect
+from offline_db.connection import atomic, connect
 from offline_db.journal import GENESIS
 
 OFFICE_DB = "office.db"
@@ -118,6 +119,18 @@ def enrolled_key(conn: sqlite3.Connection, station_id: str) -> Ed25519PublicKey 
     return parse_public_text(row[0]) if row is not None else None
 
 
+def count_refusal(conn: sqlite3.Connection, reason: str, detail: str, at: str) -> None:
+    """Count one message or bundle refused at the boundary (``refused_messages``).
+
+    ``forecourt office stations`` shows the counts by reason with the last detail.
+    """
+    with atomic(conn):
+        conn.execute(
+            "INSERT INTO refused_messages VALUES (?, 1, ?, ?) ON CONFLICT (reason) "
+            "DO UPDATE SET count = count + 1, last_at = excluded.last_at, "
+            "last_detail = excluded.last_detail", (reason, at, printable(detail)))
+
+
 def open_office(data_dir: Path) -> sqlite3.Connection:
     """Open the office store, applying migrations a newer forecourt brought."""
     path = data_dir / OFFICE_DB
@@ -194,3 +207,11 @@ def m0007_sales_vehicle_odometer(db: Database) -> None:
     db.execute("ALTER TABLE sales ADD COLUMN vehicle_id TEXT")
     db.execute("ALTER TABLE sales ADD COLUMN odometer_km INTEGER")
     db.execute("ALTER TABLE sales ADD COLUMN odometer_flag TEXT")
+
+
+@office_migrations(name="0008_status_envelope")
+def m0008_status_envelope(db: Database) -> None:
+    """When the station made the status the office holds, and that envelope's id: an
+    older or repeated status is a replay (counted, changes nothing)."""
+    db.execute("ALTER TABLE station_online ADD COLUMN status_at TEXT")
+    db.execute("ALTER TABLE station_online ADD COLUMN envelope_id TEXT")

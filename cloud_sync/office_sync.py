@@ -19,10 +19,10 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from cloud_sync import card_master
-from cloud_sync.envelope import EVERYONE, OFFICE, EnvelopeError, open_envelope, seal
+from cloud_sync.envelope import EVERYONE, OFFICE, Envelope, EnvelopeError, open_envelope, seal
 from cloud_sync.ingest import ingest_batch
 from cloud_sync.mqtt import MqttLink
-from cloud_sync.office_store import enrolled_key
+from cloud_sync.office_store import count_refusal, enrolled_key
 from cloud_sync.usage import usage_ops
 from edge.config import Config
 from offline_db.connection import atomic, iso, utc_now
@@ -44,6 +44,9 @@ class OfficeSync:
         self.refused: collections.Counter[str] = collections.Counter()
         self.batches = 0
         self._keys: dict[str, Ed25519PublicKey] = {}
+        #: The last sync request answered per station (in memory): the same one again
+        #: is a replay, counted and not answered twice.
+        self._last_sync: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.link = MqttLink(
@@ -83,6 +86,12 @@ class OfficeSync:
         return self._keys[sender]
 
     def on_message(self, topic: str, payload: bytes) -> None:
+        """One station message: verified and shape-checked whole before any of it is used.
+
+        The station id is the topic's, which must be the signing sender's; every station
+        id inside the body must be the same (``cloud_sync.wire``). A refused message is
+        counted (``refused_messages``) and logged, and never answered.
+        """
         parts = topic.split("/")
         if len(parts) < 3 or parts[-3] != "station":
             return
@@ -93,24 +102,21 @@ class OfficeSync:
                 if env.sender != station_id or env.kind != {"sync": "sync-request"}.get(leaf, leaf):
                     raise EnvelopeError("wrong_topic", f"{env.sender!r} sent a {env.kind!r} "
                                         f"message on {topic}")
+                if env.kind == "status":
+                    self._status(station_id, env)
+                    return
             except EnvelopeError as exc:
-                self.refused[exc.reason] += 1
-                log.warning("office.message_refused", topic=topic, reason=exc.reason,
-                            error=str(exc))
-                with atomic(self.conn):
-                    self.conn.execute(
-                        "INSERT INTO refused_messages VALUES (?, 1, ?, ?) ON CONFLICT (reason) "
-                        "DO UPDATE SET count = count + 1, last_at = excluded.last_at, "
-                        "last_detail = excluded.last_detail",
-                        (exc.reason, iso(utc_now()), f"{topic}: {exc}"))
-                return
-            if env.kind == "status":
-                self._status(station_id, env.body)
+                self._refuse(topic, exc)
                 return
             if env.kind == "sync-request":
-                version = env.body.get("version")
-                answer = card_master.message_for(
-                    self.conn, version if isinstance(version, int) else None)
+                if self._last_sync.get(station_id) == env.id:
+                    self._refuse(topic, EnvelopeError(
+                        "replayed", f"the sync request {env.id} from {station_id!r} was "
+                        "already answered"))
+                    return
+                self._last_sync[station_id] = env.id
+                version = env.body["version"]
+                answer = card_master.message_for(self.conn, version)
                 self.link.publish(f"{self.prefix}/station/{station_id}/cards",
                                   seal("cards", OFFICE, station_id, answer, self.key),
                                   qos=1, timeout=10)
@@ -118,7 +124,7 @@ class OfficeSync:
                          version=version)
                 return
             result = ingest_batch(self.conn, env.body, via="mqtt", envelope_id=env.id,
-                                  now=utc_now())
+                                  now=utc_now(), sender=station_id)
             self.batches += 1
             receipt: dict[str, Any] = {"station_id": station_id,
                                        "up_to_seq": result.contiguous_seq,
@@ -129,6 +135,9 @@ class OfficeSync:
                                        if result.quarantined else []}
         if result.stored:
             self._announce_usage(env.body)
+        if result.duplicates:
+            log.info("office.batch_replayed", station_id=station_id,
+                     duplicates=result.duplicates, envelope_id=env.id)
         log.info("office.batch", station_id=station_id, stored=result.stored,
                  duplicates=result.duplicates, up_to_seq=result.contiguous_seq,
                  quarantined=result.quarantined)
@@ -136,6 +145,12 @@ class OfficeSync:
         self.link.publish(f"{self.prefix}/station/{station_id}/receipt",
                           seal("receipt", OFFICE, station_id, receipt, self.key), qos=1,
                           timeout=10)
+
+    def _refuse(self, topic: str, exc: EnvelopeError) -> None:
+        """Count (``refused_messages``) and log a refused message; it is never answered."""
+        self.refused[exc.reason] += 1
+        log.warning("office.message_refused", topic=topic, reason=exc.reason, error=str(exc))
+        count_refusal(self.conn, exc.reason, f"{topic}: {exc}", iso(utc_now()))
 
     def _announce_usage(self, body: dict[str, Any]) -> None:
         """Tell every station the network-wide use of the cards that just sold."""
@@ -150,19 +165,40 @@ class OfficeSync:
         self.link.publish_nowait(f"{self.prefix}/network/cards",
                                  seal("cards", OFFICE, EVERYONE, message, self.key))
 
-    def _status(self, station_id: str, body: dict[str, Any]) -> None:
+    def _status(self, station_id: str, env: Envelope) -> None:
+        """Keep a station's status; a repeated or older one is a replay (EnvelopeError).
+
+        The MQTT last will was made when the station connected, so it is older than the
+        statuses sent since: an older ``online: false`` only marks the station offline.
+        """
+        body = env.body
+        row = self.conn.execute("SELECT status_at, envelope_id FROM station_online "
+                                "WHERE station_id = ?", (station_id,)).fetchone()
+        last_at, last_id = (row[0], row[1]) if row is not None else (None, None)
+        if env.id == last_id:
+            raise EnvelopeError("replayed", f"the status {env.id} from {station_id!r} was "
+                                "already applied")
+        older = last_at is not None and env.at < last_at
+        if older and body["online"]:
+            raise EnvelopeError("replayed", f"a status from {station_id!r} made at {env.at}, "
+                                f"older than the one held ({last_at})")
+        now = iso(utc_now())
         with atomic(self.conn):
+            if not older:
+                self.conn.execute(
+                    "INSERT INTO station_chain (station_id, last_seen_at, outbox_depth, "
+                    "oldest_undelivered_at, card_store_version) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (station_id) DO UPDATE SET "
+                    "last_seen_at = excluded.last_seen_at, "
+                    "outbox_depth = excluded.outbox_depth, "
+                    "oldest_undelivered_at = excluded.oldest_undelivered_at, "
+                    "card_store_version = excluded.card_store_version",
+                    (station_id, now, body["outbox_depth"], body["oldest_undelivered_at"],
+                     body["card_store_version"]))
             self.conn.execute(
-                "INSERT INTO station_chain (station_id, last_seen_at, outbox_depth, "
-                "oldest_undelivered_at, card_store_version) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (station_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
-                "outbox_depth = excluded.outbox_depth, "
-                "oldest_undelivered_at = excluded.oldest_undelivered_at, "
-                "card_store_version = excluded.card_store_version",
-                (station_id, iso(utc_now()), body.get("outbox_depth"),
-                 body.get("oldest_undelivered_at"), body.get("card_store_version")))
-            self.conn.execute(
-                "INSERT INTO station_online (station_id, online, at) VALUES (?, ?, ?) "
-                "ON CONFLICT (station_id) DO UPDATE SET online = excluded.online, "
-                "at = excluded.at", (station_id, 1 if body.get("online") else 0,
-                                     iso(utc_now())))
+                "INSERT INTO station_online (station_id, online, at, status_at, envelope_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET "
+                "online = excluded.online, at = excluded.at, "
+                "status_at = MAX(COALESCE(status_at, ''), excluded.status_at), "
+                "envelope_id = excluded.envelope_id",
+                (station_id, 1 if body["online"] else 0, now, env.at, env.id))

@@ -219,6 +219,9 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
         raw = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CardStoreFormatError(f"the card store is not valid JSON: {exc}") from None
+    except RecursionError:  # the parser is recursive: 100,000 "[" reach its limit
+        raise CardStoreFormatError("the card store is not usable JSON: it is nested too "
+                                   "deeply") from None
     top = _Obj(raw, "", {"format", "version", "generated_at", "expires_at", "station_seqs",
                          "products", "customer_groups", "customers", "vehicles", "cards",
                          "stop_list", "comment"})

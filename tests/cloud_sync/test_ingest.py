@@ -353,7 +353,6 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], None]] = {
     "empty card id": _set_row(0, "card_id", ""),
     "non-consecutive seqs": _swap_seqs,
     "a seq skipped": _skip_a_seq,
-    "wrong station in a row": _set_row(2, "station_id", "S-002"),
     "null seq": _set_row(0, "seq", None),
     "last_seq does not match": _set("last_seq", 9),
     "first_seq zero": _set("first_seq", 0),
@@ -383,6 +382,24 @@ def test_malformed_batches_are_quarantined(office: sqlite3.Connection, rows: Row
     assert count(office, "quarantine", "reason = 'malformed'") == 1
     assert count(office, "chain_problems") == 0
     assert office.execute("SELECT last_seen_at FROM station_chain").fetchone() is None
+    assert ingest(office, body(rows, 1, 5)).stored == 5
+
+
+def test_a_batch_naming_another_station_is_refused_whole(office: sqlite3.Connection,
+                                                         rows: Rows) -> None:
+    """Issue 10 #0: a sale line of another station, or a batch its sender did not make."""
+    b = body(rows, 1, 5)
+    b["sales"][2]["station_id"] = "S-002"
+    r = ingest(office, b)
+    assert (r.quarantined, r.stored) == ("wrong_station", 0)
+    assert "S-002" in r.detail and "\n" not in r.detail
+    # S-002, signing with its own key, sends S-001's batch: the sender is whose it is.
+    r = ingest_batch(office, body(rows, 1, 5), via="mqtt", envelope_id="f" * 32, now=NOW,
+                     sender="S-002")
+    assert (r.station_id, r.quarantined, r.stored) == ("S-002", "wrong_station", 0)
+    assert count(office, "sales") == 0
+    assert count(office, "quarantine", "reason = 'wrong_station'") == 2
+    assert count(office, "quarantine", "station_id = 'S-002'") == 1
     assert ingest(office, body(rows, 1, 5)).stored == 5
 
 

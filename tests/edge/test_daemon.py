@@ -63,7 +63,8 @@ def test_malformed_requests_do_not_stop_the_daemon(initialized: Path,
     sock_path = initialized.parent / "station" / "control.sock"
     for payload in (b"garbage\n", b"\xff\xfe\n", b'{"op": "sale.complete"}\n',
                     b'{"op": "nope", "args": {}}\n',
-                    b'{"op": "sale.authorize", "args": {"card": "x"}}\n'):
+                    b'{"op": "sale.authorize", "args": {"card": "x"}}\n',
+                    b"[" * 100_000 + b"\n"):  # issue 10 #10: a RecursionError in the parser
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(str(sock_path))
             s.sendall(payload)

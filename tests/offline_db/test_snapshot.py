@@ -95,6 +95,14 @@ def test_garbage_is_refused(data: bytes) -> None:
         parse_snapshot(data)
 
 
+@pytest.mark.parametrize("data", [b"[" * 100_000, b'{"cards": ' * 50_000])
+def test_deep_nesting_is_refused_in_one_sentence(data: bytes) -> None:
+    """Issue 10 #10: Python's parser raises RecursionError; a card store says why."""
+    with pytest.raises(CardStoreFormatError) as err:
+        parse_snapshot(data)
+    assert "nested too deeply" in str(err.value)
+
+
 def test_import_replaces_atomically(station: Station, tmp_path: Path) -> None:
     conn = station.conn
     before = conn.execute("SELECT COUNT(*) FROM cards").fetchone()[0]
