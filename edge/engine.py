@@ -219,6 +219,9 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     products = _allowed_products(card, request, ctx)
     if not products:
         return Decision.deny(Reason.PRODUCT_NOT_ALLOWED)
+    products = _big_enough_for_request(products, request, ctx)
+    if not products:
+        return Decision.deny(Reason.PRESET_TOO_SMALL)
     for visit in card.visits:
         if visits_used(card, visit.period, ctx) >= visit.count:
             return Decision.deny(Reason.VISITS_EXHAUSTED)
@@ -234,16 +237,8 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     if stale:
         for p in products:
             cap(p, ctx.policy.stale_fill_cap_ml, Reason.DATA_STALE)
-    # A customer may ask for less than min_preset_ml: the minimum guards against caps
-    # from limits leaving a few drops, not against small requests.
-    floor = dict.fromkeys(products, max(ctx.policy.min_preset_ml, 1))
     for p in products:
-        if request.volume_ml is not None:
-            cap(p, request.volume_ml, Reason.APPROVED)
-        if request.amount is not None:
-            cap(p, max_volume_for(request.amount, ctx.prices[p]), Reason.APPROVED)
-        if binding.get(p) == Reason.APPROVED:
-            floor[p] = max(1, min(floor[p], caps[p]))
+        cap(p, _requested_volume(request, ctx.prices[p]), Reason.APPROVED)
     for limit in card.limits:
         remaining = limit.value - limit_used(card, limit, ctx)
         for p in products:
@@ -256,7 +251,8 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
         for p in products:
             cap(p, _wallet_volume(card.wallets, p, ctx.prices[p], today), Reason.WALLET_EMPTY)
 
-    usable = [p for p in products if caps[p] >= floor[p]]
+    floor = max(ctx.policy.min_preset_ml, 1)
+    usable = [p for p in products if caps[p] >= floor]
     if not usable:
         reasons = {binding.get(p, Reason.LIMIT_EXHAUSTED) for p in products}
         for why in (Reason.DATA_STALE, Reason.WALLET_EMPTY):
@@ -318,6 +314,27 @@ def _allowed_products(card: CardView, request: Request, ctx: Context) -> list[st
     if request.product is not None:
         products &= {request.product}
     return sorted(products)
+
+
+def _requested_volume(request: Request, price: int) -> int:
+    """The largest volume of a product at ``price`` the request asks for (UNLIMITED: any)."""
+    volume = UNLIMITED
+    if request.volume_ml is not None:
+        volume = min(volume, request.volume_ml)
+    if request.amount is not None:
+        volume = min(volume, max_volume_for(request.amount, price))
+    return volume
+
+
+def _big_enough_for_request(products: list[str], request: Request, ctx: Context) -> list[str]:
+    """The products for which the requested volume or amount reaches the minimum preset.
+
+    One rule for every preset: nothing below ``min_preset_ml`` is authorized. A request
+    below it is the request's problem (``preset_too_small``), judged before the card's
+    limits, so the customer is not told their limits are used up when they are not.
+    """
+    floor = max(ctx.policy.min_preset_ml, 1)
+    return [p for p in products if _requested_volume(request, ctx.prices[p]) >= floor]
 
 
 def _in_scope(product: str, scope: frozenset[str] | None) -> bool:

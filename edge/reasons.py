@@ -27,6 +27,7 @@ class Reason(StrEnum):
     ODOMETER_REQUIRED = "odometer_required"
     DATA_STALE = "data_stale"
     PRODUCT_NOT_ALLOWED = "product_not_allowed"
+    PRESET_TOO_SMALL = "preset_too_small"
     VISITS_EXHAUSTED = "visits_exhausted"
     LIMIT_EXHAUSTED = "limit_exhausted"
     WALLET_EMPTY = "wallet_empty"
@@ -65,6 +66,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.ODOMETER_REQUIRED: "The card needs an odometer reading and none was entered.",
     Reason.DATA_STALE: "The card data is too old and the offline policy refuses this card.",
     Reason.PRODUCT_NOT_ALLOWED: "The card may not take this product (or any product here).",
+    Reason.PRESET_TOO_SMALL: "The requested volume or amount is below the station's "
+                             "minimum preset ([authorization] min_preset_ml).",
     Reason.VISITS_EXHAUSTED: "The card has used all its fills for the period.",
     Reason.LIMIT_EXHAUSTED: "A limit of the card leaves nothing to fill.",
     Reason.WALLET_EMPTY: "No wallet of the card has a balance for these products.",

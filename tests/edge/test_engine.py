@@ -72,6 +72,7 @@ SCENARIOS: dict[str, tuple[CardView | None, Request, Context, Reason]] = {
               Reason.DATA_STALE),
     "product": (card(products=frozenset({"DT"})), req(product="AI95"), CTX,
                 Reason.PRODUCT_NOT_ALLOWED),
+    "preset_too_small": (CARD, req(volume_ml=1), CTX, Reason.PRESET_TOO_SMALL),
     "visits": (card(visits=(VisitLimit("day", 1),), sales=(sale("DT", NOW, 1000),)), REQ, CTX,
                Reason.VISITS_EXHAUSTED),
     "limit": (card(limits=(Limit("day", "volume", 0),)), REQ, CTX, Reason.LIMIT_EXHAUSTED),
