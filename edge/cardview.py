@@ -77,12 +77,13 @@ def data_age_s(conn: sqlite3.Connection, now: datetime) -> int | None:
 
 def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
                   stop_listed: bool = False, state: StoreState | None = None,
-                  policy: Policy | None = None) -> Context:
+                  policy: Policy | None = None, pump_busy: bool = False) -> Context:
     st = config.station
     state = state or StoreState.load(conn)
     return Context(now=now, station_id=st.id, prices=state.prices, tz=st.tz,
                    week_start=st.week_start_index, station_groups=frozenset(st.groups),
                    data_age_s=state.data_age_s(now), stop_listed=stop_listed,
+                   pump_busy=pump_busy,
                    policy=policy or policy_of(config))
 
 

@@ -174,6 +174,8 @@ class Context:
     station_groups: frozenset[str] = frozenset()
     data_age_s: int | None = 0
     stop_listed: bool = False
+    #: The pump already holds an open authorization (one per pump at a time).
+    pump_busy: bool = False
     policy: Policy = field(default_factory=Policy)
 
 
@@ -207,6 +209,9 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
         return Decision.deny(Reason.ON_STOP_LIST)
     if card is None:
         return Decision.deny(Reason.UNKNOWN_CARD)
+    busy = _check_pump(ctx)
+    if busy is not None:
+        return busy
     local = ctx.now.astimezone(ctx.tz)
     early = _check_identity(card, request, ctx, local)
     if early is not None:
@@ -270,6 +275,15 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
                     max_volume_ml=max_volume, max_amount=min(amounts),
                     hold_amount=max(amounts), wallet_holds=holds,
                     stale=stale)
+
+
+def _check_pump(ctx: Context) -> Decision | None:
+    """A pump holds at most one open authorization: a second waits for the first to close.
+
+    Two open sales on one pump cannot be told apart when the pump reports its filling,
+    and each would hold the card's limits for a fill that can happen only once.
+    """
+    return Decision.deny(Reason.PUMP_BUSY) if ctx.pump_busy else None
 
 
 def _check_identity(card: CardView, request: Request, ctx: Context,

@@ -128,7 +128,8 @@ class Station:
                 return self._decision_json(sale_id, card_id, pump, decision)
             state = self.state
             ctx = build_context(self.conn, self.config, now, state=state, policy=self.policy,
-                                stop_listed=store.is_stop_listed(self.conn, *ids))
+                                stop_listed=store.is_stop_listed(self.conn, *ids),
+                                pump_busy=store.open_sale_on_pump(self.conn, pump) is not None)
             view = None if row is None else build_card_view(self.conn, row, self.config, now,
                                                             state=state)
             pin_ok = None

@@ -11,6 +11,7 @@ class Reason(StrEnum):
     APPROVED = "approved"
     UNKNOWN_CARD = "unknown_card"
     ON_STOP_LIST = "on_stop_list"
+    PUMP_BUSY = "pump_busy"
     CARD_BLOCKED = "card_blocked"
     CARD_LOST = "card_lost"
     CARD_STOLEN = "card_stolen"
@@ -50,6 +51,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.APPROVED: "The card may take fuel up to the preset.",
     Reason.UNKNOWN_CARD: "The card is not in the station's card store.",
     Reason.ON_STOP_LIST: "The card is on the stop list.",
+    Reason.PUMP_BUSY: "The pump already has an open authorization; complete or cancel it "
+                      "first.",
     Reason.CARD_BLOCKED: "The card is blocked.",
     Reason.CARD_LOST: "The card was reported lost.",
     Reason.CARD_STOLEN: "The card was reported stolen.",

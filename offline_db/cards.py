@@ -151,6 +151,13 @@ def open_holds(conn: sqlite3.Connection, card_id: str, *, exclude_sale: str | No
         (card_id, exclude_sale)).fetchall()
 
 
+def open_sale_on_pump(conn: sqlite3.Connection, pump: int) -> str | None:
+    """The sale id of the pump's open authorization, if it has one (uses the open index)."""
+    row = conn.execute("SELECT sale_id FROM authorizations WHERE state = 'open' AND pump = ? "
+                       "LIMIT 1", (pump,)).fetchone()
+    return None if row is None else str(row["sale_id"])
+
+
 def prices(conn: sqlite3.Connection) -> dict[str, int]:
     return {r["code"]: r["unit_price"] for r in conn.execute("SELECT * FROM products")}
 

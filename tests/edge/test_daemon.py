@@ -8,10 +8,13 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from edge.control import call
 from edge.errors import WriterLockedError
 from offline_db.connection import connect
 from offline_db.journal import verify
@@ -70,6 +73,29 @@ def test_malformed_requests_do_not_stop_the_daemon(initialized: Path,
             answer = json.loads(s.makefile().readline())
         assert answer["ok"] is False and answer["error"]
     assert fc_json(initialized, "sale", "authorize", "--card", CARD, "--pump", "1")["approved"]
+
+
+def test_parallel_authorizations_open_one_sale_per_pump(initialized: Path,
+                                                       daemon: subprocess.Popen[str]) -> None:
+    # Issue 10 #6: the single writer decides; parallel requests for one pump open one sale.
+    sock_path = initialized.parent / "station" / "control.sock"
+    # Small presets: each card alone could hold several of them at once.
+    cards = [(CARD, "DT"), ("7800001234567890", "AI95")] * 4
+
+    def ask(card_product: tuple[str, str]) -> dict[str, Any]:
+        card, product = card_product
+        result: dict[str, Any] = call(sock_path, "sale.authorize",
+                                      {"card": card, "pump": 5, "product": product,
+                                       "volume_ml": 1000}, actor="test")
+        return result
+
+    with ThreadPoolExecutor(len(cards)) as pool:
+        results = list(pool.map(ask, cards))
+    approved = [r for r in results if r["approved"]]
+    assert len(approved) == 1
+    assert sorted(r["reason"] for r in results if not r["approved"]) == ["pump_busy"] * 7
+    assert [r["sale_id"] for r in fc_json(initialized, "sale", "list", "--open")] == \
+        [approved[0]["sale_id"]]
 
 
 def test_sigterm_stops_cleanly(initialized: Path, daemon: subprocess.Popen[str]) -> None:

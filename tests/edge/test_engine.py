@@ -50,6 +50,7 @@ SCENARIOS: dict[str, tuple[CardView | None, Request, Context, Reason]] = {
     "approved": (CARD, REQ, CTX, Reason.APPROVED),
     "unknown": (None, REQ, CTX, Reason.UNKNOWN_CARD),
     "stop_list": (CARD, REQ, ctx(stop_listed=True), Reason.ON_STOP_LIST),
+    "pump_busy": (CARD, REQ, ctx(pump_busy=True), Reason.PUMP_BUSY),
     "blocked": (card(status="blocked"), REQ, CTX, Reason.CARD_BLOCKED),
     "lost": (card(status="lost"), REQ, CTX, Reason.CARD_LOST),
     "stolen": (card(status="stolen"), REQ, CTX, Reason.CARD_STOLEN),

@@ -70,6 +70,7 @@ def test_fleet_card_prompts_and_visits(station: Station, sample_store_file: Path
     auth = station.authorize(card=FLEET, pump=1, vehicle="V-17", odometer_km=121_000)
     # Weekly limit 900 l minus the 160 l already taken this week.
     assert auth["approved"] and auth["max_volume_ml"] == 200_000
+    station.cancel(auth["sale_id"])  # pump 1 is free again
     station.clock = lambda: monday + timedelta(days=5)  # Saturday: outside the window
     assert station.authorize(card=FLEET, pump=1, vehicle="V-17",
                              odometer_km=1)["reason"] == "outside_time_window"
@@ -124,3 +125,24 @@ def test_tag_uid_under_an_ndef_card_number_is_checked(station: Station,
     listed = station.authorize(card="7800001234567893", pump=1,
                                presented=["7800009999999999"])
     assert listed["reason"] == "on_stop_list"
+
+
+def test_a_pump_holds_one_open_authorization(station: Station) -> None:
+    # Issue 10 #6: three authorizations were open on pump 1 at once, two for one card.
+    card, other = "7800001234567893", "7800001234567890"
+    first = station.authorize(card=card, pump=1, product="AI92", volume_ml=10_000)
+    assert first["approved"]
+    for again in (card, other):
+        busy = station.authorize(card=again, pump=1)
+        assert (busy["approved"], busy["reason"], busy["sale_id"]) == (False, "pump_busy", None)
+    assert station.conn.execute("SELECT COUNT(*) FROM authorizations WHERE pump = 1 AND "
+                                "state = 'open'").fetchone()[0] == 1
+    denied = station.conn.execute("SELECT state, reason FROM authorizations WHERE sale_id = ?",
+                                  (busy["decision_id"],)).fetchone()
+    assert tuple(denied) == ("denied", "pump_busy")  # recorded like every decision
+    assert station.authorize(card=other, pump=2, product="AI95")["approved"]  # another pump
+    station.cancel(first["sale_id"])
+    second = station.authorize(card=card, pump=1, product="AI92")
+    assert second["approved"]
+    station.complete(second["sale_id"], volume_ml=5_000)
+    assert station.authorize(card=card, pump=1, product="AI92")["approved"]
