@@ -195,7 +195,8 @@ def sale() -> None:
 
 
 @sale.command("authorize")
-@click.option("--card", required=True, help="Card id, PAN, RFID UID or token id.")
+@click.option("--card", help="Card id, PAN or RFID UID (a digital card needs --token).")
+@click.option("--token", help="The text of a digital card's QR code (instead of --card).")
 @click.option("--pump", required=True, type=click.IntRange(1, 99), help="Pump number.")
 @click.option("--product", help="Product code (default: every product the card may take).")
 @click.option("--volume", "volume_ml", type=click.IntRange(min=1), help="Requested ml.")
@@ -209,6 +210,8 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
     """Decide whether a card may fill at a pump; reserve the preset if approved."""
     if args["volume_ml"] is not None and args["amount"] is not None:
         raise click.UsageError("give --volume or --amount, not both")
+    if (args["card"] is None) == (args["token"] is None):
+        raise click.UsageError("give --card or --token (a digital card's QR text), one of them")
     result = change(ctx, "sale.authorize", {k: v for k, v in args.items() if v is not None})
 
     def human(d: dict[str, Any]) -> None:

@@ -10,16 +10,54 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from edge.errors import CardStoreFormatError
+from edge.errors import CardStoreFormatError, ForecourtError
 from offline_db.connection import atomic, iso, utc_now
 from offline_db.snapshot import FORMAT, parse_snapshot
 
 MAX_DELTA_VERSIONS = 500
 MESSAGE_VALID = timedelta(hours=24)
 EXTRA_KINDS = ("customer_groups", "customers", "vehicles")
+
+
+class CardMasterRefusal(ForecourtError):
+    """The card master refuses an operation on a card (unknown, wrong kind or status)."""
+
+    code = "card_refused"
+
+
+def find_card_doc(conn: sqlite3.Connection, identifier: str) -> dict[str, Any] | None:
+    """The master's card document whose card id or token id is ``identifier``."""
+    row = conn.execute("SELECT doc FROM cm_cards WHERE card_id = ? OR "
+                       "json_extract(doc, '$.token_id') = ? ORDER BY card_id != ? LIMIT 1",
+                       (identifier, identifier, identifier)).fetchone()
+    return None if row is None else dict(json.loads(row["doc"]))
+
+
+def token_card(conn: sqlite3.Connection, identifier: str, today: date) -> str:
+    """The card id to put in a digital-card token for ``identifier``, or a refusal.
+
+    Only an active, unexpired card of kind ``digital`` gets a token: a token for any
+    other card would be refused at every station, and one for a blocked card is
+    exactly what blocking must prevent.
+    """
+    card = find_card_doc(conn, identifier)
+    if card is None:
+        raise CardMasterRefusal(f"card {identifier} is not in the card master; no token "
+                                "issued")
+    card_id = str(card["card_id"])
+    status = card.get("status", "active")
+    if status != "active":
+        raise CardMasterRefusal(f"card {card_id} is {status}; no token issued")
+    if card.get("kind") != "digital":
+        raise CardMasterRefusal(f"card {card_id} is a {card.get('kind')} card; tokens are "
+                                "issued only for digital cards")
+    expires = card.get("expires")
+    if expires is not None and date.fromisoformat(expires) < today:
+        raise CardMasterRefusal(f"card {card_id} expired on {expires}; no token issued")
+    return card_id
 
 
 def latest_version(conn: sqlite3.Connection) -> int:

@@ -147,6 +147,9 @@ class Request:
     vehicle_id: str | None = None
     odometer_km: int | None = None
     pin_ok: bool | None = None  # None = no PIN entered
+    #: The card was presented by a QR token the station verified (office signature,
+    #: expiry, not replayed); the only way a digital card is authorized.
+    token: bool = False
 
 
 @dataclass(frozen=True)
@@ -286,13 +289,27 @@ def _check_pump(ctx: Context) -> Decision | None:
     return Decision.deny(Reason.PUMP_BUSY) if ctx.pump_busy else None
 
 
+def _check_token(card: CardView, request: Request) -> Decision | None:
+    """A digital card has no physical medium: only its signed QR token proves it is there.
+
+    Its card id and token id are printed on statements and receipts, so typing either
+    must never be enough.
+    """
+    if card.kind == "digital" and not request.token:
+        return Decision.deny(Reason.TOKEN_REQUIRED)
+    return None
+
+
 def _check_identity(card: CardView, request: Request, ctx: Context,
                     local: datetime) -> Decision | None:
-    """Status, expiry, station, time, vehicle, PIN and odometer rules, in that order."""
+    """Status, expiry, token, station, time, vehicle, PIN and odometer rules, in order."""
     if card.status in STATUS_REASONS:
         return Decision.deny(STATUS_REASONS[card.status])
     if card.expires is not None and local.date() > card.expires:
         return Decision.deny(Reason.CARD_EXPIRED)
+    medium = _check_token(card, request)
+    if medium is not None:
+        return medium
     if card.stations is not None or card.station_groups is not None:
         by_id = card.stations is not None and ctx.station_id in card.stations
         by_group = card.station_groups is not None and bool(card.station_groups

@@ -35,9 +35,9 @@ OPERATIONS: dict[str, Operation] = {
     "flash.import": Operation(lambda st, a, actor: _flash_import(st, Path(a["file"]), actor),
                               frozenset({"file"})),
     "sale.authorize": Operation(
-        lambda st, a, actor: st.authorize(**a, actor=actor), frozenset({"card", "pump"}),
-        frozenset({"product", "volume_ml", "amount", "vehicle", "odometer_km", "pin",
-                   "presented"})),
+        lambda st, a, actor: st.authorize(**a, actor=actor), frozenset({"pump"}),
+        frozenset({"card", "token", "product", "volume_ml", "amount", "vehicle", "odometer_km",
+                   "pin", "presented"})),
     "sale.complete": Operation(
         lambda st, a, actor: st.complete(a["sale_id"], volume_ml=a["volume_ml"],
                                          product=a.get("product"), actor=actor),

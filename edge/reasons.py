@@ -18,6 +18,7 @@ class Reason(StrEnum):
     CARD_WITHDRAWN = "card_withdrawn"
     CARD_REPLACED = "card_replaced"
     CARD_EXPIRED = "card_expired"
+    TOKEN_REQUIRED = "token_required"
     STATION_NOT_ALLOWED = "station_not_allowed"
     OUTSIDE_TIME_WINDOW = "outside_time_window"
     VEHICLE_REQUIRED = "vehicle_required"
@@ -59,6 +60,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.CARD_WITHDRAWN: "The card was withdrawn from its holder.",
     Reason.CARD_REPLACED: "The card was replaced by a newer card.",
     Reason.CARD_EXPIRED: "The card has expired.",
+    Reason.TOKEN_REQUIRED: "A digital card is authorized only by its QR token signed by the "
+                           "head office, never by its card id or token id alone.",
     Reason.STATION_NOT_ALLOWED: "The card may not be used at this station.",
     Reason.OUTSIDE_TIME_WINDOW: "The card may not be used at this day or hour.",
     Reason.VEHICLE_REQUIRED: "The card is bound to a vehicle and no vehicle was identified.",
@@ -77,7 +80,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.CARD_NOT_GENUINE: "The smart card failed the challenge: it is not a genuine card.",
     Reason.CARD_UNREADABLE: "The card could not be read (removed too early, bad answer).",
     Reason.SWIPE_MALFORMED: "The magnetic stripe read is malformed or incomplete.",
-    Reason.TOKEN_INVALID: "The QR token is not a valid token signed by the head office.",
+    Reason.TOKEN_INVALID: "The QR token is not a valid token signed by the head office for a "
+                          "digital card.",
     Reason.TOKEN_EXPIRED: "The QR token has expired.",
     Reason.TOKEN_REPLAYED: "The QR token was already used.",
 }

@@ -22,7 +22,7 @@ from offline_db.store import StationStore
 from tests.conftest import forecourt_exe
 from tests.support import daemon_log, fc, fc_json, initialize, start_daemon, stop_daemon
 
-CARD = "7800001234567893"  # digital card, day money limit 300000
+CARD = "7800001234567893"  # magstripe card, day money limit 300000
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ SCENARIOS: dict[str, tuple[CardView | None, Request, Context, Reason]] = {
     "withdrawn": (card(status="withdrawn"), REQ, CTX, Reason.CARD_WITHDRAWN),
     "replaced": (card(status="replaced"), REQ, CTX, Reason.CARD_REPLACED),
     "expired": (card(expires=TODAY - timedelta(days=1)), REQ, CTX, Reason.CARD_EXPIRED),
+    "token_required": (card(kind="digital"), REQ, CTX, Reason.TOKEN_REQUIRED),
     "station": (card(stations=frozenset({"S-002"})), REQ, CTX, Reason.STATION_NOT_ALLOWED),
     "time": (card(time_windows=(TimeWindow(frozenset({5, 6}), 0, 1440),)), REQ, CTX,
              Reason.OUTSIDE_TIME_WINDOW),
@@ -342,7 +343,7 @@ def test_stale_restrict_refuses_card_kinds_not_listed() -> None:
     policy = Policy(stale_policy="restrict", stale_card_kinds=frozenset({"rfid", "smart"}))
     stale = ctx(policy=policy, data_age_s=None)
     assert_denied(authorize(card(kind="magstripe"), REQ, stale), Reason.DATA_STALE)
-    assert_denied(authorize(card(kind="digital"), REQ, stale), Reason.DATA_STALE)
+    assert_denied(authorize(card(kind="digital"), req(token=True), stale), Reason.DATA_STALE)
     assert authorize(card(kind="rfid"), REQ, stale).max_volume_ml == 40_000
     assert authorize(card(kind="smart"), REQ, stale).max_volume_ml == 40_000
     # With fresh data the kind does not matter.
@@ -404,3 +405,17 @@ def test_visits_per_week_follow_the_week_start() -> None:
     assert authorize(view, REQ, CTX).approved
     # Weeks from Sunday: it is this week's one visit.
     assert_denied(authorize(view, REQ, ctx(week_start=6)), Reason.VISITS_EXHAUSTED)
+
+
+def test_a_digital_card_needs_its_token_whatever_else_holds() -> None:
+    # Issue 10 #1: only a verified QR token (Request.token) authorizes a digital card.
+    digital = card(kind="digital")
+    assert_denied(authorize(digital, req(volume_ml=10_000, product="DT"), CTX),
+                  Reason.TOKEN_REQUIRED)
+    assert_approved(authorize(digital, req(token=True), CTX), 200_000)
+    # Status and expiry come first: a blocked digital card says so.
+    assert_denied(authorize(card(kind="digital", status="blocked"), REQ, CTX),
+                  Reason.CARD_BLOCKED)
+    # Other kinds carry their medium (chip, stripe, tag): no token is asked.
+    for kind in ("rfid", "magstripe", "smart"):
+        assert authorize(card(kind=kind), REQ, CTX).approved

@@ -23,7 +23,7 @@ from drivers.dart.simulator import PumpSimulator, SimPump
 from drivers.ptyline import PtyLine
 from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon, wait_for
 
-CARD = "7800001234567893"  # digital card: all products, day money limit 300000
+CARD = "7800001234567893"  # magstripe card: all products, day money limit 300000
 PRICES = [5090, 5299, 6350]  # AI92, AI95, DT in the sample card store
 
 LINE = """

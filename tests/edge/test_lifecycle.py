@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cloud_sync import tokens
+from edge.config import Config
 from edge.errors import SaleError
+from edge.keys import public_text
 from edge.lifecycle import Station
 from offline_db.journal import verify
+from offline_db.store import StationStore
+from tests.conftest import SAMPLE
 
 SMART = "7800001234567892"  # PIN 1234; litre wallet W-3L (DT, 200 l), money wallet W-3M
 FLEET = "7800001234567891"  # RFID, DT only, vehicle V-17, odometer, 2 visits a day
@@ -146,3 +154,62 @@ def test_a_pump_holds_one_open_authorization(station: Station) -> None:
     assert second["approved"]
     station.complete(second["sale_id"], volume_ml=5_000)
     assert station.authorize(card=card, pump=1, product="AI92")["approved"]
+
+
+DIGITAL = "7800001234567897"  # the sample's digital card, token id T-8F2K9Q
+
+
+@pytest.fixture
+def office_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def qr_station(config: Config, office_key: Ed25519PrivateKey) -> Iterator[Station]:
+    """The sample station with the head office's public key pinned (QR tokens checked)."""
+    pinned = replace(config, station=replace(config.station,
+                                             office_public_key=public_text(office_key)))
+    store, _ = StationStore.create(pinned.station.data_dir)
+    station = Station(store, pinned)
+    station.import_cards(SAMPLE, actor="test")
+    try:
+        yield station
+    finally:
+        store.close()
+
+
+def test_a_digital_card_is_authorized_only_by_its_token(qr_station: Station,
+                                                        office_key: Ed25519PrivateKey) -> None:
+    # Issue 10 #1: --card <a digital card's card_id or token id> was approved, no token.
+    station = qr_station
+    soon = station.clock() + timedelta(minutes=10)
+    for identifier in (DIGITAL, "T-8F2K9Q"):
+        refused = station.authorize(card=identifier, pump=1)
+        assert (refused["approved"], refused["reason"]) == (False, "token_required")
+    token = tokens.issue(office_key, DIGITAL, soon)
+    ok = station.authorize(token=token, pump=1, product="AI92", volume_ml=10_000)
+    assert (ok["approved"], ok["card_id"]) == (True, DIGITAL)
+    assert station.authorize(token=token, pump=2)["reason"] == "token_replayed"
+    # Tokens the office never signed, or signed for a card that is not digital.
+    forged = tokens.issue(Ed25519PrivateKey.generate(), DIGITAL, soon)
+    expired = tokens.issue(office_key, DIGITAL, station.clock() - timedelta(seconds=1))
+    plastic = tokens.issue(office_key, "7800001234567890", soon)
+    for bad, reason in ((forged, "token_invalid"), (expired, "token_expired"),
+                        (plastic, "token_invalid"), ("not a token", "token_invalid")):
+        answer = station.authorize(token=bad, pump=2)
+        assert (answer["approved"], answer["reason"]) == (False, reason)
+    # A token whose authorization was denied for another reason may be shown again.
+    fresh = tokens.issue(office_key, DIGITAL, soon)
+    assert station.authorize(token=fresh, pump=1)["reason"] == "pump_busy"
+    assert station.authorize(token=fresh, pump=2, product="AI92", volume_ml=10_000)["approved"]
+    with pytest.raises(SaleError, match="a card or a QR token"):
+        station.authorize(card=DIGITAL, token=fresh, pump=3)
+    assert station.conn.execute("SELECT COUNT(*) FROM authorizations WHERE state = 'open'"
+                                ).fetchone()[0] == 2
+
+
+def test_without_an_office_key_every_token_is_refused(station: Station) -> None:
+    token = tokens.issue(Ed25519PrivateKey.generate(), DIGITAL,
+                         station.clock() + timedelta(minutes=10))
+    answer = station.authorize(token=token, pump=1)
+    assert (answer["approved"], answer["reason"]) == (False, "token_invalid")
