@@ -159,6 +159,19 @@ def cards_import(ctx: click.Context, file: Path) -> None:
                f"{result['products']} products, {result['stop_list']} on the stop list")
 
 
+@cards.command("pin-reset")
+@click.argument("card")
+@click.pass_context
+def cards_pin_reset(ctx: click.Context, card: str) -> None:
+    """Unlock CARD's PIN at this station: forget its wrong PIN entries (audited)."""
+    result = change(ctx, "cards.pin_reset", {"card": card})
+    if result["failures_cleared"]:
+        click.echo(f"card {result['card_id']}: {result['failures_cleared']} wrong PIN entries "
+                   "forgotten; the PIN is unlocked at this station")
+    else:
+        click.echo(f"card {result['card_id']} had no wrong PIN entries; nothing changed")
+
+
 @cards.command("show")
 @click.argument("card")
 @json_option

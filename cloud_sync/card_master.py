@@ -134,6 +134,29 @@ def set_status(conn: sqlite3.Connection, card_id: str, status: str, *, actor: st
         return _record(conn, [{"op": "card", "card": card}], actor), True
 
 
+def pin_reset(conn: sqlite3.Connection, identifier: str, *, actor: str) -> tuple[str, int]:
+    """Reset a card's PIN try count everywhere; return (card id, new version).
+
+    The card's ``pin.reset`` becomes the new card-master version: a generation that
+    only grows, so every station that applies it counts wrong PINs from zero again,
+    whatever the card's data said before. Recorded with ``actor`` like every version.
+    """
+    with atomic(conn):
+        card = find_card_doc(conn, identifier)
+        if card is None:
+            raise CardMasterRefusal(f"card {identifier} is not in the card master; nothing "
+                                    "changed")
+        if not isinstance(card.get("pin"), dict):
+            raise CardMasterRefusal(f"card {card['card_id']} has no PIN; nothing changed")
+        version = latest_version(conn) + 1
+        card["pin"] = {**card["pin"], "reset": version}
+        conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
+                     (json.dumps(card, sort_keys=True), card["card_id"]))
+        recorded = _record(conn, [{"op": "card", "card": card}], actor)
+        assert recorded == version
+    return str(card["card_id"]), version
+
+
 def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
     """The whole master as a card-store document at the latest version."""
     doc: dict[str, Any] = {"format": FORMAT, "version": latest_version(conn),

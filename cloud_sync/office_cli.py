@@ -242,6 +242,23 @@ def office_cards_unblock(ctx: click.Context, card: str) -> None:
     _set_status(ctx, card, "active")
 
 
+@office_cards.command("pin-reset")
+@click.argument("card")
+@click.pass_context
+def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
+    """Unlock CARD's PIN at every station (a new card-master version, recorded with you)."""
+    who = actor()
+    conn = open_office(cfg(ctx).office.data_dir)
+    try:
+        card_id, version = card_master.pin_reset(conn, card, actor=who)
+        log.info("office.pin_reset", card_id=card_id, version=version, actor=who)
+        click.echo(f"PIN of card {card_id} reset (card master version {version}): every "
+                   "station counts wrong PINs from zero once it has this version")
+        _announce(ctx, conn, version)
+    finally:
+        conn.close()
+
+
 @office_cards.command("token")
 @click.argument("card")
 @click.option("--valid", default="10m", show_default=True,

@@ -140,5 +140,7 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
         vehicle_id=row["vehicle_id"], vehicle_binding=bool(rules.get("vehicle_binding")),
         odometer_required=bool(rules.get("odometer_required")),
         pin_required="pin" in rules,
-        pin_failures=store.pin_failures(conn, card_id) if "pin" in rules else 0,
+        pin_failures=store.pin_failures(conn, card_id, reset=rules["pin"].get("reset", 0),
+                                        pin_hash=rules["pin"]["hash"])
+        if "pin" in rules else 0,
         wallets=wallets, sales=sales, office_usage=office, holds=holds)

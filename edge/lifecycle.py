@@ -56,6 +56,12 @@ class CardStoreVersionError(ForecourtError):
     code = "card_store_rollback"
 
 
+class UnknownCardError(ForecourtError):
+    """An administrative command named a card the card store does not hold."""
+
+    code = "unknown_card"
+
+
 class Station:
     """The station's writable operations over its one store connection."""
 
@@ -100,6 +106,22 @@ class Station:
         log.info("cards.imported", version=snap.version, cards=summary.cards,
                  previous_version=summary.previous_version)
         return asdict(summary)
+
+    def pin_reset(self, card: str, *, actor: str) -> dict[str, Any]:
+        """Forget a card's wrong PINs at this station (an administrator unlocks it; audited).
+
+        The network-wide way is the head office's PIN reset, which travels in the card
+        data (``pin.reset``); this is for the station that cannot wait for it.
+        """
+        with atomic(self.conn):
+            row = store.find_card(self.conn, card)
+            if row is None:
+                raise UnknownCardError(f"card {card} is not in the card store; nothing changed")
+            card_id = row["card_id"]
+            cleared = store.clear_pin_failures(self.conn, card_id)
+            audit(self.conn, actor, "cards.pin_reset", card_id=card_id, failures=cleared)
+        log.info("cards.pin_reset", card_id=card_id, failures_cleared=cleared, actor=actor)
+        return {"card_id": card_id, "failures_cleared": cleared}
 
     # -- authorization ------------------------------------------------------------------
     def authorize(self, *, pump: int, card: str | None = None, token: str | None = None,
@@ -158,8 +180,8 @@ class Station:
             view = None if row is None else build_card_view(self.conn, row, self.config, now,
                                                             state=state)
             pin_ok = None
+            rule = json.loads(row["rules"]).get("pin") if row is not None else None
             if row is not None and pin is not None:
-                rule = json.loads(row["rules"]).get("pin")
                 pin_ok = pin_matches(pin, rule) if rule else True
             request = Request(pump=pump, product=product, volume_ml=volume_ml, amount=amount,
                               vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok,
@@ -170,12 +192,11 @@ class Station:
                          actor=actor)
             if claims is not None and decision.approved:
                 use_token(self.conn, claims, now)
-            if decision.pin_failed:
-                self.conn.execute(
-                    "INSERT INTO pin_tries VALUES (?, 1) ON CONFLICT (card_id) "
-                    "DO UPDATE SET failures = failures + 1", (card_id,))
+            if decision.pin_failed and rule:
+                store.count_pin_failure(self.conn, card_id, reset=rule.get("reset", 0),
+                                        pin_hash=rule["hash"])
             elif pin_ok and decision.approved:
-                self.conn.execute("DELETE FROM pin_tries WHERE card_id = ?", (card_id,))
+                store.clear_pin_failures(self.conn, card_id)
         result = self._decision_json(sale_id, card_id, pump, decision)
         log.info("sale.authorized" if decision.approved else "sale.denied", sale_id=sale_id,
                  card_id=card_id, pump=pump, reason=str(decision.reason),

@@ -32,6 +32,8 @@ OPERATIONS: dict[str, Operation] = {
     "ping": Operation(lambda st, _a, _actor: {"station_id": st.config.station.id}, frozenset()),
     "cards.import": Operation(lambda st, a, actor: st.import_cards(Path(a["file"]), actor=actor),
                               frozenset({"file"})),
+    "cards.pin_reset": Operation(lambda st, a, actor: st.pin_reset(a["card"], actor=actor),
+                                 frozenset({"card"})),
     "flash.import": Operation(lambda st, a, actor: _flash_import(st, Path(a["file"]), actor),
                               frozenset({"file"})),
     "sale.authorize": Operation(

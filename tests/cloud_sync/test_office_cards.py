@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,11 @@ from click.testing import CliRunner, Result
 
 from cli import main
 from cloud_sync import tokens
+from cloud_sync.office_store import open_office
+from edge.clikit import actor
 from edge.keys import OFFICE_KEY, load_private_key
 from offline_db.connection import utc_now
+from offline_db.deltas import parse_ops
 
 DIGITAL = "7800001234567897"  # the sample's digital card, token id T-8F2K9Q
 
@@ -58,3 +62,26 @@ def test_token_validity_cap_is_configured(office: Path, env_config: Path) -> Non
     env_config.write_text(env_config.read_text().replace('"1h"', '"0s"'))
     bad = run("office", "cards", "token", DIGITAL, ok=False)
     assert bad.exit_code == 1 and "token_max_valid" in bad.output
+
+
+def test_office_pin_reset_travels_as_a_new_version(office: Path) -> None:
+    # Issue 10 #5 (office side): a PIN reset in the card data, recorded with its user.
+    out = run("office", "cards", "pin-reset", "7800001234567892").stdout
+    assert "PIN of card 7800001234567892 reset (card master version 18)" in out
+    conn = open_office(office)
+    try:
+        doc = json.loads(conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?",
+                                      ("7800001234567892",)).fetchone()[0])
+        assert doc["pin"]["reset"] == 18
+        row = conn.execute("SELECT actor, ops FROM cm_versions WHERE version = 18").fetchone()
+        assert row["actor"] == actor()
+        assert json.loads(row["ops"]) == [{"op": "card", "card": doc}]
+        # What a station gets is valid card data (the station side: tests/edge).
+        parse_ops(json.loads(row["ops"]))
+    finally:
+        conn.close()
+    assert "version 19" in run("office", "cards", "pin-reset", "7800001234567892").stdout
+    for card, why in (("nobody", "card nobody is not in the card master"),
+                      ("7800001234567890", "card 7800001234567890 has no PIN")):
+        refused = run("office", "cards", "pin-reset", card, ok=False)
+        assert refused.exit_code == 1 and why in refused.output

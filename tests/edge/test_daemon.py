@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from edge.clikit import actor
 from edge.control import call
 from edge.errors import WriterLockedError
 from offline_db.connection import connect
@@ -96,6 +97,31 @@ def test_parallel_authorizations_open_one_sale_per_pump(initialized: Path,
     assert sorted(r["reason"] for r in results if not r["approved"]) == ["pump_busy"] * 7
     assert [r["sale_id"] for r in fc_json(initialized, "sale", "list", "--open")] == \
         [approved[0]["sale_id"]]
+
+
+def test_pin_reset_goes_through_the_daemon_and_records_the_user(
+        initialized: Path, daemon: subprocess.Popen[str]) -> None:
+    # Issue 10 #5: a locked PIN can be unlocked at the station, audited with who did it.
+    smart = "7800001234567892"  # PIN 1234
+    reasons = [fc_json(initialized, "sale", "authorize", "--card", smart, "--pump", "1",
+                       "--pin", "0000")["reason"] for _ in range(3)]
+    assert reasons == ["pin_wrong", "pin_wrong", "pin_locked"]
+    out = fc(initialized, "cards", "pin-reset", smart).stdout
+    assert out == (f"card {smart}: 3 wrong PIN entries forgotten; the PIN is unlocked at "
+                   "this station\n")
+    assert fc_json(initialized, "sale", "authorize", "--card", smart, "--pump", "1",
+                   "--pin", "1234", "--product", "DT")["approved"]
+    conn = connect(initialized.parent / "station" / "station.db", readonly=True)
+    try:
+        row = conn.execute("SELECT actor, details FROM audit_log "
+                           "WHERE action = 'cards.pin_reset'").fetchone()
+    finally:
+        conn.close()
+    assert row["actor"] == actor()
+    assert json.loads(row["details"]) == {"card_id": smart, "failures": 3}
+    unknown = fc(initialized, "cards", "pin-reset", "nobody", check=False)
+    assert unknown.returncode == 1
+    assert unknown.stderr == "Error: card nobody is not in the card store; nothing changed\n"
 
 
 def test_sigterm_stops_cleanly(initialized: Path, daemon: subprocess.Popen[str]) -> None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud_sync import tokens
 from edge.config import Config
-from edge.errors import SaleError
+from edge.errors import ForecourtError, SaleError
 from edge.keys import public_text
-from edge.lifecycle import Station
+from edge.lifecycle import Station, apply_cards_message
 from offline_db.journal import verify
 from offline_db.store import StationStore
 from tests.conftest import SAMPLE
@@ -213,3 +215,78 @@ def test_without_an_office_key_every_token_is_refused(station: Station) -> None:
                          station.clock() + timedelta(minutes=10))
     answer = station.authorize(token=token, pump=1)
     assert (answer["approved"], answer["reason"]) == (False, "token_invalid")
+
+
+def _lock_smart_pin(station: Station) -> None:
+    for reason in ("pin_wrong", "pin_wrong", "pin_locked"):
+        assert station.authorize(card=SMART, pump=1, pin="9999")["reason"] == reason
+    assert station.authorize(card=SMART, pump=1, pin="1234")["reason"] == "pin_locked"
+
+
+def _store_with_pin(sample: Path, tmp_path: Path, version: int, **pin: Any) -> Path:
+    doc = json.loads(sample.read_text())
+    doc["version"] = version
+    smart = next(c for c in doc["cards"] if c["card_id"] == SMART)
+    smart["pin"].update(pin)
+    path = tmp_path / f"v{version}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _pin_opens(station: Station, pin: str = "1234") -> bool:
+    auth = station.authorize(card=SMART, pump=1, pin=pin, product="DT")
+    if auth["approved"]:
+        station.cancel(auth["sale_id"])
+    return bool(auth["approved"])
+
+
+def test_a_locked_pin_is_unlocked_by_an_office_reset(station: Station, tmp_path: Path,
+                                                     sample_store_file: Path) -> None:
+    # Issue 10 #5: re-import, a new version, a new PIN hash: the card stayed pin_locked.
+    _lock_smart_pin(station)
+    station.import_cards(sample_store_file, actor="test")  # the same data: still locked
+    station.import_cards(_store_with_pin(sample_store_file, tmp_path, 18), actor="test")
+    assert not _pin_opens(station)
+    # The head office's PIN reset travels in the card data (pin.reset, a generation).
+    station.import_cards(_store_with_pin(sample_store_file, tmp_path, 19, reset=19),
+                         actor="test")
+    assert _pin_opens(station)
+    _lock_smart_pin(station)  # counted under generation 19 now
+    station.import_cards(_store_with_pin(sample_store_file, tmp_path, 20, reset=19),
+                         actor="test")
+    assert not _pin_opens(station)
+    # A delta from the office with a newer generation unlocks too.
+    smart = json.loads(station.conn.execute("SELECT rules FROM cards WHERE card_id = ?",
+                                            (SMART,)).fetchone()[0])
+    card = {"card_id": SMART, "kind": "smart", "pan": SMART, "pin": {**smart["pin"],
+                                                                    "reset": 21}}
+    result = apply_cards_message(station, {"mode": "delta", "from_version": 20,
+                                           "to_version": 21,
+                                           "ops": [{"op": "card", "card": card}],
+                                           "expires_at": "2099-01-01T00:00:00Z"})
+    assert result.outcome == "applied"
+    assert _pin_opens(station)
+
+
+def test_a_new_pin_starts_the_count_over(station: Station, tmp_path: Path,
+                                         sample_store_file: Path) -> None:
+    _lock_smart_pin(station)
+    salt = "00112233445566778899"
+    digest = hashlib.pbkdf2_hmac("sha256", b"4321", bytes.fromhex(salt), 100_000).hex()
+    station.import_cards(_store_with_pin(sample_store_file, tmp_path, 18, salt=salt,
+                                         hash=digest, iterations=100_000), actor="test")
+    assert not _pin_opens(station, "1234")  # the old PIN is wrong now (one try used)
+    assert _pin_opens(station, "4321")
+
+
+def test_the_station_resets_a_locked_pin_and_records_who(station: Station) -> None:
+    _lock_smart_pin(station)
+    result = station.pin_reset(SMART, actor="cli:alice")
+    assert result == {"card_id": SMART, "failures_cleared": 3}
+    row = station.conn.execute("SELECT actor, details FROM audit_log WHERE action = "
+                               "'cards.pin_reset'").fetchone()
+    assert row["actor"] == "cli:alice" and json.loads(row["details"])["card_id"] == SMART
+    assert _pin_opens(station)
+    assert station.pin_reset("7800001234567892", actor="cli:alice")["failures_cleared"] == 0
+    with pytest.raises(ForecourtError, match="card nobody is not in the card store"):
+        station.pin_reset("nobody", actor="cli:alice")
