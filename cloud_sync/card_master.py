@@ -13,7 +13,7 @@ import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
-from edge.errors import CardStoreFormatError, ForecourtError
+from edge.errors import ForecourtError
 from offline_db.connection import atomic, iso, utc_now
 from offline_db.snapshot import FORMAT, parse_snapshot
 
@@ -124,7 +124,8 @@ def set_status(conn: sqlite3.Connection, card_id: str, status: str, *, actor: st
     with atomic(conn):
         row = conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,)).fetchone()
         if row is None:
-            raise CardStoreFormatError(f"card {card_id} is not in the card master")
+            raise CardMasterRefusal(f"card {card_id} is not in the card master; nothing "
+                                    "changed")
         card = json.loads(row["doc"])
         if card.get("status", "active") == status:
             return latest_version(conn), False

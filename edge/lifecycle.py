@@ -141,8 +141,8 @@ class Station:
         list, and a UID that is not the card's own is a copied tag (card_not_genuine).
         """
         if (card is None) == (token is None):
-            raise SaleError("name the card by a card identifier or a QR token (a card or a "
-                            "QR token, not both)")
+            raise SaleError("name the card by a card identifier or by a QR token: one of "
+                            "them, not both")
         now = self.clock()
         claims = None
         if token is not None:

@@ -204,7 +204,7 @@ def test_a_digital_card_is_authorized_only_by_its_token(qr_station: Station,
     fresh = tokens.issue(office_key, DIGITAL, soon)
     assert station.authorize(token=fresh, pump=1)["reason"] == "pump_busy"
     assert station.authorize(token=fresh, pump=2, product="AI92", volume_ml=10_000)["approved"]
-    with pytest.raises(SaleError, match="a card or a QR token"):
+    with pytest.raises(SaleError, match="a card identifier or by a QR token: one of them"):
         station.authorize(card=DIGITAL, token=fresh, pump=3)
     assert station.conn.execute("SELECT COUNT(*) FROM authorizations WHERE state = 'open'"
                                 ).fetchone()[0] == 2
