@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from edge.clikit import actor
-from edge.control import call
+from edge.control import RemoteError, call
 from edge.errors import WriterLockedError
 from offline_db.connection import connect
 from offline_db.journal import verify
@@ -122,6 +122,27 @@ def test_pin_reset_goes_through_the_daemon_and_records_the_user(
     unknown = fc(initialized, "cards", "pin-reset", "nobody", check=False)
     assert unknown.returncode == 1
     assert unknown.stderr == "Error: card nobody is not in the card store; nothing changed\n"
+
+
+def test_argument_types_are_checked_at_the_socket(initialized: Path,
+                                                 daemon: subprocess.Popen[str]) -> None:
+    # Siblings of issue 10 #1/#11: what reaches Station.authorize is checked where it
+    # enters (the operation table, shared by the socket and the local CLI path).
+    sock_path = initialized.parent / "station" / "control.sock"
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"card": CARD, "pump": 1, "volume_ml": "abc"}, "volume_ml must be an integer"),
+        ({"card": CARD, "pump": 1, "amount": True}, "amount must be an integer"),
+        ({"card": CARD, "pump": "1"}, "pump must be an integer from 1 to 99"),
+        ({"card": CARD, "pump": 100}, "pump must be an integer from 1 to 99"),
+        ({"token": ["FC1"], "pump": 1}, "token must be a non-empty string"),
+        ({"card": CARD, "pump": 1, "presented": "04A1"},
+         "presented must be a list of non-empty strings")]
+    for args, why in bad:
+        with pytest.raises(RemoteError, match=why) as refused:
+            call(sock_path, "sale.authorize", args, actor="test")
+        assert refused.value.code == "control_error"
+    assert fc_json(initialized, "sale", "list") == []  # nothing recorded
+    assert "control.failed" not in daemon_log(initialized).read_text()
 
 
 def test_sigterm_stops_cleanly(initialized: Path, daemon: subprocess.Popen[str]) -> None:
