@@ -122,7 +122,8 @@ class Daemon:
                 result = perform(self.station, op, args, actor)
             # Outside the lock: the pump job records its totals under it.
             return forecourt.start_sale(result) if result["approved"] else result
-        if forecourt is not None and op in ("sale.complete", "sale.cancel"):
+        if forecourt is not None and op in ("sale.complete", "sale.cancel") \
+                and isinstance(args.get("sale_id"), str):  # else perform refuses it
             with self._lock:
                 guard_line_sale(self.station, forecourt, args.get("sale_id"))
         with self._lock:
