@@ -165,9 +165,11 @@ def cards_import(ctx: click.Context, file: Path) -> None:
 def cards_pin_reset(ctx: click.Context, card: str) -> None:
     """Unlock CARD's PIN at this station: forget its wrong PIN entries (audited)."""
     result = change(ctx, "cards.pin_reset", {"card": card})
-    if result["failures_cleared"]:
-        click.echo(f"card {result['card_id']}: {result['failures_cleared']} wrong PIN entries "
-                   "forgotten; the PIN is unlocked at this station")
+    cleared = result["failures_cleared"]
+    if cleared:
+        click.echo(f"card {result['card_id']}: {cleared} wrong PIN "
+                   f"{'entry' if cleared == 1 else 'entries'} forgotten; the PIN is unlocked "
+                   "at this station")
     else:
         click.echo(f"card {result['card_id']} had no wrong PIN entries; nothing changed")
 
