@@ -73,6 +73,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class _ControlServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a sixth client connecting at the same moment
+    # (readers, operators, pumps' own requests) got EAGAIN instead of its turn.
+    request_queue_size = 128
 
     def __init__(self, path: Path, daemon: Daemon) -> None:
         self.daemon_ = daemon
