@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterator
@@ -208,6 +209,18 @@ def test_a_digital_card_is_authorized_only_by_its_token(qr_station: Station,
         station.authorize(card=DIGITAL, token=fresh, pump=3)
     assert station.conn.execute("SELECT COUNT(*) FROM authorizations WHERE state = 'open'"
                                 ).fetchone()[0] == 2
+
+
+def test_a_signed_token_with_an_absurd_expiry_is_refused(qr_station: Station,
+                                                         office_key: Ed25519PrivateKey) -> None:
+    # Signed, so past the signature check, but its expiry is no date: refused, no traceback.
+    for expiry in (10**20, -(10**20)):
+        payload = json.dumps({"c": DIGITAL, "e": expiry, "n": "0" * 24}).encode()
+        signed = "FC1." + base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+        token = signed + "." + base64.urlsafe_b64encode(
+            office_key.sign(signed.encode())).rstrip(b"=").decode()
+        answer = qr_station.authorize(token=token, pump=1)
+        assert (answer["approved"], answer["reason"]) == (False, "token_invalid")
 
 
 def test_without_an_office_key_every_token_is_refused(station: Station) -> None:
