@@ -166,6 +166,21 @@ def cards_import(ctx: click.Context, file: Path) -> None:
                f"{result['products']} products, {result['stop_list']} on the stop list")
 
 
+@cards.command("pin-reset")
+@click.argument("card")
+@click.pass_context
+def cards_pin_reset(ctx: click.Context, card: str) -> None:
+    """Unlock CARD's PIN at this station: forget its wrong PIN entries (audited)."""
+    result = change(ctx, "cards.pin_reset", {"card": card})
+    cleared = result["failures_cleared"]
+    if cleared:
+        click.echo(f"card {result['card_id']}: {cleared} wrong PIN "
+                   f"{'entry' if cleared == 1 else 'entries'} forgotten; the PIN is unlocked "
+                   "at this station")
+    else:
+        click.echo(f"card {result['card_id']} had no wrong PIN entries; nothing changed")
+
+
 @cards.command("show")
 @click.argument("card")
 @json_option
@@ -209,7 +224,8 @@ def sale() -> None:
 
 
 @sale.command("authorize")
-@click.option("--card", required=True, help="Card id, PAN, RFID UID or token id.")
+@click.option("--card", help="Card id, PAN or RFID UID (a digital card needs --token).")
+@click.option("--token", help="The text of a digital card's QR code (instead of --card).")
 @click.option("--pump", required=True, type=click.IntRange(1, 99), help="Pump number.")
 @click.option("--product", help="Product code (default: every product the card may take).")
 @click.option("--volume", "volume_ml", type=click.IntRange(min=1), help="Requested ml.")
@@ -223,6 +239,8 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
     """Decide whether a card may fill at a pump; reserve the preset if approved."""
     if args["volume_ml"] is not None and args["amount"] is not None:
         raise click.UsageError("give --volume or --amount, not both")
+    if (args["card"] is None) == (args["token"] is None):
+        raise click.UsageError("give --card or --token (a digital card's QR text), one of them")
     result = change(ctx, "sale.authorize", {k: v for k, v in args.items() if v is not None})
 
     money = cfg(ctx).station.money

@@ -51,7 +51,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cloud_sync import tokens
 from edge.config import Config
+from edge.keys import public_text
 from edge.lifecycle import Station, pin_matches
 from edge.logs import configure as configure_logging
 from edge.money import amount_for
@@ -444,10 +448,35 @@ def make_floor(conn: sqlite3.Connection) -> Callable[[str], int]:
     return floor
 
 
-def timed_authorize(station: Station, identifier: str, reasons: Counter[str] | None) -> int:
+class Presenter:
+    """What a customer presents for a card: the identifier, or for a digital card a fresh
+    QR token (a digital card is authorized only by its token; issue 10 #1). Tokens are
+    signed with a bench office key pinned in the station's configuration."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.key = Ed25519PrivateKey.generate()
+        self.digital = {ident: card_id for card_id, token_id in conn.execute(
+            "SELECT card_id, token_id FROM cards WHERE kind = 'digital'")
+            for ident in (card_id, token_id) if ident}
+
+    def pinned(self, config: Config) -> Config:
+        return dataclasses.replace(config, station=dataclasses.replace(
+            config.station, office_public_key=public_text(self.key)))
+
+    def args(self, identifier: str) -> tuple[str | None, str | None]:
+        """(card, token) for :meth:`Station.authorize`: one of them is None."""
+        card_id = self.digital.get(identifier)
+        if card_id is None:
+            return identifier, None
+        return None, tokens.issue(self.key, card_id, utc_now() + timedelta(minutes=10))
+
+
+def timed_authorize(station: Station, identifier: str, reasons: Counter[str] | None,
+                    present: Presenter) -> int:
     """One authorization, timed; its hold is released afterwards, outside the timing."""
+    card, token = present.args(identifier)
     t0 = time.perf_counter_ns()
-    result = station.authorize(card=identifier, pump=1, actor="bench")
+    result = station.authorize(card=card, token=token, pump=1, actor="bench")
     elapsed = time.perf_counter_ns() - t0
     if reasons is not None:
         reasons[result["reason"]] += 1
@@ -457,7 +486,8 @@ def timed_authorize(station: Station, identifier: str, reasons: Counter[str] | N
 
 
 def measure(station: Station, floor: Callable[[str], int], card_ids: list[str],
-            identifiers: list[str], samples: int, warmup: int, rng: random.Random) -> Results:
+            identifiers: list[str], samples: int, warmup: int, rng: random.Random,
+            present: Presenter) -> Results:
     res = Results([], [], Counter())
     n = len(card_ids)
     for i in range(warmup + samples):
@@ -466,9 +496,11 @@ def measure(station: Station, floor: Callable[[str], int], card_ids: list[str],
         # Alternate the order so that drift and noise land on both measurements.
         if i % 2 == 0:
             f = floor(card_ids[pick_floor])
-            a = timed_authorize(station, identifiers[pick_auth], res.reasons if keep else None)
+            a = timed_authorize(station, identifiers[pick_auth], res.reasons if keep else None,
+                                present)
         else:
-            a = timed_authorize(station, identifiers[pick_auth], res.reasons if keep else None)
+            a = timed_authorize(station, identifiers[pick_auth], res.reasons if keep else None,
+                                present)
             f = floor(card_ids[pick_floor])
         if keep:
             res.floor_ns.append(f)
@@ -478,13 +510,14 @@ def measure(station: Station, floor: Callable[[str], int], card_ids: list[str],
     return res
 
 
-def profile(station: Station, identifiers: list[str], count: int, rng: random.Random) -> None:
+def profile(station: Station, identifiers: list[str], count: int, rng: random.Random,
+            present: Presenter) -> None:
     """cProfile over ``count`` more authorizations (holds released outside the profile)."""
     prof = cProfile.Profile()
     for _ in range(count):
+        card, token = present.args(identifiers[rng.randrange(len(identifiers))])
         prof.enable()
-        result = station.authorize(card=identifiers[rng.randrange(len(identifiers))], pump=1,
-                                   actor="bench")
+        result = station.authorize(card=card, token=token, pump=1, actor="bench")
         prof.disable()
         if result["sale_id"] is not None:
             station.cancel(result["sale_id"], actor="bench")
@@ -649,7 +682,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = dataclasses.replace(
                 base, station=dataclasses.replace(base.station, id=STATION_ID,
                                                   data_dir=data_dir))
-            station = Station(store, config)
+            present = Presenter(store.conn)
+            station = Station(store, present.pinned(config))
             floor_conn = store.conn if args.floor_connection == "shared" \
                 else connect(data_dir / DB_NAME)
             floor = make_floor(floor_conn)
@@ -658,10 +692,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.collect()
             rng = random.Random(args.seed + 1)
             res = measure(station, floor, gen.card_ids, identifiers, args.samples,
-                          args.warmup, rng)
+                          args.warmup, rng, present)
             report(res, n_cards=n_cards, n_rows=n_rows, generated_s=gen.seconds)
             if args.profile:
-                profile(station, identifiers, args.profile, rng)
+                profile(station, identifiers, args.profile, rng, present)
             if floor_conn is not store.conn:
                 floor_conn.close()
             store.conn.execute(f"DROP TABLE {FLOOR_TABLE}")  # leave the migration's schema

@@ -87,8 +87,8 @@ def run(samples: int) -> None:
         floor_ms: list[float] = []
         for i in range(samples):
             status = "blocked" if i % 2 == 0 else "active"
-            card = {"card_id": CARD, "kind": "digital", "status": status,
-                    "token_id": "T-8F2K9Q", "customer_id": "C-2"}
+            card = {"card_id": CARD, "kind": "magstripe", "status": status,
+                    "pan": CARD, "customer_id": "C-2"}
             body = {"mode": "delta", "from_version": version, "to_version": version + 1,
                     "ops": [{"op": "card", "card": card}],
                     "expires_at": iso(utc_now().replace(year=utc_now().year + 1))}

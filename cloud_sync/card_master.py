@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from edge.errors import CardStoreFormatError
+from edge.errors import ForecourtError
 from offline_db import identifiers
 from offline_db.connection import atomic, iso, utc_now
 from offline_db.freshness import check_expires_at
@@ -22,6 +22,46 @@ from offline_db.snapshot import FORMAT, CardSpec, parse_snapshot
 MAX_DELTA_VERSIONS = 500
 MESSAGE_VALID = timedelta(hours=24)
 EXTRA_KINDS = ("customer_groups", "customers", "vehicles")
+
+
+class CardMasterRefusal(ForecourtError):
+    """The card master refuses an operation on a card (unknown, wrong kind or status)."""
+
+    code = "card_refused"
+
+
+def find_card_doc(conn: sqlite3.Connection, identifier: str) -> dict[str, Any] | None:
+    """The master's card document whose card id, PAN, RFID UID or token id is
+    ``identifier``, written in any of its forms (``find_card_id``)."""
+    card_id = find_card_id(conn, identifier)
+    if card_id is None:
+        return None
+    row = conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,)).fetchone()
+    return dict(json.loads(row["doc"]))
+
+
+def token_card(conn: sqlite3.Connection, identifier: str, today: date) -> str:
+    """The card id to put in a digital-card token for ``identifier``, or a refusal.
+
+    Only an active, unexpired card of kind ``digital`` gets a token: a token for any
+    other card would be refused at every station, and one for a blocked card is
+    exactly what blocking must prevent.
+    """
+    card = find_card_doc(conn, identifier)
+    if card is None:
+        raise CardMasterRefusal(f"card {identifier} is not in the card master; no token "
+                                "issued")
+    card_id = str(card["card_id"])
+    status = card.get("status", "active")
+    if status != "active":
+        raise CardMasterRefusal(f"card {card_id} is {status}; no token issued")
+    if card.get("kind") != "digital":
+        raise CardMasterRefusal(f"card {card_id} is a {card.get('kind')} card; tokens are "
+                                "issued only for digital cards")
+    expires = card.get("expires")
+    if expires is not None and date.fromisoformat(expires) < today:
+        raise CardMasterRefusal(f"card {card_id} expired on {expires}; no token issued")
+    return card_id
 
 
 def latest_version(conn: sqlite3.Connection) -> int:
@@ -136,7 +176,7 @@ def set_status(conn: sqlite3.Connection, card: str, status: str, *, actor: str
     with atomic(conn):
         card_id = find_card_id(conn, card)
         if card_id is None:
-            raise CardStoreFormatError(f"card {card} is not in the card master")
+            raise CardMasterRefusal(f"card {card} is not in the card master; nothing changed")
         doc = json.loads(conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?",
                                       (card_id,)).fetchone()["doc"])
         if doc.get("status", "active") == status:
@@ -145,6 +185,29 @@ def set_status(conn: sqlite3.Connection, card: str, status: str, *, actor: str
         conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
                      (json.dumps(doc, sort_keys=True), card_id))
         return _record(conn, [{"op": "card", "card": doc}], actor), True, card_id
+
+
+def pin_reset(conn: sqlite3.Connection, identifier: str, *, actor: str) -> tuple[str, int]:
+    """Reset a card's PIN try count everywhere; return (card id, new version).
+
+    The card's ``pin.reset`` becomes the new card-master version: a generation that
+    only grows, so every station that applies it counts wrong PINs from zero again,
+    whatever the card's data said before. Recorded with ``actor`` like every version.
+    """
+    with atomic(conn):
+        card = find_card_doc(conn, identifier)
+        if card is None:
+            raise CardMasterRefusal(f"card {identifier} is not in the card master; nothing "
+                                    "changed")
+        if not isinstance(card.get("pin"), dict):
+            raise CardMasterRefusal(f"card {card['card_id']} has no PIN; nothing changed")
+        version = latest_version(conn) + 1
+        card["pin"] = {**card["pin"], "reset": version}
+        conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
+                     (json.dumps(card, sort_keys=True), card["card_id"]))
+        recorded = _record(conn, [{"op": "card", "card": card}], actor)
+        assert recorded == version
+    return str(card["card_id"]), version
 
 
 def snapshot(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str, Any]:

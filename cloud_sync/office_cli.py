@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import structlog
 
 from cloud_sync import card_master, tokens
 from cloud_sync.envelope import EVERYONE, OFFICE, seal
@@ -19,6 +20,8 @@ from edge.config import parse_duration
 from edge.display import ago, litres, vehicle_note
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
+
+log = structlog.get_logger(__name__)
 
 
 @click.group()
@@ -243,6 +246,23 @@ def office_cards_unblock(ctx: click.Context, card: str) -> None:
     _set_status(ctx, card, "active")
 
 
+@office_cards.command("pin-reset")
+@click.argument("card")
+@click.pass_context
+def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
+    """Unlock CARD's PIN at every station (a new card-master version, recorded with you)."""
+    who = actor()
+    conn = open_office(cfg(ctx).office.data_dir)
+    try:
+        card_id, version = card_master.pin_reset(conn, card, actor=who)
+        log.info("office.pin_reset", card_id=card_id, version=version, actor=who)
+        click.echo(f"PIN of card {card_id} reset (card master version {version}): every "
+                   "station counts wrong PINs from zero once it has this version")
+        _announce(ctx, conn, version)
+    finally:
+        conn.close()
+
+
 @office_cards.command("token")
 @click.argument("card")
 @click.option("--valid", default="10m", show_default=True,
@@ -258,8 +278,20 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
         raise click.BadParameter(str(exc), param_hint="--valid") from None
     if seconds <= 0:
         raise click.BadParameter("must be longer than zero", param_hint="--valid")
-    key = load_private_key(cfg(ctx).office.data_dir, OFFICE_KEY)
-    token = tokens.issue(key, card, utc_now() + timedelta(seconds=seconds))
+    office_cfg = cfg(ctx).office
+    if seconds > office_cfg.token_max_valid_s:
+        raise click.BadParameter(f"must be at most {office_cfg.token_max_valid} ([office] "
+                                 "token_max_valid)", param_hint="--valid")
+    key = load_private_key(office_cfg.data_dir, OFFICE_KEY)
+    now = utc_now()
+    conn = open_office(office_cfg.data_dir)
+    try:
+        card_id = card_master.token_card(conn, card, now.date())
+    finally:
+        conn.close()
+    expires = now + timedelta(seconds=seconds)
+    token = tokens.issue(key, card_id, expires)
+    log.info("office.token_issued", card_id=card_id, expires_at=iso(expires), actor=actor())
     click.echo(token)
     if png is not None:
         import segno

@@ -82,7 +82,10 @@ def verify(text: str, key: Ed25519PublicKey, now: datetime) -> TokenClaims:
     if not (isinstance(card_id, str) and card_id and isinstance(expiry, int)
             and isinstance(nonce, str) and _NONCE.fullmatch(nonce)):
         raise TokenError("token_invalid", "the token's content is malformed")
-    expires = datetime.fromtimestamp(expiry, UTC)
+    try:
+        expires = datetime.fromtimestamp(expiry, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise TokenError("token_invalid", "the token's expiry is not a time") from None
     if now >= expires:
         raise TokenError("token_expired", f"the token expired at {expires:%Y-%m-%d %H:%M:%S} UTC")
     return TokenClaims(card_id, expires, nonce)

@@ -85,7 +85,7 @@ def freshness(conn: sqlite3.Connection, config: Config, now: datetime) -> Freshn
 
 def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
                   stop_listed: bool = False, state: StoreState | None = None,
-                  policy: Policy | None = None) -> Context:
+                  policy: Policy | None = None, pump_busy: bool = False) -> Context:
     st = config.station
     state = state or StoreState.load(conn)
     fresh = state.freshness(now, max_age_s=config.offline.max_data_age_s,
@@ -93,7 +93,8 @@ def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
     return Context(now=now, station_id=st.id, prices=state.prices, tz=st.tz,
                    week_start=st.week_start_index, station_groups=frozenset(st.groups),
                    data_age_s=fresh.age_s, data_expired=fresh.stale_reason == "expired",
-                   stop_listed=stop_listed, policy=policy or policy_of(config))
+                   stop_listed=stop_listed, pump_busy=pump_busy,
+                   policy=policy or policy_of(config))
 
 
 def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, now: datetime,
@@ -153,6 +154,8 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
         vehicle_id=row["vehicle_id"], vehicle_binding=bool(rules.get("vehicle_binding")),
         odometer_required=bool(rules.get("odometer_required")),
         pin_required="pin" in rules,
-        pin_failures=store.pin_failures(conn, card_id) if "pin" in rules else 0,
+        pin_failures=store.pin_failures(conn, card_id, reset=rules["pin"].get("reset", 0),
+                                        pin_hash=rules["pin"]["hash"])
+        if "pin" in rules else 0,
         last_odometer_km=store.last_odometer(conn, vehicle or row["vehicle_id"]),
         wallets=wallets, sales=sales, office_usage=office, holds=holds)

@@ -327,9 +327,20 @@ class FlashConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class OfficeConfig:
-    """``[office]``: the head office's own storage (``forecourt office ...``)."""
+    """``[office]``: the head office's own storage and its bounds (``forecourt office ...``)."""
 
     data_dir: Path = Path("var/office")
+    #: Longest validity of a digital-card token (``office cards token --valid``): a
+    #: token is a bearer credential, so a leaked screenshot must not work for months.
+    token_max_valid: str = "24h"
+
+    def validate(self) -> None:
+        if parse_duration(self.token_max_valid) <= 0:
+            raise ValueError("[office] token_max_valid must be longer than zero")
+
+    @property
+    def token_max_valid_s(self) -> int:
+        return parse_duration(self.token_max_valid)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -74,6 +74,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class _ControlServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a sixth client connecting at the same moment
+    # (readers, operators, pumps' own requests) got EAGAIN instead of its turn.
+    request_queue_size = 128
 
     def __init__(self, path: Path, daemon: Daemon) -> None:
         self.daemon_ = daemon
@@ -123,7 +126,8 @@ class Daemon:
                 result = perform(self.station, op, args, actor)
             # Outside the lock: the pump job records its totals under it.
             return forecourt.start_sale(result) if result["approved"] else result
-        if forecourt is not None and op in ("sale.complete", "sale.cancel"):
+        if forecourt is not None and op in ("sale.complete", "sale.cancel") \
+                and isinstance(args.get("sale_id"), str):  # else perform refuses it
             with self._lock:
                 guard_line_sale(self.station, forecourt, args.get("sale_id"))
         with self._lock:

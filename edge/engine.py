@@ -149,6 +149,9 @@ class Request:
     vehicle_id: str | None = None
     odometer_km: int | None = None
     pin_ok: bool | None = None  # None = no PIN entered
+    #: The card was presented by a QR token the station verified (office signature,
+    #: expiry, not replayed); the only way a digital card is authorized.
+    token: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,8 @@ class Context:
     #: The card data's ``expires_at`` has passed: stale whatever its age.
     data_expired: bool = False
     stop_listed: bool = False
+    #: The pump already holds an open authorization (one per pump at a time).
+    pump_busy: bool = False
     policy: Policy = field(default_factory=Policy)
 
 
@@ -215,6 +220,9 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
         return Decision.deny(Reason.ON_STOP_LIST)
     if card is None:
         return Decision.deny(Reason.UNKNOWN_CARD)
+    busy = _check_pump(ctx)
+    if busy is not None:
+        return busy
     local = ctx.now.astimezone(ctx.tz)
     early = _check_identity(card, request, ctx, local)
     if early is not None:
@@ -231,6 +239,9 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     products = _allowed_products(card, request, ctx)
     if not products:
         return Decision.deny(Reason.PRODUCT_NOT_ALLOWED)
+    products = _big_enough_for_request(products, request, ctx)
+    if not products:
+        return Decision.deny(Reason.PRESET_TOO_SMALL)
     for visit in card.visits:
         if visits_used(card, visit.period, ctx) >= visit.count:
             return Decision.deny(Reason.VISITS_EXHAUSTED)
@@ -246,16 +257,8 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
     if stale:
         for p in products:
             cap(p, ctx.policy.stale_fill_cap_ml, Reason.DATA_STALE)
-    # A customer may ask for less than min_preset_ml: the minimum guards against caps
-    # from limits leaving a few drops, not against small requests.
-    floor = dict.fromkeys(products, max(ctx.policy.min_preset_ml, 1))
     for p in products:
-        if request.volume_ml is not None:
-            cap(p, request.volume_ml, Reason.APPROVED)
-        if request.amount is not None:
-            cap(p, max_volume_for(request.amount, ctx.prices[p]), Reason.APPROVED)
-        if binding.get(p) == Reason.APPROVED:
-            floor[p] = max(1, min(floor[p], caps[p]))
+        cap(p, _requested_volume(request, ctx.prices[p]), Reason.APPROVED)
     for limit in card.limits:
         remaining = limit.value - limit_used(card, limit, ctx)
         for p in products:
@@ -268,7 +271,8 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
         for p in products:
             cap(p, _wallet_volume(card.wallets, p, ctx.prices[p], today), Reason.WALLET_EMPTY)
 
-    usable = [p for p in products if caps[p] >= floor[p]]
+    floor = max(ctx.policy.min_preset_ml, 1)
+    usable = [p for p in products if caps[p] >= floor]
     if not usable:
         reasons = {binding.get(p, Reason.LIMIT_EXHAUSTED) for p in products}
         for why in (Reason.DATA_STALE, Reason.WALLET_EMPTY):
@@ -288,13 +292,36 @@ def authorize(card: CardView | None, request: Request, ctx: Context) -> Decision
                     stale=stale, odometer_flag=odometer_flag)
 
 
+def _check_pump(ctx: Context) -> Decision | None:
+    """A pump holds at most one open authorization: a second waits for the first to close.
+
+    Two open sales on one pump cannot be told apart when the pump reports its filling,
+    and each would hold the card's limits for a fill that can happen only once.
+    """
+    return Decision.deny(Reason.PUMP_BUSY) if ctx.pump_busy else None
+
+
+def _check_token(card: CardView, request: Request) -> Decision | None:
+    """A digital card has no physical medium: only its signed QR token proves it is there.
+
+    Its card id and token id are printed on statements and receipts, so typing either
+    must never be enough.
+    """
+    if card.kind == "digital" and not request.token:
+        return Decision.deny(Reason.TOKEN_REQUIRED)
+    return None
+
+
 def _check_identity(card: CardView, request: Request, ctx: Context,
                     local: datetime) -> Decision | None:
-    """Status, expiry, station, time, vehicle, PIN and odometer rules, in that order."""
+    """Status, expiry, token, station, time, vehicle, PIN and odometer rules, in order."""
     if card.status in STATUS_REASONS:
         return Decision.deny(STATUS_REASONS[card.status])
     if card.expires is not None and local.date() > card.expires:
         return Decision.deny(Reason.CARD_EXPIRED)
+    medium = _check_token(card, request)
+    if medium is not None:
+        return medium
     if card.stations is not None or card.station_groups is not None:
         by_id = card.stations is not None and ctx.station_id in card.stations
         by_group = card.station_groups is not None and bool(card.station_groups
@@ -343,6 +370,27 @@ def _allowed_products(card: CardView, request: Request, ctx: Context) -> list[st
     if request.product is not None:
         products &= {request.product}
     return sorted(products)
+
+
+def _requested_volume(request: Request, price: int) -> int:
+    """The largest volume of a product at ``price`` the request asks for (UNLIMITED: any)."""
+    volume = UNLIMITED
+    if request.volume_ml is not None:
+        volume = min(volume, request.volume_ml)
+    if request.amount is not None:
+        volume = min(volume, max_volume_for(request.amount, price))
+    return volume
+
+
+def _big_enough_for_request(products: list[str], request: Request, ctx: Context) -> list[str]:
+    """The products for which the requested volume or amount reaches the minimum preset.
+
+    One rule for every preset: nothing below ``min_preset_ml`` is authorized. A request
+    below it is the request's problem (``preset_too_small``), judged before the card's
+    limits, so the customer is not told their limits are used up when they are not.
+    """
+    floor = max(ctx.policy.min_preset_ml, 1)
+    return [p for p in products if _requested_volume(request, ctx.prices[p]) >= floor]
 
 
 def _in_scope(product: str, scope: frozenset[str] | None) -> bool:

@@ -101,12 +101,17 @@ class Forecourt:
 
     # -- from the control socket --------------------------------------------------------
     def check_available(self, number: int) -> None:
-        """Refuse (before any decision is recorded) a pump that cannot take a sale now."""
+        """Refuse (before any decision is recorded) a pump that cannot take a sale now.
+
+        A pump with an open sale is not refused here: the store holds every open
+        authorization, and the single writer denies a second one as ``pump_busy`` (a
+        recorded decision, like every other), whatever state the pump is in.
+        """
         line, model = self.pumps[number]
+        if number in self.active or number in self._recovering:
+            return
         if not model.online:
             raise SaleError(f"pump {number} is not answering on line {line.name}")
-        if number in self.active or number in self._recovering:
-            raise SaleError(f"pump {number} already has an open sale")
         if model.state not in (PumpState.RESET, PumpState.FILLING_COMPLETED,
                                PumpState.MAX_REACHED):
             raise SaleError(f"pump {number} is not ready ({state_name(model.state)})")

@@ -20,10 +20,13 @@ from typing import Any
 
 import structlog
 
+from cloud_sync.tokens import TokenError
 from edge.cardview import StoreState, build_card_view, build_context, policy_of
 from edge.config import Config
+from edge.digital import check_token, token_label, token_refusal, use_token
 from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
 from edge.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError, SaleError
+from edge.keys import configured_office_key
 from edge.money import amount_for
 from edge.reasons import Reason
 from offline_db import cards as store
@@ -82,6 +85,12 @@ class CardStoreVersionError(ForecourtError):
     code = "card_store_rollback"
 
 
+class UnknownCardError(ForecourtError):
+    """An administrative command named a card the card store does not hold."""
+
+    code = "unknown_card"
+
+
 class Station:
     """The station's writable operations over its one store connection."""
 
@@ -132,46 +141,86 @@ class Station:
                  previous_version=summary.previous_version)
         return asdict(summary)
 
+    def pin_reset(self, card: str, *, actor: str) -> dict[str, Any]:
+        """Forget a card's wrong PINs at this station (an administrator unlocks it; audited).
+
+        The network-wide way is the head office's PIN reset, which travels in the card
+        data (``pin.reset``); this is for the station that cannot wait for it.
+        """
+        with atomic(self.conn):
+            row = store.find_card(self.conn, card)
+            if row is None:
+                raise UnknownCardError(f"card {card} is not in the card store; nothing changed")
+            card_id = row["card_id"]
+            cleared = store.clear_pin_failures(self.conn, card_id)
+            audit(self.conn, actor, "cards.pin_reset", card_id=card_id, failures=cleared)
+        log.info("cards.pin_reset", card_id=card_id, failures_cleared=cleared, actor=actor)
+        return {"card_id": card_id, "failures_cleared": cleared}
+
     # -- authorization ------------------------------------------------------------------
-    def authorize(self, *, card: str, pump: int, product: str | None = None,
-                  volume_ml: int | None = None, amount: int | None = None,
-                  vehicle: str | None = None, odometer_km: int | None = None,
-                  pin: str | None = None, presented: list[str] | None = None,
+    def authorize(self, *, pump: int, card: str | None = None, token: str | None = None,
+                  product: str | None = None, volume_ml: int | None = None,
+                  amount: int | None = None, vehicle: str | None = None,
+                  odometer_km: int | None = None, pin: str | None = None,
+                  presented: list[str] | None = None,
                   actor: str = "operator") -> dict[str, Any]:
         """Decide and, if approved, commit the reservation; denials are recorded too.
 
+        The card is named by ``card`` (card id, PAN, RFID UID or token id) or by
+        ``token``, the text of a digital card's QR code: its office signature and expiry
+        are checked, its nonce must be new, and its nonce is recorded with an approved
+        reservation in the same transaction (a digital card is authorized only so).
         ``presented`` are further identifiers the medium carried (an RFID tag's UID
         under the card number in its NDEF record): each is checked against the stop
         list, and a UID that is not the card's own is a copied tag (card_not_genuine).
         """
         check_vehicle_input(vehicle, odometer_km)
+        if (card is None) == (token is None):
+            raise SaleError("name the card by a card identifier or by a QR token: one of "
+                            "them, not both")
         now = self.clock()
+        claims = None
+        if token is not None:
+            try:
+                claims = check_token(token, configured_office_key(self.config), now)
+            except TokenError as exc:
+                return self.refuse(card=token_label(token), pump=pump, reason=Reason(exc.reason),
+                                   actor=actor, detail=str(exc))
+            card = claims.card_id
+        assert card is not None
         sale_id = new_sale_id()
         with atomic(self.conn):
             row = store.find_card(self.conn, card)
             extra = tuple(presented or ())
             ids = (card, *extra) if row is None else (card, *extra, row["card_id"], row["pan"],
                                                       row["rfid_uid"], row["token_id"])
+            early = None
             if row is not None and row["rfid_uid"] and extra and \
                     row["rfid_uid"] not in {identifiers.uid(e) for e in extra}:
-                card_id = row["card_id"]
-                decision = Decision.deny(Reason.CARD_NOT_GENUINE)
+                early = (Reason.CARD_NOT_GENUINE, "tag UID is not the card's")
+            elif claims is not None:
+                early = token_refusal(self.conn, row, claims)
+            if early is not None:
+                card_id = card if row is None else row["card_id"]
+                decision = Decision.deny(early[0])
                 self._record(sale_id, card_id, Request(pump=pump), decision, prices={},
                              now=now, actor=actor)
                 log.warning("sale.denied", sale_id=sale_id, card_id=card_id, pump=pump,
-                            reason=str(decision.reason), detail="tag UID is not the card's")
+                            reason=str(decision.reason), detail=early[1])
                 return self._decision_json(sale_id, card_id, pump, decision)
             state = self.state
             ctx = build_context(self.conn, self.config, now, state=state, policy=self.policy,
-                                stop_listed=store.is_stop_listed(self.conn, *ids))
+                                stop_listed=store.is_stop_listed(self.conn, *ids),
+                                pump_busy=store.open_sale_on_pump(self.conn, pump) is not None)
             view = None if row is None else build_card_view(self.conn, row, self.config, now,
                                                             state=state, vehicle=vehicle)
             pin_ok = None
+            rule = json.loads(row["rules"]).get("pin") if row is not None else None
             if row is not None and pin is not None:
-                rule = json.loads(row["rules"]).get("pin")
                 pin_ok = pin_matches(pin, rule) if rule else True
             request = Request(pump=pump, product=product, volume_ml=volume_ml, amount=amount,
-                              vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok)
+                              vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok,
+                              token=claims is not None)
             decision = authorize(view, request, ctx)
             card_id = row["card_id"] if row is not None else card
             # The sale's vehicle for the journal: the identified one, else the card's.
@@ -181,12 +230,13 @@ class Station:
                              "journal_vehicle_id": journal_vehicle,
                              "odometer_flag": "odometer_unreasonable"
                              if decision.odometer_flag else None})
-            if decision.pin_failed:
-                self.conn.execute(
-                    "INSERT INTO pin_tries VALUES (?, 1) ON CONFLICT (card_id) "
-                    "DO UPDATE SET failures = failures + 1", (card_id,))
+            if claims is not None and decision.approved:
+                use_token(self.conn, claims, now)
+            if decision.pin_failed and rule:
+                store.count_pin_failure(self.conn, card_id, reset=rule.get("reset", 0),
+                                        pin_hash=rule["hash"])
             elif pin_ok and decision.approved:
-                self.conn.execute("DELETE FROM pin_tries WHERE card_id = ?", (card_id,))
+                store.clear_pin_failures(self.conn, card_id)
         result = self._decision_json(sale_id, card_id, pump, decision)
         log.info("sale.authorized" if decision.approved else "sale.denied", sale_id=sale_id,
                  card_id=card_id, pump=pump, reason=str(decision.reason),
@@ -233,16 +283,6 @@ class Station:
         log.info("sale.denied", sale_id=sale_id, card_id=card, pump=pump, reason=str(reason),
                  detail=detail or None)
         return self._decision_json(sale_id, card, pump, decision)
-
-    def use_token(self, *, nonce: str, card_id: str, expires: datetime) -> bool:
-        """Record a token's nonce as used; False if it was already (a replay)."""
-        now = self.clock()
-        with atomic(self.conn):
-            self.conn.execute("DELETE FROM seen_tokens WHERE expires_at < ?", (iso(now),))
-            cursor = self.conn.execute(
-                "INSERT INTO seen_tokens VALUES (?, ?, ?, ?) ON CONFLICT (nonce) DO NOTHING",
-                (nonce, card_id, iso(expires), iso(now)))
-        return cursor.rowcount == 1
 
     @staticmethod
     def _decision_json(sale_id: str, card_id: str, pump: int, d: Decision) -> dict[str, Any]:

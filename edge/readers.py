@@ -5,8 +5,9 @@ arrive here:
 
 - a :class:`CardRead` on a reader bound to a pump becomes ``sale.authorize`` for that
   pump through the daemon's one path (line pumps are driven, manual pumps wait for
-  the attendant); digital-card tokens are first verified (office signature, expiry)
-  and their nonce recorded, so a replay is refused;
+  the attendant); a QR scan goes whole as the ``token`` of the request, and the
+  station checks it (office signature, expiry, digital card, unused nonce) in the
+  authorization's own transaction (edge/digital.py);
 - a :class:`ReadFailure` (cloned card, malformed swipe, forged token) on a pump's
   reader is journaled as a denial with its reason code;
 - on the operator's desk (``pump = 0``) reads are only logged and shown.
@@ -24,10 +25,11 @@ from typing import Any
 
 import structlog
 
-from cloud_sync import tokens
+from cloud_sync.tokens import TokenError
 from drivers.readers import reader_class
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
 from edge.config import Config, ReaderConfig
+from edge.digital import check_token, token_label
 from edge.errors import ForecourtError, KeyFileError
 from edge.keys import configured_office_key
 from edge.lifecycle import Station
@@ -115,18 +117,21 @@ class ReaderHub:
             self._refuse(rc, event.card or event.raw[:64] or "?", event.reason, event.message)
             return
         identifier = event.identifier
-        if event.kind == "digital":
+        if event.kind == "digital" and rc.pump == 0:
             checked = self._check_token(rc, event)
             if checked is None:
                 return
             identifier = checked
         log.info("reader.read", reader=rc.id, kind=event.kind, pump=rc.pump,
-                 identifier=identifier)
+                 identifier=identifier if event.kind != "digital" else "(QR token)")
         if rc.pump == 0:
             self._remember(reader=rc.id, pump=0, kind=event.kind, card=identifier,
                            result="read at the desk")
             return
-        args: dict[str, Any] = {"card": identifier, "pump": rc.pump}
+        # A QR token goes to the station whole: it checks the token and records its
+        # nonce in the same transaction as the reservation (edge/digital.py).
+        args: dict[str, Any] = ({"token": event.raw, "pump": rc.pump} if event.kind == "digital"
+                                else {"card": identifier, "pump": rc.pump})
         uid = event.details.get("uid")
         if event.kind == "rfid" and uid and uid != identifier:
             args["presented"] = [uid]  # the tag under an NDEF card number: checked too
@@ -137,28 +142,17 @@ class ReaderHub:
             self._remember(reader=rc.id, pump=rc.pump, kind=event.kind, card=identifier,
                            result="refused", reason=exc.code, message=str(exc))
             return
-        self._remember(reader=rc.id, pump=rc.pump, kind=event.kind, card=identifier,
+        self._remember(reader=rc.id, pump=rc.pump, kind=event.kind, card=result["card_id"],
                        result="approved" if result["approved"] else "denied",
                        reason=result["reason"], sale_id=result.get("sale_id"),
                        max_volume_ml=result.get("max_volume_ml"))
 
     def _check_token(self, rc: ReaderConfig, event: CardRead) -> str | None:
-        """The card id of a genuine, unexpired, unused token; else refuse and None."""
-        if self._office_key is None:
-            self._refuse(rc, event.raw[:64], Reason.TOKEN_INVALID,
-                         "no office public key is configured ([station] office_public_key)")
-            return None
+        """At the desk: the card id of a genuine, unexpired token (shown, not used)."""
         try:
-            claims = tokens.verify(event.raw, self._office_key, utc_now())
-        except tokens.TokenError as exc:
-            self._refuse(rc, event.raw[:64], exc.reason, str(exc))
-            return None
-        with self.lock:
-            fresh = self.station.use_token(nonce=claims.nonce, card_id=claims.card_id,
-                                           expires=claims.expires)
-        if not fresh:
-            self._refuse(rc, claims.card_id, Reason.TOKEN_REPLAYED,
-                         "this token was already presented")
+            claims = check_token(event.raw, self._office_key, utc_now())
+        except TokenError as exc:
+            self._refuse(rc, token_label(event.raw), exc.reason, str(exc))
             return None
         return claims.card_id
 

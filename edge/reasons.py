@@ -11,12 +11,14 @@ class Reason(StrEnum):
     APPROVED = "approved"
     UNKNOWN_CARD = "unknown_card"
     ON_STOP_LIST = "on_stop_list"
+    PUMP_BUSY = "pump_busy"
     CARD_BLOCKED = "card_blocked"
     CARD_LOST = "card_lost"
     CARD_STOLEN = "card_stolen"
     CARD_WITHDRAWN = "card_withdrawn"
     CARD_REPLACED = "card_replaced"
     CARD_EXPIRED = "card_expired"
+    TOKEN_REQUIRED = "token_required"
     STATION_NOT_ALLOWED = "station_not_allowed"
     OUTSIDE_TIME_WINDOW = "outside_time_window"
     VEHICLE_REQUIRED = "vehicle_required"
@@ -28,6 +30,7 @@ class Reason(StrEnum):
     ODOMETER_UNREASONABLE = "odometer_unreasonable"
     DATA_STALE = "data_stale"
     PRODUCT_NOT_ALLOWED = "product_not_allowed"
+    PRESET_TOO_SMALL = "preset_too_small"
     VISITS_EXHAUSTED = "visits_exhausted"
     LIMIT_EXHAUSTED = "limit_exhausted"
     WALLET_EMPTY = "wallet_empty"
@@ -50,12 +53,16 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.APPROVED: "The card may take fuel up to the preset.",
     Reason.UNKNOWN_CARD: "The card is not in the station's card store.",
     Reason.ON_STOP_LIST: "The card is on the stop list.",
+    Reason.PUMP_BUSY: "The pump already has an open authorization; complete or cancel it "
+                      "first.",
     Reason.CARD_BLOCKED: "The card is blocked.",
     Reason.CARD_LOST: "The card was reported lost.",
     Reason.CARD_STOLEN: "The card was reported stolen.",
     Reason.CARD_WITHDRAWN: "The card was withdrawn from its holder.",
     Reason.CARD_REPLACED: "The card was replaced by a newer card.",
     Reason.CARD_EXPIRED: "The card has expired.",
+    Reason.TOKEN_REQUIRED: "A digital card is authorized only by its QR token signed by the "
+                           "head office, never by its card id or token id alone.",
     Reason.STATION_NOT_ALLOWED: "The card may not be used at this station.",
     Reason.OUTSIDE_TIME_WINDOW: "The card may not be used at this day or hour.",
     Reason.VEHICLE_REQUIRED: "The card is bound to a vehicle and no vehicle was identified.",
@@ -68,13 +75,16 @@ DESCRIPTIONS: dict[Reason, str] = {
                                   "further above it than [odometer] max_step_km.",
     Reason.DATA_STALE: "The card data is too old and the offline policy refuses this card.",
     Reason.PRODUCT_NOT_ALLOWED: "The card may not take this product (or any product here).",
+    Reason.PRESET_TOO_SMALL: "The requested volume or amount is below the station's "
+                             "minimum preset ([authorization] min_preset_ml).",
     Reason.VISITS_EXHAUSTED: "The card has used all its fills for the period.",
     Reason.LIMIT_EXHAUSTED: "A limit of the card leaves nothing to fill.",
     Reason.WALLET_EMPTY: "No wallet of the card has a balance for these products.",
     Reason.CARD_NOT_GENUINE: "The smart card failed the challenge: it is not a genuine card.",
     Reason.CARD_UNREADABLE: "The card could not be read (removed too early, bad answer).",
     Reason.SWIPE_MALFORMED: "The magnetic stripe read is malformed or incomplete.",
-    Reason.TOKEN_INVALID: "The QR token is not a valid token signed by the head office.",
+    Reason.TOKEN_INVALID: "The QR token is not a valid token signed by the head office for a "
+                          "digital card.",
     Reason.TOKEN_EXPIRED: "The QR token has expired.",
     Reason.TOKEN_REPLAYED: "The QR token was already used.",
 }

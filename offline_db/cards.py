@@ -186,10 +186,46 @@ def open_holds(conn: sqlite3.Connection, card_id: str, *, exclude_sale: str | No
         (card_id, exclude_sale)).fetchall()
 
 
+def open_sale_on_pump(conn: sqlite3.Connection, pump: int) -> str | None:
+    """The sale id of the pump's open authorization, if it has one (uses the open index)."""
+    row = conn.execute("SELECT sale_id FROM authorizations WHERE state = 'open' AND pump = ? "
+                       "LIMIT 1", (pump,)).fetchone()
+    return None if row is None else str(row["sale_id"])
+
+
 def prices(conn: sqlite3.Connection) -> dict[str, int]:
     return {r["code"]: r["unit_price"] for r in conn.execute("SELECT * FROM products")}
 
 
-def pin_failures(conn: sqlite3.Connection, card_id: str) -> int:
-    row = conn.execute("SELECT failures FROM pin_tries WHERE card_id = ?", (card_id,)).fetchone()
+# A count is current when it was made under the card's PIN reset generation (or a later
+# one) and under the card's PIN hash ('' = counted before hashes were recorded).
+_CURRENT = "reset >= :reset AND pin_hash IN (:pin_hash, '')"
+
+
+def pin_failures(conn: sqlite3.Connection, card_id: str, *, reset: int, pin_hash: str) -> int:
+    """Wrong PINs counted for the card under its current PIN and reset generation.
+
+    The head office unlocks a PIN by raising the card's ``pin.reset`` generation; a new
+    PIN (another hash) starts over too. Older counts are kept but no longer count.
+    """
+    row = conn.execute(f"SELECT failures FROM pin_tries WHERE card_id = :card_id AND {_CURRENT}",
+                       {"card_id": card_id, "reset": reset, "pin_hash": pin_hash}).fetchone()
+    return int(row["failures"]) if row else 0
+
+
+def count_pin_failure(conn: sqlite3.Connection, card_id: str, *, reset: int,
+                      pin_hash: str) -> None:
+    """One more wrong PIN, under the card's current generation and PIN (a stale count restarts)."""
+    conn.execute(
+        "INSERT INTO pin_tries (card_id, failures, reset, pin_hash) "
+        "VALUES (:card_id, 1, :reset, :pin_hash) ON CONFLICT (card_id) DO UPDATE SET "
+        f"failures = CASE WHEN {_CURRENT} THEN failures + 1 ELSE 1 END, "
+        "reset = :reset, pin_hash = :pin_hash",
+        {"card_id": card_id, "reset": reset, "pin_hash": pin_hash})
+
+
+def clear_pin_failures(conn: sqlite3.Connection, card_id: str) -> int:
+    """Forget the card's wrong PINs; how many were counted (0 if none)."""
+    row = conn.execute("DELETE FROM pin_tries WHERE card_id = ? RETURNING failures",
+                       (card_id,)).fetchone()
     return int(row["failures"]) if row else 0

@@ -263,3 +263,15 @@ def m0007_canonical_stop_list(db: Database) -> None:
         if form != entry:
             db.execute("DELETE FROM stop_list WHERE identifier = ?", [entry])
             db.execute("INSERT OR IGNORE INTO stop_list VALUES (?)", [form])
+
+
+@station_migrations(name="0008_pin_tries_generation")
+def m0008_pin_tries_generation(db: Database) -> None:
+    """Per PIN try count: the card's PIN reset generation and PIN hash it was counted under.
+
+    A count made under an older generation (the head office reset the PIN) or under
+    another PIN hash (the card got a new PIN) no longer counts: the card starts over.
+    Rows from before this migration were counted under generation 0 and any hash.
+    """
+    db.execute("ALTER TABLE pin_tries ADD COLUMN reset INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE pin_tries ADD COLUMN pin_hash TEXT NOT NULL DEFAULT ''")

@@ -343,10 +343,15 @@ def _card(item: Any, where: str) -> CardSpec:
         if obj.get_bool(key):
             rules[key] = True
     if obj.raw.get("pin") is not None:
-        pin = _Obj(obj.raw["pin"], f"{where}.pin", {"salt", "hash", "iterations"})
+        pin = _Obj(obj.raw["pin"], f"{where}.pin", {"salt", "hash", "iterations", "reset"})
         rules["pin"] = {"salt": pin.req_str("salt", pattern=r"[0-9a-f]{8,128}"),
                         "hash": pin.req_str("hash", pattern=r"[0-9a-f]{64}"),
                         "iterations": pin.get_int("iterations", minimum=1, default=100_000)}
+        # The head office's PIN reset generation: wrong PINs counted under a lower one
+        # (or under another PIN hash) no longer count (docs/card-store.md).
+        reset = pin.get_int("reset", default=0, what="a PIN reset generation")
+        if reset:
+            rules["pin"]["reset"] = reset
     card = CardSpec(
         card_id=obj.req_str("card_id"), kind=obj.choice("kind", CARD_KINDS),
         status=obj.choice("status", CARD_STATUSES, default="active"),

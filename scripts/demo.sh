@@ -91,9 +91,19 @@ fc sale authorize --card 7800001234567890 --pump 4 --product AI95
 say "smart card 7800001234567892 with PIN 1234: diesel from its litre wallet"
 SALE2=$("$FC" sale authorize --card 7800001234567892 --pump 3 --pin 1234 --product DT --json | sale_id)
 fc sale complete "$SALE2" --volume 42350
-fc sale authorize --card 7800001234567894 --pump 4
-fc sale authorize --card 7800009999999999 --pump 4
-fc sale authorize --card 7800001234567892 --pump 4 --pin 0000
+say "pump 4 now has an open sale: one authorization per pump, so another card is pump_busy"
+fc sale authorize --card 7800001234567893 --pump 4
+fc sale authorize --card 7800001234567894 --pump 5
+fc sale authorize --card 7800009999999999 --pump 5
+fc sale authorize --card 7800001234567892 --pump 5 --pin 0000
+say "wrong PINs lock a card at pin_max_tries; an administrator can forget them (audited)"
+fc cards pin-reset 7800001234567892
+say "digital card 7800001234567897: its number alone is refused (token_required);"
+say "the QR token the head office signs for it is accepted, once"
+fc sale authorize --card 7800001234567897 --pump 5
+TOKEN=$("$FC" office cards token 7800001234567897 --valid 10m)
+fc sale authorize --token "$TOKEN" --pump 5 --product AI92 --volume 20000
+fc sale authorize --token "$TOKEN" --pump 6
 fc sale list --open
 say "cancel what is still open"
 for id in $("$FC" sale list --open --json | "$ROOT/.venv/bin/python" -c 'import json,sys; print(" ".join(r["sale_id"] for r in json.load(sys.stdin)))'); do

@@ -55,7 +55,7 @@ def test_status_json(station_dir: Path) -> None:
     assert data["station_id"] == "S-001"
     assert data["card_store_version"] == 17
     assert data["outbox_depth"] == 0
-    assert data["cards"] == 8
+    assert data["cards"] == 9
     assert data["daemon_running"] is False
 
 
@@ -87,6 +87,27 @@ def test_denial_is_a_normal_answer(station_dir: Path) -> None:
     assert "DENIED" in run("sale", "authorize", "--card", "nobody", "--pump", "1").stdout
     recent = run_json("sale", "list")
     assert [r["reason"] for r in recent] == ["card_blocked", "unknown_card"]
+
+
+def test_request_problems_are_decisions_with_their_reason(station_dir: Path) -> None:
+    # Issue 10 #1: a digital card by its card id or token id, without its QR token.
+    for digital in ("7800001234567897", "T-8F2K9Q"):
+        data = run_json("sale", "authorize", "--card", digital, "--pump", "1")
+        assert (data["approved"], data["reason"]) == (False, "token_required")
+    # No office key is configured here: every token is refused, and said so in one line.
+    out = run("sale", "authorize", "--token", "FC1.x.y", "--pump", "1").stdout
+    assert out == "DENIED card FC1.x.y pump 1: token_invalid\n"
+    assert "give --card or --token" in run("sale", "authorize", "--pump", "1", ok=False).output
+    # Issue 10 #11: a request below [authorization] min_preset_ml is the request's problem.
+    for ask in (("--volume", "1"), ("--amount", "1")):
+        data = run_json("sale", "authorize", "--card", CARD, "--pump", "1", *ask)
+        assert (data["approved"], data["reason"]) == (False, "preset_too_small")
+    # Issue 10 #6: one open authorization per pump.
+    first = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95")
+    assert first["approved"]
+    again = run_json("sale", "authorize", "--card", "7800001234567893", "--pump", "1")
+    assert (again["approved"], again["reason"]) == (False, "pump_busy")
+    assert [r["sale_id"] for r in run_json("sale", "list", "--open")] == [first["sale_id"]]
 
 
 def test_complete_twice_is_refused_and_changes_nothing(station_dir: Path) -> None:
@@ -279,7 +300,7 @@ def test_cards_show_says_what_decides(station_dir: Path) -> None:
         in fleet
     assert "time windows: mon-fri 05:00-23:00" in fleet
     for _ in range(3):
-        run("sale", "authorize", "--card", "7800001234567892", "--pump", "1", "--pin", "0000")
+        run("sale", "authorize", "--card", "7800001234567892", "--pump", "2", "--pin", "0000")
     smart = run("cards", "show", "7800001234567892").stdout
     assert "PIN required: LOCKED after 3 wrong tries (max 3)" in smart
     digital = run("cards", "show", "7800001234567893").stdout

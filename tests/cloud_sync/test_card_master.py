@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from cli import main
 from cloud_sync import card_master
+from cloud_sync.card_master import CardMasterRefusal
 from cloud_sync.office_store import init_office, open_office
 from edge.errors import CardStoreFormatError
 from offline_db.deltas import parse_ops
@@ -78,7 +79,7 @@ def test_block_by_a_pan_with_spaces(office: sqlite3.Connection,
     card_master.import_file(office, sample_store_file.read_bytes(), actor="test")
     assert card_master.set_status(office, "7800 0012 3456 7890", "blocked",
                                   actor="test")[2] == MAGSTRIPE
-    with pytest.raises(CardStoreFormatError, match="not in the card master"):
+    with pytest.raises(CardMasterRefusal, match="not in the card master"):
         card_master.set_status(office, "t-8f2k9q", "blocked", actor="test")  # as issued
 
 

@@ -25,8 +25,8 @@ def status_of(station: Station, card: str) -> str:
 
 
 def test_delta_applies_in_order_and_blocks_at_once(station: Station) -> None:
-    card = {"card_id": "7800001234567893", "kind": "digital", "status": "blocked",
-            "token_id": "T-8F2K9Q", "customer_id": "C-2"}
+    card = {"card_id": "7800001234567893", "kind": "magstripe", "status": "blocked",
+            "pan": "7800001234567893", "customer_id": "C-2"}
     result = apply_cards_message(station, delta(17, 18, [{"op": "card", "card": card},
                                                          {"op": "stop_add",
                                                           "identifier": "X-1"}]))
@@ -49,7 +49,7 @@ def test_older_duplicate_gap_and_heartbeat(station: Station) -> None:
 
 
 def test_expired_or_malformed_changes_nothing(station: Station) -> None:
-    card = {"card_id": "7800001234567893", "kind": "digital", "status": "lost"}
+    card = {"card_id": "7800001234567893", "kind": "magstripe", "status": "lost"}
     old = delta(17, 18, [{"op": "card", "card": card}], expires_at="2020-01-01T00:00:00Z")
     assert apply_cards_message(station, old).outcome == "refused"
     bad_ops = [{"op": "card", "card": card}, {"op": "card", "card": {"card_id": "x",

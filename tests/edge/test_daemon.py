@@ -8,10 +8,14 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from edge.clikit import actor
+from edge.control import RemoteError, call
 from edge.errors import WriterLockedError
 from offline_db.connection import connect
 from offline_db.journal import verify
@@ -19,7 +23,7 @@ from offline_db.store import StationStore
 from tests.conftest import forecourt_exe
 from tests.support import daemon_log, fc, fc_json, initialize, start_daemon, stop_daemon
 
-CARD = "7800001234567893"  # digital card, day money limit 300000
+CARD = "7800001234567893"  # magstripe card, day money limit 300000
 
 
 @pytest.fixture
@@ -71,6 +75,76 @@ def test_malformed_requests_do_not_stop_the_daemon(initialized: Path,
             answer = json.loads(s.makefile().readline())
         assert answer["ok"] is False and answer["error"]
     assert fc_json(initialized, "sale", "authorize", "--card", CARD, "--pump", "1")["approved"]
+
+
+def test_parallel_authorizations_open_one_sale_per_pump(initialized: Path,
+                                                       daemon: subprocess.Popen[str]) -> None:
+    # Issue 10 #6: the single writer decides; parallel requests for one pump open one sale.
+    sock_path = initialized.parent / "station" / "control.sock"
+    # Small presets: each card alone could hold several of them at once.
+    # Sixteen at once: more than socketserver's default backlog of 5 (it refused some).
+    cards = [(CARD, "DT"), ("7800001234567890", "AI95")] * 8
+
+    def ask(card_product: tuple[str, str]) -> dict[str, Any]:
+        card, product = card_product
+        result: dict[str, Any] = call(sock_path, "sale.authorize",
+                                      {"card": card, "pump": 5, "product": product,
+                                       "volume_ml": 1000}, actor="test")
+        return result
+
+    with ThreadPoolExecutor(len(cards)) as pool:
+        results = list(pool.map(ask, cards))
+    approved = [r for r in results if r["approved"]]
+    assert len(approved) == 1
+    assert sorted(r["reason"] for r in results if not r["approved"]) == ["pump_busy"] * 15
+    assert [r["sale_id"] for r in fc_json(initialized, "sale", "list", "--open")] == \
+        [approved[0]["sale_id"]]
+
+
+def test_pin_reset_goes_through_the_daemon_and_records_the_user(
+        initialized: Path, daemon: subprocess.Popen[str]) -> None:
+    # Issue 10 #5: a locked PIN can be unlocked at the station, audited with who did it.
+    smart = "7800001234567892"  # PIN 1234
+    reasons = [fc_json(initialized, "sale", "authorize", "--card", smart, "--pump", "1",
+                       "--pin", "0000")["reason"] for _ in range(3)]
+    assert reasons == ["pin_wrong", "pin_wrong", "pin_locked"]
+    out = fc(initialized, "cards", "pin-reset", smart).stdout
+    assert out == (f"card {smart}: 3 wrong PIN entries forgotten; the PIN is unlocked at "
+                   "this station\n")
+    assert fc_json(initialized, "sale", "authorize", "--card", smart, "--pump", "1",
+                   "--pin", "1234", "--product", "DT")["approved"]
+    conn = connect(initialized.parent / "station" / "station.db", readonly=True)
+    try:
+        row = conn.execute("SELECT actor, details FROM audit_log "
+                           "WHERE action = 'cards.pin_reset'").fetchone()
+    finally:
+        conn.close()
+    assert row["actor"] == actor()
+    assert json.loads(row["details"]) == {"card_id": smart, "failures": 3}
+    unknown = fc(initialized, "cards", "pin-reset", "nobody", check=False)
+    assert unknown.returncode == 1
+    assert unknown.stderr == "Error: card nobody is not in the card store; nothing changed\n"
+
+
+def test_argument_types_are_checked_at_the_socket(initialized: Path,
+                                                 daemon: subprocess.Popen[str]) -> None:
+    # Siblings of issue 10 #1/#11: what reaches Station.authorize is checked where it
+    # enters (the operation table, shared by the socket and the local CLI path).
+    sock_path = initialized.parent / "station" / "control.sock"
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"card": CARD, "pump": 1, "volume_ml": "abc"}, "volume_ml must be an integer"),
+        ({"card": CARD, "pump": 1, "amount": True}, "amount must be an integer"),
+        ({"card": CARD, "pump": "1"}, "pump must be an integer from 1 to 99"),
+        ({"card": CARD, "pump": 100}, "pump must be an integer from 1 to 99"),
+        ({"token": ["FC1"], "pump": 1}, "token must be a non-empty string"),
+        ({"card": CARD, "pump": 1, "presented": "04A1"},
+         "presented must be a list of non-empty strings")]
+    for args, why in bad:
+        with pytest.raises(RemoteError, match=why) as refused:
+            call(sock_path, "sale.authorize", args, actor="test")
+        assert refused.value.code == "control_error"
+    assert fc_json(initialized, "sale", "list") == []  # nothing recorded
+    assert "control.failed" not in daemon_log(initialized).read_text()
 
 
 def test_sigterm_stops_cleanly(initialized: Path, daemon: subprocess.Popen[str]) -> None:

@@ -50,12 +50,14 @@ SCENARIOS: dict[str, tuple[CardView | None, Request, Context, Reason]] = {
     "approved": (CARD, REQ, CTX, Reason.APPROVED),
     "unknown": (None, REQ, CTX, Reason.UNKNOWN_CARD),
     "stop_list": (CARD, REQ, ctx(stop_listed=True), Reason.ON_STOP_LIST),
+    "pump_busy": (CARD, REQ, ctx(pump_busy=True), Reason.PUMP_BUSY),
     "blocked": (card(status="blocked"), REQ, CTX, Reason.CARD_BLOCKED),
     "lost": (card(status="lost"), REQ, CTX, Reason.CARD_LOST),
     "stolen": (card(status="stolen"), REQ, CTX, Reason.CARD_STOLEN),
     "withdrawn": (card(status="withdrawn"), REQ, CTX, Reason.CARD_WITHDRAWN),
     "replaced": (card(status="replaced"), REQ, CTX, Reason.CARD_REPLACED),
     "expired": (card(expires=TODAY - timedelta(days=1)), REQ, CTX, Reason.CARD_EXPIRED),
+    "token_required": (card(kind="digital"), REQ, CTX, Reason.TOKEN_REQUIRED),
     "station": (card(stations=frozenset({"S-002"})), REQ, CTX, Reason.STATION_NOT_ALLOWED),
     "time": (card(time_windows=(TimeWindow(frozenset({5, 6}), 0, 1440),)), REQ, CTX,
              Reason.OUTSIDE_TIME_WINDOW),
@@ -75,6 +77,7 @@ SCENARIOS: dict[str, tuple[CardView | None, Request, Context, Reason]] = {
               Reason.DATA_STALE),
     "product": (card(products=frozenset({"DT"})), req(product="AI95"), CTX,
                 Reason.PRODUCT_NOT_ALLOWED),
+    "preset_too_small": (CARD, req(volume_ml=1), CTX, Reason.PRESET_TOO_SMALL),
     "visits": (card(visits=(VisitLimit("day", 1),), sales=(sale("DT", NOW, 1000),)), REQ, CTX,
                Reason.VISITS_EXHAUSTED),
     "limit": (card(limits=(Limit("day", "volume", 0),)), REQ, CTX, Reason.LIMIT_EXHAUSTED),
@@ -343,7 +346,7 @@ def test_stale_restrict_refuses_card_kinds_not_listed() -> None:
     policy = Policy(stale_policy="restrict", stale_card_kinds=frozenset({"rfid", "smart"}))
     stale = ctx(policy=policy, data_age_s=None)
     assert_denied(authorize(card(kind="magstripe"), REQ, stale), Reason.DATA_STALE)
-    assert_denied(authorize(card(kind="digital"), REQ, stale), Reason.DATA_STALE)
+    assert_denied(authorize(card(kind="digital"), req(token=True), stale), Reason.DATA_STALE)
     assert authorize(card(kind="rfid"), REQ, stale).max_volume_ml == 40_000
     assert authorize(card(kind="smart"), REQ, stale).max_volume_ml == 40_000
     # With fresh data the kind does not matter.
@@ -444,3 +447,17 @@ def test_odometer_rule_comes_after_the_odometer_prompt() -> None:
     assert authorize(view, req(pin_ok=True), refuse).reason == Reason.ODOMETER_REQUIRED
     assert (authorize(view, req(pin_ok=True, odometer_km=1), refuse).reason
             == Reason.ODOMETER_UNREASONABLE)
+
+
+def test_a_digital_card_needs_its_token_whatever_else_holds() -> None:
+    # Issue 10 #1: only a verified QR token (Request.token) authorizes a digital card.
+    digital = card(kind="digital")
+    assert_denied(authorize(digital, req(volume_ml=10_000, product="DT"), CTX),
+                  Reason.TOKEN_REQUIRED)
+    assert_approved(authorize(digital, req(token=True), CTX), 200_000)
+    # Status and expiry come first: a blocked digital card says so.
+    assert_denied(authorize(card(kind="digital", status="blocked"), REQ, CTX),
+                  Reason.CARD_BLOCKED)
+    # Other kinds carry their medium (chip, stripe, tag): no token is asked.
+    for kind in ("rfid", "magstripe", "smart"):
+        assert authorize(card(kind=kind), REQ, CTX).approved

@@ -241,13 +241,31 @@ def test_requested_volume_narrows_the_preset() -> None:
     assert_approved(authorize(CARD, req(volume_ml=500_000), CTX), 200_000)  # station max
     limited = card(limits=(Limit("fill", "volume", 20_000),))
     assert authorize(limited, req(volume_ml=25_000), CTX).max_volume_ml == 20_000
-    # A customer may ask for less than the minimum preset ...
-    assert_approved(authorize(CARD, req(volume_ml=999), CTX), 999)
-    # ... but a limit that leaves less than it refuses, and nothing is never a fill.
+    assert_approved(authorize(CARD, req(volume_ml=1_000), CTX), 1_000)  # the minimum itself
+    # A limit that leaves less than the minimum preset refuses as a limit problem.
     nearly = card(limits=(Limit("fill", "volume", 999),))
     assert authorize(nearly, req(), CTX).reason == Reason.LIMIT_EXHAUSTED
-    assert authorize(nearly, req(volume_ml=500), CTX).max_volume_ml == 500
-    assert authorize(CARD, req(volume_ml=0), CTX).approved is False
+    assert authorize(nearly, req(volume_ml=1_000), CTX).reason == Reason.LIMIT_EXHAUSTED
+
+
+def test_a_request_below_the_minimum_preset_is_a_request_problem() -> None:
+    # Issue 10 #11: --volume 1 was approved up to 1 ml, --amount 1 said limit_exhausted.
+    for request in (req(volume_ml=999), req(volume_ml=1), req(volume_ml=0), req(amount=1),
+                    req(product="AI92", amount=amount_for(999, PRICES["AI92"]))):
+        assert_denied(authorize(CARD, request, CTX), Reason.PRESET_TOO_SMALL)
+    # The request is judged before the card's limits: a small request on an exhausted
+    # card is still the request's problem.
+    spent = card(limits=(Limit("day", "volume", 0),))
+    assert_denied(authorize(spent, req(volume_ml=1), CTX), Reason.PRESET_TOO_SMALL)
+    # An amount that buys the minimum of the cheaper product only keeps that product.
+    amount = amount_for(1_000, PRICES["AI92"])
+    decision = authorize(CARD, req(amount=amount), CTX)
+    assert decision.approved and decision.products == ("AI92",)
+    assert decision.max_volume_ml == 1_000
+    # Without a minimum (min_preset_ml = 0) any positive request goes, never a 0 preset.
+    none = ctx(policy=Policy(min_preset_ml=0))
+    assert_approved(authorize(CARD, req(volume_ml=1), none), 1)
+    assert_denied(authorize(CARD, req(volume_ml=0), none), Reason.PRESET_TOO_SMALL)
 
 
 def test_requested_amount_narrows_the_preset_exactly() -> None:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,10 @@ import pytest
 from drivers.dart.application import PumpState
 from drivers.dart.simulator import PumpSimulator, SimPump
 from drivers.ptyline import PtyLine
+from edge.control import call
 from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon, wait_for
 
-CARD = "7800001234567893"  # digital card: all products, day money limit 300000
+CARD = "7800001234567893"  # magstripe card: all products, day money limit 300000
 PRICES = [5090, 5299, 6350]  # AI92, AI95, DT in the sample card store
 
 LINE = """
@@ -153,8 +155,30 @@ def test_line_sales_are_not_completed_by_hand(station: Path, sim: PumpSimulator,
     result = fc(station, "sale", "complete", auth["sale_id"], "--volume", "1000", check=False)
     assert result.returncode == 1
     assert "completes from the pump's own data" in result.stderr
-    busy = fc(station, "sale", "authorize", "--card", CARD, "--pump", "1", check=False)
-    assert busy.returncode == 1 and "already has an open sale" in busy.stderr
+    busy = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1")
+    assert (busy["approved"], busy["reason"]) == (False, "pump_busy")
+
+
+def test_parallel_authorizations_drive_a_line_pump_once(station: Path, sim: PumpSimulator,
+                                                        daemon: subprocess.Popen[str]) -> None:
+    # Issue 10 #6 on a line pump: one sale opens and drives the pump, the rest are
+    # pump_busy (the pump-ready check and the pump's own state came too late for them).
+    pump_ready(station, 1)
+    sock = station.parent / "station" / "control.sock"
+
+    def ask(_: int) -> dict[str, Any]:
+        result: dict[str, Any] = call(sock, "sale.authorize",
+                                      {"card": CARD, "pump": 1, "product": "AI92",
+                                       "volume_ml": 2000}, actor="test")
+        return result
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(ask, range(4)))
+    approved = [r for r in results if r["approved"]]
+    assert len(approved) == 1 and approved[0]["pump_state"] == "authorized"
+    assert sorted(r["reason"] for r in results if not r["approved"]) == ["pump_busy"] * 3
+    assert [r["sale_id"] for r in fc_json(station, "sale", "list", "--open")] == \
+        [approved[0]["sale_id"]]
 
 
 def test_silent_pump_is_refused(station: Path, sim: PumpSimulator,

@@ -79,7 +79,7 @@ def test_a_presented_tag_uid_however_written_is_the_cards_own(station: Station) 
 
 def test_card_ids_and_token_ids_stay_as_issued(station: Station) -> None:
     assert reason(station, "t-8f2k9q") == "unknown_card"
-    assert station.authorize(card="T-8F2K9Q", pump=1)["card_id"] == "7800001234567893"
+    assert station.authorize(card="T-8F2K9Q", pump=1)["card_id"] == "7800001234567897"
 
 
 def test_the_card_store_keeps_one_form(station: Station, tmp_path: Path,
@@ -115,7 +115,7 @@ def test_an_identifier_of_the_wrong_shape_is_refused_naming_it(
         station: Station, tmp_path: Path, sample_store_file: Path, field: str,
         value: str) -> None:
     bad = {"card_id": "BAD", "kind": "rfid", field: value}
-    with pytest.raises(CardStoreFormatError, match=rf"cards\[9\]\.{field}"):
+    with pytest.raises(CardStoreFormatError, match=rf"cards\[10\]\.{field}"):
         load(station, tmp_path, sample_store_file, cards=lambda doc: [*doc["cards"], bad])
 
 

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.errors import SaleError
-from edge.lifecycle import Station
+from cloud_sync import tokens
+from edge.config import Config
+from edge.errors import ForecourtError, SaleError
+from edge.keys import public_text
+from edge.lifecycle import Station, apply_cards_message
 from offline_db.journal import verify
+from offline_db.store import StationStore
+from tests.conftest import SAMPLE
 
 SMART = "7800001234567892"  # PIN 1234; litre wallet W-3L (DT, 200 l), money wallet W-3M
 FLEET = "7800001234567891"  # RFID, DT only, vehicle V-17, odometer, 2 visits a day
@@ -70,6 +81,7 @@ def test_fleet_card_prompts_and_visits(station: Station, sample_store_file: Path
     auth = station.authorize(card=FLEET, pump=1, vehicle="V-17", odometer_km=121_000)
     # Weekly limit 900 l minus the 160 l already taken this week.
     assert auth["approved"] and auth["max_volume_ml"] == 200_000
+    station.cancel(auth["sale_id"])  # pump 1 is free again
     station.clock = lambda: monday + timedelta(days=5)  # Saturday: outside the window
     assert station.authorize(card=FLEET, pump=1, vehicle="V-17",
                              odometer_km=1)["reason"] == "outside_time_window"
@@ -208,3 +220,170 @@ def test_bad_vehicle_or_odometer_is_one_sentence(station: Station, args: dict[st
     with pytest.raises(SaleError, match=message):
         station.authorize(card=FLEET, pump=1, **args)  # type: ignore[arg-type]
     assert station.conn.execute("SELECT COUNT(*) FROM authorizations").fetchone()[0] == before
+
+
+def test_a_pump_holds_one_open_authorization(station: Station) -> None:
+    # Issue 10 #6: three authorizations were open on pump 1 at once, two for one card.
+    card, other = "7800001234567893", "7800001234567890"
+    first = station.authorize(card=card, pump=1, product="AI92", volume_ml=10_000)
+    assert first["approved"]
+    for again in (card, other):
+        busy = station.authorize(card=again, pump=1)
+        assert (busy["approved"], busy["reason"], busy["sale_id"]) == (False, "pump_busy", None)
+    assert station.conn.execute("SELECT COUNT(*) FROM authorizations WHERE pump = 1 AND "
+                                "state = 'open'").fetchone()[0] == 1
+    denied = station.conn.execute("SELECT state, reason FROM authorizations WHERE sale_id = ?",
+                                  (busy["decision_id"],)).fetchone()
+    assert tuple(denied) == ("denied", "pump_busy")  # recorded like every decision
+    assert station.authorize(card=other, pump=2, product="AI95")["approved"]  # another pump
+    station.cancel(first["sale_id"])
+    second = station.authorize(card=card, pump=1, product="AI92")
+    assert second["approved"]
+    station.complete(second["sale_id"], volume_ml=5_000)
+    assert station.authorize(card=card, pump=1, product="AI92")["approved"]
+
+
+DIGITAL = "7800001234567897"  # the sample's digital card, token id T-8F2K9Q
+
+
+@pytest.fixture
+def office_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def qr_station(config: Config, office_key: Ed25519PrivateKey) -> Iterator[Station]:
+    """The sample station with the head office's public key pinned (QR tokens checked)."""
+    pinned = replace(config, station=replace(config.station,
+                                             office_public_key=public_text(office_key)))
+    store, _ = StationStore.create(pinned.station.data_dir)
+    station = Station(store, pinned)
+    station.import_cards(SAMPLE, actor="test")
+    try:
+        yield station
+    finally:
+        store.close()
+
+
+def test_a_digital_card_is_authorized_only_by_its_token(qr_station: Station,
+                                                        office_key: Ed25519PrivateKey) -> None:
+    # Issue 10 #1: --card <a digital card's card_id or token id> was approved, no token.
+    station = qr_station
+    soon = station.clock() + timedelta(minutes=10)
+    for identifier in (DIGITAL, "T-8F2K9Q"):
+        refused = station.authorize(card=identifier, pump=1)
+        assert (refused["approved"], refused["reason"]) == (False, "token_required")
+    token = tokens.issue(office_key, DIGITAL, soon)
+    ok = station.authorize(token=token, pump=1, product="AI92", volume_ml=10_000)
+    assert (ok["approved"], ok["card_id"]) == (True, DIGITAL)
+    assert station.authorize(token=token, pump=2)["reason"] == "token_replayed"
+    # Tokens the office never signed, or signed for a card that is not digital.
+    forged = tokens.issue(Ed25519PrivateKey.generate(), DIGITAL, soon)
+    expired = tokens.issue(office_key, DIGITAL, station.clock() - timedelta(seconds=1))
+    plastic = tokens.issue(office_key, "7800001234567890", soon)
+    for bad, reason in ((forged, "token_invalid"), (expired, "token_expired"),
+                        (plastic, "token_invalid"), ("not a token", "token_invalid")):
+        answer = station.authorize(token=bad, pump=2)
+        assert (answer["approved"], answer["reason"]) == (False, reason)
+    # A token whose authorization was denied for another reason may be shown again.
+    fresh = tokens.issue(office_key, DIGITAL, soon)
+    assert station.authorize(token=fresh, pump=1)["reason"] == "pump_busy"
+    assert station.authorize(token=fresh, pump=2, product="AI92", volume_ml=10_000)["approved"]
+    with pytest.raises(SaleError, match="a card identifier or by a QR token: one of them"):
+        station.authorize(card=DIGITAL, token=fresh, pump=3)
+    assert station.conn.execute("SELECT COUNT(*) FROM authorizations WHERE state = 'open'"
+                                ).fetchone()[0] == 2
+
+
+def test_a_signed_token_with_an_absurd_expiry_is_refused(qr_station: Station,
+                                                         office_key: Ed25519PrivateKey) -> None:
+    # Signed, so past the signature check, but its expiry is no date: refused, no traceback.
+    for expiry in (10**20, -(10**20)):
+        payload = json.dumps({"c": DIGITAL, "e": expiry, "n": "0" * 24}).encode()
+        signed = "FC1." + base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+        token = signed + "." + base64.urlsafe_b64encode(
+            office_key.sign(signed.encode())).rstrip(b"=").decode()
+        answer = qr_station.authorize(token=token, pump=1)
+        assert (answer["approved"], answer["reason"]) == (False, "token_invalid")
+
+
+def test_without_an_office_key_every_token_is_refused(station: Station) -> None:
+    token = tokens.issue(Ed25519PrivateKey.generate(), DIGITAL,
+                         station.clock() + timedelta(minutes=10))
+    answer = station.authorize(token=token, pump=1)
+    assert (answer["approved"], answer["reason"]) == (False, "token_invalid")
+
+
+def _lock_smart_pin(station: Station) -> None:
+    for reason in ("pin_wrong", "pin_wrong", "pin_locked"):
+        assert station.authorize(card=SMART, pump=1, pin="9999")["reason"] == reason
+    assert station.authorize(card=SMART, pump=1, pin="1234")["reason"] == "pin_locked"
+
+
+def _store_with_pin(sample: Path, tmp_path: Path, version: int, **pin: Any) -> Path:
+    doc = json.loads(sample.read_text())
+    doc["version"] = version
+    smart = next(c for c in doc["cards"] if c["card_id"] == SMART)
+    smart["pin"].update(pin)
+    path = tmp_path / f"v{version}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _pin_opens(station: Station, pin: str = "1234") -> bool:
+    auth = station.authorize(card=SMART, pump=1, pin=pin, product="DT")
+    if auth["approved"]:
+        station.cancel(auth["sale_id"])
+    return bool(auth["approved"])
+
+
+def test_a_locked_pin_is_unlocked_by_an_office_reset(station: Station, tmp_path: Path,
+                                                     sample_store_file: Path) -> None:
+    # Issue 10 #5: re-import, a new version, a new PIN hash: the card stayed pin_locked.
+    _lock_smart_pin(station)
+    station.import_cards(sample_store_file, actor="test")  # the same data: still locked
+    station.import_cards(_store_with_pin(sample_store_file, tmp_path, 18), actor="test")
+    assert not _pin_opens(station)
+    # The head office's PIN reset travels in the card data (pin.reset, a generation).
+    station.import_cards(_store_with_pin(sample_store_file, tmp_path, 19, reset=19),
+                         actor="test")
+    assert _pin_opens(station)
+    _lock_smart_pin(station)  # counted under generation 19 now
+    station.import_cards(_store_with_pin(sample_store_file, tmp_path, 20, reset=19),
+                         actor="test")
+    assert not _pin_opens(station)
+    # A delta from the office with a newer generation unlocks too.
+    smart = json.loads(station.conn.execute("SELECT rules FROM cards WHERE card_id = ?",
+                                            (SMART,)).fetchone()[0])
+    card = {"card_id": SMART, "kind": "smart", "pan": SMART, "pin": {**smart["pin"],
+                                                                    "reset": 21}}
+    result = apply_cards_message(station, {"mode": "delta", "from_version": 20,
+                                           "to_version": 21,
+                                           "ops": [{"op": "card", "card": card}],
+                                           "expires_at": "2099-01-01T00:00:00Z"})
+    assert result.outcome == "applied"
+    assert _pin_opens(station)
+
+
+def test_a_new_pin_starts_the_count_over(station: Station, tmp_path: Path,
+                                         sample_store_file: Path) -> None:
+    _lock_smart_pin(station)
+    salt = "00112233445566778899"
+    digest = hashlib.pbkdf2_hmac("sha256", b"4321", bytes.fromhex(salt), 100_000).hex()
+    station.import_cards(_store_with_pin(sample_store_file, tmp_path, 18, salt=salt,
+                                         hash=digest, iterations=100_000), actor="test")
+    assert not _pin_opens(station, "1234")  # the old PIN is wrong now (one try used)
+    assert _pin_opens(station, "4321")
+
+
+def test_the_station_resets_a_locked_pin_and_records_who(station: Station) -> None:
+    _lock_smart_pin(station)
+    result = station.pin_reset(SMART, actor="cli:alice")
+    assert result == {"card_id": SMART, "failures_cleared": 3}
+    row = station.conn.execute("SELECT actor, details FROM audit_log WHERE action = "
+                               "'cards.pin_reset'").fetchone()
+    assert row["actor"] == "cli:alice" and json.loads(row["details"])["card_id"] == SMART
+    assert _pin_opens(station)
+    assert station.pin_reset("7800001234567892", actor="cli:alice")["failures_cleared"] == 0
+    with pytest.raises(ForecourtError, match="card nobody is not in the card store"):
+        station.pin_reset("nobody", actor="cli:alice")

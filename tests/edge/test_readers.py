@@ -23,7 +23,7 @@ from drivers.ptyline import PtyLine
 from offline_db.connection import utc_now
 from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
 
-CARD = "7800001234567893"
+CARD = "7800001234567897"  # the sample's digital card
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def scanner(tmp_path: Path) -> Iterator[PtyLine]:
 @pytest.fixture
 def station(config_file: Path, sample_store_file: Path, scanner: PtyLine) -> Path:
     fc(config_file, "office", "init")
+    fc(config_file, "office", "cards", "import", str(sample_store_file))  # tokens need the card
     office_key = fc(config_file, "office", "keys", "show").stdout.strip()
     text = config_file.read_text().replace('office_public_key = ""',
                                            f'office_public_key = "{office_key}"')

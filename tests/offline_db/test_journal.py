@@ -19,7 +19,7 @@ from offline_db import journal
 from offline_db.store import StationStore
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "card-store.json"
-CARD = "7800001234567893"  # digital card, day money limit 3 000.00, stations S-001/S-002
+CARD = "7800001234567893"  # magstripe card, day money limit 3 000.00, stations S-001/S-002
 FIELDS = ("seq", "sale_id", "station_id", "card_id", "pump", "product", "volume_ml",
           "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits")
 SALES = 5

@@ -114,7 +114,7 @@ def test_import_replaces_atomically(station: Station, tmp_path: Path) -> None:
     new.write_text(json.dumps(doc))
     result = station.import_cards(new, actor="test")
     assert (result["version"], result["previous_version"], result["cards"]) == (18, 17, 2)
-    assert before == 8
+    assert before == 9
     assert conn.execute("SELECT COUNT(*) FROM cards").fetchone()[0] == 2
     assert conn.execute("SELECT COUNT(*) FROM stop_list").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM wallets").fetchone()[0] == 1
@@ -135,7 +135,7 @@ def test_failed_import_changes_nothing(station: Station, tmp_path: Path,
     with pytest.raises(OSError, match="disk gone"):
         station.import_cards(new, actor="test")
     conn = station.conn
-    assert conn.execute("SELECT COUNT(*) FROM cards").fetchone()[0] == 8
+    assert conn.execute("SELECT COUNT(*) FROM cards").fetchone()[0] == 9
     assert conn.execute("SELECT value FROM sync_state WHERE key = 'card_store_version'"
                         ).fetchone()[0] == "17"
 
@@ -157,6 +157,6 @@ def test_lookup_by_every_identifier(station: Station, config: Config) -> None:
         row = cards.find_card(conn, ident)
         assert row is not None and row["card_id"] == "7800001234567891"
     token = cards.find_card(conn, "T-8F2K9Q")
-    assert token is not None and token["card_id"] == "7800001234567893"
+    assert token is not None and token["card_id"] == "7800001234567897"
     assert cards.find_card(conn, "0000") is None
     assert config.station.id == "S-001"

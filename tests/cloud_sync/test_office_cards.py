@@ -1,0 +1,87 @@
+"""Head-office card commands through the real CLI: digital-card tokens and PIN resets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli import main
+from cloud_sync import tokens
+from cloud_sync.office_store import open_office
+from edge.clikit import actor
+from edge.keys import OFFICE_KEY, load_private_key
+from offline_db.connection import utc_now
+from offline_db.deltas import parse_ops
+
+DIGITAL = "7800001234567897"  # the sample's digital card, token id T-8F2K9Q
+
+
+def run(*args: str, ok: bool = True) -> Result:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def office(env_config: Path, sample_store_file: Path) -> Path:
+    run("office", "init")
+    run("office", "cards", "import", str(sample_store_file))
+    return env_config.parent / "var" / "office"
+
+
+def test_tokens_only_for_active_digital_cards_and_not_for_long(office: Path) -> None:
+    # Issue 10 #1 (office side): tokens were issued for any text and any validity.
+    key = load_private_key(office, OFFICE_KEY).public_key()
+    for card, why in (("nobody", "card nobody is not in the card master"),
+                      ("7800001234567894", "card 7800001234567894 is blocked"),
+                      ("7800001234567890", "card 7800001234567890 is a magstripe card")):
+        refused = run("office", "cards", "token", card, ok=False)
+        assert refused.exit_code == 1 and why in refused.output, refused.output
+        assert "FC1." not in refused.output and "Traceback" not in refused.output
+    too_long = run("office", "cards", "token", DIGITAL, "--valid", "100000d", ok=False)
+    assert too_long.exit_code == 2
+    assert "at most 24h ([office] token_max_valid)" in too_long.output
+    # By card id or token id: the token names the card id, valid for what was asked.
+    for name in (DIGITAL, "T-8F2K9Q"):
+        token = run("office", "cards", "token", name, "--valid", "24h").stdout.strip()
+        claims = tokens.verify(token, key, utc_now())
+        assert claims.card_id == DIGITAL
+        assert 86_390 < (claims.expires - utc_now()).total_seconds() <= 86_400
+
+
+def test_token_validity_cap_is_configured(office: Path, env_config: Path) -> None:
+    env_config.write_text(env_config.read_text().replace(
+        'token_max_valid = "24h"', 'token_max_valid = "1h"'))
+    assert run("office", "cards", "token", DIGITAL, "--valid", "1h").exit_code == 0
+    refused = run("office", "cards", "token", DIGITAL, "--valid", "61m", ok=False)
+    assert "at most 1h ([office] token_max_valid)" in refused.output
+    env_config.write_text(env_config.read_text().replace('"1h"', '"0s"'))
+    bad = run("office", "cards", "token", DIGITAL, ok=False)
+    assert bad.exit_code == 1 and "token_max_valid" in bad.output
+
+
+def test_office_pin_reset_travels_as_a_new_version(office: Path) -> None:
+    # Issue 10 #5 (office side): a PIN reset in the card data, recorded with its user.
+    out = run("office", "cards", "pin-reset", "7800001234567892").stdout
+    assert "PIN of card 7800001234567892 reset (card master version 18)" in out
+    conn = open_office(office)
+    try:
+        doc = json.loads(conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?",
+                                      ("7800001234567892",)).fetchone()[0])
+        assert doc["pin"]["reset"] == 18
+        row = conn.execute("SELECT actor, ops FROM cm_versions WHERE version = 18").fetchone()
+        assert row["actor"] == actor()
+        assert json.loads(row["ops"]) == [{"op": "card", "card": doc}]
+        # What a station gets is valid card data (the station side: tests/edge).
+        parse_ops(json.loads(row["ops"]))
+    finally:
+        conn.close()
+    assert "version 19" in run("office", "cards", "pin-reset", "7800001234567892").stdout
+    for card, why in (("nobody", "card nobody is not in the card master"),
+                      ("7800001234567890", "card 7800001234567890 has no PIN")):
+        refused = run("office", "cards", "pin-reset", card, ok=False)
+        assert refused.exit_code == 1 and why in refused.output
