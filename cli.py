@@ -305,15 +305,17 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
     with reader(ctx) as conn:
         result = verify(conn)
     data = {"ok": result.ok, "rows": result.rows, "last_seq": result.last_seq,
-            "first_bad_seq": result.first_bad_seq, "problem": result.problem or None}
+            "first_bad_seq": result.first_bad_seq, "problem": result.problem or None,
+            "problems": [p.as_json() for p in result.problems]}
     if as_json:
         click.echo(json.dumps(data, indent=2))
     elif result.ok:
         click.echo(f"journal intact: {result.rows} sales, seq 1..{result.last_seq}")
     if not result.ok:
         if not as_json:
-            click.echo(f"journal broken at seq {result.first_bad_seq}: {result.problem}",
-                       err=True)
+            for p in result.problems:  # one sentence per problem
+                where = "" if p.seq is None else f" at seq {p.seq}"
+                click.echo(f"journal broken{where}: {p.message} [{p.reason}]", err=True)
         ctx.exit(1)
 
 

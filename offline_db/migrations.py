@@ -233,3 +233,19 @@ def m0005_card_usage_as_of(db: Database) -> None:
             as_of_seq INTEGER NOT NULL,
             rev INTEGER NOT NULL
         )""")
+
+
+@station_migrations(name="0006_journal_head")
+def m0006_journal_head(db: Database) -> None:
+    """The station's recorded journal head and the hash its last receipt named.
+
+    From now on every append updates ``journal_head`` and every receipt records
+    ``last_receipt_hash``; an existing database starts from its current journal
+    (docs/journal.md, anchors). Data only: both live in ``sync_state``.
+    """
+    db.execute("INSERT OR IGNORE INTO sync_state (key, value) SELECT 'journal_head', "
+               "COALESCE((SELECT seq || ' ' || hash FROM journal ORDER BY seq DESC LIMIT 1), "
+               "'0 ' || ?)", ["0" * 64])
+    db.execute("INSERT OR IGNORE INTO sync_state (key, value) SELECT 'last_receipt_hash', "
+               "j.hash FROM sync_state s JOIN journal j ON j.seq = CAST(s.value AS INTEGER) "
+               "WHERE s.key = 'last_receipt_seq'")

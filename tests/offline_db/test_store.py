@@ -15,7 +15,7 @@ from offline_db.migrations import applied_migrations, migrate
 from offline_db.store import StationStore
 
 ALL_MIGRATIONS = ["0001_initial", "0002_pump_fills", "0003_seen_tokens",
-                  "0004_authorization_actor", "0005_card_usage_as_of"]
+                  "0004_authorization_actor", "0005_card_usage_as_of", "0006_journal_head"]
 
 
 def test_create_records_migrations_and_durability(tmp_path: Path) -> None:
