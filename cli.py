@@ -25,7 +25,8 @@ from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json
 from edge.config import load_config
 from edge.control import DaemonNotRunning, call
 from edge.errors import ForecourtError
-from edge.keys import create_keypair, load_private_key, public_text
+from edge.identity import establish, load_station_key, recorded_key
+from edge.keys import PRIVATE_NAME, load_private_key, public_text
 from edge.lifecycle import Station
 from edge.operations import perform
 from edge.views import card_show, open_authorizations, recent_authorizations, status
@@ -79,23 +80,35 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the data directory, the station database and the station key pair."""
+    """Create the data directory, the station database and the station key pair.
+
+    Running it again changes nothing; it never makes a new key for a database that
+    already has an identity or sales, and never takes a foreign file for the database.
+    """
     data_dir = cfg(ctx).station.data_dir
-    if (data_dir / DB_NAME).exists() and (data_dir / "station_key.pem").exists():
-        load_private_key(data_dir)
-        click.echo(f"already initialized in {data_dir}; nothing changed")
-        return
+    if (data_dir / DB_NAME).exists() and (data_dir / PRIVATE_NAME).exists():
+        with StationStore.open_reader(data_dir) as seen:  # no writer lock: the daemon may run
+            if recorded_key(seen.conn) is not None:
+                load_station_key(data_dir, seen.conn)  # refuses a key that is not the station's
+                click.echo(f"already initialized in {data_dir}; nothing changed")
+                return
     store, applied = StationStore.create(data_dir)
     try:
-        audit(store.conn, actor(), "station.init", migrations=applied)
+        pub, done = establish(data_dir, store.conn)
+        if applied or done != "unchanged":
+            audit(store.conn, actor(), "station.init", migrations=applied, key=done)
     finally:
         store.close()
-    pub = create_keypair(data_dir)
+    if not applied and done == "unchanged":
+        click.echo(f"already initialized in {data_dir}; nothing changed")
+        return
     click.echo(f"initialized station {cfg(ctx).station.id} in {data_dir}")
     if applied:
         click.echo(f"  database {data_dir / DB_NAME} (migrations: {', '.join(applied)})")
-    if pub:
+    if done == "created":
         click.echo(f"  station public key: {pub}")
+    elif done == "recorded":
+        click.echo(f"  recorded the station key {pub} in the database")
 
 
 @main.command()
@@ -139,7 +152,12 @@ def keys() -> None:
 @click.pass_context
 def keys_show(ctx: click.Context) -> None:
     """Print the station's public key (for enrolment at the head office)."""
-    click.echo(public_text(load_private_key(cfg(ctx).station.data_dir)))
+    data_dir = cfg(ctx).station.data_dir
+    if not (data_dir / DB_NAME).exists():
+        click.echo(public_text(load_private_key(data_dir)))
+        return
+    with reader(ctx) as conn:
+        click.echo(public_text(load_station_key(data_dir, conn)))
 
 
 @main.group()

@@ -31,7 +31,8 @@ from cloud_sync.envelope import OFFICE
 from cloud_sync.envelope import canonical as envelope_canonical
 from edge.config import Config
 from edge.errors import JournalError
-from edge.keys import configured_office_key, load_private_key
+from edge.identity import load_station_key
+from edge.keys import configured_office_key
 from edge.lifecycle import Station, apply_cards_message
 from edge.views import status as station_status
 from offline_db.connection import atomic, iso, parse_iso
@@ -106,7 +107,7 @@ def export_sales(config: Config, conn: sqlite3.Connection, directory: Path, *,
     ``progress(done, total)`` is called as sales are written.
     """
     station_id = config.station.id
-    key = key or load_private_key(config.station.data_dir)
+    key = key or load_station_key(config.station.data_dir, conn)
     office_key = office_key_of(config)
     conn.execute("BEGIN")  # one snapshot of the journal, the outbox and the status
     try:
@@ -235,7 +236,8 @@ def import_reply(station: Station, path: Path, *, actor: str) -> dict[str, Any]:
     Runs under the writer lock (the daemon's operation ``flash.import``).
     """
     config = station.config
-    header, body = read_reply(config, path, load_private_key(config.station.data_dir))
+    header, body = read_reply(config, path, load_station_key(config.station.data_dir,
+                                                             station.conn))
     conn = station.conn
     try:
         made = parse_iso(str(header["created_at"]))

@@ -13,10 +13,10 @@ import click
 from cloud_sync import card_master, tokens
 from cloud_sync.envelope import EVERYONE, OFFICE, seal
 from cloud_sync.ingest import list_sales, station_overview
-from cloud_sync.office_store import init_office, open_office
+from cloud_sync.office_store import init_office, load_office_key, open_office
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
-from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
+from edge.keys import parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
 
@@ -30,14 +30,12 @@ def office() -> None:
 def office_init(ctx: click.Context) -> None:
     """Create the head-office data directory, its store and its Ed25519 signing key."""
     data_dir = cfg(ctx).office.data_dir
-    if (data_dir / f"{OFFICE_KEY}.pem").exists():
-        load_private_key(data_dir, OFFICE_KEY)
     applied, pub = init_office(data_dir)
     if not applied and pub is None:
         click.echo(f"head office already initialized in {data_dir}; nothing changed")
         return
     click.echo(f"initialized the head office in {data_dir}")
-    key = load_private_key(data_dir, OFFICE_KEY)
+    key = load_office_key(data_dir)
     click.echo(f"  office public key (put it in each station's [station] office_public_key): "
                f"{public_text(key)}")
 
@@ -51,7 +49,7 @@ def office_keys() -> None:
 @click.pass_context
 def office_keys_show(ctx: click.Context) -> None:
     """Print the office public key alone (for station configurations)."""
-    click.echo(public_text(load_private_key(cfg(ctx).office.data_dir, OFFICE_KEY)))
+    click.echo(public_text(load_office_key(cfg(ctx).office.data_dir)))
 
 
 @office.group("station")
@@ -174,7 +172,7 @@ def _announce(ctx: click.Context, conn: Any, version: int) -> None:
         return
     from cloud_sync.mqtt import MqttLink
 
-    key = load_private_key(config.office.data_dir, OFFICE_KEY)
+    key = load_office_key(config.office.data_dir)
     body = card_master.delta_of(conn, version)
     link = MqttLink(config=config.mqtt, client_id=f"forecourt-office-cli-{os.getpid()}",
                     subscriptions=[], on_message=lambda _t, _p: None)
@@ -254,7 +252,7 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
         raise click.BadParameter(str(exc), param_hint="--valid") from None
     if seconds <= 0:
         raise click.BadParameter("must be longer than zero", param_hint="--valid")
-    key = load_private_key(cfg(ctx).office.data_dir, OFFICE_KEY)
+    key = load_office_key(cfg(ctx).office.data_dir)
     token = tokens.issue(key, card, utc_now() + timedelta(seconds=seconds))
     click.echo(token)
     if png is not None:
