@@ -25,7 +25,13 @@ from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json
 from edge.config import load_config
 from edge.control import DaemonNotRunning, call
 from edge.errors import ForecourtError
-from edge.identity import establish, load_station_key, recorded_key
+from edge.identity import (
+    check_station_id,
+    establish,
+    load_station_key,
+    recorded_key,
+    refuse_orphan_key,
+)
 from edge.keys import PRIVATE_NAME, load_private_key, public_text
 from edge.lifecycle import Station
 from edge.operations import perform
@@ -53,6 +59,7 @@ def change(ctx: click.Context, op: str, args: dict[str, Any]) -> Any:
     except DaemonNotRunning:
         pass
     with StationStore.open_writer(config.station.data_dir, holder="forecourt cli") as store:
+        check_station_id(store.conn, config.station.id)  # as the daemon checks at its start
         return perform(Station(store, config), op, args, actor())
 
 
@@ -85,16 +92,17 @@ def init(ctx: click.Context) -> None:
     Running it again changes nothing; it never makes a new key for a database that
     already has an identity or sales, and never takes a foreign file for the database.
     """
-    data_dir = cfg(ctx).station.data_dir
+    data_dir, station_id = cfg(ctx).station.data_dir, cfg(ctx).station.id
+    refuse_orphan_key(data_dir)
     if (data_dir / DB_NAME).exists() and (data_dir / PRIVATE_NAME).exists():
         with StationStore.open_reader(data_dir) as seen:  # no writer lock: the daemon may run
             if recorded_key(seen.conn) is not None:
-                load_station_key(data_dir, seen.conn)  # refuses a key that is not the station's
+                load_station_key(data_dir, seen.conn, station_id)  # refuses a foreign one
                 click.echo(f"already initialized in {data_dir}; nothing changed")
                 return
     store, applied = StationStore.create(data_dir)
     try:
-        pub, done = establish(data_dir, store.conn)
+        pub, done = establish(data_dir, store.conn, station_id)
         if applied or done != "unchanged":
             audit(store.conn, actor(), "station.init", migrations=applied, key=done)
     finally:
@@ -157,7 +165,7 @@ def keys_show(ctx: click.Context) -> None:
         click.echo(public_text(load_private_key(data_dir)))
         return
     with reader(ctx) as conn:
-        click.echo(public_text(load_station_key(data_dir, conn)))
+        click.echo(public_text(load_station_key(data_dir, conn, cfg(ctx).station.id)))
 
 
 @main.group()

@@ -107,7 +107,7 @@ def export_sales(config: Config, conn: sqlite3.Connection, directory: Path, *,
     ``progress(done, total)`` is called as sales are written.
     """
     station_id = config.station.id
-    key = key or load_station_key(config.station.data_dir, conn)
+    key = key or load_station_key(config.station.data_dir, conn, station_id)
     office_key = office_key_of(config)
     conn.execute("BEGIN")  # one snapshot of the journal, the outbox and the status
     try:
@@ -236,8 +236,8 @@ def import_reply(station: Station, path: Path, *, actor: str) -> dict[str, Any]:
     Runs under the writer lock (the daemon's operation ``flash.import``).
     """
     config = station.config
-    header, body = read_reply(config, path, load_station_key(config.station.data_dir,
-                                                             station.conn))
+    header, body = read_reply(config, path, load_station_key(
+        config.station.data_dir, station.conn, config.station.id))
     conn = station.conn
     try:
         made = parse_iso(str(header["created_at"]))

@@ -30,6 +30,7 @@ from edge.lifecycle import Station, apply_cards_message
 from edge.operations import perform
 from edge.readers import ReaderHub
 from edge.views import open_authorizations
+from offline_db.journal_checks import head_problems
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)
@@ -161,7 +162,10 @@ class Daemon:
         server = None
         try:
             # Never a new or foreign identity; a database from before records its key here.
-            key = load_station_key(st.data_dir, store.conn, record=True)
+            key = load_station_key(st.data_dir, store.conn, st.id, record=True)
+            for problem in head_problems(store.conn):  # cheap: 'journal verify' says more
+                log.error("journal.tail_broken", seq=problem.seq, reason=problem.reason,
+                          problem=problem.message)
             self.station = Station(store, self.config)
             if self.config.pump_lines:
                 self.forecourt = Forecourt(self.config, self.station, self._lock)

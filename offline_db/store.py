@@ -84,7 +84,7 @@ class StationStore:
     def open_reader(cls, data_dir: Path) -> StationStore:
         """Open read-only; works while the daemon writes (WAL)."""
         path = data_dir / DB_NAME
-        if not path.exists():
+        if not path.exists() or path.stat().st_size == 0:
             raise NotInitializedError(
                 f"no station database in {data_dir}; run 'forecourt init' first")
         check_station_database(path)

@@ -196,13 +196,50 @@ def test_the_daemon_records_the_key_of_a_database_from_before(data_dir: Path) ->
     conn.close()
     reader = StationStore.open_reader(data_dir)
     try:  # a reader only loads it
-        load_station_key(data_dir, reader.conn)
+        load_station_key(data_dir, reader.conn, "S-001")
     finally:
         reader.close()
     assert recorded_key(data_dir) is None
     with StationStore.open_writer(data_dir) as store:  # as 'forecourt run' opens it
-        load_station_key(data_dir, store.conn, record=True)
+        load_station_key(data_dir, store.conn, "S-001", record=True)
         audited = store.conn.execute("SELECT action FROM audit_log ORDER BY id DESC "
                                      "LIMIT 1").fetchone()[0]
     assert recorded_key(data_dir) == pub
     assert audited == "station.key_recorded"
+
+
+# -- the station id and a key without its database ------------------------------------------
+
+@pytest.mark.parametrize("command", [("init",), ("keys", "show"), ("run",),
+                                     ("flash", "export", "."),
+                                     ("cards", "import", "card-store.json"),
+                                     ("sale", "authorize", "--card", CARD, "--pump", "2")])
+def test_another_station_id_over_the_database_is_refused(sold: Path, env_config: Path,
+                                                         command: tuple[str, ...]) -> None:
+    env_config.write_text(env_config.read_text().replace('id = "S-001"', 'id = "S-002"', 1))
+    before = digest(sold / "station.db")
+    line = one_sentence(run(*command, ok=False))
+    assert "[station] id is S-002, but this database belongs to station S-001" in line
+    assert digest(sold / "station.db") == before
+    assert run_json("journal", "list")[0]["station_id"] == "S-001"
+
+
+def test_init_records_the_station_id(data_dir: Path) -> None:
+    run("init")
+    conn = sqlite3.connect(data_dir / "station.db")
+    try:
+        row = conn.execute("SELECT value FROM sync_state WHERE key = 'station_id'").fetchone()
+    finally:
+        conn.close()
+    assert row == ("S-001",)
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_init_with_a_key_but_no_database_is_refused(sold: Path, empty: bool) -> None:
+    for name in ("station.db", "station.db-wal", "station.db-shm"):
+        (sold / name).unlink(missing_ok=True)
+    if empty:
+        (sold / "station.db").touch()
+    line = one_sentence(run("init", ok=False))
+    assert "exists but its database" in line and "restore station.db" in line
+    assert not (sold / "station.db").exists() or (sold / "station.db").stat().st_size == 0
