@@ -112,14 +112,17 @@ def init_office(data_dir: Path) -> tuple[list[str], str | None]:
     """
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     check_forecourt_database(data_dir / OFFICE_DB, "forecourt-office", "head-office")
+    existing = None  # an unsafe or invalid key file is refused before anything changes
+    if (data_dir / f"{OFFICE_KEY}.pem").exists():
+        existing = load_private_key(data_dir, OFFICE_KEY)
     conn = connect(data_dir / OFFICE_DB)
     try:
         db = Database(conn)
         applied = [m.name for m in office_migrations.pending(db)]
         office_migrations.apply(db)
         recorded = _recorded_key(conn)
-        if (data_dir / f"{OFFICE_KEY}.pem").exists():
-            pub = public_text(load_private_key(data_dir, OFFICE_KEY))
+        if existing is not None:
+            pub = public_text(existing)
             if recorded is None:
                 _record_key(conn, pub)
             elif pub != recorded:
