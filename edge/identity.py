@@ -3,10 +3,11 @@
 The head office knows a station by the public key it enrolled, and the station's
 journal is one chain signed with that key. A new key is a new station to the office,
 so the key is never made anew next to a database that already has an identity or
-sales: ``forecourt init`` records the public key in ``sync_state``
-(``station_public_key``), and every command that loads the private key checks it
-against that record. A missing or foreign key is refused with one sentence that
-says how to restore it or re-enrol (docs/operations.md, station identity).
+sales: ``forecourt init`` records the public key and ``[station] id`` in
+``sync_state`` (``station_public_key``, ``station_id``), and every command that loads
+the private key checks both against that record. A missing or foreign key is refused
+with one sentence that says how to restore it or re-enrol (docs/operations.md,
+station identity).
 """
 
 from __future__ import annotations
