@@ -37,6 +37,7 @@ from edge.lifecycle import Station, apply_cards_message
 from edge.views import status as station_status
 from offline_db.connection import atomic, iso, parse_iso
 from offline_db.journal import GENESIS, canonical
+from offline_db.journal_checks import malformed
 from offline_db.outbox import apply_receipt
 from offline_db.state import audit, get_state
 
@@ -157,7 +158,7 @@ def _write_sales(conn: sqlite3.Connection, writer: BundleWriter, first: int, pre
     block: list[bytes] = []
     done = 0
     expected = first
-    while rows := cur.fetchmany(2000):
+    while rows := _fetch(conn, cur, expected):
         for text, stored, seq in rows:
             if seq != expected:
                 raise JournalError(f"the journal has no seq {expected}: run "
@@ -179,6 +180,21 @@ def _write_sales(conn: sqlite3.Connection, writer: BundleWriter, first: int, pre
         block.clear()
         if progress is not None:
             progress(done)
+
+
+def _fetch(conn: sqlite3.Connection, cur: sqlite3.Cursor, expected: int) -> list[Any]:
+    """The next rows of CANONICAL_SQL; a row SQLite cannot put in JSON is named by seq."""
+    try:
+        return cur.fetchmany(2000)
+    except sqlite3.OperationalError as exc:  # malformed JSON, a blob: find which row
+        for raw in conn.execute("SELECT * FROM journal WHERE seq >= ? ORDER BY seq",
+                                (expected,)):
+            what = malformed(dict(raw))
+            if what is not None:
+                raise JournalError(f"journal broken at seq {raw['seq']}: {what}; run "
+                                   "'forecourt journal verify'") from None
+        raise JournalError(f"the journal cannot be read after seq {expected - 1} ({exc}); "
+                           "run 'forecourt journal verify'") from None
 
 
 # -- import of the office's reply ----------------------------------------------------------

@@ -94,3 +94,23 @@ def test_blob_in_a_number_column_is_one_sentence(sold: Path) -> None:
 def test_intact_journal_still_verifies(sold: Path) -> None:
     assert run("journal", "verify").stdout.strip() == "journal intact: 4 sales, seq 1..4"
     assert run_json("journal", "verify")["problems"] == []
+
+
+@pytest.mark.parametrize(("statement", "phrase"), [
+    ("UPDATE journal SET wallet_debits = 'not json' WHERE seq = 3", "wallet_debits is not JSON"),
+    ("UPDATE journal SET volume_ml = X'00ff' WHERE seq = 3", "volume_ml is not a whole number"),
+])
+def test_flash_export_names_a_malformed_row(sold: Path, env_config: Path, tmp_path: Path,
+                                            statement: str, phrase: str) -> None:
+    run("office", "init")
+    office_key = run("office", "keys", "show").stdout.strip()
+    env_config.write_text(env_config.read_text().replace(
+        'office_public_key = ""', f'office_public_key = "{office_key}"'))
+    tamper(sold, statement)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    result = run("flash", "export", str(stick), ok=False)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"journal broken at seq 3: {phrase}" in result.stderr
+    assert "run 'forecourt journal verify'" in result.stderr
