@@ -26,7 +26,14 @@ from edge.config import load_config
 from edge.control import DaemonNotRunning, call
 from edge.display import age, ago, litres, restriction_lines, vehicle_note
 from edge.errors import ForecourtError
-from edge.keys import create_keypair, load_private_key, public_text
+from edge.identity import (
+    check_station_id,
+    establish,
+    load_station_key,
+    recorded_key,
+    refuse_orphan_key,
+)
+from edge.keys import PRIVATE_NAME, load_private_key, public_text
 from edge.lifecycle import Station
 from edge.operations import perform
 from edge.views import card_show, open_authorizations, recent_authorizations, status
@@ -53,6 +60,7 @@ def change(ctx: click.Context, op: str, args: dict[str, Any]) -> Any:
     except DaemonNotRunning:
         pass
     with StationStore.open_writer(config.station.data_dir, holder="forecourt cli") as store:
+        check_station_id(store.conn, config.station.id)  # as the daemon checks at its start
         return perform(Station(store, config), op, args, actor())
 
 
@@ -80,23 +88,36 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the data directory, the station database and the station key pair."""
-    data_dir = cfg(ctx).station.data_dir
-    if (data_dir / DB_NAME).exists() and (data_dir / "station_key.pem").exists():
-        load_private_key(data_dir)
-        click.echo(f"already initialized in {data_dir}; nothing changed")
-        return
+    """Create the data directory, the station database and the station key pair.
+
+    Running it again changes nothing; it never makes a new key for a database that
+    already has an identity or sales, and never takes a foreign file for the database.
+    """
+    data_dir, station_id = cfg(ctx).station.data_dir, cfg(ctx).station.id
+    refuse_orphan_key(data_dir)
+    if (data_dir / DB_NAME).exists() and (data_dir / PRIVATE_NAME).exists():
+        with StationStore.open_reader(data_dir) as seen:  # no writer lock: the daemon may run
+            if recorded_key(seen.conn) is not None:
+                load_station_key(data_dir, seen.conn, station_id)  # refuses a foreign one
+                click.echo(f"already initialized in {data_dir}; nothing changed")
+                return
     store, applied = StationStore.create(data_dir)
     try:
-        audit(store.conn, actor(), "station.init", migrations=applied)
+        pub, done = establish(data_dir, store.conn, station_id)
+        if applied or done != "unchanged":
+            audit(store.conn, actor(), "station.init", migrations=applied, key=done)
     finally:
         store.close()
-    pub = create_keypair(data_dir)
+    if not applied and done == "unchanged":
+        click.echo(f"already initialized in {data_dir}; nothing changed")
+        return
     click.echo(f"initialized station {cfg(ctx).station.id} in {data_dir}")
     if applied:
         click.echo(f"  database {data_dir / DB_NAME} (migrations: {', '.join(applied)})")
-    if pub:
+    if done == "created":
         click.echo(f"  station public key: {pub}")
+    elif done == "recorded":
+        click.echo(f"  recorded the station key {pub} in the database")
 
 
 @main.command()
@@ -146,7 +167,12 @@ def keys() -> None:
 @click.pass_context
 def keys_show(ctx: click.Context) -> None:
     """Print the station's public key (for enrolment at the head office)."""
-    click.echo(public_text(load_private_key(cfg(ctx).station.data_dir)))
+    data_dir = cfg(ctx).station.data_dir
+    if not (data_dir / DB_NAME).exists():
+        click.echo(public_text(load_private_key(data_dir)))
+        return
+    with reader(ctx) as conn:
+        click.echo(public_text(load_station_key(data_dir, conn, cfg(ctx).station.id)))
 
 
 @main.group()
@@ -343,15 +369,17 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
     with reader(ctx) as conn:
         result = verify(conn)
     data = {"ok": result.ok, "rows": result.rows, "last_seq": result.last_seq,
-            "first_bad_seq": result.first_bad_seq, "problem": result.problem or None}
+            "first_bad_seq": result.first_bad_seq, "problem": result.problem or None,
+            "problems": [p.as_json() for p in result.problems]}
     if as_json:
         click.echo(json.dumps(data, indent=2))
     elif result.ok:
         click.echo(f"journal intact: {result.rows} sales, seq 1..{result.last_seq}")
     if not result.ok:
         if not as_json:
-            click.echo(f"journal broken at seq {result.first_bad_seq}: {result.problem}",
-                       err=True)
+            for p in result.problems:  # one sentence per problem
+                where = "" if p.seq is None else f" at seq {p.seq}"
+                click.echo(f"journal broken{where}: {p.message} [{p.reason}]", err=True)
         ctx.exit(1)
 
 

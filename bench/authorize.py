@@ -62,6 +62,7 @@ from edge.money import amount_for
 from edge.periods import period_start_date
 from offline_db.connection import connect, iso, utc_now
 from offline_db.journal import GENESIS, chain_hash, verify
+from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import DB_NAME, StationStore
 
 TARGET_P99_RATIO = 2.0
@@ -393,6 +394,13 @@ def generate(data_dir: Path, n_cards: int, n_rows: int, seed: int) -> Generated:
         [("card_store_version", "1"), ("card_store_generated_at", confirmed),
          ("card_store_expires_at", ""), ("card_store_confirmed_at", confirmed),
          ("usage_as_of_seq", "0")])
+    # What the station's appends and receipts record (journal verify's anchors): the
+    # head, and a receipt for every sale before the 1% still in the outbox.
+    record_head_of_journal(conn)
+    conn.execute("INSERT INTO sync_state (key, value) SELECT 'last_receipt_seq', seq FROM "
+                 "journal WHERE seq = (SELECT MIN(seq) - 1 FROM outbox)")
+    conn.execute("INSERT INTO sync_state (key, value) SELECT 'last_receipt_hash', hash FROM "
+                 "journal WHERE seq = (SELECT MIN(seq) - 1 FROM outbox)")
     conn.execute("PRAGMA journal_mode = WAL")
     if schema_of(conn) != reference:
         raise SystemExit("generated schema differs from the migration's schema")

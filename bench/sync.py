@@ -56,6 +56,7 @@ from edge.keys import OFFICE_KEY, create_keypair, load_private_key, parse_public
 from edge.logs import configure as configure_logging
 from offline_db.connection import connect, iso, utc_now
 from offline_db.journal import GENESIS, chain_hash
+from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import DB_NAME, StationStore
 
 TARGET_RATIO = 0.25
@@ -248,6 +249,7 @@ def generate_station(station_dir: Path, n_sales: int, seed: int) -> float:
         [("card_store_version", "1"), ("card_store_generated_at", iso(now)),
          ("card_store_expires_at", ""), ("card_store_confirmed_at", iso(now)),
          ("usage_as_of_seq", "0")])
+    record_head_of_journal(conn)  # as each append records it (journal verify's anchor)
     conn.execute("COMMIT")
     for _, sql in indexes:
         conn.execute(sql)

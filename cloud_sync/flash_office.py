@@ -26,10 +26,9 @@ from cloud_sync.envelope import OFFICE, canonical
 from cloud_sync.flash_station import reply_name
 from cloud_sync.ingest import _head
 from cloud_sync.ingest_bulk import ingest_lines
-from cloud_sync.office_store import count_refusal, enrolled_key
+from cloud_sync.office_store import count_refusal, enrolled_key, load_office_key
 from cloud_sync.usage import PERIODS, usage_ops
 from edge.config import Config
-from edge.keys import OFFICE_KEY, load_private_key
 from edge.periods import period_start_utc
 from offline_db.connection import atomic, iso
 
@@ -79,7 +78,7 @@ def _summary(path: Path, station_id: str, line: bytes) -> Any:
 
 def _import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
                          now: datetime) -> dict[str, Any]:
-    key = load_private_key(data_dir, OFFICE_KEY)
+    key = load_office_key(data_dir)
     try:
         bundle = open_bundle(path, me=OFFICE, my_key=key, kind="sales",
                              key_for=lambda s: enrolled_key(conn, s))
@@ -147,7 +146,7 @@ def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, dire
     if station_key is None:
         raise BundleError("unknown_station", f"station {station_id!r} is not enrolled at "
                           "this office")
-    key = load_private_key(data_dir, OFFICE_KEY)
+    key = load_office_key(data_dir)
     seq, digest = _head(conn, station_id)
     row = conn.execute("SELECT card_store_version FROM station_chain WHERE station_id = ?",
                        (station_id,)).fetchone()

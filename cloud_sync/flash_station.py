@@ -31,12 +31,14 @@ from cloud_sync.envelope import OFFICE
 from cloud_sync.envelope import canonical as envelope_canonical
 from edge.config import Config
 from edge.errors import CardStoreTimeError, JournalError
-from edge.keys import configured_office_key, load_private_key
+from edge.identity import load_station_key
+from edge.keys import configured_office_key
 from edge.lifecycle import Station, apply_cards_message
 from edge.views import status as station_status
 from offline_db.connection import atomic, iso
 from offline_db.freshness import parse_time
 from offline_db.journal import GENESIS, canonical, canonical_sql
+from offline_db.journal_checks import malformed
 from offline_db.outbox import apply_receipt
 from offline_db.state import audit, get_state
 
@@ -104,7 +106,7 @@ def export_sales(config: Config, conn: sqlite3.Connection, directory: Path, *,
     ``progress(done, total)`` is called as sales are written.
     """
     station_id = config.station.id
-    key = key or load_private_key(config.station.data_dir)
+    key = key or load_station_key(config.station.data_dir, conn, station_id)
     office_key = office_key_of(config)
     conn.execute("BEGIN")  # one snapshot of the journal, the outbox and the status
     try:
@@ -154,7 +156,7 @@ def _write_sales(conn: sqlite3.Connection, writer: BundleWriter, first: int, pre
     block: list[bytes] = []
     done = 0
     expected = first
-    while rows := cur.fetchmany(2000):
+    while rows := _fetch(conn, cur, expected):
         for text, stored, seq in rows:
             if seq != expected:
                 raise JournalError(f"the journal has no seq {expected}: run "
@@ -176,6 +178,21 @@ def _write_sales(conn: sqlite3.Connection, writer: BundleWriter, first: int, pre
         block.clear()
         if progress is not None:
             progress(done)
+
+
+def _fetch(conn: sqlite3.Connection, cur: sqlite3.Cursor, expected: int) -> list[Any]:
+    """The next rows of CANONICAL_SQL; a row SQLite cannot put in JSON is named by seq."""
+    try:
+        return cur.fetchmany(2000)
+    except sqlite3.OperationalError as exc:  # malformed JSON, a blob: find which row
+        for raw in conn.execute("SELECT * FROM journal WHERE seq >= ? ORDER BY seq",
+                                (expected,)):
+            what = malformed(dict(raw))
+            if what is not None:
+                raise JournalError(f"journal broken at seq {raw['seq']}: {what}; run "
+                                   "'forecourt journal verify'") from None
+        raise JournalError(f"the journal cannot be read after seq {expected - 1} ({exc}); "
+                           "run 'forecourt journal verify'") from None
 
 
 # -- import of the office's reply ----------------------------------------------------------
@@ -234,7 +251,8 @@ def import_reply(station: Station, path: Path, *, actor: str) -> dict[str, Any]:
     Runs under the writer lock (the daemon's operation ``flash.import``).
     """
     config = station.config
-    header, body = read_reply(config, path, load_private_key(config.station.data_dir))
+    header, body = read_reply(config, path, load_station_key(
+        config.station.data_dir, station.conn, config.station.id))
     conn = station.conn
     try:
         made = parse_time(header.get("created_at"), "created_at")

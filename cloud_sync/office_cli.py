@@ -13,12 +13,12 @@ import structlog
 
 from cloud_sync import card_master, tokens
 from cloud_sync.envelope import EVERYONE, OFFICE, seal
-from cloud_sync.office_store import init_office, open_office
+from cloud_sync.office_store import init_office, load_office_key, open_office
 from cloud_sync.office_views import list_sales, station_overview
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
 from edge.display import ago, litres, vehicle_note
-from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
+from edge.keys import parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
 log = structlog.get_logger(__name__)
@@ -34,14 +34,12 @@ def office() -> None:
 def office_init(ctx: click.Context) -> None:
     """Create the head-office data directory, its store and its Ed25519 signing key."""
     data_dir = cfg(ctx).office.data_dir
-    if (data_dir / f"{OFFICE_KEY}.pem").exists():
-        load_private_key(data_dir, OFFICE_KEY)
     applied, pub = init_office(data_dir)
     if not applied and pub is None:
         click.echo(f"head office already initialized in {data_dir}; nothing changed")
         return
     click.echo(f"initialized the head office in {data_dir}")
-    key = load_private_key(data_dir, OFFICE_KEY)
+    key = load_office_key(data_dir)
     click.echo(f"  office public key (put it in each station's [station] office_public_key): "
                f"{public_text(key)}")
 
@@ -55,7 +53,7 @@ def office_keys() -> None:
 @click.pass_context
 def office_keys_show(ctx: click.Context) -> None:
     """Print the office public key alone (for station configurations)."""
-    click.echo(public_text(load_private_key(cfg(ctx).office.data_dir, OFFICE_KEY)))
+    click.echo(public_text(load_office_key(cfg(ctx).office.data_dir)))
 
 
 @office.group("station")
@@ -181,7 +179,7 @@ def _announce(ctx: click.Context, conn: Any, version: int) -> None:
         return
     from cloud_sync.mqtt import MqttLink
 
-    key = load_private_key(config.office.data_dir, OFFICE_KEY)
+    key = load_office_key(config.office.data_dir)
     body = card_master.delta_of(conn, version)
     link = MqttLink(config=config.mqtt, client_id=f"forecourt-office-cli-{os.getpid()}",
                     subscriptions=[], on_message=lambda _t, _p: None)
@@ -282,7 +280,7 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
     if seconds > office_cfg.token_max_valid_s:
         raise click.BadParameter(f"must be at most {office_cfg.token_max_valid} ([office] "
                                  "token_max_valid)", param_hint="--valid")
-    key = load_private_key(office_cfg.data_dir, OFFICE_KEY)
+    key = load_office_key(office_cfg.data_dir)
     now = utc_now()
     conn = open_office(office_cfg.data_dir)
     try:

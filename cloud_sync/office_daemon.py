@@ -9,12 +9,11 @@ from types import FrameType
 
 import structlog
 
-from cloud_sync.office_store import open_office
+from cloud_sync.office_store import load_office_key, open_office
 from cloud_sync.office_sync import OfficeSync
 from edge import logs
 from edge.config import Config
 from edge.errors import ConfigError
-from edge.keys import OFFICE_KEY, load_private_key
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +31,7 @@ def serve(config: Config) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    key = load_private_key(config.office.data_dir, OFFICE_KEY)
+    key = load_office_key(config.office.data_dir)
     conn = open_office(config.office.data_dir)
     sync = OfficeSync(config, conn, key)
     sync.start()

@@ -9,15 +9,20 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from cloud_sync.wire import printable
-from edge.errors import NotInitializedError
-from edge.keys import OFFICE_KEY, create_keypair, parse_public_text
-from offline_db.connection import atomic, connect
+from edge.errors import IdentityError, NotInitializedError
+from edge.keys import OFFICE_KEY, create_keypair, load_private_key, parse_public_text, public_text
+from offline_db.connection import atomic, connect, iso, utc_now
 from offline_db.journal import GENESIS
+from offline_db.store import check_forecourt_database
+
+# Identity refusals are logged at info: the CLI prints the sentence itself.
+log = structlog.get_logger(__name__)
 
 OFFICE_DB = "office.db"
 office_migrations = Migrations("forecourt-office")
@@ -100,16 +105,98 @@ def m0002_sales(db: Database) -> None:
 
 
 def init_office(data_dir: Path) -> tuple[list[str], str | None]:
-    """Create the office directory, store and key pair; what was created is returned."""
+    """Create the office directory, store and key pair; what was created is returned.
+
+    The key's public half is recorded in the store when the key is made; a missing or
+    foreign key next to a store that has an identity or data is refused, never made
+    anew (every station pins the office key). A foreign file is never migrated.
+    """
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    check_forecourt_database(data_dir / OFFICE_DB, "forecourt-office", "head-office")
+    existing = None  # an unsafe or invalid key file is refused before anything changes
+    if (data_dir / f"{OFFICE_KEY}.pem").exists():
+        existing = load_private_key(data_dir, OFFICE_KEY)
     conn = connect(data_dir / OFFICE_DB)
     try:
         db = Database(conn)
         applied = [m.name for m in office_migrations.pending(db)]
         office_migrations.apply(db)
+        recorded = _recorded_key(conn)
+        if existing is not None:
+            pub = public_text(existing)
+            if recorded is None:
+                _record_key(conn, pub)
+            elif pub != recorded:
+                raise _foreign(data_dir, pub, recorded)
+            return applied, None
+        if recorded is not None:
+            raise _missing(data_dir, recorded)
+        if conn.execute("SELECT EXISTS (SELECT 1 FROM stations) OR EXISTS (SELECT 1 FROM "
+                        "sales) OR EXISTS (SELECT 1 FROM cm_versions)").fetchone()[0]:
+            raise IdentityError(f"the office key {data_dir / OFFICE_KEY}.pem is missing and "
+                                f"the store in {data_dir} already has stations, sales or "
+                                f"card data; {_HOW}")
+        created = create_keypair(data_dir, OFFICE_KEY)
+        _record_key(conn, created or public_text(load_private_key(data_dir, OFFICE_KEY)))
+        return applied, created
     finally:
         conn.close()
-    return applied, create_keypair(data_dir, OFFICE_KEY)
+
+
+_HOW = ("restore office_key.pem from a backup of this office, or change the key pinned in "
+        "every station's [station] office_public_key (docs/operations.md, office identity); "
+        "nothing was changed")
+
+
+def _recorded_key(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT public_key FROM office_identity WHERE id = 1").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _record_key(conn: sqlite3.Connection, pub: str) -> None:
+    with atomic(conn):
+        conn.execute("INSERT INTO office_identity (id, public_key, recorded_at) "
+                     "VALUES (1, ?, ?)", (pub, iso(utc_now())))
+    log.info("office.key_recorded", public_key=pub)
+
+
+def _missing(data_dir: Path, recorded: str) -> IdentityError:
+    log.info("office.key_missing", recorded=recorded)
+    return IdentityError(f"the office key {data_dir / OFFICE_KEY}.pem is missing, but this "
+                         f"office's store belongs to the key {recorded}, which the stations "
+                         f"pin; {_HOW}")
+
+
+def _foreign(data_dir: Path, pub: str, recorded: str) -> IdentityError:
+    log.info("office.key_mismatch", key=pub, recorded=recorded)
+    return IdentityError(f"the key {data_dir / OFFICE_KEY}.pem ({pub}) is not this office's "
+                         f"key: its store was initialized with {recorded}; put the office's "
+                         "own key back, or change the key pinned in every station's [station] "
+                         "office_public_key (docs/operations.md, office identity); nothing "
+                         "was changed")
+
+
+def load_office_key(data_dir: Path) -> Ed25519PrivateKey:
+    """The office's signing key, refused if missing or not the one its store recorded.
+
+    Every command that signs or opens as the office loads the key through here.
+    """
+    recorded = None
+    if (data_dir / OFFICE_DB).exists():
+        check_forecourt_database(data_dir / OFFICE_DB, "forecourt-office", "head-office")
+        conn = connect(data_dir / OFFICE_DB, readonly=True)
+        try:
+            recorded = _recorded_key(conn)
+        except sqlite3.OperationalError:  # a store from before office_identity
+            recorded = None
+        finally:
+            conn.close()
+    if recorded is not None and not (data_dir / f"{OFFICE_KEY}.pem").exists():
+        raise _missing(data_dir, recorded)
+    key = load_private_key(data_dir, OFFICE_KEY)
+    if recorded is not None and public_text(key) != recorded:
+        raise _foreign(data_dir, public_text(key), recorded)
+    return key
 
 
 def enrolled_key(conn: sqlite3.Connection, station_id: str) -> Ed25519PublicKey | None:
@@ -137,6 +224,7 @@ def open_office(data_dir: Path) -> sqlite3.Connection:
     if not path.exists():
         raise NotInitializedError(
             f"no head-office store in {data_dir}; run 'forecourt office init' first")
+    check_forecourt_database(path, "forecourt-office", "head-office")
     conn = connect(path)
     office_migrations.apply(Database(conn))
     return conn
@@ -215,3 +303,18 @@ def m0008_status_envelope(db: Database) -> None:
     older or repeated status is a replay (counted, changes nothing)."""
     db.execute("ALTER TABLE station_online ADD COLUMN status_at TEXT")
     db.execute("ALTER TABLE station_online ADD COLUMN envelope_id TEXT")
+
+
+@office_migrations(name="0009_office_identity")
+def m0009_office_identity(db: Database) -> None:
+    """The office's public key, recorded when its key is made (``init_office``).
+
+    Every station pins that key; a missing or different key file is refused against
+    this record instead of silently becoming a new office identity.
+    """
+    db.execute("""
+        CREATE TABLE office_identity (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            public_key TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )""")

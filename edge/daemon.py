@@ -25,11 +25,13 @@ from edge.config import Config
 from edge.control import MAX_MESSAGE
 from edge.errors import ConfigError, ForecourtError, SaleError
 from edge.forecourt import Forecourt
-from edge.keys import configured_office_key, load_private_key
+from edge.identity import load_station_key
+from edge.keys import configured_office_key
 from edge.lifecycle import Station, apply_cards_message
 from edge.operations import perform
 from edge.readers import ReaderHub
 from edge.views import open_authorizations
+from offline_db.journal_checks import head_problems
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)
@@ -160,7 +162,6 @@ class Daemon:
             # Before anything else, so that a stop request is never lost or fatal.
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
-        key = load_private_key(st.data_dir)
         office_key = configured_office_key(self.config)
         if self.config.mqtt.enabled and office_key is None:
             raise ConfigError("[mqtt] enabled needs [station] office_public_key (forecourt "
@@ -168,6 +169,11 @@ class Daemon:
         store = StationStore.open_writer(st.data_dir, holder="forecourt run")
         server = None
         try:
+            # Never a new or foreign identity; a database from before records its key here.
+            key = load_station_key(st.data_dir, store.conn, st.id, record=True)
+            for problem in head_problems(store.conn):  # cheap: 'journal verify' says more
+                log.error("journal.tail_broken", seq=problem.seq, reason=problem.reason,
+                          problem=problem.message)
             self.station = Station(store, self.config)
             if self.config.pump_lines:
                 self.forecourt = Forecourt(self.config, self.station, self._lock)

@@ -160,3 +160,14 @@ class DriverTimeoutError(DriverError, TimeoutError):
     """
 
     code = "driver_timeout"
+
+
+class IdentityError(KeyFileError):
+    """A key file is not the identity its store was created with, or is missing.
+
+    Example scenarios: ``station_key.pem`` deleted from a station that has sales (a
+    new key would be a new station to the head office); a key copied from another
+    station; the office key missing next to an office store with enrolled stations.
+    """
+
+    code = "identity_mismatch"

@@ -14,8 +14,22 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import structlog
+
+from edge.errors import JournalError
+from offline_db.journal_checks import (
+    ODOMETER_FLAG_VALUES,
+    Problem,
+    malformed,
+    read_head,
+    record_head,
+    tail_problems,
+)
+
+log = structlog.get_logger(__name__)
 
 GENESIS = "0" * 64
 HASHED_FIELDS = ("seq", "sale_id", "station_id", "card_id", "pump", "product", "volume_ml",
@@ -23,7 +37,7 @@ HASHED_FIELDS = ("seq", "sale_id", "station_id", "card_id", "pump", "product", "
 #: Hashed only when present: the sale's vehicle, its odometer reading (km) and the
 #: reasonability flag (``odometer_unreasonable``) when the policy flags instead of refusing.
 OPTIONAL_FIELDS = ("vehicle_id", "odometer_km", "odometer_flag")
-ODOMETER_FLAGS = ("odometer_unreasonable",)
+ODOMETER_FLAGS = ODOMETER_FLAG_VALUES
 
 
 def present(sale: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +78,21 @@ def last_entry(conn: sqlite3.Connection) -> tuple[int, str]:
     return (int(row["seq"]), str(row["hash"])) if row else (0, GENESIS)
 
 
+def next_position(conn: sqlite3.Connection) -> tuple[int, str]:
+    """The seq and hash the next sale follows: the journal's last row or the recorded head.
+
+    The higher of the two wins, so a seq the station once gave out is never given
+    again (the office already holds it): after a cut tail the next sale continues
+    after the recorded head, and ``verify`` keeps reporting the missing rows.
+    """
+    last = last_entry(conn)
+    head = read_head(conn)
+    if head != last:
+        log.error("journal.head_mismatch", journal_last_seq=last[0],
+                  recorded_head_seq=None if head is None else head[0])
+    return head if head is not None and head[0] >= last[0] else last
+
+
 def append_sale(conn: sqlite3.Connection, sale: dict[str, Any], *,
                 queued_at: str) -> dict[str, Any]:
     """Append a sale with the next seq, chain it, queue it in the outbox, record debits.
@@ -72,7 +101,7 @@ def append_sale(conn: sqlite3.Connection, sale: dict[str, Any], *,
     ``seq``; ``wallet_debits`` is a dict of wallet id -> value; the optional fields may
     be given (None or absent: not recorded).
     """
-    seq, prev = last_entry(conn)
+    seq, prev = next_position(conn)
     row = {**dict.fromkeys(OPTIONAL_FIELDS), **sale, "seq": seq + 1, "prev_hash": prev}
     debits: dict[str, int] = row["wallet_debits"]
     row["hash"] = chain_hash(prev, row)
@@ -87,40 +116,68 @@ def append_sale(conn: sqlite3.Connection, sale: dict[str, Any], *,
     conn.executemany("INSERT INTO wallet_debits (seq, wallet_id, value) VALUES (?, ?, ?)",
                      [(row["seq"], w, v) for w, v in sorted(debits.items())])
     conn.execute("INSERT INTO outbox (seq, queued_at) VALUES (?, ?)", (row["seq"], queued_at))
+    record_head(conn, row["seq"], row["hash"])
     return row
 
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """``last_seq`` and ``rows``: how far the chain walk got; ``problems``: all found."""
+
     ok: bool
     rows: int
     last_seq: int
     first_bad_seq: int | None = None
     problem: str = ""
+    problems: tuple[Problem, ...] = field(default=())
+
+
+def _walk(conn: sqlite3.Connection) -> tuple[int, Problem | None]:
+    """Seq 1, 2, 3 ... without gaps, every row well-formed and its hash recomputed.
+
+    Stops at the first broken row (nothing after it is anchored); returns how many
+    rows were intact and the problem, if any.
+    """
+    expected_seq = 1
+    prev = GENESIS
+    for raw in conn.execute("SELECT * FROM journal ORDER BY seq"):
+        row = dict(raw)
+        seq = row["seq"]
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            return expected_seq - 1, Problem(expected_seq, "malformed", f"a row after seq "
+                                             f"{expected_seq - 1} has no whole-number seq")
+        if seq != expected_seq:
+            return expected_seq - 1, Problem(expected_seq, "sequence_gap", "sequence gap: "
+                                             f"seq {expected_seq} is missing (next is {seq})")
+        what = malformed(row)
+        if what is not None:
+            return seq - 1, Problem(seq, "malformed", f"seq {seq} is malformed: {what}")
+        if row["prev_hash"] != prev:
+            return seq - 1, Problem(seq, "bad_link", f"seq {seq} does not link to the hash "
+                                    f"of seq {seq - 1}")
+        if chain_hash(prev, row) != row["hash"]:
+            return seq - 1, Problem(seq, "altered", f"seq {seq} was altered: its content does "
+                                    "not match its hash")
+        prev = row["hash"]
+        expected_seq += 1
+    return expected_seq - 1, None
 
 
 def verify(conn: sqlite3.Connection) -> VerifyResult:
-    """Walk the whole journal: seq 1, 2, 3 ... without gaps, and every hash recomputed."""
-    expected_seq = 1
-    prev = GENESIS
-    count = 0
-    cursor = conn.execute("SELECT * FROM journal ORDER BY seq")
-    for raw in cursor:
-        row = dict(raw)
-        seq = row["seq"]
-        if seq != expected_seq:
-            return VerifyResult(False, count, expected_seq - 1, expected_seq,
-                                f"sequence gap: seq {expected_seq} is missing (next is {seq})")
-        if row["prev_hash"] != prev:
-            return VerifyResult(False, count, seq - 1, seq,
-                                f"seq {seq} does not link to the hash of seq {seq - 1}")
-        if chain_hash(prev, row) != row["hash"]:
-            return VerifyResult(False, count, seq - 1, seq,
-                                f"seq {seq} was altered: its content does not match its hash")
-        prev = row["hash"]
-        expected_seq += 1
-        count += 1
-    return VerifyResult(True, count, expected_seq - 1)
+    """Walk the whole journal, then check its end against every anchor (journal_checks).
+
+    Never raises on a bad row: each problem is one sentence with its seq and reason.
+    """
+    good, broken = _walk(conn)
+    found = ([broken] if broken else []) + tail_problems(conn)
+    problems = tuple(sorted(found, key=lambda p: (p.seq is None, p.seq or 0)))
+    if not problems:
+        return VerifyResult(True, good, good)
+    first = problems[0]
+    # info: the CLI prints the problems itself; the daemon log keeps the event
+    log.info("journal.verify_failed", first_bad_seq=first.seq, reasons=[
+        p.reason for p in problems], problem=first.message)
+    return VerifyResult(False, good, good, first.seq, first.message, problems)
 
 
 def list_sales(conn: sqlite3.Connection, *, limit: int | None = None, since_seq: int = 0
@@ -134,6 +191,11 @@ def list_sales(conn: sqlite3.Connection, *, limit: int | None = None, since_seq:
     out = []
     for raw in conn.execute(sql, params):
         row = dict(raw)
+        what = malformed(row)
+        if what is not None:
+            log.info("journal.malformed_row", seq=row["seq"], problem=what)
+            raise JournalError(f"journal row seq {row['seq']} is malformed ({what}); run "
+                               "'forecourt journal verify'")
         row["wallet_debits"] = json.loads(row["wallet_debits"])
         for k in OPTIONAL_FIELDS:  # as in the journal line: present only when recorded
             if row[k] is None:

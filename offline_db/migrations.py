@@ -275,3 +275,19 @@ def m0008_pin_tries_generation(db: Database) -> None:
     """
     db.execute("ALTER TABLE pin_tries ADD COLUMN reset INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE pin_tries ADD COLUMN pin_hash TEXT NOT NULL DEFAULT ''")
+
+
+@station_migrations(name="0009_journal_head")
+def m0009_journal_head(db: Database) -> None:
+    """The station's recorded journal head and the hash its last receipt named.
+
+    From now on every append updates ``journal_head`` and every receipt records
+    ``last_receipt_hash``; an existing database starts from its current journal
+    (docs/journal.md, anchors). Data only: both live in ``sync_state``.
+    """
+    db.execute("INSERT OR IGNORE INTO sync_state (key, value) SELECT 'journal_head', "
+               "COALESCE((SELECT seq || ' ' || hash FROM journal ORDER BY seq DESC LIMIT 1), "
+               "'0 ' || ?)", ["0" * 64])
+    db.execute("INSERT OR IGNORE INTO sync_state (key, value) SELECT 'last_receipt_hash', "
+               "j.hash FROM sync_state s JOIN journal j ON j.seq = CAST(s.value AS INTEGER) "
+               "WHERE s.key = 'last_receipt_seq'")

@@ -14,9 +14,14 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from offline_db.connection import atomic
 from offline_db.journal import HASHED_FIELDS, present
+from offline_db.journal_checks import RECEIPT_HASH_KEY, malformed
 from offline_db.state import get_state, set_state
+
+log = structlog.get_logger(__name__)
 
 ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 
@@ -32,8 +37,13 @@ def pending_batch(conn: sqlite3.Connection, *, max_sales: int, max_bytes: int,
     for raw in rows:
         row = {k: raw[k] for k in ROW_FIELDS}
         row.update(present(dict(raw)))  # vehicle and odometer only when the sale has them
-        row["wallet_debits"] = json.loads(row["wallet_debits"])
-        size += len(json.dumps(row)) + 1
+        try:
+            row["wallet_debits"] = json.loads(row["wallet_debits"])
+            size += len(json.dumps(row)) + 1
+        except (TypeError, ValueError):  # never crash the uplink: 'journal verify' names it
+            log.error("sync.journal_malformed", seq=raw["seq"],
+                      problem=malformed(dict(raw)) or "not JSON")
+            break
         if out and (size > max_bytes or row["seq"] != out[-1]["seq"] + 1):
             break  # a batch is consecutive and under the size cap
         out.append(row)
@@ -80,4 +90,5 @@ def apply_receipt(conn: sqlite3.Connection, *, up_to_seq: int, hash_: str) -> Re
                                  "not this station's: another history")
         removed = conn.execute("DELETE FROM outbox WHERE seq <= ?", (up_to_seq,)).rowcount
         set_state(conn, "last_receipt_seq", str(up_to_seq))
+        set_state(conn, RECEIPT_HASH_KEY, hash_)  # an anchor of the journal (verify)
     return ReceiptResult(True, removed, up_to_seq)

@@ -6,12 +6,42 @@ import sqlite3
 from pathlib import Path
 from types import TracebackType
 
-from edge.errors import NotInitializedError
+from edge.errors import NotInitializedError, StoreError
 from offline_db.connection import connect
 from offline_db.lock import WriterLock
 from offline_db.migrations import migrate
 
 DB_NAME = "station.db"
+
+
+def check_forecourt_database(path: Path, migration_set: str, what: str) -> None:
+    """Refuse a file that is not a forecourt database of ``migration_set``, before any write.
+
+    Opened read-only, so that not even the switch to WAL touches a foreign file. An
+    empty file is a database ``init`` began and never finished: it passes.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        conn = connect(path, readonly=True)
+    except StoreError:
+        ours = False
+    else:
+        try:
+            ours = conn.execute("SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? "
+                                "LIMIT 1", (migration_set,)).fetchone() is not None
+        except sqlite3.DatabaseError:  # not SQLite at all, damaged, or no migrations table
+            ours = False
+        finally:
+            conn.close()
+    if not ours:
+        raise StoreError(f"{path} is not a forecourt {what} database; nothing was changed "
+                         f"(move it aside to initialize a {what} in its place)")
+
+
+def check_station_database(path: Path) -> None:
+    """The station's check of its own database file (see check_forecourt_database)."""
+    check_forecourt_database(path, "forecourt-station", "station")
 
 
 class StationStore:
@@ -33,6 +63,7 @@ class StationStore:
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(data_dir, holder=holder).acquire()
         try:
+            check_station_database(data_dir / DB_NAME)
             conn = connect(data_dir / DB_NAME)
             applied = migrate(conn)
         except BaseException:
@@ -53,9 +84,10 @@ class StationStore:
     def open_reader(cls, data_dir: Path) -> StationStore:
         """Open read-only; works while the daemon writes (WAL)."""
         path = data_dir / DB_NAME
-        if not path.exists():
+        if not path.exists() or path.stat().st_size == 0:
             raise NotInitializedError(
                 f"no station database in {data_dir}; run 'forecourt init' first")
+        check_station_database(path)
         return cls(connect(path, readonly=True), path, None)
 
     def close(self) -> None:

@@ -37,6 +37,7 @@ import pytest
 from edge.config import load_config_file
 from offline_db.connection import atomic, iso, utc_now
 from offline_db.journal import chain_hash, last_entry
+from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import StationStore
 from tests.cloud_sync.conftest import CARD
 from tests.conftest import ROOT, forecourt_exe
@@ -267,6 +268,7 @@ def add_sales(config: Path, count: int, seed: int = 6) -> None:
             "unit_price, amount, authorized_at, completed_at, wallet_debits, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", journal)
         conn.executemany("INSERT INTO outbox (seq, queued_at) VALUES (?, ?)", outbox)
+        record_head_of_journal(conn)
 
 
 def assert_one_sentence_failure(returncode: int | None, stderr: str, word: str) -> None:
