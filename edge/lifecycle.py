@@ -79,7 +79,11 @@ class Station:
     # -- card store ---------------------------------------------------------------------
     def import_cards(self, path: Path, *, actor: str) -> dict[str, Any]:
         """Replace the card store with the snapshot in ``path`` (never an older version)."""
-        snap = load_snapshot_file(path)
+        try:
+            snap = load_snapshot_file(path)
+        except CardStoreFormatError as exc:
+            log.warning("cards.import_refused", file=str(path), code=exc.code, error=str(exc))
+            raise
         current = get_state(self.conn, "card_store_version")
         if current is not None and snap.version < int(current):
             raise CardStoreVersionError(
@@ -316,7 +320,9 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
     as of ``vouched_at`` (when the office made the message; a flash-drive reply may be
     days old) or, by default, now; that moment never moves back.
     """
+    from offline_db.bounds import MAX_VERSION
     from offline_db.deltas import apply_ops, parse_ops
+    from offline_db.refs import check_delta_products
     from offline_db.snapshot import parse_snapshot
     from offline_db.state import set_state
 
@@ -364,12 +370,15 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
     if mode != "delta" or not isinstance(first, int) or not isinstance(last, int) \
             or isinstance(first, bool) or isinstance(last, bool) or last < first:
         return CardsUpdate("refused", current, "not a card-store delta")
+    if not 0 <= first <= last <= MAX_VERSION:
+        return CardsUpdate("refused", current, f"a delta's versions must lie in 0..{MAX_VERSION}")
     if last < current or (last == current and first < current):
         return CardsUpdate("ignored", current, f"version {last} is older than ours")
     if first != current:
         return CardsUpdate("need_sync", current, f"delta starts at {first}, we have {current}")
     try:
         ops = parse_ops(body.get("ops"))
+        check_delta_products(conn, ops)
     except ForecourtError as exc:
         return CardsUpdate("refused", current, str(exc))
     try:
