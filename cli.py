@@ -25,6 +25,7 @@ from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json
 from edge.config import load_config
 from edge.control import DaemonNotRunning, call
 from edge.errors import ForecourtError
+from edge.inputs import check_args
 from edge.keys import create_keypair, load_private_key, public_text
 from edge.lifecycle import Station
 from edge.operations import perform
@@ -165,6 +166,7 @@ def cards_import(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def cards_show(ctx: click.Context, card: str, as_json: bool) -> None:
     """Show CARD (card id, PAN, RFID UID or token id): limits, use, wallets."""
+    check_args("cards.show", {"card": card})
     with reader(ctx) as conn:
         data = card_show(conn, cfg(ctx), card, utc_now())
     if data is None:

@@ -82,7 +82,7 @@ class Station:
         try:
             snap = load_snapshot_file(path)
         except CardStoreFormatError as exc:
-            log.warning("cards.import_refused", file=str(path), code=exc.code, error=str(exc))
+            log.info("cards.import_refused", file=str(path), code=exc.code, error=str(exc))
             raise
         current = get_state(self.conn, "card_store_version")
         if current is not None and snap.version < int(current):

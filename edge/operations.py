@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import ControlError
+from edge.inputs import check_args
 from edge.lifecycle import Station
 
 
@@ -48,7 +49,7 @@ OPERATIONS: dict[str, Operation] = {
 
 
 def perform(station: Station, op: str, args: dict[str, Any], actor: str) -> Any:
-    """Run operation ``op``; unknown names and missing or extra arguments are refused."""
+    """Run operation ``op``; unknown names, missing, extra or unfit arguments are refused."""
     spec = OPERATIONS.get(op)
     if spec is None:
         raise ControlError(f"unknown operation {op!r}")
@@ -57,4 +58,5 @@ def perform(station: Station, op: str, args: dict[str, Any], actor: str) -> Any:
     if missing or extra:
         raise ControlError(f"bad arguments for {op}: missing {sorted(missing)}, "
                            f"unexpected {sorted(extra)}")
+    check_args(op, args)
     return spec.run(station, args, actor)

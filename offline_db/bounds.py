@@ -85,6 +85,16 @@ def safe_key(key: str) -> str:
     return key if text_problem(key, 64) is None else repr(key)[1:-1]
 
 
+def escaped(value: str, max_chars: int = 64) -> str:
+    """``value`` fit to record and show: itself if clean, else with Python's escapes.
+
+    For text that must be kept as evidence although it is unfit (a card reader's raw
+    garbage): ``"\\x1b[2Jhello"`` instead of a terminal-clearing escape sequence.
+    """
+    text = value if text_problem(value, max_chars) is None else repr(value)[1:-1]
+    return text[:max_chars]
+
+
 def _show(value: Any) -> str:
     """A short, escaped rendering of a bad value for an error sentence."""
     text = repr(value)

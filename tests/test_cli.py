@@ -187,3 +187,16 @@ def test_every_command_has_help_and_is_documented(command: tuple[str, ...]) -> N
     assert "Usage: " in result.stdout
     readme = (ROOT / "README.md").read_text()
     assert f"forecourt {' '.join(command)}" in readme
+
+
+@pytest.mark.parametrize("card", ["7800001234567890\n7800001234567891", "\x1b[2J78", "78\x00"])
+def test_control_characters_in_card_are_refused_not_echoed(station_dir: Path,
+                                                            card: str) -> None:
+    """Issue 10 #10: one sentence naming --card; nothing recorded, nothing echoed raw."""
+    for args in (("sale", "authorize", "--card", card, "--pump", "1"), ("cards", "show", card)):
+        result = run(*args, ok=False)
+        assert result.exit_code == 1
+        (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+        assert "card must not contain control characters" in error
+        assert "\x1b" not in result.output and card not in result.output
+    assert run_json("sale", "list") == []

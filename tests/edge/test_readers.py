@@ -175,3 +175,14 @@ def test_swipe_authorizes_and_bad_swipe_is_journaled(swipe_station: Path,
         assert proc.poll() is None
     finally:
         stop_daemon(proc)
+
+
+def test_reader_garbage_with_control_characters_is_recorded_escaped(
+        station: Path, scanner: PtyLine, daemon: subprocess.Popen[str]) -> None:
+    """Issue 10 #10: what a reader sends is never recorded or shown raw."""
+    scan(scanner, "\x1b[2J\x07hello\x00")
+    (row,) = decisions(station, 1)
+    assert (row["state"], row["reason"]) == ("denied", "card_unreadable")
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in row["card_id"]), row["card_id"]
+    assert "hello" in row["card_id"]
+    assert daemon.poll() is None
