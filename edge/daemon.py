@@ -58,7 +58,7 @@ class _Handler(socketserver.StreamRequestHandler):
             if not isinstance(request, dict) or not isinstance(request.get("args"), dict):
                 raise ValueError("not a request object")
             op, actor = str(request.get("op")), str(request.get("actor", "control"))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, a 5000-digit number, [[[[
             self._answer({"ok": False, "error": "malformed request", "code": "control_error"})
             log.warning("control.malformed_request", size=len(line))
             return

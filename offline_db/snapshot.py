@@ -228,8 +228,11 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
     """Parse and validate a snapshot document."""
     try:
         raw = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit number
         raise CardStoreFormatError(f"the card store is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CardStoreFormatError("the card store is too deeply nested to be a card store"
+                                   ) from None
     top = _Obj(raw, "", {"format", "version", "generated_at", "expires_at", "station_seqs",
                          "products", "customer_groups", "customers", "vehicles", "cards",
                          "stop_list", "comment"})

@@ -218,3 +218,14 @@ def test_delta_version_bounds(station: Station) -> None:
     result = apply_cards_message(station, delta([], first=17, last=HUGE))
     assert result.outcome == "refused"
     assert get_state(station.conn, "card_store_version") == "17"
+
+
+@pytest.mark.parametrize("data", [
+    b'{"format": "forecourt-card-store", "version": 1' + b"1" * 5000 + b', "products": []}',
+    b"[" * 100_000,
+    b'{"cards": ' * 100_000,
+])
+def test_giant_numbers_and_deep_nesting_are_one_sentence(data: bytes) -> None:
+    with pytest.raises(CardStoreFormatError) as err:
+        parse_snapshot(data)
+    assert "not valid JSON" in str(err.value) or "too deeply nested" in str(err.value)
