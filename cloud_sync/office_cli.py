@@ -16,6 +16,7 @@ from cloud_sync.ingest import list_sales, station_overview
 from cloud_sync.office_store import init_office, open_office
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
+from edge.inputs import check_args, check_station_id
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
@@ -66,6 +67,7 @@ def office_station() -> None:
 @click.pass_context
 def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> None:
     """Enrol STATION_ID with its public key (its batches are refused until then)."""
+    check_station_id(station_id, "office.station.add")
     parse_public_text(public_key)
     conn = open_office(cfg(ctx).office.data_dir)
     try:
@@ -211,6 +213,7 @@ def office_cards_import(ctx: click.Context, file: Path) -> None:
 
 
 def _set_status(ctx: click.Context, card: str, status: str) -> None:
+    check_args(f"office.cards.{'block' if status == 'blocked' else 'unblock'}", {"card": card})
     conn = open_office(cfg(ctx).office.data_dir)
     try:
         version, changed = card_master.set_status(conn, card, status, actor=actor())

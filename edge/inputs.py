@@ -11,6 +11,7 @@ recorded. Normalising identifiers (upper-case UIDs, PAN digits) is not done here
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -39,6 +40,8 @@ TEXTS: dict[str, int] = {
 }
 #: Arguments that are lists of texts.
 TEXT_LISTS = frozenset({"presented"})
+#: A station id, as ``[station] id`` requires it (it becomes part of MQTT topics).
+STATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_args(op: str, args: dict[str, Any]) -> None:
@@ -52,6 +55,15 @@ def check_args(op: str, args: dict[str, Any]) -> None:
         if problem:
             log.info("input.refused", op=op, field=field, error=f"{field} {problem}")
             raise InputError(f"{op}: {field} {problem}")
+
+
+def check_station_id(value: str, op: str) -> None:
+    """Refuse a station id that ``[station] id`` would not accept (MQTT topic safe)."""
+    if not STATION_ID.fullmatch(value):
+        error = (f"station id must be 1-64 letters, digits, '-', '_' or '.', starting with a "
+                 f"letter or digit; got '{B.escaped(value)}'")
+        log.info("input.refused", op=op, field="station_id", error=error)
+        raise InputError(f"{op}: {error}")
 
 
 def _problem(name: str, value: Any) -> tuple[str, str | None]:

@@ -200,3 +200,21 @@ def test_control_characters_in_card_are_refused_not_echoed(station_dir: Path,
         assert "card must not contain control characters" in error
         assert "\x1b" not in result.output and card not in result.output
     assert run_json("sale", "list") == []
+
+
+def test_office_card_and_station_arguments_are_checked(env_config: Path) -> None:
+    """Issue 10 #10: the head office's commands refuse unfit ids too, naming them."""
+    run("office", "init")
+    key = run("office", "keys", "show").stdout.strip()
+    for args, message in (
+            (("office", "cards", "block", "78\x1b[2J"), "card must not contain"),
+            (("office", "cards", "unblock", "78\n00"), "card must not contain"),
+            (("office", "station", "add", "S-1\nS-2", "--public-key", key),
+             "station id must be 1-64 letters, digits"),
+            (("office", "station", "add", "S/+/#", "--public-key", key),
+             "station id must be 1-64 letters, digits")):
+        result = run(*args, ok=False)
+        assert result.exit_code == 1
+        (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+        assert message in error and "\x1b" not in result.output
+    assert "S-1" not in run("office", "stations").stdout
