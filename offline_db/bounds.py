@@ -25,6 +25,9 @@ MAX_SAFE_INT = 2**53 - 1
 #: Card-store versions and sale sequence numbers.
 MAX_VERSION = MAX_SAFE_INT
 MAX_SEQ = MAX_SAFE_INT
+#: A usage update's revision: the office's clock in nanoseconds, stored as SQLite's
+#: 64-bit INTEGER (the one bound above 2**53).
+MAX_USAGE_REV = 2**63 - 1
 #: Volumes in ml: 10 million litres (a limit, a litre wallet, a period's usage).
 MAX_VOLUME_ML = 10**10
 #: Money in minor units: 10**12 currency units (a limit, a wallet, a period's usage).

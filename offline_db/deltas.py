@@ -65,7 +65,7 @@ def _usage(item: dict[str, Any], where: str) -> dict[str, Any]:
         raise CardStoreFormatError(f"{where}: usage needs card_id, an integer rev and "
                                    "station_seqs of integers")
     _check_text(card_id, f"{where}.card_id")
-    _check_int(rev, f"{where}.rev", B.MAX_VERSION)
+    _check_int(rev, f"{where}.rev", B.MAX_USAGE_REV)
     for station, seq in seqs.items():
         _check_text(station, f"{where}.station_seqs key {B.safe_key(station)}")
         _check_int(seq, f"{where}.station_seqs.{B.safe_key(station)}", B.MAX_SEQ)
