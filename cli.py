@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from cloud_sync.office_cli import office
-from edge import logs
+from edge import inputs, logs
 from edge.cli_devices import pump, readers, sim
 from edge.cli_flash import flash, last_result, status_line
 from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json_option
@@ -200,10 +200,10 @@ def sale() -> None:
 @click.option("--card", required=True, help="Card id, PAN, RFID UID or token id.")
 @click.option("--pump", required=True, type=click.IntRange(1, 99), help="Pump number.")
 @click.option("--product", help="Product code (default: every product the card may take).")
-@click.option("--volume", "volume_ml", type=click.IntRange(min=1), help="Requested ml.")
-@click.option("--amount", type=click.IntRange(min=1), help="Requested minor units.")
+@click.option("--volume", "volume_ml", type=inputs.VOLUME_ML, help="Requested ml.")
+@click.option("--amount", type=inputs.AMOUNT, help="Requested minor units.")
 @click.option("--vehicle", help="Vehicle id identified at the pump.")
-@click.option("--odometer", "odometer_km", type=click.IntRange(min=0), help="Odometer, km.")
+@click.option("--odometer", "odometer_km", type=inputs.ODOMETER_KM, help="Odometer, km.")
 @click.option("--pin", help="PIN entered by the customer.")
 @json_option
 @click.pass_context
@@ -226,7 +226,7 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
 
 @sale.command("complete")
 @click.argument("sale_id")
-@click.option("--volume", "volume_ml", required=True, type=click.IntRange(min=1),
+@click.option("--volume", "volume_ml", required=True, type=inputs.VOLUME_ML,
               help="Delivered volume in ml.")
 @click.option("--product", help="Product delivered (needed when several were allowed).")
 @json_option
@@ -255,7 +255,7 @@ def sale_cancel(ctx: click.Context, sale_id: str) -> None:
 @sale.command("list")
 @click.option("--open", "only_open", is_flag=True,
               help="Only open authorizations (reserved, not completed or cancelled).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=inputs.COUNT, default=50, show_default=True,
               help="How many of the latest authorizations to show without --open.")
 @json_option
 @click.pass_context
@@ -282,7 +282,7 @@ def journal() -> None:
 
 
 @journal.command("list")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the last N sales.")
+@click.option("--limit", type=inputs.COUNT, help="Only the last N sales.")
 @json_option
 @click.pass_context
 def journal_list(ctx: click.Context, limit: int | None, as_json: bool) -> None:

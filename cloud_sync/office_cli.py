@@ -16,7 +16,7 @@ from cloud_sync.ingest import list_sales, station_overview
 from cloud_sync.office_store import init_office, open_office
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import parse_duration
-from edge.inputs import check_args, check_station_id
+from edge.inputs import COUNT, check_args, check_station_id
 from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
@@ -133,7 +133,7 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
 @office.command("sales")
 @click.option("--station", "station_id", help="Only this station.")
 @click.option("--since", help="Only sales completed at or after this date/time (ISO).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest).")
+@click.option("--limit", type=COUNT, help="At most this many (newest).")
 @json_option
 @click.pass_context
 def office_sales(ctx: click.Context, station_id: str | None, since: str | None,

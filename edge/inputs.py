@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import click
 import structlog
 
 from edge.errors import InputError
@@ -40,6 +41,12 @@ TEXTS: dict[str, int] = {
 }
 #: Arguments that are lists of texts.
 TEXT_LISTS = frozenset({"presented"})
+#: Click types of the CLI's numeric options: the same ranges, so a number out of range
+#: is a usage error naming the option (``--volume``) instead of an OverflowError.
+COUNT = click.IntRange(1, B.MAX_SAFE_INT)
+VOLUME_ML = click.IntRange(*INTS["volume_ml"])
+AMOUNT = click.IntRange(*INTS["amount"])
+ODOMETER_KM = click.IntRange(*INTS["odometer_km"])
 #: A station id, as ``[station] id`` requires it (it becomes part of MQTT topics).
 STATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 

@@ -218,3 +218,20 @@ def test_office_card_and_station_arguments_are_checked(env_config: Path) -> None
         (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error")]
         assert message in error and "\x1b" not in result.output
     assert "S-1" not in run("office", "stations").stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("sale", "list", "--limit", "99999999999999999999"),
+    ("journal", "list", "--limit", "99999999999999999999"),
+    ("sale", "authorize", "--card", CARD, "--pump", "1", "--volume", "99999999999999999999"),
+    ("sale", "authorize", "--card", CARD, "--pump", "1", "--amount", "99999999999999999999"),
+    ("sale", "authorize", "--card", CARD, "--pump", "1", "--odometer", "99999999999999999999"),
+    ("sale", "complete", "A123", "--volume", "99999999999999999999"),
+])
+def test_huge_numbers_on_the_command_line_are_usage_errors(station_dir: Path,
+                                                            args: tuple[str, ...]) -> None:
+    """Issue 10 #8: a number beyond its range names the option; no OverflowError."""
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 2, result.output
+    assert "is not in the range" in result.stderr and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
