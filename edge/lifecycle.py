@@ -28,7 +28,7 @@ from edge.reasons import Reason
 from offline_db import cards as store
 from offline_db.connection import atomic, iso, parse_iso, utc_now
 from offline_db.journal import append_sale
-from offline_db.snapshot import load_snapshot_file
+from offline_db.snapshot import load_snapshot_file, parse_pin
 from offline_db.state import audit, get_state
 from offline_db.store import StationStore
 
@@ -41,7 +41,10 @@ def new_sale_id() -> str:
     return "A" + "".join(_ALPHABET[b & 31] for b in secrets.token_bytes(9))
 
 
-def pin_matches(pin: str, rule: dict[str, Any]) -> bool:
+def pin_matches(pin: str, rule: dict[str, Any], card_id: str = "") -> bool:
+    """Whether ``pin`` is the card's PIN; a rule outside the documented PBKDF2 range (one
+    stored before the range existed) is refused, never run (issue 10 #4)."""
+    rule = parse_pin(rule, f"card {card_id} pin" if card_id else "pin")
     digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(rule["salt"]),
                                  int(rule["iterations"]))
     return hmac.compare_digest(digest.hex(), rule["hash"])
@@ -138,7 +141,7 @@ class Station:
             pin_ok = None
             if row is not None and pin is not None:
                 rule = json.loads(row["rules"]).get("pin")
-                pin_ok = pin_matches(pin, rule) if rule else True
+                pin_ok = pin_matches(pin, rule, row["card_id"]) if rule else True
             request = Request(pump=pump, product=product, volume_ml=volume_ml, amount=amount,
                               vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok)
             decision = authorize(view, request, ctx)

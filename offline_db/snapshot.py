@@ -388,6 +388,11 @@ def _quantity(unit: str) -> dict[str, Any]:
     return {"maximum": B.MAX_AMOUNT, "what": "minor units"}
 
 
+def parse_pin(raw: Any, where: str) -> dict[str, Any]:
+    """A PIN rule checked as on import (also for one stored before the bounds existed)."""
+    return _pin(raw, where)
+
+
 def _pin(raw: Any, where: str) -> dict[str, Any]:
     """A card's PIN hash, its PBKDF2 parameters within the documented range (issue 10 #4).
 

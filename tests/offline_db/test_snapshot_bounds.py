@@ -229,3 +229,18 @@ def test_giant_numbers_and_deep_nesting_are_one_sentence(data: bytes) -> None:
     with pytest.raises(CardStoreFormatError) as err:
         parse_snapshot(data)
     assert "not valid JSON" in str(err.value) or "too deeply nested" in str(err.value)
+
+
+def test_a_stored_pin_rule_out_of_range_is_refused_not_run(station: Station) -> None:
+    """A card stored before the bounds existed cannot stall the writer either."""
+    import time
+
+    rules = {"pin": {**PIN, "iterations": 2_000_000_000}}
+    station.conn.execute("UPDATE cards SET rules = ? WHERE card_id = ?",
+                         (json.dumps(rules), SMART))
+    before = station.conn.execute("SELECT COUNT(*) FROM authorizations").fetchone()[0]
+    started = time.monotonic()
+    with pytest.raises(CardStoreFormatError, match=r"pin\.iterations must be at most 1000000"):
+        station.authorize(card=SMART, pump=1, pin="1234", product="DT")
+    assert time.monotonic() - started < 5
+    assert station.conn.execute("SELECT COUNT(*) FROM authorizations").fetchone()[0] == before
