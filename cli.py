@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from cloud_sync.office_cli import office
-from edge import logs
+from edge import inputs, logs
 from edge.cli_devices import pump, readers, sim
 from edge.cli_flash import flash, last_result, status_line
 from edge.clikit import CONTEXT_SETTINGS, ForecourtGroup, actor, cfg, emit, json_option
@@ -33,6 +33,7 @@ from edge.identity import (
     recorded_key,
     refuse_orphan_key,
 )
+from edge.inputs import check_args
 from edge.keys import PRIVATE_NAME, load_private_key, public_text
 from edge.lifecycle import Station
 from edge.operations import perform
@@ -213,6 +214,7 @@ def cards_pin_reset(ctx: click.Context, card: str) -> None:
 @click.pass_context
 def cards_show(ctx: click.Context, card: str, as_json: bool) -> None:
     """Show CARD (card id, PAN, RFID UID or token id): limits, use, wallets."""
+    check_args("cards.show", {"card": card})
     with reader(ctx) as conn:
         data = card_show(conn, cfg(ctx), card, utc_now())
     if data is None:
@@ -254,10 +256,10 @@ def sale() -> None:
 @click.option("--token", help="The text of a digital card's QR code (instead of --card).")
 @click.option("--pump", required=True, type=click.IntRange(1, 99), help="Pump number.")
 @click.option("--product", help="Product code (default: every product the card may take).")
-@click.option("--volume", "volume_ml", type=click.IntRange(min=1), help="Requested ml.")
-@click.option("--amount", type=click.IntRange(min=1), help="Requested minor units.")
+@click.option("--volume", "volume_ml", type=inputs.VOLUME_ML, help="Requested ml.")
+@click.option("--amount", type=inputs.AMOUNT, help="Requested minor units.")
 @click.option("--vehicle", help="Vehicle id identified at the pump.")
-@click.option("--odometer", "odometer_km", type=click.IntRange(min=0), help="Odometer, km.")
+@click.option("--odometer", "odometer_km", type=inputs.ODOMETER_KM, help="Odometer, km.")
 @click.option("--pin", help="PIN entered by the customer.")
 @json_option
 @click.pass_context
@@ -285,7 +287,7 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
 
 @sale.command("complete")
 @click.argument("sale_id")
-@click.option("--volume", "volume_ml", required=True, type=click.IntRange(min=1),
+@click.option("--volume", "volume_ml", required=True, type=inputs.VOLUME_ML,
               help="Delivered volume in ml.")
 @click.option("--product", help="Product delivered (needed when several were allowed).")
 @json_option
@@ -316,7 +318,7 @@ def sale_cancel(ctx: click.Context, sale_id: str) -> None:
 @sale.command("list")
 @click.option("--open", "only_open", is_flag=True,
               help="Only open authorizations (reserved, not completed or cancelled).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=inputs.COUNT, default=50, show_default=True,
               help="How many of the latest authorizations to show without --open.")
 @json_option
 @click.pass_context
@@ -343,7 +345,7 @@ def journal() -> None:
 
 
 @journal.command("list")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the last N sales.")
+@click.option("--limit", type=inputs.COUNT, help="Only the last N sales.")
 @json_option
 @click.pass_context
 def journal_list(ctx: click.Context, limit: int | None, as_json: bool) -> None:

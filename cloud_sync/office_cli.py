@@ -16,8 +16,9 @@ from cloud_sync.envelope import EVERYONE, OFFICE, seal
 from cloud_sync.office_store import init_office, load_office_key, open_office
 from cloud_sync.office_views import list_sales, station_overview
 from edge.clikit import actor, cfg, emit, json_option
-from edge.config import parse_duration
+from edge.config import DurationTooLong, parse_duration
 from edge.display import ago, litres, vehicle_note
+from edge.inputs import COUNT, check_args, check_station_id
 from edge.keys import parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
 
@@ -68,6 +69,7 @@ def office_station() -> None:
 @click.pass_context
 def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> None:
     """Enrol STATION_ID with its public key (its batches are refused until then)."""
+    check_station_id(station_id, "office.station.add")
     parse_public_text(public_key)
     conn = open_office(cfg(ctx).office.data_dir)
     try:
@@ -135,7 +137,7 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
 @office.command("sales")
 @click.option("--station", "station_id", help="Only this station.")
 @click.option("--since", help="Only sales completed at or after this date/time (ISO).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest).")
+@click.option("--limit", type=COUNT, help="At most this many (newest).")
 @json_option
 @click.pass_context
 def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
@@ -216,6 +218,7 @@ def office_cards_import(ctx: click.Context, file: Path) -> None:
 
 
 def _set_status(ctx: click.Context, card: str, status: str) -> None:
+    check_args(f"office.cards.{'block' if status == 'blocked' else 'unblock'}", {"card": card})
     conn = open_office(cfg(ctx).office.data_dir)
     try:
         version, changed, card_id = card_master.set_status(conn, card, status, actor=actor())
@@ -270,13 +273,15 @@ def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
 @click.pass_context
 def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | None) -> None:
     """Issue a signed digital-card token for CARD (shown as a QR code on a phone)."""
+    office_cfg = cfg(ctx).office
     try:
         seconds = parse_duration(valid)
+    except DurationTooLong:
+        seconds = office_cfg.token_max_valid_s + 1  # refused below, naming the cap
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--valid") from None
     if seconds <= 0:
         raise click.BadParameter("must be longer than zero", param_hint="--valid")
-    office_cfg = cfg(ctx).office
     if seconds > office_cfg.token_max_valid_s:
         raise click.BadParameter(f"must be at most {office_cfg.token_max_valid} ([office] "
                                  "token_max_valid)", param_hint="--valid")

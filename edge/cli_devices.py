@@ -14,6 +14,7 @@ from cloud_sync import tokens
 from drivers.dart.capture import CaptureError, decode_capture, parse_hex
 from edge.clikit import actor, cfg, emit, json_option
 from edge.control import DaemonNotRunning, call
+from edge.inputs import COUNT
 from edge.keys import configured_office_key
 from offline_db.connection import utc_now
 
@@ -123,7 +124,7 @@ def readers_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @readers.command("watch")
-@click.option("--count", type=click.IntRange(min=1), help="Stop after this many reads.")
+@click.option("--count", type=COUNT, help="Stop after this many reads.")
 @click.pass_context
 def readers_watch(ctx: click.Context, count: int | None) -> None:
     """Print card reads live, as the daemon sees them (Ctrl-C to stop)."""

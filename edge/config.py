@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.config_ranges import MAX_DURATION_S, int_range
 from edge.display import Currency, currency_decimals
 from edge.errors import ConfigError
 
@@ -32,12 +33,19 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+class DurationTooLong(ValueError):
+    """A well-formed duration longer than any this configuration accepts."""
+
+
 def parse_duration(text: str) -> int:
-    """Seconds in a duration such as ``90s``, ``15m``, ``24h`` or ``7d``."""
+    """Seconds in a duration such as ``90s``, ``15m``, ``24h`` or ``7d`` (at most ten years)."""
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION_S:
+        raise DurationTooLong(f"must be at most {MAX_DURATION_S // 86400} days, got {text!r}")
+    return seconds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,8 +143,15 @@ class OfflineConfig:
                                                                   "digital"])
 
     def validate(self) -> None:
-        parse_duration(self.max_data_age)
-        if parse_duration(self.max_clock_skew) > 3600:
+        try:
+            parse_duration(self.max_data_age)
+        except ValueError as exc:
+            raise ValueError(f"[offline] max_data_age {exc}") from None
+        try:
+            skew = parse_duration(self.max_clock_skew)
+        except ValueError as exc:
+            raise ValueError(f"[offline] max_clock_skew {exc}") from None
+        if skew > 3600:
             raise ValueError("[offline] max_clock_skew must be at most 1h")
         if self.stale_policy not in ("restrict", "refuse"):
             raise ValueError("[offline] stale_policy must be restrict or refuse")
@@ -476,6 +491,11 @@ def _build(cls: type[Any], raw: Any, where: str) -> Any:
     for key, value in raw.items():
         dotted = f"{where}.{key}" if where else key
         kwargs[key] = _convert(hints[key], value, dotted)
+        if hints[key] is int:
+            low, high = int_range(cls.__name__, key)
+            if not low <= value <= high:
+                bound = f"at least {low}" if value < low else f"at most {high}"
+                raise ValueError(f"{_key(dotted)} must be {bound}, got {value}")
     return cls(**kwargs)
 
 

@@ -61,7 +61,8 @@ class _Handler(socketserver.StreamRequestHandler):
             if not isinstance(request, dict) or not isinstance(request.get("args"), dict):
                 raise ValueError("not a request object")
             op, actor = str(request.get("op")), str(request.get("actor", "control"))
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting
+        # not JSON, not UTF-8, a 5000-digit number, [[[[ (RecursionError)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             self._answer({"ok": False, "error": "malformed request", "code": "control_error"})
             log.warning("control.malformed_request", size=len(line))
             return

@@ -104,6 +104,16 @@ class ControlError(ForecourtError):
     code = "control_error"
 
 
+class InputError(ForecourtError):
+    """An argument of a station operation is unfit to use or record (issue 10 #10).
+
+    Example scenarios: a card id with a newline, NUL or escape character (CLI,
+    control socket or card reader), a pump number given as a string, a volume of 2^63.
+    """
+
+    code = "input_invalid"
+
+
 class Refusal(ForecourtError):
     """Something from outside refused with a reason code (``reason`` = ``code``).
 

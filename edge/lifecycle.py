@@ -34,7 +34,7 @@ from offline_db import identifiers
 from offline_db.connection import atomic, iso, parse_iso, utc_now
 from offline_db.freshness import check_generated_at, fresh_as_of, parse_time, trusted_mark
 from offline_db.journal import append_sale
-from offline_db.snapshot import load_snapshot_file
+from offline_db.snapshot import load_snapshot_file, parse_pin
 from offline_db.state import audit, get_state
 from offline_db.store import StationStore
 
@@ -73,7 +73,10 @@ def check_vehicle_input(vehicle: str | None, odometer_km: int | None) -> None:
         raise SaleError(problem[1])
 
 
-def pin_matches(pin: str, rule: dict[str, Any]) -> bool:
+def pin_matches(pin: str, rule: dict[str, Any], card_id: str = "") -> bool:
+    """Whether ``pin`` is the card's PIN; a rule outside the documented PBKDF2 range (one
+    stored before the range existed) is refused, never run (issue 10 #4)."""
+    rule = parse_pin(rule, f"card {card_id} pin" if card_id else "pin")
     digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(rule["salt"]),
                                  int(rule["iterations"]))
     return hmac.compare_digest(digest.hex(), rule["hash"])
@@ -117,7 +120,11 @@ class Station:
     # -- card store ---------------------------------------------------------------------
     def import_cards(self, path: Path, *, actor: str) -> dict[str, Any]:
         """Replace the card store with the snapshot in ``path`` (never an older version)."""
-        snap = load_snapshot_file(path)
+        try:
+            snap = load_snapshot_file(path)
+        except CardStoreFormatError as exc:
+            log.info("cards.import_refused", file=str(path), code=exc.code, error=str(exc))
+            raise
         current = get_state(self.conn, "card_store_version")
         if current is not None and snap.version < int(current):
             raise CardStoreVersionError(
@@ -217,7 +224,7 @@ class Station:
             pin_ok = None
             rule = json.loads(row["rules"]).get("pin") if row is not None else None
             if row is not None and pin is not None:
-                pin_ok = pin_matches(pin, rule) if rule else True
+                pin_ok = pin_matches(pin, rule, row["card_id"]) if rule else True
             request = Request(pump=pump, product=product, volume_ml=volume_ml, amount=amount,
                               vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok,
                               token=claims is not None)
@@ -410,7 +417,9 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
     moment never moves back, unless the mark held lies ahead of the clock by more
     than ``[offline] max_clock_skew`` (offline_db.freshness: then it is not trusted).
     """
+    from offline_db.bounds import MAX_VERSION
     from offline_db.deltas import apply_ops, parse_ops
+    from offline_db.refs import check_delta_products
     from offline_db.snapshot import parse_snapshot
     from offline_db.state import set_state
 
@@ -464,12 +473,15 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
     if mode != "delta" or not isinstance(first, int) or not isinstance(last, int) \
             or isinstance(first, bool) or isinstance(last, bool) or last < first:
         return CardsUpdate("refused", current, "not a card-store delta")
+    if not 0 <= first <= last <= MAX_VERSION:
+        return CardsUpdate("refused", current, f"a delta's versions must lie in 0..{MAX_VERSION}")
     if last < current or (last == current and first < current):
         return CardsUpdate("ignored", current, f"version {last} is older than ours")
     if first != current:
         return CardsUpdate("need_sync", current, f"delta starts at {first}, we have {current}")
     try:
         ops = parse_ops(body.get("ops"))
+        check_delta_products(conn, ops)
     except ForecourtError as exc:
         return CardsUpdate("refused", current, str(exc))
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import ControlError
+from edge.inputs import check_args
 from edge.lifecycle import Station
 
 
@@ -49,35 +50,8 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-INT_MAX = 2**63 - 1  # SQLite's INTEGER
-
-
-def _integer(low: int, high: int = INT_MAX) -> tuple[Callable[[Any], bool], str]:
-    def check(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-    return check, (f"an integer from {low} to {high}" if high != INT_MAX
-                   else f"an integer of at least {low}")
-
-
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and value != ""
-
-
-_TEXT = (_text, "a non-empty string")
-#: What each argument of an operation must be. The socket carries any JSON, and the
-#: engine compares numbers: a wrong type is refused here, naming it, not deep inside.
-ARGUMENTS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "pump": _integer(1, 99), "volume_ml": _integer(1), "amount": _integer(1),
-    "odometer_km": _integer(0),
-    "presented": (lambda v: isinstance(v, list) and all(_text(i) for i in v),
-                  "a list of non-empty strings"),
-    **dict.fromkeys(("card", "token", "product", "vehicle", "pin", "sale_id", "file"), _TEXT),
-}
-
-
 def perform(station: Station, op: str, args: dict[str, Any], actor: str) -> Any:
-    """Run operation ``op``; unknown names, missing, extra or mistyped arguments are refused."""
+    """Run operation ``op``; unknown names, missing, extra or unfit arguments are refused."""
     spec = OPERATIONS.get(op)
     if spec is None:
         raise ControlError(f"unknown operation {op!r}")
@@ -86,8 +60,5 @@ def perform(station: Station, op: str, args: dict[str, Any], actor: str) -> Any:
     if missing or extra:
         raise ControlError(f"bad arguments for {op}: missing {sorted(missing)}, "
                            f"unexpected {sorted(extra)}")
-    for name, value in sorted(args.items()):
-        check, what = ARGUMENTS.get(name, (lambda _v: True, ""))
-        if not check(value):
-            raise ControlError(f"bad arguments for {op}: {name} must be {what}")
+    check_args(op, args)
     return spec.run(station, args, actor)

@@ -34,6 +34,7 @@ from edge.errors import ForecourtError, KeyFileError
 from edge.keys import configured_office_key
 from edge.lifecycle import Station
 from edge.reasons import Reason
+from offline_db.bounds import escaped, text_problem
 from offline_db.connection import iso, utc_now
 
 log = structlog.get_logger(__name__)
@@ -117,6 +118,10 @@ class ReaderHub:
             self._refuse(rc, event.card or event.raw[:64] or "?", event.reason, event.message)
             return
         identifier = event.identifier
+        if text_problem(identifier):  # issue 10 #10: never used, recorded or shown raw
+            self._refuse(rc, identifier, Reason.CARD_UNREADABLE,
+                         "the card's identifier holds characters that cannot be shown")
+            return
         if event.kind == "digital" and rc.pump == 0:
             checked = self._check_token(rc, event)
             if checked is None:
@@ -157,6 +162,7 @@ class ReaderHub:
         return claims.card_id
 
     def _refuse(self, rc: ReaderConfig, card: str, reason: str, message: str) -> None:
+        card = escaped(card)  # raw reader data: kept as evidence, never raw
         log.warning("reader.refused", reader=rc.id, pump=rc.pump, reason=reason,
                     message=message)
         code = Reason(reason) if reason in Reason._value2member_map_ else Reason.CARD_UNREADABLE

@@ -22,6 +22,7 @@ import sqlite3
 from typing import Any
 
 from edge.errors import CardStoreFormatError
+from offline_db import bounds as B
 from offline_db import identifiers
 from offline_db.cards import insert_cards, usage_rows
 from offline_db.snapshot import CardSpec, Product, parse_card, parse_product
@@ -49,6 +50,7 @@ def parse_ops(raw: Any) -> list[Op]:
             value = item.get(key)
             if set(item) != {"op", key} or not isinstance(value, str) or not value:
                 raise CardStoreFormatError(f"{where}: {op} needs a non-empty {key!r}")
+            _check_text(value, f"{where}.{key}")
             out.append((op, _stop_entry(value) if key == "identifier" else value))
         else:
             raise CardStoreFormatError(f"{where}: unknown or malformed operation {op!r}")
@@ -68,9 +70,28 @@ def _usage(item: dict[str, Any], where: str) -> dict[str, Any]:
                 for k, v in seqs.items()):
         raise CardStoreFormatError(f"{where}: usage needs card_id, an integer rev and "
                                    "station_seqs of integers")
+    _check_text(card_id, f"{where}.card_id")
+    _check_int(rev, f"{where}.rev", B.MAX_USAGE_REV)
+    for station, seq in seqs.items():
+        _check_text(station, f"{where}.station_seqs key {B.safe_key(station)}")
+        _check_int(seq, f"{where}.station_seqs.{B.safe_key(station)}", B.MAX_SEQ)
     entries = parse_card({"card_id": card_id, "kind": "rfid", "usage": item["usage"]},
                          f"{where}").usage
     return {"card_id": card_id, "rev": rev, "station_seqs": seqs, "usage": entries}
+
+
+def _check_text(value: str, where: str) -> None:
+    """Refuse text that cannot be stored or shown (issue 10 #10; bounds.text_problem)."""
+    problem = B.text_problem(value)
+    if problem:
+        raise CardStoreFormatError(f"{where} {problem}")
+
+
+def _check_int(value: int, where: str, maximum: int) -> None:
+    """Refuse an integer outside ``0..maximum`` (issue 10 #8)."""
+    problem = B.int_problem(value, 0, maximum)
+    if problem:
+        raise CardStoreFormatError(f"{where} {problem}")
 
 
 def delete_card(conn: sqlite3.Connection, card_id: str) -> None:

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import CardStoreFormatError
+from offline_db import bounds as B
 from offline_db import identifiers
 from offline_db.migrations import CARD_KINDS, CARD_STATUSES
+from offline_db.refs import check_card_products
 
 FORMAT = "forecourt-card-store"
 PERIODS = ("fill", "day", "week", "month", "year")
@@ -103,7 +105,8 @@ class _Obj:
             raise CardStoreFormatError(f"{where or 'the document'} must be a JSON object")
         unknown = sorted(set(raw) - allowed)
         if unknown:
-            raise CardStoreFormatError(f"{self._at(where, unknown[0])} is not a known field")
+            raise CardStoreFormatError(
+                f"{self._at(where, B.safe_key(unknown[0]))} is not a known field")
         self.raw = raw
         self.where = where
 
@@ -123,6 +126,7 @@ class _Obj:
             return None
         if not isinstance(value, str) or not value:
             raise CardStoreFormatError(f"{self.at(key)} must be a non-empty string")
+        _check_text(value, self.at(key))
         if pattern and not re.fullmatch(pattern, value):
             raise CardStoreFormatError(f"{self.at(key)} has an invalid value {value!r}")
         return value
@@ -132,16 +136,16 @@ class _Obj:
         assert value is not None
         return value
 
-    def get_int(self, key: str, *, minimum: int | None = 0, default: int | None = None,
-            what: str = "") -> int:
+    def get_int(self, key: str, *, minimum: int = 0, maximum: int = B.MAX_SAFE_INT,
+                default: int | None = None, what: str = "") -> int:
+        """An integer in ``minimum..maximum`` (docs/card-store.md, "Ranges")."""
         value = self.raw.get(key, default)
         if value is None:
             raise CardStoreFormatError(f"{self.at(key)} is missing")
-        if isinstance(value, bool) or not isinstance(value, int):
-            unit = f" ({what})" if what else ""
-            raise CardStoreFormatError(f"{self.at(key)} must be an integer{unit}, got {value!r}")
-        if minimum is not None and value < minimum:
-            raise CardStoreFormatError(f"{self.at(key)} must be at least {minimum}")
+        problem = B.int_problem(value, minimum, maximum, what)
+        if problem:
+            raise CardStoreFormatError(f"{self.at(key)} {problem}")
+        assert isinstance(value, int)
         return value
 
     def get_bool(self, key: str) -> bool:
@@ -198,7 +202,15 @@ class _Obj:
         for i, item in enumerate(items):
             if not isinstance(item, str) or not item:
                 raise CardStoreFormatError(f"{self.at(key)}[{i}] must be a non-empty string")
+            _check_text(item, f"{self.at(key)}[{i}]")
         return list(items)
+
+
+def _check_text(value: str, where: str) -> None:
+    """Refuse text that SQLite cannot store or a terminal would act on (issue 10 #10)."""
+    problem = B.text_problem(value)
+    if problem:
+        raise CardStoreFormatError(f"{where} {problem}")
 
 
 def load_snapshot_file(path: Path) -> Snapshot:
@@ -217,11 +229,11 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
     """Parse and validate a snapshot document."""
     try:
         raw = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit number
         raise CardStoreFormatError(f"the card store is not valid JSON: {exc}") from None
-    except RecursionError:  # the parser is recursive: 100,000 "[" reach its limit
-        raise CardStoreFormatError("the card store is not usable JSON: it is nested too "
-                                   "deeply") from None
+    except RecursionError:
+        raise CardStoreFormatError("the card store is not usable JSON: it is nested too deeply"
+                                   ) from None
     top = _Obj(raw, "", {"format", "version", "generated_at", "expires_at", "station_seqs",
                          "products", "customer_groups", "customers", "vehicles", "cards",
                          "stop_list", "comment"})
@@ -231,7 +243,10 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
     if not isinstance(station_seqs_raw, dict):
         raise CardStoreFormatError("station_seqs must be a JSON object")
     seqs_obj = _Obj(station_seqs_raw, "station_seqs", set(station_seqs_raw))
-    station_seqs = {k: seqs_obj.get_int(k, what="a sequence number") for k in station_seqs_raw}
+    for key in station_seqs_raw:
+        _check_text(key, f"station_seqs key {B.safe_key(key)}")
+    station_seqs = {k: seqs_obj.get_int(k, maximum=B.MAX_SEQ, what="a sequence number")
+                    for k in station_seqs_raw}
 
     products = []
     seen: set[str] = set()
@@ -242,7 +257,8 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
             raise CardStoreFormatError(f"products[{i}].code {code!r} appears twice")
         seen.add(code)
         products.append(Product(code, obj.get_str("name", required=False) or code,
-                                obj.get_int("unit_price", what="minor units per litre")))
+                                obj.get_int("unit_price", maximum=B.MAX_UNIT_PRICE,
+                                            what="minor units per litre")))
     groups = [_simple(item, f"customer_groups[{i}]", "group_id", {"name"})
               for i, item in enumerate(top.get_list("customer_groups"))]
     customers = [_simple(item, f"customers[{i}]", "customer_id", {"name", "group_id"})
@@ -251,13 +267,16 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
                 for i, item in enumerate(top.get_list("vehicles"))]
     cards = [_card(item, f"cards[{i}]") for i, item in enumerate(top.get_list("cards"))]
     _unique(cards)
+    for i, card in enumerate(cards):
+        check_card_products(card, seen, f"cards[{i}]")
     stop_list = []
     for i, item in enumerate(top.get_list("stop_list")):
         if not isinstance(item, str) or not item:
             raise CardStoreFormatError(f"stop_list[{i}] must be a non-empty string")
+        _check_text(item, f"stop_list[{i}]")
         stop_list.append(identifiers.canonical(item))
     return Snapshot(
-        version=top.get_int("version", what="the card-store version"),
+        version=top.get_int("version", maximum=B.MAX_VERSION, what="the card-store version"),
         generated_at=top.get_timestamp("generated_at"),
         expires_at=top.get_timestamp("expires_at"),
         station_seqs=station_seqs,
@@ -283,7 +302,8 @@ def parse_product(item: Any, where: str = "product") -> Product:
     obj = _Obj(item, where, {"code", "name", "unit_price"})
     code = obj.req_str("code", pattern=r"[A-Za-z0-9_.-]{1,32}")
     return Product(code, obj.get_str("name", required=False) or code,
-                   obj.get_int("unit_price", what="minor units per litre"))
+                   obj.get_int("unit_price", maximum=B.MAX_UNIT_PRICE,
+                               what="minor units per litre"))
 
 
 def _card(item: Any, where: str) -> CardSpec:
@@ -294,15 +314,18 @@ def _card(item: Any, where: str) -> CardSpec:
     limits = []
     for j, raw in enumerate(obj.get_list("limits")):
         lim = _Obj(raw, f"{where}.limits[{j}]", {"period", "unit", "value", "products"})
-        limits.append(LimitSpec(
-            lim.choice("period", PERIODS), lim.choice("unit", ("volume", "money")),
-            lim.get_int("value", what="ml or minor units"), lim.str_list("products")))
+        period, unit = lim.choice("period", PERIODS), lim.choice("unit", ("volume", "money"))
+        limits.append(LimitSpec(period, unit, lim.get_int("value", **_quantity(unit)),
+                                lim.str_list("products")))
     wallets = []
     for j, raw in enumerate(obj.get_list("wallets")):
         w = _Obj(raw, f"{where}.wallets[{j}]", {"wallet_id", "unit", "balance", "products",
                                                   "expires"})
-        wallets.append(WalletSpec(w.req_str("wallet_id"), w.choice("unit", ("money", "volume")),
-                                  w.get_int("balance", minimum=None, what="ml or minor units"),
+        unit = w.choice("unit", ("money", "volume"))
+        quantity = _quantity(unit)
+        wallets.append(WalletSpec(w.req_str("wallet_id"), unit,
+                                  w.get_int("balance", **quantity,
+                                            minimum=-quantity["maximum"]),
                                   w.str_list("products"), w.get_date("expires")))
     usage: list[UsageSpec] = []
     for j, raw in enumerate(obj.get_list("usage")):
@@ -313,13 +336,15 @@ def _card(item: Any, where: str) -> CardSpec:
             raise CardStoreFormatError(f"{u.at('period_start')} is missing")
         usage.append(UsageSpec(
             u.choice("period", PERIODS[1:]), start, u.req_str("product"),
-            u.get_int("volume_ml", what="ml"), u.get_int("amount", what="minor units"),
-            u.get_int("visits", default=0)))
+            u.get_int("volume_ml", **_quantity("volume")),
+            u.get_int("amount", **_quantity("money")),
+            u.get_int("visits", default=0, maximum=B.MAX_COUNT)))
     rules: dict[str, Any] = {}
     visits = []
     for j, raw in enumerate(obj.get_list("visits")):
         v = _Obj(raw, f"{where}.visits[{j}]", {"period", "count"})
-        visits.append({"period": v.choice("period", PERIODS[1:]), "count": v.get_int("count")})
+        visits.append({"period": v.choice("period", PERIODS[1:]),
+                       "count": v.get_int("count", maximum=B.MAX_COUNT)})
     if visits:
         rules["visits"] = visits
     windows = []
@@ -343,15 +368,7 @@ def _card(item: Any, where: str) -> CardSpec:
         if obj.get_bool(key):
             rules[key] = True
     if obj.raw.get("pin") is not None:
-        pin = _Obj(obj.raw["pin"], f"{where}.pin", {"salt", "hash", "iterations", "reset"})
-        rules["pin"] = {"salt": pin.req_str("salt", pattern=r"[0-9a-f]{8,128}"),
-                        "hash": pin.req_str("hash", pattern=r"[0-9a-f]{64}"),
-                        "iterations": pin.get_int("iterations", minimum=1, default=100_000)}
-        # The head office's PIN reset generation: wrong PINs counted under a lower one
-        # (or under another PIN hash) no longer count (docs/card-store.md).
-        reset = pin.get_int("reset", default=0, what="a PIN reset generation")
-        if reset:
-            rules["pin"]["reset"] = reset
+        rules["pin"] = _pin(obj.raw["pin"], f"{where}.pin")
     card = CardSpec(
         card_id=obj.req_str("card_id"), kind=obj.choice("kind", CARD_KINDS),
         status=obj.choice("status", CARD_STATUSES, default="active"),
@@ -375,6 +392,50 @@ def _pan(obj: _Obj) -> str | None:
             f"{obj.at('pan')} must be 8-19 digits (groups may be separated by spaces or "
             f"dashes), got {text!r}")
     return value
+
+
+def _quantity(unit: str) -> dict[str, Any]:
+    """``get_int`` bounds of an amount of ``unit`` (``volume``: ml, ``money``: minor units)."""
+    if unit == "volume":
+        return {"maximum": B.MAX_VOLUME_ML, "what": "ml"}
+    return {"maximum": B.MAX_AMOUNT, "what": "minor units"}
+
+
+def parse_pin(raw: Any, where: str) -> dict[str, Any]:
+    """A PIN rule checked as on import (also for one stored before the bounds existed)."""
+    return _pin(raw, where)
+
+
+def _pin(raw: Any, where: str) -> dict[str, Any]:
+    """A card's PIN hash, its PBKDF2 parameters within the documented range (issue 10 #4).
+
+    Bounded so one PIN check cannot hold the single writer for long (iterations) and
+    cannot fail at authorization time (salt of whole bytes, a SHA-256-sized hash).
+    """
+    pin = _Obj(raw, where, {"salt", "hash", "iterations", "algorithm", "reset"})
+    pin.choice("algorithm", B.PIN_ALGORITHMS, default=B.PIN_ALGORITHMS[0])
+    low, high = B.PIN_SALT_BYTES
+    salt = pin.req_str("salt")
+    if not re.fullmatch(rf"(?:[0-9a-f]{{2}}){{{low},{high}}}", salt):
+        raise CardStoreFormatError(
+            f"{pin.at('salt')} must be {low} to {high} bytes as lower-case hex digits "
+            f"({2 * low} to {2 * high}, an even number), got {len(salt)} characters")
+    digest = pin.req_str("hash")
+    if not re.fullmatch(rf"[0-9a-f]{{{2 * B.PIN_HASH_BYTES}}}", digest):
+        raise CardStoreFormatError(
+            f"{pin.at('hash')} must be {2 * B.PIN_HASH_BYTES} lower-case hex digits "
+            f"(a {B.PIN_HASH_BYTES}-byte PBKDF2-HMAC-SHA256 hash)")
+    iterations = pin.get_int("iterations", minimum=B.PIN_MIN_ITERATIONS,
+                             maximum=B.PIN_MAX_ITERATIONS, default=100_000,
+                             what="PBKDF2 rounds")
+    rule: dict[str, Any] = {"salt": salt, "hash": digest, "iterations": iterations}
+    # The head office's PIN reset generation: wrong PINs counted under a lower one (or
+    # under another PIN hash) no longer count (docs/card-store.md, issue 10 #5).
+    reset = pin.get_int("reset", default=0, maximum=B.MAX_VERSION,
+                        what="a PIN reset generation")
+    if reset:
+        rule["reset"] = reset
+    return rule
 
 
 def _uid(obj: _Obj) -> str | None:

@@ -330,7 +330,7 @@ def test_sales_show_vehicle_odometer_and_flag(station_dir: Path) -> None:
     assert "journal intact: 2 sales" in run("journal", "verify").stdout
     bad = run("sale", "authorize", "--card", CARD, "--pump", "1", "--vehicle", "V\x1b[2J",
               ok=False)
-    assert bad.exit_code == 1 and "vehicle must be 1-64 printable characters" in bad.stderr
+    assert bad.exit_code == 1 and "vehicle must not contain control characters" in bad.stderr
 
 
 def test_card_written_with_spaces_or_separators(station_dir: Path) -> None:
@@ -354,3 +354,51 @@ def test_card_store_in_the_future_is_one_sentence(station_dir: Path, tmp_path: P
     assert "generated_at 2099-01-01T00:00:00Z lies ahead of the station's clock" in \
         result.output
     assert run_json("status")["card_store_version"] == 17
+
+
+@pytest.mark.parametrize("card", ["7800001234567890\n7800001234567891", "\x1b[2J78", "78\x00"])
+def test_control_characters_in_card_are_refused_not_echoed(station_dir: Path,
+                                                            card: str) -> None:
+    """Issue 10 #10: one sentence naming --card; nothing recorded, nothing echoed raw."""
+    for args in (("sale", "authorize", "--card", card, "--pump", "1"), ("cards", "show", card)):
+        result = run(*args, ok=False)
+        assert result.exit_code == 1
+        (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+        assert "card must not contain control characters" in error
+        assert "\x1b" not in result.output and card not in result.output
+    assert run_json("sale", "list") == []
+
+
+def test_office_card_and_station_arguments_are_checked(env_config: Path) -> None:
+    """Issue 10 #10: the head office's commands refuse unfit ids too, naming them."""
+    run("office", "init")
+    key = run("office", "keys", "show").stdout.strip()
+    for args, message in (
+            (("office", "cards", "block", "78\x1b[2J"), "card must not contain"),
+            (("office", "cards", "unblock", "78\n00"), "card must not contain"),
+            (("office", "station", "add", "S-1\nS-2", "--public-key", key),
+             "station id must be 1-64 letters, digits"),
+            (("office", "station", "add", "S/+/#", "--public-key", key),
+             "station id must be 1-64 letters, digits")):
+        result = run(*args, ok=False)
+        assert result.exit_code == 1
+        (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+        assert message in error and "\x1b" not in result.output
+    assert "S-1" not in run("office", "stations").stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("sale", "list", "--limit", "99999999999999999999"),
+    ("journal", "list", "--limit", "99999999999999999999"),
+    ("sale", "authorize", "--card", CARD, "--pump", "1", "--volume", "99999999999999999999"),
+    ("sale", "authorize", "--card", CARD, "--pump", "1", "--amount", "99999999999999999999"),
+    ("sale", "authorize", "--card", CARD, "--pump", "1", "--odometer", "99999999999999999999"),
+    ("sale", "complete", "A123", "--volume", "99999999999999999999"),
+])
+def test_huge_numbers_on_the_command_line_are_usage_errors(station_dir: Path,
+                                                            args: tuple[str, ...]) -> None:
+    """Issue 10 #8: a number beyond its range names the option; no OverflowError."""
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 2, result.output
+    assert "is not in the range" in result.stderr and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -132,17 +132,17 @@ def test_argument_types_are_checked_at_the_socket(initialized: Path,
     # enters (the operation table, shared by the socket and the local CLI path).
     sock_path = initialized.parent / "station" / "control.sock"
     bad: list[tuple[dict[str, Any], str]] = [
-        ({"card": CARD, "pump": 1, "volume_ml": "abc"}, "volume_ml must be an integer"),
+        ({"card": CARD, "pump": 1, "volume_ml": "abc"}, "volume_ml must be an integer, got 'abc'"),
         ({"card": CARD, "pump": 1, "amount": True}, "amount must be an integer"),
-        ({"card": CARD, "pump": "1"}, "pump must be an integer from 1 to 99"),
-        ({"card": CARD, "pump": 100}, "pump must be an integer from 1 to 99"),
-        ({"token": ["FC1"], "pump": 1}, "token must be a non-empty string"),
+        ({"card": CARD, "pump": "1"}, "pump must be an integer, got '1'"),
+        ({"card": CARD, "pump": 100}, "pump must be at most 99, got 100"),
+        ({"token": ["FC1"], "pump": 1}, "token must be a string, got list"),
         ({"card": CARD, "pump": 1, "presented": "04A1"},
-         "presented must be a list of non-empty strings")]
+         "presented must be a list of strings")]
     for args, why in bad:
         with pytest.raises(RemoteError, match=why) as refused:
             call(sock_path, "sale.authorize", args, actor="test")
-        assert refused.value.code == "control_error"
+        assert refused.value.code == "input_invalid"
     assert fc_json(initialized, "sale", "list") == []  # nothing recorded
     assert "control.failed" not in daemon_log(initialized).read_text()
 
@@ -195,3 +195,33 @@ def test_daemon_refuses_unsafe_key(initialized: Path) -> None:
     assert result.returncode == 1
     assert "readable by others" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_hostile_requests_are_refused_naming_the_argument(initialized: Path,
+                                                          daemon: subprocess.Popen[str]
+                                                          ) -> None:
+    """Issue 10 #8, #10: over the control socket, one answer each, nothing recorded."""
+    sock_path = initialized.parent / "station" / "control.sock"
+    cases = [
+        (b"[" * 100_000 + b"\n", "control_error", "malformed request"),
+        (b'{"op": "ping", "args": {"x": 1' + b"1" * 5000 + b"}}\n", "control_error",
+         "malformed request"),
+        (b'{"op": "sale.authorize", "args": {"card": "78\\ud800", "pump": 1}}\n',
+         "input_invalid", "card must not contain"),
+        (b'{"op": "sale.authorize", "args": {"card": "78\\u0000", "pump": 1}}\n',
+         "input_invalid", "found U+0000"),
+        (b'{"op": "sale.authorize", "args": {"card": "78", "pump": "1"}}\n',
+         "input_invalid", "pump must be an integer"),
+        (b'{"op": "sale.authorize", "args": {"card": "78", "pump": 1, "volume_ml": '
+         b'9223372036854775808}}\n', "input_invalid", "volume_ml must be at most"),
+    ]
+    for payload, code, message in cases:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(sock_path))
+            s.sendall(payload)
+            answer = json.loads(s.makefile().readline())
+        assert (answer["ok"], answer["code"]) == (False, code), answer
+        assert message in answer["error"]
+    assert fc_json(initialized, "sale", "list") == []
+    assert daemon.poll() is None
+    assert "Traceback" not in daemon_log(initialized).read_text()

@@ -66,7 +66,7 @@ def test_currency_from_config() -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ('currency = "rub"', "[station] currency must be an ISO 4217 code"),
     ('currency = "XAU"', "set [station] currency_decimals"),
-    ('currency_decimals = 9', "[station] currency_decimals must be 0-4"),
+    ('currency_decimals = 9', "[station] currency_decimals must be at most 4"),
 ])
 def test_bad_currency_names_the_key(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -233,3 +233,14 @@ def test_decode_magstripe_from_the_cli(config_file: Path) -> None:
     assert bad.returncode == 1
     assert bad.stderr.strip() == (
         "Error: swipe_malformed: the PAN on track 2 has 1 digit; a PAN has 12 to 19")
+
+
+def test_reader_garbage_with_control_characters_is_recorded_escaped(
+        station: Path, scanner: PtyLine, daemon: subprocess.Popen[str]) -> None:
+    """Issue 10 #10: what a reader sends is never recorded or shown raw."""
+    scan(scanner, "\x1b[2J\x07hello\x00")
+    (row,) = decisions(station, 1)
+    assert (row["state"], row["reason"]) == ("denied", "card_unreadable")
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in row["card_id"]), row["card_id"]
+    assert "hello" in row["card_id"]
+    assert daemon.poll() is None
