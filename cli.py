@@ -239,6 +239,7 @@ def cards_show(ctx: click.Context, card: str, as_json: bool) -> None:
                        f"held {v['held']}, remaining {v['remaining']}")
         for w in d["wallets"]:
             click.echo(f"  wallet {w['wallet_id']}: balance {money.of(w['unit'], w['balance'])}, "
+                       f"spent {money.of(w['unit'], w['spent'])}, "
                        f"held {money.of(w['unit'], w['held'])}, "
                        f"available {money.of(w['unit'], w['available'])}, "
                        f"expires {w['expires'] or 'never'}{' (EXPIRED)' if w['expired'] else ''}")

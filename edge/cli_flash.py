@@ -27,7 +27,7 @@ from edge import logs
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import Config
 from edge.control import DaemonNotRunning, call
-from edge.display import Currency, litres
+from edge.display import Currency, litres, size
 from edge.errors import ForecourtError
 from edge.lifecycle import Station
 from edge.operations import perform
@@ -121,7 +121,7 @@ def _export_line(r: dict[str, Any], money: Currency) -> str:
         return f"exported no sales (none undelivered) and the station status to {r['path']}"
     return (f"exported {r['sales']:,} sales, seq {r['first_seq']}-{r['last_seq']}: "
             f"{litres(r['volume_ml'])}, amount {money.money(r['amount'])}, to {r['path']} "
-            f"({r['size'] / 1e6:.1f} MB)")
+            f"({size(r['size'])})")
 
 
 def _import(config: Config, file: Path) -> dict[str, Any]:

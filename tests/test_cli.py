@@ -224,7 +224,7 @@ def test_human_output_shows_money_in_the_currency(station_dir: Path) -> None:
     shown = run("cards", "show", CARD).stdout
     assert "minor units" not in shown
     assert "20,000.00 RUB" in shown  # the month money limit
-    assert "balance 1,000.00 RUB, held 0.00 RUB, available 194.55 RUB" in shown
+    assert "balance 1,000.00 RUB, spent 805.45 RUB, held 0.00 RUB, available 194.55 RUB" in shown
     # JSON keeps integers in minor units.
     assert run_json("journal", "list")[0]["amount"] == 80545
 
@@ -285,6 +285,7 @@ def test_flash_lines_show_money_in_the_currency() -> None:
               "stored": 1532, "duplicates": 0, "contiguous_seq": 41742, "gaps": [],
               "alarms": []}
     assert "amount 34,120,443.18 EUR)" in _import_line(ingest, eur)
+    assert _export_line(export, eur).endswith("(100.0 kB)")  # not "(0.1 MB)"
 
 
 # -- cards show: what decides (issue 10 #16) ----------------------------------------------
@@ -307,6 +308,19 @@ def test_cards_show_says_what_decides(station_dir: Path) -> None:
     assert "stations: S-001, S-002 (allowed here)" in digital
     data = run_json("cards", "show", "7800001234567891")
     assert data["vehicle"]["binding"] is True and data["time_windows"][0]["from"] == "05:00"
+
+
+def test_cards_show_wallet_says_what_was_spent_since_the_card_data(station_dir: Path) -> None:
+    """Verification of issue 10 #16: after a sale paid from W-1, 'cards show' said
+    'balance 1,000.00 RUB, held 0.00 RUB, available 194.55 RUB': what went is shown."""
+    auth = run_json("sale", "authorize", "--card", CARD, "--pump", "3", "--product", "AI95")
+    run("sale", "complete", auth["sale_id"], "--volume", "15200")
+    text = run("cards", "show", CARD).stdout
+    assert ("wallet W-1: balance 1,000.00 RUB, spent 805.45 RUB, held 0.00 RUB, "
+            "available 194.55 RUB") in text
+    wallet = run_json("cards", "show", CARD)["wallets"][0]
+    assert (wallet["balance"], wallet["spent"], wallet["held"], wallet["available"]) == \
+        (100000, 80545, 0, 19455)
 
 
 def test_sales_show_vehicle_odometer_and_flag(station_dir: Path) -> None:
