@@ -416,3 +416,20 @@ def test_huge_numbers_on_the_command_line_are_usage_errors(station_dir: Path,
     assert result.exit_code == 2, result.output
     assert "is not in the range" in result.stderr and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(station_dir: Path) -> None:
+    """Verification of issue 10 #15: 'forecourt status | head -1' printed 'Error: Broken
+    pipe' on stderr; a reader that has read enough is not a failure to report."""
+    import subprocess
+
+    from tests.conftest import forecourt_exe
+
+    proc = subprocess.Popen([forecourt_exe(), "status"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read()
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert b"Broken pipe" not in err and b"Traceback" not in err, err
