@@ -154,6 +154,8 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
                 name, text = "card data age", age(value)
             elif key in ("card_store_confirmed_at", "oldest_undelivered_at"):
                 text = ago(value, now)
+            elif isinstance(value, bool):  # yes/no for people, true/false in JSON
+                text = "yes" if value else "no"
             click.echo(f"{name:<26} {text}")
 
     emit(data, as_json, human)

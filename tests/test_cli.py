@@ -241,6 +241,11 @@ def test_status_shows_card_data_age_in_days_and_hours(station_dir: Path) -> None
     age = next(line for line in lines if line.startswith("card data age"))
     assert age.split(None, 3)[-1] == "2 d 12 h"
     assert run_json("status")["card_data_age_s"] in (216_707, 216_708)
+    # Verification of issue 10 #15: "card data stale  False" was Python's, not a person's
+    stale = next(line for line in lines if line.startswith("card data stale "))
+    assert stale.split()[-1] == "yes"
+    assert next(line for line in lines if line.startswith("daemon running")).split()[-1] == "no"
+    assert run_json("status")["card_data_stale"] is True
 
 
 def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
