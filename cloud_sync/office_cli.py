@@ -124,12 +124,12 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
                        f"last seen {ago(r['last_seen_at'], now)}  outbox {r['outbox_depth']}  "
                        f"gaps {len(r['gaps'])}  forks {len(r['forks'])}  "
                        f"quarantined {r['quarantined']}"
-                       f"{'  last flash ' + r['last_flash'] if r['last_flash'] else ''}")
+                       f"{'  last flash ' + ago(r['last_flash'], now) if r['last_flash'] else ''}")
             for alarm in r["alarms"]:
                 click.echo(f"{'':<12} ALARM {alarm}")
         for r in refused:
             click.echo(f"refused messages ({r['reason']}): {r['count']}, last at "
-                       f"{r['last_at']}: {r['last_detail']}")
+                       f"{ago(r['last_at'], now)}: {r['last_detail']}")
 
     emit(rows, as_json, human)
 

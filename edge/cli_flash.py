@@ -27,7 +27,7 @@ from edge import logs
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import Config
 from edge.control import DaemonNotRunning, call
-from edge.display import Currency, litres, size
+from edge.display import Currency, ago, litres, size
 from edge.errors import ForecourtError
 from edge.lifecycle import Station
 from edge.operations import perform
@@ -268,5 +268,6 @@ def status_line(config: Config) -> str | None:
     else:
         text = r.get("error") or (_export_line(r, config.station.money)
                                   if r.get("action") == "export" else _import_line(r))
-    return f"{r.get('at')} {r.get('action')} {'ok' if r.get('ok') else 'FAILED'}: {text}"
+    at = ago(str(r.get("at") or ""), utc_now())
+    return f"{at} {r.get('action')} {'ok' if r.get('ok') else 'FAILED'}: {text}"
 

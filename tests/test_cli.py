@@ -275,6 +275,19 @@ def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
     assert "15.200 l" in out and "805.45 RUB" in out
     assert run_json("office", "sales")[0]["amount"] == 80545
     assert " s ago)" in run("office", "stations").stdout  # last seen, with its age
+    # Verification of issue 10 #15: the last flash transfer was a bare timestamp with
+    # microseconds ("last flash 2026-11-28T20:23:57.538155Z"); its age like last seen
+    with sqlite3.connect(station_dir.parent / "var" / "office" / "office.db") as office:
+        office.execute("INSERT INTO flash_transfers (at, direction, station_id, file, "
+                       "outcome) VALUES ('2026-11-26T07:00:00.000000Z', 'in', 'S-001', "
+                       "'x.fcb', 'ok')")
+    assert "last flash 2026-11-26T07:00:00Z (" in run("office", "stations").stdout
+    (station_dir / "flash-status.json").write_text(json.dumps(
+        {"at": "2026-11-26T07:00:00.000000Z", "action": "export", "ok": True, "sales": 0,
+         "path": "/stick/x.fcb"}))
+    flash = next(line for line in run("status").stdout.splitlines()
+                 if line.startswith("flash last "))
+    assert flash.split(None, 2)[2].startswith("2026-11-26T07:00:00Z (")
 
 
 def test_flash_lines_show_money_in_the_currency() -> None:
