@@ -330,13 +330,17 @@ def sale_list(ctx: click.Context, only_open: bool, limit: int, as_json: bool) ->
     with reader(ctx) as conn:
         data = open_authorizations(conn) if only_open else recent_authorizations(conn, limit)
 
+    now = utc_now()
+
     def human(rows: list[dict[str, Any]]) -> None:
         if not rows:
             click.echo("no authorizations")
         for r in rows:
+            preset = (f"up to {litres(r['max_volume_ml'])}" if r["reason"] == "approved"
+                      else "")  # a denial reserved nothing
             click.echo(f"{r['sale_id']}  {r['state']:<9}  pump {r['pump']:>2}  "
                        f"card {r['card_id']:<20}  {r['reason']:<20} "
-                       f"up to {litres(r['max_volume_ml'])}  at {r['created_at']}"
+                       f"{preset:<17}  at {ago(r['created_at'], now)}"
                        f"{'  NEEDS ATTENTION: ' + r['attention'] if r['attention'] else ''}")
 
     emit(data, as_json, human)

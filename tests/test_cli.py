@@ -451,3 +451,16 @@ def test_output_into_a_closed_pipe_is_not_an_error(station_dir: Path) -> None:
     proc.wait(timeout=30)
     proc.stderr.close()
     assert b"Broken pipe" not in err and b"Traceback" not in err, err
+
+
+def test_sale_list_shows_ages_and_no_volume_for_a_denial(station_dir: Path) -> None:
+    """Verification of issue 10 #15: 'sale list' showed 'pump_busy  up to 0.000 l  at
+    2026-11-28T20:24:05.516631Z'; an open authorization's age is what an attendant needs."""
+    auth = run_json("sale", "authorize", "--card", CARD, "--pump", "3", "--product", "AI95")
+    run("sale", "authorize", "--card", "7800001234567893", "--pump", "3")
+    rows = run("sale", "list").stdout.splitlines()
+    assert "pump_busy" in rows[-1] and "up to" not in rows[-1]
+    assert rows[-1].rstrip().endswith(" s ago)") and ".000000Z" not in rows[-1]
+    opened = run("sale", "list", "--open").stdout.splitlines()
+    assert opened[0].startswith(auth["sale_id"]) and "up to 18.871 l" in opened[0]
+    assert opened[0].rstrip().endswith(" s ago)")
