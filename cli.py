@@ -283,7 +283,8 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
                        f"or {money.money(d['max_amount'])}"
                        f"{'; ODOMETER UNREASONABLE: flagged for review' * d['odometer_flag']}")
         else:
-            click.echo(f"DENIED card {d['card_id']} pump {d['pump']}: {d['reason']}")
+            why = f" ({d['detail']})" if d.get("detail") else ""
+            click.echo(f"DENIED card {d['card_id']} pump {d['pump']}: {d['reason']}{why}")
 
     emit(result, as_json, human)
 

@@ -96,7 +96,8 @@ def test_request_problems_are_decisions_with_their_reason(station_dir: Path) -> 
         assert (data["approved"], data["reason"]) == (False, "token_required")
     # No office key is configured here: every token is refused, and said so in one line.
     out = run("sale", "authorize", "--token", "FC1.x.y", "--pump", "1").stdout
-    assert out == "DENIED card FC1.x.y pump 1: token_invalid\n"
+    assert out == ("DENIED card FC1.x.y pump 1: token_invalid (no office public key is "
+                   "configured ([station] office_public_key))\n")
     assert "give --card or --token" in run("sale", "authorize", "--pump", "1", ok=False).output
     # Issue 10 #11: a request below [authorization] min_preset_ml is the request's problem.
     for ask in (("--volume", "1"), ("--amount", "1")):
@@ -464,3 +465,17 @@ def test_sale_list_shows_ages_and_no_volume_for_a_denial(station_dir: Path) -> N
     opened = run("sale", "list", "--open").stdout.splitlines()
     assert opened[0].startswith(auth["sale_id"]) and "up to 18.871 l" in opened[0]
     assert opened[0].rstrip().endswith(" s ago)")
+
+
+def test_a_refused_token_says_why(station_dir: Path) -> None:
+    """Verification of issue 10 #1: 'sale authorize --token' answered 'token_invalid' alone
+    whether the token was forged, cut short or the station has no office key configured;
+    the reason code stays, with the sentence that says which."""
+    answer = run_json("sale", "authorize", "--token", "FC1.abc.def", "--pump", "1")
+    assert (answer["approved"], answer["reason"]) == (False, "token_invalid")
+    assert answer["detail"]
+    text = run("sale", "authorize", "--token", "FC1.abc.def", "--pump", "1").stdout
+    assert text.startswith("DENIED card FC1.abc.def pump 1: token_invalid (")
+    assert answer["detail"] in text
+    plain = run_json("sale", "authorize", "--card", "7800001234567894", "--pump", "2")
+    assert (plain["reason"], plain["detail"]) == ("card_blocked", None)
