@@ -14,7 +14,7 @@ from cloud_sync import tokens
 from drivers.dart.capture import CaptureError, decode_capture, parse_hex
 from edge.clikit import actor, cfg, emit, json_option
 from edge.control import DaemonNotRunning, call
-from edge.display import reader_event
+from edge.display import pump_line, reader_event
 from edge.inputs import COUNT
 from edge.keys import configured_office_key
 from offline_db.connection import utc_now
@@ -63,10 +63,7 @@ def pump_status(ctx: click.Context, as_json: bool) -> None:
         if not data:
             click.echo("no pump lines configured")
         for r in data:
-            nozzle = f" nozzle {r['nozzle']} out" if r["nozzle_out"] else ""
-            sale_ = f" sale {r['sale_id']}" if r["sale_id"] else ""
-            click.echo(f"pump {r['pump']:>2} {r['line']} {r['address']}: "
-                       f"{'online' if r['online'] else 'OFFLINE'} {r['state']}{nozzle}{sale_}")
+            click.echo(pump_line(r))
 
     emit(rows, as_json, human)
 

@@ -84,6 +84,19 @@ def size(count: int) -> str:
     return f"{count:,} byte{'' if count == 1 else 's'}"
 
 
+def pump_line(r: dict[str, Any]) -> str:
+    """One pump as ``forecourt pump status`` shows it.
+
+    ``pump  1 island-1 0x50: online FILLING nozzle 3 out sale AVR0YZR5G4``; a pump that
+    has not answered since the daemon started has no state yet: ``state unknown``.
+    """
+    nozzle = f" nozzle {r['nozzle']} out" if r.get("nozzle_out") else ""
+    sale = f" sale {r['sale_id']}" if r.get("sale_id") else ""
+    state = r.get("state") or "state unknown"
+    return (f"pump {r['pump']:>2} {r['line']} {r['address']}: "
+            f"{'online' if r.get('online') else 'OFFLINE'} {state}{nozzle}{sale}")
+
+
 def reader_event(event: dict[str, Any]) -> str:
     """One card read as ``forecourt readers watch`` shows it (its JSON: ``--json``).
 

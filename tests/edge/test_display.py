@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.config import load_config_dict
-from edge.display import Currency, age, ago, litres, reader_event, size
+from edge.display import Currency, age, ago, litres, pump_line, reader_event, size
 from edge.errors import ConfigError
 
 
@@ -79,6 +79,18 @@ def test_reader_events_as_people_read_them() -> None:
     desk = {"n": 3, "at": "2026-11-28T20:26:00.000000Z", "reader": "desk", "pump": 0,
             "kind": "rfid", "card": "7800001234567891", "result": "read at the desk"}
     assert reader_event(desk) == "20:26:00  desk  desk  rfid 7800001234567891: read at the desk"
+
+
+def test_pump_lines_as_people_read_them() -> None:
+    """Verification of issue 10 #15: a pump silent since the daemon started was shown as
+    'pump  1 island-1 0x50: OFFLINE None'."""
+    silent = {"pump": 1, "line": "island-1", "address": "0x50", "online": False,
+              "state": None, "nozzle": None, "nozzle_out": False, "sale_id": None}
+    assert pump_line(silent) == "pump  1 island-1 0x50: OFFLINE state unknown"
+    filling = {**silent, "online": True, "state": "FILLING", "nozzle": 3, "nozzle_out": True,
+               "sale_id": "AVR0YZR5G4"}
+    assert pump_line(filling) == ("pump  1 island-1 0x50: online FILLING nozzle 3 out "
+                                  "sale AVR0YZR5G4")
 
 
 def _station(extra: str) -> str:
