@@ -252,6 +252,7 @@ def office_cards_unblock(ctx: click.Context, card: str) -> None:
 @click.pass_context
 def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
     """Unlock CARD's PIN at every station (a new card-master version, recorded with you)."""
+    check_args("office.cards.pin_reset", {"card": card})
     who = actor()
     conn = open_office(cfg(ctx).office.data_dir)
     try:
@@ -273,6 +274,7 @@ def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
 @click.pass_context
 def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | None) -> None:
     """Issue a signed digital-card token for CARD (shown as a QR code on a phone)."""
+    check_args("office.cards.token", {"card": card})
     office_cfg = cfg(ctx).office
     try:
         seconds = parse_duration(valid)

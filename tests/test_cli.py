@@ -479,3 +479,21 @@ def test_a_refused_token_says_why(station_dir: Path) -> None:
     assert answer["detail"] in text
     plain = run_json("sale", "authorize", "--card", "7800001234567894", "--pump", "2")
     assert (plain["reason"], plain["detail"]) == ("card_blocked", None)
+
+
+@pytest.mark.parametrize("command", [("office", "cards", "token"),
+                                     ("office", "cards", "pin-reset")])
+def test_office_card_commands_refuse_control_characters(station_dir: Path,
+                                                        sample_store_file: Path,
+                                                        command: tuple[str, ...]) -> None:
+    """Verification of issue 10 #1/#5 (sibling of #10): 'office cards block' refused a card
+    with a control character, but 'office cards token' and 'pin-reset' took it and echoed
+    it raw ('Error: card T-8F2K9Q<newline> is not in the card master')."""
+    run("office", "init")
+    run("office", "cards", "import", str(sample_store_file))
+    bad = run(*command, "7800001234567892\x1b[2J", ok=False)
+    assert bad.exit_code == 1
+    assert "must not contain control characters" in bad.stderr and "\x1b" not in bad.stderr
+    newline = run(*command, "T-8F2K9Q\n", ok=False)
+    assert newline.exit_code == 1 and "\nT-8F2K9Q" not in newline.stderr
+    assert newline.stderr.count("\n") == 1
