@@ -167,7 +167,13 @@ def flash_export(ctx: click.Context, directory: Path, as_json: bool) -> None:
                         "error": str(exc)})
         raise
     record(config, {"at": iso(utc_now()), "action": "export", "ok": True, **result})
-    emit(result, as_json, lambda r: click.echo(_export_line(r, config.station.money)))
+
+    def human(r: dict[str, Any]) -> None:
+        click.echo(_export_line(r, config.station.money))
+        for alarm in r["alarms"]:  # sent to the head office with the status, and said here
+            click.echo(f"  ALARM {alarm}")
+
+    emit(result, as_json, human)
 
 
 @flash.command("import")
