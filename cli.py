@@ -136,6 +136,8 @@ def run(ctx: click.Context) -> None:
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show the station's identity, card-store version, outbox and open sales."""
     with reader(ctx) as conn:
+        # who the station is: never the configured id over another station's database
+        check_station_id(conn, cfg(ctx).station.id)
         now = utc_now()
         data = status(conn, cfg(ctx), now)
     try:
