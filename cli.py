@@ -280,9 +280,15 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
 
     def human(d: dict[str, Any]) -> None:
         if d["approved"]:
+            # The pump is preset by volume: what that volume costs, one price or a range
+            # (the cheapest product's amount is no cap on a dearer one).
+            cost = (f"or {money.money(d['max_amount'])}"
+                    if d["hold_amount"] == d["max_amount"] else
+                    f"({money.money(d['max_amount']).removesuffix(' ' + money.code)} to "
+                    f"{money.money(d['hold_amount'])} by product)")
             click.echo(f"APPROVED sale {d['sale_id']} pump {d['pump']}: "
                        f"{', '.join(d['products'])} up to {litres(d['max_volume_ml'])} "
-                       f"or {money.money(d['max_amount'])}"
+                       f"{cost}"
                        f"{'; ODOMETER UNREASONABLE: flagged for review' * d['odometer_flag']}")
         else:
             why = f" ({d['detail']})" if d.get("detail") else ""

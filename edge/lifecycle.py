@@ -300,6 +300,7 @@ class Station:
                 "sale_id": sale_id if d.approved else None, "decision_id": sale_id,
                 "card_id": card_id, "pump": pump, "products": list(d.products),
                 "max_volume_ml": d.max_volume_ml, "max_amount": d.max_amount,
+                "hold_amount": d.hold_amount,
                 "stale_data": d.stale, "odometer_flag": d.odometer_flag}
 
     # -- completion ---------------------------------------------------------------------

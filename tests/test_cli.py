@@ -497,3 +497,19 @@ def test_office_card_commands_refuse_control_characters(station_dir: Path,
     newline = run(*command, "T-8F2K9Q\n", ok=False)
     assert newline.exit_code == 1 and "\nT-8F2K9Q" not in newline.stderr
     assert newline.stderr.count("\n") == 1
+
+
+def test_an_approval_for_several_products_shows_the_amount_range(station_dir: Path) -> None:
+    """Verification of issue 10 #15: 'AI92, AI95, DT up to 3.000 l or 152.70 RUB' read as
+    a money cap, yet the pump is preset by volume and 3.000 l of AI95 came to 158.97 RUB;
+    what 3 litres cost, from the cheapest to the dearest product."""
+    text = run("sale", "authorize", "--card", "7800001234567893", "--pump", "3",
+               "--volume", "3000").stdout
+    assert text.rstrip().endswith("AI92, AI95, DT up to 3.000 l (152.70 to 190.50 RUB "
+                                  "by product)")
+    answer = run_json("sale", "authorize", "--card", "7800001234567893", "--pump", "4",
+                      "--volume", "3000")
+    assert (answer["max_amount"], answer["hold_amount"]) == (15270, 19050)
+    one = run("sale", "authorize", "--card", "7800001234567893", "--pump", "5",
+              "--volume", "3000", "--product", "AI95").stdout
+    assert one.rstrip().endswith("AI95 up to 3.000 l or 158.97 RUB")
