@@ -136,6 +136,8 @@ def run(ctx: click.Context) -> None:
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show the station's identity, card-store version, outbox and open sales."""
     with reader(ctx) as conn:
+        # who the station is: never the configured id over another station's database
+        check_station_id(conn, cfg(ctx).station.id)
         now = utc_now()
         data = status(conn, cfg(ctx), now)
     try:
@@ -154,6 +156,8 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
                 name, text = "card data age", age(value)
             elif key in ("card_store_confirmed_at", "oldest_undelivered_at"):
                 text = ago(value, now)
+            elif isinstance(value, bool):  # yes/no for people, true/false in JSON
+                text = "yes" if value else "no"
             click.echo(f"{name:<26} {text}")
 
     emit(data, as_json, human)
@@ -239,6 +243,7 @@ def cards_show(ctx: click.Context, card: str, as_json: bool) -> None:
                        f"held {v['held']}, remaining {v['remaining']}")
         for w in d["wallets"]:
             click.echo(f"  wallet {w['wallet_id']}: balance {money.of(w['unit'], w['balance'])}, "
+                       f"spent {money.of(w['unit'], w['spent'])}, "
                        f"held {money.of(w['unit'], w['held'])}, "
                        f"available {money.of(w['unit'], w['available'])}, "
                        f"expires {w['expires'] or 'never'}{' (EXPIRED)' if w['expired'] else ''}")
@@ -275,12 +280,19 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
 
     def human(d: dict[str, Any]) -> None:
         if d["approved"]:
+            # The pump is preset by volume: what that volume costs, one price or a range
+            # (the cheapest product's amount is no cap on a dearer one).
+            cost = (f"or {money.money(d['max_amount'])}"
+                    if d["hold_amount"] == d["max_amount"] else
+                    f"({money.money(d['max_amount']).removesuffix(' ' + money.code)} to "
+                    f"{money.money(d['hold_amount'])} by product)")
             click.echo(f"APPROVED sale {d['sale_id']} pump {d['pump']}: "
                        f"{', '.join(d['products'])} up to {litres(d['max_volume_ml'])} "
-                       f"or {money.money(d['max_amount'])}"
+                       f"{cost}"
                        f"{'; ODOMETER UNREASONABLE: flagged for review' * d['odometer_flag']}")
         else:
-            click.echo(f"DENIED card {d['card_id']} pump {d['pump']}: {d['reason']}")
+            why = f" ({d['detail']})" if d.get("detail") else ""
+            click.echo(f"DENIED card {d['card_id']} pump {d['pump']}: {d['reason']}{why}")
 
     emit(result, as_json, human)
 
@@ -327,13 +339,17 @@ def sale_list(ctx: click.Context, only_open: bool, limit: int, as_json: bool) ->
     with reader(ctx) as conn:
         data = open_authorizations(conn) if only_open else recent_authorizations(conn, limit)
 
+    now = utc_now()
+
     def human(rows: list[dict[str, Any]]) -> None:
         if not rows:
             click.echo("no authorizations")
         for r in rows:
+            preset = (f"up to {litres(r['max_volume_ml'])}" if r["reason"] == "approved"
+                      else "")  # a denial reserved nothing
             click.echo(f"{r['sale_id']}  {r['state']:<9}  pump {r['pump']:>2}  "
                        f"card {r['card_id']:<20}  {r['reason']:<20} "
-                       f"up to {litres(r['max_volume_ml'])}  at {r['created_at']}"
+                       f"{preset:<17}  at {ago(r['created_at'], now)}"
                        f"{'  NEEDS ATTENTION: ' + r['attention'] if r['attention'] else ''}")
 
     emit(data, as_json, human)

@@ -38,7 +38,7 @@ from edge.views import status as station_status
 from offline_db.connection import atomic, iso
 from offline_db.freshness import parse_time
 from offline_db.journal import GENESIS, canonical, canonical_sql
-from offline_db.journal_checks import malformed
+from offline_db.journal_checks import malformed, tail_problems
 from offline_db.outbox import apply_receipt
 from offline_db.state import audit, get_state
 
@@ -83,6 +83,13 @@ def alarms(conn: sqlite3.Connection, data: dict[str, Any]) -> list[str]:
                              "AND attention != ''").fetchone()[0]
     if attention:
         out.append(f"{attention} pump fill(s) need attention")
+    # The journal's end against its anchors (recorded head, last receipt, outbox,
+    # authorizations): a cut or rehashed tail is sent on, but never without saying so.
+    for problem in tail_problems(conn):
+        where = f" at seq {problem.seq}" if problem.seq is not None else ""
+        alarm = (f"journal broken{where}: {problem.message} [{problem.reason}]; run "
+                 "'forecourt journal verify'")
+        out.append(alarm[:500])  # the office takes alarms of at most 500 characters
     return out
 
 

@@ -124,12 +124,12 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
                        f"last seen {ago(r['last_seen_at'], now)}  outbox {r['outbox_depth']}  "
                        f"gaps {len(r['gaps'])}  forks {len(r['forks'])}  "
                        f"quarantined {r['quarantined']}"
-                       f"{'  last flash ' + r['last_flash'] if r['last_flash'] else ''}")
+                       f"{'  last flash ' + ago(r['last_flash'], now) if r['last_flash'] else ''}")
             for alarm in r["alarms"]:
                 click.echo(f"{'':<12} ALARM {alarm}")
         for r in refused:
             click.echo(f"refused messages ({r['reason']}): {r['count']}, last at "
-                       f"{r['last_at']}: {r['last_detail']}")
+                       f"{ago(r['last_at'], now)}: {r['last_detail']}")
 
     emit(rows, as_json, human)
 
@@ -252,6 +252,7 @@ def office_cards_unblock(ctx: click.Context, card: str) -> None:
 @click.pass_context
 def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
     """Unlock CARD's PIN at every station (a new card-master version, recorded with you)."""
+    check_args("office.cards.pin_reset", {"card": card})
     who = actor()
     conn = open_office(cfg(ctx).office.data_dir)
     try:
@@ -273,6 +274,7 @@ def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
 @click.pass_context
 def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | None) -> None:
     """Issue a signed digital-card token for CARD (shown as a QR code on a phone)."""
+    check_args("office.cards.token", {"card": card})
     office_cfg = cfg(ctx).office
     try:
         seconds = parse_duration(valid)

@@ -13,7 +13,7 @@ from cloud_sync.bundle import BundleError
 from cloud_sync.flash_office import export_reply, import_sales_bundle
 from cloud_sync.office_store import open_office
 from edge.clikit import cfg, emit, json_option
-from edge.display import Currency, litres
+from edge.display import Currency, litres, size
 from offline_db.connection import utc_now
 
 log = structlog.get_logger(__name__)
@@ -100,6 +100,6 @@ def office_flash_export(ctx: click.Context, stations: tuple[str, ...], directory
             cards = (f"card-store snapshot version {r['to_version']}" if r["cards"] == "snapshot"
                      else f"card-store changes {r['from_version']}->{r['to_version']}")
             click.echo(f"wrote {r['file']}: receipt up to seq {r['up_to_seq']}, {cards}, "
-                       f"network use of {r['usage_cards']} limited cards ({r['size']:,} bytes)")
+                       f"network use of {r['usage_cards']} limited cards ({size(r['size'])})")
 
     emit(results, as_json, human)

@@ -14,6 +14,7 @@ from cloud_sync import tokens
 from drivers.dart.capture import CaptureError, decode_capture, parse_hex
 from edge.clikit import actor, cfg, emit, json_option
 from edge.control import DaemonNotRunning, call
+from edge.display import pump_line, reader_event
 from edge.inputs import COUNT
 from edge.keys import configured_office_key
 from offline_db.connection import utc_now
@@ -62,10 +63,7 @@ def pump_status(ctx: click.Context, as_json: bool) -> None:
         if not data:
             click.echo("no pump lines configured")
         for r in data:
-            nozzle = f" nozzle {r['nozzle']} out" if r["nozzle_out"] else ""
-            sale_ = f" sale {r['sale_id']}" if r["sale_id"] else ""
-            click.echo(f"pump {r['pump']:>2} {r['line']} {r['address']}: "
-                       f"{'online' if r['online'] else 'OFFLINE'} {r['state']}{nozzle}{sale_}")
+            click.echo(pump_line(r))
 
     emit(rows, as_json, human)
 
@@ -125,9 +123,13 @@ def readers_list(ctx: click.Context, as_json: bool) -> None:
 
 @readers.command("watch")
 @click.option("--count", type=COUNT, help="Stop after this many reads.")
+@json_option
 @click.pass_context
-def readers_watch(ctx: click.Context, count: int | None) -> None:
-    """Print card reads live, as the daemon sees them (Ctrl-C to stop)."""
+def readers_watch(ctx: click.Context, count: int | None, as_json: bool) -> None:
+    """Print card reads live, as the daemon sees them (Ctrl-C to stop).
+
+    One line per read (reader, pump, card, decision); --json: one JSON object per line.
+    """
     path = cfg(ctx).station.socket_path
     try:
         after = call(path, "readers.events", {"after": 0}, actor=actor())["last"]
@@ -138,7 +140,7 @@ def readers_watch(ctx: click.Context, count: int | None) -> None:
         while count is None or seen < count:
             batch = call(path, "readers.events", {"after": after}, actor=actor())
             for event in batch["events"]:
-                click.echo(json.dumps(event))
+                click.echo(json.dumps(event) if as_json else reader_event(event))
                 seen += 1
             after = batch["last"]
             time.sleep(0.3)

@@ -27,7 +27,7 @@ from edge import logs
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import Config
 from edge.control import DaemonNotRunning, call
-from edge.display import Currency, litres
+from edge.display import Currency, ago, litres, size
 from edge.errors import ForecourtError
 from edge.lifecycle import Station
 from edge.operations import perform
@@ -121,7 +121,7 @@ def _export_line(r: dict[str, Any], money: Currency) -> str:
         return f"exported no sales (none undelivered) and the station status to {r['path']}"
     return (f"exported {r['sales']:,} sales, seq {r['first_seq']}-{r['last_seq']}: "
             f"{litres(r['volume_ml'])}, amount {money.money(r['amount'])}, to {r['path']} "
-            f"({r['size'] / 1e6:.1f} MB)")
+            f"({size(r['size'])})")
 
 
 def _import(config: Config, file: Path) -> dict[str, Any]:
@@ -167,7 +167,13 @@ def flash_export(ctx: click.Context, directory: Path, as_json: bool) -> None:
                         "error": str(exc)})
         raise
     record(config, {"at": iso(utc_now()), "action": "export", "ok": True, **result})
-    emit(result, as_json, lambda r: click.echo(_export_line(r, config.station.money)))
+
+    def human(r: dict[str, Any]) -> None:
+        click.echo(_export_line(r, config.station.money))
+        for alarm in r["alarms"]:  # sent to the head office with the status, and said here
+            click.echo(f"  ALARM {alarm}")
+
+    emit(result, as_json, human)
 
 
 @flash.command("import")
@@ -268,5 +274,6 @@ def status_line(config: Config) -> str | None:
     else:
         text = r.get("error") or (_export_line(r, config.station.money)
                                   if r.get("action") == "export" else _import_line(r))
-    return f"{r.get('at')} {r.get('action')} {'ok' if r.get('ok') else 'FAILED'}: {text}"
+    at = ago(str(r.get("at") or ""), utc_now())
+    return f"{at} {r.get('action')} {'ok' if r.get('ok') else 'FAILED'}: {text}"
 

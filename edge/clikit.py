@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sqlite3
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +28,11 @@ class ForecourtGroup(click.Group):
             raise click.ClickException(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise click.ClickException(f"the database refused the operation: {exc}") from None
+        except BrokenPipeError:
+            # The reader of our output has gone (``forecourt status | head -1``): nothing
+            # failed that it needs telling. Python's own flush at exit must not fail either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(1) from None
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             raise click.ClickException(f"{exc.strerror or exc}{where}") from None

@@ -73,6 +73,52 @@ def litres(ml: int) -> str:
     return f"{sign}{whole:,}.{frac:03d} l"
 
 
+_SIZES = (("GB", 10**9), ("MB", 10**6), ("kB", 10**3))
+
+
+def size(count: int) -> str:
+    """A file size: ``979`` -> ``979 bytes``, ``48213`` -> ``48.2 kB``, then MB and GB."""
+    for name, unit in _SIZES:
+        if count >= unit:
+            return f"{count / unit:,.1f} {name}"
+    return f"{count:,} byte{'' if count == 1 else 's'}"
+
+
+def pump_line(r: dict[str, Any]) -> str:
+    """One pump as ``forecourt pump status`` shows it.
+
+    ``pump  1 island-1 0x50: online FILLING nozzle 3 out sale AVR0YZR5G4``; a pump that
+    has not answered since the daemon started has no state yet: ``state unknown``.
+    """
+    nozzle = f" nozzle {r['nozzle']} out" if r.get("nozzle_out") else ""
+    sale = f" sale {r['sale_id']}" if r.get("sale_id") else ""
+    state = r.get("state") or "state unknown"
+    return (f"pump {r['pump']:>2} {r['line']} {r['address']}: "
+            f"{'online' if r.get('online') else 'OFFLINE'} {state}{nozzle}{sale}")
+
+
+def reader_event(event: dict[str, Any]) -> str:
+    """One card read as ``forecourt readers watch`` shows it (its JSON: ``--json``).
+
+    ``20:25:30  swipe5  pump 5  magstripe 7800001234567893: APPROVED sale X up to 38.818 l``
+    """
+    at = str(event.get("at") or "")[11:19]
+    pump = event.get("pump")
+    where = f"pump {pump}" if pump else "desk"
+    card = f"{event.get('kind') or 'card'} {event.get('card')}"
+    result = event.get("result")
+    if result == "approved":
+        what = (f"APPROVED sale {event.get('sale_id')} up to "
+                f"{litres(int(event.get('max_volume_ml') or 0))}")
+    elif result == "denied":
+        what = f"DENIED {event.get('reason')}"
+    elif result == "refused":
+        what = f"REFUSED {event.get('reason')}: {event.get('message')}"
+    else:
+        what = str(result)
+    return f"{at}  {event.get('reader')}  {where}  {card}: {what}"
+
+
 _UNITS = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
 
 

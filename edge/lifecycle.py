@@ -214,7 +214,7 @@ class Station:
                              now=now, actor=actor)
                 log.warning("sale.denied", sale_id=sale_id, card_id=card_id, pump=pump,
                             reason=str(decision.reason), detail=early[1])
-                return self._decision_json(sale_id, card_id, pump, decision)
+                return self._decision_json(sale_id, card_id, pump, decision, detail=early[1])
             state = self.state
             ctx = build_context(self.conn, self.config, now, state=state, policy=self.policy,
                                 stop_listed=store.is_stop_listed(self.conn, *ids),
@@ -289,14 +289,18 @@ class Station:
                       pump=pump, reason=str(reason), detail=detail)
         log.info("sale.denied", sale_id=sale_id, card_id=card, pump=pump, reason=str(reason),
                  detail=detail or None)
-        return self._decision_json(sale_id, card, pump, decision)
+        return self._decision_json(sale_id, card, pump, decision, detail=detail or None)
 
     @staticmethod
-    def _decision_json(sale_id: str, card_id: str, pump: int, d: Decision) -> dict[str, Any]:
-        return {"approved": d.approved, "reason": str(d.reason),
+    def _decision_json(sale_id: str, card_id: str, pump: int, d: Decision,
+                       detail: str | None = None) -> dict[str, Any]:
+        """The answer to an authorization; ``detail``: the sentence behind a refusal made
+        before the engine (which token problem, which clone), else None."""
+        return {"approved": d.approved, "reason": str(d.reason), "detail": detail,
                 "sale_id": sale_id if d.approved else None, "decision_id": sale_id,
                 "card_id": card_id, "pump": pump, "products": list(d.products),
                 "max_volume_ml": d.max_volume_ml, "max_amount": d.max_amount,
+                "hold_amount": d.hold_amount,
                 "stale_data": d.stale, "odometer_flag": d.odometer_flag}
 
     # -- completion ---------------------------------------------------------------------

@@ -51,9 +51,10 @@ def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
     """Everything that decides an authorization of the card, as the engine sees it now.
 
     Use of each limit and visit count is split into ``used`` (sales) and ``held`` (open
-    authorizations, which may still fill); wallets say what is held on them and
-    whether they have expired; then PIN state, time windows, allowed stations, and
-    the vehicle with its binding, odometer requirement and last reading here.
+    authorizations, which may still fill); wallets say what this station's sales spent
+    since the card data's balance, what is held on them and whether they have expired;
+    then PIN state, time windows, allowed stations, and the vehicle with its binding,
+    odometer requirement and last reading here.
     """
     row = store.find_card(conn, card)
     if row is None:
@@ -84,6 +85,9 @@ def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
     for w in wallets:
         w.pop("card_id", None)
         w["held"] = held.get(w["wallet_id"], 0)
+        # what this station's sales took since the card data's balance (available is
+        # balance - spent - held)
+        w["spent"] = w["balance"] - w["available"] - w["held"]
         w["expired"] = w["expires"] is not None and date.fromisoformat(w["expires"]) < today
     rules = json.loads(row["rules"])
     max_tries = config.authorization.pin_max_tries

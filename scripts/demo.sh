@@ -10,10 +10,12 @@ ROOT=$(pwd)
 FC="$ROOT/.venv/bin/forecourt"
 WORK=$(mktemp -d /tmp/forecourt-demo.XXXXXX)
 
-# The embedded defaults with the data directory in a fresh temporary folder, plus
+# The embedded defaults with the station's and the office's data directories in a
+# fresh temporary folder (each its own, as on two machines), plus
 # one pump line with two simulated DART pumps (pumps 1 and 2). Pumps 3 and 4 are on
 # no line: manual pumps, completed by the attendant.
-sed "s|^data_dir = .*|data_dir = \"$WORK/station\"|" config.toml > "$WORK/config.toml"
+sed -e "s|^data_dir = \"var/station\"|data_dir = \"$WORK/station\"|" \
+    -e "s|^data_dir = \"var/office\"|data_dir = \"$WORK/office\"|" config.toml > "$WORK/config.toml"
 cat >> "$WORK/config.toml" <<CONFIG
 
 [[pump_lines]]

@@ -96,7 +96,8 @@ def test_request_problems_are_decisions_with_their_reason(station_dir: Path) -> 
         assert (data["approved"], data["reason"]) == (False, "token_required")
     # No office key is configured here: every token is refused, and said so in one line.
     out = run("sale", "authorize", "--token", "FC1.x.y", "--pump", "1").stdout
-    assert out == "DENIED card FC1.x.y pump 1: token_invalid\n"
+    assert out == ("DENIED card FC1.x.y pump 1: token_invalid (no office public key is "
+                   "configured ([station] office_public_key))\n")
     assert "give --card or --token" in run("sale", "authorize", "--pump", "1", ok=False).output
     # Issue 10 #11: a request below [authorization] min_preset_ml is the request's problem.
     for ask in (("--volume", "1"), ("--amount", "1")):
@@ -224,7 +225,7 @@ def test_human_output_shows_money_in_the_currency(station_dir: Path) -> None:
     shown = run("cards", "show", CARD).stdout
     assert "minor units" not in shown
     assert "20,000.00 RUB" in shown  # the month money limit
-    assert "balance 1,000.00 RUB, held 0.00 RUB, available 194.55 RUB" in shown
+    assert "balance 1,000.00 RUB, spent 805.45 RUB, held 0.00 RUB, available 194.55 RUB" in shown
     # JSON keeps integers in minor units.
     assert run_json("journal", "list")[0]["amount"] == 80545
 
@@ -241,6 +242,11 @@ def test_status_shows_card_data_age_in_days_and_hours(station_dir: Path) -> None
     age = next(line for line in lines if line.startswith("card data age"))
     assert age.split(None, 3)[-1] == "2 d 12 h"
     assert run_json("status")["card_data_age_s"] in (216_707, 216_708)
+    # Verification of issue 10 #15: "card data stale  False" was Python's, not a person's
+    stale = next(line for line in lines if line.startswith("card data stale "))
+    assert stale.split()[-1] == "yes"
+    assert next(line for line in lines if line.startswith("daemon running")).split()[-1] == "no"
+    assert run_json("status")["card_data_stale"] is True
 
 
 def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
@@ -270,6 +276,19 @@ def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
     assert "15.200 l" in out and "805.45 RUB" in out
     assert run_json("office", "sales")[0]["amount"] == 80545
     assert " s ago)" in run("office", "stations").stdout  # last seen, with its age
+    # Verification of issue 10 #15: the last flash transfer was a bare timestamp with
+    # microseconds ("last flash 2026-11-28T20:23:57.538155Z"); its age like last seen
+    with sqlite3.connect(station_dir.parent / "var" / "office" / "office.db") as office:
+        office.execute("INSERT INTO flash_transfers (at, direction, station_id, file, "
+                       "outcome) VALUES ('2026-11-26T07:00:00.000000Z', 'in', 'S-001', "
+                       "'x.fcb', 'ok')")
+    assert "last flash 2026-11-26T07:00:00Z (" in run("office", "stations").stdout
+    (station_dir / "flash-status.json").write_text(json.dumps(
+        {"at": "2026-11-26T07:00:00.000000Z", "action": "export", "ok": True, "sales": 0,
+         "path": "/stick/x.fcb"}))
+    flash = next(line for line in run("status").stdout.splitlines()
+                 if line.startswith("flash last "))
+    assert flash.split(None, 2)[2].startswith("2026-11-26T07:00:00Z (")
 
 
 def test_flash_lines_show_money_in_the_currency() -> None:
@@ -285,6 +304,7 @@ def test_flash_lines_show_money_in_the_currency() -> None:
               "stored": 1532, "duplicates": 0, "contiguous_seq": 41742, "gaps": [],
               "alarms": []}
     assert "amount 34,120,443.18 EUR)" in _import_line(ingest, eur)
+    assert _export_line(export, eur).endswith("(100.0 kB)")  # not "(0.1 MB)"
 
 
 # -- cards show: what decides (issue 10 #16) ----------------------------------------------
@@ -307,6 +327,19 @@ def test_cards_show_says_what_decides(station_dir: Path) -> None:
     assert "stations: S-001, S-002 (allowed here)" in digital
     data = run_json("cards", "show", "7800001234567891")
     assert data["vehicle"]["binding"] is True and data["time_windows"][0]["from"] == "05:00"
+
+
+def test_cards_show_wallet_says_what_was_spent_since_the_card_data(station_dir: Path) -> None:
+    """Verification of issue 10 #16: after a sale paid from W-1, 'cards show' said
+    'balance 1,000.00 RUB, held 0.00 RUB, available 194.55 RUB': what went is shown."""
+    auth = run_json("sale", "authorize", "--card", CARD, "--pump", "3", "--product", "AI95")
+    run("sale", "complete", auth["sale_id"], "--volume", "15200")
+    text = run("cards", "show", CARD).stdout
+    assert ("wallet W-1: balance 1,000.00 RUB, spent 805.45 RUB, held 0.00 RUB, "
+            "available 194.55 RUB") in text
+    wallet = run_json("cards", "show", CARD)["wallets"][0]
+    assert (wallet["balance"], wallet["spent"], wallet["held"], wallet["available"]) == \
+        (100000, 80545, 0, 19455)
 
 
 def test_sales_show_vehicle_odometer_and_flag(station_dir: Path) -> None:
@@ -402,3 +435,81 @@ def test_huge_numbers_on_the_command_line_are_usage_errors(station_dir: Path,
     assert result.exit_code == 2, result.output
     assert "is not in the range" in result.stderr and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(station_dir: Path) -> None:
+    """Verification of issue 10 #15: 'forecourt status | head -1' printed 'Error: Broken
+    pipe' on stderr; a reader that has read enough is not a failure to report."""
+    import subprocess
+
+    from tests.conftest import forecourt_exe
+
+    proc = subprocess.Popen([forecourt_exe(), "status"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read()
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert b"Broken pipe" not in err and b"Traceback" not in err, err
+
+
+def test_sale_list_shows_ages_and_no_volume_for_a_denial(station_dir: Path) -> None:
+    """Verification of issue 10 #15: 'sale list' showed 'pump_busy  up to 0.000 l  at
+    2026-11-28T20:24:05.516631Z'; an open authorization's age is what an attendant needs."""
+    auth = run_json("sale", "authorize", "--card", CARD, "--pump", "3", "--product", "AI95")
+    run("sale", "authorize", "--card", "7800001234567893", "--pump", "3")
+    rows = run("sale", "list").stdout.splitlines()
+    assert "pump_busy" in rows[-1] and "up to" not in rows[-1]
+    assert rows[-1].rstrip().endswith(" s ago)") and ".000000Z" not in rows[-1]
+    opened = run("sale", "list", "--open").stdout.splitlines()
+    assert opened[0].startswith(auth["sale_id"]) and "up to 18.871 l" in opened[0]
+    assert opened[0].rstrip().endswith(" s ago)")
+
+
+def test_a_refused_token_says_why(station_dir: Path) -> None:
+    """Verification of issue 10 #1: 'sale authorize --token' answered 'token_invalid' alone
+    whether the token was forged, cut short or the station has no office key configured;
+    the reason code stays, with the sentence that says which."""
+    answer = run_json("sale", "authorize", "--token", "FC1.abc.def", "--pump", "1")
+    assert (answer["approved"], answer["reason"]) == (False, "token_invalid")
+    assert answer["detail"]
+    text = run("sale", "authorize", "--token", "FC1.abc.def", "--pump", "1").stdout
+    assert text.startswith("DENIED card FC1.abc.def pump 1: token_invalid (")
+    assert answer["detail"] in text
+    plain = run_json("sale", "authorize", "--card", "7800001234567894", "--pump", "2")
+    assert (plain["reason"], plain["detail"]) == ("card_blocked", None)
+
+
+@pytest.mark.parametrize("command", [("office", "cards", "token"),
+                                     ("office", "cards", "pin-reset")])
+def test_office_card_commands_refuse_control_characters(station_dir: Path,
+                                                        sample_store_file: Path,
+                                                        command: tuple[str, ...]) -> None:
+    """Verification of issue 10 #1/#5 (sibling of #10): 'office cards block' refused a card
+    with a control character, but 'office cards token' and 'pin-reset' took it and echoed
+    it raw ('Error: card T-8F2K9Q<newline> is not in the card master')."""
+    run("office", "init")
+    run("office", "cards", "import", str(sample_store_file))
+    bad = run(*command, "7800001234567892\x1b[2J", ok=False)
+    assert bad.exit_code == 1
+    assert "must not contain control characters" in bad.stderr and "\x1b" not in bad.stderr
+    newline = run(*command, "T-8F2K9Q\n", ok=False)
+    assert newline.exit_code == 1 and "\nT-8F2K9Q" not in newline.stderr
+    assert newline.stderr.count("\n") == 1
+
+
+def test_an_approval_for_several_products_shows_the_amount_range(station_dir: Path) -> None:
+    """Verification of issue 10 #15: 'AI92, AI95, DT up to 3.000 l or 152.70 RUB' read as
+    a money cap, yet the pump is preset by volume and 3.000 l of AI95 came to 158.97 RUB;
+    what 3 litres cost, from the cheapest to the dearest product."""
+    text = run("sale", "authorize", "--card", "7800001234567893", "--pump", "3",
+               "--volume", "3000").stdout
+    assert text.rstrip().endswith("AI92, AI95, DT up to 3.000 l (152.70 to 190.50 RUB "
+                                  "by product)")
+    answer = run_json("sale", "authorize", "--card", "7800001234567893", "--pump", "4",
+                      "--volume", "3000")
+    assert (answer["max_amount"], answer["hold_amount"]) == (15270, 19050)
+    one = run("sale", "authorize", "--card", "7800001234567893", "--pump", "5",
+              "--volume", "3000", "--product", "AI95").stdout
+    assert one.rstrip().endswith("AI95 up to 3.000 l or 158.97 RUB")

@@ -213,9 +213,12 @@ def test_the_daemon_records_the_key_of_a_database_from_before(data_dir: Path) ->
 @pytest.mark.parametrize("command", [("init",), ("keys", "show"), ("run",),
                                      ("flash", "export", "."),
                                      ("cards", "import", "card-store.json"),
-                                     ("sale", "authorize", "--card", CARD, "--pump", "2")])
+                                     ("sale", "authorize", "--card", CARD, "--pump", "2"),
+                                     ("status",), ("status", "--json")])
 def test_another_station_id_over_the_database_is_refused(sold: Path, env_config: Path,
                                                          command: tuple[str, ...]) -> None:
+    """Verification of issue 10 #12 (status): 'forecourt status' showed 'station id S-002'
+    for S-001's database, the one command that says who the station is."""
     env_config.write_text(env_config.read_text().replace('id = "S-001"', 'id = "S-002"', 1))
     before = digest(sold / "station.db")
     line = one_sentence(run(*command, ok=False))

@@ -339,7 +339,7 @@ def run_console(*, count: int, nozzles: int, port: str | None, link: Path | None
                 break
             try:
                 print(console_command(sim, words), flush=True)
-            except (ValueError, IndexError, KeyError) as exc:
+            except ValueError as exc:
                 print(f"error: {exc}", flush=True)
     except KeyboardInterrupt:
         pass
@@ -347,8 +347,23 @@ def run_console(*, count: int, nozzles: int, port: str | None, link: Path | None
         sim.stop()
 
 
+_USAGE = {"lift": "lift P N", "hang": "hang P", "fault": "fault P KIND"}
+_FAULTS = ("drop", "corrupt", "nak", "silent", "echo", "late", "restart", "forget")
+MAX_LATE_MS = 10_000
+
+
+def _whole(word: str, what: str) -> int:
+    if not word.isdigit():  # digits only: no sign, no spaces, no '1_000'
+        raise ValueError(f"{what} is a whole number, not {word!r}")
+    return int(word)
+
+
 def console_command(sim: PumpSimulator, words: list[str]) -> str:
-    """Apply one console command; pumps are numbered 1.. (address 0x50 + n - 1)."""
+    """Apply one console command; pumps are numbered 1.. (address 0x50 + n - 1).
+
+    A mistake (unknown command, pump or nozzle, a missing or extra word, a number that
+    is not one) raises ValueError with one sentence and changes nothing.
+    """
     cmd = words[0]
     if cmd == "status":
         with sim.lock:
@@ -356,14 +371,35 @@ def console_command(sim: PumpSimulator, words: list[str]) -> str:
                 f"pump {a - 0x4F}: {p.state.name} nozzle {p.nozzle}{' out' if p.nozzle_out else ''}"
                 f" filled {int(p.filled_volume)} totals {p.totals_volume}"
                 for a, p in sorted(sim.pumps.items()))
-    address = 0x4F + int(words[1])
+    if cmd not in _USAGE:
+        raise ValueError(f"unknown command {cmd!r}")
+    late = cmd == "fault" and len(words) > 2 and words[2] == "late"
+    wanted = {"lift": 3, "hang": 2, "fault": 4 if late else 3}[cmd]
+    if len(words) != wanted:
+        raise ValueError(f"usage: {'fault P late MS' if late else _USAGE[cmd]}")
+    number = _whole(words[1], "a pump number")
+    address = 0x4F + number
+    if address not in sim.pumps:
+        raise ValueError(f"pump {number} is not simulated here (pumps 1 to {len(sim.pumps)})")
     pump = sim.pumps[address]
     if cmd == "lift":
-        sim.lift(address, int(words[2]))
+        nozzle = _whole(words[2], "a nozzle number")
+        if not 1 <= nozzle <= len(pump.prices):
+            raise ValueError(f"pump {number} has nozzles 1 to {len(pump.prices)}, not {nozzle}")
+        sim.lift(address, nozzle)
     elif cmd == "hang":
         sim.hang(address)
-    elif cmd == "fault":
+    else:
         kind = words[2]
+        if kind not in _FAULTS:
+            raise ValueError(f"unknown fault {kind!r} (drop, corrupt, nak, silent, echo, "
+                             "late MS, restart, forget)")
+        late_ms = 0
+        if late:
+            text = words[3]
+            late_ms = _whole(text.removeprefix("-"), "a delay in ms")
+            if text.startswith("-") or late_ms > MAX_LATE_MS:
+                raise ValueError(f"a delay in ms is 0 to {MAX_LATE_MS}, not {text}")
         with sim.lock:
             faults = pump.faults
             if kind == "drop":
@@ -377,11 +413,7 @@ def console_command(sim: PumpSimulator, words: list[str]) -> str:
             elif kind == "echo":
                 faults.echo = not faults.echo
             elif kind == "late":
-                faults.late_s = int(words[3]) / 1000
-            elif kind in ("restart", "forget"):
-                pump.restart(lose_memory=kind == "forget")
+                faults.late_s = late_ms / 1000
             else:
-                raise ValueError(f"unknown fault {kind!r}")
-    else:
-        raise ValueError(f"unknown command {cmd!r}")
+                pump.restart(lose_memory=kind == "forget")
     return "ok"

@@ -353,6 +353,32 @@ def test_console_fault_nak(rig: Rig) -> None:
     assert rig.pump().faults.nak_next == 0
 
 
+@pytest.mark.parametrize(("words", "message"), [
+    (["lift", "9", "1"], "pump 9 is not simulated here (pumps 1 to 1)"),
+    (["lift", "1", "9"], "pump 1 has nozzles 1 to 2, not 9"),
+    (["lift", "1", "0"], "pump 1 has nozzles 1 to 2, not 0"),
+    (["lift", "x", "1"], "a pump number is a whole number, not 'x'"),
+    (["lift", "1"], "usage: lift P N"),
+    (["lift", "1", "1", "1"], "usage: lift P N"),
+    (["hang"], "usage: hang P"),
+    (["fault", "1", "late", "abc"], "a delay in ms is a whole number, not 'abc'"),
+    (["fault", "1", "late", "-5"], "a delay in ms is 0 to 10000, not -5"),
+    (["fault", "1", "late"], "usage: fault P late MS"),
+    (["fault", "1", "bogus"], "unknown fault 'bogus' (drop, corrupt, nak, silent, echo, "
+                              "late MS, restart, forget)"),
+])
+def test_console_mistakes_are_one_sentence_and_change_nothing(rig: Rig, words: list[str],
+                                                               message: str) -> None:
+    """Verification of issue 10 #14: the simulator's console answered 'error: 88',
+    'error: list index out of range' or 'invalid literal for int()', and took 'lift 1 0'
+    (a nozzle 0, shown as 'nozzle 0 out') and 'late -5'."""
+    before = console_command(rig.sim, ["status"])
+    with pytest.raises(ValueError) as err:
+        console_command(rig.sim, words)
+    assert str(err.value) == message
+    assert console_command(rig.sim, ["status"]) == before
+
+
 def exchange(line: SerialTransport, wire: bytes) -> tuple[FrameType, int] | None:
     """Write one frame as a foreign master would; the pump's ACK/NAK (type, TX#), if any."""
     line.write(wire)

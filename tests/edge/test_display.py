@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.config import load_config_dict
-from edge.display import Currency, age, ago, litres
+from edge.display import Currency, age, ago, litres, pump_line, reader_event, size
 from edge.errors import ConfigError
 
 
@@ -47,6 +47,50 @@ def test_price_and_unit() -> None:
 ])
 def test_age_in_two_largest_units(seconds: int | None, text: str) -> None:
     assert age(seconds) == text
+
+
+@pytest.mark.parametrize(("count", "text"), [
+    (0, "0 bytes"), (1, "1 byte"), (979, "979 bytes"), (48_213, "48.2 kB"),
+    (999_999, "1,000.0 kB"), (3_400_000, "3.4 MB"), (2_500_000_000, "2.5 GB"),
+])
+def test_sizes_as_people_read_them(count: int, text: str) -> None:
+    """Verification of issue 10 #15: 'flash export' said '(0.0 MB)' for a 1 kB bundle
+    while 'office flash export' said '(979 bytes)'; one rule for both."""
+    assert size(count) == text
+
+
+def test_reader_events_as_people_read_them() -> None:
+    """Verification of issue 10 #15: 'readers watch' printed raw JSON with max_volume_ml
+    to a person; a line with the volume in litres (JSON stays with --json)."""
+    approved = {"n": 7, "at": "2026-11-28T20:25:30.515342Z", "reader": "swipe5", "pump": 5,
+                "kind": "magstripe", "card": "7800001234567893", "result": "approved",
+                "reason": "approved", "sale_id": "AK6ZDN8YBV", "max_volume_ml": 38818}
+    assert reader_event(approved) == ("20:25:30  swipe5  pump 5  magstripe 7800001234567893: "
+                                      "APPROVED sale AK6ZDN8YBV up to 38.818 l")
+    denied = {**approved, "result": "denied", "reason": "pump_busy", "sale_id": None,
+              "max_volume_ml": 0}
+    assert reader_event(denied).endswith("magstripe 7800001234567893: DENIED pump_busy")
+    refused = {"n": 2, "at": "2026-11-28T20:25:13.410161Z", "reader": "swipe5", "pump": 5,
+               "card": "****", "result": "refused", "reason": "swipe_malformed",
+               "message": "the PAN on track 2 has 1 digit; a PAN has 12 to 19"}
+    assert reader_event(refused) == ("20:25:13  swipe5  pump 5  card ****: REFUSED "
+                                     "swipe_malformed: the PAN on track 2 has 1 digit; a PAN "
+                                     "has 12 to 19")
+    desk = {"n": 3, "at": "2026-11-28T20:26:00.000000Z", "reader": "desk", "pump": 0,
+            "kind": "rfid", "card": "7800001234567891", "result": "read at the desk"}
+    assert reader_event(desk) == "20:26:00  desk  desk  rfid 7800001234567891: read at the desk"
+
+
+def test_pump_lines_as_people_read_them() -> None:
+    """Verification of issue 10 #15: a pump silent since the daemon started was shown as
+    'pump  1 island-1 0x50: OFFLINE None'."""
+    silent = {"pump": 1, "line": "island-1", "address": "0x50", "online": False,
+              "state": None, "nozzle": None, "nozzle_out": False, "sale_id": None}
+    assert pump_line(silent) == "pump  1 island-1 0x50: OFFLINE state unknown"
+    filling = {**silent, "online": True, "state": "FILLING", "nozzle": 3, "nozzle_out": True,
+               "sale_id": "AVR0YZR5G4"}
+    assert pump_line(filling) == ("pump  1 island-1 0x50: online FILLING nozzle 3 out "
+                                  "sale AVR0YZR5G4")
 
 
 def _station(extra: str) -> str:

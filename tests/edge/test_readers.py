@@ -119,7 +119,8 @@ def test_readers_list_and_watch(station: Path, scanner: PtyLine,
     rows = {r["reader"]: r for r in fc_json(station, "readers", "list")}
     assert rows["pump3-qr"]["state"] == "ready" and rows["pump3-qr"]["pump"] == 3
     assert rows["desk-qr"]["state"] == "failed" and rows["desk-qr"]["error"]
-    watch = subprocess.Popen([*fc_args(station), "readers", "watch", "--count", "1"],
+    watch = subprocess.Popen([*fc_args(station), "readers", "watch", "--count", "1",
+                              "--json"],
                              stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
     token = fc(station, "office", "cards", "token", CARD).stdout.strip()

@@ -345,3 +345,22 @@ def test_upgrade_records_the_head_and_the_receipt_hash(tmp_path: Path) -> None:
         assert again.conn.execute("SELECT value FROM sync_state WHERE key = "
                                   "'last_receipt_hash'").fetchone()[0] == seq2
         assert journal.verify(again.conn).ok
+
+
+# -- what the head office is told ---------------------------------------------------------
+
+def test_the_status_sent_to_the_office_raises_an_alarm_for_a_broken_tail(
+        filled: Station) -> None:
+    """Verification of issue 10 #7: with the last row edited and rehashed (or the tail
+    cut), 'journal verify' fails, yet 'flash export' wrote the bundle with no alarm, so
+    the head office stored the altered sale unwarned. The station's status alarms name it."""
+    from cloud_sync.flash_station import alarms
+
+    assert alarms(filled.conn, {}) == []
+    filled.conn.execute("UPDATE journal SET amount = 1 WHERE seq = ?", (SALES,))
+    rehash_from(filled.conn, SALES)
+    raised = alarms(filled.conn, {})
+    assert len(raised) == 1 and raised[0].startswith("journal broken at seq 5: ")
+    assert raised[0].endswith("[head_mismatch]; run 'forecourt journal verify'")
+    cut(filled.conn, SALES)
+    assert any("[tail_missing]" in a for a in alarms(filled.conn, {}))
