@@ -143,6 +143,8 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
 def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
                  limit: int | None, as_json: bool) -> None:
     """Sales received from the stations (each exactly once)."""
+    if station_id is not None:
+        check_station_id(station_id, "office.sales")
     conn = open_office(cfg(ctx).office.data_dir)
     try:
         rows = list_sales(conn, station_id=station_id, since=since, limit=limit)
@@ -252,6 +254,7 @@ def office_cards_unblock(ctx: click.Context, card: str) -> None:
 @click.pass_context
 def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
     """Unlock CARD's PIN at every station (a new card-master version, recorded with you)."""
+    check_args("office.cards.pin_reset", {"card": card})
     who = actor()
     conn = open_office(cfg(ctx).office.data_dir)
     try:
@@ -273,6 +276,7 @@ def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
 @click.pass_context
 def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | None) -> None:
     """Issue a signed digital-card token for CARD (shown as a QR code on a phone)."""
+    check_args("office.cards.token", {"card": card})
     office_cfg = cfg(ctx).office
     try:
         seconds = parse_duration(valid)

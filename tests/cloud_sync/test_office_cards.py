@@ -85,3 +85,27 @@ def test_office_pin_reset_travels_as_a_new_version(office: Path) -> None:
                       ("7800001234567890", "card 7800001234567890 has no PIN")):
         refused = run("office", "cards", "pin-reset", card, ok=False)
         assert refused.exit_code == 1 and why in refused.output
+
+
+@pytest.mark.parametrize("args", [
+    ("office", "cards", "token", "{text}"),
+    ("office", "cards", "pin-reset", "{text}"),
+    ("office", "cards", "block", "{text}"),
+    ("office", "sales", "--station", "{text}"),
+    ("office", "flash", "export", "--station", "{text}", "{dir}"),
+])
+@pytest.mark.parametrize("text", ["\udced\udca0\udc80", "A\nB", "A\x1b[31m"])
+def test_office_text_arguments_are_refused_in_one_sentence(office: Path, tmp_path: Path,
+                                                           args: tuple[str, ...],
+                                                           text: str) -> None:
+    # Issue 10 #10 (sibling): a lone surrogate in an office command's card or station
+    # argument reached SQLite (UnicodeEncodeError, a traceback) and a newline or an
+    # escape was echoed back to the terminal; the station's commands refused them.
+    argv = [a.format(text=text, dir=tmp_path) for a in args]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1, \
+        result.output
+    assert text not in result.output
