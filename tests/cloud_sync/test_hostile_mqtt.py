@@ -271,6 +271,13 @@ def test_station_refuses_malformed_and_foreign_receipts_and_counts_replays(
         wait_for(lambda: sync_status(network).get("replays", 0) >= 1, "the replay counted")
         assert sync_status(network)["receipts"] == 1
         assert sync_status(network)["refused"] == base + len(hostile) + 1
+        # What an operator sees (found verifying issue 10 #10: the counts were only on
+        # the control socket, which no command showed).
+        shown = fc_json(network, "status")
+        counted = sync_status(network)
+        assert (shown["sync_receipts"], shown["sync_refused"], shown["sync_replays"]) == \
+            (counted["receipts"], counted["refused"], counted["replays"])
+        assert "sync replays" in fc(network, "status").stdout
     finally:
         stop_daemon(station)
     log = daemon_log(network).read_text()
