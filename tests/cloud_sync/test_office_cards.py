@@ -109,3 +109,33 @@ def test_office_text_arguments_are_refused_in_one_sentence(office: Path, tmp_pat
     assert result.output.startswith("Error: ") and result.output.count("\n") == 1, \
         result.output
     assert text not in result.output
+
+
+def test_one_key_speaks_for_one_station(office: Path) -> None:
+    # Found verifying issue 10 #0: the sender's key is the only source of a message's
+    # station id, but 'office station add' enrolled a key another station already had
+    # (and re-keyed a station to another's key, or to the office's own), so that key's
+    # holder could sign as either station and write into the other's ledger.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from edge.keys import public_text
+
+    key = public_text(Ed25519PrivateKey.generate())
+    assert "station S-1 enrolled" in run("office", "station", "add", "S-1",
+                                         "--public-key", key).output
+    for station in ("S-2", "S-1x"):
+        refused = run("office", "station", "add", station, "--public-key", key, ok=False)
+        assert refused.exit_code == 1
+        assert "is already station S-1's" in refused.output, refused.output
+    other = public_text(Ed25519PrivateKey.generate())
+    run("office", "station", "add", "S-2", "--public-key", other)
+    refused = run("office", "station", "add", "S-2", "--public-key", key, ok=False)
+    assert "is already station S-1's" in refused.output
+    office_key = run("office", "keys", "show").output.strip()
+    refused = run("office", "station", "add", "S-3", "--public-key", office_key, ok=False)
+    assert "is the office's own key" in refused.output
+    # Re-keying a station to a key of its own still works (a replaced station box).
+    assert "station S-2 re-keyed" in run("office", "station", "add", "S-2", "--public-key",
+                                         public_text(Ed25519PrivateKey.generate())).output
+    assert "already enrolled with this key" in run("office", "station", "add", "S-1",
+                                                   "--public-key", key).output
