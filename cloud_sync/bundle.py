@@ -463,8 +463,9 @@ def open_bundle(path: Path, *, me: str, my_key: Ed25519PrivateKey,
             raise BundleError("unknown_sender", f"{name} comes from {sender!r}, which is "
                               "not a known sender")
         if header["signer"] != public_text(key):
-            raise BundleError("unknown_key", f"{name} is signed by the key "
-                              f"{str(header['signer'])[:24]}..., not by {sender!r}'s known key")
+            signer = wire.printable(str(header["signer"]), 24)  # shown: nothing raw
+            raise BundleError("unknown_key", f"{name} is signed by the key {signer}..., not "
+                              f"by {sender!r}'s known key")
         if header["recipient"] != public_text(my_key):
             raise BundleError("wrong_recipient", f"{name} is encrypted for another key of "
                               f"{me!r} (re-keyed?); it cannot be read here")
