@@ -146,6 +146,16 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
         data["daemon_running"] = False
     else:
         data["daemon_running"] = True
+        # What sync has received since the daemon started: receipts applied, messages
+        # refused, and harmless replays (logged and counted, DESIGN invariant 8).
+        try:
+            sync = call(cfg(ctx).station.socket_path, "sync.status", {}, actor=actor(),
+                        timeout=2)
+        except ForecourtError:  # busy or gone meanwhile: the rest of the status stands
+            sync = {"enabled": False}
+        if sync.get("enabled", True):
+            for name in ("connected", "receipts", "refused", "replays"):
+                data[f"sync_{name}"] = sync.get(name)
     data["flash_last"] = status_line(cfg(ctx))
     data["flash_last_ok"] = (last_result(cfg(ctx)) or {}).get("ok")
 

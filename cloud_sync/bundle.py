@@ -365,11 +365,37 @@ class _Reader:
             raise BundleError("damaged", f"{self.path.name}: its compressed body ends early")
 
 
+def _check_header(header: dict[str, Any], name: str) -> None:
+    """The header's own fields, before any is used, stored or shown (issue 10 #10).
+
+    ``created_at`` is a UTC timestamp as forecourt writes them; ``range`` an object of
+    nothing but integers and nulls. (``from``, ``to`` and ``station_id`` are compared
+    with known ids and shown escaped.)
+    """
+    if not wire.is_timestamp(header["created_at"]):
+        raise BundleError("damaged", f"{name} is damaged: its header's created_at is not a "
+                          "UTC timestamp")
+    span = header["range"]
+    if not (isinstance(span, dict) and len(span) <= 8 and
+            all(wire.is_text(k, max_len=32) and _range_value(v) for k, v in span.items())):
+        raise BundleError("damaged", f"{name} is damaged: its header's range is not an "
+                          "object of numbers and names")
+
+
+def _range_value(value: Any) -> bool:
+    """A value of a header's ``range``: null, an integer, or a short name (``delta``)."""
+    if value is None or isinstance(value, int):
+        return True
+    return wire.is_text(value, max_len=32)
+
+
 def read_header(path: Path) -> dict[str, Any]:
     """The clear-text header of a bundle (no signature check: for listing only)."""
     try:
         with open(path, "rb") as f:
-            return _Reader(f, path).header
+            header = _Reader(f, path).header
+            _check_header(header, path.name)
+            return header
     except OSError as exc:
         raise BundleError("unreadable", f"cannot read {path}: {exc.strerror}") from None
 
@@ -424,6 +450,7 @@ def open_bundle(path: Path, *, me: str, my_key: Ed25519PrivateKey,
     try:
         reader = _Reader(f, path)
         header = reader.header
+        _check_header(header, name)
         if header["kind"] != kind:
             raise BundleError("wrong_kind", f"{name} is a {header['kind']} bundle, not a "
                               f"{kind} bundle")
@@ -436,8 +463,9 @@ def open_bundle(path: Path, *, me: str, my_key: Ed25519PrivateKey,
             raise BundleError("unknown_sender", f"{name} comes from {sender!r}, which is "
                               "not a known sender")
         if header["signer"] != public_text(key):
-            raise BundleError("unknown_key", f"{name} is signed by the key "
-                              f"{str(header['signer'])[:24]}..., not by {sender!r}'s known key")
+            signer = wire.printable(str(header["signer"]), 24)  # shown: nothing raw
+            raise BundleError("unknown_key", f"{name} is signed by the key {signer}..., not "
+                              f"by {sender!r}'s known key")
         if header["recipient"] != public_text(my_key):
             raise BundleError("wrong_recipient", f"{name} is encrypted for another key of "
                               f"{me!r} (re-keyed?); it cannot be read here")

@@ -18,6 +18,7 @@ from cloud_sync.office_views import list_sales, station_overview
 from edge.clikit import actor, cfg, emit, json_option
 from edge.config import DurationTooLong, parse_duration
 from edge.display import ago, litres, vehicle_note
+from edge.errors import KeyFileError
 from edge.inputs import COUNT, check_args, check_station_id
 from edge.keys import parse_public_text, public_text
 from offline_db.connection import atomic, iso, utc_now
@@ -70,13 +71,26 @@ def office_station() -> None:
 def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> None:
     """Enrol STATION_ID with its public key (its batches are refused until then)."""
     check_station_id(station_id, "office.station.add")
-    parse_public_text(public_key)
-    conn = open_office(cfg(ctx).office.data_dir)
+    public_key = public_text(parse_public_text(public_key))  # one spelling per key
+    data_dir = cfg(ctx).office.data_dir
+    if public_key == public_text(load_office_key(data_dir)):
+        raise click.ClickException("that key is the office's own key, not a station's: run "
+                                   "'forecourt keys show' on the station")
+    conn = open_office(data_dir)
     try:
         with atomic(conn):
+            # The key is the only source of a message's station id (docs/mqtt.md): a key
+            # another station has would let either write into the other's ledger.
+            for other, text in conn.execute("SELECT station_id, public_key FROM stations "
+                                            "WHERE station_id != ?", (station_id,)):
+                if _same_key(text, public_key):
+                    log.info("office.station_refused", station_id=station_id, holder=other)
+                    raise click.ClickException(
+                        f"that key is already station {other}'s: every station has its own "
+                        "key ('forecourt keys show' on it); nothing changed")
             old = conn.execute("SELECT public_key FROM stations WHERE station_id = ?",
                                (station_id,)).fetchone()
-            if old is not None and old["public_key"] == public_key:
+            if old is not None and _same_key(old["public_key"], public_key):
                 click.echo(f"station {station_id} is already enrolled with this key; "
                            "nothing changed")
                 return
@@ -87,6 +101,14 @@ def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> 
     finally:
         conn.close()
     click.echo(f"station {station_id} {'re-keyed' if old else 'enrolled'}")
+
+
+def _same_key(stored: str, public_key: str) -> bool:
+    """Whether an enrolled key (as stored, perhaps spelt otherwise) is ``public_key``."""
+    try:
+        return public_text(parse_public_text(stored)) == public_key
+    except KeyFileError:
+        return stored == public_key
 
 
 @office.command("stations")
@@ -143,6 +165,8 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
 def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
                  limit: int | None, as_json: bool) -> None:
     """Sales received from the stations (each exactly once)."""
+    if station_id is not None:
+        check_station_id(station_id, "office.sales")
     conn = open_office(cfg(ctx).office.data_dir)
     try:
         rows = list_sales(conn, station_id=station_id, since=since, limit=limit)

@@ -14,6 +14,7 @@ from cloud_sync.flash_office import export_reply, import_sales_bundle
 from cloud_sync.office_store import open_office
 from edge.clikit import cfg, emit, json_option
 from edge.display import Currency, litres, size
+from edge.inputs import check_station_id
 from offline_db.connection import utc_now
 
 log = structlog.get_logger(__name__)
@@ -86,6 +87,8 @@ def office_flash_import(ctx: click.Context, files: tuple[Path, ...], as_json: bo
 def office_flash_export(ctx: click.Context, stations: tuple[str, ...], directory: Path,
                         as_json: bool) -> None:
     """Write each station's reply (receipt and card-store changes) to DIRECTORY."""
+    for station in stations:
+        check_station_id(station, "office.flash.export")
     if not directory.is_dir():
         raise BundleError("no_folder", f"{directory} is not a folder (is the stick mounted?)")
     conn = open_office(cfg(ctx).office.data_dir)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 import threading
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -178,11 +179,25 @@ class OfficeSync:
         if env.id == last_id:
             raise EnvelopeError("replayed", f"the status {env.id} from {station_id!r} was "
                                 "already applied")
+        # A station's clock may be wrong. A status made further ahead of the office's
+        # clock than [offline] max_clock_skew is refused (as the station refuses such
+        # card data), and one held from before that rule is not trusted: otherwise a
+        # status stamped years ahead makes every later one look older, and the station
+        # stays offline at the office for good.
+        clock = utc_now()
+        latest = iso(clock + timedelta(seconds=self.config.offline.max_clock_skew_s))
+        if env.at > latest:
+            raise EnvelopeError("clock_ahead", f"a status from {station_id!r} made at "
+                                f"{env.at}, ahead of the office's clock ({iso(clock)}) by "
+                                "more than [offline] max_clock_skew: check the station's "
+                                "clock")
+        if last_at is not None and last_at > latest:
+            last_at = None
         older = last_at is not None and env.at < last_at
         if older and body["online"]:
             raise EnvelopeError("replayed", f"a status from {station_id!r} made at {env.at}, "
                                 f"older than the one held ({last_at})")
-        now = iso(utc_now())
+        now = iso(clock)
         with atomic(self.conn):
             if not older:
                 self.conn.execute(
@@ -199,6 +214,6 @@ class OfficeSync:
                 "INSERT INTO station_online (station_id, online, at, status_at, envelope_id) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET "
                 "online = excluded.online, at = excluded.at, "
-                "status_at = MAX(COALESCE(status_at, ''), excluded.status_at), "
-                "envelope_id = excluded.envelope_id",
-                (station_id, 1 if body["online"] else 0, now, env.at, env.id))
+                "status_at = excluded.status_at, envelope_id = excluded.envelope_id",
+                (station_id, 1 if body["online"] else 0, now, max(env.at, last_at or env.at),
+                 env.id))

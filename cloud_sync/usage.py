@@ -20,6 +20,7 @@ from typing import Any
 
 from edge.config import Config
 from edge.periods import period_start_date, period_start_utc
+from offline_db import bounds as B
 from offline_db.connection import iso
 
 PERIODS = ("day", "week", "month", "year")
@@ -65,9 +66,13 @@ def usage_ops(conn: sqlite3.Connection, card_ids: list[str], config: Config,
                     total[0] += r["volume_ml"]
                     total[1] += r["amount"]
                     total[2] += 1
+        # Never more than a station accepts (offline_db.bounds): a use at the bound
+        # exhausts any limit all the same, and one past it would have every station
+        # refuse the whole message (and every flash reply that carries it).
         usage = [{"period": period, "period_start":
                   period_start_date(period, today, week_start).isoformat(),
-                  "product": product, "volume_ml": v, "amount": a, "visits": n}
+                  "product": product, "volume_ml": min(v, B.MAX_VOLUME_ML),
+                  "amount": min(a, B.MAX_AMOUNT), "visits": min(n, B.MAX_COUNT)}
                  for (period, product), (v, a, n) in sorted(sums.items())]
         ops.append({"op": "usage", "card_id": card_id, "rev": rev, "station_seqs": seqs,
                     "usage": usage})

@@ -14,6 +14,7 @@ import click
 
 from edge.config import Config
 from edge.errors import ForecourtError
+from offline_db.bounds import escaped
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -51,8 +52,9 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
 
 
 def actor() -> str:
+    """``cli:<user>``; a user name from the environment is escaped if it is no clean text."""
     try:
-        return f"cli:{getpass.getuser()}"
+        return f"cli:{escaped(getpass.getuser(), 64)}"
     except (KeyError, OSError):
         return "cli:unknown"
 

@@ -25,12 +25,16 @@ from typing import Any
 from edge.config_ranges import MAX_DURATION_S, int_range
 from edge.display import Currency, currency_decimals
 from edge.errors import ConfigError
+from offline_db.bounds import text_problem
 
 ENV_VAR = "FORECOURT_CONFIG"
 SYSTEM_PATH = Path("/etc/forecourt/config.toml")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+#: Longest text value (a path, a name, a host) of the configuration, characters.
+MAX_CONFIG_TEXT = 4096
 
 
 class DurationTooLong(ValueError):
@@ -350,7 +354,11 @@ class OfficeConfig:
     token_max_valid: str = "24h"
 
     def validate(self) -> None:
-        if parse_duration(self.token_max_valid) <= 0:
+        try:
+            seconds = parse_duration(self.token_max_valid)
+        except ValueError as exc:
+            raise ValueError(f"[office] token_max_valid {exc}") from None
+        if seconds <= 0:
             raise ValueError("[office] token_max_valid must be longer than zero")
 
     @property
@@ -517,6 +525,12 @@ def _convert(hint: Any, value: Any, dotted: str) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         return _convert(args[0], value, dotted)
     expected = _TYPE_NAMES.get(hint, str(hint))
+    if hint in (str, Path) and isinstance(value, str):
+        # Shown to operators (status), logged, used as paths and topics: one line of
+        # text, nothing that acts on a terminal (issue 10 #10).
+        problem = text_problem(value, MAX_CONFIG_TEXT)
+        if problem:
+            raise ValueError(f"{_key(dotted)} {problem}")
     if hint is Path:
         if not isinstance(value, str):
             raise TypeError(f"{_key(dotted)} must be {expected}, got {_toml_type(value)}")

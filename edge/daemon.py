@@ -26,6 +26,7 @@ from edge.control import MAX_MESSAGE
 from edge.errors import ConfigError, ForecourtError, SaleError
 from edge.forecourt import Forecourt
 from edge.identity import load_station_key
+from edge.inputs import check_args
 from edge.keys import configured_office_key
 from edge.lifecycle import Station, apply_cards_message
 from edge.operations import perform
@@ -60,7 +61,12 @@ class _Handler(socketserver.StreamRequestHandler):
             request = json.loads(line)
             if not isinstance(request, dict) or not isinstance(request.get("args"), dict):
                 raise ValueError("not a request object")
-            op, actor = str(request.get("op")), str(request.get("actor", "control"))
+            op, actor = request.get("op"), request.get("actor", "control")
+            # An op is one of ours (a short printable name); the actor is text, checked
+            # like every argument in Daemon.handle: it is logged and recorded.
+            if not (isinstance(op, str) and op.isprintable() and len(op) <= 64) or \
+                    not isinstance(actor, str):
+                raise ValueError("not a request object")
         # not JSON, not UTF-8, a 5000-digit number, [[[[ (RecursionError)
         except (ValueError, UnicodeDecodeError, RecursionError):
             self._answer({"ok": False, "error": "malformed request", "code": "control_error"})
@@ -100,6 +106,7 @@ class Daemon:
 
     def handle(self, op: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
         try:
+            check_args(op, {"actor": actor})  # recorded with what it does (audit, sales)
             return {"ok": True, "result": self._handle(op, args, actor)}
         except ForecourtError as exc:
             log.info("control.refused", op=op, code=exc.code, error=str(exc))

@@ -41,6 +41,7 @@ INTS: dict[str, tuple[int, int]] = {
 TEXTS: dict[str, int] = {
     "card": B.MAX_TEXT, "product": B.MAX_TEXT, "vehicle": MAX_VEHICLE_LEN, "pin": 64,
     "sale_id": 64, "file": MAX_PATH, "token": tokens.MAX_LENGTH,
+    "actor": 100,  # who asked: "cli:<user>", "reader:<id>" (control socket, recorded)
 }
 #: Arguments that are lists of texts.
 TEXT_LISTS = frozenset({"presented"})

@@ -496,6 +496,8 @@ def apply_cards_message(station: Station, body: dict[str, Any], *,
             # The office's master carries no expiry of its own: its word (this delta or
             # heartbeat, itself valid until its expires_at) replaces a file's expires_at.
             set_state(conn, "card_store_expires_at", "")
+    except CardStoreFormatError as exc:  # an identifier another card holds: nothing changed
+        return CardsUpdate("refused", current, str(exc))
     finally:
         station.card_data_changed()
     return CardsUpdate("confirmed" if first == last else "applied", last)

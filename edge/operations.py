@@ -61,4 +61,5 @@ def perform(station: Station, op: str, args: dict[str, Any], actor: str) -> Any:
         raise ControlError(f"bad arguments for {op}: missing {sorted(missing)}, "
                            f"unexpected {sorted(extra)}")
     check_args(op, args)
+    check_args(op, {"actor": actor})  # recorded with what it does (audit, authorizations)
     return spec.run(station, args, actor)

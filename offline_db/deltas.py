@@ -104,16 +104,34 @@ def put_card(conn: sqlite3.Connection, c: CardSpec) -> None:
     insert_cards(conn, [c])
 
 
+#: The card columns no two cards may share (unique indexes of the cards table).
+IDENTIFIERS = ("pan", "rfid_uid", "token_id")
+
+
 def apply_ops(conn: sqlite3.Connection, ops: list[Op], *, station_id: str = "") -> None:
-    """Apply parsed operations (inside the caller's transaction)."""
+    """Apply parsed operations (inside the caller's transaction).
+
+    The card operations take effect together, as the state they leave: every card they
+    name is removed first, then the cards the delta keeps are inserted. So a PAN, RFID
+    UID or token id may move from one card to another within one delta, in any order
+    of its operations (the office lists a version's changes card by card); one that
+    another card still holds is a :class:`~edge.errors.CardStoreFormatError` naming
+    both, and the caller's transaction changes nothing.
+    """
+    final: dict[str, CardSpec | None] = {}
+    for op, value in ops:
+        if op == "card":
+            final[value.card_id] = value
+        elif op == "card_delete":
+            final[value] = None
+    for card_id in final:
+        delete_card(conn, card_id)
+    cards = [c for c in final.values() if c is not None]
+    _check_identifiers(conn, cards)
+    insert_cards(conn, cards)
     for op, value in ops:
         if op == "usage":
             _put_usage(conn, value, station_id)
-            continue
-        if op == "card":
-            put_card(conn, value)
-        elif op == "card_delete":
-            delete_card(conn, value)
         elif op == "product":
             product: Product = value
             conn.execute("INSERT OR REPLACE INTO products VALUES (?, ?, ?)",
@@ -124,6 +142,26 @@ def apply_ops(conn: sqlite3.Connection, ops: list[Op], *, station_id: str = "") 
             conn.execute("INSERT OR IGNORE INTO stop_list VALUES (?)", (value,))
         elif op == "stop_remove":
             conn.execute("DELETE FROM stop_list WHERE identifier = ?", (value,))
+
+
+def _check_identifiers(conn: sqlite3.Connection, cards: list[CardSpec]) -> None:
+    """Refuse a card whose PAN, RFID UID or token id another card holds."""
+    held: dict[tuple[str, str], str] = {}
+    for c in cards:
+        for column in IDENTIFIERS:
+            value = getattr(c, column)
+            if value is None:
+                continue
+            owner = held.get((column, value))
+            if owner is None:
+                row = conn.execute(f"SELECT card_id FROM cards WHERE {column} = ?",
+                                   (value,)).fetchone()
+                owner = None if row is None else str(row[0])
+            if owner is not None:
+                raise CardStoreFormatError(
+                    f"ops: {column} {B.escaped(value)} of card {B.escaped(c.card_id)} is "
+                    f"already card {B.escaped(owner)}'s")
+            held[(column, value)] = c.card_id
 
 
 def _put_usage(conn: sqlite3.Connection, item: dict[str, Any], station_id: str) -> None:

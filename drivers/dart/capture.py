@@ -12,12 +12,14 @@ else by which reading makes sense (a tie reads as controller, and says so with
 from __future__ import annotations
 
 import re
+import string
 from typing import Any
 
 from drivers.dart import application as app
 from drivers.dart.framer import Frame, Framer, FrameType
 
-_HEX = re.compile(r"[^0-9A-Fa-f]")
+#: What may stand between hex digits: white space, colons, commas, dashes and ``0x``.
+_SEPARATORS = re.compile(r"0[xX]|[\s:,-]")
 
 
 class CaptureError(ValueError):
@@ -25,8 +27,15 @@ class CaptureError(ValueError):
 
 
 def parse_hex(text: str) -> bytes:
-    """Bytes from hex text; spaces, colons, commas and ``0x`` prefixes are ignored."""
-    cleaned = _HEX.sub("", text.replace("0x", "").replace("0X", ""))
+    """Bytes from hex text; spaces, colons, commas, dashes and ``0x`` prefixes are ignored.
+
+    Anything else is refused, naming it: dropped silently, a typo would shift the bytes.
+    """
+    cleaned = _SEPARATORS.sub("", text)
+    stray = next((c for c in cleaned if c not in string.hexdigits), None)
+    if stray is not None:
+        raise CaptureError(f"not a hex digit nor a separator: {stray!r} in "
+                           f"{text.strip()[:40]!a}")
     if len(cleaned) % 2:
         raise CaptureError(f"odd number of hex digits in {text.strip()[:40]!r}")
     return bytes.fromhex(cleaned)

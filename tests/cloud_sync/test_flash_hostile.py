@@ -69,11 +69,11 @@ def summary(station_id: str, rows: list[dict[str, Any]], status_of: str | None =
 
 
 def forged(desk: Desk, key: Ed25519PrivateKey, *, header_station: str, lines: list[bytes],
-           name: str | None = None, sender: str = OTHER) -> Path:
+           name: str | None = None, sender: str = OTHER, **header_fields: Any) -> Path:
     """A sales bundle signed by S-002's own enrolled key."""
     header = {"kind": "sales", "from": sender, "to": OFFICE, "station_id": header_station,
               "created_at": "2026-11-20T10:00:00.000000Z",
-              "range": {"first_seq": None, "last_seq": None, "sales": 0}}
+              "range": {"first_seq": None, "last_seq": None, "sales": 0}, **header_fields}
     directory = desk.root / "forged"
     directory.mkdir(exist_ok=True)
     with BundleWriter(directory, name or sales_name(OTHER), header, signer=key,
@@ -210,3 +210,23 @@ def test_a_sender_name_that_cannot_be_looked_up_is_unknown(desk: Desk,
     detail = desk.office.execute("SELECT last_detail FROM refused_messages").fetchone()[0]
     assert detail.isprintable() and "comes from 'SSS" in detail
     assert refusals(desk)["unknown_sender"] == 3
+
+
+@pytest.mark.parametrize("fields", [
+    {"created_at": "\udc80"}, {"created_at": [1, 2]},
+    {"created_at": "2026-11-20T10:00:00Z\n\x1b[31mFAKE"}, {"range": "\udc80"},
+    {"range": {"sales": "\udc80"}},
+])
+def test_a_bundle_header_that_cannot_be_stored_or_shown_is_refused(
+        desk: Desk, other_key: Ed25519PrivateKey, fields: dict[str, Any]) -> None:
+    # Found verifying issue 10 #10: the header's created_at and range were used
+    # unchecked. A lone surrogate reached SQLite (UnicodeEncodeError, a traceback from
+    # 'office flash import'); a list or a newline with an escape was stored and shown.
+    path = forged(desk, other_key, header_station=OTHER, lines=[summary(OTHER, [])],
+                  **fields)
+    before = desk.office_state()
+    err = refused(desk.office_import, path)
+    assert err.reason == "damaged" and "header" in str(err), err
+    assert str(err).isprintable()
+    assert desk.office_state() == before
+    assert refused(read_header, path).reason == "damaged"

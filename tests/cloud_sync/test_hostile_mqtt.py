@@ -271,6 +271,13 @@ def test_station_refuses_malformed_and_foreign_receipts_and_counts_replays(
         wait_for(lambda: sync_status(network).get("replays", 0) >= 1, "the replay counted")
         assert sync_status(network)["receipts"] == 1
         assert sync_status(network)["refused"] == base + len(hostile) + 1
+        # What an operator sees (found verifying issue 10 #10: the counts were only on
+        # the control socket, which no command showed).
+        shown = fc_json(network, "status")
+        counted = sync_status(network)
+        assert (shown["sync_receipts"], shown["sync_refused"], shown["sync_replays"]) == \
+            (counted["receipts"], counted["refused"], counted["replays"])
+        assert "sync replays" in fc(network, "status").stdout
     finally:
         stop_daemon(station)
     log = daemon_log(network).read_text()
@@ -296,5 +303,59 @@ def test_the_last_will_still_marks_a_station_offline(network: Path, broker: Brok
         wait_for(lambda: online() is True, "the station online again")
     finally:
         stop_daemon(station)
+    assert refused_counts(network).get("replayed", 0) == 0
+    no_traceback(network.parent / "office.log")
+
+
+def sealed_at(at: str, kind: str, sender: str, body: dict[str, Any],
+              key: Ed25519PrivateKey) -> bytes:
+    """:func:`seal` with the envelope's ``at`` chosen by the test (a clock gone wrong)."""
+    import base64
+    import secrets
+
+    from cloud_sync.envelope import canonical
+
+    head = {"v": 1, "kind": kind, "from": sender, "to": OFFICE, "id": secrets.token_hex(16),
+            "at": at, "body": body}
+    return canonical({**head, "sig": base64.b64encode(key.sign(canonical(head))).decode()})
+
+
+def test_a_status_stamped_in_the_future_does_not_freeze_the_office_s_view(
+        network: Path, broker: Broker, office: subprocess.Popen[str],
+        second_key: Ed25519PrivateKey, peer: Callable[[list[str]], Peer]) -> None:
+    # Found verifying issue 10 (#2's kind of mistake, on the office's side): a status
+    # whose envelope says 2099 (a station clock that jumped ahead once) made every
+    # later status "older than the one held": refused as replayed until 2099, so a
+    # station that came back stayed OFFLINE at the office. The office now refuses a
+    # status made further ahead of its clock than [offline] max_clock_skew
+    # (clock_ahead), and does not trust such a time held from before.
+    spy = peer([])
+    office_listening(network, spy)
+    topic = f"{PREFIX}/station/{OTHER}/status"
+    spy.publish(topic, sealed_at("2099-01-01T00:00:00.000000Z", "status", OTHER,
+                                 status_body(OTHER, online=False, outbox_depth=7),
+                                 second_key))
+    time.sleep(0.01)
+    spy.publish(topic, seal("status", OTHER, OFFICE, status_body(OTHER, outbox_depth=3),
+                            second_key))
+
+    def view() -> dict[str, Any]:
+        rows = {r["station_id"]: r for r in fc_json(network, "office", "stations")}
+        row: dict[str, Any] = rows.get(OTHER, {})
+        return row
+
+    wait_for(lambda: view().get("outbox_depth") == 3, "the station's real status applied",
+             timeout=20)
+    assert view()["online"] is True
+    assert refused_counts(network).get("clock_ahead", 0) == 1
+    # A time held from before the rule is not trusted either.
+    path = load_config_file(network).office.data_dir / OFFICE_DB
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE station_online SET status_at = '2099-01-01T00:00:00.000000Z' "
+                     "WHERE station_id = ?", (OTHER,))
+    spy.publish(topic, seal("status", OTHER, OFFICE, status_body(OTHER, outbox_depth=4),
+                            second_key))
+    wait_for(lambda: view().get("outbox_depth") == 4, "a status after a held future time",
+             timeout=20)
     assert refused_counts(network).get("replayed", 0) == 0
     no_traceback(network.parent / "office.log")

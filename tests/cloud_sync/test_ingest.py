@@ -601,3 +601,38 @@ def test_bad_vehicle_fields_quarantine_the_batch(office: sqlite3.Connection, tmp
     assert result.quarantined == "malformed", result
     assert field in result.detail
     assert count(office, "sales") == 0
+
+
+def test_network_use_is_never_more_than_a_station_accepts(office: sqlite3.Connection,
+                                                          sample_store_file: Path) -> None:
+    # Found verifying issue 10 (#8's kind of mistake across the boundary): an enrolled
+    # station's batch with two sales of 2^63-1 ml made the office broadcast a use of
+    # 2^64 ml. Every station refused the whole usage message (its bound is 10^10 ml), and
+    # every flash reply carrying it was refused whole, receipt and card changes too, at
+    # every station. A use past the station's bound exhausts any limit all the same, so
+    # the office sends no more than the bound.
+    from cloud_sync import card_master
+    from cloud_sync.usage import usage_ops
+    from offline_db import bounds
+    from offline_db.deltas import parse_ops
+
+    card_master.import_file(office, sample_store_file.read_bytes(), actor="test")
+    now = datetime.now(UTC)
+    at = iso(now - timedelta(seconds=5))
+    prev, sales = GENESIS, []
+    for seq in (1, 2):
+        row: dict[str, Any] = {
+            "seq": seq, "sale_id": f"HUGE-{seq}", "station_id": "S-002",
+            "card_id": "7800001234567893", "pump": 1, "product": "AI95",
+            "volume_ml": 2**63 - 1, "unit_price": 5299, "amount": 2**63 - 1,
+            "authorized_at": at, "completed_at": at, "wallet_debits": {}, "prev_hash": prev}
+        prev = row["hash"] = chain_hash(prev, row)
+        sales.append(row)
+    batch = {"station_id": "S-002", "first_seq": 1, "last_seq": 2, "sales": sales,
+             "status": {"outbox_depth": 0, "oldest_undelivered_at": None,
+                        "card_store_version": 17}}
+    assert ingest_batch(office, batch, via="mqtt", envelope_id="f" * 32, now=now).stored == 2
+    ops = usage_ops(office, ["7800001234567893"], Config(), now)
+    parse_ops(ops)  # what every station checks: no refusal
+    (entry,) = [u for u in ops[0]["usage"] if u["period"] == "day"]
+    assert (entry["volume_ml"], entry["amount"]) == (bounds.MAX_VOLUME_ML, bounds.MAX_AMOUNT)

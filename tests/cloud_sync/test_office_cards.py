@@ -85,3 +85,57 @@ def test_office_pin_reset_travels_as_a_new_version(office: Path) -> None:
                       ("7800001234567890", "card 7800001234567890 has no PIN")):
         refused = run("office", "cards", "pin-reset", card, ok=False)
         assert refused.exit_code == 1 and why in refused.output
+
+
+@pytest.mark.parametrize("args", [
+    ("office", "cards", "token", "{text}"),
+    ("office", "cards", "pin-reset", "{text}"),
+    ("office", "cards", "block", "{text}"),
+    ("office", "sales", "--station", "{text}"),
+    ("office", "flash", "export", "--station", "{text}", "{dir}"),
+])
+@pytest.mark.parametrize("text", ["\udced\udca0\udc80", "A\nB", "A\x1b[31m"])
+def test_office_text_arguments_are_refused_in_one_sentence(office: Path, tmp_path: Path,
+                                                           args: tuple[str, ...],
+                                                           text: str) -> None:
+    # Issue 10 #10 (sibling): a lone surrogate in an office command's card or station
+    # argument reached SQLite (UnicodeEncodeError, a traceback) and a newline or an
+    # escape was echoed back to the terminal; the station's commands refused them.
+    argv = [a.format(text=text, dir=tmp_path) for a in args]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1, \
+        result.output
+    assert text not in result.output
+
+
+def test_one_key_speaks_for_one_station(office: Path) -> None:
+    # Found verifying issue 10 #0: the sender's key is the only source of a message's
+    # station id, but 'office station add' enrolled a key another station already had
+    # (and re-keyed a station to another's key, or to the office's own), so that key's
+    # holder could sign as either station and write into the other's ledger.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from edge.keys import public_text
+
+    key = public_text(Ed25519PrivateKey.generate())
+    assert "station S-1 enrolled" in run("office", "station", "add", "S-1",
+                                         "--public-key", key).output
+    for station in ("S-2", "S-1x"):
+        refused = run("office", "station", "add", station, "--public-key", key, ok=False)
+        assert refused.exit_code == 1
+        assert "is already station S-1's" in refused.output, refused.output
+    other = public_text(Ed25519PrivateKey.generate())
+    run("office", "station", "add", "S-2", "--public-key", other)
+    refused = run("office", "station", "add", "S-2", "--public-key", key, ok=False)
+    assert "is already station S-1's" in refused.output
+    office_key = run("office", "keys", "show").output.strip()
+    refused = run("office", "station", "add", "S-3", "--public-key", office_key, ok=False)
+    assert "is the office's own key" in refused.output
+    # Re-keying a station to a key of its own still works (a replaced station box).
+    assert "station S-2 re-keyed" in run("office", "station", "add", "S-2", "--public-key",
+                                         public_text(Ed25519PrivateKey.generate())).output
+    assert "already enrolled with this key" in run("office", "station", "add", "S-1",
+                                                   "--public-key", key).output

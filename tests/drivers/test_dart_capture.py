@@ -299,3 +299,16 @@ def test_cli_stdin_lines_keep_poll_context() -> None:
     assert code == 0
     assert objects[1]["direction"] == "pump"
     assert objects[1]["transactions"] == [{"name": "DC1", "status": "FILLING_COMPLETED"}]
+
+
+@pytest.mark.parametrize(("text", "found"), [("zz", "z"), ("50 gg 20 FA", "g"),
+                                             ("50 20 F\u00c1", "\u00c1"),
+                                             ("50\x1b[31m20", "\x1b")])
+def test_parse_hex_refuses_what_is_no_hex_nor_separator(text: str, found: str) -> None:
+    # Found verifying issue 10 #10 (text input): every character that was not a hex
+    # digit was dropped silently, so 'zz' decoded to nothing (exit 0, no output) and a
+    # typo inside a capture shifted the bytes that were decoded.
+    with pytest.raises(CaptureError) as err:
+        parse_hex(text)
+    assert f"not a hex digit nor a separator: {found!r} in " in str(err.value)
+    assert str(err.value).isprintable()

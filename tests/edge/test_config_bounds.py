@@ -116,3 +116,28 @@ def test_largest_fill_authorizes_at_the_largest_price(tmp_path: Path, config_fil
         assert done["amount"] == (done["volume_ml"] * 10_000_000 + 500) // 1000
     finally:
         store.close()
+
+
+def test_a_duration_beyond_any_sense_names_its_key_in_office_too(tmp_path: Path) -> None:
+    # Issue 10 #8 (sibling): "[office] token_max_valid" was left out of the sentence.
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, '[office]\ntoken_max_valid = "999999999999999d"\n')
+    assert "[office] token_max_valid must be at most 3650 days" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, '[office]\ntoken_max_valid = "forever"\n')
+    assert "[office] token_max_valid 'forever' is not a duration" in str(err.value)
+
+
+@pytest.mark.parametrize(("body", "key"), [
+    ('[station]\nname = "A\\nB\\u001b[31mRED"\n', "[station] name"),
+    ('[station]\nname = "A\\u0000B"\n', "[station] name"),
+    ('[station]\ngroups = ["north", "so\\u202euth"]\n', "[station] groups[1]"),
+    ('[mqtt]\nhost = "broker\\r\\n"\n', "[mqtt] host"),
+    ('[station]\ndata_dir = "var/\\u0007station"\n', "[station] data_dir"),
+])
+def test_config_text_holds_no_control_characters(tmp_path: Path, body: str, key: str) -> None:
+    # Issue 10 #10 (sibling): a station name with a newline, an escape or a NUL was
+    # accepted and then written to the operator's terminal by 'forecourt status'.
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, body)
+    assert f"{key} must not contain control characters" in str(err.value)

@@ -214,6 +214,15 @@ def test_hostile_requests_are_refused_naming_the_argument(initialized: Path,
          "input_invalid", "pump must be an integer"),
         (b'{"op": "sale.authorize", "args": {"card": "78", "pump": 1, "volume_ml": '
          b'9223372036854775808}}\n', "input_invalid", "volume_ml must be at most"),
+        # Found verifying issue 10 #10: the actor went unchecked into the log, the audit
+        # and the authorization (a lone surrogate was an internal error with a traceback).
+        (b'{"op": "sale.authorize", "args": {"card": "78", "pump": 1}, "actor": "\\udc80"}\n',
+         "input_invalid", "actor must not contain"),
+        (b'{"op": "sale.authorize", "args": {"card": "78", "pump": 1}, '
+         b'"actor": "cli:x\\n\\u001b[31mroot"}\n', "input_invalid", "found U+000A"),
+        (b'{"op": "sale.authorize", "args": {"card": "78", "pump": 1}, "actor": ["x"]}\n',
+         "control_error", "malformed request"),
+        (b'{"op": "ping\\u001b[31m", "args": {}}\n', "control_error", "malformed request"),
     ]
     for payload, code, message in cases:
         with socket.socket(socket.AF_UNIX) as s:

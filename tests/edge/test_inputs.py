@@ -88,3 +88,16 @@ def test_good_arguments_still_work(station: Station, tmp_path: Path) -> None:
 
 def test_input_error_is_a_forecourt_error() -> None:
     assert issubclass(InputError, ForecourtError)
+
+
+def test_the_actor_is_checked_like_an_argument(station: Station,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found verifying issue 10 #10: the actor (the Unix user of a local command, or
+    # whatever a control-socket client sends) was recorded unchecked.
+    from edge.clikit import actor
+
+    with pytest.raises(InputError, match="actor must not contain"):
+        perform(station, "cards.pin_reset", {"card": "7800001234567892"}, "cli:x\n\x1b[31m")
+    monkeypatch.setenv("LOGNAME", "evil\n\x1b[31mroot")
+    assert actor() == "cli:evil\\n\\x1b[31mroot"
+    perform(station, "cards.pin_reset", {"card": "7800001234567892"}, actor())
