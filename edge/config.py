@@ -15,27 +15,21 @@ import dataclasses
 import os
 import re
 import tomllib
-import types
-import typing
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.config_ranges import MAX_DURATION_S, int_range
+from edge.config_build import build, validate_tree
+from edge.config_ranges import MAX_DURATION_S
 from edge.display import Currency, currency_decimals
 from edge.errors import ConfigError
-from offline_db.bounds import text_problem
 
 ENV_VAR = "FORECOURT_CONFIG"
 SYSTEM_PATH = Path("/etc/forecourt/config.toml")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-#: Longest text value (a path, a name, a host) of the configuration, characters.
-MAX_CONFIG_TEXT = 4096
-
 
 class DurationTooLong(ValueError):
     """A well-formed duration longer than any this configuration accepts."""
@@ -433,12 +427,12 @@ def load_config_file(path: Path) -> Config:
 def load_config_dict(raw: dict[str, Any], path: Path) -> Config:
     """Build a :class:`Config` from parsed TOML that came from ``path``."""
     try:
-        cfg = _build(Config, raw, "")
+        cfg = build(Config, raw, "")
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     cfg = dataclasses.replace(cfg, source=path)
     try:
-        _validate(cfg)
+        validate_tree(cfg)
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return _resolve(cfg, path.resolve().parent)
@@ -461,82 +455,3 @@ def _resolve(cfg: Config, base: Path) -> Config:
         cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock),
         cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file),
         office=dataclasses.replace(cfg.office, data_dir=office_dir))
-
-
-def _validate(obj: Any) -> None:
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            _validate(value)
-        elif isinstance(value, list):
-            for item in value:
-                if dataclasses.is_dataclass(item):
-                    _validate(item)
-    validate = getattr(obj, "validate", None)
-    if callable(validate):
-        validate()
-
-
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number",
-               Path: "a path string"}
-
-
-def _toml_type(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
-            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
-
-
-def _build(cls: type[Any], raw: Any, where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise TypeError(f"[{where}] must be a table, got {_toml_type(raw)}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
-    for key in raw:
-        if key not in names:
-            dotted = f"{where}.{key}" if where else key
-            raise ValueError(f"unknown key {_key(dotted)}")
-    kwargs = {}
-    for key, value in raw.items():
-        dotted = f"{where}.{key}" if where else key
-        kwargs[key] = _convert(hints[key], value, dotted)
-        if hints[key] is int:
-            low, high = int_range(cls.__name__, key)
-            if not low <= value <= high:
-                bound = f"at least {low}" if value < low else f"at most {high}"
-                raise ValueError(f"{_key(dotted)} must be {bound}, got {value}")
-    return cls(**kwargs)
-
-
-def _key(dotted: str) -> str:
-    section, _, name = dotted.rpartition(".")
-    return f"[{section}] {name}" if section else dotted
-
-
-def _convert(hint: Any, value: Any, dotted: str) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, dotted)  # type: ignore[arg-type]
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise TypeError(f"{_key(dotted)} must be an array, got {_toml_type(value)}")
-        return [_convert(item, v, f"{dotted}[{i}]") for i, v in enumerate(value)]
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _convert(args[0], value, dotted)
-    expected = _TYPE_NAMES.get(hint, str(hint))
-    if hint in (str, Path) and isinstance(value, str):
-        # Shown to operators (status), logged, used as paths and topics: one line of
-        # text, nothing that acts on a terminal (issue 10 #10).
-        problem = text_problem(value, MAX_CONFIG_TEXT)
-        if problem:
-            raise ValueError(f"{_key(dotted)} {problem}")
-    if hint is Path:
-        if not isinstance(value, str):
-            raise TypeError(f"{_key(dotted)} must be {expected}, got {_toml_type(value)}")
-        return Path(value)
-    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise TypeError(f"{_key(dotted)} must be {expected}, got {_toml_type(value)}")
-    if not isinstance(value, hint):
-        raise TypeError(f"{_key(dotted)} must be {expected}, got {_toml_type(value)}")
-    return value

@@ -18,13 +18,13 @@ import click
 import structlog
 
 from cloud_sync import tokens
-from edge.errors import InputError
+from edge.errors import InputError, SaleError
 from offline_db import bounds as B
 
 log = structlog.get_logger(__name__)
 
 #: Longest odometer reading, km, and vehicle id, characters: as the journal line
-#: carries them (edge.lifecycle.check_vehicle_input, offline_db.journal_checks).
+#: carries them (check_vehicle_input, offline_db.journal_checks).
 MAX_ODOMETER_KM = 10_000_000
 MAX_VEHICLE_LEN = 64
 #: Longest path of a file argument, characters.
@@ -108,3 +108,25 @@ def _text(value: Any, max_chars: int) -> str | None:
     if not value:
         return "must not be empty"
     return B.text_problem(value, max_chars)
+
+
+def check_vehicle_input(vehicle: str | None, odometer_km: int | None) -> None:
+    """Refuse, in one sentence, a vehicle or odometer that the journal could not carry.
+
+    Both go into the journal line the head office checks, so they are bounded here,
+    where they enter: a vehicle id of 1-64 printable characters, a reading of 0-10^7 km.
+    """
+    problem = None
+    if vehicle is not None and not (isinstance(vehicle, str)
+                                    and 0 < len(vehicle) <= MAX_VEHICLE_LEN
+                                    and vehicle.isprintable()):
+        problem = ("vehicle", f"vehicle must be 1-{MAX_VEHICLE_LEN} printable characters, "
+                              f"got {vehicle!r}")
+    elif odometer_km is not None and not (isinstance(odometer_km, int)
+                                          and not isinstance(odometer_km, bool)
+                                          and 0 <= odometer_km <= MAX_ODOMETER_KM):
+        problem = ("odometer_km", f"odometer_km must be 0-{MAX_ODOMETER_KM} km, "
+                                  f"got {odometer_km!r}")
+    if problem is not None:
+        log.info("sale.input_refused", field=problem[0], error=problem[1])
+        raise SaleError(problem[1])

@@ -26,6 +26,7 @@ from edge.config import Config
 from edge.digital import check_token, token_label, token_refusal, use_token
 from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
 from edge.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError, SaleError
+from edge.inputs import check_vehicle_input
 from edge.keys import configured_office_key
 from edge.money import amount_for
 from edge.reasons import Reason
@@ -45,32 +46,6 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, 
 def new_sale_id() -> str:
     """A short, unambiguous id an operator can read out and type: ``A`` + 9 chars."""
     return "A" + "".join(_ALPHABET[b & 31] for b in secrets.token_bytes(9))
-
-
-MAX_ODOMETER_KM = 10_000_000
-MAX_VEHICLE_LEN = 64
-
-
-def check_vehicle_input(vehicle: str | None, odometer_km: int | None) -> None:
-    """Refuse, in one sentence, a vehicle or odometer that the journal could not carry.
-
-    Both go into the journal line the head office checks, so they are bounded here,
-    where they enter: a vehicle id of 1-64 printable characters, a reading of 0-10^7 km.
-    """
-    problem = None
-    if vehicle is not None and not (isinstance(vehicle, str)
-                                    and 0 < len(vehicle) <= MAX_VEHICLE_LEN
-                                    and vehicle.isprintable()):
-        problem = ("vehicle", f"vehicle must be 1-{MAX_VEHICLE_LEN} printable characters, "
-                              f"got {vehicle!r}")
-    elif odometer_km is not None and not (isinstance(odometer_km, int)
-                                          and not isinstance(odometer_km, bool)
-                                          and 0 <= odometer_km <= MAX_ODOMETER_KM):
-        problem = ("odometer_km", f"odometer_km must be 0-{MAX_ODOMETER_KM} km, "
-                                  f"got {odometer_km!r}")
-    if problem is not None:
-        log.info("sale.input_refused", field=problem[0], error=problem[1])
-        raise SaleError(problem[1])
 
 
 def pin_matches(pin: str, rule: dict[str, Any], card_id: str = "") -> bool:
