@@ -251,15 +251,24 @@ def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, en
             gaps = _open_gaps(conn, station_hint) if station_hint else []
             return IngestResult(station_hint, 0, 0, refused.reason, head[0], head[1], gaps,
                                 refused.detail)
-        head, gaps = finish(conn, station_id, status, at)
+        head, gaps = finish(conn, station_id, status, at, fresh=stored > 0 or not sales)
     return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps)
 
 
-def finish(conn: sqlite3.Connection, station_id: str, status: dict[str, Any], at: str
-           ) -> tuple[tuple[int, str], list[tuple[int, int]]]:
-    """After storing rows: advance the contiguous head, reconcile gaps, keep the status."""
+def finish(conn: sqlite3.Connection, station_id: str, status: dict[str, Any], at: str,
+           *, fresh: bool = True) -> tuple[tuple[int, str], list[tuple[int, int]]]:
+    """After storing rows: advance the contiguous head, reconcile gaps, keep the status.
+
+    A batch that brought no new sale (``fresh`` false: a replay, or a resend whose
+    receipt was lost) only marks the station seen: its status may be older than the
+    one held, and an old status must not roll back the office's view of the station.
+    """
     head = _advance(conn, station_id, at)
     gaps = _reconcile_gaps(conn, station_id, head[0], at)
+    if not fresh:
+        conn.execute("UPDATE station_chain SET last_seen_at = ? WHERE station_id = ?",
+                     (at, station_id))
+        return head, gaps
     conn.execute(
         "UPDATE station_chain SET last_seen_at = ?, outbox_depth = ?, "
         "oldest_undelivered_at = ?, card_store_version = ? WHERE station_id = ?",

@@ -176,7 +176,8 @@ def _ingest(conn: sqlite3.Connection, station_id: str, meta: Any, lines: Iterabl
             head = _head(conn, station_id)
             return IngestResult(station_id, 0, 0, refused.reason, head[0], head[1],
                                 _open_gaps(conn, station_id), refused.detail)
-        head, gaps = finish(conn, station_id, meta["status"], at)
+        head, gaps = finish(conn, station_id, meta["status"], at,
+                            fresh=stored > 0 or not meta["sales"])
     return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps)
 
 

@@ -173,6 +173,19 @@ def test_the_same_batch_twice_is_stored_once(office: sqlite3.Connection, rows: R
     assert {r["via"] for r in stored(office)} == {"mqtt"}  # the first arrival is kept
 
 
+
+def test_a_replayed_old_batch_does_not_roll_back_the_station_s_status(
+        office: sqlite3.Connection, rows: Rows) -> None:
+    """Issue 10 #10 sibling: a batch replayed (all its sales already held) is logged and
+    counted like any replay, and its old status no longer overwrites a newer one."""
+    ingest(office, body(rows, 1, 20, depth=40))
+    ingest(office, body(rows, 21, 40, depth=20))
+    old = ingest(office, body(rows, 1, 20, depth=40), via="flash")
+    assert (old.stored, old.duplicates) == (0, 20)
+    depth = office.execute("SELECT outbox_depth FROM station_chain WHERE station_id = 'S-001'"
+                           ).fetchone()[0]
+    assert depth == 20  # the newer batch's figure stays
+
 def test_out_of_order_batches_open_and_resolve_gaps(office: sqlite3.Connection,
                                                     rows: Rows) -> None:
     r = ingest(office, body(rows, 41, 50), via="flash")
