@@ -402,7 +402,11 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
     elif result.ok:
-        click.echo(f"journal intact: {result.rows} sales, seq 1..{result.last_seq}")
+        if result.rows == 0:
+            click.echo("journal intact: no sales yet")
+        else:
+            noun = "sale" if result.rows == 1 else "sales"
+            click.echo(f"journal intact: {result.rows} {noun}, seq 1..{result.last_seq}")
     if not result.ok:
         if not as_json:
             for p in result.problems:  # one sentence per problem

@@ -77,7 +77,7 @@ def test_authorize_complete_journal(station_dir: Path) -> None:
     assert run_json("status")["outbox_depth"] == 1
     rows = run_json("journal", "list")
     assert [r["seq"] for r in rows] == [1]
-    assert "journal intact: 1 sales" in run("journal", "verify").stdout
+    assert "journal intact: 1 sale," in run("journal", "verify").stdout
 
 
 def test_denial_is_a_normal_answer(station_dir: Path) -> None:

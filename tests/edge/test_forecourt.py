@@ -119,7 +119,7 @@ def test_sale_end_to_end(station: Path, sim: PumpSimulator,
     assert rows[0]["product"] == "DT" and rows[0]["unit_price"] == 6350
     assert rows[0]["amount"] == (delivered * 6350 + 500) // 1000
     assert fc_json(station, "sale", "list", "--open") == []
-    assert "journal intact: 1 sales" in fc(station, "journal", "verify").stdout
+    assert "journal intact: 1 sale," in fc(station, "journal", "verify").stdout
 
 
 def test_preset_stops_the_fill(station: Path, sim: PumpSimulator,
