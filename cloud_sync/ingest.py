@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from cloud_sync import wire
+from offline_db import bounds
 from offline_db.connection import atomic, iso
 from offline_db.journal import GENESIS, HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, chain_hash
 
@@ -37,6 +38,17 @@ ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 #: characters, but a card's own vehicle id (card store) may be any stored text.
 MAX_VEHICLE_LEN = MAX_TEXT
 MAX_ODOMETER_KM = 10_000_000
+#: A sale line's integers: name -> (smallest, largest), the station's own ranges
+#: (offline_db/bounds.py; pumps 1-99 as in the station's config and commands). The one
+#: definition both ingests use: ``_check_row`` here, ``_FAST_ACCEPT`` in ingest_bulk.
+SALE_INTS: dict[str, tuple[int, int]] = {
+    "pump": (1, 99),
+    "volume_ml": (0, bounds.MAX_VOLUME_ML),
+    "unit_price": (0, bounds.MAX_UNIT_PRICE),
+    "amount": (0, bounds.MAX_AMOUNT),
+}
+#: A wallet debit is ml or minor units, either sign: bounded by the larger, money.
+MAX_WALLET_DEBIT = bounds.MAX_AMOUNT
 BODY_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "status"})
 STATUS_FIELDS = frozenset({"outbox_depth", "oldest_undelivered_at", "card_store_version"})
 _HEX64 = wire.HEX64
@@ -85,12 +97,15 @@ def _is_int(value: Any) -> bool:
 _text = wire.is_text
 
 
-def _check_int(where: str, name: str, value: Any, *, minimum: int = 0) -> None:
+def _check_int(where: str, name: str, value: Any, *, minimum: int = 0,
+               maximum: int = MAX_INT) -> None:
     if not _is_int(value):
         raise _Refused("malformed", f"{where}: {name} must be an integer, got "
                                     f"{type(value).__name__}")
     if value < minimum:
         raise _Refused("malformed", f"{where}: {name} must be at least {minimum}, got {value}")
+    if value > maximum:
+        raise _Refused("malformed", f"{where}: {name} must be at most {maximum}, got {value}")
 
 
 def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
@@ -117,10 +132,8 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
     for name in ("sale_id", "card_id", "product"):
         if not _text(row[name]):
             raise _Refused("malformed", f"{where}: {name} must be a non-empty printable string")
-    _check_int(where, "pump", row["pump"])
-    _check_int(where, "volume_ml", row["volume_ml"])
-    _check_int(where, "unit_price", row["unit_price"])
-    _check_int(where, "amount", row["amount"])
+    for name, (low, high) in SALE_INTS.items():
+        _check_int(where, name, row[name], minimum=low, maximum=high)
     for name in ("authorized_at", "completed_at"):
         if not (isinstance(row[name], str) and _TS.fullmatch(row[name])):
             raise _Refused("malformed", f"{where}: {name} must be a UTC timestamp "
@@ -133,6 +146,10 @@ def _check_row(i: int, row: Any, station_id: str, seq: int) -> None:
         if not _text(wallet) or not _is_int(value):
             raise _Refused("malformed", f"{where}: wallet_debits must map wallet ids to "
                                         "integers (no floats)")
+        if not -MAX_WALLET_DEBIT <= value <= MAX_WALLET_DEBIT:
+            raise _Refused("malformed", f"{where}: wallet_debits must map wallet ids to "
+                                        f"integers from -{MAX_WALLET_DEBIT} to "
+                                        f"{MAX_WALLET_DEBIT} (ml or minor units), got {value}")
     for name in ("prev_hash", "hash"):
         if not (isinstance(row[name], str) and _HEX64.fullmatch(row[name])):
             raise _Refused("malformed", f"{where}: {name} must be 64 lower-case hex digits")
@@ -145,10 +162,7 @@ def _check_vehicle(where: str, row: dict[str, Any]) -> None:
         raise _Refused("malformed", f"{where}: vehicle_id must be 1-{MAX_VEHICLE_LEN} "
                                     "printable characters")
     if "odometer_km" in row:
-        _check_int(where, "odometer_km", row["odometer_km"])
-        if row["odometer_km"] > MAX_ODOMETER_KM:
-            raise _Refused("malformed", f"{where}: odometer_km must be at most "
-                                        f"{MAX_ODOMETER_KM}, got {row['odometer_km']}")
+        _check_int(where, "odometer_km", row["odometer_km"], maximum=MAX_ODOMETER_KM)
     if "odometer_flag" in row and row["odometer_flag"] not in ODOMETER_FLAGS:
         raise _Refused("malformed", f"{where}: odometer_flag must be one of "
                                     f"{', '.join(ODOMETER_FLAGS)}")

@@ -26,6 +26,8 @@ from cloud_sync.ingest import (
     _HEX64,
     MAX_ODOMETER_KM,
     MAX_VEHICLE_LEN,
+    MAX_WALLET_DEBIT,
+    SALE_INTS,
     IngestResult,
     _check_int,
     _check_row,
@@ -50,7 +52,6 @@ _ASCII = "*[^ -~]*"  # GLOB: any character that is not printable ASCII
 _TS_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]." \
            "[0-9][0-9][0-9][0-9][0-9][0-9]Z"
 _TEXT = ("sale_id", "card_id", "product")
-_INT = ("pump", "volume_ml", "unit_price", "amount")
 _COLUMNS = ("seq", "sale_id", "station_id", "card_id", "pump", "product", "volume_ml",
             "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits",
             *OPTIONAL_FIELDS)
@@ -75,14 +76,15 @@ _FAST_ACCEPT = " AND ".join([
     "station_id_ = :station",
     *(f"typeof({c}_) = 'text' AND length({c}_) BETWEEN 1 AND 200 AND {c}_ NOT GLOB '{_ASCII}'"
       for c in _TEXT),
-    *(f"typeof({c}_) = 'integer' AND {c}_ >= 0" for c in _INT),
+    *(f"typeof({c}_) = 'integer' AND {c}_ BETWEEN {low} AND {high}"
+      for c, (low, high) in SALE_INTS.items()),
     *(f"typeof({c}_) = 'text' AND {c}_ GLOB '{_TS_GLOB}'"
       for c in ("authorized_at", "completed_at")),
     "(wallet_debits_ = '{}' OR (json_valid(wallet_debits_) AND "
     "json_type(wallet_debits_) = 'object' AND "
     "(SELECT COUNT(*) FROM json_each(wallet_debits_)) <= 100 AND "
     "NOT EXISTS (SELECT 1 FROM json_each(wallet_debits_) WHERE type != 'integer' "
-    "OR value NOT BETWEEN -9223372036854775807 AND 9223372036854775807 "
+    f"OR value NOT BETWEEN -{MAX_WALLET_DEBIT} AND {MAX_WALLET_DEBIT} "
     f"OR length(key) NOT BETWEEN 1 AND 200 OR key GLOB '{_ASCII}')))",
     f"(vehicle_id_ IS NULL OR (typeof(vehicle_id_) = 'text' AND length(vehicle_id_) "
     f"BETWEEN 1 AND {MAX_VEHICLE_LEN} AND vehicle_id_ NOT GLOB '{_ASCII}'))",

@@ -356,6 +356,12 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], None]] = {
     "bool pump": _set_row(0, "pump", True),
     "negative volume": _set_row(2, "volume_ml", -5),
     "huge integer": _set_row(2, "unit_price", 2**70),
+    "volume beyond its bound": _set_row(2, "volume_ml", 10**10 + 1),
+    "amount beyond its bound": _set_row(2, "amount", 2**63 - 1),
+    "unit price beyond its bound": _set_row(2, "unit_price", 10**7 + 1),
+    "pump 0": _set_row(2, "pump", 0),
+    "pump 100": _set_row(2, "pump", 100),
+    "wallet debit beyond its bound": _set_row(0, "wallet_debits", {"W-1": -(10**14) - 1}),
     "float wallet debit": _set_row(0, "wallet_debits", {"W-1": 12.5}),
     "wallet debits as a list": _set_row(0, "wallet_debits", [1, 2]),
     "missing field": _del_row(1, "card_id"),
@@ -623,7 +629,8 @@ def test_network_use_is_never_more_than_a_station_accepts(office: sqlite3.Connec
     # 2^64 ml. Every station refused the whole usage message (its bound is 10^10 ml), and
     # every flash reply carrying it was refused whole, receipt and card changes too, at
     # every station. A use past the station's bound exhausts any limit all the same, so
-    # the office sends no more than the bound.
+    # the office sends no more than the bound. (The office now refuses a sale beyond the
+    # bounds; two sales each at them still add up to twice the bound.)
     from cloud_sync import card_master
     from cloud_sync.usage import usage_ops
     from offline_db import bounds
@@ -637,7 +644,8 @@ def test_network_use_is_never_more_than_a_station_accepts(office: sqlite3.Connec
         row: dict[str, Any] = {
             "seq": seq, "sale_id": f"HUGE-{seq}", "station_id": "S-002",
             "card_id": "7800001234567893", "pump": 1, "product": "AI95",
-            "volume_ml": 2**63 - 1, "unit_price": 5299, "amount": 2**63 - 1,
+            "volume_ml": bounds.MAX_VOLUME_ML, "unit_price": bounds.MAX_UNIT_PRICE,
+            "amount": bounds.MAX_AMOUNT,
             "authorized_at": at, "completed_at": at, "wallet_debits": {}, "prev_hash": prev}
         prev = row["hash"] = chain_hash(prev, row)
         sales.append(row)

@@ -143,11 +143,19 @@ TEXTS = (st.text(max_size=6)
 TIMES = st.sampled_from(["2026-11-22T10:00:00.000000Z", "2026-11-22T10:00:00Z",
                          "2026-11-22 10:00:00.000000Z", "2026-11-22T10:00:00.000000+00:00",
                          "\uff12026-11-22T10:00:00.000000Z", "", 0, None])
-BY_FIELD = {"seq": INTS, "pump": INTS, "volume_ml": INTS, "unit_price": INTS, "amount": INTS,
+#: Each sale integer's bounds and one past them (cloud_sync.ingest.SALE_INTS); a wallet
+#: debit's are +-10^14.
+EDGES = {"pump": st.sampled_from([1, 99, 100]),
+         "volume_ml": st.sampled_from([10**10, 10**10 + 1]),
+         "unit_price": st.sampled_from([10**7, 10**7 + 1]),
+         "amount": st.sampled_from([10**14, 10**14 + 1])}
+DEBITS = INTS | st.sampled_from([10**14, 10**14 + 1, -(10**14), -(10**14) - 1])
+BY_FIELD = {"seq": INTS, "pump": INTS | EDGES["pump"], "volume_ml": INTS | EDGES["volume_ml"],
+            "unit_price": INTS | EDGES["unit_price"], "amount": INTS | EDGES["amount"],
             "sale_id": TEXTS, "card_id": TEXTS, "product": TEXTS, "station_id": TEXTS,
             "authorized_at": TIMES, "completed_at": TIMES,
             "wallet_debits": st.dictionaries(TEXTS.filter(lambda t: isinstance(t, str)),
-                                             INTS, max_size=2) | ANY_JSON,
+                                             DEBITS, max_size=2) | ANY_JSON,
             "vehicle_id": TEXTS | st.just("V" * 200) | st.just("V" * 201), "odometer_km": INTS
             | st.sampled_from([10_000_000, 10_000_001]),
             "odometer_flag": TEXTS | st.just("odometer_unreasonable")}
@@ -167,10 +175,58 @@ def test_a_changed_row_gets_the_same_verdict_both_ways(
         rows[i][field] = data.draw(BY_FIELD[field] | ANY_JSON, label="value")
     elif how == "debit":
         key = data.draw(st.text(max_size=4) | st.just("W-1"), label="wallet")
-        rows[i]["wallet_debits"] = {key: data.draw(INTS | ANY_JSON, label="debit")}
+        rows[i]["wallet_debits"] = {key: data.draw(DEBITS | ANY_JSON, label="debit")}
     else:
         rows[i][data.draw(st.text(min_size=1, max_size=6), label="extra")] = 1
     by_mqtt, by_flash = both_ways(office_template, rows)
     assert by_mqtt.quarantined == by_flash.quarantined
     assert (by_mqtt.stored, by_mqtt.contiguous_seq) == (by_flash.stored,
                                                         by_flash.contiguous_seq)
+
+
+# Issue 10 #8's sibling at the office: a sale line's integers have the station's ranges
+# (offline_db/bounds.py), on both paths, not merely 0..2^63-1.
+SALE_BOUNDS = {"pump": (1, 99), "volume_ml": (0, 10**10), "unit_price": (0, 10**7),
+               "amount": (0, 10**14)}
+OUT_OF_BOUNDS = [
+    *((f, hi + 1, f"{f} must be at most {hi}") for f, (_, hi) in SALE_BOUNDS.items()),
+    *((f, 2**63 - 1, f"{f} must be at most {hi}") for f, (_, hi) in SALE_BOUNDS.items()),
+    ("pump", 0, "pump must be at least 1"),
+    ("wallet_debits", {"W-1": 10**14 + 1}, "wallet_debits"),
+    ("wallet_debits", {"W-1": -(10**14) - 1}, "wallet_debits"),
+    ("wallet_debits", {"W-1": 2**63 - 1}, "wallet_debits"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "says"), OUT_OF_BOUNDS,
+                         ids=[f"{f}={v}" for f, v, _ in OUT_OF_BOUNDS])
+def test_a_sale_beyond_the_bounds_is_malformed_both_ways(
+        journal_rows: list[dict[str, Any]], office_template: Path, field: str, value: Any,
+        says: str) -> None:
+    rows = copy.deepcopy(journal_rows)
+    rows[2][field] = value  # re-chained: a station that signs what it sends
+    by_mqtt, by_flash = both_ways(office_template, rows)
+    assert by_mqtt.quarantined == by_flash.quarantined == "malformed"
+    assert by_mqtt.stored == by_flash.stored == 0
+    assert by_mqtt.detail == by_flash.detail
+    assert by_mqtt.detail.startswith("sale seq 3: ") and says in by_mqtt.detail
+    if field == "wallet_debits":
+        assert "100000000000000" in by_mqtt.detail
+
+
+AT_BOUNDS = [
+    *((f, lo) for f, (lo, _) in SALE_BOUNDS.items()),
+    *((f, hi) for f, (_, hi) in SALE_BOUNDS.items()),
+    ("wallet_debits", {"W-1": 10**14}), ("wallet_debits", {"W-1": -(10**14)}),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), AT_BOUNDS, ids=[f"{f}={v}" for f, v in AT_BOUNDS])
+def test_a_sale_at_the_bounds_is_stored_both_ways(
+        journal_rows: list[dict[str, Any]], office_template: Path, field: str,
+        value: Any) -> None:
+    rows = copy.deepcopy(journal_rows)
+    rows[2][field] = value
+    by_mqtt, by_flash = both_ways(office_template, rows)
+    assert by_mqtt.quarantined is None and by_flash.quarantined is None
+    assert by_mqtt.stored == by_flash.stored == len(rows)
