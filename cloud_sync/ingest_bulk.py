@@ -117,6 +117,8 @@ def check_meta(meta: Any) -> dict[str, Any]:
         raise _Refused("malformed", f"the bundle's summary lacks {', '.join(missing)}")
     count = meta["sales"]
     _check_int("the bundle", "sales", count)
+    for total in ("volume_ml", "amount"):  # shown and logged by the office: whole numbers
+        _check_int("the bundle", total, meta[total])
     for name in ("first_prev_hash", "last_hash"):
         if not (isinstance(meta[name], str) and _HEX64.fullmatch(meta[name])):
             raise _Refused("malformed", f"the bundle's {name} must be 64 lower-case hex digits")

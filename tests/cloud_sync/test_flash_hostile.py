@@ -146,6 +146,18 @@ def test_deeply_nested_or_misshapen_bundles_are_refused(desk: Desk,
     assert err.reason == "damaged"
 
 
+
+@pytest.mark.parametrize(("field", "value"), [("volume_ml", [1]), ("amount", "12.50"),
+                                              ("volume_ml", -1), ("amount", 2**64)])
+def test_a_summary_whose_totals_are_not_whole_numbers_is_refused(
+        desk: Desk, other_key: Ed25519PrivateKey, field: str, value: object) -> None:
+    """Issue 10 #10 sibling: the summary's totals are shown and logged by the office, so
+    they are checked like every other number (they were repeated as they came)."""
+    bad = canonical({**json.loads(summary(OTHER, [])), field: value})
+    result = desk.office_import(forged(desk, other_key, header_station=OTHER,
+                                       lines=[bad], name="totals.fcb"))
+    assert result["quarantined"] == "malformed" and field in result["detail"]
+
 def reply(desk: Desk, body: bytes, header_station: str = STATION_ID) -> Path:
     """A reply signed by the real office key and encrypted for S-001."""
     header = {"kind": "reply", "from": OFFICE, "to": STATION_ID,
