@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -383,14 +384,19 @@ def _card(item: Any, where: str) -> CardSpec:
 
 def _pan(obj: _Obj) -> str | None:
     """The card's PAN in its one form, digits only (offline_db.identifiers)."""
-    text = obj.get_str("pan", required=False)
+    return _identifier(obj, "pan", identifiers.pan,
+                       "8-19 digits (groups may be separated by spaces or dashes)")
+
+
+def _identifier(obj: _Obj, key: str, form: Callable[[str], str | None], shape: str
+                ) -> str | None:
+    """Identifier ``key`` of a card in its one form (``form``), or a refusal naming it."""
+    text = obj.get_str(key, required=False)
     if text is None:
         return None
-    value = identifiers.pan(text)
+    value = form(text)
     if value is None:
-        raise CardStoreFormatError(
-            f"{obj.at('pan')} must be 8-19 digits (groups may be separated by spaces or "
-            f"dashes), got {text!r}")
+        raise CardStoreFormatError(f"{obj.at(key)} must be {shape}, got {text!r}")
     return value
 
 
@@ -440,15 +446,8 @@ def _pin(raw: Any, where: str) -> dict[str, Any]:
 
 def _uid(obj: _Obj) -> str | None:
     """The card's RFID UID in its one form, upper-case hex (offline_db.identifiers)."""
-    text = obj.get_str("rfid_uid", required=False)
-    if text is None:
-        return None
-    value = identifiers.uid(text)
-    if value is None:
-        raise CardStoreFormatError(
-            f"{obj.at('rfid_uid')} must be 8-20 hex digits (byte pairs may be separated by "
-            f"':', '-' or spaces), got {text!r}")
-    return value
+    return _identifier(obj, "rfid_uid", identifiers.uid,
+                       "8-20 hex digits (byte pairs may be separated by ':', '-' or spaces)")
 
 
 def _unique(cards: list[CardSpec]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from edge.config import MqttConfig
+from tests.cloud_sync.flash_desk import Desk
 from tests.conftest import forecourt_exe
 from tests.support import fc, fc_json, initialize, stop_daemon
 
@@ -183,3 +184,11 @@ def office_sales(config: Path) -> list[dict[str, Any]]:
     return rows
 
 
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """A station and a head office on one desk, for flash-drive round trips."""
+    d = Desk(tmp_path)
+    try:
+        yield d
+    finally:
+        d.close()

@@ -8,9 +8,7 @@ signed further in the future than ``[offline] max_clock_skew`` is refused.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,15 +71,6 @@ def test_a_message_signed_in_the_future_changes_nothing(
     set_state(station.conn, "card_store_confirmed_at", before)
     sync._on_cards(heartbeat(office_key, utc_now() + timedelta(days=1), monkeypatch))
     assert get_state(station.conn, "card_store_confirmed_at") == before
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    d = Desk(tmp_path)
-    try:
-        yield d
-    finally:
-        d.close()
 
 
 def test_a_flash_reply_made_in_the_future_is_refused(desk: Desk) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,6 @@ from tests.cloud_sync.flash_desk import (
     Desk,
     card_store,
 )
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    d = Desk(tmp_path)
-    try:
-        yield d
-    finally:
-        d.close()
 
 
 def plaintext_lines(desk: Desk, path: Path) -> list[bytes]:

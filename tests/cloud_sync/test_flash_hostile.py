@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +26,6 @@ from tests.cloud_sync.flash_desk import STATION_ID, Desk
 
 OTHER = "S-002"
 DEEP = b"[" * 100_000
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    d = Desk(tmp_path)
-    try:
-        yield d
-    finally:
-        d.close()
 
 
 @pytest.fixture
