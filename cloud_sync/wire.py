@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edge.errors import Refusal
+from offline_db import bounds
 
 #: Deepest nesting of arrays and objects accepted (the deepest message, a card-store
 #: snapshot inside a ``cards`` envelope, needs 7).
@@ -90,8 +91,9 @@ def is_int(value: Any, *, minimum: int = 0) -> bool:
 
 
 def is_text(value: Any, *, max_len: int = MAX_TEXT) -> bool:
-    """A non-empty printable string of at most ``max_len`` characters."""
-    return isinstance(value, str) and 0 < len(value) <= max_len and value.isprintable()
+    """A non-empty printable string of at most ``max_len`` characters (the station's
+    rule for identifiers, ``offline_db.bounds.printable_problem``)."""
+    return bounds.is_printable_text(value, max_len)
 
 
 def is_timestamp(value: Any) -> bool:

@@ -83,6 +83,30 @@ def text_problem(value: str, max_chars: int = MAX_TEXT) -> str | None:
     return None
 
 
+def printable_problem(value: str, max_chars: int = MAX_TEXT) -> str | None:
+    """:func:`text_problem`, and also no character Python does not call printable
+    (spaces other than U+0020, invisible format characters, unassigned code points).
+
+    For the identifiers that travel in a sale's journal line (card id, vehicle id):
+    the head office accepts exactly this text there (``cloud_sync.wire.is_text``), so a
+    station must not store an identifier whose sales the office would quarantine.
+    """
+    problem = text_problem(value, max_chars)
+    if problem is not None:
+        return problem
+    for position, char in enumerate(value, 1):
+        if not char.isprintable():
+            return (f"must be printable: no spaces other than U+0020 and no invisible "
+                    f"characters; found U+{ord(char):04X} at character {position}")
+    return None
+
+
+def is_printable_text(value: object, max_chars: int = MAX_TEXT) -> bool:
+    """A non-empty string with no :func:`printable_problem`."""
+    return isinstance(value, str) and bool(value) and printable_problem(value,
+                                                                        max_chars) is None
+
+
 def safe_key(key: str) -> str:
     """A field name fit for an error sentence: itself if clean, else its escaped repr."""
     return key if text_problem(key, 64) is None else repr(key)[1:-1]

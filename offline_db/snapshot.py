@@ -118,8 +118,10 @@ class _Obj:
     def at(self, key: str) -> str:
         return self._at(self.where, key)
 
-    def get_str(self, key: str, *, required: bool = True, pattern: str | None = None
-            ) -> str | None:
+    def get_str(self, key: str, *, required: bool = True, pattern: str | None = None,
+                printable: bool = False) -> str | None:
+        """Text ``key``; ``printable``: an identifier a sale's journal line carries
+        (offline_db.bounds.printable_problem), else any one line of text."""
         value = self.raw.get(key)
         if value is None:
             if required:
@@ -127,13 +129,14 @@ class _Obj:
             return None
         if not isinstance(value, str) or not value:
             raise CardStoreFormatError(f"{self.at(key)} must be a non-empty string")
-        _check_text(value, self.at(key))
+        _check_text(value, self.at(key), printable=printable)
         if pattern and not re.fullmatch(pattern, value):
             raise CardStoreFormatError(f"{self.at(key)} has an invalid value {value!r}")
         return value
 
-    def req_str(self, key: str, *, pattern: str | None = None) -> str:
-        value = self.get_str(key, pattern=pattern)
+    def req_str(self, key: str, *, pattern: str | None = None, printable: bool = False
+                ) -> str:
+        value = self.get_str(key, pattern=pattern, printable=printable)
         assert value is not None
         return value
 
@@ -207,9 +210,10 @@ class _Obj:
         return list(items)
 
 
-def _check_text(value: str, where: str) -> None:
-    """Refuse text that SQLite cannot store or a terminal would act on (issue 10 #10)."""
-    problem = B.text_problem(value)
+def _check_text(value: str, where: str, *, printable: bool = False) -> None:
+    """Refuse text that SQLite cannot store or a terminal would act on (issue 10 #10);
+    ``printable``: also what the head office refuses in a journal line."""
+    problem = B.printable_problem(value) if printable else B.text_problem(value)
     if problem:
         raise CardStoreFormatError(f"{where} {problem}")
 
@@ -371,11 +375,12 @@ def _card(item: Any, where: str) -> CardSpec:
     if obj.raw.get("pin") is not None:
         rules["pin"] = _pin(obj.raw["pin"], f"{where}.pin")
     card = CardSpec(
-        card_id=obj.req_str("card_id"), kind=obj.choice("kind", CARD_KINDS),
+        card_id=obj.req_str("card_id", printable=True), kind=obj.choice("kind", CARD_KINDS),
         status=obj.choice("status", CARD_STATUSES, default="active"),
         pan=_pan(obj), rfid_uid=_uid(obj), token_id=obj.get_str("token_id", required=False),
         expires=obj.get_date("expires"), customer_id=obj.get_str("customer_id", required=False),
-        vehicle_id=obj.get_str("vehicle_id", required=False), products=obj.str_list("products"),
+        vehicle_id=obj.get_str("vehicle_id", required=False, printable=True),
+        products=obj.str_list("products"),
         limits=limits, wallets=wallets, usage=usage, rules=rules)
     if rules.get("vehicle_binding") and not card.vehicle_id:
         raise CardStoreFormatError(f"{where}.vehicle_binding needs {where}.vehicle_id")

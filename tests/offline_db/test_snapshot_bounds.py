@@ -137,6 +137,22 @@ def test_unknown_product_codes_are_refused(path: str, value: Any, message: str) 
     refused(mutate(path, value), message)
 
 
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("cards.0.card_id", "7800\u00a0001234567890"),  # a no-break space
+    ("cards.1.vehicle_id", "V\u200d17"),             # a zero-width joiner
+])
+def test_journal_identifiers_are_what_the_office_accepts(path: str, value: Any) -> None:
+    """A card id or vehicle id travels in every sale's journal line, where the head office
+    accepts printable text only (wire.is_text): one the office would quarantine every
+    batch for is refused at import instead. A customer's name may hold such a space."""
+    from cloud_sync import wire
+
+    assert not wire.is_text(value)
+    refused(mutate(path, value), f"{path.replace('.0.', '[0].').replace('.1.', '[1].')} "
+                                 "must be printable")
+    parse_snapshot(json.dumps(mutate("customers.1.name", "ООО\u00a0Ромашка")))
+
 # -- #10 text that cannot be stored or shown ------------------------------------------------
 @pytest.mark.parametrize(("path", "value", "message"), [
     ("customers.1.name", "Ivan \ud800 Petrov", "customers[1].name"),
