@@ -37,7 +37,7 @@ ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 #: A vehicle id as any text field: the station bounds what an operator types to 64
 #: characters, but a card's own vehicle id (card store) may be any stored text.
 MAX_VEHICLE_LEN = MAX_TEXT
-MAX_ODOMETER_KM = 10_000_000
+MAX_ODOMETER_KM = bounds.MAX_ODOMETER_KM
 #: A sale line's integers: name -> (smallest, largest), the station's own ranges
 #: (offline_db/bounds.py; pumps 1-99 as in the station's config and commands). The one
 #: definition both ingests use: ``_check_row`` here, ``_FAST_ACCEPT`` in ingest_bulk.

@@ -15,7 +15,6 @@ the office's messages — is the only source of the station id. Reason codes:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,10 +25,10 @@ from offline_db import bounds
 #: snapshot inside a ``cards`` envelope, needs 7).
 MAX_DEPTH = 32
 MAX_TEXT = 200
-MAX_INT = 2**63 - 1
+MAX_INT = bounds.MAX_INT64
 MAX_LIST = 100
-HEX64 = re.compile(r"[0-9a-f]{64}")
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+HEX64 = bounds.HEX64
+TIMESTAMP = bounds.TIMESTAMP
 ErrorType = Callable[[str, str], Exception]
 
 

@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 
 #: Longest odometer reading, km, and vehicle id, characters: as the journal line
 #: carries them (check_vehicle_input, offline_db.journal_checks).
-MAX_ODOMETER_KM = 10_000_000
+MAX_ODOMETER_KM = B.MAX_ODOMETER_KM
 MAX_VEHICLE_LEN = 64
 #: Longest path of a file argument, characters.
 MAX_PATH = 4096

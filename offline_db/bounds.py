@@ -17,6 +17,7 @@ or ``None``; each caller raises its own error type with the field's name in fron
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -25,9 +26,13 @@ MAX_SAFE_INT = 2**53 - 1
 #: Card-store versions and sale sequence numbers.
 MAX_VERSION = MAX_SAFE_INT
 MAX_SEQ = MAX_SAFE_INT
+#: SQLite's largest INTEGER.
+MAX_INT64 = 2**63 - 1
 #: A usage update's revision: the office's clock in nanoseconds, stored as SQLite's
 #: 64-bit INTEGER (the one bound above 2**53).
-MAX_USAGE_REV = 2**63 - 1
+MAX_USAGE_REV = MAX_INT64
+#: An odometer reading in a sale's journal line, km.
+MAX_ODOMETER_KM = 10_000_000
 #: Volumes in ml: 10 million litres (a limit, a litre wallet, a period's usage).
 MAX_VOLUME_ML = 10**10
 #: Money in minor units: 10**12 currency units (a limit, a wallet, a period's usage).
@@ -46,6 +51,9 @@ PIN_SALT_BYTES = (8, 64)
 PIN_HASH_BYTES = 32
 #: Any one text value (an id, a name, a plate), in characters.
 MAX_TEXT = 200
+#: A SHA-256 hash as forecourt writes it, and a UTC time (journal, messages, bundles).
+HEX64 = re.compile(r"[0-9a-f]{64}")
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 #: Bidirectional embeddings, overrides and isolates: they reorder what a terminal or a
 #: report shows (CVE-2021-42574), so text that shows an id must not carry them.

@@ -18,11 +18,11 @@ crashing the walk. docs/journal.md lists every problem and its reason code.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from offline_db.bounds import HEX64, MAX_INT64, MAX_ODOMETER_KM, TIMESTAMP
 from offline_db.state import get_state, set_state
 
 HEAD_KEY = "journal_head"
@@ -34,11 +34,9 @@ TEXT_COLUMNS = ("sale_id", "station_id", "card_id", "product")
 TIME_COLUMNS = ("authorized_at", "completed_at")
 HASH_COLUMNS = ("prev_hash", "hash")
 #: The optional columns (offline_db.journal.OPTIONAL_FIELDS): NULL, or as the station writes them.
-MAX_ODOMETER_KM = 10_000_000
 ODOMETER_FLAG_VALUES = ("odometer_unreasonable",)
-MAX_INT = 2**63 - 1
-_HASH = re.compile(r"[0-9a-f]{64}")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_HASH = HEX64
+_TIME = TIMESTAMP
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def record_head_of_journal(conn: sqlite3.Connection) -> None:
 # -- one row ---------------------------------------------------------------------------------
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT64
 
 
 def _debits_problem(value: Any) -> str | None:
