@@ -322,13 +322,9 @@ def _check_identity(card: CardView, request: Request, ctx: Context,
     medium = _check_token(card, request)
     if medium is not None:
         return medium
-    if card.stations is not None or card.station_groups is not None:
-        by_id = card.stations is not None and ctx.station_id in card.stations
-        by_group = card.station_groups is not None and bool(card.station_groups
-                                                            & ctx.station_groups)
-        if not (by_id or by_group):
-            return Decision.deny(Reason.STATION_NOT_ALLOWED)
-    if card.time_windows and not any(w.contains(local) for w in card.time_windows):
+    if not station_allowed(card, ctx.station_id, ctx.station_groups):
+        return Decision.deny(Reason.STATION_NOT_ALLOWED)
+    if not in_time_window(card, local):
         return Decision.deny(Reason.OUTSIDE_TIME_WINDOW)
     if card.vehicle_binding:
         if request.vehicle_id is None:
@@ -347,6 +343,19 @@ def _check_identity(card: CardView, request: Request, ctx: Context,
     if card.odometer_required and request.odometer_km is None:
         return Decision.deny(Reason.ODOMETER_REQUIRED)
     return None
+
+
+def station_allowed(card: CardView, station_id: str, groups: frozenset[str]) -> bool:
+    """No station list, or this station by its id or by one of its groups."""
+    if card.stations is None and card.station_groups is None:
+        return True
+    by_id = card.stations is not None and station_id in card.stations
+    return by_id or (card.station_groups is not None and bool(card.station_groups & groups))
+
+
+def in_time_window(card: CardView, local: datetime) -> bool:
+    """No time windows, or ``local`` (station time) inside one of them."""
+    return not card.time_windows or any(w.contains(local) for w in card.time_windows)
 
 
 def odometer_unreasonable(card: CardView, request: Request, policy: Policy) -> bool:

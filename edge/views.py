@@ -13,7 +13,7 @@ from typing import Any
 
 from edge.cardview import build_card_view, build_context, freshness
 from edge.config import Config
-from edge.engine import limit_used, visits_used
+from edge.engine import in_time_window, limit_used, station_allowed, visits_used
 from edge.periods import period_start_date
 from offline_db import cards as store
 from offline_db.outbox import oldest_undelivered_at
@@ -104,10 +104,10 @@ def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
                 "max_tries": max_tries,
                 "locked": view.pin_required and view.pin_failures >= max_tries},
         "time_windows": rules.get("time_windows", []),
-        "in_time_window_now": not view.time_windows
-        or any(w.contains(local) for w in view.time_windows),
+        "in_time_window_now": in_time_window(view, local),
         "stations": rules.get("stations"), "station_groups": rules.get("station_groups"),
-        "allowed_here": _allowed_here(view.stations, view.station_groups, config),
+        "allowed_here": station_allowed(view, config.station.id,
+                                        frozenset(config.station.groups)),
         "vehicle": {"vehicle_id": view.vehicle_id, "binding": view.vehicle_binding,
                     "odometer_required": view.odometer_required,
                     "last_odometer_km": view.last_odometer_km},
@@ -116,15 +116,6 @@ def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
                         "amount": h.amount}
                        for h in view.holds],
     }
-
-
-def _allowed_here(stations: frozenset[str] | None, groups: frozenset[str] | None,
-                  config: Config) -> bool:
-    """The engine's station rule: no list, or this station by id or by group."""
-    if stations is None and groups is None:
-        return True
-    return (stations is not None and config.station.id in stations) or (
-        groups is not None and bool(groups & set(config.station.groups)))
 
 
 _AUTH_COLUMNS = ("a.sale_id, a.state, a.reason, a.card_id, a.pump, a.products, "
