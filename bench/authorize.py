@@ -54,14 +54,16 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud_sync import tokens
-from edge.config import Config
-from edge.keys import public_text
+from core.config import Config
+from core.formats.journal import GENESIS, chain_hash
+from core.keys import public_text
+from core.logs import configure as configure_logging
+from core.money import amount_for
+from core.periods import period_start_date
+from core.timefmt import iso, utc_now
 from edge.lifecycle import Station, pin_matches
-from edge.logs import configure as configure_logging
-from edge.money import amount_for
-from edge.periods import period_start_date
-from offline_db.connection import connect, iso, utc_now
-from offline_db.journal import GENESIS, chain_hash, verify
+from offline_db.connection import connect
+from offline_db.journal import verify
 from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import DB_NAME, StationStore
 

@@ -31,10 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cloud_sync.envelope import EVERYONE, OFFICE, seal
 from cloud_sync.mqtt import MqttLink
 from cloud_sync.station_sync import StationSync
-from edge import logs
-from edge.config import Config, MqttConfig
-from edge.lifecycle import Station, apply_cards_message
-from offline_db.connection import iso, utc_now
+from core import logs
+from core.config import Config, MqttConfig
+from core.timefmt import iso, utc_now
+from edge.lifecycle import Station
+from offline_db.replication import apply_cards_message
 from offline_db.store import StationStore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ head-office store with that station enrolled, exactly as ``bench/sync.py`` does 
 - **decrypt**: open the bundle as the office (signature check over the whole file),
   then decrypt and decompress it: the plaintext size, and the part of the import
   that is reading the file.
-- **import**: the real :func:`cloud_sync.flash_office.import_sales_bundle` into a
+- **import**: the real :func:`office.sync.flash.import_sales_bundle` into a
   fresh office store, then **import again** (every sale a duplicate).
 
 The *floors*, in the same run, each measured twice (the faster counts):
@@ -55,14 +55,15 @@ import sync  # bench/sync.py: the same generated station and office
 
 from cloud_sync.bundle import open_bundle
 from cloud_sync.envelope import OFFICE
-from cloud_sync.flash_office import import_sales_bundle
-from cloud_sync.flash_station import export_sales
-from cloud_sync.ingest_bulk import BULK_CACHE_KIB
-from cloud_sync.office_store import OFFICE_DB, open_office
-from edge.config import Config
-from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
-from edge.logs import configure as configure_logging
-from offline_db.connection import connect, iso, utc_now
+from core.config import Config
+from core.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
+from core.logs import configure as configure_logging
+from core.timefmt import iso, utc_now
+from edge.flash import export_sales
+from office.ledger.ingest_bulk import BULK_CACHE_KIB
+from office.ledger.store import OFFICE_DB, open_office
+from office.sync.flash import import_sales_bundle
+from offline_db.connection import connect
 from offline_db.store import DB_NAME, StationStore
 
 TARGET_S = 10.0

@@ -21,12 +21,12 @@ import platform
 import statistics
 import time
 
+from core import logs
 from drivers.dart import application as app
 from drivers.dart.application import PumpState
 from drivers.dart.framer import Framer, FrameType
 from drivers.dart.line import DartLine
 from drivers.dart.pump import PumpEvent, PumpModel
-from edge import logs
 
 BITS_PER_BYTE = 11
 BAUD = 9600

@@ -6,7 +6,7 @@ rows with a valid hash chain and their outbox rows, written straight into SQLite
 both sides) and a private ``mosquitto`` on a free port. Then it runs the real
 :class:`cloud_sync.station_sync.StationSync` (the station store's connection and a
 ``threading.Lock`` as the daemon's writer lock) and the real
-:class:`cloud_sync.office_sync.OfficeSync` (the office store's connection) in this
+:class:`office.sync.mqtt.OfficeSync` (the office store's connection) in this
 process, both through the broker, and times the drain: from the start of the station's
 uplink until its outbox is empty, i.e. every sale signed, sent, verified, stored at the
 office exactly once and its signed receipt applied at the station.
@@ -48,14 +48,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cloud_sync.office_store import OFFICE_DB, init_office
-from cloud_sync.office_sync import OfficeSync
 from cloud_sync.station_sync import StationSync
-from edge.config import Config, MqttConfig
-from edge.keys import OFFICE_KEY, create_keypair, load_private_key, parse_public_text
-from edge.logs import configure as configure_logging
-from offline_db.connection import connect, iso, utc_now
-from offline_db.journal import GENESIS, chain_hash
+from core.config import Config, MqttConfig
+from core.formats.journal import GENESIS, chain_hash
+from core.keys import OFFICE_KEY, create_keypair, load_private_key, parse_public_text
+from core.logs import configure as configure_logging
+from core.timefmt import iso, utc_now
+from office.ledger.store import OFFICE_DB, init_office
+from office.sync.mqtt import OfficeSync
+from offline_db.connection import connect
 from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import DB_NAME, StationStore
 

@@ -1,4 +1,4 @@
-"""MQTT uplink/downlink, signed envelopes, flash-drive bundles and the head office.
-
-Arrives with the sync issue; the package exists now so the layout is complete.
-"""
+"""The wire between station and head office: envelopes, topic names, message schemas
+(``wire``), the MQTT client, flash-drive bundles, digital-card tokens, and the
+station's endpoints (uplink, downlink apply, flash). The office's endpoints are in
+``office.sync``."""

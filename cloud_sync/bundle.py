@@ -41,8 +41,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cloud_sync import wire
 from cloud_sync.bundle_keys import raw_x25519, x25519_private, x25519_public
 from cloud_sync.envelope import canonical
-from edge.errors import ForecourtError, Refusal
-from edge.keys import public_text
+from core.errors import ForecourtError, Refusal
+from core.keys import public_text
 
 MAGIC = b"FCBUNDLE"
 END = b"FCBEND01"

@@ -26,8 +26,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from cloud_sync import wire
-from edge.errors import Refusal
-from offline_db.connection import iso, utc_now
+from core.errors import Refusal
+from core.timefmt import iso, utc_now
 
 VERSION = 1
 OFFICE = "office"

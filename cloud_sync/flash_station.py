@@ -8,7 +8,7 @@ stored hash on the way out. Import (``forecourt flash import FILE``) applies a r
 with exactly the checks of the MQTT path: the office's signature, this station as the
 recipient, the receipt's hash against our own journal (``offline_db.outbox``), and the
 card-store message's expiry, version order and no-rollback rule
-(``edge.lifecycle.apply_cards_message``), all in one transaction. docs/bundles.md.
+(``offline_db.replication.apply_cards_message``), all in one transaction. docs/bundles.md.
 """
 
 from __future__ import annotations
@@ -29,17 +29,16 @@ from cloud_sync import wire
 from cloud_sync.bundle import MAX_LINE, BundleError, BundleWriter, open_bundle
 from cloud_sync.envelope import OFFICE
 from cloud_sync.envelope import canonical as envelope_canonical
-from edge.config import Config
-from edge.errors import CardStoreTimeError, JournalError
-from edge.identity import load_station_key
-from edge.keys import configured_office_key
-from edge.lifecycle import Station, apply_cards_message
-from edge.views import status as station_status
-from offline_db.connection import atomic, iso
-from offline_db.freshness import parse_time
-from offline_db.journal import GENESIS, canonical, canonical_sql
-from offline_db.journal_checks import malformed, tail_problems
+from core.config import Config
+from core.errors import CardStoreTimeError, JournalError
+from core.formats.journal import GENESIS, canonical, canonical_sql, malformed
+from core.freshness import parse_time
+from core.keys import configured_office_key
+from core.timefmt import iso
+from offline_db.connection import atomic
+from offline_db.journal_checks import tail_problems
 from offline_db.outbox import apply_receipt
+from offline_db.replication import Replica, apply_cards_message
 from offline_db.state import audit, get_state
 
 log = structlog.get_logger(__name__)
@@ -106,14 +105,16 @@ class ExportSummary:
 
 
 def export_sales(config: Config, conn: sqlite3.Connection, directory: Path, *,
-                 now: datetime, key: Ed25519PrivateKey | None = None,
+                 now: datetime, key: Ed25519PrivateKey,
+                 status_of: Callable[[sqlite3.Connection], dict[str, Any]],
                  progress: Callable[[int, int], None] | None = None) -> ExportSummary:
     """Write every sale not yet receipted (and the station's status) to ``directory``.
 
-    ``progress(done, total)`` is called as sales are written.
+    ``key`` is the station's signing key; ``status_of(conn)`` gives the station's
+    status, read in the same snapshot as the sales. ``progress(done, total)`` is
+    called as sales are written.
     """
     station_id = config.station.id
-    key = key or load_station_key(config.station.data_dir, conn, station_id)
     office_key = office_key_of(config)
     conn.execute("BEGIN")  # one snapshot of the journal, the outbox and the status
     try:
@@ -130,7 +131,7 @@ def export_sales(config: Config, conn: sqlite3.Connection, directory: Path, *,
                                 (first,)).fetchone()[0]
         last_hash = conn.execute("SELECT hash FROM journal WHERE seq = ?",
                                  (last,)).fetchone()[0] if last is not None else prev
-        status = station_status(conn, config, now)
+        status = status_of(conn)
         status["alarms"] = alarms(conn, status)
         meta = {"station_id": station_id, "first_seq": first, "last_seq": last,
                 "sales": count, "first_prev_hash": prev, "last_hash": last_hash,
@@ -252,14 +253,15 @@ def read_reply(config: Config, path: Path, key: Ed25519PrivateKey) -> tuple[dict
     return header, body
 
 
-def import_reply(station: Station, path: Path, *, actor: str) -> dict[str, Any]:
+def import_reply(station: Replica, path: Path, *, actor: str,
+                 key: Ed25519PrivateKey) -> dict[str, Any]:
     """Apply a reply bundle: receipt and card-store changes, all or nothing.
 
-    Runs under the writer lock (the daemon's operation ``flash.import``).
+    Runs under the writer lock (the daemon's operation ``flash.import``); ``key`` is
+    the station's own key (the reply is encrypted to it).
     """
     config = station.config
-    header, body = read_reply(config, path, load_station_key(
-        config.station.data_dir, station.conn, config.station.id))
+    header, body = read_reply(config, path, key)
     conn = station.conn
     try:
         made = parse_time(header.get("created_at"), "created_at")

@@ -57,8 +57,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.config import MqttConfig
-from edge.errors import ConfigError
+from core.config import MqttConfig
+from core.errors import ConfigError
 
 log = structlog.get_logger(__name__)
 

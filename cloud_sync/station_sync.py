@@ -28,11 +28,12 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from cloud_sync import topics
 from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
 from cloud_sync.mqtt import MqttLink
-from edge.config import Config
-from edge.errors import CardStoreTimeError
-from offline_db.freshness import parse_time
+from core.config import Config
+from core.errors import CardStoreTimeError
+from core.freshness import parse_time
 from offline_db.outbox import apply_receipt, outbox_status, pending_batch
 from offline_db.state import get_state
 
@@ -72,7 +73,7 @@ class StationSync:
         self.key = key
         self.office_key = office_key
         self.station_id = config.station.id
-        self.base = f"{config.mqtt.prefix}/station/{self.station_id}"
+        self.prefix = config.mqtt.prefix
         self._wake = threading.Event()
         self._stop = threading.Event()
         # Batches in flight, oldest first; _epoch changes whenever they are forgotten
@@ -91,14 +92,16 @@ class StationSync:
         self.replays = 0  # receipts and card data already applied: harmless, counted
         self.card_updates = 0
         self.apply_cards = apply_cards
-        prefix = config.mqtt.prefix
         self.link = MqttLink(
             config=config.mqtt, client_id=f"forecourt-station-{self.station_id}",
-            subscriptions=[(f"{self.base}/receipt", 1), (f"{self.base}/cards", 1),
-                           (f"{prefix}/network/cards", 1)],
+            subscriptions=[(self._topic("receipt"), 1), (self._topic("cards"), 1),
+                           (topics.network_cards(self.prefix), 1)],
             on_message=self._on_message,
-            will=(f"{self.base}/status", self._status_payload(online=False), 1, True),
+            will=(self._topic("status"), self._status_payload(online=False), 1, True),
             on_connect=self._on_connect)
+
+    def _topic(self, leaf: str) -> str:
+        return topics.station(self.prefix, self.station_id, leaf)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -112,7 +115,7 @@ class StationSync:
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self.link.connected:
-            self.link.publish(f"{self.base}/status", self._status_payload(online=False),
+            self.link.publish(self._topic("status"), self._status_payload(online=False),
                               qos=1, retain=True, timeout=2)
         self.link.stop()
 
@@ -135,7 +138,7 @@ class StationSync:
             version = get_state(self.conn, "card_store_version")
         body = {"station_id": self.station_id,
                 "version": int(version) if version is not None else None}
-        self.link.publish_nowait(f"{self.base}/sync",
+        self.link.publish_nowait(self._topic("sync"),
                                  seal("sync-request", self.station_id, OFFICE, body, self.key))
 
     def _run(self) -> None:
@@ -147,7 +150,7 @@ class StationSync:
                 continue
             try:
                 if time.monotonic() - last_status > STATUS_EVERY_S:
-                    self.link.publish_nowait(f"{self.base}/status",
+                    self.link.publish_nowait(self._topic("status"),
                                              self._status_payload(online=True), qos=1,
                                              retain=True)
                     last_status = time.monotonic()
@@ -198,7 +201,7 @@ class StationSync:
             if self._epoch != epoch:
                 return True  # forgotten meanwhile (reconnect, quarantine): build anew
             self._window.append(entry)
-        if not self.link.publish(f"{self.base}/sales", payload, qos=1, timeout=10):
+        if not self.link.publish(self._topic("sales"), payload, qos=1, timeout=10):
             # Not even PUBACKed: forget it and whatever was sent after it; try again on
             # the next wake.
             with self._window_lock:
@@ -213,7 +216,7 @@ class StationSync:
         if topic.endswith("/cards"):
             self._on_cards(payload)
             return
-        if topic != f"{self.base}/receipt":
+        if topic != self._topic("receipt"):
             return
         try:
             env = open_envelope(payload, recipient=self.station_id,

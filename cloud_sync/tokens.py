@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.errors import Refusal
+from core.bounds import MAX_TOKEN_LEN
+from core.errors import Refusal
 
 PREFIX = "FC1"
-MAX_LENGTH = 512
+MAX_LENGTH = MAX_TOKEN_LEN
 _NONCE = re.compile(r"[0-9a-f]{24}")
 
 

@@ -18,8 +18,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from edge.errors import Refusal
-from offline_db import bounds
+from core import bounds
+from core.errors import Refusal
 
 #: Deepest nesting of arrays and objects accepted (the deepest message, a card-store
 #: snapshot inside a ``cards`` envelope, needs 7).
@@ -91,7 +91,7 @@ def is_int(value: Any, *, minimum: int = 0) -> bool:
 
 def is_text(value: Any, *, max_len: int = MAX_TEXT) -> bool:
     """A non-empty printable string of at most ``max_len`` characters (the station's
-    rule for identifiers, ``offline_db.bounds.printable_problem``)."""
+    rule for identifiers, ``core.bounds.printable_problem``)."""
     return bounds.is_printable_text(value, max_len)
 
 
@@ -172,7 +172,7 @@ def check_sync_request(body: Any, station_id: str) -> None:
 def check_sales(body: Any, station_id: str) -> None:
     """Whose a batch is: its body, every sale line and its status name the sender.
 
-    The rest of a batch's shape is the ingest's (``cloud_sync.ingest``): a malformed
+    The rest of a batch's shape is the ingest's (``office.ledger.ingest``): a malformed
     batch is quarantined there, with a receipt that says so.
     """
     if not isinstance(body, dict):
@@ -206,8 +206,8 @@ def check_receipt(body: Any, station_id: str) -> None:
 
 def check_cards(body: Any, station_id: str) -> None:
     """The top of a ``cards`` body; its operations and snapshot are checked where applied
-    (``offline_db.deltas.parse_ops``, ``offline_db.snapshot.parse_snapshot``). Unknown
-    fields are left to ``edge.lifecycle.apply_cards_message``."""
+    (``core.formats.deltas.parse_ops``, ``core.formats.snapshot.parse_snapshot``). Unknown
+    fields are left to ``offline_db.replication.apply_cards_message``."""
     del station_id  # card data names no station (network-wide or addressed by topic)
     if not isinstance(body, dict):
         raise WireError("malformed", "the cards body is not a JSON object")

@@ -23,7 +23,7 @@ from types import TracebackType
 import serial
 import structlog
 
-from edge.errors import DriverInitializationError, DriverOperationError
+from core.errors import DriverInitializationError, DriverOperationError
 
 log = structlog.get_logger(__name__)
 #: Longest single blocking read; reads loop in slices up to their own deadline.

@@ -1,6 +1,2 @@
-"""The station: configuration, authorization engine, sale lifecycle and daemon.
-
-`edge.errors`, `edge.config` and `edge.logs` are leaf modules (they import nothing
-else of ours) so that `offline_db/` and `drivers/` may use them without depending on
-the rest of `edge/`.
-"""
+"""The station: daemon, sale lifecycle, pump-line and reader wiring, the station's
+commands (``edge.cli``). Shared basics (errors, config, money, keys) live in ``core``."""

@@ -7,8 +7,11 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from edge.config import Config
-from edge.engine import (
+from core.config import Config
+from core.formats.snapshot import DAYS
+from core.freshness import Freshness, assess
+from core.periods import period_start_utc
+from core.rules.authorization import (
     CardView,
     Context,
     Hold,
@@ -20,11 +23,8 @@ from edge.engine import (
     VisitLimit,
     Wallet,
 )
-from edge.periods import period_start_utc
+from core.timefmt import iso, parse_iso
 from offline_db import cards as store
-from offline_db.connection import iso, parse_iso
-from offline_db.freshness import Freshness, assess
-from offline_db.snapshot import DAYS
 
 
 def _set(text: str | None) -> frozenset[str] | None:

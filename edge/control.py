@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from edge.errors import ControlError, ForecourtError
+from core.errors import ControlError, ForecourtError
 
 MAX_MESSAGE = 1 << 20
 

@@ -21,18 +21,19 @@ from typing import Any
 
 import structlog
 
-from edge.config import Config
+from core.config import Config
+from core.errors import ConfigError, ForecourtError, SaleError
+from core.inputs import check_args
+from core.keys import configured_office_key
 from edge.control import MAX_MESSAGE
-from edge.errors import ConfigError, ForecourtError, SaleError
 from edge.forecourt import Forecourt
 from edge.identity import load_station_key
-from edge.inputs import check_args
-from edge.keys import configured_office_key
-from edge.lifecycle import Station, apply_cards_message
+from edge.lifecycle import Station
 from edge.operations import perform
 from edge.readers import ReaderHub
 from edge.views import open_authorizations
 from offline_db.journal_checks import head_problems
+from offline_db.replication import apply_cards_message
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)

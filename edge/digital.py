@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cloud_sync import tokens
 from cloud_sync.tokens import TokenClaims, TokenError
-from edge.reasons import Reason
-from offline_db.connection import iso
+from core.reasons import Reason
+from core.timefmt import iso
 
 #: Longest part of a refused token's text kept as the decision's card id.
 LABEL_LENGTH = 64

@@ -24,16 +24,17 @@ from typing import Any
 
 import structlog
 
+from core.config import Config
+from core.errors import SaleError
+from core.timefmt import iso, utc_now
 from drivers.dart.application import Command, PumpState, state_name
 from drivers.dart.framer import Framer
 from drivers.dart.line import DartLine, authorize_job, command_job, prices_job, query_job
 from drivers.dart.pump import PumpEvent, PumpModel, Units
 from drivers.transport import SerialTransport
-from edge.config import Config
-from edge.errors import SaleError
 from edge.lifecycle import Station
 from offline_db import cards
-from offline_db.connection import atomic, iso, utc_now
+from offline_db.connection import atomic
 from offline_db.state import audit
 
 log = structlog.get_logger(__name__)

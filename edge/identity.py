@@ -18,8 +18,8 @@ from pathlib import Path
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.errors import IdentityError
-from edge.keys import PRIVATE_NAME, create_keypair, load_private_key, public_text
+from core.errors import IdentityError
+from core.keys import PRIVATE_NAME, create_keypair, load_private_key, public_text
 from offline_db.connection import atomic
 from offline_db.state import audit, get_state, set_state
 from offline_db.store import DB_NAME

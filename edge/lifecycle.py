@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -21,21 +20,27 @@ from typing import Any
 import structlog
 
 from cloud_sync.tokens import TokenError
+from core import identifiers
+from core.config import Config
+from core.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError, SaleError
+from core.formats.snapshot import load_snapshot_file, parse_pin
+from core.inputs import check_vehicle_input
+from core.keys import configured_office_key
+from core.money import amount_for
+from core.reasons import Reason
+from core.rules.authorization import (
+    Decision,
+    Request,
+    authorize,
+    plan_wallet_debits,
+    wallet_shortfall,
+)
+from core.timefmt import iso, parse_iso, utc_now
 from edge.cardview import StoreState, build_card_view, build_context, policy_of
-from edge.config import Config
 from edge.digital import check_token, token_label, token_refusal, use_token
-from edge.engine import Decision, Request, authorize, plan_wallet_debits, wallet_shortfall
-from edge.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError, SaleError
-from edge.inputs import check_vehicle_input
-from edge.keys import configured_office_key
-from edge.money import amount_for
-from edge.reasons import Reason
 from offline_db import cards as store
-from offline_db import identifiers
-from offline_db.connection import atomic, iso, parse_iso, utc_now
-from offline_db.freshness import check_generated_at, fresh_as_of, parse_time, trusted_mark
+from offline_db.connection import atomic
 from offline_db.journal import append_sale
-from offline_db.snapshot import load_snapshot_file, parse_pin
 from offline_db.state import audit, get_state
 from offline_db.store import StationStore
 
@@ -372,115 +377,3 @@ class Station:
             audit(self.conn, actor, "sale.cancel", sale_id=sale_id)
         log.info("sale.cancelled", sale_id=sale_id)
         return {"sale_id": sale_id, "state": "cancelled"}
-
-
-class CardsUpdate:
-    """Outcome of applying a card-store message from the head office."""
-
-    def __init__(self, outcome: str, version: int | None, detail: str = "") -> None:
-        self.outcome = outcome  # applied, confirmed, ignored, need_sync, refused
-        self.version = version
-        self.detail = detail
-
-
-def apply_cards_message(station: Station, body: dict[str, Any], *,
-                        vouched_at: datetime | None = None) -> CardsUpdate:
-    """Apply a signed ``cards`` body: in order, atomically, never an older version.
-
-    ``mode`` is ``delta`` (``from_version`` -> ``to_version`` with ``ops``) or
-    ``snapshot`` (a whole card-store document). A message past its ``expires_at`` is
-    refused; a delta that does not start at our version asks for a sync; one that
-    ends at our version only confirms our data is fresh. The data counts as fresh
-    as of ``vouched_at`` (when the office made the message; a flash-drive reply may be
-    days old) or, by default, now, and never later than the station's clock; that
-    moment never moves back, unless the mark held lies ahead of the clock by more
-    than ``[offline] max_clock_skew`` (offline_db.freshness: then it is not trusted).
-    """
-    from offline_db.bounds import MAX_VERSION
-    from offline_db.deltas import apply_ops, parse_ops
-    from offline_db.refs import check_delta_products
-    from offline_db.snapshot import parse_snapshot
-    from offline_db.state import set_state
-
-    conn = station.conn
-    now = station.clock()
-    skew_s = station.config.offline.max_clock_skew_s
-    confirmed_at = _confirmed_mark(conn, fresh_as_of(vouched_at, now), now=now, skew_s=skew_s)
-    confirmed = iso(confirmed_at)
-    current_text = get_state(conn, "card_store_version")
-    current = int(current_text) if current_text is not None else -1
-    try:
-        # Made in the future: replayed, it would mark the data fresh "now" until it expires.
-        check_generated_at(vouched_at, now=now, skew_s=skew_s,
-                           what="the message's creation time")
-        if parse_time(body.get("expires_at"), "the message's expires_at") <= now:
-            return CardsUpdate("refused", current, "the message has expired (expires_at "
-                               f"{body['expires_at']})")
-    except CardStoreTimeError as exc:
-        return CardsUpdate("refused", current, str(exc))
-    mode = body.get("mode")
-    if mode == "usage":
-        try:
-            ops = parse_ops(body.get("ops"))
-            if any(op != "usage" for op, _ in ops):
-                raise CardStoreFormatError("a usage message carries only usage operations")
-        except ForecourtError as exc:
-            return CardsUpdate("refused", current, str(exc))
-        with atomic(conn):
-            apply_ops(conn, ops, station_id=station.config.station.id)
-        return CardsUpdate("usage", current, f"{len(ops)} cards")
-    if mode == "snapshot":
-        try:
-            snap = parse_snapshot(json.dumps(body.get("snapshot")))
-        except ForecourtError as exc:
-            return CardsUpdate("refused", current, str(exc))
-        if snap.version < current:
-            return CardsUpdate("ignored", current, f"snapshot {snap.version} is older")
-        try:
-            with atomic(conn):
-                store.import_snapshot(conn, snap, station_id=station.config.station.id,
-                                      now=now, skew_s=skew_s)
-                # Fresh as of the message, but never before the snapshot was made.
-                made = fresh_as_of(snap.generated_at, now)
-                set_state(conn, "card_store_confirmed_at", iso(min(made, confirmed_at)))
-        except CardStoreTimeError as exc:
-            return CardsUpdate("refused", current, str(exc))
-        finally:
-            station.card_data_changed()
-        return CardsUpdate("applied", snap.version)
-    first, last = body.get("from_version"), body.get("to_version")
-    if mode != "delta" or not isinstance(first, int) or not isinstance(last, int) \
-            or isinstance(first, bool) or isinstance(last, bool) or last < first:
-        return CardsUpdate("refused", current, "not a card-store delta")
-    if not 0 <= first <= last <= MAX_VERSION:
-        return CardsUpdate("refused", current, f"a delta's versions must lie in 0..{MAX_VERSION}")
-    if last < current or (last == current and first < current):
-        return CardsUpdate("ignored", current, f"version {last} is older than ours")
-    if first != current:
-        return CardsUpdate("need_sync", current, f"delta starts at {first}, we have {current}")
-    try:
-        ops = parse_ops(body.get("ops"))
-        check_delta_products(conn, ops)
-    except ForecourtError as exc:
-        return CardsUpdate("refused", current, str(exc))
-    try:
-        with atomic(conn):
-            apply_ops(conn, ops, station_id=station.config.station.id)
-            set_state(conn, "card_store_version", str(last))
-            set_state(conn, "card_store_confirmed_at", confirmed)
-            # The office's master carries no expiry of its own: its word (this delta or
-            # heartbeat, itself valid until its expires_at) replaces a file's expires_at.
-            set_state(conn, "card_store_expires_at", "")
-    except CardStoreFormatError as exc:  # an identifier another card holds: nothing changed
-        return CardsUpdate("refused", current, str(exc))
-    finally:
-        station.card_data_changed()
-    return CardsUpdate("confirmed" if first == last else "applied", last)
-
-
-def _confirmed_mark(conn: sqlite3.Connection, new: datetime, *, now: datetime,
-                    skew_s: int) -> datetime:
-    """The later of ``new`` and the mark held, if that one can be trusted at all."""
-    was_text = get_state(conn, "card_store_confirmed_at")
-    was = trusted_mark(parse_iso(was_text) if was_text else None, now=now, skew_s=skew_s)
-    return max(new, was) if was is not None else new

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.errors import ControlError
-from edge.inputs import check_args
+from core.errors import ControlError
+from core.inputs import check_args
 from edge.lifecycle import Station
 
 
@@ -24,7 +24,7 @@ class Operation:
 
 
 def _flash_import(station: Station, path: Path, actor: str) -> Any:
-    from cloud_sync.flash_station import import_reply
+    from edge.flash import import_reply
 
     return import_reply(station, path, actor=actor)
 

@@ -26,16 +26,16 @@ from typing import Any
 import structlog
 
 from cloud_sync.tokens import TokenError
+from core.bounds import escaped, text_problem
+from core.config import Config, ReaderConfig
+from core.errors import ForecourtError, KeyFileError
+from core.keys import configured_office_key
+from core.reasons import Reason
+from core.timefmt import iso, utc_now
 from drivers.readers import reader_class
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
-from edge.config import Config, ReaderConfig
 from edge.digital import check_token, token_label
-from edge.errors import ForecourtError, KeyFileError
-from edge.keys import configured_office_key
 from edge.lifecycle import Station
-from edge.reasons import Reason
-from offline_db.bounds import escaped, text_problem
-from offline_db.connection import iso, utc_now
 
 log = structlog.get_logger(__name__)
 RING = 200

@@ -11,10 +11,10 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
+from core.config import Config
+from core.periods import period_start_date
+from core.rules.authorization import in_time_window, limit_used, station_allowed, visits_used
 from edge.cardview import build_card_view, build_context, freshness
-from edge.config import Config
-from edge.engine import in_time_window, limit_used, station_allowed, visits_used
-from edge.periods import period_start_date
 from offline_db import cards as store
 from offline_db.outbox import oldest_undelivered_at
 from offline_db.state import get_state

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from offline_db import identifiers
-from offline_db.connection import atomic, iso
-from offline_db.freshness import check_snapshot_times, fresh_as_of
-from offline_db.snapshot import CardSpec, Snapshot, UsageSpec
+from core import identifiers
+from core.formats.snapshot import CardSpec, Snapshot, UsageSpec
+from core.freshness import check_snapshot_times, fresh_as_of
+from core.timefmt import iso
+from offline_db.connection import atomic
 from offline_db.state import get_state, set_state
 
 CARD_TABLES = ("products", "customer_groups", "customers", "vehicles", "cards", "card_limits",
@@ -62,8 +63,8 @@ def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str
 
     The caller checks the version order. Every source of a snapshot (file, MQTT,
     flash reply) comes through here, so its times are checked here against the
-    station's clock ``now`` (offline_db.freshness): made further ahead than ``skew_s``
-    or already expired is a :class:`~edge.errors.CardStoreTimeError` and nothing
+    station's clock ``now`` (core.freshness): made further ahead than ``skew_s``
+    or already expired is a :class:`~core.errors.CardStoreTimeError` and nothing
     changes. The snapshot's usage figures include this station's sales up to
     ``station_seqs[station_id]``.
     """
@@ -98,7 +99,7 @@ def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str
 def find_card(conn: sqlite3.Connection, identifier: str) -> sqlite3.Row | None:
     """The card whose card id, PAN, RFID UID or token id is ``identifier``.
 
-    A PAN or UID matches however it is written (offline_db.identifiers); card ids and
+    A PAN or UID matches however it is written (core.identifiers); card ids and
     token ids match exactly.
     """
     for column, value in identifiers.lookups(identifier):

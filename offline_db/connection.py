@@ -5,10 +5,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
-from edge.errors import NotInitializedError, StoreError
+from core.errors import NotInitializedError, StoreError
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -76,17 +75,3 @@ def _depth_next() -> int:
     global _counter  # noqa: PLW0603 - unique savepoint names only
     _counter += 1
     return _counter
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(ts: datetime) -> str:
-    """Fixed-width UTC timestamp (sorts as text): ``2026-11-22T10:15:00.000000Z``."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> datetime:
-    """Inverse of :func:`iso` (``fromisoformat`` reads the trailing Z since 3.11)."""
-    return datetime.fromisoformat(text)

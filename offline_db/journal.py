@@ -10,68 +10,24 @@ fields (every row written before they existed) hashes as it always did.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from edge.errors import JournalError
-from offline_db.journal_checks import (
-    ODOMETER_FLAG_VALUES,
+from core.errors import JournalError
+from core.formats.journal import (
+    GENESIS,
+    OPTIONAL_FIELDS,
     Problem,
+    chain_hash,
     malformed,
-    read_head,
-    record_head,
-    tail_problems,
 )
+from offline_db.journal_checks import read_head, record_head, tail_problems
 
 log = structlog.get_logger(__name__)
-
-GENESIS = "0" * 64
-HASHED_FIELDS = ("seq", "sale_id", "station_id", "card_id", "pump", "product", "volume_ml",
-                 "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits")
-#: Hashed only when present: the sale's vehicle, its odometer reading (km) and the
-#: reasonability flag (``odometer_unreasonable``) when the policy flags instead of refusing.
-OPTIONAL_FIELDS = ("vehicle_id", "odometer_km", "odometer_flag")
-ODOMETER_FLAGS = ODOMETER_FLAG_VALUES
-
-
-def present(sale: dict[str, Any]) -> dict[str, Any]:
-    """The optional fields ``sale`` carries (those not None)."""
-    return {k: sale[k] for k in OPTIONAL_FIELDS if sale.get(k) is not None}
-
-
-def canonical_sql(column: Callable[[str], str], wallet_debits: str | None = None) -> str:
-    """A SQLite expression making :func:`canonical` of a row from its columns.
-
-    ``column(name)`` is the SQL for a field; ``wallet_debits`` overrides the SQL of that
-    (JSON text) field. SQLite escapes non-ASCII text differently from Python, so for
-    such rows the result differs and the caller falls back to :func:`canonical`.
-    """
-    keys = sorted((*HASHED_FIELDS, *OPTIONAL_FIELDS))
-    values = {k: column(k) for k in keys}
-    values["wallet_debits"] = wallet_debits or f"json({column('wallet_debits')})"
-    obj = "json_object(" + ", ".join(f"'{k}', {values[k]}" for k in keys) + ")"
-    absent = ", ".join(f"CASE WHEN {column(k)} IS NULL THEN '$.{k}' ELSE '$.absent' END"
-                       for k in OPTIONAL_FIELDS)
-    return f"json_remove({obj}, {absent})"
-
-
-def canonical(sale: dict[str, Any]) -> bytes:
-    body = {k: sale[k] for k in HASHED_FIELDS}
-    body.update(present(sale))
-    if isinstance(body["wallet_debits"], str):
-        body["wallet_debits"] = json.loads(body["wallet_debits"])
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def chain_hash(prev_hash: str, sale: dict[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(sale)).hexdigest()
-
 
 def last_entry(conn: sqlite3.Connection) -> tuple[int, str]:
     row = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()

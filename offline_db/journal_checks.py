@@ -17,38 +17,16 @@ crashing the walk. docs/journal.md lists every problem and its reason code.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from dataclasses import dataclass
-from typing import Any
 
-from offline_db.bounds import HEX64, MAX_INT64, MAX_ODOMETER_KM, TIMESTAMP
+from core.bounds import HEX64 as _HASH
+from core.formats.journal import Problem
 from offline_db.state import get_state, set_state
 
 HEAD_KEY = "journal_head"
 RECEIPT_SEQ_KEY = "last_receipt_seq"
 RECEIPT_HASH_KEY = "last_receipt_hash"
 
-INT_COLUMNS = ("pump", "volume_ml", "unit_price", "amount")
-TEXT_COLUMNS = ("sale_id", "station_id", "card_id", "product")
-TIME_COLUMNS = ("authorized_at", "completed_at")
-HASH_COLUMNS = ("prev_hash", "hash")
-#: The optional columns (offline_db.journal.OPTIONAL_FIELDS): NULL, or as the station writes them.
-ODOMETER_FLAG_VALUES = ("odometer_unreasonable",)
-_HASH = HEX64
-_TIME = TIMESTAMP
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the journal: where (``seq``, if known), a code, a sentence."""
-
-    seq: int | None
-    reason: str
-    message: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "reason": self.reason, "message": self.message}
 
 
 # -- the recorded head ---------------------------------------------------------------------
@@ -78,67 +56,6 @@ def record_head_of_journal(conn: sqlite3.Connection) -> None:
         record_head(conn, 0, "0" * 64)
     else:
         record_head(conn, int(row[0]), str(row[1]))
-
-
-# -- one row ---------------------------------------------------------------------------------
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT64
-
-
-def _debits_problem(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return "wallet_debits is not text"
-    try:
-        debits = json.loads(value)
-    except ValueError:
-        return "wallet_debits is not JSON"
-    if not isinstance(debits, dict) or not all(
-            isinstance(k, str) and k and _is_int(v) for k, v in debits.items()):
-        return "wallet_debits is not a JSON object of wallet ids to whole numbers"
-    return None
-
-
-def malformed(row: dict[str, Any]) -> str | None:
-    """What is wrong with a journal row's columns (naming the column), or None.
-
-    Runs before the hash is recomputed: a rehashed row can still hold values the
-    station never writes (text for a volume, a NULL, a blob, a broken timestamp).
-    Columns this function does not know are left to their own checks.
-    """
-    for column in (*TEXT_COLUMNS, *TIME_COLUMNS, *HASH_COLUMNS, *INT_COLUMNS,
-                   "wallet_debits"):
-        if column not in row:
-            return f"the column {column} is missing"
-        if row[column] is None:
-            return f"{column} is empty (NULL)"
-    for column in INT_COLUMNS:
-        if not _is_int(row[column]):
-            return f"{column} is not a whole number from 0 to 2^63-1 ({row[column]!r:.40})"
-    if row["pump"] < 1:
-        return f"pump is not a pump number ({row['pump']})"
-    for column in TEXT_COLUMNS:
-        if not isinstance(row[column], str) or not row[column]:
-            return f"{column} is not non-empty text"
-    for column in TIME_COLUMNS:
-        if not isinstance(row[column], str) or not _TIME.fullmatch(row[column]):
-            return f"{column} is not a UTC time YYYY-MM-DDTHH:MM:SS.ffffffZ"
-    for column in HASH_COLUMNS:
-        if not isinstance(row[column], str) or not _HASH.fullmatch(row[column]):
-            return f"{column} is not 64 lower-case hex digits"
-    return _debits_problem(row["wallet_debits"]) or _optional_problem(row)
-
-
-def _optional_problem(row: dict[str, Any]) -> str | None:
-    """What is wrong with the vehicle and odometer columns (NULL when a sale has none)."""
-    vehicle, km, flag = (row.get(k) for k in ("vehicle_id", "odometer_km", "odometer_flag"))
-    if vehicle is not None and (not isinstance(vehicle, str) or not vehicle):
-        return "vehicle_id is not non-empty text"
-    if km is not None and not (_is_int(km) and km <= MAX_ODOMETER_KM):
-        return f"odometer_km is not a whole number from 0 to {MAX_ODOMETER_KM} ({km!r:.40})"
-    if flag is not None and flag not in ODOMETER_FLAG_VALUES:
-        return f"odometer_flag is not one of {', '.join(ODOMETER_FLAG_VALUES)} ({flag!r:.40})"
-    return None
 
 
 # -- the tail ----------------------------------------------------------------------------------

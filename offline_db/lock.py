@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from edge.errors import WriterLockedError
+from core.errors import WriterLockedError
 
 
 class WriterLock:

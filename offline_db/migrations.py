@@ -11,13 +11,12 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from edge.errors import StoreError
-from offline_db.identifiers import canonical
+from core.errors import StoreError
+from core.formats.snapshot import CARD_KINDS, CARD_STATUSES
+from core.identifiers import canonical
 
 station_migrations = Migrations("forecourt-station")
 
-CARD_STATUSES = ("active", "blocked", "lost", "stolen", "withdrawn", "expired", "replaced")
-CARD_KINDS = ("rfid", "magstripe", "smart", "digital")
 
 SCHEMA_V1 = f"""
 CREATE TABLE products (
@@ -253,7 +252,7 @@ def m0006_journal_vehicle_odometer(db: Database) -> None:
 
 @station_migrations(name="0007_canonical_stop_list")
 def m0007_canonical_stop_list(db: Database) -> None:
-    """Stop-list entries in their one form (offline_db.identifiers; issue 10 #3).
+    """Stop-list entries in their one form (core.identifiers; issue 10 #3).
 
     Entries were kept as written, so ``04a1b2c3`` never matched the tag read as
     ``04A1B2C3``; lookups now use the canonical form, and so do the entries.

@@ -16,9 +16,9 @@ from typing import Any
 
 import structlog
 
+from core.formats.journal import HASHED_FIELDS, malformed, present
 from offline_db.connection import atomic
-from offline_db.journal import HASHED_FIELDS, present
-from offline_db.journal_checks import RECEIPT_HASH_KEY, malformed
+from offline_db.journal_checks import RECEIPT_HASH_KEY
 from offline_db.state import get_state, set_state
 
 log = structlog.get_logger(__name__)

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from offline_db.connection import iso, utc_now
+from core.timefmt import iso, utc_now
 
 
 def get_state(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:

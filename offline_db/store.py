@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from types import TracebackType
 
-from edge.errors import NotInitializedError, StoreError
+from core.errors import NotInitializedError, StoreError
 from offline_db.connection import connect
 from offline_db.lock import WriterLock
 from offline_db.migrations import migrate

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from edge.config import Config, load_config_file
+from core.config import Config, load_config_file
 from edge.lifecycle import Station
 from offline_db.store import StationStore
 

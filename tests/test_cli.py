@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -195,8 +197,11 @@ def test_unsafe_private_key_is_refused(env_config: Path) -> None:
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    out = []
-    for name, cmd in group.commands.items():
+    """Every command, the lazily loaded office group's included."""
+    out: list[tuple[str, ...]] = []
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         out.append((*prefix, name))
         if isinstance(cmd, click.Group):
             out += _commands(cmd, (*prefix, name))
@@ -233,7 +238,7 @@ def test_human_output_shows_money_in_the_currency(station_dir: Path) -> None:
 def test_status_shows_card_data_age_in_days_and_hours(station_dir: Path) -> None:
     from datetime import timedelta
 
-    from offline_db.connection import iso, utc_now
+    from core.timefmt import iso, utc_now
 
     with sqlite3.connect(station_dir / "station.db") as conn:
         conn.execute("UPDATE sync_state SET value = ? WHERE key = 'card_store_confirmed_at'",
@@ -250,9 +255,9 @@ def test_status_shows_card_data_age_in_days_and_hours(station_dir: Path) -> None
 
 
 def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
-    from cloud_sync.ingest import ingest_batch
-    from cloud_sync.office_store import open_office
-    from offline_db.connection import utc_now
+    from core.timefmt import utc_now
+    from office.ledger.ingest import ingest_batch
+    from office.ledger.store import open_office
     from offline_db.outbox import outbox_status, pending_batch
 
     auth = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95")
@@ -292,9 +297,9 @@ def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
 
 
 def test_flash_lines_show_money_in_the_currency() -> None:
-    from cloud_sync.office_flash_cli import _import_line
-    from edge.cli_flash import _export_line
-    from edge.display import Currency
+    from core.display import Currency
+    from edge.cli.flash import _export_line
+    from office.cli_flash import _import_line
 
     eur = Currency("EUR", 2)
     export = {"sales": 1532, "first_seq": 40211, "last_seq": 41742, "volume_ml": 61_873_120,
@@ -513,3 +518,18 @@ def test_an_approval_for_several_products_shows_the_amount_range(station_dir: Pa
     one = run("sale", "authorize", "--card", "7800001234567893", "--pump", "5",
               "--volume", "3000", "--product", "AI95").stdout
     assert one.rstrip().endswith("AI95 up to 3.000 l or 158.97 RUB")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("status", "--help"), ("journal", "verify")])
+def test_a_station_command_never_loads_the_office(args: tuple[str, ...], tmp_path: Path) -> None:
+    """The station box does not install the office's extras (DESIGN section 2)."""
+    probe = ("import sys, cli\n"
+             "try:\n"
+             f"    cli.main.main({list(args)!r}, standalone_mode=False)\n"
+             "except BaseException:\n"
+             "    pass\n"
+             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('office', 'django'))\n"
+             "print('LOADED:' + ','.join(loaded))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60, check=True)
+    assert result.stdout.splitlines()[-1] == "LOADED:", result.stdout

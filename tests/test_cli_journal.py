@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from offline_db.journal import chain_hash
+from core.formats.journal import chain_hash
 from tests.test_cli import run, run_json
 
 CARD = "7800001234567893"

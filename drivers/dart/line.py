@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from core.errors import DriverError
 from drivers.dart import application as app
 from drivers.dart.application import Command, PumpState, state_name
 from drivers.dart.framer import Framer
 from drivers.dart.link import ByteLine, DartMaster
 from drivers.dart.pump import PumpEvent, PumpModel
 from drivers.worker import Worker
-from edge.errors import DriverError
 
 log = structlog.get_logger(__name__)
 #: Seconds between attempts to open a line that failed (adapter unplugged...).

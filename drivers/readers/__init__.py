@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from edge.errors import DriverNotAvailableError
+from core.errors import DriverNotAvailableError
 
 BACKENDS: dict[str, tuple[str, str]] = {
     "pcsc": ("drivers.readers.pcsc", "PcscReader"),

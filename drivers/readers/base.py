@@ -25,8 +25,8 @@ from typing import Any
 
 import structlog
 
+from core.errors import DriverError
 from drivers.worker import Worker
-from edge.errors import DriverError
 
 log = structlog.get_logger(__name__)
 

@@ -38,6 +38,7 @@ from typing import Any
 
 import serial
 
+from core.errors import DriverInitializationError, DriverNotAvailableError
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
 from drivers.readers.keymap import EV_KEY, KeyDecoder
 from drivers.readers.track import (
@@ -48,7 +49,6 @@ from drivers.readers.track import (
     strip_framing,
 )
 from drivers.transport import error_check
-from edge.errors import DriverInitializationError, DriverNotAvailableError
 
 #: Serial read slice: the longest a single blocking read waits.
 READ_SLICE_S = 0.02

@@ -56,9 +56,9 @@ import nfc.tag.tt2
 import nfc.tag.tt3
 import nfc.tag.tt4
 
+from core.errors import DriverInitializationError, DriverOperationError
+from core.reasons import Reason
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
-from edge.errors import DriverInitializationError, DriverOperationError
-from edge.reasons import Reason
 
 __all__ = [
     "CARD_RECORD_TYPE",

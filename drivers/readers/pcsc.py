@@ -44,10 +44,10 @@ from typing import Any
 import structlog
 from smartcard import scard
 
+from core.errors import DriverInitializationError, DriverOperationError, KeyFileError
+from core.reasons import Reason
 from drivers.readers import smartcard_app as app
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
-from edge.errors import DriverInitializationError, DriverOperationError, KeyFileError
-from edge.reasons import Reason
 
 log = structlog.get_logger(__name__)
 

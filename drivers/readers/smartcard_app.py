@@ -29,7 +29,7 @@ from datetime import date
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.cmac import CMAC
 
-from edge.errors import ForecourtError
+from core.errors import ForecourtError
 
 #: Application identifier: RID-style A0 00 00 07 48, then "FC" (46 43) and version 01.
 AID = bytes.fromhex("A000000748464301")

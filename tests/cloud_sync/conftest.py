@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from edge.config import MqttConfig
+from core.config import MqttConfig
 from tests.cloud_sync.flash_desk import Desk
 from tests.conftest import forecourt_exe
 from tests.support import fc, fc_json, initialize, stop_daemon

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cloud_sync.flash_office import export_reply, import_sales_bundle
-from cloud_sync.flash_station import export_sales, import_reply
-from cloud_sync.office_store import init_office, open_office
-from edge.config import Config
-from edge.keys import OFFICE_KEY, create_keypair, load_private_key, public_text
+from core.config import Config
+from core.keys import OFFICE_KEY, create_keypair, load_private_key, public_text
+from core.timefmt import iso
+from edge.flash import export_sales, import_reply
 from edge.lifecycle import Station
-from offline_db.connection import iso
+from office.ledger.store import init_office, open_office
+from office.sync.flash import export_reply, import_sales_bundle
 from offline_db.store import StationStore
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "card-store.json"

@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cloud_sync import card_master, envelope
+from cloud_sync import envelope
 from cloud_sync.bundle import BundleError
 from cloud_sync.envelope import EVERYONE, OFFICE, seal
 from cloud_sync.station_sync import StationSync
-from edge.lifecycle import CardsUpdate, Station, apply_cards_message
-from offline_db.connection import iso, utc_now
+from core.timefmt import iso, utc_now
+from edge.lifecycle import Station
+from office.cards import master as card_master
+from offline_db.replication import CardsUpdate, apply_cards_message
 from offline_db.state import get_state, set_state
 from tests.cloud_sync.flash_desk import Desk, card_store
 

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from cloud_sync import card_master
-from cloud_sync.card_master import CardMasterRefusal
-from cloud_sync.office_store import init_office, open_office
-from edge.errors import CardStoreFormatError
-from offline_db.deltas import parse_ops
+from core.errors import CardStoreFormatError
+from core.formats.deltas import parse_ops
+from office.cards import master as card_master
+from office.cards.master import CardMasterRefusal
+from office.ledger.store import init_office, open_office
 
 FLEET = "7800001234567891"  # RFID 04A1B2C3D4E5F6
 MAGSTRIPE = "7800001234567890"

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cloud_sync import card_master
 from cloud_sync.bundle import BundleError, open_bundle
 from cloud_sync.envelope import OFFICE
-from cloud_sync.flash_station import export_sales
-from edge.keys import public_text
+from core.keys import public_text
+from edge.flash import export_sales
+from office.cards import master as card_master
 from offline_db.journal import verify
 from offline_db.store import StationStore
 from tests.cloud_sync.flash_desk import (
@@ -333,7 +333,7 @@ def test_network_use_reaches_a_station_synced_only_by_flash(desk: Desk, tmp_path
 # -- a sale's vehicle and odometer travel on the stick (issue 10 #16) ----------------------
 
 def test_vehicle_and_odometer_travel_on_the_stick(desk: Desk) -> None:
-    from offline_db.journal import canonical
+    from core.formats.journal import canonical
 
     desk.sell(2)
     desk.sell(1, vehicle="V-17", odometer_km=120_400)
@@ -354,7 +354,7 @@ def test_vehicle_and_odometer_travel_on_the_stick(desk: Desk) -> None:
 def test_sqlite_makes_the_canonical_form_of_vehicle_rows(desk: Desk) -> None:
     """The export's SQL gives the same bytes as Python for ASCII rows (no slow fallback)."""
     from cloud_sync.flash_station import CANONICAL_SQL
-    from offline_db.journal import canonical
+    from core.formats.journal import canonical
 
     desk.sell(1)
     desk.sell(1, vehicle="V-17", odometer_km=120_400)

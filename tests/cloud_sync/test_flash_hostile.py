@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cloud_sync.bundle import MAGIC, BundleError, BundleWriter, read_header
 from cloud_sync.envelope import OFFICE, canonical
 from cloud_sync.flash_station import reply_name, sales_name
-from edge.keys import public_text
-from offline_db.journal import GENESIS
-from offline_db.journal import canonical as canonical_row
+from core.formats.journal import GENESIS
+from core.formats.journal import canonical as canonical_row
+from core.keys import public_text
 from tests.cloud_sync.flash_desk import STATION_ID, Desk
 
 OTHER = "S-002"

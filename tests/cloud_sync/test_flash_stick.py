@@ -34,9 +34,11 @@ from typing import Any
 
 import pytest
 
-from edge.config import load_config_file
-from offline_db.connection import atomic, iso, utc_now
-from offline_db.journal import chain_hash, last_entry
+from core.config import load_config_file
+from core.formats.journal import chain_hash
+from core.timefmt import iso, utc_now
+from offline_db.connection import atomic
+from offline_db.journal import last_entry
 from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import StationStore
 from tests.cloud_sync.conftest import CARD

@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud_sync.envelope import OFFICE, seal
 from cloud_sync.mqtt import MqttLink
-from cloud_sync.office_store import OFFICE_DB
-from edge.config import load_config_file
+from core.config import load_config_file
+from core.formats.journal import GENESIS, chain_hash
+from core.keys import OFFICE_KEY, load_private_key, public_text
 from edge.control import call
-from edge.keys import OFFICE_KEY, load_private_key, public_text
-from offline_db.journal import GENESIS, chain_hash
+from office.ledger.store import OFFICE_DB
 from tests.cloud_sync.conftest import Broker, office_sales
 from tests.cloud_sync.test_uplink import sell
 from tests.support import daemon_log, fc, fc_json, start_daemon, stop_daemon, wait_for

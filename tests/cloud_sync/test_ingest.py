@@ -20,14 +20,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from cloud_sync.ingest import IngestResult, ingest_batch
-from cloud_sync.office_store import office_migrations
-from cloud_sync.office_views import SinceError, list_sales, station_overview
-from edge.config import Config, StationConfig
+from core.config import Config, StationConfig
+from core.formats import journal as jformat
+from core.formats.journal import GENESIS, chain_hash
+from core.timefmt import iso, parse_iso
 from edge.lifecycle import Station
+from office.ledger.ingest import IngestResult, ingest_batch
+from office.ledger.queries import SinceError, list_sales, station_overview
+from office.ledger.store import office_migrations
 from offline_db import journal
-from offline_db.connection import connect, iso, parse_iso
-from offline_db.journal import GENESIS, chain_hash
+from offline_db.connection import connect
 from offline_db.store import StationStore
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "card-store.json"
@@ -131,7 +133,7 @@ def stored(conn: sqlite3.Connection, station_id: str = "S-001") -> Rows:
 
 
 def same_sales(office_rows: Rows, station_rows: Rows) -> bool:
-    keys = (*journal.HASHED_FIELDS, "prev_hash", "hash")
+    keys = (*jformat.HASHED_FIELDS, "prev_hash", "hash")
     return [{k: r[k] for k in keys} for r in office_rows] == \
         [{k: r[k] for k in keys} for r in station_rows]
 
@@ -431,7 +433,7 @@ def test_a_body_that_is_not_a_batch_is_quarantined(office: sqlite3.Connection, r
 
 def test_too_many_sales_in_one_batch(office: sqlite3.Connection, rows: Rows,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("cloud_sync.ingest.MAX_BATCH_ROWS", 10)
+    monkeypatch.setattr("office.ledger.ingest.MAX_BATCH_ROWS", 10)
     r = ingest(office, body(rows, 1, 11))
     assert r.quarantined == "malformed" and "more than 10" in r.detail
 
@@ -631,10 +633,10 @@ def test_network_use_is_never_more_than_a_station_accepts(office: sqlite3.Connec
     # every station. A use past the station's bound exhausts any limit all the same, so
     # the office sends no more than the bound. (The office now refuses a sale beyond the
     # bounds; two sales each at them still add up to twice the bound.)
-    from cloud_sync import card_master
-    from cloud_sync.usage import usage_ops
-    from offline_db import bounds
-    from offline_db.deltas import parse_ops
+    from core import bounds
+    from core.formats.deltas import parse_ops
+    from office.cards import master as card_master
+    from office.cards.usage import usage_ops
 
     card_master.import_file(office, sample_store_file.read_bytes(), actor="test")
     now = datetime.now(UTC)

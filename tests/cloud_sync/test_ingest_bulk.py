@@ -23,10 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloud_sync.ingest import ingest_batch
-from cloud_sync.ingest_bulk import ingest_lines
-from cloud_sync.office_store import init_office, open_office
-from offline_db.journal import GENESIS, HASHED_FIELDS, OPTIONAL_FIELDS, present
+from core.formats.journal import GENESIS, HASHED_FIELDS, OPTIONAL_FIELDS, present
+from office.ledger.ingest import ingest_batch
+from office.ledger.ingest_bulk import ingest_lines
+from office.ledger.store import init_office, open_office
 from tests.cloud_sync.flash_desk import WALLET_CARD, Desk
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -143,7 +143,7 @@ TEXTS = (st.text(max_size=6)
 TIMES = st.sampled_from(["2026-11-22T10:00:00.000000Z", "2026-11-22T10:00:00Z",
                          "2026-11-22 10:00:00.000000Z", "2026-11-22T10:00:00.000000+00:00",
                          "\uff12026-11-22T10:00:00.000000Z", "", 0, None])
-#: Each sale integer's bounds and one past them (cloud_sync.ingest.SALE_INTS); a wallet
+#: Each sale integer's bounds and one past them (office.ledger.ingest.SALE_INTS); a wallet
 #: debit's are +-10^14.
 EDGES = {"pump": st.sampled_from([1, 99, 100]),
          "volume_ml": st.sampled_from([10**10, 10**10 + 1]),

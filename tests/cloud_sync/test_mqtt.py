@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from cloud_sync.mqtt import MqttLink, reconnect_delay
-from edge.config import MqttConfig
-from edge.errors import ConfigError
+from core.config import MqttConfig
+from core.errors import ConfigError
 from tests.cloud_sync.conftest import Broker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_round_trip_qos1(make_link: Callable[..., MqttLink]) -> None:
 
 WILL_CLIENT = """
 import sys, time
-from edge.config import MqttConfig
+from core.config import MqttConfig
 from cloud_sync.mqtt import MqttLink
 port, topic = int(sys.argv[1]), sys.argv[2]
 link = MqttLink(config=MqttConfig(enabled=True, port=port, keepalive_s=5,

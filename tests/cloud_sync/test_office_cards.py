@@ -10,11 +10,11 @@ from click.testing import CliRunner, Result
 
 from cli import main
 from cloud_sync import tokens
-from cloud_sync.office_store import open_office
-from edge.clikit import actor
-from edge.keys import OFFICE_KEY, load_private_key
-from offline_db.connection import utc_now
-from offline_db.deltas import parse_ops
+from core.clikit import actor
+from core.formats.deltas import parse_ops
+from core.keys import OFFICE_KEY, load_private_key
+from core.timefmt import utc_now
+from office.ledger.store import open_office
 
 DIGITAL = "7800001234567897"  # the sample's digital card, token id T-8F2K9Q
 
@@ -118,7 +118,7 @@ def test_one_key_speaks_for_one_station(office: Path) -> None:
     # holder could sign as either station and write into the other's ledger.
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from edge.keys import public_text
+    from core.keys import public_text
 
     key = public_text(Ed25519PrivateKey.generate())
     assert "station S-1 enrolled" in run("office", "station", "add", "S-1",

@@ -43,14 +43,15 @@ from hypothesis.stateful import (
 )
 
 from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
-from cloud_sync.ingest import IngestResult, ingest_batch
-from cloud_sync.office_store import init_office, open_office
-from cloud_sync.office_views import list_sales as office_list_sales
-from edge.config import Config, StationConfig
-from edge.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
+from core.config import Config, StationConfig
+from core.formats import journal as jformat
+from core.formats.journal import chain_hash
+from core.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from edge.lifecycle import Station
+from office.ledger.ingest import IngestResult, ingest_batch
+from office.ledger.queries import list_sales as office_list_sales
+from office.ledger.store import init_office, open_office
 from offline_db import journal
-from offline_db.journal import chain_hash
 from offline_db.outbox import ReceiptResult, apply_receipt, outbox_status, pending_batch
 from offline_db.state import get_state
 from offline_db.store import StationStore
@@ -62,7 +63,7 @@ CARD = "FLEET-UNLIMITED"  # added to the sample card store: no limits, no wallet
 PREFIX = "forecourt/v1"
 SALES_TOPIC = f"{PREFIX}/station/{STATION_ID}/sales"
 RECEIPT_TOPIC = f"{PREFIX}/station/{STATION_ID}/receipt"
-HASH_FIELDS = (*journal.HASHED_FIELDS, "prev_hash", "hash")
+HASH_FIELDS = (*jformat.HASHED_FIELDS, "prev_hash", "hash")
 
 
 class Clock:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge.config import load_config_file
+from core.config import load_config_file
 from edge.control import DaemonNotRunning, call
 from edge.lifecycle import Station
 from offline_db.store import StationStore

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import ndef  # type: ignore[import-untyped]
 import pytest
 
+from core.reasons import Reason
 from drivers.readers import reader_class
 from drivers.readers.base import CardRead, ReadEvent, ReadFailure
 from drivers.readers.nfc import (
@@ -31,7 +32,6 @@ from drivers.readers.nfc_tag import (
     EmulatedType4ATag,
     TagEmulator,
 )
-from edge.reasons import Reason
 
 UID2 = bytes.fromhex("3A1B2C3D4E5F60")
 IDM3 = bytes.fromhex("02FE0A1B2C3D4E5F")

@@ -52,10 +52,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.errors import DriverInitializationError, KeyFileError
 from drivers.readers import smartcard_app as app
 from drivers.readers.pcsc import PcscReader, load_issuer_key
 from drivers.readers.virtual_card import VirtualCard
-from edge.errors import DriverInitializationError, KeyFileError
 
 ROOT = Path(__file__).resolve().parents[2]
 VPCD_LIB = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")

@@ -11,7 +11,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from edge.engine import (
+from core.money import amount_for
+from core.reasons import Reason
+from core.rules.authorization import (
     CardView,
     Context,
     Decision,
@@ -19,8 +21,6 @@ from edge.engine import (
     Request,
     UsedSale,
 )
-from edge.money import amount_for
-from edge.reasons import Reason
 
 PRICES = {"AI92": 5090, "AI95": 5299, "DT": 6350}
 ALL = ("AI92", "AI95", "DT")

@@ -7,8 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from edge.lifecycle import Station, apply_cards_message
-from offline_db.connection import iso, utc_now
+from core.timefmt import iso, utc_now
+from edge.lifecycle import Station
+from offline_db.replication import apply_cards_message
 from offline_db.state import get_state
 
 FUTURE = iso(utc_now() + timedelta(hours=1))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import (
+from core.config import (
     Config,
     PumpConfig,
     PumpLineConfig,
@@ -20,7 +20,7 @@ from edge.config import (
     load_config_file,
     parse_duration,
 )
-from edge.errors import ConfigError
+from core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,7 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FORECOURT_CONFIG")
     assert load_config(None).station.id == "CWD"
     cwd.unlink()
-    monkeypatch.setattr("edge.config.SYSTEM_PATH", tmp_path / "absent.toml")
+    monkeypatch.setattr("core.config.SYSTEM_PATH", tmp_path / "absent.toml")
     assert find_config_path(None) is None
     assert load_config(None).station.id == Config().station.id
 

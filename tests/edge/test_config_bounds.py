@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from edge.config import Config, PumpConfig, PumpLineConfig, ReaderConfig, load_config_file
-from edge.errors import ConfigError
+from core.config import Config, PumpConfig, PumpLineConfig, ReaderConfig, load_config_file
+from core.errors import ConfigError
 
 HUGE = 9223372036854775807
 

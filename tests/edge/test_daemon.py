@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from edge.clikit import actor
+from core.clikit import actor
+from core.errors import WriterLockedError
 from edge.control import RemoteError, call
-from edge.errors import WriterLockedError
 from offline_db.connection import connect
 from offline_db.journal import verify
 from offline_db.store import StationStore

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.config import load_config_dict
-from edge.display import Currency, age, ago, litres, pump_line, reader_event, size
-from edge.errors import ConfigError
+from core.config import load_config_dict
+from core.display import Currency, age, ago, litres, pump_line, reader_event, size
+from core.errors import ConfigError
 
 
 @pytest.mark.parametrize(("code", "decimals", "minor", "text"), [

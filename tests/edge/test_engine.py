@@ -10,7 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from edge.engine import (
+from core.money import amount_for
+from core.reasons import DESCRIPTIONS, READER_REASONS, Reason
+from core.rules.authorization import (
     CardView,
     Context,
     Hold,
@@ -23,8 +25,6 @@ from edge.engine import (
     Wallet,
     authorize,
 )
-from edge.money import amount_for
-from edge.reasons import DESCRIPTIONS, READER_REASONS, Reason
 from tests.edge.engine_data import (
     CARD,
     CTX,

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.engine import (
+from core.money import amount_for
+from core.reasons import Reason
+from core.rules.authorization import (
     CardView,
     Context,
     Decision,
@@ -26,8 +28,6 @@ from edge.engine import (
     plan_wallet_debits,
     wallet_shortfall,
 )
-from edge.money import amount_for
-from edge.reasons import Reason
 from tests.edge.engine_data import (
     ALL,
     CARD,

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from edge.errors import CardStoreFormatError
-from edge.lifecycle import Station, apply_cards_message
+from core.errors import CardStoreFormatError
+from core.timefmt import iso, utc_now
+from edge.lifecycle import Station
 from edge.views import card_show
-from offline_db.connection import iso, utc_now
+from offline_db.replication import apply_cards_message
 
 STOPPED_TAG = {"card_id": "RF-STOP", "kind": "rfid", "status": "active",
                "rfid_uid": "04C0FFEE112233"}

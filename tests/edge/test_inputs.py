@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog.testing
 
-from edge.errors import ForecourtError, InputError
+from core.errors import ForecourtError, InputError
 from edge.lifecycle import Station
 from edge.operations import perform
 
@@ -94,7 +94,7 @@ def test_the_actor_is_checked_like_an_argument(station: Station,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     # Found verifying issue 10 #10: the actor (the Unix user of a local command, or
     # whatever a control-socket client sends) was recorded unchecked.
-    from edge.clikit import actor
+    from core.clikit import actor
 
     with pytest.raises(InputError, match="actor must not contain"):
         perform(station, "cards.pin_reset", {"card": "7800001234567892"}, "cli:x\n\x1b[31m")

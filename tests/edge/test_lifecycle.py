@@ -15,11 +15,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud_sync import tokens
-from edge.config import Config
-from edge.errors import ForecourtError, SaleError
-from edge.keys import public_text
-from edge.lifecycle import Station, apply_cards_message
+from core.config import Config
+from core.errors import ForecourtError, SaleError
+from core.keys import public_text
+from edge.lifecycle import Station
 from offline_db.journal import verify
+from offline_db.replication import apply_cards_message
 from offline_db.store import StationStore
 from tests.conftest import SAMPLE
 

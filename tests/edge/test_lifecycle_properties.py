@@ -37,14 +37,14 @@ from hypothesis.stateful import (
 )
 
 from cloud_sync import tokens
+from core.config import WEEKDAYS, Config, StationConfig
+from core.errors import SaleError
+from core.keys import public_text
+from core.money import amount_for
+from core.reasons import Reason
+from core.rules.authorization import limit_used, visits_used
 from edge.cardview import build_card_view, build_context
-from edge.config import WEEKDAYS, Config, StationConfig
-from edge.engine import limit_used, visits_used
-from edge.errors import SaleError
-from edge.keys import public_text
 from edge.lifecycle import Station
-from edge.money import amount_for
-from edge.reasons import Reason
 from offline_db import journal
 from offline_db.cards import find_card
 from offline_db.store import StationStore

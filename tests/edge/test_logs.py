@@ -7,7 +7,7 @@ import json
 
 import structlog
 
-from edge import logs
+from core import logs
 
 
 class FakeTTY(io.StringIO):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.money import amount_for, max_volume_for
+from core.money import amount_for, max_volume_for
 
 volumes = st.integers(min_value=0, max_value=10**9)
 prices = st.integers(min_value=1, max_value=10**6)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.periods import period_start_date, period_start_utc
+from core.periods import period_start_date, period_start_utc
 
 MOSCOW = ZoneInfo("Europe/Moscow")  # UTC+3, no DST
 NEW_YORK = ZoneInfo("America/New_York")  # DST 2026: 8 March 02:00 EST, 1 November 02:00 EDT

@@ -19,8 +19,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud_sync import tokens
+from core.timefmt import utc_now
 from drivers.ptyline import PtyLine
-from offline_db.connection import utc_now
 from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon
 
 CARD = "7800001234567897"  # the sample's digital card
@@ -102,7 +102,7 @@ def test_forged_expired_and_garbage_tokens_are_refused(station: Path, scanner: P
                                                        daemon: subprocess.Popen[str]) -> None:
     forged = tokens.issue(Ed25519PrivateKey.generate(), CARD, utc_now() + timedelta(minutes=5))
     scan(scanner, forged)
-    from edge.keys import OFFICE_KEY, load_private_key
+    from core.keys import OFFICE_KEY, load_private_key
 
     office = load_private_key(station.parent / "var" / "office", OFFICE_KEY)
     expired = tokens.issue(office, CARD, utc_now() - timedelta(seconds=1))

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from edge.errors import CardStoreFormatError
-from edge.lifecycle import Station, apply_cards_message
+from core.errors import CardStoreFormatError
+from core.timefmt import iso
+from edge.lifecycle import Station
 from edge.views import status
-from offline_db.connection import iso
+from offline_db.replication import apply_cards_message
 from offline_db.state import get_state, set_state
 
 T = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

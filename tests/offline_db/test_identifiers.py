@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from offline_db import identifiers
+from core import identifiers
 from offline_db.cards import is_stop_listed
 from offline_db.migrations import migrate
 from offline_db.store import StationStore

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from edge.config import Config, StationConfig
-from edge.errors import SaleError
+from core.config import Config, StationConfig
+from core.errors import SaleError
+from core.formats import journal as jformat
 from edge.lifecycle import Station
 from offline_db import journal
 from offline_db.store import StationStore
@@ -247,11 +248,11 @@ def test_rows_without_vehicle_hash_as_before() -> None:
             "completed_at": "2026-11-18T09:05:00.000000Z", "wallet_debits": "{}"}
     old = json.dumps({**sale, "wallet_debits": {}}, sort_keys=True, separators=(",", ":"))
     none = {**sale, "vehicle_id": None, "odometer_km": None, "odometer_flag": None}
-    assert journal.canonical(sale) == journal.canonical(none) == old.encode()
-    assert journal.chain_hash(journal.GENESIS, none) == hashlib.sha256(
-        journal.GENESIS.encode() + b"\n" + old.encode()).hexdigest()
+    assert jformat.canonical(sale) == jformat.canonical(none) == old.encode()
+    assert jformat.chain_hash(jformat.GENESIS, none) == hashlib.sha256(
+        jformat.GENESIS.encode() + b"\n" + old.encode()).hexdigest()
     full = {**sale, "vehicle_id": "V-17", "odometer_km": 120_400,
             "odometer_flag": "odometer_unreasonable"}
-    assert json.loads(journal.canonical(full)) == {
+    assert json.loads(jformat.canonical(full)) == {
         **json.loads(old), "vehicle_id": "V-17", "odometer_km": 120_400,
         "odometer_flag": "odometer_unreasonable"}

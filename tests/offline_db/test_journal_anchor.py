@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from edge.config import Config, StationConfig
-from edge.errors import JournalError
+from core.config import Config, StationConfig
+from core.errors import JournalError
+from core.formats import journal as jformat
 from edge.lifecycle import Station
 from offline_db import journal
 from offline_db.journal_checks import HEAD_KEY, read_head
@@ -83,7 +84,7 @@ def test_every_sale_records_the_head_in_its_transaction(filled: Station) -> None
 def test_a_fresh_station_records_an_empty_head(tmp_path: Path) -> None:
     store, _ = StationStore.create(tmp_path / "data")
     try:
-        assert read_head(store.conn) == (0, journal.GENESIS)
+        assert read_head(store.conn) == (0, jformat.GENESIS)
         assert journal.verify(store.conn).ok
     finally:
         store.close()

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from edge.config import Config
-from edge.errors import CardStoreFormatError
+from core.config import Config
+from core.errors import CardStoreFormatError
+from core.formats.snapshot import load_snapshot_file, parse_snapshot
 from edge.lifecycle import CardStoreVersionError, Station
 from offline_db import cards
-from offline_db.snapshot import load_snapshot_file, parse_snapshot
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "card-store.json"
 

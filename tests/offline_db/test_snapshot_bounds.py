@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from edge.errors import CardStoreFormatError
-from edge.lifecycle import Station, apply_cards_message
-from offline_db.connection import iso, utc_now
-from offline_db.snapshot import parse_snapshot
+from core.errors import CardStoreFormatError
+from core.formats.snapshot import parse_snapshot
+from core.timefmt import iso, utc_now
+from edge.lifecycle import Station
+from offline_db.replication import apply_cards_message
 from offline_db.state import get_state
 from tests.offline_db.test_snapshot import mutate, sample
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import NotInitializedError, StoreError, WriterLockedError
+from core.errors import NotInitializedError, StoreError, WriterLockedError
 from offline_db.connection import atomic, connect
 from offline_db.migrations import applied_migrations, migrate
 from offline_db.store import StationStore

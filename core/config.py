@@ -1,0 +1,457 @@
+"""Typed configuration loaded from ``config.toml``.
+
+Precedence for finding the file: ``--config PATH``, then ``$FORECOURT_CONFIG``,
+then ``./config.toml``, then ``/etc/forecourt/config.toml``. With none of them, the
+embedded defaults apply (every field below has one). An unknown key or a value of
+the wrong type is a :class:`~core.errors.ConfigError` naming the key and the file.
+
+The root ``config.toml`` of the repository is the complete commented example; a
+test keeps it and these dataclasses in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.config_build import build, validate_tree
+from core.config_ranges import MAX_DURATION_S
+from core.display import Currency, currency_decimals
+from core.errors import ConfigError
+
+ENV_VAR = "FORECOURT_CONFIG"
+SYSTEM_PATH = Path("/etc/forecourt/config.toml")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+class DurationTooLong(ValueError):
+    """A well-formed duration longer than any this configuration accepts."""
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration such as ``90s``, ``15m``, ``24h`` or ``7d`` (at most ten years)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION_S:
+        raise DurationTooLong(f"must be at most {MAX_DURATION_S // 86400} days, got {text!r}")
+    return seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationConfig:
+    """``[station]``: who this station is and where it keeps its data."""
+
+    id: str = "S-001"
+    name: str = "Forecourt station"
+    data_dir: Path = Path("var/station")
+    timezone: str = "UTC"
+    week_start: str = "monday"
+    groups: list[str] = field(default_factory=list)
+    control_socket: str = ""
+    office_public_key: str = ""
+    currency: str = "RUB"
+    currency_decimals: int = -1
+
+    def validate(self) -> None:
+        if not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ValueError("[station] currency must be an ISO 4217 code such as RUB or EUR "
+                             f"(three capital letters), got {self.currency!r}")
+        currency_decimals(self.currency, self.currency_decimals)
+        key = self.office_public_key
+        if key and not re.fullmatch(r"ed25519:[A-Za-z0-9+/]{43}=", key):
+            raise ValueError("[station] office_public_key must look like ed25519:<44 base64 "
+                             "characters> (forecourt office keys show)")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", self.id):
+            raise ValueError("[station] id must be 1-64 letters, digits, '-', '_' or '.'")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"[station] timezone {self.timezone!r} is not a known time zone"
+                             ) from None
+        if self.week_start not in WEEKDAYS:
+            raise ValueError(f"[station] week_start must be one of {', '.join(WEEKDAYS)}")
+
+    @property
+    def money(self) -> Currency:
+        """How human output shows money (edge/display.py); JSON keeps minor units."""
+        return Currency(self.currency, currency_decimals(self.currency, self.currency_decimals))
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def week_start_index(self) -> int:
+        return WEEKDAYS.index(self.week_start)
+
+    @property
+    def socket_path(self) -> Path:
+        return Path(self.control_socket) if self.control_socket else self.data_dir / "control.sock"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggingConfig:
+    """``[logging]``: level and format of the structured log."""
+
+    level: str = "info"
+    format: str = "auto"
+
+    def validate(self) -> None:
+        if self.level not in ("debug", "info", "warning", "error"):
+            raise ValueError("[logging] level must be debug, info, warning or error")
+        if self.format not in ("auto", "json", "console"):
+            raise ValueError("[logging] format must be auto, json or console")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizationConfig:
+    """``[authorization]``: station-wide bounds on every authorization."""
+
+    max_fill_ml: int = 200_000
+    min_preset_ml: int = 1_000
+    pin_max_tries: int = 3
+
+    def validate(self) -> None:
+        if self.max_fill_ml <= 0:
+            raise ValueError("[authorization] max_fill_ml must be positive")
+        if not 0 <= self.min_preset_ml <= self.max_fill_ml:
+            raise ValueError("[authorization] min_preset_ml must be between 0 and max_fill_ml")
+        if self.pin_max_tries < 1:
+            raise ValueError("[authorization] pin_max_tries must be at least 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfflineConfig:
+    """``[offline]``: what to do when the card data is older than the staleness limit."""
+
+    max_data_age: str = "24h"
+    max_clock_skew: str = "5m"
+    stale_policy: str = "restrict"
+    stale_fill_cap_ml: int = 40_000
+    stale_card_kinds: list[str] = field(default_factory=lambda: ["rfid", "magstripe", "smart",
+                                                                  "digital"])
+
+    def validate(self) -> None:
+        try:
+            parse_duration(self.max_data_age)
+        except ValueError as exc:
+            raise ValueError(f"[offline] max_data_age {exc}") from None
+        try:
+            skew = parse_duration(self.max_clock_skew)
+        except ValueError as exc:
+            raise ValueError(f"[offline] max_clock_skew {exc}") from None
+        if skew > 3600:
+            raise ValueError("[offline] max_clock_skew must be at most 1h")
+        if self.stale_policy not in ("restrict", "refuse"):
+            raise ValueError("[offline] stale_policy must be restrict or refuse")
+        if self.stale_fill_cap_ml < 0:
+            raise ValueError("[offline] stale_fill_cap_ml must not be negative")
+        for kind in self.stale_card_kinds:
+            if kind not in ("rfid", "magstripe", "smart", "digital"):
+                raise ValueError(f"[offline] stale_card_kinds has unknown card kind {kind!r}")
+
+    @property
+    def max_data_age_s(self) -> int:
+        return parse_duration(self.max_data_age)
+
+    @property
+    def max_clock_skew_s(self) -> int:
+        """How far ahead of the station's clock card data may claim to be made."""
+        return parse_duration(self.max_clock_skew)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OdometerConfig:
+    """``[odometer]``: the reasonability check of a sale's odometer reading."""
+
+    max_step_km: int = 2_000
+    policy: str = "flag"
+
+    def validate(self) -> None:
+        if not 0 <= self.max_step_km <= 10_000_000:
+            raise ValueError("[odometer] max_step_km must be 0-10000000")
+        if self.policy not in ("flag", "refuse"):
+            raise ValueError("[odometer] policy must be flag or refuse")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PumpConfig:
+    """``[[pump_lines.pumps]]``: one fuelling point on a line."""
+
+    number: int = 0
+    address: int = 0
+    nozzles: list[str] = field(default_factory=list)
+    volume_decimals: int = 3
+    amount_decimals: int = 2
+    price_decimals: int = 2
+
+    def validate(self) -> None:
+        where = f"[[pump_lines.pumps]] number {self.number}"
+        if not 1 <= self.number <= 99:
+            raise ValueError("[[pump_lines.pumps]] number must be a pump number 1-99")
+        if not 0x50 <= self.address <= 0x6F:
+            raise ValueError(f"{where}: address must be 80-111 (0x50-0x6F), "
+                             f"got {self.address}")
+        if not 1 <= len(self.nozzles) <= 15:
+            raise ValueError(f"{where}: nozzles must list 1-15 product codes "
+                             "(logical nozzle 1 first)")
+        if not 0 <= self.volume_decimals <= 3:
+            raise ValueError(f"{where}: volume_decimals must be 0-3")
+        for key in ("amount_decimals", "price_decimals"):
+            if not 0 <= getattr(self, key) <= 2:
+                raise ValueError(f"{where}: {key} must be 0-2 (minor units are cents)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PumpLineConfig:
+    """``[[pump_lines]]``: one serial line of pumps and how to talk on it."""
+
+    name: str = ""
+    protocol: str = "dart"
+    port: str = ""
+    baudrate: int = 9600
+    parity: str = "odd"
+    crc: str = "arc"
+    echo: bool = False
+    response_timeout_ms: int = 80
+    retries: int = 3
+    offline_after: int = 3
+    pumps: list[PumpConfig] = field(default_factory=list)
+
+    def validate(self) -> None:
+        where = f"[[pump_lines]] {self.name or self.port or '(unnamed)'}"
+        if not self.port:
+            raise ValueError(f"{where}: port is required (a device such as /dev/ttyUSB0 "
+                             "or a pyserial URL)")
+        if self.protocol != "dart":
+            raise ValueError(f"{where}: protocol must be dart (the only one so far)")
+        if self.parity not in ("none", "odd", "even"):
+            raise ValueError(f"{where}: parity must be none, odd or even")
+        if self.crc not in ("arc", "ccitt"):
+            raise ValueError(f"{where}: crc must be arc or ccitt")
+        if self.baudrate <= 0 or self.response_timeout_ms <= 0 or self.retries < 0 \
+                or self.offline_after < 1:
+            raise ValueError(f"{where}: baudrate and response_timeout_ms must be positive, "
+                             "retries >= 0, offline_after >= 1")
+        addresses = [p.address for p in self.pumps]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError(f"{where}: two pumps share an address")
+
+
+READER_DRIVERS = ("pcsc", "nfc", "magstripe-serial", "magstripe-hid", "qr-serial")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderConfig:
+    """``[[readers]]``: one card reader and the pump it serves."""
+
+    id: str = ""
+    driver: str = ""
+    device: str = ""
+    pump: int = 0
+    baudrate: int = 9600
+    debounce_ms: int = 1500
+    prefix: str = ""
+    suffix: str = ""
+    nfc_targets: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        where = f"[[readers]] {self.id or '(no id)'}"
+        for target in self.nfc_targets:
+            if target not in ("106A", "106B", "212F", "424F"):
+                raise ValueError(f"{where}: nfc_targets has {target!r}; use 106A, 106B, "
+                                 "212F or 424F")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", self.id):
+            raise ValueError(f"{where}: id must be 1-32 letters, digits, '-', '_' or '.'")
+        if self.driver not in READER_DRIVERS:
+            raise ValueError(f"{where}: driver must be one of {', '.join(READER_DRIVERS)}")
+        if not 0 <= self.pump <= 99:
+            raise ValueError(f"{where}: pump must be 1-99, or 0 for the operator's desk")
+        if self.baudrate <= 0 or self.debounce_ms < 0:
+            raise ValueError(f"{where}: baudrate must be positive and debounce_ms >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardsConfig:
+    """``[cards]``: keys the station needs to tell genuine cards and tokens from fakes."""
+
+    issuer_key_file: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MqttConfig:
+    """``[mqtt]``: the broker both the station and the head office connect to."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 1883
+    prefix: str = "forecourt/v1"
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 86400
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 60
+    batch_max_sales: int = 500
+    batch_max_bytes: int = 256 * 1024
+    receipt_timeout_s: int = 15
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    username: str = ""
+    password_file: str = ""
+
+    def validate(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError("[mqtt] port must be 1-65535")
+        if not self.prefix or self.prefix.startswith("/") or self.prefix.endswith("/") \
+                or any(c in self.prefix for c in "+#"):
+            raise ValueError("[mqtt] prefix must be a topic path like forecourt/v1 "
+                             "(no leading or trailing '/', no wildcards)")
+        if self.keepalive_s < 5 or self.session_expiry_s < 0:
+            raise ValueError("[mqtt] keepalive_s must be >= 5 and session_expiry_s >= 0")
+        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
+            raise ValueError("[mqtt] reconnect_min_s must be positive and <= reconnect_max_s")
+        if self.receipt_timeout_s < 1:
+            raise ValueError("[mqtt] receipt_timeout_s must be at least 1")
+        if self.batch_max_sales < 1 or self.batch_max_bytes < 4096:
+            raise ValueError("[mqtt] batch_max_sales must be >= 1 and batch_max_bytes >= 4096")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlashConfig:
+    """``[flash]``: the USB flash drive a technician carries (docs/bundles.md)."""
+
+    label: str = "FORECOURT"
+
+    def validate(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,11}", self.label):
+            raise ValueError("[flash] label must be 1-11 letters, digits, '-' or '_' (a FAT "
+                             "volume label)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfficeConfig:
+    """``[office]``: the head office's own storage and its bounds (``forecourt office ...``)."""
+
+    data_dir: Path = Path("var/office")
+    #: Longest validity of a digital-card token (``office cards token --valid``): a
+    #: token is a bearer credential, so a leaked screenshot must not work for months.
+    token_max_valid: str = "24h"
+
+    def validate(self) -> None:
+        try:
+            seconds = parse_duration(self.token_max_valid)
+        except ValueError as exc:
+            raise ValueError(f"[office] token_max_valid {exc}") from None
+        if seconds <= 0:
+            raise ValueError("[office] token_max_valid must be longer than zero")
+
+    @property
+    def token_max_valid_s(self) -> int:
+        return parse_duration(self.token_max_valid)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The whole configuration file."""
+
+    station: StationConfig = field(default_factory=StationConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
+    offline: OfflineConfig = field(default_factory=OfflineConfig)
+    odometer: OdometerConfig = field(default_factory=OdometerConfig)
+    pump_lines: list[PumpLineConfig] = field(default_factory=list)
+    readers: list[ReaderConfig] = field(default_factory=list)
+    cards: CardsConfig = field(default_factory=CardsConfig)
+    office: OfficeConfig = field(default_factory=OfficeConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    flash: FlashConfig = field(default_factory=FlashConfig)
+
+    def validate(self) -> None:
+        ids = [r.id for r in self.readers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two [[readers]] share an id")
+        numbers = [p.number for line in self.pump_lines for p in line.pumps]
+        dupes = sorted({n for n in numbers if numbers.count(n) > 1})
+        if dupes:
+            raise ValueError(f"pump number {dupes[0]} is configured on more than one line")
+    #: The file this configuration came from (``None`` for embedded defaults).
+    source: Path | None = None
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The configuration file to use by the documented precedence, or ``None``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    for candidate in (Path.cwd() / "config.toml", SYSTEM_PATH):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find and load the configuration (embedded defaults if no file is found)."""
+    path = find_config_path(explicit)
+    if path is None:
+        return _resolve(Config(), Path.cwd())
+    return load_config_file(path)
+
+
+def load_config_file(path: Path) -> Config:
+    """Load one configuration file; every problem names the key and the file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return load_config_dict(raw, path)
+
+
+def load_config_dict(raw: dict[str, Any], path: Path) -> Config:
+    """Build a :class:`Config` from parsed TOML that came from ``path``."""
+    try:
+        cfg = build(Config, raw, "")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    cfg = dataclasses.replace(cfg, source=path)
+    try:
+        validate_tree(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return _resolve(cfg, path.resolve().parent)
+
+
+def _resolve(cfg: Config, base: Path) -> Config:
+    """Resolve relative paths against the folder of the configuration file."""
+    station = cfg.station
+    data_dir = station.data_dir if station.data_dir.is_absolute() else base / station.data_dir
+    sock = station.control_socket
+    if sock and not Path(sock).is_absolute():
+        sock = str(base / sock)
+    office_dir = cfg.office.data_dir
+    if not office_dir.is_absolute():
+        office_dir = base / office_dir
+    key_file = cfg.cards.issuer_key_file
+    if key_file and not Path(key_file).is_absolute():
+        key_file = str(base / key_file)
+    return dataclasses.replace(
+        cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock),
+        cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file),
+        office=dataclasses.replace(cfg.office, data_dir=office_dir))

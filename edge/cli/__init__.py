@@ -1,0 +1,1 @@
+"""The station's commands, mounted by the top-level ``cli.py``."""

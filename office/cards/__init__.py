@@ -1,0 +1,1 @@
+"""The card master: versioned card documents and deltas, usage across stations."""

@@ -1,0 +1,255 @@
+"""The head office's card master: versioned, and the deltas stations apply.
+
+Every change (an imported card-store file, a card blocked or unblocked) becomes one
+new version holding its operations (offline_db.deltas format). A station that is
+behind by at most ``MAX_DELTA_VERSIONS`` versions gets the operations in between;
+further behind, it gets a full snapshot in the card-store format.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from core import identifiers
+from core.errors import ForecourtError
+from core.formats.snapshot import FORMAT, CardSpec, parse_snapshot
+from core.freshness import check_expires_at
+from core.timefmt import iso, utc_now
+from offline_db.connection import atomic
+
+MAX_DELTA_VERSIONS = 500
+MESSAGE_VALID = timedelta(hours=24)
+EXTRA_KINDS = ("customer_groups", "customers", "vehicles")
+
+
+class CardMasterRefusal(ForecourtError):
+    """The card master refuses an operation on a card (unknown, wrong kind or status)."""
+
+    code = "card_refused"
+
+
+def find_card_doc(conn: sqlite3.Connection, identifier: str) -> dict[str, Any] | None:
+    """The master's card document whose card id, PAN, RFID UID or token id is
+    ``identifier``, written in any of its forms (``find_card_id``)."""
+    card_id = find_card_id(conn, identifier)
+    if card_id is None:
+        return None
+    row = conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,)).fetchone()
+    return dict(json.loads(row["doc"]))
+
+
+def token_card(conn: sqlite3.Connection, identifier: str, today: date) -> str:
+    """The card id to put in a digital-card token for ``identifier``, or a refusal.
+
+    Only an active, unexpired card of kind ``digital`` gets a token: a token for any
+    other card would be refused at every station, and one for a blocked card is
+    exactly what blocking must prevent.
+    """
+    card = find_card_doc(conn, identifier)
+    if card is None:
+        raise CardMasterRefusal(f"card {identifier} is not in the card master; no token "
+                                "issued")
+    card_id = str(card["card_id"])
+    status = card.get("status", "active")
+    if status != "active":
+        raise CardMasterRefusal(f"card {card_id} is {status}; no token issued")
+    if card.get("kind") != "digital":
+        raise CardMasterRefusal(f"card {card_id} is a {card.get('kind')} card; tokens are "
+                                "issued only for digital cards")
+    expires = card.get("expires")
+    if expires is not None and date.fromisoformat(expires) < today:
+        raise CardMasterRefusal(f"card {card_id} expired on {expires}; no token issued")
+    return card_id
+
+
+def latest_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(version) FROM cm_versions").fetchone()
+    return int(row[0] or 0)
+
+
+def _record(conn: sqlite3.Connection, ops: list[dict[str, Any]], actor: str,
+            at_least: int = 0) -> int:
+    version = max(latest_version(conn) + 1, at_least)
+    conn.execute("INSERT INTO cm_versions VALUES (?, ?, ?, ?)",
+                 (version, iso(utc_now()), actor, json.dumps(ops, separators=(",", ":"))))
+    return version
+
+
+def _sync_docs(conn: sqlite3.Connection, table: str, key: str, docs: list[dict[str, Any]],
+               op: str) -> list[dict[str, Any]]:
+    """Make ``table`` hold exactly ``docs``; the operations that did it (changed ones only)."""
+    stored = {r[0]: r[1] for r in conn.execute(f"SELECT * FROM {table}")}
+    ops: list[dict[str, Any]] = []
+    for item in docs:
+        text = json.dumps(item, sort_keys=True)
+        if stored.pop(item[key], None) != text:
+            ops.append({"op": op, op: item})
+            conn.execute(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", (item[key], text))
+    for gone in stored:
+        ops.append({"op": f"{op}_delete", key: gone})
+        conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (gone,))
+    return ops
+
+
+def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[int, int]:
+    """Make the master equal to a card-store document; return (version, operations).
+
+    The new version is the file's ``version`` when that is ahead of the master, else
+    the next one. A file whose ``expires_at`` has passed is refused
+    (:class:`~core.errors.CardStoreTimeError`).
+    """
+    snap = parse_snapshot(data)  # strict validation first: nothing changes on a bad file
+    # The master re-issues the data under the office's own word (its snapshots carry
+    # no expires_at): a file the office no longer vouches for must not become fresh.
+    check_expires_at(snap.expires_at, now=utc_now(), generated_at=snap.generated_at)
+    doc = json.loads(data)
+    cards = _normalised_cards(doc.get("cards", []), snap.cards)
+    ops: list[dict[str, Any]] = []
+    with atomic(conn):
+        ops += _sync_docs(conn, "cm_products", "code", doc["products"], "product")
+        ops += _sync_docs(conn, "cm_cards", "card_id", cards, "card")
+        ops += _sync_stop_list(conn, set(snap.stop_list))
+        for kind in EXTRA_KINDS:
+            conn.execute("INSERT OR REPLACE INTO cm_extra VALUES (?, ?)",
+                         (kind, json.dumps(doc.get(kind, []))))
+        # A file's own version is kept when it is ahead (stations may have loaded it
+        # from the same file already), so versions never go back for anyone.
+        version = _record(conn, ops, actor, doc["version"]) if ops else latest_version(conn)
+    return version, len(ops)
+
+
+def _normalised_cards(docs: list[dict[str, Any]], specs: list[CardSpec]
+                      ) -> list[dict[str, Any]]:
+    """The card documents with PAN and UID in their one form (core.identifiers)."""
+    out = []
+    for raw, spec in zip(docs, specs, strict=True):
+        doc = dict(raw)
+        for key in ("pan", "rfid_uid"):
+            if getattr(spec, key) is not None:
+                doc[key] = getattr(spec, key)
+        out.append(doc)
+    return out
+
+
+def _sync_stop_list(conn: sqlite3.Connection, wanted: set[str]) -> list[dict[str, Any]]:
+    """Make the stop list hold exactly ``wanted`` (canonical entries); the operations.
+
+    Entries an older release kept as written are compared by their canonical form
+    and rewritten in it, without an operation: stations normalise theirs too.
+    """
+    stored: set[str] = set()
+    for (entry,) in conn.execute("SELECT identifier FROM cm_stop_list").fetchall():
+        form = identifiers.canonical(entry)
+        stored.add(form)
+        if form != entry:
+            conn.execute("DELETE FROM cm_stop_list WHERE identifier = ?", (entry,))
+            conn.execute("INSERT OR IGNORE INTO cm_stop_list VALUES (?)", (form,))
+    ops: list[dict[str, Any]] = []
+    for ident in sorted(wanted - stored):
+        ops.append({"op": "stop_add", "identifier": ident})
+        conn.execute("INSERT INTO cm_stop_list VALUES (?)", (ident,))
+    for ident in sorted(stored - wanted):
+        ops.append({"op": "stop_remove", "identifier": ident})
+        conn.execute("DELETE FROM cm_stop_list WHERE identifier = ?", (ident,))
+    return ops
+
+
+def find_card_id(conn: sqlite3.Connection, identifier: str) -> str | None:
+    """The card id of the master's card whose card id, PAN, RFID UID or token id is
+    ``identifier``, written in any of its forms (core.identifiers)."""
+    for column, value in identifiers.lookups(identifier):
+        where = "card_id = ?" if column == "card_id" else (
+            f"upper(json_extract(doc, '$.{column}')) = ?" if column == "rfid_uid"
+            else f"json_extract(doc, '$.{column}') = ?")
+        row = conn.execute(f"SELECT card_id FROM cm_cards WHERE {where} LIMIT 1",
+                           (value,)).fetchone()
+        if row is not None:
+            return str(row[0])
+    return None
+
+
+def set_status(conn: sqlite3.Connection, card: str, status: str, *, actor: str
+               ) -> tuple[int, bool, str]:
+    """Set the status of ``card`` (any identifier); return (version, changed, card id)."""
+    with atomic(conn):
+        card_id = find_card_id(conn, card)
+        if card_id is None:
+            raise CardMasterRefusal(f"card {card} is not in the card master; nothing changed")
+        doc = json.loads(conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?",
+                                      (card_id,)).fetchone()["doc"])
+        if doc.get("status", "active") == status:
+            return latest_version(conn), False, card_id
+        doc["status"] = status
+        conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
+                     (json.dumps(doc, sort_keys=True), card_id))
+        return _record(conn, [{"op": "card", "card": doc}], actor), True, card_id
+
+
+def pin_reset(conn: sqlite3.Connection, identifier: str, *, actor: str) -> tuple[str, int]:
+    """Reset a card's PIN try count everywhere; return (card id, new version).
+
+    The card's ``pin.reset`` becomes the new card-master version: a generation that
+    only grows, so every station that applies it counts wrong PINs from zero again,
+    whatever the card's data said before. Recorded with ``actor`` like every version.
+    """
+    with atomic(conn):
+        card = find_card_doc(conn, identifier)
+        if card is None:
+            raise CardMasterRefusal(f"card {identifier} is not in the card master; nothing "
+                                    "changed")
+        if not isinstance(card.get("pin"), dict):
+            raise CardMasterRefusal(f"card {card['card_id']} has no PIN; nothing changed")
+        version = latest_version(conn) + 1
+        card["pin"] = {**card["pin"], "reset": version}
+        conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
+                     (json.dumps(card, sort_keys=True), card["card_id"]))
+        recorded = _record(conn, [{"op": "card", "card": card}], actor)
+        assert recorded == version
+    return str(card["card_id"]), version
+
+
+def snapshot(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str, Any]:
+    """The whole master as a card-store document at the latest version, made at ``now``."""
+    doc: dict[str, Any] = {"format": FORMAT, "version": latest_version(conn),
+                           "generated_at": iso(now or utc_now()).replace(".000000", ""),
+                           "products": [json.loads(r[0]) for r in conn.execute(
+                               "SELECT doc FROM cm_products ORDER BY code")],
+                           "cards": [json.loads(r[0]) for r in conn.execute(
+                               "SELECT doc FROM cm_cards ORDER BY card_id")],
+                           "stop_list": [r[0] for r in conn.execute(
+                               "SELECT identifier FROM cm_stop_list ORDER BY identifier")]}
+    for r in conn.execute("SELECT kind, doc FROM cm_extra"):
+        doc[r["kind"]] = json.loads(r["doc"])
+    return doc
+
+
+def message_for(conn: sqlite3.Connection, station_version: int | None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """The ``cards`` body that brings a station from ``station_version`` to the latest.
+
+    ``now`` (default: the clock) is when it is made: its snapshot's ``generated_at``
+    and its ``expires_at`` count from it, as the station checks (core.freshness).
+    """
+    latest = latest_version(conn)
+    now = now or utc_now()
+    expires = iso(now + MESSAGE_VALID)
+    have = -1 if station_version is None else station_version
+    if 0 <= have <= latest and latest - have <= MAX_DELTA_VERSIONS:
+        ops: list[dict[str, Any]] = []
+        for r in conn.execute("SELECT ops FROM cm_versions WHERE version > ? ORDER BY version",
+                              (have,)):
+            ops.extend(json.loads(r[0]))
+        return {"mode": "delta", "from_version": have, "to_version": latest, "ops": ops,
+                "expires_at": expires}
+    return {"mode": "snapshot", "snapshot": snapshot(conn, now), "expires_at": expires}
+
+
+def delta_of(conn: sqlite3.Connection, version: int) -> dict[str, Any]:
+    """The ``cards`` body of one version (published to every station when made)."""
+    row = conn.execute("SELECT ops FROM cm_versions WHERE version = ?", (version,)).fetchone()
+    return {"mode": "delta", "from_version": version - 1, "to_version": version,
+            "ops": json.loads(row[0]) if row else [],
+            "expires_at": iso(utc_now() + MESSAGE_VALID)}

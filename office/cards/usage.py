@@ -1,0 +1,79 @@
+"""Network-wide card usage for the current periods, as the office counts it.
+
+After a batch is stored, the office computes, for each card in it, the use in the
+current day, week, month and year (per product: volume, amount, fills) over the
+sales it holds — counting each station's sales only up to that station's contiguous
+seq, and saying so in ``station_seqs``. A station then adds only its own sales after
+its entry, so no sale is counted twice and a daily limit holds across the network as
+far as connectivity allows. Periods are in the office's ``[station] timezone`` and
+``week_start`` (one network, one calendar).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from core import bounds as B
+from core.config import Config
+from core.periods import period_start_date, period_start_utc
+from core.timefmt import iso
+
+PERIODS = ("day", "week", "month", "year")
+
+
+def limited_cards(conn: sqlite3.Connection, card_ids: list[str]) -> list[str]:
+    """The cards among ``card_ids`` whose master entry has limits or visit counts."""
+    out: list[str] = []
+    unique = sorted(set(card_ids))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(f"SELECT card_id, doc FROM cm_cards WHERE card_id IN ({marks})",
+                              chunk):
+            doc = json.loads(r["doc"])
+            if doc.get("limits") or doc.get("visits"):
+                out.append(r["card_id"])
+    return out
+
+
+def usage_ops(conn: sqlite3.Connection, card_ids: list[str], config: Config,
+              now: datetime) -> list[dict[str, Any]]:
+    """One ``usage`` operation per card with limits (offline_db.deltas format)."""
+    card_ids = limited_cards(conn, card_ids)
+    tz, week_start = config.station.tz, config.station.week_start_index
+    seqs = {r["station_id"]: int(r["contiguous_seq"]) for r in conn.execute(
+        "SELECT station_id, contiguous_seq FROM station_chain")}
+    starts = {p: period_start_utc(p, now, tz, week_start) for p in PERIODS}
+    earliest = iso(min(starts.values()))
+    today = now.astimezone(tz).date()
+    rev = time.time_ns()
+    ops = []
+    for card_id in sorted(set(card_ids)):
+        sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for r in conn.execute(
+                "SELECT station_id, seq, product, volume_ml, amount, completed_at FROM sales "
+                "WHERE card_id = ? AND completed_at >= ?", (card_id, earliest)):
+            if r["seq"] > seqs.get(r["station_id"], 0):
+                continue  # beyond a gap: that station still counts it itself
+            for period, start in starts.items():
+                if r["completed_at"] >= iso(start):
+                    total = sums[period, r["product"]]
+                    total[0] += r["volume_ml"]
+                    total[1] += r["amount"]
+                    total[2] += 1
+        # Never more than a station accepts (core.bounds): a use at the bound
+        # exhausts any limit all the same, and one past it would have every station
+        # refuse the whole message (and every flash reply that carries it).
+        usage = [{"period": period, "period_start":
+                  period_start_date(period, today, week_start).isoformat(),
+                  "product": product, "volume_ml": min(v, B.MAX_VOLUME_ML),
+                  "amount": min(a, B.MAX_AMOUNT), "visits": min(n, B.MAX_COUNT)}
+                 for (period, product), (v, a, n) in sorted(sums.items())]
+        ops.append({"op": "usage", "card_id": card_id, "rev": rev, "station_seqs": seqs,
+                    "usage": usage})
+    return ops

@@ -1,0 +1,46 @@
+"""``forecourt office serve``: the head office's long-running process."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+
+import structlog
+
+from core import logs
+from core.config import Config
+from core.errors import ConfigError
+from office.ledger.store import load_office_key, open_office
+from office.sync.mqtt import OfficeSync
+
+log = structlog.get_logger(__name__)
+
+
+def serve(config: Config) -> None:
+    """Ingest station batches and send receipts until SIGTERM or SIGINT."""
+    logs.configure(config.logging.level, config.logging.format, sys.stdout)
+    if not config.mqtt.enabled:
+        raise ConfigError("[mqtt] enabled is false: the head office has nothing to serve")
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("office.signal", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    key = load_office_key(config.office.data_dir)
+    conn = open_office(config.office.data_dir)
+    sync = OfficeSync(config, conn, key)
+    sync.start()
+    log.info("office.ready", broker=f"{config.mqtt.host}:{config.mqtt.port}",
+             prefix=config.mqtt.prefix)
+    try:
+        while not stop.wait(0.25):
+            pass
+    finally:
+        sync.stop()
+        conn.close()
+        log.info("office.stopped")

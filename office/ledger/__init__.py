@@ -1,0 +1,1 @@
+"""The ledger: enrolled stations, sales stored exactly once, chain problems, quarantine."""

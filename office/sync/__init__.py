@@ -1,0 +1,1 @@
+"""The office's endpoints of the wire: MQTT ingest, receipts, downlink, flash."""
