@@ -1,0 +1,6 @@
+"""The head office, a Django project (SQLite by default, PostgreSQL for networks).
+
+``office.settings`` builds Django's settings from our configuration (users never edit a
+settings.py); ``office.ledger``, ``office.cards`` and ``office.access`` are its apps;
+``office.db`` is the raw-SQL seam the office's sync code runs through on both databases.
+"""
