@@ -219,6 +219,8 @@ def test_literals_with_question_marks_and_percents_reach_the_database(
     named = db.fetchone("SELECT :one AS one, ':two' AS two, 7 % 4 AS mod",
                         {"one": "1:1"})
     assert named is not None and tuple(named) == ("1:1", ":two", 3)
+    # No values at all: a '%' still reaches the database as itself.
+    assert tuple(db.fetchall("SELECT '5%' AS p, 7 % 4 AS m")[0]) == ("5%", 3)
 
 
 # --- office.db: rows, cursors, transactions ---------------------------------------------
