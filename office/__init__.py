@@ -1,2 +1,7 @@
-"""The head office: ledger (stations, sales exactly once, chain problems), card master,
-the office's sync endpoints (``office.sync``) and its commands (``office.cli``)."""
+"""The head office, a Django project (SQLite by default, PostgreSQL for networks).
+
+``office.settings`` builds Django's settings from our configuration (users never edit a
+settings.py); ``office.ledger``, ``office.cards`` and ``office.access`` are its apps;
+``office.db`` is the raw-SQL seam the office's sync code runs through on both databases;
+``office.sync`` holds the office's endpoints of the wire; ``office.cli`` its commands.
+"""

@@ -10,9 +10,14 @@ cd "$(dirname "$0")/.."
 # themselves: pcscd with the vpcd virtual reader (smart cards), mosquitto (sync),
 # openssl (test certificates for MQTT over TLS), dosfstools, exfatprogs and exfat-fuse
 # (the "USB stick" images the flash-drive tests loop-mount: FAT where the kernel has
-# it, else exFAT through FUSE).
+# it, else exFAT through FUSE). For the head office: postgresql (every office test runs
+# on SQLite and on the local PostgreSQL server), chromium (the console's browser tests
+# drive Debian's build through Playwright; Playwright's own browsers are never
+# downloaded) and chromium-driver (the same browser for Selenium's chromedriver, should a
+# test need WebDriver).
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev
-              pcscd vsmartcard-vpcd mosquitto openssl dosfstools exfatprogs exfat-fuse)
+              pcscd vsmartcard-vpcd mosquitto openssl dosfstools exfatprogs exfat-fuse
+              postgresql chromium chromium-driver)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -40,6 +45,56 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
 fi
 
+# PostgreSQL must be running for the office tests: start the newest installed version's
+# "main" cluster when it is stopped (these machines have no systemd, hence
+# --skip-systemctl-redirect), create that cluster when there is none, and make sure the
+# user running the tests has a superuser role (the tests create and drop databases).
+# FORECOURT_NO_PG=1 skips this (and lets the office tests skip PostgreSQL).
+if [ "${FORECOURT_NO_PG:-}" != 1 ] && command -v pg_ctlcluster >/dev/null; then
+    pg_version=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1)
+    if [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql)" ]; then
+        pg_version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    fi
+    pg_me=$(id -un)
+    if [ -z "$pg_version" ]; then
+        echo "setup: PostgreSQL's server is not installed (no /usr/lib/postgresql/VERSION)" >&2
+        exit 1
+    elif [ "$(id -u)" -ne 0 ]; then
+        pg_isready -q || echo "setup: PostgreSQL is not running; as root:" \
+            "pg_ctlcluster --skip-systemctl-redirect $pg_version main start" >&2
+    else
+        if [ ! -f "/etc/postgresql/$pg_version/main/postgresql.conf" ]; then
+            echo "setup: creating PostgreSQL $pg_version cluster main"
+            pg_createcluster "$pg_version" main >/dev/null
+        fi
+        # status: 0 running, 3 stopped (4 would be "no such cluster", made just above).
+        if ! pg_ctlcluster "$pg_version" main status >/dev/null 2>&1; then
+            echo "setup: starting PostgreSQL $pg_version cluster main"
+            pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start
+        fi
+        for _ in $(seq 60); do
+            pg_isready -q && break
+            sleep 0.5
+        done
+        if ! pg_isready -q; then
+            pg_isready >&2 || true
+            echo "setup: PostgreSQL $pg_version main did not come up; see" \
+                "/var/log/postgresql/postgresql-$pg_version-main.log" >&2
+            exit 1
+        fi
+        if ! psql -d postgres -Atqc 'select 1' >/dev/null 2>&1 \
+            && [ -z "$(runuser -u postgres -- psql -Atqc \
+                        "select 1 from pg_roles where rolname = '$pg_me'")" ]; then
+            echo "setup: creating PostgreSQL superuser role $pg_me"
+            runuser -u postgres -- createuser -s "$pg_me"
+        fi
+    fi
+    if pg_isready -q && ! psql -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+        echo "setup: PostgreSQL refuses user $pg_me:" \
+            "$(psql -d postgres -Atqc 'select 1' 2>&1 | head -n 1)" >&2
+    fi
+fi
+
 PY=${PYTHON:-python3}
 if ! "$PY" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
     echo "setup: forecourt needs Python 3.11 or newer; $PY is $("$PY" --version 2>&1)" >&2
@@ -57,7 +112,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log=.venv/pip-install.log
     if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade "pip>=23.2" \
            && .venv/bin/python -m pip install --disable-pip-version-check -c constraints.txt \
-                  -e ".[test,dev]"; } > "$log" 2>&1; then
+                  -e ".[test,dev,office]"; } > "$log" 2>&1; then
         tail -n 40 "$log" >&2
         echo "setup: pip install failed; the whole log is in $log" >&2
         exit 1

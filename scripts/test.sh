@@ -5,4 +5,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/mypy
+# The layer contract (cli -> edge | office -> cloud_sync -> offline_db | drivers -> core),
+# once pyproject.toml carries it.
+if grep -q '^\[tool\.importlinter\]' pyproject.toml; then
+    .venv/bin/lint-imports --no-cache
+fi
 .venv/bin/python -m pytest "$@"

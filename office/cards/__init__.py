@@ -1,1 +1,2 @@
-"""The card master: versioned card documents and deltas, usage across stations."""
+"""The card master: products, cards, the stop list and extras as current documents,
+and every version's operations (the deltas stations apply)."""

@@ -1,1 +1,2 @@
-"""The ledger: enrolled stations, sales stored exactly once, chain problems, quarantine."""
+"""The ledger: enrolled stations, their sales (exactly once), chain state and problems,
+quarantine, refused messages, flash transfers and the office's own identity."""

@@ -1,0 +1,1 @@
+"""Access: users, groups and rights (Django's auth) and the one audit trail of changes."""

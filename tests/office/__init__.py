@@ -1,0 +1,1 @@
+"""Tests of the head office (office/), each on SQLite and on PostgreSQL."""
