@@ -87,7 +87,7 @@ def upgrade_legacy_store(data_dir: Path) -> list[str]:
 
 def _apply_legacy_migrations(path: Path) -> list[str]:
     """The legacy (sqlite-utils) migrations still missing, applied; their names."""
-    from cloud_sync.office_store import office_migrations
+    from office.ledger.store import office_migrations
     from offline_db.connection import connect
 
     conn = connect(path)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from cloud_sync.office_store import init_office
 from office.cards.models import CardMasterVersion
 from office.ledger.models import Sale, Station, StationChain
+from office.ledger.store import init_office
 from office.legacy import is_legacy_store, upgrade_legacy_store
 from office.settings import OFFICE_DB, use_database
 from tests.office.test_store import _columns

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, connections
 
-from cloud_sync.office_store import init_office
+from core.formats.journal import GENESIS as JOURNAL_GENESIS
 from office import db
 from office.cards.models import CardMasterVersion
 from office.ledger.models import GENESIS, Sale, Station
+from office.ledger.store import init_office
 from office.settings import OFFICE_DB, use_database
-from offline_db.journal import GENESIS as JOURNAL_GENESIS
 from tests.office.conftest import OfficeDb
 
 # (name, NOT NULL, default, position in the primary key or 0) per column, in order.
