@@ -29,6 +29,20 @@ class AccountError(ForecourtError, ValueError):
     code = "account_refused"
 
 
+def get_user(name: str) -> User:
+    """The user NAME, or AccountError."""
+    return _user(name)
+
+
+def check_new_user(name: str, groups: Iterable[str]) -> None:
+    """Refuse a bad or taken name and unknown groups before a password is asked for."""
+    _check_username(name)
+    if User.objects.filter(username=name).exists():
+        raise AccountError(f"user {name!r} exists already; nothing changed")
+    for g in groups:
+        _group(g)
+
+
 def _user(name: str) -> User:
     try:
         return User.objects.get(username=name)
@@ -67,9 +81,7 @@ def _check_username(name: str) -> None:
 def add_user(name: str, password: str, *, groups: Iterable[str] = (), admin: bool = False,
              actor: str, via: str) -> User:
     """Create a user (active) with a password, in ``groups``; ``admin``: every right."""
-    _check_username(name)
-    if User.objects.filter(username=name).exists():
-        raise AccountError(f"user {name!r} exists already; nothing changed")
+    check_new_user(name, groups)
     wanted = [_group(g) for g in dict.fromkeys(groups)]
     candidate = User(username=name)
     check_password(password, candidate)
