@@ -497,11 +497,11 @@ def _resolve(cfg: Config, base: Path) -> Config:
     key_file = cfg.cards.issuer_key_file
     if key_file and not Path(key_file).is_absolute():
         key_file = str(base / key_file)
-    web_files = {name: str(base / value) if value and not Path(value).is_absolute()
-                 else value
-                 for name in ("web_cert_file", "web_key_file")
-                 for value in [getattr(cfg.office, name)]}
+    def near(value: str) -> str:
+        return str(base / value) if value and not Path(value).is_absolute() else value
     return dataclasses.replace(
         cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock),
         cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file),
-        office=dataclasses.replace(cfg.office, data_dir=office_dir, **web_files))
+        office=dataclasses.replace(cfg.office, data_dir=office_dir,
+                                   web_cert_file=near(cfg.office.web_cert_file),
+                                   web_key_file=near(cfg.office.web_key_file)))

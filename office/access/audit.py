@@ -34,7 +34,7 @@ def record(*, actor: str, via: str, action: str, object_kind: str, object_id: st
     """Add one audit entry (now, UTC) and log it; returns the entry."""
     if via not in VIAS:
         raise ValueError(f"via must be one of {', '.join(VIAS)}, not {via!r}")
-    entry = AuditEntry.objects.create(
+    entry: AuditEntry = AuditEntry.objects.create(
         at=iso(utc_now()), actor=actor, via=via, action=action, object_kind=object_kind,
         object_id=object_id, old=_json(old), new=_json(new), detail=detail)
     log.info("audit", action=action, actor=actor, via=via, object_kind=object_kind,

@@ -122,7 +122,7 @@ def serve(config: Config, bind: str) -> None:
     app = application(config)
     connections.close_all()  # no database connection is shared with the workers
 
-    class Console(BaseApplication):  # type: ignore[misc]
+    class Console(BaseApplication):
         def load_config(self) -> None:
             for key, value in gunicorn_options(config, bind).items():
                 self.cfg.set(key, value)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import wraps
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from django import forms
@@ -22,8 +23,13 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import (HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect,
-                         StreamingHttpResponse)
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -70,7 +76,7 @@ def client_address(request: HttpRequest) -> str:
 class LoginForm(AuthenticationForm):
     """Django's login form with the failed-login limit (office.access.logins)."""
 
-    error_messages = {
+    error_messages: ClassVar[dict[str, Any]] = {
         **AuthenticationForm.error_messages,
         "locked": gettext_lazy("Too many failed logins for this user from your address. "
                                "Try again after %(until)s (UTC)."),
@@ -101,13 +107,13 @@ class LoginForm(AuthenticationForm):
         return cleaned
 
 
-class LoginView(auth_views.LoginView):  # type: ignore[misc]
+class LoginView(auth_views.LoginView):
     template_name = "console/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
-class LogoutView(auth_views.LogoutView):  # type: ignore[misc]
+class LogoutView(auth_views.LogoutView):
     pass
 
 
@@ -199,7 +205,7 @@ def _sale_rows(query: QuerySet[Sale]) -> Iterable[Sequence[export.Cell]]:
     code = data.currency().code
     for s in query.iterator(chunk_size=2000):
         yield (s.station_id, s.seq, s.sale_id, s.completed_at, s.card_id, s.vehicle_id,
-               s.odometer_km, s.pump, s.product, export.Decimal(s.volume_ml).scaleb(-3),
+               s.odometer_km, s.pump, s.product, Decimal(s.volume_ml).scaleb(-3),
                data.money_decimal(s.unit_price), data.money_decimal(s.amount), code, s.via)
 
 
@@ -293,7 +299,7 @@ def _set_card_status(request: HttpRequest, card_id: str, status: str) -> HttpRes
 
 
 def _status_label(status: str) -> str:
-    return {"blocked": _("blocked"), "active": _("active")}.get(status, status)
+    return str({"blocked": _("blocked"), "active": _("active")}.get(status, status))
 
 
 @require_POST
@@ -379,15 +385,17 @@ def users(request: HttpRequest) -> HttpResponse:
 
 # -- errors ------------------------------------------------------------------------------
 
-def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def forbidden(request: HttpRequest,
+              exception: Exception | None = None) -> HttpResponse:  # noqa: ARG001
     return render(request, "console/403.html", status=403)
 
 
-def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def not_found(request: HttpRequest,
+              exception: Exception | None = None) -> HttpResponse:  # noqa: ARG001
     return render(request, "console/404.html", status=404)
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
+def server_error(request: HttpRequest) -> HttpResponse:  # noqa: ARG001
     """Our 500 page, rendered without the request's context (which may be what broke)."""
     from django.template import loader
 

@@ -11,8 +11,16 @@ from django.test import Client
 
 from core.timefmt import iso, utc_now
 from office.cards.models import CardMasterCard, CardMasterVersion
-from office.ledger.models import (ChainProblem, FlashTransfer, Quarantine, RefusedMessage,
-                                  Sale, Station, StationChain, StationOnline)
+from office.ledger.models import (
+    ChainProblem,
+    FlashTransfer,
+    Quarantine,
+    RefusedMessage,
+    Sale,
+    Station,
+    StationChain,
+    StationOnline,
+)
 
 HOST = "localhost"  # in the default ALLOWED_HOSTS (Django's test client says "testserver")
 PASSWORD = "correct horse battery staple"

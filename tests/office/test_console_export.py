@@ -14,8 +14,13 @@ from openpyxl import load_workbook
 from office.console.export import csv_text
 from office.settings import ConsoleOptions
 from tests.office.conftest import OfficeDb
-from tests.office.console_support import (FAST_HASHERS, add_sale, logged_in, make_user,
-                                          sample_network)
+from tests.office.console_support import (
+    FAST_HASHERS,
+    add_sale,
+    logged_in,
+    make_user,
+    sample_network,
+)
 
 EVIL = ("=HYPERLINK(\"http://x\")", "+1+2", "-3+4", "@SUM(A1)")
 

@@ -12,8 +12,14 @@ from django.test import override_settings
 from office.access.models import AuditEntry
 from office.cards.models import CardMasterCard, CardMasterVersion
 from tests.office.conftest import OfficeDb
-from tests.office.console_support import (FAST_HASHERS, add_card, client, logged_in,
-                                          make_user, sample_network)
+from tests.office.console_support import (
+    FAST_HASHERS,
+    add_card,
+    client,
+    logged_in,
+    make_user,
+    sample_network,
+)
 
 PAGES = {
     "/stations/": "stations.view",
@@ -59,7 +65,7 @@ def test_a_page_without_its_view_right_is_our_403(network: OfficeDb, url: str,
                                                    right: str) -> None:
     from office.access import accounts
 
-    group = right.split(".")[0] + "-less"
+    group = right.split(".", maxsplit=1)[0] + "-less"
     from django.contrib.auth.models import Group
     Group.objects.create(name=group)
     for other in PAGES.values():

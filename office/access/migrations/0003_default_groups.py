@@ -6,13 +6,15 @@ them now, so this migration makes the content types and permissions of every app
 keeps its rights: an office may have changed them.
 """
 
+from typing import Any
+
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 from office.access.rights import DEFAULT_GROUPS, permission_objects
 
 
-def make_groups(apps, schema_editor):
+def make_groups(apps: Any, schema_editor: Any) -> None:  # noqa: ARG001
     for app_config in apps.get_app_configs():
         app_config.models_module = True
         create_permissions(app_config, verbosity=0, apps=apps)
@@ -24,7 +26,7 @@ def make_groups(apps, schema_editor):
             made.permissions.set(permission_objects(apps, rights))
 
 
-def remove_groups(apps, schema_editor):
+def remove_groups(apps: Any, schema_editor: Any) -> None:  # noqa: ARG001
     apps.get_model("auth", "Group").objects.filter(name__in=list(DEFAULT_GROUPS)).delete()
 
 
