@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.cards import CARD_KINDS
 from core.config_build import build, validate_tree
 from core.config_ranges import MAX_DURATION_S
 from core.display import Currency, currency_decimals
@@ -137,8 +138,7 @@ class OfflineConfig:
     max_clock_skew: str = "5m"
     stale_policy: str = "restrict"
     stale_fill_cap_ml: int = 40_000
-    stale_card_kinds: list[str] = field(default_factory=lambda: ["rfid", "magstripe", "smart",
-                                                                  "digital"])
+    stale_card_kinds: list[str] = field(default_factory=lambda: list(CARD_KINDS))
 
     def validate(self) -> None:
         try:
@@ -156,7 +156,7 @@ class OfflineConfig:
         if self.stale_fill_cap_ml < 0:
             raise ValueError("[offline] stale_fill_cap_ml must not be negative")
         for kind in self.stale_card_kinds:
-            if kind not in ("rfid", "magstripe", "smart", "digital"):
+            if kind not in CARD_KINDS:
                 raise ValueError(f"[offline] stale_card_kinds has unknown card kind {kind!r}")
 
     @property

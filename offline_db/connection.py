@@ -42,7 +42,9 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
 def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A unit of work: ``BEGIN IMMEDIATE`` at the outside, a savepoint when nested.
 
-    Rolls back on any exception (``BaseException`` too) and re-raises it.
+    Rolls back on any exception (``BaseException`` too) and re-raises it. SQLite may
+    have ended the transaction itself (a full disk, an I/O error): then there is nothing
+    to roll back, and the original error, not "no transaction is active", is raised.
     """
     if conn.in_transaction:
         name = f"sp_{id(conn)}_{_depth_next()}"
@@ -50,8 +52,9 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         try:
             yield conn
         except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
             raise
         conn.execute(f"RELEASE {name}")
         return
@@ -59,12 +62,14 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     try:
         conn.execute("COMMIT")
     except sqlite3.OperationalError as exc:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise StoreError(f"the database refused to commit: {exc}") from None
 
 

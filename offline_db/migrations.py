@@ -11,8 +11,8 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from core.cards import CARD_KINDS, CARD_STATUSES
 from core.errors import StoreError
-from core.formats.snapshot import CARD_KINDS, CARD_STATUSES
 from core.identifiers import canonical
 
 station_migrations = Migrations("forecourt-station")

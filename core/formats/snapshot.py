@@ -19,12 +19,11 @@ from typing import Any
 
 from core import bounds as B
 from core import identifiers
+from core.cards import CARD_KINDS, CARD_STATUSES
 from core.errors import CardStoreFormatError
 from core.formats.refs import check_card_products
 
 FORMAT = "forecourt-card-store"
-CARD_STATUSES = ("active", "blocked", "lost", "stolen", "withdrawn", "expired", "replaced")
-CARD_KINDS = ("rfid", "magstripe", "smart", "digital")
 PERIODS = ("fill", "day", "week", "month", "year")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")

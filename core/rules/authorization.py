@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from core.cards import CARD_KINDS
 from core.money import amount_for, max_volume_for
 from core.periods import period_start_date, period_start_utc
 from core.reasons import Reason
@@ -164,7 +165,7 @@ class Policy:
     max_data_age_s: int = 86_400
     stale_policy: str = "restrict"
     stale_fill_cap_ml: int = 40_000
-    stale_card_kinds: frozenset[str] = frozenset({"rfid", "magstripe", "smart", "digital"})
+    stale_card_kinds: frozenset[str] = frozenset(CARD_KINDS)
     odometer_max_step_km: int = 2_000
     odometer_policy: str = "flag"  # flag: approve and mark the sale; refuse: deny
 

@@ -97,3 +97,24 @@ def test_atomic_nests_with_savepoints(tmp_path: Path) -> None:
         raise KeyboardInterrupt
     assert [r[0] for r in conn.execute("SELECT v FROM t")] == [1]
     assert not conn.in_transaction
+
+
+def test_atomic_raises_the_real_error_when_sqlite_ended_the_transaction(tmp_path: Path) -> None:
+    """A full disk or an I/O error can end SQLite's transaction before ours rolls back;
+    the caller must see that error, not "cannot rollback - no transaction is active"."""
+    conn = connect(tmp_path / "t.db")
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    with pytest.raises(ValueError, match="the real error"), atomic(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.execute("ROLLBACK")  # what SQLite does on its own for SQLITE_FULL / IOERR
+        raise ValueError("the real error")
+    with pytest.raises(ValueError, match="nested"), atomic(conn):
+        conn.execute("INSERT INTO t VALUES (2)")
+        with atomic(conn):
+            conn.execute("ROLLBACK")
+            raise ValueError("nested")
+    assert not conn.in_transaction
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+    with atomic(conn):  # the connection is usable afterwards
+        conn.execute("INSERT INTO t VALUES (3)")
+    assert [tuple(r) for r in conn.execute("SELECT x FROM t")] == [(3,)]

@@ -28,7 +28,7 @@ from core.rules.authorization import (
     plan_wallet_debits,
     wallet_shortfall,
 )
-from tests.edge.engine_data import (
+from tests.core.rules.engine_data import (
     ALL,
     CARD,
     CTX,

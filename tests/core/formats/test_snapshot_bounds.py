@@ -17,7 +17,7 @@ from core.timefmt import iso, utc_now
 from edge.lifecycle import Station
 from offline_db.replication import apply_cards_message
 from offline_db.state import get_state
-from tests.offline_db.test_snapshot import mutate, sample
+from tests.core.formats.test_snapshot import mutate, sample
 
 HUGE = 2**63
 SMART = "7800001234567892"

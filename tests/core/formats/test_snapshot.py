@@ -15,7 +15,7 @@ from core.formats.snapshot import load_snapshot_file, parse_snapshot
 from edge.lifecycle import CardStoreVersionError, Station
 from offline_db import cards
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "card-store.json"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "card-store.json"
 
 
 def sample() -> dict[str, Any]:

@@ -25,7 +25,7 @@ from core.rules.authorization import (
     Wallet,
     authorize,
 )
-from tests.edge.engine_data import (
+from tests.core.rules.engine_data import (
     CARD,
     CTX,
     MOSCOW,
