@@ -10,14 +10,20 @@ before / nothing after).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from core.timefmt import iso, utc_now
-from office.access.models import VIAS, AuditEntry
+
+if TYPE_CHECKING:
+    from office.access.models import AuditEntry
 
 log = structlog.get_logger(__name__)
+
+#: The doors a change comes through. (This module imports no model at import time, so
+#: the office's CLI can import it before Django is configured.)
+VIAS = ("console", "cli", "sync")
 
 
 def cli_actor(actor: str) -> str:
@@ -32,6 +38,8 @@ def _json(value: Any) -> str | None:
 def record(*, actor: str, via: str, action: str, object_kind: str, object_id: str,
            old: Any = None, new: Any = None, detail: str = "") -> AuditEntry:
     """Add one audit entry (now, UTC) and log it; returns the entry."""
+    from office.access.models import AuditEntry
+
     if via not in VIAS:
         raise ValueError(f"via must be one of {', '.join(VIAS)}, not {via!r}")
     entry: AuditEntry = AuditEntry.objects.create(

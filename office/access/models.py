@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-VIAS = ("console", "cli", "sync")
+from office.access.audit import VIAS
 
 
 class AuditEntry(models.Model):
