@@ -15,11 +15,15 @@ console_patterns = [
     path("sales/export.csv", views.sales_csv, name="sales_csv"),
     path("sales/export.xlsx", views.sales_xlsx, name="sales_xlsx"),
     path("cards/", views.cards, name="cards"),
+    path("cards/export.csv", views.cards_export, {"fmt": "csv"}, name="cards_csv"),
+    path("cards/export.xlsx", views.cards_export, {"fmt": "xlsx"}, name="cards_xlsx"),
     path("cards/<str:card_id>/block", views.card_block, name="card_block"),
     path("cards/<str:card_id>/unblock", views.card_unblock, name="card_unblock"),
     path("quarantine/", views.quarantine, name="quarantine"),
     path("refused/", views.refused, name="refused"),
     path("audit/", views.audit_trail, name="audit"),
+    path("audit/export.csv", views.audit_export, {"fmt": "csv"}, name="audit_csv"),
+    path("audit/export.xlsx", views.audit_export, {"fmt": "xlsx"}, name="audit_xlsx"),
     path("users/", views.users, name="users"),
 ]
 

@@ -220,16 +220,31 @@ def _log_export(request: HttpRequest, what: str, kind: str) -> None:
              filters=_query_string(request))
 
 
+def _csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[export.Cell]]
+                  ) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(export.csv_lines(header, rows),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}-{export.stamp(utc_now())}.csv"')
+    return response
+
+
+def _xlsx_response(name: str, header: Sequence[str], rows: Iterable[Sequence[export.Cell]],
+                   formats: dict[int, str] | None = None) -> HttpResponse:
+    response = HttpResponse(
+        export.xlsx_bytes(name, header, rows, formats),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}-{export.stamp(utc_now())}.xlsx"')
+    return response
+
+
 @requires("sales.view")
 @requires("sales.export")
 def sales_csv(request: HttpRequest) -> StreamingHttpResponse:
     query = _export_query(request)
     _log_export(request, "sales", "csv")
-    response = StreamingHttpResponse(export.csv_lines(SALE_HEADER, _sale_rows(query)),
-                                     content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="sales-{export.stamp(utc_now())}.csv"')
-    return response
+    return _csv_response("sales", SALE_HEADER, _sale_rows(query))
 
 
 @requires("sales.view")
@@ -239,13 +254,8 @@ def sales_xlsx(request: HttpRequest) -> HttpResponse:
     _log_export(request, "sales", "xlsx")
     decimals = data.currency().decimals
     money_format = "#,##0" + ("." + "0" * decimals if decimals else "")
-    body = export.xlsx_bytes("sales", SALE_HEADER, _sale_rows(query),
-                             {9: "#,##0.000", 10: money_format, 11: money_format})
-    response = HttpResponse(
-        body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = (
-        f'attachment; filename="sales-{export.stamp(utc_now())}.xlsx"')
-    return response
+    return _xlsx_response("sales", SALE_HEADER, _sale_rows(query),
+                          {9: "#,##0.000", 10: money_format, 11: money_format})
 
 
 def _card_row(card: CardMasterCard) -> dict[str, Any]:
@@ -256,13 +266,38 @@ def _card_row(card: CardMasterCard) -> dict[str, Any]:
             "vehicle_id": doc.get("vehicle_id") or "", "expires": doc.get("expires") or ""}
 
 
-@requires("cards.view")
-def cards(request: HttpRequest) -> HttpResponse:
+def _cards(request: HttpRequest) -> QuerySet[CardMasterCard]:
     q = request.GET.get("q", "").strip()
     query = CardMasterCard.objects.order_by("card_id")
     if q:
         exact = actions.find_card_id(q)
         query = query.filter(Q(card_id__icontains=q) | Q(card_id=exact or ""))
+    return query
+
+
+CARD_HEADER = ("card_id", "kind", "status", "pan", "rfid_uid", "customer_id", "vehicle_id",
+               "expires")
+
+
+def _card_rows(query: QuerySet[CardMasterCard]) -> Iterable[Sequence[export.Cell]]:
+    for card in query.iterator(chunk_size=2000):
+        row = _card_row(card)
+        yield tuple(str(row[key]) for key in CARD_HEADER)
+
+
+@requires("cards.view")
+@requires("cards.export")
+def cards_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    _log_export(request, "cards", fmt)
+    if fmt == "csv":
+        return _csv_response("cards", CARD_HEADER, _card_rows(_cards(request)))
+    return _xlsx_response("cards", CARD_HEADER, _card_rows(_cards(request)))
+
+
+@requires("cards.view")
+def cards(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    query = _cards(request)
     page = Paginator(query, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "console/cards.html", {
         "rows": [_card_row(c) for c in page.object_list], "page": page, "q": q,
@@ -336,9 +371,7 @@ class AuditFilter(forms.Form):
                               widget=forms.DateInput(attrs={"type": "date"}))
 
 
-@requires("audit.view")
-def audit_trail(request: HttpRequest) -> HttpResponse:
-    form = AuditFilter(request.GET or None)
+def _audit_entries(request: HttpRequest, form: AuditFilter) -> QuerySet[AuditEntry]:
     query = AuditEntry.objects.order_by("-at", "-id")
     if request.GET and form.is_valid():
         values = form.cleaned_data
@@ -352,6 +385,33 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
             query = query.filter(at__gte=values["date_from"].isoformat())
         if values["date_to"]:
             query = query.filter(at__lt=(values["date_to"] + timedelta(days=1)).isoformat())
+    return query
+
+
+AUDIT_HEADER = ("at", "actor", "via", "action", "object_kind", "object_id", "old", "new",
+                "detail")
+
+
+def _audit_rows(query: QuerySet[AuditEntry]) -> Iterable[Sequence[export.Cell]]:
+    for e in query.iterator(chunk_size=2000):
+        yield (e.at, e.actor, e.via, e.action, e.object_kind, e.object_id, e.old or "",
+               e.new or "", e.detail)
+
+
+@requires("audit.view")
+@requires("audit.export")
+def audit_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    _log_export(request, "audit", fmt)
+    query = _audit_entries(request, AuditFilter(request.GET or None))
+    if fmt == "csv":
+        return _csv_response("audit", AUDIT_HEADER, _audit_rows(query))
+    return _xlsx_response("audit", AUDIT_HEADER, _audit_rows(query))
+
+
+@requires("audit.view")
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    form = AuditFilter(request.GET or None)
+    query = _audit_entries(request, form)
     page = Paginator(query, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [{"entry": e, "old": _shown(e.old), "new": _shown(e.new)} for e in page.object_list]
     return render(request, "console/audit.html", {

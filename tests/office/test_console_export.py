@@ -113,3 +113,23 @@ def test_exports_use_the_currency_decimals(network: OfficeDb) -> None:
         assert rows[1][11] == "101800" and rows[1][12] == "JPY"
         sheet = load_workbook(io.BytesIO(c.get("/sales/export.xlsx").content)).active
         assert next(sheet.iter_rows(min_row=2))[11].number_format == "#,##0"
+
+
+@pytest.mark.parametrize("what", ["cards", "audit"])
+def test_card_and_audit_exports_need_their_right(network: OfficeDb, what: str) -> None:
+    operator = logged_in(make_user("olga", ["operators"]))
+    operator.post("/cards/C-1/block")
+    assert operator.get(f"/{what}/export.csv").status_code == 403
+    assert f"/{what}/export.csv".encode() not in operator.get(f"/{what}/").content
+    accountant = logged_in(make_user("adam", ["accountants"]))
+    assert f"/{what}/export.csv".encode() in accountant.get(f"/{what}/").content
+    rows = list(csv.reader(io.StringIO(
+        b"".join(accountant.get(f"/{what}/export.csv").streaming_content).decode()[1:])))
+    if what == "cards":
+        assert rows[0][:3] == ["card_id", "kind", "status"]
+        assert rows[1][:3] == ["C-1", "magstripe", "blocked"]
+    else:
+        assert rows[0][:4] == ["at", "actor", "via", "action"]
+        assert rows[1][1:4] == ["olga", "console", "card.block"]
+    sheet = load_workbook(io.BytesIO(accountant.get(f"/{what}/export.xlsx").content)).active
+    assert [c.value for c in next(sheet.iter_rows())][:2] == rows[0][:2]
