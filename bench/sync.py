@@ -126,7 +126,7 @@ def rate(count: int, seconds: float) -> float:
 class Broker:
     """A private ``mosquitto`` on a free port, persistence in ``directory``.
 
-    The same configuration as the sync tests use (tests/cloud_sync/conftest.py; a
+    The same configuration as the sync tests use (tests/network_fixtures.py; a
     benchmark does not import tests): ``user root`` when running as root, else
     mosquitto drops to user ``mosquitto`` and cannot write into a 0700 directory.
     """

@@ -23,7 +23,7 @@ import pytest
 from core.config import load_config_file
 from core.errors import ControlError
 from edge.control import DaemonNotRunning, RemoteError, call
-from tests.cloud_sync.conftest import CARD, Broker, office_sales
+from tests.network_fixtures import CARD, Broker, office_sales
 from tests.conftest import forecourt_exe
 from tests.support import fc_json, start_daemon, stop_daemon, wait_for
 

@@ -41,7 +41,7 @@ from offline_db.connection import atomic
 from offline_db.journal import last_entry
 from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import StationStore
-from tests.cloud_sync.conftest import CARD
+from tests.network_fixtures import CARD
 from tests.conftest import ROOT, forecourt_exe
 from tests.support import fc, fc_json, initialize
 

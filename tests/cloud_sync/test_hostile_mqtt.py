@@ -28,7 +28,7 @@ from core.formats.journal import GENESIS, chain_hash
 from core.keys import OFFICE_KEY, load_private_key, public_text
 from edge.control import call
 from office.ledger.store import OFFICE_DB
-from tests.cloud_sync.conftest import Broker, office_sales
+from tests.network_fixtures import Broker, office_sales
 from tests.cloud_sync.test_uplink import sell
 from tests.support import daemon_log, fc, fc_json, start_daemon, stop_daemon, wait_for
 

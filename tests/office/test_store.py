@@ -18,7 +18,7 @@ from office.cards.models import CardMasterVersion
 from office.ledger.models import GENESIS, Sale, Station
 from office.ledger.store import init_office
 from office.settings import OFFICE_DB, use_database
-from tests.office.conftest import OfficeDb
+from tests.office_fixtures import OfficeDb
 
 # (name, NOT NULL, default, position in the primary key or 0) per column, in order.
 Column = tuple[str, bool, str | None, int]
