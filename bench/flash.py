@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import sync  # bench/sync.py: the same generated station and office
+from office.ledger.store import OFFICE_DB, open_office
 
 from cloud_sync.bundle import open_bundle
 from cloud_sync.envelope import OFFICE
@@ -61,7 +62,6 @@ from core.logs import configure as configure_logging
 from core.timefmt import iso, utc_now
 from edge.flash import export_sales
 from office.ledger.ingest_bulk import BULK_CACHE_KIB
-from office.ledger.store import OFFICE_DB, open_office
 from office.sync.flash import import_sales_bundle
 from offline_db.connection import connect
 from offline_db.store import DB_NAME, StationStore

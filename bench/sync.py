@@ -48,13 +48,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from office.ledger.store import OFFICE_DB, init_office
+
 from cloud_sync.station_sync import StationSync
 from core.config import Config, MqttConfig
 from core.formats.journal import GENESIS, chain_hash
 from core.keys import OFFICE_KEY, create_keypair, load_private_key, parse_public_text
 from core.logs import configure as configure_logging
 from core.timefmt import iso, utc_now
-from office.ledger.store import OFFICE_DB, init_office
 from office.sync.mqtt import OfficeSync
 from offline_db.connection import connect
 from offline_db.journal_checks import record_head_of_journal

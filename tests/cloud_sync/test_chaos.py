@@ -23,8 +23,8 @@ import pytest
 from core.config import load_config_file
 from core.errors import ControlError
 from edge.control import DaemonNotRunning, RemoteError, call
-from tests.network_fixtures import CARD, Broker, office_sales
 from tests.conftest import forecourt_exe
+from tests.network_fixtures import CARD, Broker, office_sales
 from tests.support import fc_json, start_daemon, stop_daemon, wait_for
 
 ROUNDS = 12

@@ -41,8 +41,8 @@ from offline_db.connection import atomic
 from offline_db.journal import last_entry
 from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import StationStore
-from tests.network_fixtures import CARD
 from tests.conftest import ROOT, forecourt_exe
+from tests.network_fixtures import CARD
 from tests.support import fc, fc_json, initialize
 
 SALES = "forecourt-S-001-sales.fcb"  # the contract: docs/bundles.md

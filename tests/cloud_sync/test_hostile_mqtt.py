@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from office.ledger.store import OFFICE_DB
 
 from cloud_sync.envelope import OFFICE, seal
 from cloud_sync.mqtt import MqttLink
@@ -27,9 +28,8 @@ from core.config import load_config_file
 from core.formats.journal import GENESIS, chain_hash
 from core.keys import OFFICE_KEY, load_private_key, public_text
 from edge.control import call
-from office.ledger.store import OFFICE_DB
-from tests.network_fixtures import Broker, office_sales
 from tests.cloud_sync.test_uplink import sell
+from tests.network_fixtures import Broker, office_sales
 from tests.support import daemon_log, fc, fc_json, start_daemon, stop_daemon, wait_for
 
 PREFIX = "forecourt/v1"

@@ -41,6 +41,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from office.ledger.store import init_office, open_office
 
 from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
 from core.config import Config, StationConfig
@@ -50,7 +51,6 @@ from core.keys import OFFICE_KEY, load_private_key, parse_public_text, public_te
 from edge.lifecycle import Station
 from office.ledger.ingest import IngestResult, ingest_batch
 from office.ledger.queries import list_sales as office_list_sales
-from office.ledger.store import init_office, open_office
 from offline_db import journal
 from offline_db.outbox import ReceiptResult, apply_receipt, outbox_status, pending_batch
 from offline_db.state import get_state

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from django.db import DatabaseError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from django.db import DatabaseError
 
 from core.config import Config, StationConfig
 from core.formats import journal as jformat

@@ -11,10 +11,10 @@ from click.testing import CliRunner, Result
 from cli import main
 from cloud_sync import tokens
 from core.clikit import actor
+from core.config import load_config_file
 from core.formats.deltas import parse_ops
 from core.keys import OFFICE_KEY, load_private_key
 from core.timefmt import utc_now
-from core.config import load_config_file
 from office.store import open_office
 
 DIGITAL = "7800001234567897"  # the sample's digital card, token id T-8F2K9Q
