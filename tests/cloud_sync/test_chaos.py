@@ -129,8 +129,10 @@ def run(config: Path, *args: str) -> str:
 
 
 def office_version(config: Path) -> int:
-    import sqlite3
+    from office.store import open_office
 
-    office_db = load_config_file(config).office.data_dir / "office.db"
-    with sqlite3.connect(office_db) as conn:
-        return int(conn.execute("SELECT MAX(version) FROM cm_versions").fetchone()[0])
+    conn = open_office(load_config_file(config))
+    try:
+        return int(conn.one("SELECT MAX(version) FROM cm_versions")[0])
+    finally:
+        conn.close()
