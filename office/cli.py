@@ -22,7 +22,7 @@ from core.keys import parse_public_text, public_text
 from core.timefmt import iso, utc_now
 from office.cards import master as card_master
 from office.ledger.queries import list_sales, station_overview
-from office.store import init_office, load_office_key, open_office
+from office.store import describe, init_office, load_office_key, open_office
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +42,8 @@ def office_init(ctx: click.Context) -> None:
         click.echo(f"head office already initialized in {data_dir}; nothing changed")
         return
     click.echo(f"initialized the head office in {data_dir}")
+    if cfg(ctx).office.database.strip():
+        click.echo(f"  its store: {describe(cfg(ctx).office)}")
     key = load_office_key(cfg(ctx))
     click.echo(f"  office public key (put it in each station's [station] office_public_key): "
                f"{public_text(key)}")

@@ -54,6 +54,8 @@ def card_store(directory: Path, version: int = 17, extra: list[dict[str, Any]] |
 class Desk:
     """Station ``S-001`` (enrolled) and the head office, with a stick folder."""
 
+    config: Config
+
     def __init__(self, root: Path, station_id: str = STATION_ID, *,
                  office_of: Desk | None = None, database: str = "") -> None:
         """``office_of``: share that desk's head office (a second station of the network);
@@ -61,7 +63,7 @@ class Desk:
         self.root = root
         self.shared_office = office_of is not None
         self.office_dir: Path = office_of.office_dir if office_of else root / "office"
-        office = office_of.config.office if office_of else OfficeConfig(
+        office: OfficeConfig = office_of.config.office if office_of else OfficeConfig(
             data_dir=self.office_dir, database=database)
         if office_of is None:
             init_office(office)

@@ -263,10 +263,10 @@ def test_the_station_s_alarms_reach_the_head_office(desk: Desk) -> None:
     desk.clock.now += timedelta(days=30)  # a month without news from the office
     result = desk.office_import(desk.export())
     assert result["alarms"] == ["card data is stale: offline policy in force"]
-    stored = desk.office.execute("SELECT alarms FROM station_chain").fetchone()[0]
+    stored = desk.office.one("SELECT alarms FROM station_chain")[0]
     assert json.loads(stored) == result["alarms"]
-    transfer = desk.office.execute("SELECT direction, stored, outcome FROM flash_transfers"
-                                   ).fetchone()
+    transfer = desk.office.one("SELECT direction, stored, outcome FROM flash_transfers"
+                                   )
     assert tuple(transfer) == ("in", 1, "stored")
 
 

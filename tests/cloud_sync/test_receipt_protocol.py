@@ -433,7 +433,7 @@ class ReceiptProtocol(RuleBasedStateMachine):
         # (forged batches are refused at the envelope); the open gaps are exactly the
         # missing ranges above the head
         assert self.office_problems("fork") == [] and self.office_problems("bad_chain") == []
-        assert self.office.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 0
+        assert self.office.one("SELECT COUNT(*) FROM quarantine")[0] == 0
         missing, expected = [], head + 1
         for seq in sorted(s for s in held if s > head):
             if seq > expected:

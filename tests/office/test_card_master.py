@@ -50,7 +50,7 @@ def respelled(sample: Path, version: int = 17) -> bytes:
 
 
 def master_card(conn: OfficeConnection, card_id: str) -> dict[str, Any]:
-    row = conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,)).fetchone()
+    row = conn.one("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,))
     return dict(json.loads(row[0]))
 
 
@@ -114,4 +114,4 @@ def test_an_expired_file_is_refused_by_the_office(office: OfficeConnection,
     with pytest.raises(CardStoreFormatError, match="expires_at 2026-01-02T00:00:00Z has passed"):
         card_master.import_file(office, json.dumps(doc).encode(), actor="test")
     assert card_master.latest_version(office) == 0
-    assert office.execute("SELECT COUNT(*) FROM cm_cards").fetchone()[0] == 0
+    assert office.one("SELECT COUNT(*) FROM cm_cards")[0] == 0

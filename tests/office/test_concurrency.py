@@ -103,7 +103,7 @@ def test_concurrent_ingest_of_one_station_stores_each_sale_once(
     errors = run_all([writer(p, ("mqtt", "flash")[i % 2]) for i, p in enumerate(plans)])
     assert errors == []
     assert all(r.quarantined is None for _, r in results)
-    stored = dict(conn.execute("SELECT seq, hash FROM sales"))
+    stored: dict[int, str] = dict(conn.execute("SELECT seq, hash FROM sales"))
     assert sorted(stored) == list(range(1, SALES + 1))
     assert conn.one("SELECT COUNT(*) FROM sales")[0] == SALES
     assert sum(r.stored for _, r in results) == SALES  # each sale stored by one writer

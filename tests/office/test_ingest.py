@@ -111,7 +111,7 @@ def ingest(conn: OfficeConnection, b: Any, *, via: str = "mqtt",
 
 
 def count(conn: OfficeConnection, table: str, where: str = "true") -> int:
-    return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()[0])
+    return int(conn.one(f"SELECT COUNT(*) FROM {table} WHERE {where}")[0])
 
 
 def problems(conn: OfficeConnection, kind: str, *, open_only: bool = True
@@ -178,8 +178,8 @@ def test_a_replayed_old_batch_does_not_roll_back_the_station_s_status(
     ingest(office, body(rows, 21, 40, depth=20))
     old = ingest(office, body(rows, 1, 20, depth=40), via="flash")
     assert (old.stored, old.duplicates) == (0, 20)
-    depth = office.execute("SELECT outbox_depth FROM station_chain WHERE station_id = 'S-001'"
-                           ).fetchone()[0]
+    depth = office.one("SELECT outbox_depth FROM station_chain WHERE station_id = 'S-001'"
+                           )[0]
     assert depth == 20  # the newer batch's figure stays
 
 def test_out_of_order_batches_open_and_resolve_gaps(office: OfficeConnection,
@@ -239,7 +239,7 @@ def test_a_tampered_row_quarantines_the_batch(office: OfficeConnection, rows: Ro
     assert "seq 5 was altered" in r.detail
     assert count(office, "sales") == 0
     assert problems(office, "bad_chain") == [(5, 5)]
-    q = office.execute("SELECT * FROM quarantine").fetchone()
+    q = office.one("SELECT * FROM quarantine")
     assert (q["station_id"], q["first_seq"], q["last_seq"], q["reason"]) == \
         ("S-001", 1, 20, "bad_chain")
     good = ingest(office, body(rows, 1, 20))
@@ -302,7 +302,7 @@ def test_a_repeated_bad_batch_is_counted_not_copied(office: OfficeConnection,
     for _ in range(3):
         assert ingest(office, bad).quarantined == "bad_chain"
     assert count(office, "quarantine") == 1
-    assert office.execute("SELECT repeats FROM quarantine").fetchone()[0] == 3
+    assert office.one("SELECT repeats FROM quarantine")[0] == 3
     assert count(office, "chain_problems") == 1
 
 

@@ -186,6 +186,6 @@ def test_a_legacy_store_upgrades_through_the_command_line(tmp_path: Path,
 def _django_made(folder: Path) -> bool:
     conn = sqlite3.connect(folder / OFFICE_DB)
     try:
-        return conn.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0] > 0
+        return bool(conn.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0])
     finally:
         conn.close()

@@ -71,10 +71,10 @@ def test_office_pin_reset_travels_as_a_new_version(office: Path) -> None:
     assert "PIN of card 7800001234567892 reset (card master version 18)" in out
     conn = open_office(load_config_file(office.parent.parent / "config.toml"))
     try:
-        doc = json.loads(conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?",
-                                      ("7800001234567892",)).fetchone()[0])
+        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = ?",
+                                  ("7800001234567892",))[0])
         assert doc["pin"]["reset"] == 18
-        row = conn.execute("SELECT actor, ops FROM cm_versions WHERE version = 18").fetchone()
+        row = conn.one("SELECT actor, ops FROM cm_versions WHERE version = 18")
         assert row["actor"] == actor()
         assert json.loads(row["ops"]) == [{"op": "card", "card": doc}]
         # What a station gets is valid card data (the station side: tests/edge).
