@@ -124,6 +124,8 @@ class OfficeConnection:
         if _settings_key(django_settings.DATABASES["default"]) != self._key:
             with _as_our_errors():
                 settings.use_database(self.config.database, self.config.data_dir)
+            return
+        _drop_if_broken()
 
     @property
     def vendor(self) -> db.Vendor:
@@ -159,6 +161,21 @@ class OfficeConnection:
 
         if (django_settings.configured and not connection.in_atomic_block
                 and _settings_key(django_settings.DATABASES["default"]) == self._key):
+            connection.close()
+
+
+def _drop_if_broken() -> None:
+    """Close this thread's connection when an error left it unusable (a PostgreSQL
+    server restarted, the network dropped), so the next statement reconnects: a
+    long-running ``office serve`` must not fail every message after one outage.
+    Django checks this per web request; the office's own threads have no requests."""
+    from django.db import connection
+
+    if (connection.connection is not None and connection.errors_occurred
+            and not connection.in_atomic_block):
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
             connection.close()
 
 
