@@ -17,6 +17,11 @@ reproduce that schema exactly, so the upgrade adopts the tables instead of copyi
 other app must fail loudly, not be taken as done. The ``_sqlite_migrations`` table stays
 (older tools recognise the file as an office store by it). Running the upgrade again
 changes nothing.
+
+``office.store.open_office`` (every office command) and ``init_office`` run it when they
+meet such a store, so an upgraded forecourt upgrades the store on its first command.
+The legacy migrations themselves are kept here, the only use of sqlite-utils left in
+the office; they are never extended (new schema changes are the apps' migrations).
 """
 
 from __future__ import annotations
