@@ -55,13 +55,13 @@ import sync  # bench/sync.py: the same generated station and office
 
 from cloud_sync.bundle import open_bundle
 from cloud_sync.envelope import OFFICE
-from core.config import Config
+from core.config import Config, OfficeConfig
 from core.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from core.logs import configure as configure_logging
 from core.timefmt import iso, utc_now
 from edge.flash import export_sales
-from office.ledger.ingest_bulk import BULK_CACHE_KIB
-from office.ledger.store import OFFICE_DB, open_office
+from office.ledger.bulk_sqlite import BULK_CACHE_KIB
+from office.store import OFFICE_DB, open_office
 from office.sync.flash import import_sales_bundle
 from offline_db.connection import connect
 from offline_db.store import DB_NAME, StationStore
@@ -200,12 +200,12 @@ def phase_decrypt(station_dir: Path, office_dir: Path, bundle: Path) -> Result:
             "base_mb": base, "peak_mb": peak_mb()}
 
 
-def phase_import(office_dir: Path, bundle: Path, top: int) -> Result:
+def phase_import(office_dir: Path, database: str, bundle: Path, top: int) -> Result:
     base = peak_mb()
-    conn = open_office(office_dir)
+    conn = open_office(OfficeConfig(data_dir=office_dir, database=database))
     try:
         seconds, result, profile = profiled(
-            lambda: import_sales_bundle(conn, office_dir, bundle, now=utc_now()), top)
+            lambda: import_sales_bundle(conn, bundle, now=utc_now()), top)
     finally:
         conn.close()
     return {"seconds": seconds, "stored": result["stored"],
@@ -263,10 +263,10 @@ def phase_idle() -> Result:
 
 
 # -- checking the office ---------------------------------------------------------------------
-def verify(station_dir: Path, office_dir: Path, n_sales: int) -> list[str]:
+def verify(station_dir: Path, office_dir: Path, database: str, n_sales: int) -> list[str]:
     """What is wrong with the office after the imports (empty when all is right)."""
     st = connect(station_dir / DB_NAME, readonly=True)
-    of = connect(office_dir / OFFICE_DB, readonly=True)
+    of = open_office(OfficeConfig(data_dir=office_dir, database=database))
     try:
         problems, summary = sync.office_holds_all(st, of, n_sales)
         transfers = [tuple(t) for t in of.execute(
@@ -293,6 +293,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="keep the stores and the bundle in DIR (default: a temporary "
                         "directory, deleted)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--office-database", default="", metavar="URL",
+                   help="the office store: '' (default) a SQLite file, or a postgresql:// URL "
+                        "of an empty database (the import floor stays SQLite's)")
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="after measuring, export and import once more under cProfile and "
                         "print the top N functions of each (by own time)")
@@ -333,7 +336,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         say(f"generating a station store with {n_sales:,} undelivered sales ...")
         gen_s = sync.generate_station(station_dir, n_sales, args.seed)
-        sync.generate_office(template, station_dir)
+        sync.generate_office(template, station_dir, args.office_database)
+        # The floor is SQLite's: a SQLite office made the same way gives it the schema.
+        schema = template
+        if args.office_database:
+            schema = root / "office-schema"
+            sync.generate_office(schema, station_dir)
         stick.mkdir()
         say(f"  generated in {gen_s:.1f} s; station database "
             f"{(station_dir / DB_NAME).stat().st_size / MB:,.0f} MB")
@@ -356,18 +364,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         office_dir = root / "office"
         shutil.copytree(template, office_dir)
         floor_path = root / "floor.db"
-        floors_i = [in_child(phase_import_floor, station_dir, template, bundle, floor_path)]
+        floors_i = [in_child(phase_import_floor, station_dir, schema, bundle, floor_path)]
         say(f"  import floor: {floors_i[0]['seconds']:.2f} s")
         say("import into a fresh office store ...")
-        imp = in_child(phase_import, office_dir, bundle, 0)
+        imp = in_child(phase_import, office_dir, args.office_database, bundle, 0)
         say(f"  {imp['seconds']:.2f} s, stored {imp['stored']:,}")
         say("import again (every sale a duplicate) ...")
-        dup = in_child(phase_import, office_dir, bundle, 0)
+        dup = in_child(phase_import, office_dir, args.office_database, bundle, 0)
         say(f"  {dup['seconds']:.2f} s, duplicates {dup['duplicates']:,}")
-        floors_i.append(in_child(phase_import_floor, station_dir, template, bundle,
+        floors_i.append(in_child(phase_import_floor, station_dir, schema, bundle,
                                  floor_path))
         fi = min(floors_i, key=lambda r: float(r["seconds"]))
-        problems = verify(station_dir, office_dir, n_sales)
+        problems = verify(station_dir, office_dir, args.office_database, n_sales)
         if exp["sales"] != n_sales or dec["lines"] != n_sales + 1:
             problems.append(f"the bundle holds {exp['sales']:,} sales and "
                             f"{dec['lines']:,} lines, not {n_sales:,} and {n_sales + 1:,}")
@@ -403,9 +411,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             prof = in_child(phase_export, station_dir, template, stick, args.profile)
             say(f"profile of export ({prof['seconds']:.2f} s under cProfile):\n"
                 f"{prof['profile']}")
+            if args.office_database:
+                say("profile of import: with a SQLite office only (a fresh copy of it)")
+                return 0
             fresh = root / "office-profile"
             shutil.copytree(template, fresh)
-            prof = in_child(phase_import, fresh, bundle, args.profile)
+            prof = in_child(phase_import, fresh, "", bundle, args.profile)
             say(f"profile of import ({prof['seconds']:.2f} s under cProfile):\n"
                 f"{prof['profile']}")
     finally:

@@ -49,12 +49,12 @@ from pathlib import Path
 from typing import Any
 
 from cloud_sync.station_sync import StationSync
-from core.config import Config, MqttConfig
+from core.config import Config, MqttConfig, OfficeConfig
 from core.formats.journal import GENESIS, chain_hash
 from core.keys import OFFICE_KEY, create_keypair, load_private_key, parse_public_text
 from core.logs import configure as configure_logging
 from core.timefmt import iso, utc_now
-from office.ledger.store import OFFICE_DB, init_office
+from office.store import OFFICE_DB, init_office, open_office
 from office.sync.mqtt import OfficeSync
 from offline_db.connection import connect
 from offline_db.journal_checks import record_head_of_journal
@@ -126,7 +126,7 @@ def rate(count: int, seconds: float) -> float:
 class Broker:
     """A private ``mosquitto`` on a free port, persistence in ``directory``.
 
-    The same configuration as the sync tests use (tests/cloud_sync/conftest.py; a
+    The same configuration as the sync tests use (tests/network_fixtures.py; a
     benchmark does not import tests): ``user root`` when running as root, else
     mosquitto drops to user ``mosquitto`` and cannot write into a 0700 directory.
     """
@@ -259,12 +259,14 @@ def generate_station(station_dir: Path, n_sales: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
-def generate_office(office_dir: Path, station_dir: Path) -> None:
-    """``forecourt office init`` + ``forecourt office station add`` for the station."""
-    init_office(office_dir)
+def generate_office(office_dir: Path, station_dir: Path, database: str = "") -> None:
+    """``forecourt office init`` + ``forecourt office station add`` for the station
+    (``database``: the ``[office] database``, "" for SQLite in ``office_dir``)."""
+    office = OfficeConfig(data_dir=office_dir, database=database)
+    init_office(office)
     station_key = (station_dir / "station_key.pub").read_text().strip()
     parse_public_text(station_key)  # as the CLI checks it
-    conn = connect(office_dir / OFFICE_DB)
+    conn = open_office(office)
     conn.execute("INSERT INTO stations (station_id, public_key, enrolled_at) VALUES (?, ?, ?)",
                  (STATION_ID, station_key, iso(utc_now())))
     conn.close()
@@ -329,7 +331,7 @@ class Drain:
 def run_drain(config: Config, station_dir: Path, office_dir: Path, n_sales: int,
               timeout_s: float) -> Drain:
     """The real StationSync and OfficeSync through the broker until the outbox is empty."""
-    office_conn = connect(office_dir / OFFICE_DB)
+    office_conn = open_office(config)
     office_key = load_private_key(office_dir, OFFICE_KEY)
     office = OfficeSync(config, office_conn, office_key)
     store = StationStore.open_writer(station_dir, holder="bench/sync.py")
@@ -369,7 +371,7 @@ def run_drain(config: Config, station_dir: Path, office_dir: Path, n_sales: int,
         office_conn.close()
 
 
-def office_holds_all(st: sqlite3.Connection, of: sqlite3.Connection, n_sales: int
+def office_holds_all(st: sqlite3.Connection, of: Any, n_sales: int
                      ) -> tuple[list[str], str]:
     """Whether the office holds seqs 1..N exactly once, chained to the station's journal,
     with nothing quarantined: the problems found, and a one-line summary."""
@@ -402,7 +404,7 @@ def office_holds_all(st: sqlite3.Connection, of: sqlite3.Connection, n_sales: in
 def verify(station_dir: Path, office_dir: Path, n_sales: int) -> list[str]:
     """What is wrong at the end (an empty list when every sale arrived exactly once)."""
     st = connect(station_dir / DB_NAME, readonly=True)
-    of = connect(office_dir / OFFICE_DB, readonly=True)
+    of = open_office(OfficeConfig(data_dir=office_dir))
     try:
         problems, summary = office_holds_all(st, of, n_sales)
         outbox = int(st.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

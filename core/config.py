@@ -343,6 +343,10 @@ class OfficeConfig:
     """``[office]``: the head office's own storage and its bounds (``forecourt office ...``)."""
 
     data_dir: Path = Path("var/office")
+    #: The office's database: "" = the SQLite file office.db in ``data_dir``; or a
+    #: ``postgresql://user:password@host:port/dbname`` URL (office.settings reads the
+    #: rest of it when the office opens its store; the keys stay in ``data_dir``).
+    database: str = ""
     #: Longest validity of a digital-card token (``office cards token --valid``): a
     #: token is a bearer credential, so a leaked screenshot must not work for months.
     token_max_valid: str = "24h"
@@ -366,6 +370,13 @@ class OfficeConfig:
     login_lockout: str = "15m"
 
     def validate(self) -> None:
+        database = self.database.strip()
+        if database:
+            scheme, sep, _ = database.partition("://")
+            if not sep or scheme.lower() not in ("postgresql", "postgres"):
+                raise ValueError("[office] database must be empty (a SQLite file office.db "
+                                 "in [office] data_dir) or a postgresql://user:password@host"
+                                 "/dbname URL")
         try:
             seconds = parse_duration(self.token_max_valid)
         except ValueError as exc:

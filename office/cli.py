@@ -22,8 +22,7 @@ from core.keys import parse_public_text, public_text
 from core.timefmt import iso, utc_now
 from office.cards import master as card_master
 from office.ledger.queries import list_sales, station_overview
-from office.ledger.store import init_office, load_office_key, open_office
-from offline_db.connection import atomic
+from office.store import describe, init_office, load_office_key, open_office
 
 log = structlog.get_logger(__name__)
 
@@ -38,12 +37,14 @@ def office() -> None:
 def office_init(ctx: click.Context) -> None:
     """Create the head-office data directory, its store and its Ed25519 signing key."""
     data_dir = cfg(ctx).office.data_dir
-    applied, pub = init_office(data_dir)
+    applied, pub = init_office(cfg(ctx))
     if not applied and pub is None:
         click.echo(f"head office already initialized in {data_dir}; nothing changed")
         return
     click.echo(f"initialized the head office in {data_dir}")
-    key = load_office_key(data_dir)
+    if cfg(ctx).office.database.strip():
+        click.echo(f"  its store: {describe(cfg(ctx).office)}")
+    key = load_office_key(cfg(ctx))
     click.echo(f"  office public key (put it in each station's [station] office_public_key): "
                f"{public_text(key)}")
 
@@ -57,7 +58,7 @@ def office_keys() -> None:
 @click.pass_context
 def office_keys_show(ctx: click.Context) -> None:
     """Print the office public key alone (for station configurations)."""
-    click.echo(public_text(load_office_key(cfg(ctx).office.data_dir)))
+    click.echo(public_text(load_office_key(cfg(ctx))))
 
 
 @office.group("station")
@@ -74,13 +75,12 @@ def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> 
     """Enrol STATION_ID with its public key (its batches are refused until then)."""
     check_station_id(station_id, "office.station.add")
     public_key = public_text(parse_public_text(public_key))  # one spelling per key
-    data_dir = cfg(ctx).office.data_dir
-    if public_key == public_text(load_office_key(data_dir)):
+    if public_key == public_text(load_office_key(cfg(ctx))):
         raise click.ClickException("that key is the office's own key, not a station's: run "
                                    "'forecourt keys show' on the station")
-    conn = open_office(data_dir)
+    conn = open_office(cfg(ctx))
     try:
-        with atomic(conn):
+        with conn.atomic():
             # The key is the only source of a message's station id (docs/mqtt.md): a key
             # another station has would let either write into the other's ledger.
             for other, text in conn.execute("SELECT station_id, public_key FROM stations "
@@ -118,7 +118,7 @@ def _same_key(stored: str, public_key: str) -> bool:
 @click.pass_context
 def office_stations(ctx: click.Context, as_json: bool) -> None:
     """Per station: contiguous seq, gaps, forks, last seen, online, outbox, alarms, flash."""
-    conn = open_office(cfg(ctx).office.data_dir)
+    conn = open_office(cfg(ctx))
     try:
         rows = station_overview(conn)
         online = {r["station_id"]: (bool(r["online"]), r["at"])
@@ -169,7 +169,7 @@ def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
     """Sales received from the stations (each exactly once)."""
     if station_id is not None:
         check_station_id(station_id, "office.sales")
-    conn = open_office(cfg(ctx).office.data_dir)
+    conn = open_office(cfg(ctx))
     try:
         rows = list_sales(conn, station_id=station_id, since=since, limit=limit)
     finally:
@@ -207,7 +207,7 @@ def _announce(ctx: click.Context, conn: Any, version: int) -> None:
         return
     from cloud_sync.mqtt import MqttLink
 
-    key = load_office_key(config.office.data_dir)
+    key = load_office_key(config)
     body = card_master.delta_of(conn, version)
     link = MqttLink(config=config.mqtt, client_id=f"forecourt-office-cli-{os.getpid()}",
                     subscriptions=[], on_message=lambda _t, _p: None)
@@ -231,7 +231,7 @@ def office_cards_import(ctx: click.Context, file: Path) -> None:
         data = file.read_bytes()
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
-    conn = open_office(cfg(ctx).office.data_dir)
+    conn = open_office(cfg(ctx))
     try:
         version, changes = card_master.import_file(conn, data, actor=actor())
         if not changes:
@@ -245,7 +245,7 @@ def office_cards_import(ctx: click.Context, file: Path) -> None:
 
 def _set_status(ctx: click.Context, card: str, status: str) -> None:
     check_args(f"office.cards.{'block' if status == 'blocked' else 'unblock'}", {"card": card})
-    conn = open_office(cfg(ctx).office.data_dir)
+    conn = open_office(cfg(ctx))
     try:
         version, changed, card_id = card_master.set_status(conn, card, status, actor=actor())
         if not changed:
@@ -280,7 +280,7 @@ def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
     """Unlock CARD's PIN at every station (a new card-master version, recorded with you)."""
     check_args("office.cards.pin_reset", {"card": card})
     who = actor()
-    conn = open_office(cfg(ctx).office.data_dir)
+    conn = open_office(cfg(ctx))
     try:
         card_id, version = card_master.pin_reset(conn, card, actor=who)
         log.info("office.pin_reset", card_id=card_id, version=version, actor=who)
@@ -313,9 +313,9 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
     if seconds > office_cfg.token_max_valid_s:
         raise click.BadParameter(f"must be at most {office_cfg.token_max_valid} ([office] "
                                  "token_max_valid)", param_hint="--valid")
-    key = load_office_key(office_cfg.data_dir)
+    key = load_office_key(office_cfg)
     now = utc_now()
-    conn = open_office(office_cfg.data_dir)
+    conn = open_office(office_cfg)
     try:
         card_id = card_master.token_card(conn, card, now.date())
     finally:

@@ -14,7 +14,7 @@ from core.clikit import cfg, emit, json_option
 from core.display import Currency, litres, size
 from core.inputs import check_station_id
 from core.timefmt import utc_now
-from office.ledger.store import open_office
+from office.store import open_office
 from office.sync.flash import export_reply, import_sales_bundle
 
 log = structlog.get_logger(__name__)
@@ -50,14 +50,13 @@ def _import_line(r: dict[str, Any], money: Currency) -> str:
 @click.pass_context
 def office_flash_import(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Ingest station bundles FILES (each sale stored once, whether or not MQTT brought it)."""
-    conn = open_office(cfg(ctx).office.data_dir)
+    conn = open_office(cfg(ctx))
     results: list[dict[str, Any]] = []
     failed = 0
     try:
         for path in files:
             try:
-                results.append(import_sales_bundle(conn, cfg(ctx).office.data_dir, path,
-                                                   now=utc_now()))
+                results.append(import_sales_bundle(conn, path, now=utc_now()))
             except BundleError as exc:
                 log.info("office.flash_refused", file=str(path), reason=exc.reason,
                          error=str(exc))
@@ -91,10 +90,10 @@ def office_flash_export(ctx: click.Context, stations: tuple[str, ...], directory
         check_station_id(station, "office.flash.export")
     if not directory.is_dir():
         raise BundleError("no_folder", f"{directory} is not a folder (is the stick mounted?)")
-    conn = open_office(cfg(ctx).office.data_dir)
+    conn = open_office(cfg(ctx))
     try:
-        results = [export_reply(conn, cfg(ctx).office.data_dir, station, directory,
-                                now=utc_now(), config=cfg(ctx)) for station in stations]
+        results = [export_reply(conn, station, directory, now=utc_now(), config=cfg(ctx))
+                   for station in stations]
     finally:
         conn.close()
 

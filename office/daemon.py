@@ -12,7 +12,7 @@ import structlog
 from core import logs
 from core.config import Config
 from core.errors import ConfigError
-from office.ledger.store import load_office_key, open_office
+from office.store import load_office_key, open_office
 from office.sync.mqtt import OfficeSync
 
 log = structlog.get_logger(__name__)
@@ -31,8 +31,8 @@ def serve(config: Config) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    key = load_office_key(config.office.data_dir)
-    conn = open_office(config.office.data_dir)
+    key = load_office_key(config)
+    conn = open_office(config)
     sync = OfficeSync(config, conn, key)
     sync.start()
     log.info("office.ready", broker=f"{config.mqtt.host}:{config.mqtt.port}",

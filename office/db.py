@@ -257,3 +257,56 @@ def vendor() -> Vendor:
     if name not in ("sqlite", "postgresql"):
         raise RuntimeError(f"the office runs on SQLite or PostgreSQL, not {name}")
     return cast(Vendor, name)
+
+
+# -- what differs between the two databases, in one place ----------------------------------
+#
+# SQLite's transactions are BEGIN IMMEDIATE (office.settings): a writer holds the whole
+# database from its first statement, so two writers never interleave and these locks
+# are no-ops there. PostgreSQL runs READ COMMITTED transactions side by side; the
+# office serialises what must not interleave with transaction-scoped advisory locks,
+# taken as the first statement of the unit of work and released by its commit or
+# rollback. Advisory locks create no rows: a refused batch from an unknown station
+# leaves no trace in ``station_chain``.
+
+#: First key of the office's advisory locks (two-key form): "fcof" in ASCII.
+_LOCK_SPACE = 0x66636F66
+_LOCK_CARD_MASTER = "card_master"
+
+
+def _advisory_lock(name: str) -> None:
+    if vendor() == "postgresql":
+        execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (_LOCK_SPACE, name))
+
+
+def lock_station(station_id: str) -> None:
+    """Serialise the ingest of one station's sales (MQTT batches, flash bundles, status)
+    with every other unit of work on that station, until this transaction ends.
+
+    Two batches of one station stored side by side could both find a seq missing and
+    both store it (a duplicate-key error, no receipt), or both advance the contiguous
+    head from a stale view. Called inside ``atomic()``; a no-op on SQLite.
+    """
+    if not in_transaction():
+        raise RuntimeError("lock_station must be called inside atomic()")
+    _advisory_lock("station:" + station_id)
+
+
+def lock_card_master() -> None:
+    """Serialise changes of the card master until this transaction ends, so versions
+    (MAX + 1) are taken strictly in order by concurrent writers (CLI, console, import).
+
+    Called inside ``atomic()`` before the latest version is read; a no-op on SQLite.
+    """
+    if not in_transaction():
+        raise RuntimeError("lock_card_master must be called inside atomic()")
+    _advisory_lock(_LOCK_CARD_MASTER)
+
+
+def json_text(column: str, key: str) -> str:
+    """SQL for the text of top-level field ``key`` of the JSON document in ``column``."""
+    if not key.replace("_", "").isalnum():
+        raise ValueError(f"not a plain JSON key: {key!r}")
+    if vendor() == "postgresql":
+        return f"({column}::jsonb ->> '{key}')"
+    return f"json_extract({column}, '$.{key}')"

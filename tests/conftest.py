@@ -15,6 +15,11 @@ from core.config import Config, load_config_file
 from edge.lifecycle import Station
 from offline_db.store import StationStore
 
+#: The office's database fixtures (Django configured once per session, a fresh database
+#: per test on SQLite and PostgreSQL) and the station-and-office bench (mosquitto, the
+#: network config, ``forecourt office serve``, the flash desk), for every test folder.
+pytest_plugins = ["tests.office_fixtures", "tests.network_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "data" / "card-store.json"
 

@@ -254,10 +254,11 @@ def test_status_shows_card_data_age_in_days_and_hours(station_dir: Path) -> None
     assert run_json("status")["card_data_stale"] is True
 
 
-def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
+def test_office_sales_show_money_in_the_currency(station_dir: Path, office_env: Path) -> None:
+    from core.config import load_config_file
     from core.timefmt import utc_now
     from office.ledger.ingest import ingest_batch
-    from office.ledger.store import open_office
+    from office.store import open_office
     from offline_db.outbox import outbox_status, pending_batch
 
     auth = run_json("sale", "authorize", "--card", CARD, "--pump", "1", "--product", "AI95")
@@ -269,7 +270,7 @@ def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
         st.row_factory = sqlite3.Row
         sales = pending_batch(st, max_sales=10, max_bytes=100_000)
         status = {**outbox_status(st), "card_store_version": 17}
-    conn = open_office(station_dir.parent / "var" / "office")
+    conn = open_office(load_config_file(office_env))
     try:
         result = ingest_batch(conn, {"station_id": "S-001", "first_seq": 1, "last_seq": 1,
                                      "sales": sales, "status": status},
@@ -283,10 +284,11 @@ def test_office_sales_show_money_in_the_currency(station_dir: Path) -> None:
     assert " s ago)" in run("office", "stations").stdout  # last seen, with its age
     # Verification of issue 10 #15: the last flash transfer was a bare timestamp with
     # microseconds ("last flash 2026-11-28T20:23:57.538155Z"); its age like last seen
-    with sqlite3.connect(station_dir.parent / "var" / "office" / "office.db") as office:
-        office.execute("INSERT INTO flash_transfers (at, direction, station_id, file, "
-                       "outcome) VALUES ('2026-11-26T07:00:00.000000Z', 'in', 'S-001', "
-                       "'x.fcb', 'ok')")
+    office = open_office(load_config_file(office_env))
+    office.execute("INSERT INTO flash_transfers (at, direction, station_id, file, "
+                   "outcome) VALUES ('2026-11-26T07:00:00.000000Z', 'in', 'S-001', "
+                   "'x.fcb', 'ok')")
+    office.close()
     assert "last flash 2026-11-26T07:00:00Z (" in run("office", "stations").stdout
     (station_dir / "flash-status.json").write_text(json.dumps(
         {"at": "2026-11-26T07:00:00.000000Z", "action": "export", "ok": True, "sales": 0,
@@ -407,7 +409,7 @@ def test_control_characters_in_card_are_refused_not_echoed(station_dir: Path,
     assert run_json("sale", "list") == []
 
 
-def test_office_card_and_station_arguments_are_checked(env_config: Path) -> None:
+def test_office_card_and_station_arguments_are_checked(office_env: Path) -> None:
     """Issue 10 #10: the head office's commands refuse unfit ids too, naming them."""
     run("office", "init")
     key = run("office", "keys", "show").stdout.strip()

@@ -9,7 +9,6 @@ further behind, it gets a full snapshot in the card-store format.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,8 @@ from core.errors import ForecourtError
 from core.formats.snapshot import FORMAT, CardSpec, parse_snapshot
 from core.freshness import check_expires_at
 from core.timefmt import iso, utc_now
-from offline_db.connection import atomic
+from office import db
+from office.store import OfficeConnection
 
 MAX_DELTA_VERSIONS = 500
 MESSAGE_VALID = timedelta(hours=24)
@@ -31,17 +31,17 @@ class CardMasterRefusal(ForecourtError):
     code = "card_refused"
 
 
-def find_card_doc(conn: sqlite3.Connection, identifier: str) -> dict[str, Any] | None:
+def find_card_doc(conn: OfficeConnection, identifier: str) -> dict[str, Any] | None:
     """The master's card document whose card id, PAN, RFID UID or token id is
     ``identifier``, written in any of its forms (``find_card_id``)."""
     card_id = find_card_id(conn, identifier)
     if card_id is None:
         return None
-    row = conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,)).fetchone()
+    row = conn.one("SELECT doc FROM cm_cards WHERE card_id = ?", (card_id,))
     return dict(json.loads(row["doc"]))
 
 
-def token_card(conn: sqlite3.Connection, identifier: str, today: date) -> str:
+def token_card(conn: OfficeConnection, identifier: str, today: date) -> str:
     """The card id to put in a digital-card token for ``identifier``, or a refusal.
 
     Only an active, unexpired card of kind ``digital`` gets a token: a token for any
@@ -65,12 +65,12 @@ def token_card(conn: sqlite3.Connection, identifier: str, today: date) -> str:
     return card_id
 
 
-def latest_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT MAX(version) FROM cm_versions").fetchone()
+def latest_version(conn: OfficeConnection) -> int:
+    row = conn.one("SELECT MAX(version) FROM cm_versions")
     return int(row[0] or 0)
 
 
-def _record(conn: sqlite3.Connection, ops: list[dict[str, Any]], actor: str,
+def _record(conn: OfficeConnection, ops: list[dict[str, Any]], actor: str,
             at_least: int = 0) -> int:
     version = max(latest_version(conn) + 1, at_least)
     conn.execute("INSERT INTO cm_versions VALUES (?, ?, ?, ?)",
@@ -78,7 +78,7 @@ def _record(conn: sqlite3.Connection, ops: list[dict[str, Any]], actor: str,
     return version
 
 
-def _sync_docs(conn: sqlite3.Connection, table: str, key: str, docs: list[dict[str, Any]],
+def _sync_docs(conn: OfficeConnection, table: str, key: str, docs: list[dict[str, Any]],
                op: str) -> list[dict[str, Any]]:
     """Make ``table`` hold exactly ``docs``; the operations that did it (changed ones only)."""
     stored = {r[0]: r[1] for r in conn.execute(f"SELECT * FROM {table}")}
@@ -87,14 +87,15 @@ def _sync_docs(conn: sqlite3.Connection, table: str, key: str, docs: list[dict[s
         text = json.dumps(item, sort_keys=True)
         if stored.pop(item[key], None) != text:
             ops.append({"op": op, op: item})
-            conn.execute(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", (item[key], text))
+            conn.execute(f"INSERT INTO {table} VALUES (?, ?) ON CONFLICT ({key}) "
+                         "DO UPDATE SET doc = excluded.doc", (item[key], text))
     for gone in stored:
         ops.append({"op": f"{op}_delete", key: gone})
         conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (gone,))
     return ops
 
 
-def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[int, int]:
+def import_file(conn: OfficeConnection, data: bytes, *, actor: str) -> tuple[int, int]:
     """Make the master equal to a card-store document; return (version, operations).
 
     The new version is the file's ``version`` when that is ahead of the master, else
@@ -108,13 +109,14 @@ def import_file(conn: sqlite3.Connection, data: bytes, *, actor: str) -> tuple[i
     doc = json.loads(data)
     cards = _normalised_cards(doc.get("cards", []), snap.cards)
     ops: list[dict[str, Any]] = []
-    with atomic(conn):
+    with conn.atomic():
+        db.lock_card_master()  # versions strictly in order with other writers
         ops += _sync_docs(conn, "cm_products", "code", doc["products"], "product")
         ops += _sync_docs(conn, "cm_cards", "card_id", cards, "card")
         ops += _sync_stop_list(conn, set(snap.stop_list))
         for kind in EXTRA_KINDS:
-            conn.execute("INSERT OR REPLACE INTO cm_extra VALUES (?, ?)",
-                         (kind, json.dumps(doc.get(kind, []))))
+            conn.execute("INSERT INTO cm_extra VALUES (?, ?) ON CONFLICT (kind) "
+                         "DO UPDATE SET doc = excluded.doc", (kind, json.dumps(doc.get(kind, []))))
         # A file's own version is kept when it is ahead (stations may have loaded it
         # from the same file already), so versions never go back for anyone.
         version = _record(conn, ops, actor, doc["version"]) if ops else latest_version(conn)
@@ -134,7 +136,7 @@ def _normalised_cards(docs: list[dict[str, Any]], specs: list[CardSpec]
     return out
 
 
-def _sync_stop_list(conn: sqlite3.Connection, wanted: set[str]) -> list[dict[str, Any]]:
+def _sync_stop_list(conn: OfficeConnection, wanted: set[str]) -> list[dict[str, Any]]:
     """Make the stop list hold exactly ``wanted`` (canonical entries); the operations.
 
     Entries an older release kept as written are compared by their canonical form
@@ -146,7 +148,7 @@ def _sync_stop_list(conn: sqlite3.Connection, wanted: set[str]) -> list[dict[str
         stored.add(form)
         if form != entry:
             conn.execute("DELETE FROM cm_stop_list WHERE identifier = ?", (entry,))
-            conn.execute("INSERT OR IGNORE INTO cm_stop_list VALUES (?)", (form,))
+            conn.execute("INSERT INTO cm_stop_list VALUES (?) ON CONFLICT DO NOTHING", (form,))
     ops: list[dict[str, Any]] = []
     for ident in sorted(wanted - stored):
         ops.append({"op": "stop_add", "identifier": ident})
@@ -157,13 +159,13 @@ def _sync_stop_list(conn: sqlite3.Connection, wanted: set[str]) -> list[dict[str
     return ops
 
 
-def find_card_id(conn: sqlite3.Connection, identifier: str) -> str | None:
+def find_card_id(conn: OfficeConnection, identifier: str) -> str | None:
     """The card id of the master's card whose card id, PAN, RFID UID or token id is
     ``identifier``, written in any of its forms (core.identifiers)."""
     for column, value in identifiers.lookups(identifier):
         where = "card_id = ?" if column == "card_id" else (
-            f"upper(json_extract(doc, '$.{column}')) = ?" if column == "rfid_uid"
-            else f"json_extract(doc, '$.{column}') = ?")
+            f"upper({db.json_text('doc', column)}) = ?" if column == "rfid_uid"
+            else f"{db.json_text('doc', column)} = ?")
         row = conn.execute(f"SELECT card_id FROM cm_cards WHERE {where} LIMIT 1",
                            (value,)).fetchone()
         if row is not None:
@@ -171,15 +173,16 @@ def find_card_id(conn: sqlite3.Connection, identifier: str) -> str | None:
     return None
 
 
-def set_status(conn: sqlite3.Connection, card: str, status: str, *, actor: str
+def set_status(conn: OfficeConnection, card: str, status: str, *, actor: str
                ) -> tuple[int, bool, str]:
     """Set the status of ``card`` (any identifier); return (version, changed, card id)."""
-    with atomic(conn):
+    with conn.atomic():
+        db.lock_card_master()  # versions strictly in order with other writers
         card_id = find_card_id(conn, card)
         if card_id is None:
             raise CardMasterRefusal(f"card {card} is not in the card master; nothing changed")
-        doc = json.loads(conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?",
-                                      (card_id,)).fetchone()["doc"])
+        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = ?",
+                                  (card_id,))["doc"])
         if doc.get("status", "active") == status:
             return latest_version(conn), False, card_id
         doc["status"] = status
@@ -188,14 +191,15 @@ def set_status(conn: sqlite3.Connection, card: str, status: str, *, actor: str
         return _record(conn, [{"op": "card", "card": doc}], actor), True, card_id
 
 
-def pin_reset(conn: sqlite3.Connection, identifier: str, *, actor: str) -> tuple[str, int]:
+def pin_reset(conn: OfficeConnection, identifier: str, *, actor: str) -> tuple[str, int]:
     """Reset a card's PIN try count everywhere; return (card id, new version).
 
     The card's ``pin.reset`` becomes the new card-master version: a generation that
     only grows, so every station that applies it counts wrong PINs from zero again,
     whatever the card's data said before. Recorded with ``actor`` like every version.
     """
-    with atomic(conn):
+    with conn.atomic():
+        db.lock_card_master()  # versions strictly in order with other writers
         card = find_card_doc(conn, identifier)
         if card is None:
             raise CardMasterRefusal(f"card {identifier} is not in the card master; nothing "
@@ -211,7 +215,7 @@ def pin_reset(conn: sqlite3.Connection, identifier: str, *, actor: str) -> tuple
     return str(card["card_id"]), version
 
 
-def snapshot(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str, Any]:
+def snapshot(conn: OfficeConnection, now: datetime | None = None) -> dict[str, Any]:
     """The whole master as a card-store document at the latest version, made at ``now``."""
     doc: dict[str, Any] = {"format": FORMAT, "version": latest_version(conn),
                            "generated_at": iso(now or utc_now()).replace(".000000", ""),
@@ -221,12 +225,12 @@ def snapshot(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str,
                                "SELECT doc FROM cm_cards ORDER BY card_id")],
                            "stop_list": [r[0] for r in conn.execute(
                                "SELECT identifier FROM cm_stop_list ORDER BY identifier")]}
-    for r in conn.execute("SELECT kind, doc FROM cm_extra"):
+    for r in conn.execute("SELECT kind, doc FROM cm_extra ORDER BY kind"):
         doc[r["kind"]] = json.loads(r["doc"])
     return doc
 
 
-def message_for(conn: sqlite3.Connection, station_version: int | None,
+def message_for(conn: OfficeConnection, station_version: int | None,
                 now: datetime | None = None) -> dict[str, Any]:
     """The ``cards`` body that brings a station from ``station_version`` to the latest.
 
@@ -247,7 +251,7 @@ def message_for(conn: sqlite3.Connection, station_version: int | None,
     return {"mode": "snapshot", "snapshot": snapshot(conn, now), "expires_at": expires}
 
 
-def delta_of(conn: sqlite3.Connection, version: int) -> dict[str, Any]:
+def delta_of(conn: OfficeConnection, version: int) -> dict[str, Any]:
     """The ``cards`` body of one version (published to every station when made)."""
     row = conn.execute("SELECT ops FROM cm_versions WHERE version = ?", (version,)).fetchone()
     return {"mode": "delta", "from_version": version - 1, "to_version": version,

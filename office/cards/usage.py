@@ -12,7 +12,6 @@ far as connectivity allows. Periods are in the office's ``[station] timezone`` a
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -22,11 +21,12 @@ from core import bounds as B
 from core.config import Config
 from core.periods import period_start_date, period_start_utc
 from core.timefmt import iso
+from office.store import OfficeConnection
 
 PERIODS = ("day", "week", "month", "year")
 
 
-def limited_cards(conn: sqlite3.Connection, card_ids: list[str]) -> list[str]:
+def limited_cards(conn: OfficeConnection, card_ids: list[str]) -> list[str]:
     """The cards among ``card_ids`` whose master entry has limits or visit counts."""
     out: list[str] = []
     unique = sorted(set(card_ids))
@@ -41,7 +41,7 @@ def limited_cards(conn: sqlite3.Connection, card_ids: list[str]) -> list[str]:
     return out
 
 
-def usage_ops(conn: sqlite3.Connection, card_ids: list[str], config: Config,
+def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
               now: datetime) -> list[dict[str, Any]]:
     """One ``usage`` operation per card with limits (offline_db.deltas format)."""
     card_ids = limited_cards(conn, card_ids)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +27,8 @@ from cloud_sync import wire
 from core import bounds
 from core.formats.journal import GENESIS, HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, chain_hash
 from core.timefmt import iso
-from offline_db.connection import atomic
+from office import db
+from office.store import OfficeConnection
 
 VIA = ("mqtt", "flash")
 MAX_BATCH_ROWS = 50_000
@@ -233,7 +233,7 @@ def _check_chain(sales: list[dict[str, Any]]) -> None:
 
 # -- the transaction ----------------------------------------------------------------------
 
-def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, envelope_id: str,
+def ingest_batch(conn: OfficeConnection, body: dict[str, Any], *, via: str, envelope_id: str,
                  now: datetime, sender: str | None = None) -> IngestResult:
     """Store one verified batch exactly once, or quarantine it whole; never raises on input.
 
@@ -248,7 +248,9 @@ def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, en
     station_hint = body.get("station_id") if isinstance(body, dict) else None
     station_hint = station_hint if isinstance(station_hint, str) else None
     named, station_hint = station_hint, sender or station_hint
-    with atomic(conn):
+    with conn.atomic():
+        if station_hint is not None and _storable(station_hint):
+            db.lock_station(station_hint)  # one station's batches one after the other
         try:
             if named != station_hint:
                 raise _Refused("wrong_station", f"the batch names station {named!r}, but "
@@ -262,15 +264,16 @@ def ingest_batch(conn: sqlite3.Connection, body: dict[str, Any], *, via: str, en
         except _Refused as refused:
             _quarantine(conn, body, refused, envelope_id=envelope_id, at=at,
                         station_id=station_hint)
-            head = _head(conn, station_hint) if station_hint else (0, GENESIS)
-            gaps = _open_gaps(conn, station_hint) if station_hint else []
+            known = station_hint is not None and _storable(station_hint)
+            head = _head(conn, station_hint) if known and station_hint else (0, GENESIS)
+            gaps = _open_gaps(conn, station_hint) if known and station_hint else []
             return IngestResult(station_hint, 0, 0, refused.reason, head[0], head[1], gaps,
                                 refused.detail)
         head, gaps = finish(conn, station_id, status, at, fresh=stored > 0 or not sales)
     return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps)
 
 
-def finish(conn: sqlite3.Connection, station_id: str, status: dict[str, Any], at: str,
+def finish(conn: OfficeConnection, station_id: str, status: dict[str, Any], at: str,
            *, fresh: bool = True) -> tuple[tuple[int, str], list[tuple[int, int]]]:
     """After storing rows: advance the contiguous head, reconcile gaps, keep the status.
 
@@ -292,20 +295,28 @@ def finish(conn: sqlite3.Connection, station_id: str, status: dict[str, Any], at
     return head, gaps
 
 
-def _enrolled(conn: sqlite3.Connection, station_id: str) -> bool:
+def _storable(text: str) -> bool:
+    """Whether text can be a key in the store: PostgreSQL's text holds no NUL character
+    (such a station id is never enrolled: enrolment takes printable ids only)."""
+    return "\x00" not in text
+
+
+def _enrolled(conn: OfficeConnection, station_id: str) -> bool:
+    if not _storable(station_id):
+        return False
     return conn.execute("SELECT 1 FROM stations WHERE station_id = ?",
                         (station_id,)).fetchone() is not None
 
 
-def _head(conn: sqlite3.Connection, station_id: str) -> tuple[int, str]:
+def _head(conn: OfficeConnection, station_id: str) -> tuple[int, str]:
     row = conn.execute("SELECT contiguous_seq, contiguous_hash FROM station_chain "
                        "WHERE station_id = ?", (station_id,)).fetchone()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
-def _store(conn: sqlite3.Connection, station_id: str, first: int, last: int,
+def _store(conn: OfficeConnection, station_id: str, first: int, last: int,
            sales: list[dict[str, Any]], *, via: str, at: str) -> tuple[int, int]:
-    held = dict(conn.execute(
+    held: dict[int, str] = dict(conn.execute(
         "SELECT seq, hash FROM sales WHERE station_id = ? AND seq BETWEEN ? AND ?",
         (station_id, first - 1, last + 1)).fetchall())
     before = held.get(first - 1)
@@ -328,7 +339,10 @@ def _store(conn: sqlite3.Connection, station_id: str, first: int, last: int,
             raise _Refused("fork", f"seq {row['seq']} is already stored with another hash: "
                                    "the station's history differs from what the office holds",
                            ("fork", row["seq"], last))
-    conn.execute("INSERT OR IGNORE INTO station_chain (station_id) VALUES (?)", (station_id,))
+    conn.execute("INSERT INTO station_chain (station_id) VALUES (?) ON CONFLICT DO NOTHING",
+                 (station_id,))
+    if not new:
+        return 0, len(sales)
     conn.executemany(
         f"INSERT INTO sales ({', '.join(SALE_COLUMNS)}) "
         f"VALUES ({', '.join('?' for _ in SALE_COLUMNS)})",
@@ -340,7 +354,7 @@ def _store(conn: sqlite3.Connection, station_id: str, first: int, last: int,
     return len(new), len(sales) - len(new)
 
 
-def _problem(conn: sqlite3.Connection, station_id: str, kind: str, first: int, last: int, *,
+def _problem(conn: OfficeConnection, station_id: str, kind: str, first: int, last: int, *,
              detail: str, at: str) -> None:
     """Record an open chain problem unless the same one is already open."""
     if conn.execute("SELECT 1 FROM chain_problems WHERE station_id = ? AND kind = ? AND "
@@ -351,11 +365,13 @@ def _problem(conn: sqlite3.Connection, station_id: str, kind: str, first: int, l
                      (station_id, kind, first, last, detail, at))
 
 
-def _quarantine(conn: sqlite3.Connection, body: Any, refused: _Refused, *, envelope_id: str,
+def _quarantine(conn: OfficeConnection, body: Any, refused: _Refused, *, envelope_id: str,
                 at: str, station_id: str | None = None) -> None:
     if station_id is None:
         named = body.get("station_id") if isinstance(body, dict) else None
         station_id = named if isinstance(named, str) else None
+    if station_id is not None and not _storable(station_id):
+        station_id = None  # kept in the payload; no station has such an id
     first = body.get("first_seq") if isinstance(body, dict) else None
     last = body.get("last_seq") if isinstance(body, dict) else None
     first = first if _is_int(first) else None
@@ -367,7 +383,8 @@ def _quarantine(conn: sqlite3.Connection, body: Any, refused: _Refused, *, envel
         payload = repr(body)
     digest = hashlib.sha256(payload.encode()).hexdigest()
     seen = conn.execute(
-        "SELECT id FROM quarantine WHERE station_id IS ? AND payload_sha256 = ? AND reason = ?",
+        "SELECT id FROM quarantine WHERE station_id IS NOT DISTINCT FROM ? AND "
+        "payload_sha256 = ? AND reason = ?",
         (station_id, digest, refused.reason)).fetchone()
     if seen is not None:  # the same batch sent again: count it, keep one copy
         conn.execute("UPDATE quarantine SET repeats = repeats + 1, last_received_at = ? "
@@ -384,14 +401,12 @@ def _quarantine(conn: sqlite3.Connection, body: Any, refused: _Refused, *, envel
         _problem(conn, station_id, kind, p_first, p_last, detail=refused.detail, at=at)
 
 
-def _advance(conn: sqlite3.Connection, station_id: str, at: str) -> tuple[int, str]:
+def _advance(conn: OfficeConnection, station_id: str, at: str) -> tuple[int, str]:
     """Move the contiguous head over stored rows that follow it and link to it."""
     seq, head = _head(conn, station_id)
     start = seq
-    cur = conn.cursor()
-    cur.row_factory = None  # plain tuples: a flash bundle moves the head over 10^6 rows
-    cur.execute("SELECT seq, prev_hash, hash FROM sales WHERE station_id = ? AND seq > ? "
-                "ORDER BY seq", (station_id, seq))
+    cur = conn.execute("SELECT seq, prev_hash, hash FROM sales WHERE station_id = ? AND "
+                       "seq > ? ORDER BY seq", (station_id, seq))
     for row_seq, prev_hash, row_hash in cur:
         if row_seq != seq + 1:
             break
@@ -407,7 +422,7 @@ def _advance(conn: sqlite3.Connection, station_id: str, at: str) -> tuple[int, s
     return seq, head
 
 
-def _missing(conn: sqlite3.Connection, station_id: str, contiguous: int) -> list[tuple[int, int]]:
+def _missing(conn: OfficeConnection, station_id: str, contiguous: int) -> list[tuple[int, int]]:
     """Ranges of seqs above the contiguous head that are not stored but something after is."""
     out: list[tuple[int, int]] = []
     expected = contiguous + 1
@@ -423,7 +438,7 @@ def _gap_detail(first: int, last: int) -> str:
     return f"seq {first} is missing" if first == last else f"seqs {first}-{last} are missing"
 
 
-def _reconcile_gaps(conn: sqlite3.Connection, station_id: str, contiguous: int, at: str
+def _reconcile_gaps(conn: OfficeConnection, station_id: str, contiguous: int, at: str
                     ) -> list[tuple[int, int]]:
     """Open, shrink, split and resolve the station's ``gap`` problems; the open gaps returned."""
     missing = _missing(conn, station_id, contiguous)
@@ -464,7 +479,7 @@ def _uncovered(first: int, last: int, covered: set[tuple[int, int]]) -> list[tup
     return out
 
 
-def _open_gaps(conn: sqlite3.Connection, station_id: str) -> list[tuple[int, int]]:
+def _open_gaps(conn: OfficeConnection, station_id: str) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in conn.execute(
         "SELECT first_seq, last_seq FROM chain_problems WHERE station_id = ? AND kind = 'gap' "
         "AND resolved_at IS NULL ORDER BY first_seq", (station_id,))]

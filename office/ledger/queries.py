@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,9 +15,10 @@ from core.errors import ForecourtError
 from core.formats.journal import GENESIS
 from core.timefmt import iso
 from office.ledger.ingest import SALE_COLUMNS
+from office.store import OfficeConnection
 
 
-def station_overview(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def station_overview(conn: OfficeConnection) -> list[dict[str, Any]]:
     """Per enrolled station: the contiguous head, reported status, open problems, quarantine."""
     out: list[dict[str, Any]] = []
     for st in conn.execute(
@@ -73,7 +73,7 @@ def _since_text(since: str | datetime | date) -> str:
                          f"(2026-11-18T10:00:00Z), not {since!r}") from None
 
 
-def list_sales(conn: sqlite3.Connection, station_id: str | None = None,
+def list_sales(conn: OfficeConnection, station_id: str | None = None,
                since: str | datetime | date | None = None, limit: int | None = None
                ) -> list[dict[str, Any]]:
     """Stored sales by station and seq; ``since`` keeps those completed at or after it.
@@ -95,7 +95,7 @@ def list_sales(conn: sqlite3.Connection, station_id: str | None = None,
         sql += " WHERE " + " AND ".join(where)
     if limit is not None:
         sql = f"SELECT * FROM ({sql} ORDER BY completed_at DESC, station_id DESC, seq DESC " \
-              "LIMIT ?)"
+              "LIMIT ?) AS newest"
         params.append(limit)
     sql += " ORDER BY station_id, seq"
     out = []

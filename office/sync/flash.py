@@ -13,7 +13,6 @@ docs/bundles.md.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,8 @@ from office.cards import master as card_master
 from office.cards.usage import PERIODS, usage_ops
 from office.ledger.ingest import _head
 from office.ledger.ingest_bulk import ingest_lines
-from office.ledger.store import count_refusal, enrolled_key, load_office_key
-from offline_db.connection import atomic
+from office.ledger.stations import count_refusal, enrolled_key
+from office.store import OfficeConnection, load_office_key
 
 log = structlog.get_logger(__name__)
 #: How long a reply's card-store part may be applied: a technician may take days to
@@ -43,17 +42,17 @@ REPLY_VALID = timedelta(days=14)
 MAX_SUMMARY = 1024 * 1024
 
 
-def _log_transfer(conn: sqlite3.Connection, **row: Any) -> None:
+def _log_transfer(conn: OfficeConnection, **row: Any) -> None:
     """One row of ``flash_transfers`` (what ``forecourt office stations`` reports)."""
     conn.execute(f"INSERT INTO flash_transfers ({', '.join(row)}) "
                  f"VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
 
-def import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
-                        now: datetime) -> dict[str, Any]:
+def import_sales_bundle(conn: OfficeConnection, path: Path, *, now: datetime
+                        ) -> dict[str, Any]:
     """Ingest one station bundle; what was new. BundleError if it is refused (counted)."""
     try:
-        return _import_sales_bundle(conn, data_dir, path, now=now)
+        return _import_sales_bundle(conn, path, now=now)
     except BundleError as exc:
         text = str(exc)
         count_refusal(conn, exc.reason, text if path.name in text else f"{path.name}: {text}",
@@ -78,9 +77,9 @@ def _summary(path: Path, station_id: str, line: bytes) -> Any:
     return meta
 
 
-def _import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *,
-                         now: datetime) -> dict[str, Any]:
-    key = load_office_key(data_dir)
+def _import_sales_bundle(conn: OfficeConnection, path: Path, *, now: datetime
+                         ) -> dict[str, Any]:
+    key = load_office_key(conn.config)
     try:
         bundle = open_bundle(path, me=OFFICE, my_key=key, kind="sales",
                              key_for=lambda s: enrolled_key(conn, s))
@@ -101,7 +100,7 @@ def _import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *
             raise BundleError("unreadable", f"cannot read {path}: {exc.strerror}") from None
     status = meta.get("status") if isinstance(meta, dict) else None
     alarms = status.get("alarms") if isinstance(status, dict) else None
-    with atomic(conn):
+    with conn.atomic():
         if result.quarantined is None and isinstance(alarms, list):  # checked: check_meta
             conn.execute("UPDATE station_chain SET alarms = ? WHERE station_id = ?",
                          (json.dumps(alarms), station_id))
@@ -124,7 +123,7 @@ def _import_sales_bundle(conn: sqlite3.Connection, data_dir: Path, path: Path, *
             "gaps": [list(g) for g in result.gaps], "alarms": alarms or []}
 
 
-def network_usage(conn: sqlite3.Connection, config: Config, now: datetime
+def network_usage(conn: OfficeConnection, config: Config, now: datetime
                   ) -> dict[str, Any] | None:
     """The network-wide use this period of every card with limits that sold anywhere.
 
@@ -141,14 +140,14 @@ def network_usage(conn: sqlite3.Connection, config: Config, now: datetime
     return {"mode": "usage", "ops": ops, "expires_at": iso(now + REPLY_VALID)}
 
 
-def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, directory: Path,
-                 *, now: datetime, config: Config) -> dict[str, Any]:
+def export_reply(conn: OfficeConnection, station_id: str, directory: Path, *,
+                 now: datetime, config: Config) -> dict[str, Any]:
     """Write the reply bundle for ``station_id``: receipt, card-store changes, usage."""
     station_key = enrolled_key(conn, station_id)
     if station_key is None:
         raise BundleError("unknown_station", f"station {station_id!r} is not enrolled at "
                           "this office")
-    key = load_office_key(data_dir)
+    key = load_office_key(conn.config)
     seq, digest = _head(conn, station_id)
     row = conn.execute("SELECT card_store_version FROM station_chain WHERE station_id = ?",
                        (station_id,)).fetchone()
@@ -167,7 +166,7 @@ def export_reply(conn: sqlite3.Connection, data_dir: Path, station_id: str, dire
                       recipient=station_key) as writer:
         writer.write(canonical(body))
         written = writer.commit()
-    with atomic(conn):
+    with conn.atomic():
         _log_transfer(conn, at=iso(now), direction="out", station_id=station_id,
                       file=written.path.name, created_at=iso(now), last_seq=seq,
                       outcome="written", detail=f"cards {cards['mode']} to version {to_version}")

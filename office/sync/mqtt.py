@@ -11,7 +11,6 @@ answered with a receipt that would move a station's outbox.
 from __future__ import annotations
 
 import collections
-import sqlite3
 import threading
 from datetime import timedelta
 from typing import Any
@@ -24,11 +23,12 @@ from cloud_sync.envelope import EVERYONE, OFFICE, Envelope, EnvelopeError, open_
 from cloud_sync.mqtt import MqttLink
 from core.config import Config
 from core.timefmt import iso, utc_now
+from office import db
 from office.cards import master as card_master
 from office.cards.usage import usage_ops
 from office.ledger.ingest import ingest_batch
-from office.ledger.store import count_refusal, enrolled_key
-from offline_db.connection import atomic
+from office.ledger.stations import count_refusal, enrolled_key
+from office.store import OfficeConnection
 
 log = structlog.get_logger(__name__)
 #: How often every station is told that its card data is current.
@@ -38,7 +38,7 @@ HEARTBEAT_S = 60.0
 class OfficeSync:
     """Ingest of station batches and the receipts that answer them."""
 
-    def __init__(self, config: Config, conn: sqlite3.Connection, key: Ed25519PrivateKey
+    def __init__(self, config: Config, conn: OfficeConnection, key: Ed25519PrivateKey
                  ) -> None:
         self.config = config
         self.conn = conn
@@ -200,7 +200,8 @@ class OfficeSync:
             raise EnvelopeError("replayed", f"a status from {station_id!r} made at {env.at}, "
                                 f"older than the one held ({last_at})")
         now = iso(clock)
-        with atomic(self.conn):
+        with self.conn.atomic():
+            db.lock_station(station_id)
             if not older:
                 self.conn.execute(
                     "INSERT INTO station_chain (station_id, last_seen_at, outbox_depth, "

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.config import Config
+from core.config import Config, OfficeConfig
 from core.keys import OFFICE_KEY, create_keypair, load_private_key, public_text
 from core.timefmt import iso
 from edge.flash import export_sales, import_reply
 from edge.lifecycle import Station
-from office.ledger.store import init_office, open_office
+from office.store import init_office, open_office
 from office.sync.flash import export_reply, import_sales_bundle
 from offline_db.store import StationStore
 
@@ -55,18 +54,23 @@ def card_store(directory: Path, version: int = 17, extra: list[dict[str, Any]] |
 class Desk:
     """Station ``S-001`` (enrolled) and the head office, with a stick folder."""
 
+    config: Config
+
     def __init__(self, root: Path, station_id: str = STATION_ID, *,
-                 office_of: Desk | None = None) -> None:
-        """``office_of``: share that desk's head office (a second station of the network)."""
+                 office_of: Desk | None = None, database: str = "") -> None:
+        """``office_of``: share that desk's head office (a second station of the network);
+        ``database``: the office's ``[office] database`` ("" is SQLite in its folder)."""
         self.root = root
         self.shared_office = office_of is not None
         self.office_dir: Path = office_of.office_dir if office_of else root / "office"
+        office: OfficeConfig = office_of.config.office if office_of else OfficeConfig(
+            data_dir=self.office_dir, database=database)
         if office_of is None:
-            init_office(self.office_dir)
+            init_office(office)
         self.office_key = load_private_key(self.office_dir, OFFICE_KEY)
         self.station_dir = root / station_id
         base = Config()
-        self.config = dataclasses.replace(base, station=dataclasses.replace(
+        self.config = dataclasses.replace(base, office=office, station=dataclasses.replace(
             base.station, id=station_id, data_dir=self.station_dir,
             office_public_key=public_text(self.office_key)))
         store, _ = StationStore.create(self.station_dir)
@@ -75,7 +79,7 @@ class Desk:
         self.station = Station(store, self.config, clock=self.clock)
         self.station.import_cards(card_store(root, extra=[LIMITED_CARD]), actor="test")
         self.station_key = load_private_key(self.station_dir)
-        self.office = open_office(self.office_dir)
+        self.office = open_office(self.config)
         self.enrol(station_id, public_text(self.station_key))
         self.stick = root / "stick"
         self.stick.mkdir()
@@ -128,12 +132,12 @@ class Desk:
 
     # -- the office -----------------------------------------------------------------------
     def office_import(self, path: Path) -> dict[str, Any]:
-        return import_sales_bundle(self.office, self.office_dir, path, now=self.clock())
+        return import_sales_bundle(self.office, path, now=self.clock())
 
     def office_export(self, directory: Path | None = None, station_id: str = STATION_ID
                       ) -> Path:
-        result = export_reply(self.office, self.office_dir, station_id,
-                              directory or self.stick, now=self.clock(), config=self.config)
+        result = export_reply(self.office, station_id, directory or self.stick,
+                              now=self.clock(), config=self.config)
         return Path(result["file"])
 
     def office_sales(self) -> list[dict[str, Any]]:
@@ -141,7 +145,7 @@ class Desk:
             "SELECT * FROM sales WHERE station_id = ? ORDER BY seq", (STATION_ID,))]
 
     def office_state(self) -> dict[str, Any]:
-        conn: sqlite3.Connection = self.office
+        conn = self.office
         tables = ("sales", "station_chain", "chain_problems", "quarantine", "cm_versions")
         return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2")]
                 for t in tables}

@@ -23,8 +23,8 @@ import pytest
 from core.config import load_config_file
 from core.errors import ControlError
 from edge.control import DaemonNotRunning, RemoteError, call
-from tests.cloud_sync.conftest import CARD, Broker, office_sales
 from tests.conftest import forecourt_exe
+from tests.network_fixtures import CARD, Broker, office_sales
 from tests.support import fc_json, start_daemon, stop_daemon, wait_for
 
 ROUNDS = 12
@@ -129,8 +129,10 @@ def run(config: Path, *args: str) -> str:
 
 
 def office_version(config: Path) -> int:
-    import sqlite3
+    from office.store import open_office
 
-    office_db = load_config_file(config).office.data_dir / "office.db"
-    with sqlite3.connect(office_db) as conn:
-        return int(conn.execute("SELECT MAX(version) FROM cm_versions").fetchone()[0])
+    conn = open_office(load_config_file(config))
+    try:
+        return int(conn.one("SELECT MAX(version) FROM cm_versions")[0])
+    finally:
+        conn.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -125,10 +126,10 @@ def test_reply_for_another_station_is_refused(desk: Desk, tmp_path: Path) -> Non
     assert desk.station_state() == before
 
 
-def test_sales_bundle_from_an_unknown_station_or_key_is_refused(desk: Desk,
-                                                                tmp_path: Path) -> None:
+def test_sales_bundle_from_an_unknown_station_or_key_is_refused(
+        desk: Desk, tmp_path: Path, office_databases: Callable[[], str]) -> None:
     desk.sell(3)
-    stranger = Desk(tmp_path / "elsewhere", station_id="S-009")
+    stranger = Desk(tmp_path / "elsewhere", station_id="S-009", database=office_databases())
     try:  # a station of another network that trusts our office key
         stranger.config = dataclasses.replace(stranger.config, station=dataclasses.replace(
             stranger.config.station, office_public_key=public_text(desk.office_key)))
@@ -149,8 +150,9 @@ def test_sales_bundle_from_an_unknown_station_or_key_is_refused(desk: Desk,
     assert desk.office_state() == before
 
 
-def test_reply_signed_by_another_office_key_is_refused(desk: Desk, tmp_path: Path) -> None:
-    impostor = Desk(tmp_path / "impostor")
+def test_reply_signed_by_another_office_key_is_refused(
+        desk: Desk, tmp_path: Path, office_databases: Callable[[], str]) -> None:
+    impostor = Desk(tmp_path / "impostor", database=office_databases())
     try:  # another office that knows our station's key: its reply is readable, not trusted
         impostor.office.execute("UPDATE stations SET public_key = ? WHERE station_id = ?",
                                 (public_text(desk.station_key), STATION_ID))
@@ -261,10 +263,10 @@ def test_the_station_s_alarms_reach_the_head_office(desk: Desk) -> None:
     desk.clock.now += timedelta(days=30)  # a month without news from the office
     result = desk.office_import(desk.export())
     assert result["alarms"] == ["card data is stale: offline policy in force"]
-    stored = desk.office.execute("SELECT alarms FROM station_chain").fetchone()[0]
+    stored = desk.office.one("SELECT alarms FROM station_chain")[0]
     assert json.loads(stored) == result["alarms"]
-    transfer = desk.office.execute("SELECT direction, stored, outcome FROM flash_transfers"
-                                   ).fetchone()
+    transfer = desk.office.one("SELECT direction, stored, outcome FROM flash_transfers"
+                                   )
     assert tuple(transfer) == ("in", 1, "stored")
 
 

@@ -102,7 +102,7 @@ def test_a_bundle_naming_another_station_is_refused(desk: Desk,
     assert (result["quarantined"], result["stored"]) == ("wrong_station", 0)
     assert "belongs to station 'S-001'" in result["detail"]
     assert desk.office_sales() == []
-    assert desk.office.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 0
+    assert desk.office.one("SELECT COUNT(*) FROM sales")[0] == 0
     # S-001's own bundle is then taken whole.
     assert desk.office_import(desk.export())["stored"] == 3
 
@@ -209,7 +209,7 @@ def test_a_sender_name_that_cannot_be_looked_up_is_unknown(desk: Desk,
         err = refused(desk.office_import, path)
         assert err.reason == "unknown_sender"
         path.unlink()
-    detail = desk.office.execute("SELECT last_detail FROM refused_messages").fetchone()[0]
+    detail = desk.office.one("SELECT last_detail FROM refused_messages")[0]
     assert detail.isprintable() and "comes from 'SSS" in detail
     assert refusals(desk)["unknown_sender"] == 3
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.cloud_sync.conftest import Broker, office_sales
 from tests.cloud_sync.test_uplink import delivered, sell
 from tests.conftest import forecourt_exe
+from tests.network_fixtures import Broker, office_sales
 from tests.support import fc, fc_json, start_daemon, stop_daemon, wait_for
 
 SALES = 40

@@ -41,8 +41,9 @@ from offline_db.connection import atomic
 from offline_db.journal import last_entry
 from offline_db.journal_checks import record_head_of_journal
 from offline_db.store import StationStore
-from tests.cloud_sync.conftest import CARD
 from tests.conftest import ROOT, forecourt_exe
+from tests.network_fixtures import CARD
+from tests.office_fixtures import set_office_database
 from tests.support import fc, fc_json, initialize
 
 SALES = "forecourt-S-001-sales.fcb"  # the contract: docs/bundles.md
@@ -210,8 +211,10 @@ def sticks(tmp_path: Path) -> Iterator[Callable[..., Stick]]:
 
 
 @pytest.fixture
-def bench(config_file: Path, card_store: Path) -> Path:
-    """Station S-001 and its head office in one config (a test bench), without MQTT."""
+def bench(config_file: Path, card_store: Path, office_database: str) -> Path:
+    """Station S-001 and its head office (on SQLite or PostgreSQL) in one config (a test
+    bench), without MQTT."""
+    set_office_database(config_file, office_database)
     fc(config_file, "office", "init")
     office_key = fc(config_file, "office", "keys", "show").stdout.strip()
     text = config_file.read_text()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +26,9 @@ from core.config import load_config_file
 from core.formats.journal import GENESIS, chain_hash
 from core.keys import OFFICE_KEY, load_private_key, public_text
 from edge.control import call
-from office.ledger.store import OFFICE_DB
-from tests.cloud_sync.conftest import Broker, office_sales
+from office.store import open_office
 from tests.cloud_sync.test_uplink import sell
+from tests.network_fixtures import Broker, office_sales
 from tests.support import daemon_log, fc, fc_json, start_daemon, stop_daemon, wait_for
 
 PREFIX = "forecourt/v1"
@@ -74,9 +73,11 @@ def second_key(network: Path) -> Ed25519PrivateKey:
 
 
 def refused_counts(config: Path) -> dict[str, int]:
-    path = load_config_file(config).office.data_dir / OFFICE_DB
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+    conn = open_office(load_config_file(config))
+    try:
         return dict(conn.execute("SELECT reason, count FROM refused_messages").fetchall())
+    finally:
+        conn.close()
 
 
 def wait_refused(config: Path, reason: str, count: int) -> None:
@@ -349,10 +350,10 @@ def test_a_status_stamped_in_the_future_does_not_freeze_the_office_s_view(
     assert view()["online"] is True
     assert refused_counts(network).get("clock_ahead", 0) == 1
     # A time held from before the rule is not trusted either.
-    path = load_config_file(network).office.data_dir / OFFICE_DB
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE station_online SET status_at = '2099-01-01T00:00:00.000000Z' "
-                     "WHERE station_id = ?", (OTHER,))
+    conn = open_office(load_config_file(network))
+    conn.execute("UPDATE station_online SET status_at = '2099-01-01T00:00:00.000000Z' "
+                 "WHERE station_id = ?", (OTHER,))
+    conn.close()
     spy.publish(topic, seal("status", OTHER, OFFICE, status_body(OTHER, outbox_depth=4),
                             second_key))
     wait_for(lambda: view().get("outbox_depth") == 4, "a status after a held future time",

@@ -1,4 +1,4 @@
-"""MqttLink against a real mosquitto (tests/cloud_sync/conftest.py). No timing asserts:
+"""MqttLink against a real mosquitto (tests/network_fixtures.py). No timing asserts:
 every wait is "until this happens, or fail after a generous deadline"."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from cloud_sync.mqtt import MqttLink, reconnect_delay
 from core.config import MqttConfig
 from core.errors import ConfigError
-from tests.cloud_sync.conftest import Broker, free_port
+from tests.network_fixtures import Broker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20.0

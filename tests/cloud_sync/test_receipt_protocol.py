@@ -26,6 +26,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,17 +41,18 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
 from cloud_sync.envelope import OFFICE, EnvelopeError, open_envelope, seal
-from core.config import Config, StationConfig
+from core.config import Config, OfficeConfig, StationConfig
 from core.formats import journal as jformat
 from core.formats.journal import chain_hash
 from core.keys import OFFICE_KEY, load_private_key, parse_public_text, public_text
 from edge.lifecycle import Station
 from office.ledger.ingest import IngestResult, ingest_batch
 from office.ledger.queries import list_sales as office_list_sales
-from office.ledger.store import init_office, open_office
+from office.store import init_office, open_office
 from offline_db import journal
 from offline_db.outbox import ReceiptResult, apply_receipt, outbox_status, pending_batch
 from offline_db.state import get_state
@@ -91,6 +93,9 @@ def station_seal(kind: str, body: dict[str, Any], key: Ed25519PrivateKey) -> byt
 
 
 class ReceiptProtocol(RuleBasedStateMachine):
+    #: A fresh ``[office] database`` for each example ("": SQLite in its own folder).
+    new_database: Callable[[], str] = staticmethod(lambda: "")
+
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="forecourt-receipts-"))
@@ -109,10 +114,12 @@ class ReceiptProtocol(RuleBasedStateMachine):
         self.station = Station(self.store, self.config, clock=self.clock)
         self.station.import_cards(card_file, actor="test")
 
-        init_office(self.office_dir)
+        self.office_config = OfficeConfig(data_dir=self.office_dir,
+                                          database=self.new_database())
+        init_office(self.office_config)
         self.office_key = load_private_key(self.office_dir, OFFICE_KEY)
         self.office_pub: Ed25519PublicKey = self.office_key.public_key()
-        self.office = open_office(self.office_dir)
+        self.office = open_office(self.office_config)
         self.office.execute("INSERT INTO stations VALUES (?, ?, ?)",
                             (STATION_ID, public_text(self.station_key), "2026-11-01"))
         self.office.execute("INSERT INTO stations VALUES (?, ?, ?)",
@@ -257,7 +264,7 @@ class ReceiptProtocol(RuleBasedStateMachine):
         if office:
             rows_before, head_before = self.office_rows(), self.office_head()
             self.office.close()
-            self.office = open_office(self.office_dir)
+            self.office = open_office(self.office_config)
             assert self.office_rows() == rows_before
             assert self.office_head() == head_before
             return
@@ -426,7 +433,7 @@ class ReceiptProtocol(RuleBasedStateMachine):
         # (forged batches are refused at the envelope); the open gaps are exactly the
         # missing ranges above the head
         assert self.office_problems("fork") == [] and self.office_problems("bad_chain") == []
-        assert self.office.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 0
+        assert self.office.one("SELECT COUNT(*) FROM quarantine")[0] == 0
         missing, expected = [], head + 1
         for seq in sorted(s for s in held if s > head):
             if seq > expected:
@@ -461,8 +468,10 @@ class ReceiptProtocol(RuleBasedStateMachine):
             [{k: r[k] for k in keep} for r in self.journal_rows()]
 
 
-ReceiptProtocol.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-TestReceiptProtocol = ReceiptProtocol.TestCase
+def test_receipt_protocol(office_databases: Callable[[], str]) -> None:
+    """The machine on the office's SQLite and PostgreSQL: a fresh office per example."""
+    ReceiptProtocol.new_database = staticmethod(office_databases)
+    run_state_machine_as_test(ReceiptProtocol, settings=settings(
+        max_examples=60, stateful_step_count=40, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
 

@@ -18,7 +18,7 @@ from core.config import load_config_file
 from edge.control import DaemonNotRunning, call
 from edge.lifecycle import Station
 from offline_db.store import StationStore
-from tests.cloud_sync.conftest import CARD, LIMITED, Broker, office_sales
+from tests.network_fixtures import CARD, LIMITED, Broker, office_sales
 from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon, wait_for
 
 

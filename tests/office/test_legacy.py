@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from core.keys import public_text
 from office.cards.models import CardMasterVersion
 from office.ledger.models import Sale, Station, StationChain
-from office.ledger.store import init_office
 from office.legacy import is_legacy_store, upgrade_legacy_store
 from office.settings import OFFICE_DB, use_database
+from tests.office.legacy_store import make_legacy_store
 from tests.office.test_store import _columns
 
 
@@ -23,7 +24,7 @@ def legacy_dir(tmp_path: Path, office_django: Path) -> Iterator[Path]:
     """A store made by today's ``init_office`` with a station, two sales and a card-master
     version, as an older forecourt left it: without the last legacy migration."""
     folder = tmp_path / "office"
-    init_office(folder)
+    make_legacy_store(folder)
     conn = sqlite3.connect(folder / OFFICE_DB)
     with conn:
         conn.execute("INSERT INTO stations VALUES ('S1', 'pub', '2026-01-01T00:00:00.000000Z')")
@@ -119,3 +120,72 @@ def test_the_upgrade_refuses_another_configured_database(legacy_dir: Path,
     with pytest.raises(ValueError, match="configured for"):
         upgrade_legacy_store(legacy_dir)
     assert "0009_office_identity" not in _legacy_names(legacy_dir)
+
+
+def test_a_legacy_store_opens_through_open_office_with_its_rows_and_key(
+        tmp_path: Path, office_django: Path) -> None:
+    """The store and key of an office made before Django: the first command opens it,
+    upgrades it in place, and it keeps its sales, chain head, card master and identity."""
+    from core.config import OfficeConfig
+    from office.store import init_office, load_office_key, open_office
+
+    folder = tmp_path / "office"
+    pub = make_legacy_store(folder)
+    conn = sqlite3.connect(folder / OFFICE_DB)
+    with conn:
+        conn.execute("INSERT INTO stations VALUES ('S1', 'pub', '2026-01-01T00:00:00.000000Z')")
+        conn.execute(
+            "INSERT INTO sales (station_id, seq, sale_id, card_id, pump, product, volume_ml, "
+            "unit_price, amount, authorized_at, completed_at, wallet_debits, prev_hash, hash, "
+            "received_at, via) VALUES ('S1', 1, 'sale-1', 'C1', 2, 'DIESEL', 40000, 1500, "
+            "60000, 't1', 't2', '{}', ?, ?, 't3', 'flash')", ("0" * 64, "1" * 64))
+        conn.execute("INSERT INTO station_chain (station_id, contiguous_seq, contiguous_hash) "
+                     "VALUES ('S1', 1, ?)", ("1" * 64,))
+        conn.execute("INSERT INTO cm_versions VALUES (4, 't', 'admin', '[]')")
+    conn.close()
+    office = OfficeConfig(data_dir=folder)
+    try:
+        assert public_text(load_office_key(office)) == pub  # read-only, before the upgrade
+        store = open_office(office)
+        assert store.one("SELECT COUNT(*) FROM django_migrations WHERE app = 'ledger'")[0] >= 2
+        assert [tuple(r) for r in store.execute(
+            "SELECT station_id, seq, sale_id, amount, via FROM sales")] == [
+            ("S1", 1, "sale-1", 60000, "flash")]
+        assert tuple(store.one("SELECT contiguous_seq, contiguous_hash FROM station_chain")) \
+            == (1, "1" * 64)
+        assert store.one("SELECT MAX(version) FROM cm_versions")[0] == 4
+        assert store.one("SELECT public_key FROM office_identity")[0] == pub
+        store.close()
+        assert init_office(office) == ([], None)  # nothing to do, the key is the same
+        assert public_text(load_office_key(office)) == pub
+        assert "0009_office_identity" in _legacy_names(folder)
+    finally:
+        use_database("", office_django)
+
+
+def test_a_legacy_store_upgrades_through_the_command_line(tmp_path: Path,
+                                                          office_django: Path) -> None:
+    """``forecourt office stations`` in another process upgrades and lists it."""
+    import subprocess
+
+    from tests.conftest import ROOT, forecourt_exe
+
+    folder = tmp_path / "var" / "office"
+    pub = make_legacy_store(folder)
+    config = tmp_path / "config.toml"
+    config.write_text((ROOT / "config.toml").read_text())
+    shown = subprocess.run([forecourt_exe(), "--config", str(config), "office", "keys", "show"],
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == pub
+    out = subprocess.run([forecourt_exe(), "--config", str(config), "office", "stations"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "no stations enrolled"
+    assert not is_legacy_store(folder / OFFICE_DB) or _django_made(folder)
+
+
+def _django_made(folder: Path) -> bool:
+    conn = sqlite3.connect(folder / OFFICE_DB)
+    try:
+        return bool(conn.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0])
+    finally:
+        conn.close()

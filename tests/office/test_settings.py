@@ -10,7 +10,7 @@ import pytest
 
 from office import db
 from office.settings import OFFICE_DB, build_settings, configure, database_settings
-from tests.office.conftest import TEST_SECRET_KEY, OfficeDb
+from tests.office_fixtures import TEST_SECRET_KEY, OfficeDb
 
 
 def test_empty_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:

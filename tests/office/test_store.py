@@ -16,9 +16,9 @@ from core.formats.journal import GENESIS as JOURNAL_GENESIS
 from office import db
 from office.cards.models import CardMasterVersion
 from office.ledger.models import GENESIS, Sale, Station
-from office.ledger.store import init_office
 from office.settings import OFFICE_DB, use_database
-from tests.office.conftest import OfficeDb
+from tests.office.legacy_store import make_legacy_store
+from tests.office_fixtures import OfficeDb
 
 # (name, NOT NULL, default, position in the primary key or 0) per column, in order.
 Column = tuple[str, bool, str | None, int]
@@ -28,7 +28,7 @@ Column = tuple[str, bool, str | None, int]
 def legacy_schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Column]]:
     """Every table of a store made by today's ``init_office`` (sqlite-utils migrations)."""
     folder = tmp_path_factory.mktemp("legacy-office")
-    init_office(folder)
+    make_legacy_store(folder)
     conn = sqlite3.connect(folder / OFFICE_DB)
     try:
         tables = [name for (name,) in conn.execute(

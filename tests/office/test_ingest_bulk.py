@@ -4,7 +4,9 @@ Both run on real office stores with a real station's journal. Hypothesis changes
 field of one sale to anything JSON can carry (wrong types, floats, huge or negative
 numbers, control and non-ASCII text, missing and extra fields), re-chains the rows
 as a (buggy or hostile) station would, and sends the same sales through
-``ingest_batch`` and ``ingest_lines``: the verdicts and the stored rows must agree.
+``ingest_batch`` and ``ingest_lines``: the verdicts and the stored rows must agree, on
+SQLite (whose bulk path is SQL over JSON functions) and on PostgreSQL (COPY). Both ways
+run one after the other on one database per test, emptied in between.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from hypothesis import strategies as st
 from core.formats.journal import GENESIS, HASHED_FIELDS, OPTIONAL_FIELDS, present
 from office.ledger.ingest import ingest_batch
 from office.ledger.ingest_bulk import ingest_lines
-from office.ledger.store import init_office, open_office
+from office.store import OfficeConnection
 from tests.cloud_sync.flash_desk import WALLET_CARD, Desk
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -55,21 +57,21 @@ def journal_rows() -> Iterator[list[dict[str, Any]]]:
     yield rows
 
 
-@pytest.fixture(scope="module")
-def office_template() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="office-"))
-    init_office(root)
-    conn = open_office(root)
-    conn.execute("INSERT INTO stations VALUES ('S-001', 'ed25519:x', '2026-11-22')")
-    conn.close()
-    yield root
-    shutil.rmtree(root)
+LEDGER = ("sales", "station_chain", "chain_problems", "quarantine")
 
 
-def fresh_office(template: Path) -> Any:
-    target = Path(tempfile.mkdtemp(prefix="office-copy-"))
-    shutil.copytree(template, target, dirs_exist_ok=True)
-    return open_office(target), target
+@pytest.fixture
+def office_template(office_conn: OfficeConnection) -> OfficeConnection:
+    """This test's office store with S-001 enrolled (named for what it was: a template
+    copied for each way; now emptied between the ways, on either database)."""
+    office_conn.execute("INSERT INTO stations VALUES ('S-001', 'ed25519:x', '2026-11-22')")
+    return office_conn
+
+
+def emptied(conn: OfficeConnection) -> OfficeConnection:
+    for table in LEDGER:
+        conn.execute(f"DELETE FROM {table}")
+    return conn
 
 
 def rechain(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[bytes]]:
@@ -87,36 +89,30 @@ def rechain(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[byte
     return out, lines
 
 
-def both_ways(template: Path, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+COLS = "seq, sale_id, card_id, pump, product, volume_ml, unit_price, amount, " \
+       "authorized_at, completed_at, wallet_debits, prev_hash, hash, vehicle_id, " \
+       "odometer_km, odometer_flag"
+
+
+def both_ways(conn: OfficeConnection, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
     sales, lines = rechain(rows)
-    mqtt_conn, mqtt_dir = fresh_office(template)
-    flash_conn, flash_dir = fresh_office(template)
-    try:
-        body = {"station_id": "S-001", "first_seq": 1, "last_seq": len(sales),
-                "sales": copy.deepcopy(sales), "status": STATUS}
-        by_mqtt = ingest_batch(mqtt_conn, body, via="mqtt", envelope_id="e", now=NOW)
-        meta = {"station_id": "S-001", "first_seq": 1, "last_seq": len(sales),
-                "sales": len(sales), "first_prev_hash": GENESIS,
-                "last_hash": sales[-1]["hash"], "volume_ml": 0, "amount": 0,
-                "status": STATUS}
-        by_flash = ingest_lines(flash_conn, "S-001", meta, lines, via="flash", source="b",
-                                now=NOW)
-        cols = "seq, sale_id, card_id, pump, product, volume_ml, unit_price, amount, " \
-               "authorized_at, completed_at, wallet_debits, prev_hash, hash, vehicle_id, " \
-               "odometer_km, odometer_flag"
-        stored_mqtt = mqtt_conn.execute(f"SELECT {cols} FROM sales ORDER BY seq").fetchall()
-        stored_flash = flash_conn.execute(f"SELECT {cols} FROM sales ORDER BY seq").fetchall()
-        assert [tuple(r) for r in stored_mqtt] == [tuple(r) for r in stored_flash]
-        return by_mqtt, by_flash
-    finally:
-        mqtt_conn.close()
-        flash_conn.close()
-        shutil.rmtree(mqtt_dir)
-        shutil.rmtree(flash_dir)
+    body = {"station_id": "S-001", "first_seq": 1, "last_seq": len(sales),
+            "sales": copy.deepcopy(sales), "status": STATUS}
+    by_mqtt = ingest_batch(emptied(conn), body, via="mqtt", envelope_id="e", now=NOW)
+    stored_mqtt = conn.execute(f"SELECT {COLS} FROM sales ORDER BY seq").fetchall()
+    meta = {"station_id": "S-001", "first_seq": 1, "last_seq": len(sales),
+            "sales": len(sales), "first_prev_hash": GENESIS,
+            "last_hash": sales[-1]["hash"], "volume_ml": 0, "amount": 0,
+            "status": STATUS}
+    by_flash = ingest_lines(emptied(conn), "S-001", meta, lines, via="flash", source="b",
+                            now=NOW)
+    stored_flash = conn.execute(f"SELECT {COLS} FROM sales ORDER BY seq").fetchall()
+    assert [tuple(r) for r in stored_mqtt] == [tuple(r) for r in stored_flash]
+    return by_mqtt, by_flash
 
 
 def test_good_rows_are_stored_the_same_way(journal_rows: list[dict[str, Any]],
-                                           office_template: Path) -> None:
+                                           office_template: OfficeConnection) -> None:
     by_mqtt, by_flash = both_ways(office_template, journal_rows)
     assert by_mqtt.quarantined is None and by_flash.quarantined is None
     assert by_mqtt.stored == by_flash.stored == len(journal_rows)
@@ -166,7 +162,8 @@ BY_FIELD = {"seq": INTS, "pump": INTS | EDGES["pump"], "volume_ml": INTS | EDGES
                                  HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_changed_row_gets_the_same_verdict_both_ways(
-        journal_rows: list[dict[str, Any]], office_template: Path, data: st.DataObject) -> None:
+        journal_rows: list[dict[str, Any]], office_template: OfficeConnection,
+        data: st.DataObject) -> None:
     rows = copy.deepcopy(journal_rows)
     i = data.draw(st.integers(0, len(rows) - 1), label="row")
     field = data.draw(st.sampled_from((*HASHED_FIELDS, *OPTIONAL_FIELDS)), label="field")
@@ -201,8 +198,8 @@ OUT_OF_BOUNDS = [
 @pytest.mark.parametrize(("field", "value", "says"), OUT_OF_BOUNDS,
                          ids=[f"{f}={v}" for f, v, _ in OUT_OF_BOUNDS])
 def test_a_sale_beyond_the_bounds_is_malformed_both_ways(
-        journal_rows: list[dict[str, Any]], office_template: Path, field: str, value: Any,
-        says: str) -> None:
+        journal_rows: list[dict[str, Any]], office_template: OfficeConnection, field: str,
+        value: Any, says: str) -> None:
     rows = copy.deepcopy(journal_rows)
     rows[2][field] = value  # re-chained: a station that signs what it sends
     by_mqtt, by_flash = both_ways(office_template, rows)
@@ -223,7 +220,7 @@ AT_BOUNDS = [
 
 @pytest.mark.parametrize(("field", "value"), AT_BOUNDS, ids=[f"{f}={v}" for f, v in AT_BOUNDS])
 def test_a_sale_at_the_bounds_is_stored_both_ways(
-        journal_rows: list[dict[str, Any]], office_template: Path, field: str,
+        journal_rows: list[dict[str, Any]], office_template: OfficeConnection, field: str,
         value: Any) -> None:
     rows = copy.deepcopy(journal_rows)
     rows[2][field] = value

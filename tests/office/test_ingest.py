@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import copy
 import itertools
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from django.db import DatabaseError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlite_utils import Database
 
 from core.config import Config, StationConfig
 from core.formats import journal as jformat
@@ -27,9 +26,8 @@ from core.timefmt import iso, parse_iso
 from edge.lifecycle import Station
 from office.ledger.ingest import IngestResult, ingest_batch
 from office.ledger.queries import SinceError, list_sales, station_overview
-from office.ledger.store import office_migrations
+from office.store import OfficeConnection
 from offline_db import journal
-from offline_db.connection import connect
 from offline_db.store import StationStore
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "card-store.json"
@@ -85,21 +83,17 @@ def rows2(tmp_path_factory: pytest.TempPathFactory) -> Rows:
     return make_journal(tmp_path_factory.mktemp("s2"), "S-002", 10)
 
 
-def open_office(path: Path | str) -> sqlite3.Connection:
-    conn = connect(path)
-    office_migrations.apply(Database(conn))
+def enrol(conn: OfficeConnection) -> OfficeConnection:
     for sid in ("S-001", "S-002"):
         conn.execute("INSERT INTO stations VALUES (?, ?, ?)", (sid, "key-" + sid, "2026-11-01"))
     return conn
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    conn = open_office(tmp_path / "office.db")
-    try:
-        yield conn
-    finally:
-        conn.close()
+def office(office_conn: OfficeConnection) -> Iterator[OfficeConnection]:
+    """A fresh office store (SQLite or PostgreSQL) with S-001 and S-002 enrolled."""
+    yield enrol(office_conn)
+    office_conn.close()
 
 
 def body(rows: Rows, first: int, last: int, *, station_id: str = "S-001",
@@ -111,16 +105,16 @@ def body(rows: Rows, first: int, last: int, *, station_id: str = "S-001",
                        "card_store_version": 17}}
 
 
-def ingest(conn: sqlite3.Connection, b: Any, *, via: str = "mqtt",
+def ingest(conn: OfficeConnection, b: Any, *, via: str = "mqtt",
            envelope_id: str = "e" * 32) -> IngestResult:
     return ingest_batch(conn, b, via=via, envelope_id=envelope_id, now=NOW)
 
 
-def count(conn: sqlite3.Connection, table: str, where: str = "1") -> int:
-    return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()[0])
+def count(conn: OfficeConnection, table: str, where: str = "true") -> int:
+    return int(conn.one(f"SELECT COUNT(*) FROM {table} WHERE {where}")[0])
 
 
-def problems(conn: sqlite3.Connection, kind: str, *, open_only: bool = True
+def problems(conn: OfficeConnection, kind: str, *, open_only: bool = True
              ) -> list[tuple[int, int]]:
     sql = "SELECT first_seq, last_seq FROM chain_problems WHERE kind = ?"
     if open_only:
@@ -128,7 +122,7 @@ def problems(conn: sqlite3.Connection, kind: str, *, open_only: bool = True
     return [(a, b) for a, b in conn.execute(sql + " ORDER BY first_seq", (kind,))]
 
 
-def stored(conn: sqlite3.Connection, station_id: str = "S-001") -> Rows:
+def stored(conn: OfficeConnection, station_id: str = "S-001") -> Rows:
     return list_sales(conn, station_id=station_id)
 
 
@@ -150,7 +144,7 @@ def rehash(rows: Rows, prev: str) -> Rows:
 
 # -- the normal path ----------------------------------------------------------------------
 
-def test_in_order_batches_store_everything_once(office: sqlite3.Connection, rows: Rows) -> None:
+def test_in_order_batches_store_everything_once(office: OfficeConnection, rows: Rows) -> None:
     for first in range(1, SALES + 1, 20):
         result = ingest(office, body(rows, first, first + 19, depth=SALES - first - 19))
         assert (result.stored, result.duplicates, result.quarantined) == (20, 0, None)
@@ -165,7 +159,7 @@ def test_in_order_batches_store_everything_once(office: sqlite3.Connection, rows
     assert {r["via"] for r in stored(office)} == {"mqtt"}
 
 
-def test_the_same_batch_twice_is_stored_once(office: sqlite3.Connection, rows: Rows) -> None:
+def test_the_same_batch_twice_is_stored_once(office: OfficeConnection, rows: Rows) -> None:
     first = ingest(office, body(rows, 1, 20))
     again = ingest(office, body(rows, 1, 20), via="flash")
     assert (first.stored, first.duplicates) == (20, 0)
@@ -177,18 +171,18 @@ def test_the_same_batch_twice_is_stored_once(office: sqlite3.Connection, rows: R
 
 
 def test_a_replayed_old_batch_does_not_roll_back_the_station_s_status(
-        office: sqlite3.Connection, rows: Rows) -> None:
+        office: OfficeConnection, rows: Rows) -> None:
     """Issue 10 #10 sibling: a batch replayed (all its sales already held) is logged and
     counted like any replay, and its old status no longer overwrites a newer one."""
     ingest(office, body(rows, 1, 20, depth=40))
     ingest(office, body(rows, 21, 40, depth=20))
     old = ingest(office, body(rows, 1, 20, depth=40), via="flash")
     assert (old.stored, old.duplicates) == (0, 20)
-    depth = office.execute("SELECT outbox_depth FROM station_chain WHERE station_id = 'S-001'"
-                           ).fetchone()[0]
+    depth = office.one("SELECT outbox_depth FROM station_chain WHERE station_id = 'S-001'"
+                           )[0]
     assert depth == 20  # the newer batch's figure stays
 
-def test_out_of_order_batches_open_and_resolve_gaps(office: sqlite3.Connection,
+def test_out_of_order_batches_open_and_resolve_gaps(office: OfficeConnection,
                                                     rows: Rows) -> None:
     r = ingest(office, body(rows, 41, 50), via="flash")
     assert (r.stored, r.contiguous_seq, r.contiguous_hash) == (10, 0, GENESIS)
@@ -209,7 +203,7 @@ def test_out_of_order_batches_open_and_resolve_gaps(office: sqlite3.Connection,
     assert problems(office, "fork") == []
 
 
-def test_a_gap_filled_in_the_middle_splits(office: sqlite3.Connection, rows: Rows) -> None:
+def test_a_gap_filled_in_the_middle_splits(office: OfficeConnection, rows: Rows) -> None:
     ingest(office, body(rows, 1, 10))
     ingest(office, body(rows, 31, 40))
     assert problems(office, "gap") == [(11, 30)]
@@ -226,7 +220,7 @@ def test_a_gap_filled_in_the_middle_splits(office: sqlite3.Connection, rows: Row
     assert [(g["first_seq"], g["last_seq"]) for g in overview["gaps"]] == [(41, 49)]
 
 
-def test_overlapping_batches(office: sqlite3.Connection, rows: Rows) -> None:
+def test_overlapping_batches(office: OfficeConnection, rows: Rows) -> None:
     assert ingest(office, body(rows, 1, 30)).stored == 30
     r = ingest(office, body(rows, 21, 50))
     assert (r.stored, r.duplicates, r.contiguous_seq) == (20, 10, 50)
@@ -237,7 +231,7 @@ def test_overlapping_batches(office: sqlite3.Connection, rows: Rows) -> None:
 
 # -- tampering and forks ------------------------------------------------------------------
 
-def test_a_tampered_row_quarantines_the_batch(office: sqlite3.Connection, rows: Rows) -> None:
+def test_a_tampered_row_quarantines_the_batch(office: OfficeConnection, rows: Rows) -> None:
     bad = body(rows, 1, 20)
     bad["sales"][4]["volume_ml"] += 1_000  # the hash is left as it was
     r = ingest(office, bad)
@@ -245,14 +239,14 @@ def test_a_tampered_row_quarantines_the_batch(office: sqlite3.Connection, rows: 
     assert "seq 5 was altered" in r.detail
     assert count(office, "sales") == 0
     assert problems(office, "bad_chain") == [(5, 5)]
-    q = office.execute("SELECT * FROM quarantine").fetchone()
+    q = office.one("SELECT * FROM quarantine")
     assert (q["station_id"], q["first_seq"], q["last_seq"], q["reason"]) == \
         ("S-001", 1, 20, "bad_chain")
     good = ingest(office, body(rows, 1, 20))
     assert (good.stored, good.quarantined, good.contiguous_seq) == (20, None, 20)
 
 
-def test_a_rehashed_row_that_breaks_the_link_is_a_bad_chain(office: sqlite3.Connection,
+def test_a_rehashed_row_that_breaks_the_link_is_a_bad_chain(office: OfficeConnection,
                                                             rows: Rows) -> None:
     bad = body(rows, 1, 10)
     bad["sales"][3]["amount"] = 1
@@ -265,7 +259,7 @@ def test_a_rehashed_row_that_breaks_the_link_is_a_bad_chain(office: sqlite3.Conn
     assert count(office, "sales") == 0
 
 
-def test_a_forged_history_is_a_fork(office: sqlite3.Connection, rows: Rows) -> None:
+def test_a_forged_history_is_a_fork(office: OfficeConnection, rows: Rows) -> None:
     ingest(office, body(rows, 1, 40))
     forged_rows = copy.deepcopy(rows)
     forged_rows[20]["volume_ml"] += 500
@@ -289,7 +283,7 @@ def test_a_forged_history_is_a_fork(office: sqlite3.Connection, rows: Rows) -> N
     assert (r.stored, r.quarantined, r.contiguous_seq) == (20, None, 60)
 
 
-def test_a_fork_against_a_stored_later_row(office: sqlite3.Connection, rows: Rows) -> None:
+def test_a_fork_against_a_stored_later_row(office: OfficeConnection, rows: Rows) -> None:
     ingest(office, body(rows, 1, 20))
     ingest(office, body(rows, 41, 60))
     forged = copy.deepcopy(rows)
@@ -301,14 +295,14 @@ def test_a_fork_against_a_stored_later_row(office: sqlite3.Connection, rows: Row
     assert (r.quarantined, r.contiguous_seq, r.gaps) == (None, 60, [])
 
 
-def test_a_repeated_bad_batch_is_counted_not_copied(office: sqlite3.Connection,
+def test_a_repeated_bad_batch_is_counted_not_copied(office: OfficeConnection,
                                                     rows: Rows) -> None:
     bad = body(rows, 1, 5)
     bad["sales"][0]["pump"] = 9
     for _ in range(3):
         assert ingest(office, bad).quarantined == "bad_chain"
     assert count(office, "quarantine") == 1
-    assert office.execute("SELECT repeats FROM quarantine").fetchone()[0] == 3
+    assert office.one("SELECT repeats FROM quarantine")[0] == 3
     assert count(office, "chain_problems") == 1
 
 
@@ -391,7 +385,7 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], None]] = {
 
 
 @pytest.mark.parametrize("edit", MALFORMED.values(), ids=list(MALFORMED))
-def test_malformed_batches_are_quarantined(office: sqlite3.Connection, rows: Rows,
+def test_malformed_batches_are_quarantined(office: OfficeConnection, rows: Rows,
                                            edit: Callable[[dict[str, Any]], None]) -> None:
     b = body(rows, 1, 5)
     edit(b)
@@ -406,7 +400,7 @@ def test_malformed_batches_are_quarantined(office: sqlite3.Connection, rows: Row
     assert ingest(office, body(rows, 1, 5)).stored == 5
 
 
-def test_a_batch_naming_another_station_is_refused_whole(office: sqlite3.Connection,
+def test_a_batch_naming_another_station_is_refused_whole(office: OfficeConnection,
                                                          rows: Rows) -> None:
     """Issue 10 #0: a sale line of another station, or a batch its sender did not make."""
     b = body(rows, 1, 5)
@@ -425,20 +419,20 @@ def test_a_batch_naming_another_station_is_refused_whole(office: sqlite3.Connect
 
 
 @pytest.mark.parametrize("raw", [None, [], "sales", 42, {}, {"station_id": "S-001"}])
-def test_a_body_that_is_not_a_batch_is_quarantined(office: sqlite3.Connection, raw: Any) -> None:
+def test_a_body_that_is_not_a_batch_is_quarantined(office: OfficeConnection, raw: Any) -> None:
     r = ingest(office, cast(Any, raw))
     assert r.quarantined == "malformed"
     assert count(office, "quarantine") == 1
 
 
-def test_too_many_sales_in_one_batch(office: sqlite3.Connection, rows: Rows,
+def test_too_many_sales_in_one_batch(office: OfficeConnection, rows: Rows,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("office.ledger.ingest.MAX_BATCH_ROWS", 10)
     r = ingest(office, body(rows, 1, 11))
     assert r.quarantined == "malformed" and "more than 10" in r.detail
 
 
-def test_an_unknown_station_is_refused(office: sqlite3.Connection, rows: Rows) -> None:
+def test_an_unknown_station_is_refused(office: OfficeConnection, rows: Rows) -> None:
     b = body(rows, 1, 5)
     b["station_id"] = "S-404"
     for row in b["sales"]:
@@ -451,25 +445,33 @@ def test_an_unknown_station_is_refused(office: sqlite3.Connection, rows: Rows) -
     assert [s["station_id"] for s in station_overview(office)] == ["S-001", "S-002"]
 
 
-def test_a_database_failure_stores_nothing(office: sqlite3.Connection, rows: Rows) -> None:
-    office.execute("CREATE TEMP TRIGGER fail BEFORE INSERT ON main.sales WHEN NEW.seq = 15 "
-                   "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-    with pytest.raises(sqlite3.DatabaseError):
+def test_a_database_failure_stores_nothing(office: OfficeConnection, rows: Rows) -> None:
+    if office.vendor == "sqlite":
+        office.execute("CREATE TEMP TRIGGER fail BEFORE INSERT ON main.sales WHEN NEW.seq = 15 "
+                       "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    else:
+        office.execute("CREATE FUNCTION fail_15() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                       "BEGIN IF NEW.seq = 15 THEN RAISE EXCEPTION 'disk full'; END IF; "
+                       "RETURN NEW; END $$")
+        office.execute("CREATE TRIGGER fail BEFORE INSERT ON sales FOR EACH ROW "
+                       "EXECUTE FUNCTION fail_15()")
+    with pytest.raises(DatabaseError, match="disk full"):
         ingest(office, body(rows, 1, 20, depth=7))
     assert count(office, "sales") == 0
     assert count(office, "station_chain") == 0
-    office.execute("DROP TRIGGER temp.fail")
+    office.execute("DROP TRIGGER temp.fail" if office.vendor == "sqlite"
+                   else "DROP TRIGGER fail ON sales")
     assert ingest(office, body(rows, 1, 20)).contiguous_seq == 20
 
 
-def test_via_must_be_known(office: sqlite3.Connection, rows: Rows) -> None:
+def test_via_must_be_known(office: OfficeConnection, rows: Rows) -> None:
     with pytest.raises(ValueError, match="via"):
         ingest(office, body(rows, 1, 2), via="pigeon")
 
 
 # -- reading ------------------------------------------------------------------------------
 
-def test_overview_and_sales_listing(office: sqlite3.Connection, rows: Rows,
+def test_overview_and_sales_listing(office: OfficeConnection, rows: Rows,
                                     rows2: Rows) -> None:
     ingest(office, body(rows, 1, 20))
     b = body(rows, 31, 40, depth=20)
@@ -547,11 +549,15 @@ def deliveries(draw: st.DrawFn) -> list[tuple[int, int, str]]:
     return [(a, b, draw(st.sampled_from(["mqtt", "flash"]))) for a, b in plan]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(plan=deliveries())
-def test_any_delivery_order_ends_exactly_once(rows: Rows, plan: list[tuple[int, int, str]]
-                                              ) -> None:
-    conn = open_office(":memory:")
+def test_any_delivery_order_ends_exactly_once(office_conn: OfficeConnection, rows: Rows,
+                                              plan: list[tuple[int, int, str]]) -> None:
+    conn = office_conn  # one database per test: emptied for each example
+    for table in ("sales", "station_chain", "chain_problems", "quarantine", "stations"):
+        conn.execute(f"DELETE FROM {table}")
+    enrol(conn)
     try:
         have: set[int] = set()
         for i, (first, last, via) in enumerate(plan):
@@ -597,7 +603,7 @@ def vehicle_journal(data_dir: Path) -> Rows:
         store.close()
 
 
-def test_vehicle_and_odometer_are_stored_at_the_office(office: sqlite3.Connection,
+def test_vehicle_and_odometer_are_stored_at_the_office(office: OfficeConnection,
                                                       tmp_path: Path) -> None:
     sales = vehicle_journal(tmp_path / "v")
     assert [("vehicle_id" in r, "odometer_km" in r, "odometer_flag" in r) for r in sales] == [
@@ -614,7 +620,7 @@ def test_vehicle_and_odometer_are_stored_at_the_office(office: sqlite3.Connectio
     ("odometer_km", None), ("odometer_km", -1), ("odometer_km", 1.5),
     ("odometer_km", 10_000_001), ("odometer_flag", "looks_odd"), ("odometer_flag", None),
 ])
-def test_bad_vehicle_fields_quarantine_the_batch(office: sqlite3.Connection, tmp_path: Path,
+def test_bad_vehicle_fields_quarantine_the_batch(office: OfficeConnection, tmp_path: Path,
                                                  field: str, value: Any) -> None:
     sales = vehicle_journal(tmp_path / "v")
     sales[1][field] = value  # the shape is judged before the chain
@@ -624,7 +630,7 @@ def test_bad_vehicle_fields_quarantine_the_batch(office: sqlite3.Connection, tmp
     assert count(office, "sales") == 0
 
 
-def test_network_use_is_never_more_than_a_station_accepts(office: sqlite3.Connection,
+def test_network_use_is_never_more_than_a_station_accepts(office: OfficeConnection,
                                                           sample_store_file: Path) -> None:
     # Found verifying issue 10 (#8's kind of mistake across the boundary): an enrolled
     # station's batch with two sales of 2^63-1 ml made the office broadcast a use of

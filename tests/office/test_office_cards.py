@@ -11,10 +11,11 @@ from click.testing import CliRunner, Result
 from cli import main
 from cloud_sync import tokens
 from core.clikit import actor
+from core.config import load_config_file
 from core.formats.deltas import parse_ops
 from core.keys import OFFICE_KEY, load_private_key
 from core.timefmt import utc_now
-from office.ledger.store import open_office
+from office.store import open_office
 
 DIGITAL = "7800001234567897"  # the sample's digital card, token id T-8F2K9Q
 
@@ -27,10 +28,10 @@ def run(*args: str, ok: bool = True) -> Result:
 
 
 @pytest.fixture
-def office(env_config: Path, sample_store_file: Path) -> Path:
+def office(office_env: Path, sample_store_file: Path) -> Path:
     run("office", "init")
     run("office", "cards", "import", str(sample_store_file))
-    return env_config.parent / "var" / "office"
+    return office_env.parent / "var" / "office"
 
 
 def test_tokens_only_for_active_digital_cards_and_not_for_long(office: Path) -> None:
@@ -68,12 +69,12 @@ def test_office_pin_reset_travels_as_a_new_version(office: Path) -> None:
     # Issue 10 #5 (office side): a PIN reset in the card data, recorded with its user.
     out = run("office", "cards", "pin-reset", "7800001234567892").stdout
     assert "PIN of card 7800001234567892 reset (card master version 18)" in out
-    conn = open_office(office)
+    conn = open_office(load_config_file(office.parent.parent / "config.toml"))
     try:
-        doc = json.loads(conn.execute("SELECT doc FROM cm_cards WHERE card_id = ?",
-                                      ("7800001234567892",)).fetchone()[0])
+        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = ?",
+                                  ("7800001234567892",))[0])
         assert doc["pin"]["reset"] == 18
-        row = conn.execute("SELECT actor, ops FROM cm_versions WHERE version = 18").fetchone()
+        row = conn.one("SELECT actor, ops FROM cm_versions WHERE version = 18")
         assert row["actor"] == actor()
         assert json.loads(row["ops"]) == [{"op": "card", "card": doc}]
         # What a station gets is valid card data (the station side: tests/edge).
