@@ -5,6 +5,7 @@ print). Every change is audited with the Unix user who ran the command."""
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 from typing import Any
 
 import click
@@ -13,10 +14,14 @@ from core.clikit import actor, cfg, emit, json_option
 from office.access.audit import cli_actor
 
 
-def _open(ctx: click.Context) -> None:
-    from office.console.serve import open_store
+def _accounts(ctx: click.Context) -> ModuleType:
+    """office.access.accounts, once the office store is open (Django configured)."""
+    from office.store import open_office
 
-    open_store(cfg(ctx))
+    open_office(cfg(ctx))
+    from office.access import accounts
+
+    return accounts
 
 
 def _who() -> dict[str, str]:
@@ -53,9 +58,7 @@ def office_users() -> None:
 def users_add(ctx: click.Context, name: str, groups: tuple[str, ...], admin: bool,
               password_stdin: bool) -> None:
     """Create user NAME with a password (asked twice, never shown)."""
-    from office.access import accounts
-
-    _open(ctx)
+    accounts = _accounts(ctx)
     if not password_stdin:  # refuse a bad name or group before asking for a password
         accounts.check_new_user(name, groups)
     password = _password(password_stdin, "Password")
@@ -70,9 +73,7 @@ def users_add(ctx: click.Context, name: str, groups: tuple[str, ...], admin: boo
 @click.pass_context
 def users_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set the password of user NAME (asked twice, never shown)."""
-    from office.access import accounts
-
-    _open(ctx)
+    accounts = _accounts(ctx)
     accounts.get_user(name)
     accounts.set_password(name, _password(password_stdin, "New password"), **_who())
     click.echo(f"password of {name} changed")
@@ -87,9 +88,7 @@ def users_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 def users_groups(ctx: click.Context, name: str, add: tuple[str, ...],
                  remove: tuple[str, ...]) -> None:
     """Show user NAME's groups, or change them with --add and --remove."""
-    from office.access import accounts
-
-    _open(ctx)
+    accounts = _accounts(ctx)
     old, new = accounts.change_groups(name, add=add, remove=remove, **_who())
     if (add or remove) and old == new:
         click.echo(f"{name} is in: {', '.join(new) or 'no group'}; nothing changed")
@@ -102,9 +101,7 @@ def users_groups(ctx: click.Context, name: str, add: tuple[str, ...],
 @click.pass_context
 def users_list(ctx: click.Context, as_json: bool) -> None:
     """The users: active or disabled, administrator, groups, last login."""
-    from office.access import accounts
-
-    _open(ctx)
+    accounts = _accounts(ctx)
 
     def human(rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -125,9 +122,7 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def users_disable(ctx: click.Context, name: str) -> None:
     """User NAME may no longer log in (kept, so the audit trail still names them)."""
-    from office.access import accounts
-
-    _open(ctx)
+    accounts = _accounts(ctx)
     if accounts.disable_user(name, **_who()):
         click.echo(f"user {name} disabled")
     else:
@@ -144,9 +139,7 @@ def office_groups() -> None:
 @click.pass_context
 def groups_list(ctx: click.Context, as_json: bool) -> None:
     """The groups, their rights and their members."""
-    from office.access import accounts
-
-    _open(ctx)
+    accounts = _accounts(ctx)
 
     def human(rows: list[dict[str, Any]]) -> None:
         for r in rows:
@@ -162,9 +155,7 @@ def groups_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def groups_grant(ctx: click.Context, group: str, right: str) -> None:
     """Give GROUP a right: FEATURE.RIGHT, e.g. sales.export or cards.change."""
-    from office.access import accounts
-
-    _open(ctx)
+    accounts = _accounts(ctx)
     changed = accounts.grant(group, right, **_who())
     click.echo(f"group {group} {'now has' if changed else 'already had'} {right}")
 
@@ -175,8 +166,6 @@ def groups_grant(ctx: click.Context, group: str, right: str) -> None:
 @click.pass_context
 def groups_revoke(ctx: click.Context, group: str, right: str) -> None:
     """Take a right (FEATURE.RIGHT) from GROUP."""
-    from office.access import accounts
-
-    _open(ctx)
+    accounts = _accounts(ctx)
     changed = accounts.revoke(group, right, **_who())
     click.echo(f"group {group} {'no longer has' if changed else 'did not have'} {right}")

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Max
 
 from core.display import Currency, litres
-from office import db
+from office.cards import master as card_master
+from office.console import runtime
 from office.ledger.models import FlashTransfer, RefusedMessage, StationChain, StationOnline
+from office.store import OfficeConnection, open_office
 
 
 def currency() -> Currency:
@@ -39,19 +41,22 @@ def volume(ml: int) -> str:
     return litres(ml)
 
 
-class _Connection:
-    """``office.ledger.queries`` reads through a sqlite3-like ``execute``; this gives it
-    the office's connection (SQLite or PostgreSQL) through ``office.db``."""
+def store() -> OfficeConnection:
+    """The office store the console serves (``office.store``'s way in)."""
+    return open_office(runtime.config())
 
-    def execute(self, sql: str, params: Any = ()) -> db.Cursor:
-        return db.execute(sql, params)
+
+def find_card_id(identifier: str) -> str | None:
+    """The card id of a card id, PAN, UID or token id however written, as the CLI finds
+    it (``office.cards.master.find_card_id``)."""
+    return card_master.find_card_id(store(), identifier)
 
 
 def stations() -> list[dict[str, Any]]:
     """One row per enrolled station, as ``forecourt office stations --json`` has it."""
     from office.ledger.queries import station_overview
 
-    rows = station_overview(cast(Any, _Connection()))
+    rows = station_overview(store())
     online = {o.station_id: (bool(o.online), o.at) for o in StationOnline.objects.all()}
     alarms = {c.station_id: (json.loads(c.alarms) if c.alarms else [])
               for c in StationChain.objects.all()}

@@ -9,7 +9,7 @@ from core.config import Config
 _config: Config | None = None
 
 
-def set_config(config: Config) -> None:
+def set_config(config: Config | None) -> None:
     global _config  # noqa: PLW0603 - one configuration per process
     _config = config
 

@@ -58,33 +58,10 @@ def configure_web(config: Config, bind: str) -> None:
     from office.access.secret import load_secret_key
 
     office = config.office
-    settings.configure(office.data_dir, getattr(office, "database", ""),
+    settings.configure(office.data_dir, office.database,
                        secret_key=load_secret_key(office.data_dir), language=office.language,
                        allowed_hosts=allowed_hosts(office, bind), tls=office.web_tls,
                        console=console_options(config))
-
-
-def open_store(config: Config) -> None:
-    """Point Django at the office store of ``config`` (configuring it if no one has),
-    and bring its schema up to date."""
-    from django.conf import settings as django_settings
-
-    office = config.office
-    if not django_settings.configured:
-        configure_web(config, office.web_bind)
-        return
-    if not hasattr(office, "database"):  # TODO(port merge): office.store.open_office
-        return
-    database = office.database
-    if settings.database_settings(database, office.data_dir)["NAME"] != \
-            django_settings.DATABASES["default"]["NAME"]:
-        settings.use_database(database, office.data_dir)
-
-
-def migrate() -> None:
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
 
 
 def application(config: Config) -> Callable[..., Any]:
@@ -116,9 +93,10 @@ def serve(config: Config, bind: str) -> None:
     from django.db import connections
     from gunicorn.app.base import BaseApplication
 
+    from office.store import open_office
+
     configure_web(config, bind)
-    open_store(config)
-    migrate()
+    open_office(config)  # refuses a missing or foreign store; migrates an older one
     app = application(config)
     connections.close_all()  # no database connection is shared with the workers
 

@@ -165,7 +165,7 @@ def _sales(form: SalesFilter) -> QuerySet[Sale]:
         query = query.filter(station_id=values["station"].strip())
     if values["card"]:
         text = values["card"].strip()
-        card_id = actions.find_card_id(text) or text
+        card_id = data.find_card_id(text) or text
         query = query.filter(card_id=card_id)
     if values["date_from"]:
         query = query.filter(completed_at__gte=values["date_from"].isoformat())
@@ -270,7 +270,7 @@ def _cards(request: HttpRequest) -> QuerySet[CardMasterCard]:
     q = request.GET.get("q", "").strip()
     query = CardMasterCard.objects.order_by("card_id")
     if q:
-        exact = actions.find_card_id(q)
+        exact = data.find_card_id(q)
         query = query.filter(Q(card_id__icontains=q) | Q(card_id=exact or ""))
     return query
 

@@ -7,30 +7,18 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner, Result
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.test import override_settings
 
-from core.clikit import ForecourtGroup
-from core.config import Config, load_config_file
+from cli import main
 from office.access.models import AuditEntry
-from office.cli_users import office_groups, office_users
-from tests.office.conftest import OfficeDb
 from tests.office.console_support import FAST_HASHERS, PASSWORD
+from tests.office_fixtures import OfficeDb, set_office_database
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _root() -> click.Group:
-    root = ForecourtGroup("forecourt")
-    office = click.Group("office")
-    office.add_command(office_users)
-    office.add_command(office_groups)
-    root.add_command(office)
-    return root
 
 
 @pytest.fixture(autouse=True)
@@ -40,21 +28,22 @@ def fast_hashing() -> Iterator[None]:
 
 
 @pytest.fixture
-def config(office_db: OfficeDb, tmp_path: Path) -> Config:
+def config(office_db: OfficeDb, tmp_path: Path) -> Path:
+    """A config.toml naming this test's office store (SQLite or PostgreSQL)."""
     path = tmp_path / "config.toml"
     path.write_text((ROOT / "config.toml").read_text().replace(
         'data_dir = "var/office"', f'data_dir = "{office_db.data_dir}"'))
-    return load_config_file(path)
+    return set_office_database(path, office_db.database)
 
 
-def run(config: Config, *args: str, stdin: str | None = None, ok: bool = True) -> Result:
-    result = CliRunner().invoke(_root(), ["office", *args], input=stdin,
-                                obj={"config": config}, catch_exceptions=False)
+def run(config: Path, *args: str, stdin: str | None = None, ok: bool = True) -> Result:
+    result = CliRunner().invoke(main, ["--config", str(config), "office", *args],
+                                input=stdin, catch_exceptions=False)
     assert (result.exit_code == 0) == ok, result.output
     return result
 
 
-def test_users_add_with_groups_audited(config: Config) -> None:
+def test_users_add_with_groups_audited(config: Path) -> None:
     out = run(config, "users", "add", "anna", "--group", "operators", "--group",
               "accountants", "--password-stdin", stdin=PASSWORD + "\n").output
     assert "user anna added in operators, accountants" in out
@@ -69,7 +58,7 @@ def test_users_add_with_groups_audited(config: Config) -> None:
     assert PASSWORD not in (entry.new or "") + entry.detail
 
 
-def test_password_asked_twice_and_hidden(config: Config) -> None:
+def test_password_asked_twice_and_hidden(config: Path) -> None:
     result = run(config, "users", "add", "boss", "--admin",
                  stdin=f"{PASSWORD}\n{PASSWORD}\n")
     assert PASSWORD not in result.output
@@ -87,7 +76,7 @@ def test_password_asked_twice_and_hidden(config: Config) -> None:
     ("84736251904857", "entirely numeric"),
     ("", "no password"),
 ])
-def test_weak_or_no_password_is_refused(config: Config, password: str, why: str) -> None:
+def test_weak_or_no_password_is_refused(config: Path, password: str, why: str) -> None:
     result = run(config, "users", "add", "carl", "--password-stdin", stdin=password + "\n",
                  ok=False)
     assert why in result.output
@@ -96,13 +85,13 @@ def test_weak_or_no_password_is_refused(config: Config, password: str, why: str)
     assert not AuditEntry.objects.exists()
 
 
-def test_no_user_and_no_default_password_after_migrate(config: Config) -> None:
+def test_no_user_and_no_default_password_after_migrate(config: Path) -> None:
     assert not User.objects.exists()
     assert "no users yet" in run(config, "users", "list").output
     assert authenticate(username="admin", password="admin") is None
 
 
-def test_passwd_groups_disable_list(config: Config) -> None:
+def test_passwd_groups_disable_list(config: Path) -> None:
     run(config, "users", "add", "dora", "--group", "viewers", "--password-stdin",
         stdin=PASSWORD + "\n")
     new_password = "another good passphrase"
@@ -125,7 +114,7 @@ def test_passwd_groups_disable_list(config: Config) -> None:
     assert "DISABLED" in run(config, "users", "list").output
 
 
-def test_unknown_user_or_group_is_one_sentence(config: Config) -> None:
+def test_unknown_user_or_group_is_one_sentence(config: Path) -> None:
     out = run(config, "users", "passwd", "ghost", "--password-stdin", stdin="x\n",
               ok=False).output
     assert "there is no user 'ghost'" in out
@@ -133,7 +122,7 @@ def test_unknown_user_or_group_is_one_sentence(config: Config) -> None:
     assert "there is no group 'wizards'" in out and "viewers" in out
 
 
-def test_groups_list_grant_revoke(config: Config) -> None:
+def test_groups_list_grant_revoke(config: Path) -> None:
     groups = {g["name"]: g for g in json.loads(run(config, "groups", "list", "--json").output)}
     assert set(groups) == {"viewers", "operators", "accountants", "administrators"}
     assert "sales.export" not in groups["viewers"]["rights"]
@@ -156,6 +145,52 @@ def test_groups_list_grant_revoke(config: Config) -> None:
     ("petrol.view", "is not a right"),
     ("sales", "is not a right"),
 ])
-def test_bad_rights_are_one_sentence(config: Config, right: str, message: str) -> None:
+def test_bad_rights_are_one_sentence(config: Path, right: str, message: str) -> None:
     out = run(config, "groups", "grant", "viewers", right, ok=False).output
     assert message in out and "Traceback" not in out
+
+
+def test_cli_changes_are_in_the_same_audit_trail(config: Path, tmp_path: Path) -> None:
+    """Station add, card import, block, unblock and PIN reset from the CLI: audited with
+    the Unix user, through the same services as the console."""
+    import getpass
+
+    from core.keys import create_keypair
+    from tests.conftest import SAMPLE
+
+    run(config, "init")
+    station_key = create_keypair(tmp_path, "station_key")
+    assert station_key is not None
+    run(config, "station", "add", "S-009", "--public-key", station_key)
+    run(config, "cards", "import", str(SAMPLE))
+    card = json.loads(SAMPLE.read_text())["cards"][0]["card_id"]
+    assert "now blocked" in run(config, "cards", "block", card).output
+    run(config, "cards", "unblock", card)
+    pin_card = next(c["card_id"] for c in json.loads(SAMPLE.read_text())["cards"]
+                    if isinstance(c.get("pin"), dict))
+    run(config, "cards", "pin-reset", pin_card)
+    entries = {e.action: e for e in AuditEntry.objects.all()}
+    assert set(entries) == {"station.add", "cards.import", "card.block", "card.unblock",
+                            "card.pin_reset"}
+    me = getpass.getuser()
+    assert all(e.actor == me and e.via == "cli" for e in entries.values())
+    assert json.loads(entries["station.add"].new or "") == {"public_key": station_key}
+    assert json.loads(entries["card.block"].old or "") == {"status": "active"}
+    assert json.loads(entries["card.unblock"].new or "") == {"status": "active"}
+    assert json.loads(entries["cards.import"].new or "")["operations"] > 0
+    listed = run(config, "users", "list").output
+    assert "no users yet" in listed
+
+
+def test_users_commands_in_a_fresh_process(config: Path) -> None:
+    """The real console script (Django configured by the command, not by the tests)."""
+    import subprocess
+
+    from tests.conftest import forecourt_exe
+
+    subprocess.run([forecourt_exe(), "--config", str(config), "office", "users", "add", "zoe",
+                    "--admin", "--password-stdin"], input=PASSWORD + "\n", text=True,
+                   check=True, capture_output=True)
+    out = subprocess.run([forecourt_exe(), "--config", str(config), "office", "users", "list",
+                          "--json"], text=True, check=True, capture_output=True).stdout
+    assert json.loads(out)[0]["username"] == "zoe" and json.loads(out)[0]["admin"] is True

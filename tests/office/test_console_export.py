@@ -13,7 +13,6 @@ from openpyxl import load_workbook
 
 from office.console.export import csv_text
 from office.settings import ConsoleOptions
-from tests.office.conftest import OfficeDb
 from tests.office.console_support import (
     FAST_HASHERS,
     add_sale,
@@ -21,6 +20,7 @@ from tests.office.console_support import (
     make_user,
     sample_network,
 )
+from tests.office_fixtures import OfficeDb
 
 EVIL = ("=HYPERLINK(\"http://x\")", "+1+2", "-3+4", "@SUM(A1)")
 
@@ -32,12 +32,12 @@ def fast_hashing() -> Iterator[None]:
 
 
 @pytest.fixture
-def network(office_db: OfficeDb) -> OfficeDb:
+def network(console_db: OfficeDb) -> OfficeDb:
     sample_network()
     for seq, card in enumerate(EVIL, start=10):
         add_sale("S-002", seq, card_id=card, amount=-250 if seq == 10 else 12345,
                  volume_ml=1500, completed_at=f"2026-11-23T10:00:{seq:02d}Z")
-    return office_db
+    return console_db
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -16,8 +16,8 @@ from core.errors import KeyFileError
 from office.access.models import AuditEntry, LoginLock
 from office.access.secret import ensure_secret_key, load_secret_key, secret_key_path
 from office.settings import ConsoleOptions, build_settings
-from tests.office.conftest import OfficeDb
 from tests.office.console_support import FAST_HASHERS, PASSWORD, client, make_user
+from tests.office_fixtures import OfficeDb
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def _login(c: object, username: str, password: str, address: str = "10.0.0.1") -
     return str(response.content.decode())
 
 
-def test_login_and_logout(office_db: OfficeDb) -> None:
+def test_login_and_logout(console_db: OfficeDb) -> None:
     make_user("vera", ["viewers"])
     c = client()
     page = c.get("/login/").content.decode()
@@ -45,7 +45,7 @@ def test_login_and_logout(office_db: OfficeDb) -> None:
     assert c.get("/sales/").status_code == 302
 
 
-def test_wrong_password_is_counted_and_locks_the_pair(office_db: OfficeDb) -> None:
+def test_wrong_password_is_counted_and_locks_the_pair(console_db: OfficeDb) -> None:
     make_user("vera", ["viewers"])
     c = client()
     for _ in range(4):
@@ -64,7 +64,7 @@ def test_wrong_password_is_counted_and_locks_the_pair(office_db: OfficeDb) -> No
     assert "Stations" in _login(client(), "olga", PASSWORD)
 
 
-def test_the_lock_ends(office_db: OfficeDb) -> None:
+def test_the_lock_ends(console_db: OfficeDb) -> None:
     make_user("vera", ["viewers"])
     with override_settings(OFFICE_CONSOLE=ConsoleOptions(login_failure_limit=2,
                                                          login_lockout_s=1)):
@@ -75,7 +75,7 @@ def test_the_lock_ends(office_db: OfficeDb) -> None:
         assert "Stations" in _login(c, "vera", PASSWORD)
 
 
-def test_a_good_login_forgets_failures(office_db: OfficeDb) -> None:
+def test_a_good_login_forgets_failures(console_db: OfficeDb) -> None:
     make_user("vera", ["viewers"])
     c = client()
     for _ in range(4):
@@ -86,7 +86,7 @@ def test_a_good_login_forgets_failures(office_db: OfficeDb) -> None:
         assert "Too many" not in _login(c, "vera", "wrong")
 
 
-def test_a_disabled_user_cannot_log_in_and_is_logged_out(office_db: OfficeDb) -> None:
+def test_a_disabled_user_cannot_log_in_and_is_logged_out(console_db: OfficeDb) -> None:
     from office.access import accounts
 
     make_user("vera", ["viewers"])
@@ -116,7 +116,7 @@ def test_security_settings() -> None:
         build_settings(Path("/x"), "", secret_key="")
 
 
-def test_responses_deny_framing(office_db: OfficeDb) -> None:
+def test_responses_deny_framing(console_db: OfficeDb) -> None:
     assert client().get("/login/")["X-Frame-Options"] == "DENY"
 
 

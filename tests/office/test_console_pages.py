@@ -11,7 +11,6 @@ from django.test import override_settings
 
 from office.access.models import AuditEntry
 from office.cards.models import CardMasterCard, CardMasterVersion
-from tests.office.conftest import OfficeDb
 from tests.office.console_support import (
     FAST_HASHERS,
     add_card,
@@ -20,6 +19,7 @@ from tests.office.console_support import (
     make_user,
     sample_network,
 )
+from tests.office_fixtures import OfficeDb
 
 PAGES = {
     "/stations/": "stations.view",
@@ -39,9 +39,9 @@ def fast_hashing() -> Iterator[None]:
 
 
 @pytest.fixture
-def network(office_db: OfficeDb) -> OfficeDb:
+def network(console_db: OfficeDb) -> OfficeDb:
     sample_network()
-    return office_db
+    return console_db
 
 
 def test_every_page_needs_a_login(network: OfficeDb) -> None:
@@ -194,7 +194,7 @@ def _currency(code: str, decimals: int) -> object:
     return ConsoleOptions(currency=code, currency_decimals=decimals)
 
 
-def test_sales_are_paginated(office_db: OfficeDb) -> None:
+def test_sales_are_paginated(console_db: OfficeDb) -> None:
     from tests.office.console_support import add_sale
 
     for seq in range(1, 121):
@@ -235,7 +235,7 @@ def test_russian(network: OfficeDb) -> None:
         assert "Вход" in client().get("/login/").content.decode()
 
 
-def test_cards_not_shown_have_no_block_button_when_blocked(office_db: OfficeDb) -> None:
+def test_cards_not_shown_have_no_block_button_when_blocked(console_db: OfficeDb) -> None:
     add_card("B-1", status="blocked")
     page = logged_in(make_user("olga", ["operators"])).get("/cards/").content.decode()
     assert 'name="unblock"' in page and 'name="block"' not in page

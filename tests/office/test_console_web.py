@@ -4,6 +4,7 @@ our error pages (never Django's debug page), only the allowed host names."""
 from __future__ import annotations
 
 import http.client
+import stat
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -11,23 +12,27 @@ from pathlib import Path
 
 import pytest
 
-from office.access.secret import ensure_secret_key
+from office.access.secret import secret_key_path
 from tests.office.web_server import ROOT, WebServer
+from tests.office_fixtures import set_office_database
+from tests.support import fc
 
 
-def _config(tmp_path: Path, data_dir: Path, extra: str = "") -> Path:
+def _config(tmp_path: Path, data_dir: Path, database: str) -> Path:
+    """config.toml for an office in ``data_dir`` on ``database``, initialized."""
     path = tmp_path / "config.toml"
     text = (ROOT / "config.toml").read_text().replace(
         'data_dir = "var/office"', f'data_dir = "{data_dir}"')
-    path.write_text(text.replace("web_workers = 2", "web_workers = 1") + extra)
+    path.write_text(text.replace("web_workers = 2", "web_workers = 1"))
+    set_office_database(path, database)
+    fc(path, "office", "init")
     return path
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[WebServer]:
+def web(tmp_path: Path, office_database: str) -> Iterator[WebServer]:
     data_dir = tmp_path / "office"
-    ensure_secret_key(data_dir)
-    server = WebServer(_config(tmp_path, data_dir), tmp_path / "web.log")
+    server = WebServer(_config(tmp_path, data_dir, office_database), tmp_path / "web.log")
     try:
         server.wait_ready()
         yield server
@@ -68,12 +73,18 @@ def test_office_web_refuses_other_host_names(web: WebServer) -> None:
     conn.close()
 
 
-def test_office_web_without_secret_key_is_one_sentence(tmp_path: Path) -> None:
-    server = WebServer(_config(tmp_path, tmp_path / "office"), tmp_path / "web.log")
-    try:
-        server.process.wait(30)
-    finally:
-        server.stop()
-    text = server.log.read_text()
-    assert server.process.returncode != 0
-    assert "secret key" in text and "forecourt office init" in text
+def test_office_web_needs_the_secret_key_of_office_init(tmp_path: Path) -> None:
+    data_dir = tmp_path / "office"
+    config = _config(tmp_path, data_dir, "")
+    key = secret_key_path(data_dir)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600  # made by office init
+    key.chmod(0o640)
+    text = fc(config, "office", "web", check=False).stderr
+    assert "readable by others" in text and len(text.strip().splitlines()) == 1
+    key.unlink()
+    result = fc(config, "office", "web", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"Error: the console's secret key {key} is missing; run "
+                                     "'forecourt office init'")
+    assert "made the web console's secret key" in fc(config, "office", "init").stdout
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600

@@ -6,19 +6,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import forecourt_exe
 
-# Until the office group mounts ``web`` (office/cli.py), the command is run directly.
-_RUN = ("import sys; from pathlib import Path; from core.config import load_config_file; "
-        "from office.cli_web import office_web; "
-        "office_web.main(sys.argv[2:], prog_name='forecourt office web', "
-        "obj={'config': load_config_file(Path(sys.argv[1]))})")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -37,7 +32,8 @@ class WebServer:
         self.log = log
         self._log_file = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _RUN, str(config), "--bind", f"127.0.0.1:{self.port}"],
+            [forecourt_exe(), "--config", str(config), "office", "web", "--bind",
+             f"127.0.0.1:{self.port}"],
             stdout=self._log_file, stderr=subprocess.STDOUT, cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
 
