@@ -350,6 +350,24 @@ class OfficeConfig:
     #: Longest validity of a digital-card token (``office cards token --valid``): a
     #: token is a bearer credential, so a leaked screenshot must not work for months.
     token_max_valid: str = "24h"
+    #: The web console (``forecourt office web``): its default language (en, ru, tr,
+    #: vi; each user may switch), the address it listens on, its gunicorn workers, the
+    #: host names it answers to (empty: localhost, 127.0.0.1 and the bind address), and
+    #: TLS (both files set: HTTPS, secure cookies, HSTS for ``web_hsts`` if not 0s).
+    language: str = "en"
+    web_bind: str = "127.0.0.1:8000"
+    web_workers: int = 2
+    web_allowed_hosts: list[str] = field(default_factory=list)
+    web_cert_file: str = ""
+    web_key_file: str = ""
+    web_hsts: str = "0s"
+    #: A console session ends this long after login.
+    web_session_age: str = "8h"
+    #: ``login_failure_limit`` wrong passwords for one user name from one address
+    #: within ``login_failure_window`` lock that pair for ``login_lockout``.
+    login_failure_limit: int = 5
+    login_failure_window: str = "15m"
+    login_lockout: str = "15m"
 
     def validate(self) -> None:
         database = self.database.strip()
@@ -365,6 +383,34 @@ class OfficeConfig:
             raise ValueError(f"[office] token_max_valid {exc}") from None
         if seconds <= 0:
             raise ValueError("[office] token_max_valid must be longer than zero")
+        if self.language not in ("en", "ru", "tr", "vi"):
+            raise ValueError("[office] language must be en, ru, tr or vi")
+        host, sep, port = self.web_bind.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("[office] web_bind must be ADDRESS:PORT, like 127.0.0.1:8000 "
+                             "or [::1]:8000")
+        if not 1 <= self.web_workers <= 64:
+            raise ValueError("[office] web_workers must be 1-64")
+        if bool(self.web_cert_file) != bool(self.web_key_file):
+            raise ValueError("[office] web_cert_file and web_key_file go together (TLS): "
+                             "set both or neither")
+        if not 1 <= self.login_failure_limit <= 1000:
+            raise ValueError("[office] login_failure_limit must be 1-1000")
+        for name in ("web_hsts", "web_session_age", "login_failure_window", "login_lockout"):
+            try:
+                value = parse_duration(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"[office] {name} {exc}") from None
+            if value <= 0 and name != "web_hsts":
+                raise ValueError(f"[office] {name} must be longer than zero")
+
+    @property
+    def web_tls(self) -> bool:
+        return bool(self.web_cert_file)
+
+    def seconds(self, name: str) -> int:
+        """A duration key in seconds (``web_session_age``, ``login_lockout``, ...)."""
+        return parse_duration(getattr(self, name))
 
     @property
     def token_max_valid_s(self) -> int:
@@ -462,7 +508,11 @@ def _resolve(cfg: Config, base: Path) -> Config:
     key_file = cfg.cards.issuer_key_file
     if key_file and not Path(key_file).is_absolute():
         key_file = str(base / key_file)
+    def near(value: str) -> str:
+        return str(base / value) if value and not Path(value).is_absolute() else value
     return dataclasses.replace(
         cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock),
         cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file),
-        office=dataclasses.replace(cfg.office, data_dir=office_dir))
+        office=dataclasses.replace(cfg.office, data_dir=office_dir,
+                                   web_cert_file=near(cfg.office.web_cert_file),
+                                   web_key_file=near(cfg.office.web_key_file)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,7 @@ from typing import Any
 import click
 import structlog
 
-from cloud_sync import tokens, topics
-from cloud_sync.envelope import EVERYONE, OFFICE, seal
+from cloud_sync import tokens
 from core.clikit import actor, cfg, emit, json_option
 from core.config import DurationTooLong, parse_duration
 from core.display import ago, litres, vehicle_note
@@ -20,6 +18,10 @@ from core.errors import KeyFileError
 from core.inputs import COUNT, check_args, check_station_id
 from core.keys import parse_public_text, public_text
 from core.timefmt import iso, utc_now
+from office.access import audit
+from office.access.audit import cli_actor
+from office.access.secret import secret_key_path
+from office.cards import actions as card_actions
 from office.cards import master as card_master
 from office.ledger.queries import list_sales, station_overview
 from office.store import describe, init_office, load_office_key, open_office
@@ -37,8 +39,12 @@ def office() -> None:
 def office_init(ctx: click.Context) -> None:
     """Create the head-office data directory, its store and its Ed25519 signing key."""
     data_dir = cfg(ctx).office.data_dir
+    had_secret = secret_key_path(data_dir).exists()
     applied, pub = init_office(cfg(ctx))
     if not applied and pub is None:
+        if not had_secret:
+            click.echo(f"made the web console's secret key {secret_key_path(data_dir)}")
+            return
         click.echo(f"head office already initialized in {data_dir}; nothing changed")
         return
     click.echo(f"initialized the head office in {data_dir}")
@@ -100,6 +106,10 @@ def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> 
                          "VALUES (?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET "
                          "public_key = excluded.public_key", (station_id, public_key,
                                                               iso(utc_now())))
+            audit.record(action="station.rekey" if old else "station.add",
+                         object_kind="station", object_id=station_id,
+                         old={"public_key": old["public_key"]} if old else None,
+                         new={"public_key": public_key}, **_who())
     finally:
         conn.close()
     click.echo(f"station {station_id} {'re-keyed' if old else 'enrolled'}")
@@ -199,27 +209,16 @@ def office_cards() -> None:
     """Card master data and digital cards."""
 
 
-def _announce(ctx: click.Context, conn: Any, version: int) -> None:
-    """Publish a new version to every station now (if the broker answers)."""
-    config = cfg(ctx)
-    if not config.mqtt.enabled:
-        click.echo("  ([mqtt] is off: stations get it when they next sync)")
-        return
-    from cloud_sync.mqtt import MqttLink
+def _told(published: bool | None) -> None:
+    """Say whether the stations were sent a new version now."""
+    click.echo({True: "  sent to every station",
+                False: "  the broker did not answer: stations get it when they next sync",
+                None: "  ([mqtt] is off: stations get it when they next sync)"}[published])
 
-    key = load_office_key(config)
-    body = card_master.delta_of(conn, version)
-    link = MqttLink(config=config.mqtt, client_id=f"forecourt-office-cli-{os.getpid()}",
-                    subscriptions=[], on_message=lambda _t, _p: None)
-    link.start()
-    try:
-        sent = link.wait_connected(5) and link.publish(
-            topics.network_cards(config.mqtt.prefix),
-            seal("cards", OFFICE, EVERYONE, body, key), qos=1, timeout=5)
-    finally:
-        link.stop()
-    click.echo("  sent to every station" if sent else
-               "  the broker did not answer: stations get it when they next sync")
+
+def _who() -> dict[str, str]:
+    """The person and door of a CLI change, for the audit trail."""
+    return {"actor": cli_actor(actor()), "via": "cli"}
 
 
 @office_cards.command("import")
@@ -231,30 +230,23 @@ def office_cards_import(ctx: click.Context, file: Path) -> None:
         data = file.read_bytes()
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
-    conn = open_office(cfg(ctx))
-    try:
-        version, changes = card_master.import_file(conn, data, actor=actor())
-        if not changes:
-            click.echo(f"card master unchanged at version {version}")
-            return
-        click.echo(f"card master version {version}: {changes} changes")
-        _announce(ctx, conn, version)
-    finally:
-        conn.close()
+    change, changes = card_actions.import_cards(cfg(ctx), data, source=str(file), **_who())
+    if not change.changed:
+        click.echo(f"card master unchanged at version {change.version}")
+        return
+    click.echo(f"card master version {change.version}: {changes} changes")
+    _told(change.published)
 
 
 def _set_status(ctx: click.Context, card: str, status: str) -> None:
     check_args(f"office.cards.{'block' if status == 'blocked' else 'unblock'}", {"card": card})
-    conn = open_office(cfg(ctx))
-    try:
-        version, changed, card_id = card_master.set_status(conn, card, status, actor=actor())
-        if not changed:
-            click.echo(f"card {card_id} is already {status}; nothing changed")
-            return
-        click.echo(f"card {card_id} is now {status} (card master version {version})")
-        _announce(ctx, conn, version)
-    finally:
-        conn.close()
+    change = card_actions.change_status(cfg(ctx), card, status, **_who())
+    if not change.changed:
+        click.echo(f"card {change.card_id} is already {status}; nothing changed")
+        return
+    click.echo(f"card {change.card_id} is now {status} (card master version "
+               f"{change.version})")
+    _told(change.published)
 
 
 @office_cards.command("block")
@@ -279,16 +271,10 @@ def office_cards_unblock(ctx: click.Context, card: str) -> None:
 def office_cards_pin_reset(ctx: click.Context, card: str) -> None:
     """Unlock CARD's PIN at every station (a new card-master version, recorded with you)."""
     check_args("office.cards.pin_reset", {"card": card})
-    who = actor()
-    conn = open_office(cfg(ctx))
-    try:
-        card_id, version = card_master.pin_reset(conn, card, actor=who)
-        log.info("office.pin_reset", card_id=card_id, version=version, actor=who)
-        click.echo(f"PIN of card {card_id} reset (card master version {version}): every "
-                   "station counts wrong PINs from zero once it has this version")
-        _announce(ctx, conn, version)
-    finally:
-        conn.close()
+    card_id, change = card_actions.reset_pin(cfg(ctx), card, **_who())
+    click.echo(f"PIN of card {card_id} reset (card master version {change.version}): every "
+               "station counts wrong PINs from zero once it has this version")
+    _told(change.published)
 
 
 @office_cards.command("token")
@@ -333,10 +319,13 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
         click.echo(f"QR code written to {png}", err=True)
 
 
-def _add_flash() -> None:
+def _add_commands() -> None:
     from office.cli_flash import office_flash
+    from office.cli_users import office_groups, office_users
+    from office.cli_web import office_web
 
-    office.add_command(office_flash)
+    for command in (office_flash, office_users, office_groups, office_web):
+        office.add_command(command)
 
 
-_add_flash()
+_add_commands()

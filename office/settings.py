@@ -18,6 +18,7 @@ import copy
 import importlib.util
 import threading
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -33,7 +34,27 @@ SQLITE_INIT_COMMAND = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA 
 
 LANGUAGES = [("en", "English"), ("ru", "Русский"), ("tr", "Türkçe"), ("vi", "Tiếng Việt")]
 
-OFFICE_APPS = ["office.ledger", "office.cards", "office.access"]
+OFFICE_APPS = ["office.ledger", "office.cards", "office.access", "office.console"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsoleOptions:
+    """What the web console takes from ``[office]`` besides the database and language.
+
+    ``currency``/``currency_decimals``: how money is shown (the office uses ``[station]
+    currency`` as its CLI does). The failed-login limit: ``login_failure_limit`` wrong
+    passwords for one username from one address within ``login_failure_window_s`` lock
+    that pair for ``login_lockout_s``. ``session_age_s``: a session ends this long after
+    login. ``hsts_s``: the Strict-Transport-Security max-age sent over TLS (0: none).
+    """
+
+    currency: str = "RUB"
+    currency_decimals: int = 2
+    login_failure_limit: int = 5
+    login_failure_window_s: int = 900
+    login_lockout_s: int = 900
+    session_age_s: int = 8 * 3600
+    hsts_s: int = 0
 
 _PG_SCHEMES = ("postgresql", "postgres")
 # URL query keys that become Django's own keys; every other one is handed to libpq.
@@ -124,11 +145,14 @@ def _whitenoise_middleware() -> list[str]:
 def build_settings(data_dir: Path, database: str, *, secret_key: str, language: str = "en",
                    debug: bool = False, allowed_hosts: tuple[str, ...] = ("localhost",
                                                                           "127.0.0.1"),
-                   tls: bool = False) -> dict[str, Any]:
+                   tls: bool = False, console: ConsoleOptions | None = None
+                   ) -> dict[str, Any]:
     """Everything Django needs, as keyword arguments for ``settings.configure``.
 
     ``tls``: the console is served over HTTPS, so session and CSRF cookies are marked
-    secure. Django's own logging setup is off (``LOGGING_CONFIG=None``): the office logs
+    secure (and HSTS is sent when ``console.hsts_s`` says so). DEBUG stays off unless a
+    caller asks (no caller in forecourt does): a 404 or 500 is the console's own page.
+    Django's own logging setup is off (``LOGGING_CONFIG=None``): the office logs
     through structlog like the station, and Django must not replace that configuration.
     """
     if language not in {code for code, _ in LANGUAGES}:
@@ -136,6 +160,7 @@ def build_settings(data_dir: Path, database: str, *, secret_key: str, language: 
                          f"{', '.join(code for code, _ in LANGUAGES)}, not {language!r}")
     if not secret_key:
         raise ValueError("the office's secret key is empty; 'forecourt office init' makes one")
+    console = console or ConsoleOptions()
     return {
         "DEBUG": debug,
         "SECRET_KEY": secret_key,
@@ -169,6 +194,7 @@ def build_settings(data_dir: Path, database: str, *, secret_key: str, language: 
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "office.console.context.console",
             ]},
         }],
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
@@ -179,10 +205,35 @@ def build_settings(data_dir: Path, database: str, *, secret_key: str, language: 
         "LANGUAGES": LANGUAGES,
         "LOCALE_PATHS": [str(PACKAGE_DIR / "locale")],
         "STATIC_URL": "static/",
-        "STATIC_ROOT": str(data_dir / "static"),
+        # No collectstatic: whitenoise serves the apps' static folders (USE_FINDERS).
+        "STATIC_ROOT": None,
         "SESSION_COOKIE_SECURE": tls,
         "CSRF_COOKIE_SECURE": tls,
         "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_AGE": console.session_age_s,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_HTTPONLY": True,
+        "X_FRAME_OPTIONS": "DENY",
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "SECURE_REFERRER_POLICY": "same-origin",
+        "SECURE_HSTS_SECONDS": console.hsts_s if tls else 0,
+        "ROOT_URLCONF": "office.console.urls",
+        "LOGIN_URL": "console:login",
+        "LOGIN_REDIRECT_URL": "console:home",
+        "LOGOUT_REDIRECT_URL": "console:login",
+        # whitenoise serves the apps' static folders straight from the package: no
+        # collectstatic step, no web server in front.
+        "WHITENOISE_USE_FINDERS": True,
+        "WHITENOISE_AUTOREFRESH": False,
+        "AUTH_PASSWORD_VALIDATORS": [
+            {"NAME": "django.contrib.auth.password_validation."
+                     "UserAttributeSimilarityValidator"},
+            {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+             "OPTIONS": {"min_length": 10}},
+            {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+            {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+        ],
+        "OFFICE_CONSOLE": console,
         "LOGGING_CONFIG": None,
     }
 
@@ -193,7 +244,7 @@ _configured_with: dict[str, Any] | None = None
 
 def configure(data_dir: Path, database: str, *, secret_key: str, language: str = "en",
               debug: bool = False, allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
-              tls: bool = False) -> None:
+              tls: bool = False, console: ConsoleOptions | None = None) -> None:
     """Configure Django and run ``django.setup()``, once per process.
 
     Calling it again with the same values does nothing (so every entry point may call
@@ -202,7 +253,8 @@ def configure(data_dir: Path, database: str, *, secret_key: str, language: str =
     """
     global _configured_with  # noqa: PLW0603 - one Django per process
     wanted = build_settings(data_dir, database, secret_key=secret_key, language=language,
-                            debug=debug, allowed_hosts=allowed_hosts, tls=tls)
+                            debug=debug, allowed_hosts=allowed_hosts, tls=tls,
+                            console=console)
     with _configure_lock:
         if _configured_with is not None:
             if wanted != _configured_with:

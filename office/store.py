@@ -19,6 +19,7 @@ Django for every app of the office (ledger, card master, access, console) alike.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -54,15 +55,21 @@ def office_config(config: Config | OfficeConfig) -> OfficeConfig:
     return config.office if isinstance(config, Config) else config
 
 
-def django_secret_key(office: OfficeConfig) -> str:  # noqa: ARG001 - see below
+def django_secret_key(office: OfficeConfig) -> str:
     """The secret key Django is configured with when an office process opens its store.
 
-    The web console signs sessions and CSRF tokens with it: its ``office init`` step
-    makes the real key in the data directory (mode 0600) and this function is where it
-    is read. Until then nothing of the office signs anything with Django's key (the
-    office's own signatures use office_key.pem), so a fixed value serves.
+    The web console signs sessions and CSRF tokens with it: ``office init`` makes it in
+    the data directory (mode 0600; office.access.secret), and ``office web`` refuses to
+    serve without it. A command that opens the store before that file exists (an office
+    from before the console, until ``office init`` runs again) signs nothing with
+    Django's key, so it gets a random one for this process alone; there is no built-in
+    key. A key file readable by others is refused either way.
     """
-    return "forecourt-office-without-console-" + "0" * 32
+    from office.access.secret import load_secret_key, secret_key_path
+
+    if secret_key_path(office.data_dir).exists():
+        return load_secret_key(office.data_dir)
+    return secrets.token_urlsafe(48)
 
 
 @contextmanager
@@ -317,11 +324,15 @@ def init_office(config: Config | OfficeConfig) -> tuple[list[str], str | None]:
     The key's public half is recorded in the store when the key is made; a missing or
     foreign key next to a store that has an identity or data is refused, never made
     anew (every station pins the office key). A foreign database is never migrated.
-    (The web console's secret key joins here: ``django_secret_key``.)
+    The web console's secret key (``secret_key``, mode 0600) is made here too, also for
+    an office initialized before the console existed.
     """
+    from office.access.secret import ensure_secret_key
+
     office = office_config(config)
     data_dir = office.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    ensure_secret_key(data_dir)
     conn = OfficeConnection(office)
     state = _state(conn)
     if state == "foreign":

@@ -13,11 +13,13 @@ cd "$(dirname "$0")/.."
 # it, else exFAT through FUSE). For the head office: postgresql (every office test runs
 # on SQLite and on the local PostgreSQL server), chromium (the console's browser tests
 # drive Debian's build through Playwright; Playwright's own browsers are never
-# downloaded) and chromium-driver (the same browser for Selenium's chromedriver, should a
-# test need WebDriver).
+# downloaded), chromium-driver (the same browser for Selenium's chromedriver, should a
+# test need WebDriver) and gettext (xgettext and msgfmt: Django's makemessages and
+# compilemessages for the console's translations; the compiled .mo files are committed,
+# so running the office does not need it).
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev
               pcscd vsmartcard-vpcd mosquitto openssl dosfstools exfatprogs exfat-fuse
-              postgresql chromium chromium-driver)
+              postgresql chromium chromium-driver gettext)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-VIAS = ("console", "cli", "sync")
+from office.access.audit import VIAS
 
 
 class AuditEntry(models.Model):
@@ -30,10 +30,43 @@ class AuditEntry(models.Model):
 
     class Meta:
         db_table = "audit_entries"
+        permissions = (("export_auditentry", "Can print/export the audit trail"),)
         constraints = (
             models.CheckConstraint(condition=Q(via__in=list(VIAS)), name="audit_entries_via"),
         )
         indexes = (
             models.Index(fields=["at"], name="audit_entries_at"),
             models.Index(fields=["object_kind", "object_id"], name="audit_entries_object"),
+        )
+
+
+class LoginFailure(models.Model):
+    """One wrong password for a username from an address (kept for the failure window)."""
+
+    id = models.BigAutoField(primary_key=True)
+    username = models.TextField()
+    address = models.TextField()
+    at = models.DateTimeField()
+
+    class Meta:
+        db_table = "login_failures"
+        default_permissions = ()
+        indexes = (
+            models.Index(fields=["username", "address", "at"], name="login_failures_pair"),
+        )
+
+
+class LoginLock(models.Model):
+    """A username + address pair that may not log in until ``until`` (too many failures)."""
+
+    id = models.BigAutoField(primary_key=True)
+    username = models.TextField()
+    address = models.TextField()
+    until = models.DateTimeField()
+
+    class Meta:
+        db_table = "login_locks"
+        default_permissions = ()
+        constraints = (
+            models.UniqueConstraint(fields=["username", "address"], name="login_locks_pair"),
         )

@@ -30,6 +30,7 @@ class CardMasterCard(models.Model):
 
     class Meta:
         db_table = "cm_cards"
+        permissions = (("export_cardmastercard", "Can print/export the card master"),)
 
 
 class StopListEntry(models.Model):

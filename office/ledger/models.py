@@ -60,6 +60,7 @@ class Sale(models.Model):
 
     class Meta:
         db_table = "sales"
+        permissions = (("export_sale", "Can print/export sales"),)
         constraints = (
             models.CheckConstraint(condition=Q(via__in=["mqtt", "flash"]), name="sales_via"),
         )

@@ -1,0 +1,45 @@
+"""The default groups: viewers, operators, accountants, administrators.
+
+Django makes permissions after all migrations ran (``post_migrate``); the groups need
+them now, so this migration makes the content types and permissions of every app first
+(``create_permissions`` does nothing for those that exist). A group that exists already
+keeps its rights: an office may have changed them.
+"""
+
+from typing import Any
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+from office.access.rights import DEFAULT_GROUPS, permission_objects
+
+
+def make_groups(apps: Any, schema_editor: Any) -> None:  # noqa: ARG001
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+    group = apps.get_model("auth", "Group")
+    for name, rights in DEFAULT_GROUPS.items():
+        made, created = group.objects.get_or_create(name=name)
+        if created:
+            made.permissions.set(permission_objects(apps, rights))
+
+
+def remove_groups(apps: Any, schema_editor: Any) -> None:  # noqa: ARG001
+    apps.get_model("auth", "Group").objects.filter(name__in=list(DEFAULT_GROUPS)).delete()
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("access", "0002_login_limits"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("ledger", "0003_export_right"),
+        ("cards", "0002_export_right"),
+    ]
+
+    operations = [
+        migrations.RunPython(make_groups, remove_groups),
+    ]

@@ -1,0 +1,1 @@
+"""The web console: head-office staff's pages (``forecourt office web``)."""

@@ -1,0 +1,106 @@
+"""The console in a real browser (Debian's chromium through Playwright) against a live
+``forecourt office web``, with a real station daemon, ``forecourt office serve`` and a
+mosquitto the test starts: log in, see the station come online, block a card with the
+console's button, and see the station refuse that card.
+
+``FORECOURT_SCREENSHOTS=DIR`` keeps a screenshot of each step in DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser import launch_chromium
+from tests.conftest import forecourt_exe
+from tests.network_fixtures import CARD, Broker
+from tests.office.console_support import PASSWORD
+from tests.office.web_server import WebServer
+from tests.support import fc, fc_json, start_daemon, stop_daemon, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _shot(page: Page, name: str) -> None:
+    folder = os.environ.get("FORECOURT_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def web(network: Path, tmp_path: Path) -> Iterator[WebServer]:
+    server = WebServer(network, tmp_path / "web.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def _authorize(config: Path, pump: int) -> dict[str, object]:
+    """One authorization at the station; an approved one is cancelled again at once."""
+    result: dict[str, object] = fc_json(config, "sale", "authorize", "--card", CARD,
+                                        "--pump", str(pump))
+    if result.get("approved"):
+        fc(config, "sale", "cancel", str(result["sale_id"]))
+    return result
+
+
+def test_block_a_card_in_the_browser_and_the_station_refuses_it(
+        network: Path, broker: Broker, card_store: Path, office: subprocess.Popen[str],
+        web: WebServer, office_database: str) -> None:
+    started = time.monotonic()
+    fc(network, "office", "cards", "import", str(card_store))
+    subprocess.run([forecourt_exe(), "--config", str(network), "office", "users", "add",
+                    "anna", "--group", "operators", "--password-stdin"],
+                   input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+    station = start_daemon(network)
+    try:
+        with launch_chromium() as browser:
+            page = browser.new_context(locale="en-US").new_page()
+            page.goto(web.url + "/")
+            page.fill("input[name=username]", "anna")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("form.login button[type=submit]")
+            page.wait_for_url("**/stations/")
+            _shot(page, "1-stations")
+
+            def online() -> bool:
+                page.goto(web.url + "/stations/")
+                state = page.locator("tr[data-station='S-001'] td.state").inner_text()
+                return state.strip() == "online"
+
+            wait_for(online, "the console to show S-001 online", timeout=60)
+            _shot(page, "2-online")
+            wait_for(lambda: fc_json(network, "status")["card_store_version"] == 17,
+                     "the station to sync to the office's card master")
+            assert _authorize(network, 3)["approved"]
+
+            page.goto(f"{web.url}/cards/?q={CARD}")
+            page.click(f"tr[data-card='{CARD}'] button[name=block]")
+            message = page.locator("ul.messages li").inner_text()
+            assert f"Card {CARD} is now blocked (card master version 18)" in message
+            assert "Sent to every station" in message
+            assert page.locator(f"tr[data-card='{CARD}'] td.status").inner_text() == "blocked"
+            _shot(page, "3-blocked")
+
+            wait_for(lambda: _authorize(network, 4).get("reason") == "card_blocked",
+                     "the station to refuse the blocked card", timeout=30)
+            assert fc_json(network, "status")["card_store_version"] == 18
+
+            page.goto(f"{web.url}/audit/?action=card.block")
+            row = page.locator("table tbody tr").first.inner_text()
+            assert "anna" in row and "console" in row and "status: active" in row \
+                and "status: blocked" in row
+            _shot(page, "4-audit")
+    finally:
+        stop_daemon(station)
+    print(f"browser test on {'PostgreSQL' if office_database else 'SQLite'}: "
+          f"{time.monotonic() - started:.1f} s")
