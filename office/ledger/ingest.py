@@ -79,10 +79,15 @@ class IngestResult:
 
 
 class _Refused(Exception):
-    """A batch refused as a whole; ``reason`` is the quarantine reason."""
+    """A batch refused as a whole; ``reason`` is the quarantine reason.
+
+    ``detail`` may quote the hostile input (a field name, a value): it is kept printable,
+    so it can be stored (PostgreSQL's text holds no NUL), logged and shown as one line.
+    """
 
     def __init__(self, reason: str, detail: str, problem: tuple[str, int, int] | None = None
                  ) -> None:
+        detail = wire.printable(detail, max_len=1000)
         super().__init__(detail)
         self.reason = reason
         self.detail = detail

@@ -43,7 +43,10 @@ MAX_SUMMARY = 1024 * 1024
 
 
 def _log_transfer(conn: OfficeConnection, **row: Any) -> None:
-    """One row of ``flash_transfers`` (what ``forecourt office stations`` reports)."""
+    """One row of ``flash_transfers`` (what ``forecourt office stations`` reports); its
+    detail kept printable (it may quote a hostile bundle; PostgreSQL's text holds no NUL)."""
+    if isinstance(row.get("detail"), str):
+        row["detail"] = wire.printable(row["detail"], max_len=1000)
     conn.execute(f"INSERT INTO flash_transfers ({', '.join(row)}) "
                  f"VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 

@@ -227,3 +227,18 @@ def test_a_sale_at_the_bounds_is_stored_both_ways(
     by_mqtt, by_flash = both_ways(office_template, rows)
     assert by_mqtt.quarantined is None and by_flash.quarantined is None
     assert by_mqtt.stored == by_flash.stored == len(rows)
+
+
+@pytest.mark.parametrize("name", ["\x00", "a\x00b", "\x1b[2J"])
+def test_a_field_named_with_control_characters_is_quarantined_both_ways(
+        journal_rows: list[dict[str, Any]], office_template: OfficeConnection, name: str) -> None:
+    """Found by the parity test on PostgreSQL: the quarantine's detail quoted the field
+    name raw, and PostgreSQL's text cannot hold a NUL, so the batch raised instead of
+    being quarantined. The detail is stored printable on both databases."""
+    rows = copy.deepcopy(journal_rows)
+    rows[0][name] = 1
+    by_mqtt, by_flash = both_ways(office_template, rows)
+    assert by_mqtt.quarantined == by_flash.quarantined == "malformed"
+    assert by_mqtt.detail == by_flash.detail
+    assert "\x00" not in by_mqtt.detail and "\x1b" not in by_mqtt.detail
+    assert by_mqtt.stored == by_flash.stored == 0
