@@ -1,20 +1,9 @@
-"""Card-store deltas: the operations that take the station from version N to M.
+"""Applying card-store deltas to the station's store, in one transaction.
 
-A delta is a list of operations, applied in one transaction together with the new
-version (docs/mqtt.md, "cards" body):
-
-- ``card`` with ``card`` (a card object of the snapshot format): insert or replace the
-  card with its limits, wallets and usage;
-- ``card_delete`` with ``card_id``; ``product`` with ``product`` (``{code, name,
-  unit_price}``); ``product_delete`` with ``code``;
-- ``stop_add`` / ``stop_remove`` with ``identifier``;
-- ``usage`` with ``card_id``, ``rev``, ``station_seqs`` (station id -> the last seq of
-  that station counted) and ``usage`` (entries of the snapshot format): network-wide
-  use of the card in the current periods; not a card-store version of its own.
-
-Every operation is validated before anything is written; a bad one refuses the
-whole delta with a :class:`~core.errors.CardStoreFormatError` naming it. The format and
-its parser are ``core.formats.deltas``; this module applies a parsed delta.
+The operations and their parser are ``core.formats.deltas`` (docs/mqtt.md, "cards"
+body); a parsed delta is applied here, with the checks that need the store (an
+identifier another card still holds, a product a card names) refusing the whole delta
+with a :class:`~core.errors.CardStoreFormatError` naming it.
 """
 
 from __future__ import annotations
