@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh) and run the station on embedded defaults: a fresh data
 # directory, `forecourt init`, the sample card store, two simulated DART pumps on a
-# pseudo-terminal, the daemon, and sales through it, printing what happened.
+# pseudo-terminal, the daemon, and sales through it, printing what happened; then a
+# flash-drive round trip with a head office on the same desk and its web console.
 # Leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -129,6 +130,31 @@ printf '\x00' | dd of="$WORK/tampered.fcb" bs=1 conv=notrunc status=none \
     seek=$(( $(stat -c %s "$WORK/tampered.fcb") - 100 ))
 fc office flash import "$WORK/tampered.fcb" || true
 fc status
+
+say "the head office's web console: a first administrator (no default password), then"
+say "forecourt office web (gunicorn) serving its login page"
+echo "demo-console-$(date +%s)-pass" | "$FC" office users add admin --admin --password-stdin
+WEB_PORT=$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$FC" office web --bind "127.0.0.1:$WEB_PORT" > "$WORK/web.log" 2>&1 &
+WEB=$!
+trap 'kill -TERM $DAEMON $SIM $WEB 2>/dev/null || true' EXIT
+"$ROOT/.venv/bin/python" - "$WEB_PORT" <<'PY'
+import re, sys, time, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/login/"
+for _ in range(100):
+    try:
+        page = urllib.request.urlopen(url, timeout=2).read().decode()
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit(f"the console did not answer at {url}")
+title = re.search(r"<title>(.*?)</title>", page, re.S)
+print(f"GET {url} -> 200, {title.group(1).strip() if title else 'a page'}")
+PY
+kill -TERM $WEB
+wait $WEB || true
+echo
 
 kill -TERM $DAEMON
 wait $DAEMON || true
