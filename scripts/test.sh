@@ -5,9 +5,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/mypy
-# The layer contract (cli -> edge | office -> cloud_sync -> offline_db | drivers -> core),
-# once pyproject.toml carries it.
-if grep -q '^\[tool\.importlinter\]' pyproject.toml; then
-    .venv/bin/lint-imports --no-cache
-fi
-.venv/bin/python -m pytest "$@"
+# The layer contract (cli -> edge | office -> cloud_sync -> offline_db | drivers -> core)
+# and no office extras below office/ (pyproject.toml, [tool.importlinter]).
+.venv/bin/lint-imports --no-cache
+# Four workers, a test file each at a time (a file's tests share their fixtures): most
+# tests wait on daemons, brokers and databases, so four fit two cores. Every office test
+# runs on SQLite and on PostgreSQL. Arguments are pytest's (e.g. -n 0 for one process).
+.venv/bin/python -m pytest -n 4 --dist loadfile "$@"
