@@ -312,9 +312,13 @@ def test_network_use_reaches_a_station_synced_only_by_flash(desk: Desk, tmp_path
     card_master.import_file(desk.office, card_store(desk.root, extra=[LIMITED_CARD])
                             .read_bytes(), actor="test")  # the office knows the limit
     other = Desk(tmp_path / "second", "S-002", office_of=desk)
-    # The next morning: a clock set back behind the card data's freshness mark would
-    # make the data stale (issue 10 #2), which is not what this test is about.
-    morning = (desk.clock.now + timedelta(days=1)).replace(hour=9, minute=0)
+    # The first 09:00 ahead, so both fills fall in one day: a clock set back behind the
+    # card data's freshness mark would make the data stale (issue 10 #2), and so would a
+    # morning more than [offline] max_data_age (24 h) after the import; neither is what
+    # this test is about. (A fixed "next day at 09:00" was 33 h ahead at 00:40 UTC.)
+    morning = desk.clock.now.replace(hour=9, minute=0, second=0, microsecond=0)
+    if morning <= desk.clock.now:
+        morning += timedelta(days=1)
     desk.clock.now = other.clock.now = morning
     try:
         auth = other.station.authorize(card=LIMITED, pump=1, product="AI95", volume_ml=40000,
