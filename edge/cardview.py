@@ -109,10 +109,11 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
     rules = json.loads(row["rules"])
     # Wallet balances are as of the card store's own mark; usage figures may be newer,
     # per card, when the office has sent the card's network-wide usage since.
-    wallet_as_of = (state or StoreState.load(conn)).usage_as_of_seq
+    store_mark = (state or StoreState.load(conn)).usage_as_of_seq
     per_card = conn.execute("SELECT as_of_seq FROM card_usage_as_of WHERE card_id = ?",
                             (card_id,)).fetchone()
-    as_of = per_card[0] if per_card is not None else wallet_as_of
+    as_of = per_card[0] if per_card is not None else store_mark
+    wallet_as_of = store.wallets_as_of(conn, card_id, store_mark)
     tz, week_start = config.station.tz, config.station.week_start_index
     limits = tuple(Limit(r["period"], r["unit"], r["value"], _set(r["products"]))
                    for r in store.card_limits(conn, card_id))
@@ -125,8 +126,8 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
         since = min(period_start_utc(p, now, tz, week_start) for p in periods)
         sales = tuple(UsedSale(r["product"], parse_iso(r["completed_at"]), r["volume_ml"],
                                r["amount"])
-                      for r in store.local_sales(conn, card_id, since=iso(since),
-                                                 as_of_seq=as_of))
+                      for r in store.local_sales(conn, [card_id, *rules.get("replaces", [])],
+                                                 since=iso(since), as_of_seq=as_of))
     office = tuple(OfficeUsage(r["period"], date.fromisoformat(r["period_start"]), r["product"],
                                r["volume_ml"], r["amount"], r["visits"])
                    for r in store.card_usage(conn, card_id))

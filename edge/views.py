@@ -80,8 +80,9 @@ def card_show(conn: sqlite3.Connection, config: Config, card: str, now: datetime
         visits.append({"period": v.period, "count": v.count, "used": used,
                        "held": total - used, "remaining": max(0, v.count - total)})
     held = store.wallets_held(conn, view.card_id)
-    wallets = [dict(w) for w in store.wallets_available(
-        conn, view.card_id, as_of_seq=int(get_state(conn, "usage_as_of_seq", "0") or 0))]
+    mark = store.wallets_as_of(conn, view.card_id,
+                               int(get_state(conn, "usage_as_of_seq", "0") or 0))
+    wallets = [dict(w) for w in store.wallets_available(conn, view.card_id, as_of_seq=mark)]
     for w in wallets:
         w.pop("card_id", None)
         w["held"] = held.get(w["wallet_id"], 0)

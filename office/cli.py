@@ -320,12 +320,17 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
 
 
 def _add_commands() -> None:
+    from office.cli_cards import register as register_cards
+    from office.cli_customers import office_customer_groups, office_customers, office_vehicles
     from office.cli_flash import office_flash
     from office.cli_users import office_groups, office_users
+    from office.cli_wallets import office_wallets
     from office.cli_web import office_web
 
-    for command in (office_flash, office_users, office_groups, office_web):
+    for command in (office_flash, office_users, office_groups, office_web, office_customers,
+                    office_vehicles, office_customer_groups, office_wallets):
         office.add_command(command)
+    register_cards(office_cards)
 
 
 _add_commands()

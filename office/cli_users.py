@@ -79,15 +79,15 @@ def users_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     click.echo(f"password of {name} changed")
 
 
-@office_users.command("groups")
+@office_users.command("roles")
 @click.argument("name")
-@click.option("--add", "add", multiple=True, metavar="GROUP", help="Add to this group.")
-@click.option("--remove", "remove", multiple=True, metavar="GROUP",
-              help="Take out of this group.")
+@click.option("--add", "add", multiple=True, metavar="ROLE", help="Give this role.")
+@click.option("--remove", "remove", multiple=True, metavar="ROLE",
+              help="Take this role away.")
 @click.pass_context
 def users_groups(ctx: click.Context, name: str, add: tuple[str, ...],
                  remove: tuple[str, ...]) -> None:
-    """Show user NAME's groups, or change them with --add and --remove."""
+    """Show user NAME's roles (staff groups), or change them with --add and --remove."""
     accounts = _accounts(ctx)
     old, new = accounts.change_groups(name, add=add, remove=remove, **_who())
     if (add or remove) and old == new:
@@ -129,9 +129,11 @@ def users_disable(ctx: click.Context, name: str) -> None:
         click.echo(f"user {name} is already disabled; nothing changed")
 
 
-@click.group("groups")
+@click.group("roles")
 def office_groups() -> None:
-    """Groups of console users and their rights (FEATURE.RIGHT, e.g. sales.export)."""
+    """Roles: groups of console users and their rights (FEATURE.RIGHT, e.g. sales.export).
+
+    (Customer groups are ``forecourt office groups``.)"""
 
 
 @office_groups.command("list")

@@ -129,6 +129,14 @@ def card_usage(conn: sqlite3.Connection, card_id: str) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM card_usage WHERE card_id = ?", (card_id,)).fetchall()
 
 
+def wallets_as_of(conn: sqlite3.Connection, card_id: str, store_mark: int) -> int:
+    """The last seq of this station the card's wallet balances include: the mark of the
+    usage update that brought them, else the card store's own (``store_mark``)."""
+    row = conn.execute("SELECT wallets_as_of_seq FROM card_usage_as_of WHERE card_id = ?",
+                       (card_id,)).fetchone()
+    return store_mark if row is None or row[0] is None else int(row[0])
+
+
 def wallets_available(conn: sqlite3.Connection, card_id: str, *, as_of_seq: int,
                       exclude_sale: str | None = None) -> list[dict[str, Any]]:
     """The card's wallets with ``available`` = balance - later debits - open holds."""
@@ -147,13 +155,15 @@ def wallets_available(conn: sqlite3.Connection, card_id: str, *, as_of_seq: int,
     return [dict(r) for r in rows]
 
 
-def local_sales(conn: sqlite3.Connection, card_id: str, *, since: str, as_of_seq: int
-                ) -> list[sqlite3.Row]:
-    """This station's sales of the card completed since ``since`` and after ``as_of_seq``."""
+def local_sales(conn: sqlite3.Connection, card_ids: list[str], *, since: str,
+                as_of_seq: int) -> list[sqlite3.Row]:
+    """This station's sales of the cards completed since ``since`` and after ``as_of_seq``
+    (a card and the cards it replaced: their use so far counts towards it)."""
+    marks = ",".join("?" * len(card_ids))
     return conn.execute(
         "SELECT product, completed_at, volume_ml, amount FROM journal "
-        "WHERE card_id = ? AND completed_at >= ? AND seq > ?",
-        (card_id, since, as_of_seq)).fetchall()
+        f"WHERE card_id IN ({marks}) AND completed_at >= ? AND seq > ?",
+        (*card_ids, since, as_of_seq)).fetchall()
 
 
 def last_odometer(conn: sqlite3.Connection, vehicle_id: str | None) -> int | None:

@@ -97,5 +97,12 @@ def _put_usage(conn: sqlite3.Connection, item: dict[str, Any], station_id: str) 
     conn.execute("DELETE FROM card_usage WHERE card_id = ?", (card_id,))
     conn.executemany("INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
                      usage_rows(card_id, item["usage"]))
-    conn.execute("INSERT OR REPLACE INTO card_usage_as_of VALUES (?, ?, ?)",
-                 (card_id, int(item["station_seqs"].get(station_id, 0)), item["rev"]))
+    mark = int(item["station_seqs"].get(station_id, 0))
+    wallets: dict[str, int] | None = item.get("wallets")
+    if wallets is not None:
+        for wallet_id, balance in sorted(wallets.items()):
+            conn.execute("UPDATE wallets SET balance = ? WHERE wallet_id = ? AND card_id = ?",
+                         (balance, wallet_id, card_id))
+    conn.execute("INSERT OR REPLACE INTO card_usage_as_of (card_id, as_of_seq, rev, "
+                 "wallets_as_of_seq) VALUES (?, ?, ?, ?)",
+                 (card_id, mark, item["rev"], mark if wallets is not None else None))

@@ -290,3 +290,15 @@ def m0009_journal_head(db: Database) -> None:
     db.execute("INSERT OR IGNORE INTO sync_state (key, value) SELECT 'last_receipt_hash', "
                "j.hash FROM sync_state s JOIN journal j ON j.seq = CAST(s.value AS INTEGER) "
                "WHERE s.key = 'last_receipt_seq'")
+
+
+@station_migrations(name="0010_wallets_as_of")
+def m0010_wallets_as_of(db: Database) -> None:
+    """Per card: which of this station's sales the office's wallet balances include.
+
+    NULL: the balances came with the card store's own mark (``usage_as_of_seq``);
+    set when a ``usage`` update brought the card's balances with its marks
+    (docs/card-store.md, "Wallets"): each station subtracts only its own later debits,
+    so a wallet spent at two stations is netted across the network.
+    """
+    db.execute("ALTER TABLE card_usage_as_of ADD COLUMN wallets_as_of_seq INTEGER")

@@ -10,7 +10,9 @@ version (docs/mqtt.md, "cards" body):
 - ``stop_add`` / ``stop_remove`` with ``identifier``;
 - ``usage`` with ``card_id``, ``rev``, ``station_seqs`` (station id -> the last seq of
   that station counted) and ``usage`` (entries of the snapshot format): network-wide
-  use of the card in the current periods; not a card-store version of its own.
+  use of the card in the current periods; optionally ``wallets`` (``[{wallet_id,
+  balance}]``), the card's wallet balances as of the same marks. Not a card-store
+  version of its own (though a version may carry one with its card operations).
 
 :func:`parse_ops` validates every operation before anything is written; a bad one
 refuses the whole delta with a :class:`~core.errors.CardStoreFormatError` naming it.
@@ -42,7 +44,8 @@ def parse_ops(raw: Any) -> list[Op]:
             out.append((op, parse_card(item["card"], f"{where}.card")))
         elif op == "product" and set(item) == {"op", "product"}:
             out.append((op, parse_product(item["product"], f"{where}.product")))
-        elif op == "usage" and set(item) == {"op", "card_id", "rev", "station_seqs", "usage"}:
+        elif op == "usage" and set(item) - {"wallets"} == {"op", "card_id", "rev",
+                                                            "station_seqs", "usage"}:
             out.append((op, _usage(item, where)))
         elif op in ("card_delete", "product_delete", "stop_add", "stop_remove"):
             key = {"card_delete": "card_id", "product_delete": "code"}.get(op, "identifier")
@@ -76,7 +79,28 @@ def _usage(item: dict[str, Any], where: str) -> dict[str, Any]:
         _check_int(seq, f"{where}.station_seqs.{B.safe_key(station)}", B.MAX_SEQ)
     entries = parse_card({"card_id": card_id, "kind": "rfid", "usage": item["usage"]},
                          f"{where}").usage
-    return {"card_id": card_id, "rev": rev, "station_seqs": seqs, "usage": entries}
+    out = {"card_id": card_id, "rev": rev, "station_seqs": seqs, "usage": entries}
+    if "wallets" in item:
+        out["wallets"] = _wallets(item["wallets"], f"{where}.wallets")
+    return out
+
+
+def _wallets(raw: Any, where: str) -> dict[str, int]:
+    """A usage update's wallet balances: wallet id -> balance (either sign, bounded)."""
+    if not isinstance(raw, list):
+        raise CardStoreFormatError(f"{where} must be a JSON array")
+    out: dict[str, int] = {}
+    for j, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) != {"wallet_id", "balance"} \
+                or not isinstance(item["wallet_id"], str) or not item["wallet_id"]:
+            raise CardStoreFormatError(f"{where}[{j}] must be an object with a wallet_id "
+                                       "and a balance")
+        _check_text(item["wallet_id"], f"{where}[{j}].wallet_id")
+        problem = B.int_problem(item["balance"], -B.MAX_AMOUNT, B.MAX_AMOUNT, "")
+        if problem:
+            raise CardStoreFormatError(f"{where}[{j}].balance {problem}")
+        out[item["wallet_id"]] = item["balance"]
+    return out
 
 
 def _check_text(value: str, where: str) -> None:

@@ -79,7 +79,8 @@ class CardSpec:
     wallets: list[WalletSpec]
     usage: list[UsageSpec]
     #: Restrictions kept as one JSON document: visits, time_windows, stations,
-    #: station_groups, vehicle_binding, odometer_required, pin.
+    #: station_groups, vehicle_binding, odometer_required, pin; and ``replaces``, the
+    #: cards this one took over from (their sales count towards its limits).
     rules: dict[str, Any]
 
 
@@ -315,7 +316,8 @@ def _card(item: Any, where: str) -> CardSpec:
     obj = _Obj(item, where, {
         "card_id", "kind", "status", "pan", "rfid_uid", "token_id", "expires", "customer_id",
         "vehicle_id", "products", "limits", "wallets", "usage", "visits", "time_windows",
-        "stations", "station_groups", "vehicle_binding", "odometer_required", "pin"})
+        "stations", "station_groups", "vehicle_binding", "odometer_required", "pin",
+        "replaces"})
     limits = []
     for j, raw in enumerate(obj.get_list("limits")):
         lim = _Obj(raw, f"{where}.limits[{j}]", {"period", "unit", "value", "products"})
@@ -369,6 +371,11 @@ def _card(item: Any, where: str) -> CardSpec:
         values = obj.str_list(key)
         if values is not None:
             rules[key] = values
+    replaces = obj.str_list("replaces")
+    if replaces:
+        for j, replaced in enumerate(replaces):
+            _check_text(replaced, f"{obj.at('replaces')}[{j}]", printable=True)
+        rules["replaces"] = replaces  # reissue: their sales count towards this card
     for key in ("vehicle_binding", "odometer_required"):
         if obj.get_bool(key):
             rules[key] = True

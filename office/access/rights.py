@@ -7,9 +7,11 @@ in ``Meta.permissions``. ``FEATURE.RIGHT`` (``sales.export``, ``cards.change``) 
 the CLI and the docs name a right; :func:`perm` turns it into Django's
 ``app_label.codename``, which ``user.has_perm`` checks.
 
-The default groups (made by migration ``access.0003_default_groups``; a user may be in
-several): viewers see everything, operators also change cards, accountants also export,
-administrators may do everything.
+The default groups (made by migration ``access.0003_default_groups``, widened by
+``0004_customer_rights``; a user may be in several): viewers see everything, operators
+also add and change customers, vehicles and cards, accountants also export and top up
+wallets, administrators may do everything. Staff groups are called *roles* (``roles.*``
+rights, ``forecourt office roles``), so that *groups* are the customer groups.
 """
 
 from __future__ import annotations
@@ -41,16 +43,24 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("quarantine", "ledger", "quarantine", ("view",)),
     Feature("refused", "ledger", "refusedmessage", ("view",)),
     Feature("audit", "access", "auditentry", ("view", "export")),
+    Feature("customers", "customers", "customer", ("view", "add", "change", "delete",
+                                                    "export")),
+    Feature("vehicles", "customers", "vehicle", ("view", "add", "change", "delete", "export")),
+    Feature("groups", "customers", "customergroup", ("view", "add", "change", "delete",
+                                                     "export")),
+    Feature("wallets", "cards", "wallet", ("view", "add", "change", "export")),
     Feature("users", "auth", "user", ("view", "add", "change", "delete")),
-    Feature("groups", "auth", "group", ("view", "add", "change", "delete")),
+    Feature("roles", "auth", "group", ("view", "add", "change", "delete")),
 )}
 
 #: The groups every office starts with: name -> the FEATURE.RIGHT strings they hold.
 DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {
     "viewers": tuple(f"{f}.view" for f in FEATURES),
-    "operators": (*(f"{f}.view" for f in FEATURES), "cards.change"),
+    "operators": (*(f"{f}.view" for f in FEATURES), "cards.change", "cards.add",
+                  "customers.add", "customers.change", "vehicles.add", "vehicles.change"),
     "accountants": (*(f"{f}.view" for f in FEATURES),
-                    *(f"{f.name}.export" for f in FEATURES.values() if "export" in f.rights)),
+                    *(f"{f.name}.export" for f in FEATURES.values() if "export" in f.rights),
+                    "wallets.add", "wallets.change"),
     "administrators": tuple(f"{f.name}.{r}" for f in FEATURES.values() for r in f.rights),
 }
 

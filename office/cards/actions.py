@@ -24,7 +24,8 @@ from office.store import OfficeConnection, load_office_key, open_office
 
 log = structlog.get_logger(__name__)
 
-STATUS_ACTIONS = {"blocked": "card.block", "active": "card.unblock"}
+STATUS_ACTIONS = {"blocked": "card.block", "active": "card.unblock", "lost": "card.lost",
+                  "stolen": "card.stolen", "withdrawn": "card.withdraw"}
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,11 @@ def _version_actor(actor: str, via: str) -> str:
 
 def change_status(config: Config, card: str, status: str, *, actor: str, via: str
                   ) -> StatusChange:
-    """Block (``blocked``) or reactivate (``active``) ``card`` (card id, PAN, UID or token
-    id, however written). ``actor`` is the person (the console user, or the Unix user of
-    a CLI command), ``via`` ``console`` or ``cli``. An unknown card is a
-    :class:`CardMasterRefusal` (one sentence); a card already in that status changes
-    nothing and is not audited."""
+    """Block (``blocked``), reactivate (``active``), or mark lost, stolen or withdrawn
+    ``card`` (card id, PAN, UID or token id, however written). ``actor`` is the person
+    (the console user, or the Unix user of a CLI command), ``via`` ``console`` or
+    ``cli``. An unknown or replaced card is a :class:`CardMasterRefusal` (one sentence);
+    a card already in that status changes nothing and is not audited."""
     if status not in STATUS_ACTIONS:
         raise ValueError(f"status must be one of {', '.join(STATUS_ACTIONS)}, not {status!r}")
     conn = open_office(config)
@@ -66,8 +67,11 @@ def change_status(config: Config, card: str, status: str, *, actor: str, via: st
         db.lock_card_master()  # the status read here is the one set_status replaces
         before = card_master.find_card_doc(conn, card)
         old = str(before.get("status", "active")) if before else ""
+        if before is not None and before.get("status") == "replaced":
+            raise CardMasterRefusal(f"card {before['card_id']} was replaced by a newer card; "
+                                    "change the new card instead; nothing changed")
         version, changed, card_id = card_master.set_status(
-            conn, card, status, actor=_version_actor(actor, via))
+            conn, card, status, actor=_version_actor(actor, via), config=config)
         if changed:
             audit.record(actor=actor, via=via, action=STATUS_ACTIONS[status],
                          object_kind="card", object_id=card_id, old={"status": old},
@@ -86,7 +90,7 @@ def import_cards(config: Config, data: bytes, *, actor: str, via: str,
     with conn.atomic():
         db.lock_card_master()
         before = card_master.latest_version(conn)
-        version, changes = card_master.import_file(conn, data,
+        version, changes = card_master.import_file(conn, data, config=config, via=via,
                                                    actor=_version_actor(actor, via))
         if changes:
             audit.record(actor=actor, via=via, action="cards.import",
@@ -107,7 +111,8 @@ def reset_pin(config: Config, card: str, *, actor: str, via: str) -> tuple[str, 
         before = card_master.find_card_doc(conn, card)
         old_pin = before.get("pin") if before else None
         old = old_pin.get("reset") if isinstance(old_pin, dict) else None
-        card_id, version = card_master.pin_reset(conn, card, actor=_version_actor(actor, via))
+        card_id, version = card_master.pin_reset(conn, card, config=config,
+                                                   actor=_version_actor(actor, via))
         audit.record(actor=actor, via=via, action="card.pin_reset", object_kind="card",
                      object_id=card_id, old={"pin_reset": old},
                      new={"pin_reset": version}, detail=f"card master version {version}")

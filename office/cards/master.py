@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from core import identifiers
+from core.config import Config
 from core.errors import ForecourtError
 from core.formats.snapshot import FORMAT, CardSpec, parse_snapshot
 from core.freshness import check_expires_at
@@ -22,7 +23,6 @@ from office.store import OfficeConnection
 
 MAX_DELTA_VERSIONS = 500
 MESSAGE_VALID = timedelta(hours=24)
-EXTRA_KINDS = ("customer_groups", "customers", "vehicles")
 
 
 class CardMasterRefusal(ForecourtError):
@@ -70,8 +70,10 @@ def latest_version(conn: OfficeConnection) -> int:
     return int(row[0] or 0)
 
 
-def _record(conn: OfficeConnection, ops: list[dict[str, Any]], actor: str,
-            at_least: int = 0) -> int:
+def record_version(conn: OfficeConnection, ops: list[dict[str, Any]], actor: str,
+                   at_least: int = 0) -> int:
+    """Number and keep one new version with its operations (the next one, or
+    ``at_least`` when that is ahead); inside the caller's transaction and lock."""
     version = max(latest_version(conn) + 1, at_least)
     conn.execute("INSERT INTO cm_versions VALUES (?, ?, ?, ?)",
                  (version, iso(utc_now()), actor, json.dumps(ops, separators=(",", ":"))))
@@ -95,32 +97,35 @@ def _sync_docs(conn: OfficeConnection, table: str, key: str, docs: list[dict[str
     return ops
 
 
-def import_file(conn: OfficeConnection, data: bytes, *, actor: str) -> tuple[int, int]:
-    """Make the master equal to a card-store document; return (version, operations).
+def import_file(conn: OfficeConnection, data: bytes, *, actor: str,
+                config: Config | None = None, via: str = "cli") -> tuple[int, int]:
+    """Load a card-store document into the office's records; return (version, operations).
 
-    The new version is the file's ``version`` when that is ahead of the master, else
-    the next one. A file whose ``expires_at`` has passed is refused
-    (:class:`~core.errors.CardStoreTimeError`).
+    Products and the stop list become what the file says; its customers, groups,
+    vehicles and cards are created or updated (cards the file does not name are kept:
+    the office's records are the truth, a file adds to them). The new version is the
+    file's ``version`` when that is ahead of the master, else the next one. A file whose
+    ``expires_at`` has passed is refused (:class:`~core.errors.CardStoreTimeError`).
     """
+    from office.cards import compute, records
+
     snap = parse_snapshot(data)  # strict validation first: nothing changes on a bad file
     # The master re-issues the data under the office's own word (its snapshots carry
     # no expires_at): a file the office no longer vouches for must not become fresh.
     check_expires_at(snap.expires_at, now=utc_now(), generated_at=snap.generated_at)
     doc = json.loads(data)
     cards = _normalised_cards(doc.get("cards", []), snap.cards)
-    ops: list[dict[str, Any]] = []
     with conn.atomic():
         db.lock_card_master()  # versions strictly in order with other writers
-        ops += _sync_docs(conn, "cm_products", "code", doc["products"], "product")
-        ops += _sync_docs(conn, "cm_cards", "card_id", cards, "card")
+        ops = _sync_docs(conn, "cm_products", "code", doc["products"], "product")
         ops += _sync_stop_list(conn, set(snap.stop_list))
-        for kind in EXTRA_KINDS:
-            conn.execute("INSERT INTO cm_extra VALUES (?, ?) ON CONFLICT (kind) "
-                         "DO UPDATE SET doc = excluded.doc", (kind, json.dumps(doc.get(kind, []))))
+        card_ids = records.adopt(cards, customers=snap.customers, groups=snap.customer_groups,
+                                 vehicles=snap.vehicles, actor=actor, via=via)
         # A file's own version is kept when it is ahead (stations may have loaded it
         # from the same file already), so versions never go back for anyone.
-        version = _record(conn, ops, actor, doc["version"]) if ops else latest_version(conn)
-    return version, len(ops)
+        version, changes = compute.publish(conn, config or Config(), card_ids, actor=actor,
+                                           at_least=doc["version"], extra_ops=ops)
+    return version, changes
 
 
 def _normalised_cards(docs: list[dict[str, Any]], specs: list[CardSpec]
@@ -160,83 +165,118 @@ def _sync_stop_list(conn: OfficeConnection, wanted: set[str]) -> list[dict[str, 
 
 
 def find_card_id(conn: OfficeConnection, identifier: str) -> str | None:
-    """The card id of the master's card whose card id, PAN, RFID UID or token id is
+    """The card id of the office's card whose card id, PAN, RFID UID or token id is
     ``identifier``, written in any of its forms (core.identifiers)."""
     for column, value in identifiers.lookups(identifier):
-        where = "card_id = ?" if column == "card_id" else (
-            f"upper({db.json_text('doc', column)}) = ?" if column == "rfid_uid"
-            else f"{db.json_text('doc', column)} = ?")
-        row = conn.execute(f"SELECT card_id FROM cm_cards WHERE {where} LIMIT 1",
+        row = conn.execute(f"SELECT card_id FROM cards WHERE {column} = ? LIMIT 1",
                            (value,)).fetchone()
         if row is not None:
             return str(row[0])
     return None
 
 
-def set_status(conn: OfficeConnection, card: str, status: str, *, actor: str
-               ) -> tuple[int, bool, str]:
+def set_status(conn: OfficeConnection, card: str, status: str, *, actor: str,
+               config: Config | None = None) -> tuple[int, bool, str]:
     """Set the status of ``card`` (any identifier); return (version, changed, card id)."""
+    from office.cards import compute
+    from office.cards.models import Card
+
     with conn.atomic():
         db.lock_card_master()  # versions strictly in order with other writers
         card_id = find_card_id(conn, card)
         if card_id is None:
             raise CardMasterRefusal(f"card {card} is not in the card master; nothing changed")
-        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = ?",
-                                  (card_id,))["doc"])
-        if doc.get("status", "active") == status:
+        record = Card.objects.get(card_id=card_id)
+        if record.status == status:
             return latest_version(conn), False, card_id
-        doc["status"] = status
-        conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
-                     (json.dumps(doc, sort_keys=True), card_id))
-        return _record(conn, [{"op": "card", "card": doc}], actor), True, card_id
+        record.status = status
+        record.modified_at, record.modified_by = iso(utc_now()), actor
+        record.save(update_fields=["status", "modified_at", "modified_by"])
+        version, _ = compute.publish(conn, config or Config(), [card_id], actor=actor)
+        return version, True, card_id
 
 
-def pin_reset(conn: OfficeConnection, identifier: str, *, actor: str) -> tuple[str, int]:
+def pin_reset(conn: OfficeConnection, identifier: str, *, actor: str,
+              config: Config | None = None) -> tuple[str, int]:
     """Reset a card's PIN try count everywhere; return (card id, new version).
 
     The card's ``pin.reset`` becomes the new card-master version: a generation that
     only grows, so every station that applies it counts wrong PINs from zero again,
     whatever the card's data said before. Recorded with ``actor`` like every version.
     """
+    from office.cards import compute
+    from office.cards.models import Card
+
     with conn.atomic():
         db.lock_card_master()  # versions strictly in order with other writers
-        card = find_card_doc(conn, identifier)
-        if card is None:
+        card_id = find_card_id(conn, identifier)
+        if card_id is None:
             raise CardMasterRefusal(f"card {identifier} is not in the card master; nothing "
                                     "changed")
-        if not isinstance(card.get("pin"), dict):
-            raise CardMasterRefusal(f"card {card['card_id']} has no PIN; nothing changed")
+        record = Card.objects.get(card_id=card_id)
+        rules = json.loads(record.rules)
+        if not isinstance(rules.get("pin"), dict):
+            raise CardMasterRefusal(f"card {card_id} has no PIN; nothing changed")
         version = latest_version(conn) + 1
-        card["pin"] = {**card["pin"], "reset": version}
-        conn.execute("UPDATE cm_cards SET doc = ? WHERE card_id = ?",
-                     (json.dumps(card, sort_keys=True), card["card_id"]))
-        recorded = _record(conn, [{"op": "card", "card": card}], actor)
+        rules["pin"] = {**rules["pin"], "reset": version}
+        record.rules = json.dumps(rules, sort_keys=True)
+        record.modified_at, record.modified_by = iso(utc_now()), actor
+        record.save(update_fields=["rules", "modified_at", "modified_by"])
+        recorded, _ = compute.publish(conn, config or Config(), [card_id], actor=actor)
         assert recorded == version
-    return str(card["card_id"]), version
+    return card_id, version
 
 
-def snapshot(conn: OfficeConnection, now: datetime | None = None) -> dict[str, Any]:
-    """The whole master as a card-store document at the latest version, made at ``now``."""
+def snapshot(conn: OfficeConnection, now: datetime | None = None,
+             config: Config | None = None) -> dict[str, Any]:
+    """The whole master as a card-store document at the latest version, made at ``now``.
+
+    Wallet balances and usage are as of each station's contiguous mark, taken now, and
+    the marks go with them (``station_seqs``): a station subtracts only its own later
+    sales and debits (docs/card-store.md, "Wallets").
+    """
+    from office.cards.usage import usage_ops
+    from office.customers.records import extras
+
+    now = now or utc_now()
+    cards = [json.loads(r[0]) for r in conn.execute("SELECT doc FROM cm_cards ORDER BY card_id")]
+    fresh = {op["card_id"]: op for op in usage_ops(conn, [c["card_id"] for c in cards],
+                                                    config or Config(), now)}
+    seqs = {r["station_id"]: int(r["contiguous_seq"]) for r in conn.execute(
+        "SELECT station_id, contiguous_seq FROM station_chain ORDER BY station_id")}
+    for card in cards:
+        op = fresh.get(card["card_id"])
+        if op is None:
+            continue
+        card.pop("usage", None)
+        if op["usage"]:
+            card["usage"] = op["usage"]
+        balances = {w["wallet_id"]: w["balance"] for w in op.get("wallets", [])}
+        for wallet in card.get("wallets", []):
+            wallet["balance"] = balances.get(wallet["wallet_id"], wallet["balance"])
     doc: dict[str, Any] = {"format": FORMAT, "version": latest_version(conn),
-                           "generated_at": iso(now or utc_now()).replace(".000000", ""),
+                           "generated_at": iso(now).replace(".000000", ""),
+                           "station_seqs": seqs,
                            "products": [json.loads(r[0]) for r in conn.execute(
                                "SELECT doc FROM cm_products ORDER BY code")],
-                           "cards": [json.loads(r[0]) for r in conn.execute(
-                               "SELECT doc FROM cm_cards ORDER BY card_id")],
+                           "cards": cards,
                            "stop_list": [r[0] for r in conn.execute(
                                "SELECT identifier FROM cm_stop_list ORDER BY identifier")]}
-    for r in conn.execute("SELECT kind, doc FROM cm_extra ORDER BY kind"):
-        doc[r["kind"]] = json.loads(r["doc"])
+    doc.update(extras())
     return doc
 
 
 def message_for(conn: OfficeConnection, station_version: int | None,
-                now: datetime | None = None) -> dict[str, Any]:
+                now: datetime | None = None, config: Config | None = None) -> dict[str, Any]:
     """The ``cards`` body that brings a station from ``station_version`` to the latest.
 
     ``now`` (default: the clock) is when it is made: its snapshot's ``generated_at``
-    and its ``expires_at`` count from it, as the station checks (core.freshness).
+    and its ``expires_at`` count from it, as the station checks (core.freshness). A
+    delta ends with the current usage and wallet balances of the cards it names, so
+    versions made long ago do not bring back old figures.
     """
+    from office.cards.usage import usage_ops
+
     latest = latest_version(conn)
     now = now or utc_now()
     expires = iso(now + MESSAGE_VALID)
@@ -246,9 +286,12 @@ def message_for(conn: OfficeConnection, station_version: int | None,
         for r in conn.execute("SELECT ops FROM cm_versions WHERE version > ? ORDER BY version",
                               (have,)):
             ops.extend(json.loads(r[0]))
+        named = [op["card"]["card_id"] for op in ops if op["op"] == "card"]
+        if named:
+            ops += usage_ops(conn, named, config or Config(), now)
         return {"mode": "delta", "from_version": have, "to_version": latest, "ops": ops,
                 "expires_at": expires}
-    return {"mode": "snapshot", "snapshot": snapshot(conn, now), "expires_at": expires}
+    return {"mode": "snapshot", "snapshot": snapshot(conn, now, config), "expires_at": expires}
 
 
 def delta_of(conn: OfficeConnection, version: int) -> dict[str, Any]:

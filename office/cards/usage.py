@@ -21,14 +21,16 @@ from core import bounds as B
 from core.config import Config
 from core.periods import period_start_date, period_start_utc
 from core.timefmt import iso
+from office.cards.wallets import station_balances
 from office.store import OfficeConnection
 
 PERIODS = ("day", "week", "month", "year")
 
 
-def limited_cards(conn: OfficeConnection, card_ids: list[str]) -> list[str]:
-    """The cards among ``card_ids`` whose master entry has limits or visit counts."""
-    out: list[str] = []
+def limited_cards(conn: OfficeConnection, card_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The documents of the cards among ``card_ids`` with limits, visit counts or
+    wallets (the cards whose network-wide use stations need), by card id."""
+    out: dict[str, dict[str, Any]] = {}
     unique = sorted(set(card_ids))
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
@@ -36,15 +38,36 @@ def limited_cards(conn: OfficeConnection, card_ids: list[str]) -> list[str]:
         for r in conn.execute(f"SELECT card_id, doc FROM cm_cards WHERE card_id IN ({marks})",
                               chunk):
             doc = json.loads(r["doc"])
-            if doc.get("limits") or doc.get("visits"):
-                out.append(r["card_id"])
+            if doc.get("limits") or doc.get("visits") or doc.get("wallets"):
+                out[r["card_id"]] = doc
     return out
+
+
+def holders(conn: OfficeConnection, card_ids: list[str]) -> list[str]:
+    """The cards that now stand for ``card_ids``: a replaced card's sales count towards
+    the card that took its place (reissue), so a sale of either names both."""
+    out = set(card_ids)
+    for card_id in card_ids:
+        row = conn.execute("SELECT replaced_by FROM cards WHERE card_id = ?",
+                           (card_id,)).fetchone()
+        seen = {card_id}
+        while row is not None and row[0] is not None and row[0] not in seen:
+            seen.add(row[0])
+            out.add(row[0])
+            row = conn.execute("SELECT replaced_by FROM cards WHERE card_id = ?",
+                               (row[0],)).fetchone()
+    return sorted(out)
 
 
 def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
               now: datetime) -> list[dict[str, Any]]:
-    """One ``usage`` operation per card with limits (offline_db.deltas format)."""
-    card_ids = limited_cards(conn, card_ids)
+    """One ``usage`` operation per card with limits or wallets (core.formats.deltas).
+
+    Each carries the use in the current periods, counted over the card's sales and
+    those of the cards it replaced, and its wallets' balances, both as of each station's
+    contiguous seq (``station_seqs``).
+    """
+    docs = limited_cards(conn, holders(conn, card_ids))
     tz, week_start = config.station.tz, config.station.week_start_index
     seqs = {r["station_id"]: int(r["contiguous_seq"]) for r in conn.execute(
         "SELECT station_id, contiguous_seq FROM station_chain")}
@@ -52,12 +75,16 @@ def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
     earliest = iso(min(starts.values()))
     today = now.astimezone(tz).date()
     rev = time.time_ns()
+    wallet_ids = [w["wallet_id"] for d in docs.values() for w in d.get("wallets", [])]
+    balances = station_balances(wallet_ids)
     ops = []
-    for card_id in sorted(set(card_ids)):
+    for card_id, doc in sorted(docs.items()):
         sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        lineage = [card_id, *doc.get("replaces", [])]
+        marks = ",".join("?" * len(lineage))
         for r in conn.execute(
                 "SELECT station_id, seq, product, volume_ml, amount, completed_at FROM sales "
-                "WHERE card_id = ? AND completed_at >= ?", (card_id, earliest)):
+                f"WHERE card_id IN ({marks}) AND completed_at >= ?", (*lineage, earliest)):
             if r["seq"] > seqs.get(r["station_id"], 0):
                 continue  # beyond a gap: that station still counts it itself
             for period, start in starts.items():
@@ -74,6 +101,17 @@ def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
                   "product": product, "volume_ml": min(v, B.MAX_VOLUME_ML),
                   "amount": min(a, B.MAX_AMOUNT), "visits": min(n, B.MAX_COUNT)}
                  for (period, product), (v, a, n) in sorted(sums.items())]
-        ops.append({"op": "usage", "card_id": card_id, "rev": rev, "station_seqs": seqs,
-                    "usage": usage})
+        op: dict[str, Any] = {"op": "usage", "card_id": card_id, "rev": rev,
+                              "station_seqs": seqs, "usage": usage}
+        if doc.get("wallets"):
+            op["wallets"] = [{"wallet_id": w["wallet_id"],
+                              "balance": bounded(balances.get(w["wallet_id"], 0), w["unit"])}
+                             for w in doc["wallets"]]
+        ops.append(op)
     return ops
+
+
+def bounded(balance: int, unit: str) -> int:
+    """A balance within what a station accepts (core.bounds), either sign."""
+    cap = B.MAX_AMOUNT if unit == "money" else B.MAX_VOLUME_ML
+    return max(-cap, min(cap, balance))

@@ -42,6 +42,11 @@ _INSERT = (
     "card_id, pump, product, volume_ml, unit_price, amount, authorized_at, completed_at, "
     "wallet_debits, prev_hash, hash, %s, %s, vehicle_id, odometer_km, odometer_flag "
     "FROM bulk_stage ON CONFLICT (station_id, seq) DO NOTHING")
+#: One row per wallet debit of the staged sales (a stored one has the same hash, so the
+#: same debits: DO NOTHING keeps it once).
+_DEBITS = ("INSERT INTO wallet_debits (station_id, seq, wallet_id, value) SELECT %s, b.seq, "
+           "j.key, j.value::bigint FROM bulk_stage b, jsonb_each_text(b.wallet_debits::jsonb) j "
+           "WHERE b.wallet_debits <> '{}' ON CONFLICT DO NOTHING")
 _FORK = ("SELECT b.seq FROM bulk_stage b JOIN sales s ON s.station_id = %s AND s.seq = b.seq "
          "WHERE s.hash <> b.hash ORDER BY b.seq LIMIT 1")
 
@@ -85,6 +90,7 @@ class Stage:
             raise stored_fork(int(fork[0]), self.last)
         cursor.execute(_INSERT, (self.station_id, self.at, self.via))
         stored: int = cursor.rowcount
+        cursor.execute(_DEBITS, (self.station_id,))
         cursor.execute("TRUNCATE bulk_stage")
         return stored
 

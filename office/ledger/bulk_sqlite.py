@@ -89,6 +89,13 @@ _INSERT = (
     "odometer_flag_ "
     "FROM temp.bulk_stage WHERE true ON CONFLICT (station_id, seq) DO NOTHING")
 
+#: One row per wallet debit of the staged sales (a stored one has the same hash, so the
+#: same debits: DO NOTHING keeps it once).
+_DEBITS = (
+    "INSERT INTO wallet_debits (station_id, seq, wallet_id, value) SELECT :station, b.seq, "
+    "j.key, j.value FROM temp.bulk_stage b, json_each(b.wallet_debits_) j "
+    "WHERE b.wallet_debits_ != '{}' ON CONFLICT DO NOTHING")
+
 
 def _raw(conn: OfficeConnection) -> sqlite3.Connection:
     """The sqlite3 connection under Django's default connection (this office's store)."""
@@ -141,6 +148,7 @@ class Stage:
         if fork is not None:
             raise stored_fork(fork[0], self.last)
         stored: int = raw.execute(_INSERT, self.params).rowcount
+        raw.execute(_DEBITS, self.params)
         raw.execute("DELETE FROM temp.bulk_stage")
         return stored
 

@@ -356,6 +356,10 @@ def _store(conn: OfficeConnection, station_id: str, first: int, last: int,
           json.dumps(r["wallet_debits"], sort_keys=True, separators=(",", ":")),
           r["prev_hash"], r["hash"], at, via, *(r.get(k) for k in OPTIONAL_FIELDS))
          for r in new])
+    conn.executemany(  # one row per wallet debit (office.cards.wallets sums them)
+        "INSERT INTO wallet_debits (station_id, seq, wallet_id, value) VALUES (?, ?, ?, ?)",
+        [(station_id, r["seq"], wallet, value) for r in new
+         for wallet, value in sorted(r["wallet_debits"].items())])
     return len(new), len(sales) - len(new)
 
 

@@ -67,6 +67,8 @@ class Sale(models.Model):
         indexes = (
             models.Index(fields=["completed_at"], name="sales_completed_at"),
             models.Index(fields=["card_id", "completed_at"], name="sales_card"),
+            models.Index(fields=["vehicle_id", "completed_at"], name="sales_vehicle",
+                         condition=Q(vehicle_id__isnull=False)),
         )
 
 
@@ -195,3 +197,22 @@ class OfficeIdentity(models.Model):
         constraints = (
             models.CheckConstraint(condition=Q(id=1), name="office_identity_one_row"),
         )
+
+
+class WalletDebit(models.Model):
+    """One wallet debit of a stored sale (``sales.wallet_debits``, one row per wallet).
+
+    Written in the same transaction as the sale, on every ingest path, so a wallet's
+    balance (office.cards.wallets) is a sum over an index, not a scan of JSON.
+    """
+
+    pk = models.CompositePrimaryKey("station_id", "seq", "wallet_id")
+    station_id = models.TextField()
+    seq = models.BigIntegerField()
+    wallet_id = models.TextField()
+    value = models.BigIntegerField()
+
+    class Meta:
+        db_table = "wallet_debits"
+        default_permissions = ()
+        indexes = (models.Index(fields=["wallet_id"], name="wallet_debits_wallet"),)

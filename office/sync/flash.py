@@ -155,7 +155,7 @@ def export_reply(conn: OfficeConnection, station_id: str, directory: Path, *,
     row = conn.execute("SELECT card_store_version FROM station_chain WHERE station_id = ?",
                        (station_id,)).fetchone()
     version = row[0] if row is not None else None
-    cards = card_master.message_for(conn, version, now)
+    cards = card_master.message_for(conn, version, now, config)
     cards["expires_at"] = iso(now + REPLY_VALID)
     receipt = {"station_id": station_id, "up_to_seq": seq, "hash": digest}
     usage = network_usage(conn, config, now)

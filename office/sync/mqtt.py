@@ -119,7 +119,7 @@ class OfficeSync:
                     return
                 self._last_sync[station_id] = env.id
                 version = env.body["version"]
-                answer = card_master.message_for(self.conn, version)
+                answer = card_master.message_for(self.conn, version, config=self.config)
                 self.link.publish(topics.station(self.prefix, station_id, "cards"),
                                   seal("cards", OFFICE, station_id, answer, self.key),
                                   qos=1, timeout=10)

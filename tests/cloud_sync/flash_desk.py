@@ -146,6 +146,7 @@ class Desk:
 
     def office_state(self) -> dict[str, Any]:
         conn = self.office
-        tables = ("sales", "station_chain", "chain_problems", "quarantine", "cm_versions")
+        tables = ("sales", "wallet_debits", "station_chain", "chain_problems", "quarantine",
+                  "cm_versions")
         return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2")]
                 for t in tables}

@@ -58,8 +58,12 @@ def card_doc(card_id: str, *, status: str = "active", pan: str | None = None,
 
 
 def add_card(card_id: str, **kwargs: Any) -> None:
-    CardMasterCard.objects.create(card_id=card_id,
-                                  doc=json.dumps(card_doc(card_id, **kwargs), sort_keys=True))
+    """A card in the office's records and as published (its card-master document)."""
+    from office.cards.records import adopt
+
+    doc = card_doc(card_id, **kwargs)
+    adopt([doc], customers=[], groups=[], vehicles=[], actor="test")
+    CardMasterCard.objects.create(card_id=card_id, doc=json.dumps(doc, sort_keys=True))
 
 
 def add_sale(station_id: str, seq: int, *, card_id: str = "C-1", amount: int = 101800,
@@ -68,7 +72,7 @@ def add_sale(station_id: str, seq: int, *, card_id: str = "C-1", amount: int = 1
     Sale.objects.create(
         station_id=station_id, seq=seq, sale_id=f"S{station_id}{seq}", card_id=card_id,
         pump=1, product="AI95", volume_ml=volume_ml, unit_price=5090, amount=amount,
-        authorized_at=completed_at, completed_at=completed_at, wallet_debits="[]",
+        authorized_at=completed_at, completed_at=completed_at, wallet_debits="{}",
         prev_hash="0" * 64, hash=f"{seq:064d}", received_at=completed_at, via="mqtt")
 
 

@@ -1,4 +1,4 @@
-"""``forecourt office users ...`` and ``forecourt office groups ...``: users, groups and
+"""``forecourt office users ...`` and ``forecourt office roles ...``: users, groups and
 rights from the command line, each change in the audit trail; no default password."""
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_passwd_groups_disable_list(config: Path) -> None:
     user = User.objects.get(username="dora")
     assert user.check_password(new_password)
     assert AuditEntry.objects.get(action="user.passwd").object_id == "dora"
-    assert "dora is in: operators" in run(config, "users", "groups", "dora", "--add",
+    assert "dora is in: operators" in run(config, "users", "roles", "dora", "--add",
                                           "operators", "--remove", "viewers").output
     entry = AuditEntry.objects.get(action="user.groups")
     assert json.loads(entry.old or "") == {"groups": ["viewers"]}
@@ -123,19 +123,19 @@ def test_unknown_user_or_group_is_one_sentence(config: Path) -> None:
 
 
 def test_groups_list_grant_revoke(config: Path) -> None:
-    groups = {g["name"]: g for g in json.loads(run(config, "groups", "list", "--json").output)}
+    groups = {g["name"]: g for g in json.loads(run(config, "roles", "list", "--json").output)}
     assert set(groups) == {"viewers", "operators", "accountants", "administrators"}
     assert "sales.export" not in groups["viewers"]["rights"]
     assert "sales.export" in groups["accountants"]["rights"]
     assert "cards.change" in groups["operators"]["rights"]
     assert "users.add" in groups["administrators"]["rights"]
-    assert "now has" in run(config, "groups", "grant", "viewers", "sales.export").output
-    assert "already had" in run(config, "groups", "grant", "viewers", "sales.export").output
+    assert "now has" in run(config, "roles", "grant", "viewers", "sales.export").output
+    assert "already had" in run(config, "roles", "grant", "viewers", "sales.export").output
     entry = AuditEntry.objects.get(action="group.grant")
     assert entry.object_id == "viewers" and entry.detail == "sales.export"
     assert "sales.export" in json.loads(entry.new or "")["rights"]
     assert "sales.export" not in json.loads(entry.old or "")["rights"]
-    assert "no longer has" in run(config, "groups", "revoke", "viewers",
+    assert "no longer has" in run(config, "roles", "revoke", "viewers",
                                   "sales.export").output
     assert AuditEntry.objects.filter(action="group.revoke").count() == 1
 
@@ -146,7 +146,7 @@ def test_groups_list_grant_revoke(config: Path) -> None:
     ("sales", "is not a right"),
 ])
 def test_bad_rights_are_one_sentence(config: Path, right: str, message: str) -> None:
-    out = run(config, "groups", "grant", "viewers", right, ok=False).output
+    out = run(config, "roles", "grant", "viewers", right, ok=False).output
     assert message in out and "Traceback" not in out
 
 

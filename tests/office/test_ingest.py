@@ -555,7 +555,8 @@ def deliveries(draw: st.DrawFn) -> list[tuple[int, int, str]]:
 def test_any_delivery_order_ends_exactly_once(office_conn: OfficeConnection, rows: Rows,
                                               plan: list[tuple[int, int, str]]) -> None:
     conn = office_conn  # one database per test: emptied for each example
-    for table in ("sales", "station_chain", "chain_problems", "quarantine", "stations"):
+    for table in ("sales", "wallet_debits", "station_chain", "chain_problems", "quarantine",
+                  "stations"):
         conn.execute(f"DELETE FROM {table}")
     enrol(conn)
     try:

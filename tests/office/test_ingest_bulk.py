@@ -57,7 +57,7 @@ def journal_rows() -> Iterator[list[dict[str, Any]]]:
     yield rows
 
 
-LEDGER = ("sales", "station_chain", "chain_problems", "quarantine")
+LEDGER = ("sales", "wallet_debits", "station_chain", "chain_problems", "quarantine")
 
 
 @pytest.fixture

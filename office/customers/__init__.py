@@ -1,0 +1,1 @@
+"""Customers: people and companies, their categories, consent, groups and vehicles."""
