@@ -367,3 +367,42 @@ def test_sqlite_makes_the_canonical_form_of_vehicle_rows(desk: Desk) -> None:
     desk.sell(1, vehicle="V-17", odometer_km=1)
     made = [r[0].encode() for r in desk.station.conn.execute(CANONICAL_SQL, (1,))]
     assert made == [canonical(r) for r in desk.journal()]
+
+
+# -- a wallet spent at two stations is netted across the network (issue 12 #4) -----------
+
+def _available(desk: Desk, wallet_id: str) -> int:
+    from edge.views import card_show
+
+    shown = card_show(desk.station.conn, desk.config, WALLET_CARD, desk.clock.now)
+    return next(int(w["available"]) for w in shown["wallets"] if w["wallet_id"] == wallet_id)
+
+
+def test_a_wallet_spent_at_two_stations_is_netted_by_stick(desk: Desk, tmp_path: Path
+                                                            ) -> None:
+    from office.cards.wallets import office_balances
+
+    card_master.import_file(desk.office, card_store(desk.root, extra=[LIMITED_CARD])
+                            .read_bytes(), actor="test")  # W-1 opens with 1,000.00
+    other = Desk(tmp_path / "second", "S-002", office_of=desk)
+    try:
+        auth = other.station.authorize(card=WALLET_CARD, pump=1, product="AI95",
+                                       volume_ml=10000, actor="test")
+        other.station.complete(auth["sale_id"], volume_ml=10000, actor="test")  # 529.90
+        assert desk.office_import(other.export())["stored"] == 1
+    finally:
+        other.close()
+    assert office_balances(["W-1"]) == {"W-1": 100000 - 52990}
+    assert _available(desk, "W-1") == 100000  # S-001 has not heard of it yet
+    desk.station_import(desk.office_export())
+    assert _available(desk, "W-1") == 100000 - 52990  # now it has, by stick alone
+    # S-001 spends some more; its own debit is counted once, by itself, then by the office.
+    auth = desk.station.authorize(card=WALLET_CARD, pump=2, product="AI95", volume_ml=2000,
+                                  actor="test")
+    assert auth["approved"]
+    desk.station.complete(auth["sale_id"], volume_ml=2000, actor="test")  # 105.98
+    assert _available(desk, "W-1") == 100000 - 52990 - 10598
+    desk.office_import(desk.export())
+    assert office_balances(["W-1"]) == {"W-1": 100000 - 52990 - 10598}
+    desk.station_import(desk.office_export())
+    assert _available(desk, "W-1") == 100000 - 52990 - 10598  # not subtracted twice

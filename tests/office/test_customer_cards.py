@@ -1,0 +1,223 @@
+"""Customer management through the real CLI (issue 12), on SQLite and PostgreSQL: the
+command forms the docs promise, what they leave in the records, the card master and the
+audit trail, and what a station decides with the card data they publish."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli import main
+from core.config import load_config_file
+from core.formats.deltas import parse_ops
+from office.store import open_office
+
+
+def run(*args: str, ok: bool = True) -> Result:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def out(*args: str) -> Any:
+    return json.loads(run(*args, "--json").stdout)
+
+
+@pytest.fixture
+def office(office_env: Path, sample_store_file: Path) -> Path:
+    run("office", "init")
+    run("office", "cards", "import", str(sample_store_file))
+    return office_env
+
+
+def conn_of(config_file: Path) -> Any:
+    return open_office(load_config_file(config_file))
+
+
+def ops_of(config_file: Path, version: int) -> list[dict[str, Any]]:
+    conn = conn_of(config_file)
+    try:
+        return list(json.loads(conn.one("SELECT ops FROM cm_versions WHERE version = ?",
+                                        (version,))["ops"]))
+    finally:
+        conn.close()
+
+
+def audit(config_file: Path, action: str) -> list[dict[str, Any]]:
+    conn = conn_of(config_file)
+    try:
+        return [dict(zip(r.keys(), r, strict=True)) for r in conn.execute(
+            "SELECT actor, via, object_id, old, new FROM audit_entries WHERE action = ? "
+            "ORDER BY id", (action,))]
+    finally:
+        conn.close()
+
+
+def test_the_documented_command_forms_print_the_new_ids(office: Path) -> None:
+    customer = out("office", "customers", "add", "--name", "Şükrü Yılmaz", "--phone",
+                   "+90 532 123 45 67", "--email", "Sukru@Example.com", "--birthday",
+                   "1980-05-01", "--category", "vip")
+    assert customer["customer_id"] == "C-000001"
+    assert customer["phones"] == ["+905321234567"]
+    assert customer["emails"] == ["sukru@example.com"]
+    card = out("office", "cards", "issue", "--customer", "C-000001", "--kind", "magstripe",
+               "--pan", "7800 5555 1234 5678")
+    assert card["card_id"] == "7800555512345678" and card["status"] == "active"
+    wallet = out("office", "wallets", "add", card["card_id"], "--unit", "money",
+                 "--balance", "100000")
+    assert wallet["wallet_id"] == "W-000001" and wallet["balance"] == 100000
+    assert "100000 -> 105000" in run("office", "wallets", "topup", "W-000001", "5000").output
+    new = out("office", "cards", "reissue", card["card_id"], "--pan", "7800555599990000")
+    assert new["card_id"] == "7800555599990000"
+    assert new["replaces"] == ["7800555512345678"]
+    # Every change is in the audit trail with the person and the door.
+    entries = audit(office, "wallet.topup")
+    assert len(entries) == 1 and entries[0]["via"] == "cli" and entries[0]["actor"]
+    assert json.loads(entries[0]["old"]) == {"balance": 100000}
+    assert json.loads(entries[0]["new"]) == {"balance": 105000, "topup": 5000}
+
+
+def test_reissue_keeps_limits_wallets_and_use_and_replaces_the_old_card(office: Path
+                                                                         ) -> None:
+    run("office", "customers", "add", "--name", "Anna", "--customer-id", "C-7")
+    run("office", "cards", "issue", "--customer", "C-7", "--kind", "rfid", "--uid",
+        "04:c1:b2:c3:d4:e5:f6", "--card-id", "OLD")
+    run("office", "cards", "limit", "OLD", "--period", "day", "--unit", "volume",
+        "--value", "50000")
+    run("office", "wallets", "add", "OLD", "--unit", "volume", "--balance", "80000",
+        "--wallet-id", "W-A")
+    new = out("office", "cards", "reissue", "OLD", "--card-id", "NEW", "--uid",
+              "04c1b2c3d4e5f7")
+    assert new["limits"] == [{"period": "day", "unit": "volume", "value": 50000,
+                              "products": None}]
+    assert [w["wallet_id"] for w in new["wallets"]] == ["W-A"]
+    old = out("office", "cards", "show", "OLD")
+    assert (old["status"], old["replaced_by"], old["wallets"]) == ("replaced", "NEW", [])
+    # One version replaces the old card and brings the new one, with its use so far.
+    ops = ops_of(office, new["version"])
+    parse_ops(ops)  # valid for every station
+    cards = {op["card"]["card_id"]: op["card"] for op in ops if op["op"] == "card"}
+    assert cards["OLD"]["status"] == "replaced" and "wallets" not in cards["OLD"]
+    assert cards["NEW"]["replaces"] == ["OLD"]
+    assert cards["NEW"]["wallets"] == [{"wallet_id": "W-A", "unit": "volume",
+                                        "balance": 80000}]
+    usage = [op for op in ops if op["op"] == "usage"]
+    assert [u["card_id"] for u in usage] == ["NEW"]
+    assert usage[0]["wallets"] == [{"wallet_id": "W-A", "balance": 80000}]
+    # The old card cannot be reissued twice, nor changed instead of the new one.
+    again = run("office", "cards", "reissue", "OLD", ok=False)
+    assert again.exit_code == 1 and "already replaced by NEW" in again.output
+    blocked = run("office", "cards", "block", "OLD", ok=False)
+    assert blocked.exit_code == 1 and "replaced" in blocked.output
+
+
+def test_group_limits_are_inherited_unless_the_card_sets_its_own(office: Path) -> None:
+    run("office", "customers", "add", "--name", "Fleet driver", "--customer-id", "C-9")
+    run("office", "groups", "add", "G-FL", "--kind", "fleet", "--products", "DT")
+    run("office", "groups", "join", "G-FL", "C-9")
+    run("office", "cards", "issue", "--customer", "C-9", "--kind", "smart",
+        "--card-id", "K-9")
+    run("office", "groups", "limit", "G-FL", "--period", "day", "--unit", "volume",
+        "--value", "100000")
+    run("office", "groups", "limit", "G-FL", "--period", "month", "--unit", "money",
+        "--value", "5000000")
+    conn = conn_of(office)
+    try:
+        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = 'K-9'")["doc"])
+    finally:
+        conn.close()
+    assert doc["products"] == ["DT"]
+    assert doc["limits"] == [{"period": "day", "unit": "volume", "value": 100000},
+                             {"period": "month", "unit": "money", "value": 5000000}]
+    run("office", "cards", "limit", "K-9", "--period", "day", "--unit", "volume",
+        "--value", "30000")
+    conn = conn_of(office)
+    try:
+        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = 'K-9'")["doc"])
+    finally:
+        conn.close()
+    # The card's own day limit replaces the group's; the month limit is still inherited.
+    assert doc["limits"] == [{"period": "day", "unit": "volume", "value": 30000},
+                             {"period": "month", "unit": "money", "value": 5000000}]
+    run("office", "groups", "leave", "G-FL", "C-9")
+    conn = conn_of(office)
+    try:
+        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = 'K-9'")["doc"])
+    finally:
+        conn.close()
+    assert doc["limits"] == [{"period": "day", "unit": "volume", "value": 30000}]
+    assert "products" not in doc
+
+
+@pytest.mark.parametrize(("args", "why"), [
+    (("customers", "add", "--name", "X", "--phone", "12"), "must have 6 to 15 digits"),
+    (("customers", "add", "--name", "X", "--email", "nobody"), "is not an e-mail address"),
+    (("customers", "add", "--name", "X", "--birthday", "2999-01-01"),
+     "is not a possible date of birth"),
+    (("customers", "add", "--name", "X", "--birthday", "01.05.1980"),
+     "must be a date YYYY-MM-DD"),
+    (("customers", "add", "--name", "X", "--category", "gold"), "is not in the list"),
+    (("customers", "add", "--name", "X", "--credit-limit", "100"),
+     "only for customers on credit"),
+    (("customers", "add", "--name", " "), "name is required"),
+    (("cards", "issue", "--customer", "C-404", "--kind", "smart"),
+     "customer C-404 does not exist"),
+    (("cards", "issue", "--customer", "C-1", "--kind", "magstripe"), "needs a pan"),
+    (("cards", "issue", "--customer", "C-1", "--kind", "magstripe", "--pan", "12ab"),
+     "must be 8-19 digits"),
+    (("cards", "issue", "--customer", "C-1", "--kind", "magstripe", "--pan",
+      "7800001234567890"), "card 7800001234567890 already exists"),
+    (("cards", "limit", "7800001234567890", "--period", "day", "--unit", "volume",
+      "--value", "-5"), "must be at least 0"),
+    (("cards", "limit", "7800001234567890", "--period", "day", "--unit", "volume",
+      "--value", "1", "--product", "PETROL"), "unknown product 'PETROL'"),
+    (("wallets", "topup", "W-404", "100"), "wallet W-404 does not exist"),
+    (("wallets", "add", "7800001234567890", "--unit", "money", "--balance",
+      str(10**15)), "must be at most"),
+])
+def test_bad_input_is_one_sentence_and_changes_nothing(office: Path, args: tuple[str, ...],
+                                                       why: str) -> None:
+    conn = conn_of(office)  # (C-1 is a customer of the sample card store)
+    try:
+        before = [conn.one(f"SELECT COUNT(*) FROM {t}")[0] for t in (
+            "customers", "cards", "cm_versions", "wallet_entries", "card_limits")]
+    finally:
+        conn.close()
+    result = run("office", *args, ok=False)
+    assert result.exit_code != 0
+    assert why in result.output and "Traceback" not in result.output
+    conn = conn_of(office)
+    try:
+        after = [conn.one(f"SELECT COUNT(*) FROM {t}")[0] for t in (
+            "customers", "cards", "cm_versions", "wallet_entries", "card_limits")]
+    finally:
+        conn.close()
+    assert after == before
+
+
+def test_consent_is_a_history_and_the_profile_shows_it(office: Path) -> None:
+    run("office", "customers", "add", "--name", "Иванов Иван", "--customer-id", "C-5")
+    run("office", "customers", "consent", "C-5", "sms", "given", "--source", "paper form")
+    again = run("office", "customers", "consent", "C-5", "sms", "given", "--source", "x")
+    assert "already given; nothing changed" in again.output
+    run("office", "customers", "consent", "C-5", "sms", "withdrawn", "--source", "sms STOP")
+    profile = out("office", "customers", "show", "C-5")
+    assert profile["consent"]["sms"]["given"] is False
+    assert [(h["given"], h["source"]) for h in profile["consent_history"]] == [
+        (True, "paper form"), (False, "sms STOP")]
+    assert "whatsapp" not in profile["consent"]
+    assert [e["new"] for e in audit(office, "consent.withdraw")] == ['{"sms": false}']
+
+
+def test_the_sample_card_store_became_records(office: Path) -> None:
+    """An imported card-store file's cards, customers and wallets are office records."""
+    card = out("office", "cards", "show", "7800001234567890")
+    assert card["wallets"] and card["wallets"][0]["balance"] > 0
+    assert card["customer"] is not None
+    customer = out("office", "customers", "show", card["customer"])
+    assert "7800001234567890" in [c["card_id"] for c in customer["cards"]]
