@@ -100,7 +100,8 @@ class Card(models.Model):
     imported_usage = models.TextField(db_default="[]", default="[]")
     #: The card that took this one's place (reissue), and the ones it took over from.
     replaced_by = models.TextField(null=True)
-    replaces = models.TextField(db_default="[]", default="[]")  # JSON list of card ids, oldest first
+    #: (JSON list of card ids, oldest first)
+    replaces = models.TextField(db_default="[]", default="[]")
     issued_at = models.TextField()
     issued_by = models.TextField()
     modified_at = models.TextField()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from office.console import views
+from office.console import card_views, customer_views, record_views, views
 
 console_patterns = [
     path("", views.home, name="home"),
@@ -25,6 +25,29 @@ console_patterns = [
     path("audit/export.csv", views.audit_export, {"fmt": "csv"}, name="audit_csv"),
     path("audit/export.xlsx", views.audit_export, {"fmt": "xlsx"}, name="audit_xlsx"),
     path("users/", views.users, name="users"),
+    path("customers/", customer_views.customers, name="customers"),
+    path("customers/new", customer_views.customer_new, name="customer_new"),
+    path("customers/<str:customer_id>/", customer_views.customer, name="customer"),
+    path("customers/<str:customer_id>/edit", customer_views.customer_edit,
+         name="customer_edit"),
+    path("customers/<str:customer_id>/consent", customer_views.customer_consent,
+         name="customer_consent"),
+    path("customers/<str:customer_id>/issue", customer_views.card_issue, name="card_issue"),
+    path("card/<str:card_id>/", card_views.card, name="card"),
+    path("card/<str:card_id>/status", card_views.card_status, name="card_status"),
+    path("card/<str:card_id>/reissue", card_views.card_reissue, name="card_reissue"),
+    path("card/<str:card_id>/limit", card_views.card_limit, name="card_limit"),
+    path("card/<str:card_id>/wallet", card_views.wallet_add, name="wallet_add"),
+    path("wallets/<str:wallet_id>/", card_views.wallet, name="wallet"),
+    path("wallets/<str:wallet_id>/post", card_views.wallet_post, name="wallet_post"),
+    path("vehicles/", record_views.vehicles, name="vehicles"),
+    path("vehicles/new", record_views.vehicle_new, name="vehicle_new"),
+    path("vehicles/<str:vehicle_id>/", record_views.vehicle, name="vehicle"),
+    path("groups/", record_views.groups, name="groups"),
+    path("groups/new", record_views.group_new, name="group_new"),
+    path("groups/<str:group_id>/", record_views.group, name="group"),
+    path("groups/<str:group_id>/limit", record_views.group_limit, name="group_limit"),
+    path("groups/<str:group_id>/member", record_views.group_member, name="group_member"),
 ]
 
 urlpatterns = [

@@ -122,11 +122,14 @@ class LogoutView(auth_views.LogoutView):
 MENU: tuple[tuple[str, str, Any], ...] = (
     ("console:stations", "stations.view", gettext_lazy("Stations")),
     ("console:sales", "sales.view", gettext_lazy("Sales")),
+    ("console:customers", "customers.view", gettext_lazy("Customers")),
+    ("console:vehicles", "vehicles.view", gettext_lazy("Vehicles")),
+    ("console:groups", "groups.view", gettext_lazy("Groups")),
     ("console:cards", "cards.view", gettext_lazy("Card master")),
     ("console:quarantine", "quarantine.view", gettext_lazy("Quarantine")),
     ("console:refused", "refused.view", gettext_lazy("Refused messages")),
     ("console:audit", "audit.view", gettext_lazy("Audit trail")),
-    ("console:users", "users.view", gettext_lazy("Users and groups")),
+    ("console:users", "users.view", gettext_lazy("Users and roles")),
 )
 
 
