@@ -170,5 +170,53 @@ def cards_limit(ctx: click.Context, /, *, card: str, period: str, unit: str,
 def register(group: click.Group) -> None:
     """Add these commands to ``forecourt office cards``."""
     for command in (cards_issue, cards_show, cards_list, cards_reissue, cards_limit,
-                    *(_status_command(n, s) for n, s in _STATUS.items())):
+                    cards_rules, *(_status_command(n, s) for n, s in _STATUS.items())):
         group.add_command(command)
+
+
+@click.command("rules")
+@click.argument("card")
+@click.option("--visits", "visits", multiple=True, metavar="PERIOD:COUNT",
+              help="At most COUNT fills a day/week/month/year, e.g. day:2 (repeat).")
+@click.option("--window", "windows", multiple=True, metavar="[DAYS] HH:MM-HH:MM",
+              help="When the card may be used, e.g. 'mon-fri 06:00-22:00' (repeat; any "
+                   "window matching allows).")
+@click.option("--stations", help="Station ids where it may be used, comma-separated.")
+@click.option("--station-groups", "station_groups",
+              help="Station groups where it may be used, comma-separated.")
+@click.option("--odometer-required/--no-odometer-required", default=None)
+@click.option("--vehicle-binding/--no-vehicle-binding", default=None,
+              help="Only for the card's own vehicle.")
+@click.option("--clear", "clear", multiple=True,
+              type=click.Choice(["visits", "time_windows", "stations", "station_groups"]),
+              help="Remove this rule (repeat).")
+@click.pass_context
+def cards_rules(ctx: click.Context, /, *, card: str, visits: tuple[str, ...],
+                windows: tuple[str, ...], stations: str | None, station_groups: str | None,
+                odometer_required: bool | None, vehicle_binding: bool | None,
+                clear: tuple[str, ...]) -> None:
+    """Set a card's visit counts, time windows, stations, vehicle binding and odometer
+    rule (each checked as every station checks it)."""
+    from office.cli_rules import parse_visits, parse_windows
+
+    values: dict[str, Any] = dict.fromkeys(clear)
+    if visits:
+        values["visits"] = parse_visits(visits)
+    if windows:
+        values["time_windows"] = parse_windows(windows)
+    for key, text in (("stations", stations), ("station_groups", station_groups)):
+        if text is not None:
+            values[key] = [s.strip() for s in text.split(",") if s.strip()] or None
+    for key, flag in (("odometer_required", odometer_required),
+                      ("vehicle_binding", vehicle_binding)):
+        if flag is not None:
+            values[key] = flag
+    if not values:
+        raise click.UsageError("say which rule to set (see --help)")
+    with office_of(ctx) as (conn, config):
+        from office.cards import service
+
+        done = service.set_rules(conn, config, card, values, who())
+    click.echo(f"card {card}: rules unchanged" if done.version is None else
+               f"card {card}: rules set (card master version {done.version}): "
+               f"{_told(done.published)}")

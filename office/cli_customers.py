@@ -314,3 +314,59 @@ def groups_limit(ctx: click.Context, /, *, group_id: str, period: str, unit: str
                + ("removed" if value is None else f"set to {value}")
                + (f" (card master version {done.version})" if done.version else
                   " (no member's card changed)"))
+
+
+@office_customers.command("close")
+@click.argument("customer_id")
+@click.pass_context
+def customers_close(ctx: click.Context, customer_id: str) -> None:
+    """Close a customer (kept with their history; no new cards). Their cards must not be
+    active."""
+    with office_of(ctx) as (conn, _config):
+        from office.customers import service
+
+        closed = service.close_customer(conn, customer_id, who())
+    click.echo(f"customer {customer_id} closed" if closed else
+               f"customer {customer_id} was already closed; nothing changed")
+
+
+@office_vehicles.command("list")
+@click.option("--customer", help="Only this customer's vehicles.")
+@json_option
+@click.pass_context
+def vehicles_list(ctx: click.Context, customer: str | None, as_json: bool) -> None:
+    """Vehicles, by plate."""
+    with office_of(ctx) as (_conn, _config):
+        from office.customers import service
+        from office.customers.models import Vehicle
+
+        query = Vehicle.objects.order_by("plate_key", "vehicle_id")
+        if customer:
+            query = query.filter(customer_id=customer)
+        rows = [service.vehicle_record(v) for v in query[:5000]]
+
+    def human(data: list[dict[str, Any]]) -> None:
+        for r in data:
+            click.echo(f"{r['vehicle_id']:<12} {r['plate']:<14} {r['vehicle_type']:<10} "
+                       f"{r['customer'] or '-'}")
+
+    emit(rows, as_json, human)
+
+
+@office_customer_groups.command("list")
+@json_option
+@click.pass_context
+def groups_list(ctx: click.Context, as_json: bool) -> None:
+    """Customer groups with their limits and members."""
+    with office_of(ctx) as (_conn, _config):
+        from office.customers import service
+        from office.customers.models import CustomerGroup
+
+        rows = [service.group_record(g) for g in CustomerGroup.objects.order_by("group_id")]
+
+    def human(data: list[dict[str, Any]]) -> None:
+        for r in data:
+            click.echo(f"{r['group_id']:<14} {r['kind']:<10} {r['name']}  "
+                       f"({len(r['members'])} members, {len(r['limits'])} limits)")
+
+    emit(rows, as_json, human)

@@ -92,3 +92,23 @@ def wallets_show(ctx: click.Context, wallet_id: str, as_json: bool) -> None:
                        f"{d['station_id']} #{d['seq']}")
 
     emit(record, as_json, human)
+
+
+@office_wallets.command("overdrawn")
+@json_option
+@click.pass_context
+def wallets_overdrawn(ctx: click.Context, as_json: bool) -> None:
+    """Wallets below zero (stations offline sold beyond the balance), worst first."""
+    with office_of(ctx) as (_conn, _config):
+        from office.cards import service
+
+        rows = service.overdrawn_wallets()
+
+    def human(data: list[dict[str, Any]]) -> None:
+        if not data:
+            click.echo("no wallet is overdrawn")
+        for r in data:
+            click.echo(f"{r['wallet_id']:<12} {r['balance']:>14} {r['unit']:<6} card "
+                       f"{r['card']}  customer {r['customer'] or '-'}")
+
+    emit(rows, as_json, human)

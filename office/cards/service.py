@@ -387,3 +387,65 @@ def wallet_record(wallet_id: str) -> dict[str, Any]:
             "products": None if wallet.products is None else json.loads(wallet.products),
             "expires": wallet.expires, "balance": office_balances([wallet_id])[wallet_id],
             "entries": entries, "debits": debits}
+
+
+# -- rules: visits, time windows, stations, vehicle binding, odometer ----------------------
+
+#: The rules ``set_rules`` takes, in the card-store format's names.
+RULES = ("visits", "time_windows", "stations", "station_groups", "vehicle_binding",
+         "odometer_required")
+
+
+def set_rules(conn: OfficeConnection, config: Config, identifier: str,
+              values: dict[str, Any], who: Who) -> Published:
+    """Replace some of a card's rules (a key with None removes that rule). Each is
+    checked as every station checks it (the card-store format), naming the field."""
+    from core.errors import CardStoreFormatError
+    from core.formats.snapshot import parse_card
+
+    unknown = sorted(set(values) - set(RULES))
+    if unknown:
+        raise RecordRefused(f"{unknown[0]} is not a card rule (use {', '.join(RULES)})",
+                            field=unknown[0])
+    with conn.atomic():
+        db.lock_card_master()
+        card = get_card(conn, identifier)
+        if card.status == "replaced":
+            raise RecordRefused(f"card {card.card_id} was replaced by {card.replaced_by}",
+                                reason="conflict", field="card")
+        old = json.loads(card.rules)
+        new = dict(old)
+        for key, value in values.items():
+            if value is None or value is False or value == []:
+                new.pop(key, None)
+            else:
+                new[key] = value
+        try:
+            parse_card({"card_id": card.card_id, "kind": card.kind,
+                        **({"vehicle_id": card.vehicle_id} if card.vehicle_id else {}),
+                        **{k: v for k, v in new.items() if k in RULES}}, "card")
+        except CardStoreFormatError as exc:
+            raise RecordRefused(str(exc).replace("card.", "", 1), field="rules") from None
+        if new == old:
+            return Published(None, None)
+        card.rules = json.dumps(new, sort_keys=True)
+        card.modified_at, card.modified_by = now_text(), who.actor
+        card.save(update_fields=["rules", "modified_at", "modified_by"])
+        audit.record(actor=who.actor, via=who.via, action="card.rules", object_kind="card",
+                     object_id=card.card_id,
+                     old={k: old.get(k) for k in values}, new={k: new.get(k) for k in values})
+        version = _publish(conn, config, [card.card_id], who)
+    return _told(conn, config, version)
+
+
+def overdrawn_wallets() -> list[dict[str, Any]]:
+    """Every wallet below zero (offline sales beyond its balance), worst first, with its
+    card and customer: what head-office staff must settle."""
+    from office.cards.wallets import overdrawn
+
+    out = []
+    for wallet_id, balance in overdrawn():
+        wallet = Wallet.objects.select_related("card").get(wallet_id=wallet_id)
+        out.append({"wallet_id": wallet_id, "balance": balance, "unit": wallet.unit,
+                    "card": wallet.card_id, "customer": wallet.card.customer_id})
+    return out

@@ -506,3 +506,28 @@ def odometer_readings(vehicle_id: str, limit: int = 50) -> list[dict[str, Any]]:
         "WHERE vehicle_id = ? AND odometer_km IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
         (vehicle_id, limit))
     return [dict(zip(r.keys(), r, strict=True)) for r in rows]
+
+
+def close_customer(conn: OfficeConnection, customer_id: str, who: Who) -> bool:
+    """Close a customer (the ``delete`` right): the record and its history stay, it is
+    left out of lists and gets no new cards. Refused while a card of theirs is active
+    (withdraw or block it first: a closed customer's card must not take fuel)."""
+    from office.cards.models import Card
+
+    with conn.atomic():
+        customer = get_customer(customer_id)
+        if customer.closed_at is not None:
+            return False
+        active = sorted(Card.objects.filter(customer=customer, status="active")
+                        .values_list("card_id", flat=True))
+        if active:
+            raise RecordRefused(f"customer {customer_id} still has active cards "
+                                f"({', '.join(active[:5])}); withdraw or block them first",
+                                reason="conflict", field="customer_id")
+        customer.closed_at = now_text()
+        customer.modified_at, customer.modified_by = customer.closed_at, who.actor
+        customer.save(update_fields=["closed_at", "modified_at", "modified_by"])
+        audit.record(actor=who.actor, via=who.via, action="customer.close",
+                     object_kind="customer", object_id=customer_id,
+                     old={"closed_at": None}, new={"closed_at": customer.closed_at})
+    return True

@@ -221,3 +221,70 @@ def test_the_sample_card_store_became_records(office: Path) -> None:
     assert card["customer"] is not None
     customer = out("office", "customers", "show", card["customer"])
     assert "7800001234567890" in [c["card_id"] for c in customer["cards"]]
+
+
+def test_card_rules_are_checked_as_stations_check_them(office: Path) -> None:
+    run("office", "customers", "add", "--name", "Rules", "--customer-id", "C-R")
+    run("office", "cards", "issue", "--customer", "C-R", "--kind", "smart", "--card-id", "K-R")
+    out_ = run("office", "cards", "rules", "K-R", "--visits", "day:2", "--window",
+               "mon-fri 06:00-22:00", "--stations", "S-001,S-002", "--odometer-required")
+    assert "rules set (card master version" in out_.output
+    conn = conn_of(office)
+    try:
+        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = 'K-R'")["doc"])
+    finally:
+        conn.close()
+    assert doc["visits"] == [{"period": "day", "count": 2}]
+    assert doc["time_windows"] == [{"days": ["mon", "tue", "wed", "thu", "fri"],
+                                    "from": "06:00", "to": "22:00"}]
+    assert (doc["stations"], doc["odometer_required"]) == (["S-001", "S-002"], True)
+    bad = run("office", "cards", "rules", "K-R", "--window", "25:00-26:00", ok=False)
+    assert bad.exit_code == 1 and "has an invalid value '25:00'" in bad.output
+    binding = run("office", "cards", "rules", "K-R", "--vehicle-binding", ok=False)
+    assert binding.exit_code == 1 and "vehicle_binding needs" in binding.output
+    run("office", "cards", "rules", "K-R", "--clear", "visits", "--no-odometer-required")
+    conn = conn_of(office)
+    try:
+        doc = json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = 'K-R'")["doc"])
+    finally:
+        conn.close()
+    assert "visits" not in doc and "odometer_required" not in doc and "stations" in doc
+
+
+def test_a_customer_with_an_active_card_is_not_closed(office: Path) -> None:
+    run("office", "customers", "add", "--name", "Leaving", "--customer-id", "C-L")
+    run("office", "cards", "issue", "--customer", "C-L", "--kind", "smart", "--card-id", "K-L")
+    refused = run("office", "customers", "close", "C-L", ok=False)
+    assert refused.exit_code == 1 and "still has active cards (K-L)" in refused.output
+    run("office", "cards", "withdraw", "K-L")
+    assert "customer C-L closed" in run("office", "customers", "close", "C-L").output
+    issue = run("office", "cards", "issue", "--customer", "C-L", "--kind", "smart", ok=False)
+    assert issue.exit_code == 1 and "is closed; no card issued" in issue.output
+
+
+def test_an_offline_overdraft_is_shown_and_reported(office: Path) -> None:
+    wallet = out("office", "wallets", "show", "W-1")
+    assert wallet["balance"] == 100000
+    conn = conn_of(office)
+    try:  # two stations, offline, each sold 700.00 from the 1,000.00 wallet
+        for station, seq in (("S-001", 1), ("S-002", 1)):
+            conn.execute("INSERT INTO wallet_debits VALUES (?, ?, 'W-1', 70000)",
+                         (station, seq))
+    finally:
+        conn.close()
+    assert out("office", "wallets", "show", "W-1")["balance"] == -40000
+    assert "OVERDRAWN" in run("office", "wallets", "show", "W-1").output
+    assert out("office", "wallets", "overdrawn") == [
+        {"wallet_id": "W-1", "balance": -40000, "unit": "money",
+         "card": "7800001234567890", "customer": "C-1"}]
+
+
+def test_lists_of_vehicles_and_groups(office: Path) -> None:
+    run("office", "vehicles", "add", "--plate", "34 ABC 123", "--customer", "C-1",
+        "--type", "van", "--fuel", "DT", "--tank", "80000")
+    vehicles = out("office", "vehicles", "list", "--customer", "C-1")  # and the sample's
+    assert ("34 ABC 123", 80000, "van") in [(v["plate"], v["tank_capacity_ml"],
+                                             v["vehicle_type"]) for v in vehicles]
+    assert all(v["customer"] == "C-1" for v in vehicles)
+    run("office", "groups", "add", "G-X", "--kind", "vip")
+    assert "G-X" in [g["group_id"] for g in out("office", "groups", "list")]
