@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -44,19 +45,29 @@ def limited_cards(conn: OfficeConnection, card_ids: list[str]) -> dict[str, dict
 
 
 def holders(conn: OfficeConnection, card_ids: list[str]) -> list[str]:
-    """The cards that now stand for ``card_ids``: a replaced card's sales count towards
-    the card that took its place (reissue), so a sale of either names both."""
+    """``card_ids`` and the cards that now stand for them: a replaced card's sales count
+    towards the card that took its place (reissue), so a sale of either names both."""
+    successor = {str(r[0]): str(r[1]) for r in conn.execute(
+        "SELECT card_id, replaced_by FROM cards WHERE replaced_by IS NOT NULL")}
     out = set(card_ids)
     for card_id in card_ids:
-        row = conn.execute("SELECT replaced_by FROM cards WHERE card_id = ?",
-                           (card_id,)).fetchone()
-        seen = {card_id}
-        while row is not None and row[0] is not None and row[0] not in seen:
-            seen.add(row[0])
-            out.add(row[0])
-            row = conn.execute("SELECT replaced_by FROM cards WHERE card_id = ?",
-                               (row[0],)).fetchone()
+        current, seen = card_id, {card_id}
+        while current in successor and successor[current] not in seen:
+            current = successor[current]
+            seen.add(current)
+            out.add(current)
     return sorted(out)
+
+
+def _sales_of(conn: OfficeConnection, card_ids: list[str], since: str
+              ) -> Iterator[Any]:
+    """The sales of ``card_ids`` completed since ``since``, 500 cards a query."""
+    for i in range(0, len(card_ids), 500):
+        chunk = card_ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        yield from conn.execute(
+            "SELECT card_id, station_id, seq, product, volume_ml, amount, completed_at "
+            f"FROM sales WHERE card_id IN ({marks}) AND completed_at >= ?", (*chunk, since))
 
 
 def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
@@ -71,28 +82,30 @@ def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
     tz, week_start = config.station.tz, config.station.week_start_index
     seqs = {r["station_id"]: int(r["contiguous_seq"]) for r in conn.execute(
         "SELECT station_id, contiguous_seq FROM station_chain")}
-    starts = {p: period_start_utc(p, now, tz, week_start) for p in PERIODS}
-    earliest = iso(min(starts.values()))
+    starts = {p: iso(period_start_utc(p, now, tz, week_start)) for p in PERIODS}
     today = now.astimezone(tz).date()
     rev = time.time_ns()
     wallet_ids = [w["wallet_id"] for d in docs.values() for w in d.get("wallets", [])]
     balances = station_balances(wallet_ids)
-    ops = []
-    for card_id, doc in sorted(docs.items()):
-        sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-        lineage = [card_id, *doc.get("replaces", [])]
-        marks = ",".join("?" * len(lineage))
-        for r in conn.execute(
-                "SELECT station_id, seq, product, volume_ml, amount, completed_at FROM sales "
-                f"WHERE card_id IN ({marks}) AND completed_at >= ?", (*lineage, earliest)):
-            if r["seq"] > seqs.get(r["station_id"], 0):
-                continue  # beyond a gap: that station still counts it itself
+    # Whose use a sale is: its own card's and, after a reissue, the new card's.
+    owners: dict[str, list[str]] = defaultdict(list)
+    for card_id, doc in docs.items():
+        for sold in (card_id, *doc.get("replaces", [])):
+            owners[sold].append(card_id)
+    sums: dict[str, dict[tuple[str, str], list[int]]] = defaultdict(
+        lambda: defaultdict(lambda: [0, 0, 0]))
+    for r in _sales_of(conn, sorted(owners), min(starts.values())):
+        if r["seq"] > seqs.get(r["station_id"], 0):
+            continue  # beyond a gap: that station still counts it itself
+        for card_id in owners[r["card_id"]]:
             for period, start in starts.items():
-                if r["completed_at"] >= iso(start):
-                    total = sums[period, r["product"]]
+                if r["completed_at"] >= start:
+                    total = sums[card_id][period, r["product"]]
                     total[0] += r["volume_ml"]
                     total[1] += r["amount"]
                     total[2] += 1
+    ops = []
+    for card_id, doc in sorted(docs.items()):
         # Never more than a station accepts (core.bounds): a use at the bound
         # exhausts any limit all the same, and one past it would have every station
         # refuse the whole message (and every flash reply that carries it).
@@ -100,7 +113,7 @@ def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
                   period_start_date(period, today, week_start).isoformat(),
                   "product": product, "volume_ml": min(v, B.MAX_VOLUME_ML),
                   "amount": min(a, B.MAX_AMOUNT), "visits": min(n, B.MAX_COUNT)}
-                 for (period, product), (v, a, n) in sorted(sums.items())]
+                 for (period, product), (v, a, n) in sorted(sums[card_id].items())]
         op: dict[str, Any] = {"op": "usage", "card_id": card_id, "rev": rev,
                               "station_seqs": seqs, "usage": usage}
         if doc.get("wallets"):
