@@ -77,6 +77,7 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
         "c": view, "consent_form": ConsentForm(),
         "can_change": has(request.user, "customers.change"),
         "can_issue": has(request.user, "cards.add"),
+        "can_close": has(request.user, "customers.delete") and not view["closed_at"],
         "credit_limit": None if view["credit_limit"] is None else money(view["credit_limit"]),
     })
 
@@ -172,3 +173,18 @@ def card_issue(request: HttpRequest, customer_id: str) -> HttpResponseBase:
             return redirect("console:card", card_id=card.card_id)
     return render(request, "console/form.html", {
         "form": form, "title": _("Issue a card to %(id)s") % {"id": customer_id}})
+
+
+@require_POST
+@requires("customers.delete")
+def customer_close(request: HttpRequest, customer_id: str) -> HttpResponseBase:
+    from office.customers import service
+
+    try:
+        closed = service.close_customer(data.store(), customer_id, who(request))
+    except RecordRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Customer %(id)s closed.") % {"id": customer_id}
+                         if closed else _("Nothing changed."))
+    return redirect("console:customer", customer_id=customer_id)

@@ -33,6 +33,8 @@ console_patterns = [
     path("customers/<str:customer_id>/consent", customer_views.customer_consent,
          name="customer_consent"),
     path("customers/<str:customer_id>/issue", customer_views.card_issue, name="card_issue"),
+    path("customers/<str:customer_id>/close", customer_views.customer_close,
+         name="customer_close"),
     path("card/<str:card_id>/", card_views.card, name="card"),
     path("card/<str:card_id>/status", card_views.card_status, name="card_status"),
     path("card/<str:card_id>/reissue", card_views.card_reissue, name="card_reissue"),

@@ -132,3 +132,17 @@ def test_reissue_from_the_console(shop: OfficeDb) -> None:
     assert Card.objects.get(card_id="K-1").status == "replaced"
     page = operator.get("/card/K-1/").content.decode()
     assert 'name="reissue"' not in page and "replaced by" in page
+
+
+def test_closing_needs_the_delete_right_and_no_active_card(shop: OfficeDb) -> None:
+    operator = logged_in(make_user("olga", ["operators"]))
+    customer_id = _new_customer(operator)
+    assert operator.post(f"/customers/{customer_id}/close").status_code == 403
+    operator.post(f"/customers/{customer_id}/issue", {"kind": "smart", "card_id": "K-1"})
+    admin = logged_in(make_user("adam", ["administrators"]))
+    page = admin.post(f"/customers/{customer_id}/close", follow=True).content.decode()
+    assert "still has active cards (K-1)" in page
+    assert Customer.objects.get(customer_id=customer_id).closed_at is None
+    admin.post("/card/K-1/status", {"status": "withdrawn"})
+    admin.post(f"/customers/{customer_id}/close")
+    assert Customer.objects.get(customer_id=customer_id).closed_at is not None
