@@ -5,6 +5,7 @@ daemons and ``forecourt office serve`` (issue 12 #10): office change -> station 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ def _available(config: Path, card: str, wallet: str) -> int | None:
         if w["wallet_id"] == wallet:
             return int(w["available"])
     return None
+
+
+def _has(config: Path, card: str, wallet: str, balance: int) -> Callable[[], bool]:
+    """A test that the station shows ``balance`` available on the wallet."""
+    return lambda: _available(config, card, wallet) == balance
 
 
 def _sell(config: Path, card: str, volume_ml: int, pump: str = "3") -> dict[str, Any]:
@@ -66,7 +72,7 @@ def test_a_card_from_issue_to_reissue_with_a_wallet_netted_over_two_stations(
         wallet = fc_json(network, "office", "wallets", "add", CARD, "--unit", "money",
                          "--balance", "100000")["wallet_id"]
         for config in (network, second):  # both stations hear of the new card
-            wait_for(lambda c=config: _available(c, CARD, wallet) == 100000,
+            wait_for(_has(config, CARD, wallet, 100000),
                      "the new card and its wallet to reach the station")
         # 10 l of DT (63.50 a litre) at S-001: 635.00 from the wallet.
         _sell(network, CARD, 10000)
@@ -84,7 +90,7 @@ def test_a_card_from_issue_to_reissue_with_a_wallet_netted_over_two_stations(
         # A top-up at the office reaches both stations at once.
         fc(network, "office", "wallets", "topup", wallet, "200000", "--reason", "receipt 17")
         for config in (network, second):
-            wait_for(lambda c=config: _available(c, CARD, wallet) == left + 200000,
+            wait_for(_has(config, CARD, wallet, left + 200000),
                      "the top-up to reach the station")
         # 15 l of the 30 l day limit are used; reissue carries the use and the wallet.
         fc(network, "office", "cards", "reissue", CARD, "--card-id", NEW)

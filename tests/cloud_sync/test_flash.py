@@ -375,6 +375,7 @@ def _available(desk: Desk, wallet_id: str) -> int:
     from edge.views import card_show
 
     shown = card_show(desk.station.conn, desk.config, WALLET_CARD, desk.clock.now)
+    assert shown is not None
     return next(int(w["available"]) for w in shown["wallets"] if w["wallet_id"] == wallet_id)
 
 
