@@ -58,10 +58,10 @@ def _show(report: Any, as_json: bool) -> None:
                                                  for c, f in report.columns.items()))
         if report.ignored_columns:
             click.echo("  ignored columns: " + ", ".join(report.ignored_columns))
-        for problem in report.warnings:
-            click.echo(f"  warning: {problem.text()}")
-        for problem in report.errors:
-            click.echo(f"  {problem.text()}")
+        problems = [(p, "warning: ") for p in report.warnings] + [(p, "") for p in
+                                                                   report.errors]
+        for problem, prefix in sorted(problems, key=lambda p: (p[0].line or 0)):
+            click.echo(f"  {prefix}{problem.text()}")
         counts = (f"{len(report.added)} added, {len(report.changed)} changed, "
                   f"{len(report.unchanged)} unchanged")
         if report.errors:

@@ -280,8 +280,10 @@ def cell_text(value: Any, name: str, *, is_date: bool = False, formula: bool = F
     else:
         text = str(value)
     if formula or is_formula(unescape(text)):
-        raise RecordRefused(f"{name} is a spreadsheet formula ({B.escaped(text.strip(), 40)}); "
-                            "formulas are refused (paste the values instead)", field=name)
+        shown = B.escaped(text.strip(), 200)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise RecordRefused(f"{name} is a spreadsheet formula ({shown}); formulas are "
+                            "refused (paste the values instead)", field=name)
     text = unescape(text).strip()
     if is_date and text:
         try:

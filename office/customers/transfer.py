@@ -173,16 +173,17 @@ def import_customers(conn: OfficeConnection, config: Config, path: Path,
             moved = groups is not None and _set_groups(conn, config, customer_id, groups,
                                                        who=who, report=report)
             outcome = "changed" if old != new or moved else "unchanged"
+            contacts = new["phones"], new["emails"]
         else:
             if customer_id:
                 values["customer_id"] = customer_id
             if groups is not None:
                 values["groups"] = split_list(groups)
-            customer_id = service.add_customer(conn, values, who).customer_id
-            outcome = "added"
-        record = service.customer_record(service.get_customer(customer_id))
-        phones.check(report, row.line, customer_id, record["phones"], "phones")
-        emails.check(report, row.line, customer_id, record["emails"], "emails")
+            customer = service.add_customer(conn, values, who)
+            customer_id, outcome = customer.customer_id, "added"
+            contacts = json.loads(customer.phones), json.loads(customer.emails)
+        phones.check(report, row.line, customer_id, contacts[0], "phones")
+        emails.check(report, row.line, customer_id, contacts[1], "emails")
         return outcome, customer_id
 
     run_rows(conn, sheet, report, apply, who=who)
@@ -243,14 +244,13 @@ def import_vehicles(conn: OfficeConnection, config: Config, path: Path,
             seen_ids[vehicle_id] = row.line
         if vehicle_id and Vehicle.objects.filter(vehicle_id=vehicle_id).exists():
             old, new = service.edit_vehicle(conn, vehicle_id, values, who)
-            outcome = "changed" if old != new else "unchanged"
+            outcome, plate = "changed" if old != new else "unchanged", new["plate"]
         else:
             if vehicle_id:
                 values["vehicle_id"] = vehicle_id
-            vehicle_id = service.add_vehicle(conn, values, who).vehicle_id
-            outcome = "added"
-        vehicle = service.get_vehicle(vehicle_id)
-        plates.check(report, row.line, vehicle_id, [plate_key(vehicle.plate)], "plate")
+            vehicle = service.add_vehicle(conn, values, who)
+            vehicle_id, outcome, plate = vehicle.vehicle_id, "added", vehicle.plate
+        plates.check(report, row.line, vehicle_id, [plate_key(plate)], "plate")
         return outcome, vehicle_id
 
     run_rows(conn, sheet, report, apply, who=who)
