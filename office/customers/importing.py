@@ -127,6 +127,7 @@ def run_rows(conn: OfficeConnection, sheet: Sheet, report: Report,
             if report.errors or report.dry_run:
                 raise _Undo
     except _Undo:
+        report.versions = []  # rolled back with the rest
         return report
     report.stored = True
     return report
