@@ -145,12 +145,13 @@ class SeenValues:
               name: str) -> None:
         """Warn about each of ``values`` another record has, in the file or stored."""
         for value in values:
-            others = sorted(self.stored.get(value, set()) - {owner})
+            first = self.first.setdefault(value, (line, owner))
+            # A stored record the file itself names on an earlier line is that line.
+            others = sorted(self.stored.get(value, set()) - {owner, first[1]})
             if others:
                 report.warn(line, f"{self.label} {value} is also {self.what} "
                             f"{', '.join(others[:5])}'s" + (" (and more)" if others[5:] else ""),
                             name)
-            first = self.first.setdefault(value, (line, owner))
             if first[1] != owner:
                 report.warn(line, f"{self.label} {value} is also on line {first[0]}", name)
 

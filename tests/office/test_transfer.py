@@ -221,6 +221,36 @@ def test_duplicates_against_stored_customers_are_warnings(office: Path, tmp_path
                                                 "C-A's"]}
 
 
+def test_vehicles_import_updates_by_id_and_warns_of_a_plate_twice(office: Path,
+                                                                  tmp_path: Path) -> None:
+    run("office", "vehicles", "add", "--plate", "34 ABC 123", "--vehicle-id", "V-1")
+    path = tmp_path / "araclar.csv"
+    path.write_text("Araç kodu;Plaka;Müşteri kodu;Araç tipi;Yakıt;tank_capacity_ml\n"
+                    "V-1;34 ABC 123;C-1;TRUCK;DT;400000\n"
+                    ";34abc123;;car;;\n"
+                    ";06 XYZ 9;C-404;car;;\n"
+                    ";07 KLM 1;;boat;PETROL;-1\n", encoding="utf-8")
+    errors = lines_of(out("office", "vehicles", "import", str(path), ok=False))
+    assert errors == {4: ["customer C-404 does not exist"],
+                      5: [errors[5][0]]}
+    assert errors[5][0].startswith("vehicle_type must be one of car, van, truck")
+    path.write_text("\n".join(path.read_text().splitlines()[:3]) + "\n", encoding="utf-8")
+    report = out("office", "vehicles", "import", str(path))
+    assert report["changed"] == ["V-1"] and report["added"] == ["V-000001"]
+    assert lines_of(report, "warnings") == {3: ["plate 34ABC123 is also on line 2"]}
+    assert query(office, "SELECT vehicle_type, customer_id, fuel, tank_capacity_ml FROM "
+                         "vehicles WHERE vehicle_id = 'V-1'") == [("truck", "C-1", "DT", 400000)]
+    # A card-store file is still a card-store file, with nothing of the spreadsheet's.
+    json_file = tmp_path / "store.json"
+    json_file.write_text("{}", encoding="utf-8")
+    result = run("office", "cards", "import", str(json_file), "--dry-run", ok=False)
+    assert result.exit_code == 2 and "are for .csv and .xlsx files" in result.output
+    wrong = tmp_path / "cards.txt"
+    wrong.write_text("x", encoding="utf-8")
+    result = run("office", "cards", "import", str(wrong), ok=False)
+    assert result.exit_code == 1 and "must be .csv or .xlsx" in result.output
+
+
 # -- exports -------------------------------------------------------------------------------
 
 def test_exports_escape_formulas_and_the_import_refuses_them(office: Path,
