@@ -323,6 +323,7 @@ def _add_commands() -> None:
     from office.cli_cards import register as register_cards
     from office.cli_customers import office_customer_groups, office_customers, office_vehicles
     from office.cli_flash import office_flash
+    from office.cli_transfer import register as register_transfer
     from office.cli_users import office_groups, office_users
     from office.cli_wallets import office_wallets
     from office.cli_web import office_web
@@ -331,6 +332,7 @@ def _add_commands() -> None:
                     office_vehicles, office_customer_groups, office_wallets):
         office.add_command(command)
     register_cards(office_cards)
+    register_transfer(office_customers, office_vehicles, office_cards)
 
 
 _add_commands()

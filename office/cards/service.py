@@ -132,6 +132,13 @@ def issue(conn: OfficeConnection, config: Config, values: dict[str, Any], who: W
     return card, _told(conn, config, version)
 
 
+def issue_unpublished(values: dict[str, Any], who: Who) -> Card:
+    """:func:`issue`'s records and audit entry without its card-master version: for an
+    import that issues many cards in its own transaction, with ``db.lock_card_master()``
+    held, and publishes them as one version (office.cards.transfer)."""
+    return _issue(values, who)
+
+
 def _issue(values: dict[str, Any], who: Who) -> Card:
     """The new card's records and audit entry (inside the caller's transaction and lock)."""
     kind = F.choice("kind", values.get("kind"), CARD_KINDS)
