@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from office.console import card_views, customer_views, record_views, views
+from office.console import card_views, customer_views, record_views, transfer_views, views
 
 console_patterns = [
     path("", views.home, name="home"),
@@ -27,6 +27,15 @@ console_patterns = [
     path("users/", views.users, name="users"),
     path("customers/", customer_views.customers, name="customers"),
     path("customers/new", customer_views.customer_new, name="customer_new"),
+    path("customers/import", transfer_views.import_page, name="import"),
+    path("customers/export.csv", transfer_views.customers_export, {"fmt": "csv"},
+         name="customers_csv"),
+    path("customers/export.xlsx", transfer_views.customers_export, {"fmt": "xlsx"},
+         name="customers_xlsx"),
+    path("vehicles/export.csv", transfer_views.vehicles_export, {"fmt": "csv"},
+         name="vehicles_csv"),
+    path("vehicles/export.xlsx", transfer_views.vehicles_export, {"fmt": "xlsx"},
+         name="vehicles_xlsx"),
     path("customers/<str:customer_id>/", customer_views.customer, name="customer"),
     path("customers/<str:customer_id>/edit", customer_views.customer_edit,
          name="customer_edit"),

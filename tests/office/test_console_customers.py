@@ -146,3 +146,36 @@ def test_closing_needs_the_delete_right_and_no_active_card(shop: OfficeDb) -> No
     admin.post("/card/K-1/status", {"status": "withdrawn"})
     admin.post(f"/customers/{customer_id}/close")
     assert Customer.objects.get(customer_id=customer_id).closed_at is not None
+
+
+def test_a_spreadsheet_is_checked_then_stored_and_exported_escaped(shop: OfficeDb) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    text = ("name;phones;birthday\nИванов Иван;+7 912 345 67 89;01.05.1980\n"
+            "=HYPERLINK(\"http://x\");;\nПетров Пётр;+7 912 000 00 00;1985-02-30\n")
+    operator = logged_in(make_user("olga", ["operators"]))
+
+    def send(body: str, store: bool) -> str:
+        upload = SimpleUploadedFile("clients.csv", body.encode("cp1251"))
+        response = operator.post("/customers/import", {
+            "what": "customers", "file": upload, **({"store": "on"} if store else {})})
+        assert response.status_code == 200
+        return response.content.decode()
+
+    page = send(text, store=True)
+    assert "line 3:" in page and "line 4:" in page and "Nothing was stored." in page
+    assert Customer.objects.count() == 0
+    clean = "name;phones;birthday\nИванов Иван;+7 912 345 67 89;01.05.1980\n"
+    assert "Would be 1 added" in send(clean, store=False)
+    assert Customer.objects.count() == 0
+    assert "Stored: 1 added" in send(clean, store=True)
+    made = Customer.objects.get()
+    assert (made.name, made.birthday, made.created_by) == ("Иванов Иван", "1980-05-01",
+                                                           "olga")
+    # Exports need the export right; a value that looks like a formula is escaped.
+    made.notes = "=1+1"
+    made.save()
+    assert operator.get("/customers/export.csv").status_code == 403
+    accountant = logged_in(make_user("alla", ["accountants"]))
+    body = b"".join(accountant.get("/customers/export.csv").streaming_content).decode()
+    assert "Иванов Иван" in body and "'=1+1" in body
