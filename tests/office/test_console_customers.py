@@ -160,7 +160,7 @@ def test_a_spreadsheet_is_checked_then_stored_and_exported_escaped(shop: OfficeD
         response = operator.post("/customers/import", {
             "what": "customers", "file": upload, **({"store": "on"} if store else {})})
         assert response.status_code == 200
-        return response.content.decode()
+        return str(response.content.decode())
 
     page = send(text, store=True)
     assert "line 3:" in page and "line 4:" in page and "Nothing was stored." in page
