@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from core.clikit import emit, json_option
-from office.cli_customers import office_of, who
+from office.cli_customers import limit_options, limit_values, office_of, who
 
 _STATUS = {"lost": "lost", "stolen": "stolen", "withdraw": "withdrawn"}
 
@@ -145,20 +145,15 @@ def cards_reissue(ctx: click.Context, /, card: str, as_json: bool, **options: An
 
 @click.command("limit")
 @click.argument("card")
-@click.option("--period", required=True,
-              type=click.Choice(["fill", "day", "week", "month", "year"]))
-@click.option("--unit", required=True, type=click.Choice(["volume", "money"]))
-@click.option("--value", type=int, help="ml or minor units; leave out to remove the limit.")
-@click.option("--product", "products", multiple=True, help="Only this product (repeat).")
+@limit_options
 @click.pass_context
 def cards_limit(ctx: click.Context, /, *, card: str, period: str, unit: str,
                 value: int | None, products: tuple[str, ...]) -> None:
     """Set or remove a limit of CARD (overrides its groups' limit of the same kind)."""
     with office_of(ctx) as (conn, config):
         from office.cards import service
-        done = service.set_limit(conn, config, card, {
-            "period": period, "unit": unit, "value": value,
-            "products": list(products) or None}, who())
+        done = service.set_limit(conn, config, card,
+                                 limit_values(period, unit, value, products), who())
     if done.version is None:
         click.echo(f"card {card}: that limit already stood so; nothing changed")
         return

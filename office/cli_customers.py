@@ -68,6 +68,27 @@ def customer_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def limit_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a limit: period, unit, value (none: remove it), products."""
+    for option in reversed([
+        click.option("--period", required=True,
+                     type=click.Choice(["fill", "day", "week", "month", "year"])),
+        click.option("--unit", required=True, type=click.Choice(["volume", "money"])),
+        click.option("--value", type=int,
+                     help="ml or minor units; leave out to remove the limit."),
+        click.option("--product", "products", multiple=True,
+                     help="Only this product (repeat)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def limit_values(period: str, unit: str, value: int | None, products: tuple[str, ...]
+                 ) -> dict[str, Any]:
+    return {"period": period, "unit": unit, "value": value,
+            "products": list(products) or None}
+
+
 def _customer_values(options: dict[str, Any]) -> dict[str, Any]:
     for key in ("phones", "emails", "addresses"):
         options[key] = _several(options.get(key) or ())
@@ -296,20 +317,15 @@ def groups_leave(ctx: click.Context, group_id: str, customer_id: str) -> None:
 
 @office_customer_groups.command("limit")
 @click.argument("group_id")
-@click.option("--period", required=True,
-              type=click.Choice(["fill", "day", "week", "month", "year"]))
-@click.option("--unit", required=True, type=click.Choice(["volume", "money"]))
-@click.option("--value", type=int, help="ml or minor units; leave out to remove the limit.")
-@click.option("--product", "products", multiple=True, help="Only this product (repeat).")
+@limit_options
 @click.pass_context
 def groups_limit(ctx: click.Context, /, *, group_id: str, period: str, unit: str,
                  value: int | None, products: tuple[str, ...]) -> None:
     """Set or remove a limit every member's card inherits (unless it sets its own)."""
     with office_of(ctx) as (conn, config):
         from office.cards import service as cards
-        done = cards.set_limit(conn, config, group_id, {
-            "period": period, "unit": unit, "value": value,
-            "products": list(products) or None}, who(), group=True)
+        done = cards.set_limit(conn, config, group_id,
+                               limit_values(period, unit, value, products), who(), group=True)
     click.echo(f"group {group_id}: {period} {unit} limit "
                + ("removed" if value is None else f"set to {value}")
                + (f" (card master version {done.version})" if done.version else

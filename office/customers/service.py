@@ -56,6 +56,12 @@ def now_text() -> str:
     return iso(utc_now())
 
 
+def changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The audit's ``old``/``new`` of a change: only the fields that changed."""
+    return {"old": {k: v for k, v in old.items() if new.get(k) != v},
+            "new": {k: v for k, v in new.items() if old.get(k) != v}}
+
+
 def next_id(name: str, prefix: str, model: Any, key: str) -> str:
     """The next free id of a kind (``C-000042``), from a counter kept in the store."""
     with db.atomic():
@@ -224,9 +230,7 @@ def edit_customer(conn: OfficeConnection, customer_id: str, values: dict[str, An
         customer.save()
         new = customer_record(customer)
         audit.record(actor=who.actor, via=who.via, action="customer.change",
-                     object_kind="customer", object_id=customer_id,
-                     old={k: v for k, v in old.items() if new[k] != v},
-                     new={k: v for k, v in new.items() if old[k] != v})
+                     object_kind="customer", object_id=customer_id, **changed(old, new))
     return old, new
 
 
@@ -471,9 +475,9 @@ def add_vehicle(conn: OfficeConnection, values: dict[str, Any], who: Who) -> Veh
         else:
             vehicle_id = next_id("vehicle", "V-", Vehicle, "vehicle_id")
         stamp = now_text()
-        vehicle: Vehicle = Vehicle.objects.create(vehicle_id=vehicle_id, created_at=stamp,
-                                         created_by=who.actor, modified_at=stamp,
-                                         modified_by=who.actor, **clean)
+        vehicle: Vehicle = Vehicle.objects.create(
+            vehicle_id=vehicle_id, created_at=stamp, created_by=who.actor, modified_at=stamp,
+            modified_by=who.actor, **clean)
         audit.record(actor=who.actor, via=who.via, action="vehicle.add",
                      object_kind="vehicle", object_id=vehicle_id,
                      new=vehicle_record(vehicle))
@@ -493,9 +497,7 @@ def edit_vehicle(conn: OfficeConnection, vehicle_id: str, values: dict[str, Any]
         vehicle.modified_at, vehicle.modified_by = now_text(), who.actor
         vehicle.save()
         audit.record(actor=who.actor, via=who.via, action="vehicle.change",
-                     object_kind="vehicle", object_id=vehicle_id,
-                     old={k: v for k, v in old.items() if new[k] != v},
-                     new={k: v for k, v in new.items() if old[k] != v})
+                     object_kind="vehicle", object_id=vehicle_id, **changed(old, new))
     return old, new
 
 
