@@ -87,7 +87,7 @@ def test_the_best_match_comes_first(office_conn: OfficeConnection) -> None:
     hits = search("ali veli")
     assert ids(hits)[0] == exact
     assert other in ids(hits)  # shares a word, lower
-    assert hits[0].score > dict((h.customer_id, h.score) for h in hits)[other]
+    assert hits[0].score > {h.customer_id: h.score for h in hits}[other]
     assert longer not in ids(hits)[:1]
 
 
