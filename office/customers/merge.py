@@ -9,7 +9,8 @@ What moves from ``other`` to ``keep``:
 - **consent events**: the whole history moves; on each channel the latest event (by
   time) is the consent that stands, whichever record it came from;
 - **group memberships**: the union (a group both were in is kept once);
-- **phones, e-mails, addresses**: the union;
+- **phones, e-mails, addresses**: the union (a phone ``keep`` has in another form,
+  "0532 123 45 67" for "+90 532 123 45 67", is not added twice);
 - **empty fields** of ``keep`` (birthday, company, category, preferred channel, notes,
   region, occupation; the credit limit of a credit customer) are filled from ``other``;
   what ``keep`` has stays;
@@ -36,6 +37,7 @@ from office import db
 from office.access import audit
 from office.cards import actions, compute
 from office.cards.models import Card, Wallet
+from office.customers.duplicates import phone_key
 from office.customers.errors import RecordRefused
 from office.customers.models import ConsentEvent, Customer, GroupMembership, Vehicle
 from office.customers.search import search_key
@@ -113,6 +115,7 @@ def plan(keep: Customer, other: Customer) -> dict[str, Any]:
             and other.credit_limit is not None):
         fields["credit_limit"] = other.credit_limit
     keep_phones, keep_emails = json.loads(keep.phones), json.loads(keep.emails)
+    keep_numbers = {phone_key(p) for p in keep_phones} - {None}
     keep_addresses = json.loads(keep.addresses)
     return {
         "keep": keep.customer_id, "other": other.customer_id,
@@ -126,7 +129,8 @@ def plan(keep: Customer, other: Customer) -> dict[str, Any]:
         "members": sorted(Customer.objects.filter(company_id=other.customer_id)
                           .exclude(customer_id=keep.customer_id)
                           .values_list("customer_id", flat=True)),
-        "phones": [p for p in json.loads(other.phones) if p not in keep_phones],
+        "phones": [p for p in json.loads(other.phones) if p not in keep_phones
+                   and (phone_key(p) is None or phone_key(p) not in keep_numbers)],
         "emails": [e for e in json.loads(other.emails) if e not in keep_emails],
         "addresses": [a for a in json.loads(other.addresses) if a not in keep_addresses],
         "fields": fields,
