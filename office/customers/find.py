@@ -7,13 +7,13 @@ How a search runs:
 1. The text is folded as the stored keys are (office.customers.search.fold): "Şükrü
    Yılmaz", "sukru yilmaz" and "SUKRU YILMAZ" are one text; "Nguyễn Văn" is "nguyen van";
    Cyrillic stays Cyrillic, case folded.
-2. Candidates come from indexes, never a scan: keys containing every word of the text
-   and keys sharing many of its trigrams (typos: "yilmas" finds "yilmaz"), from the
-   trigram index (office.customers.search_index); a text shorter than 3 characters
-   matches the start of the key instead. A phone however typed ("0532 123 45 67" for
-   "+905321234567") is matched on its trailing digits; plates by their folded form
-   (``vehicles.plate_key``, its start) and cards by card id, PAN, RFID UID or token
-   however written, or the start of a PAN or card id.
+2. Candidates come from indexes, never a scan: keys containing every word of the text,
+   and when those are few, keys sharing many of its trigrams (typos: "yilmas" finds
+   "yilmaz"), from the trigram index (office.customers.search_index); a text shorter
+   than 3 characters matches the start of the key instead. A phone however typed
+   ("0532 123 45 67" for "+905321234567") is matched on its trailing digits; plates by
+   their folded form (``vehicles.plate_key``, its start) and cards by card id, PAN,
+   RFID UID or token however written, or the start of a PAN or card id.
 3. rapidfuzz scores each candidate (0-100) against the fields it can match; the best
    field wins and is named (``match``). Candidates under :data:`MIN_SCORE` are dropped,
    the rest returned best first. Closed and merged customers are left out unless asked.
@@ -136,9 +136,13 @@ def _candidate_ids(q: _Query) -> list[str]:
         for cid in search_index.containing([q.phone[-PHONE_DIGITS:]], CONTAINING):
             found[cid] = None
     if q.long_tokens:
-        for cid in search_index.containing(q.long_tokens, CONTAINING):
+        containing = search_index.containing(q.long_tokens, CONTAINING)
+        for cid in containing:
             found[cid] = None
-        if not q.numeric:  # a typo in a number is another number
+        # Typos: only when the words as typed are found in few keys (a common name
+        # typed right needs no look-alikes, and they would only rank below it); a typo
+        # in a number is another number.
+        if not q.numeric and len(containing) < SIMILAR:
             for cid in search_index.similar(q.folded, q.long_tokens, SIMILAR):
                 found[cid] = None
     elif q.folded:

@@ -170,6 +170,9 @@ def similar(text: str, tokens: list[str], limit: int) -> list[str]:
         with db.atomic():
             db.execute("SELECT set_config('pg_trgm.word_similarity_threshold', ?, true)",
                        (str(PG_WORD_SIMILARITY),))
+            # The planner prices word_similarity() low and may scan every key instead
+            # of the index (0.8 s against 0.05 s for 100,000 customers): not here.
+            db.execute("SELECT set_config('enable_seqscan', 'off', true)")
             rows = db.fetchall(
                 "SELECT customer_id FROM customers WHERE ? <% search_key "
                 "ORDER BY word_similarity(?, search_key) DESC, customer_id LIMIT ?",

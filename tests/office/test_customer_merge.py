@@ -77,12 +77,28 @@ def test_duplicate_names_are_found_in_a_big_block(office_conn: OfficeConnection)
     try:
         made = [add(office_conn, f"Mehmet {s}") for s in (
             "Kaya", "Demir", "Şahin", "Çelik", "Aydın", "Öztürk", "Arslan")]
-        twin = add(office_conn, "Mehmet Ozturk")
+        twin = add(office_conn, "Mehmet Öztürkk")
         found = duplicates()
     finally:
         dup.MAX_BLOCK = old
     assert reasons(found, made[5], twin) == ["name"]
     assert len(found) == 1
+
+
+def test_the_same_name_is_one_group_and_a_similar_common_name_too(
+        office_conn: OfficeConnection) -> None:
+    """Many customers of one common name are one candidate, not every pair of them."""
+    same = [add(office_conn, "Mehmet Yılmaz") for _ in range(6)]
+    typo = [add(office_conn, "Mehmet Yilmas") for _ in range(5)]
+    single = add(office_conn, "Ayşe Kaya")
+    alike = add(office_conn, "Ayse Kayaa")
+    found = duplicates()
+    assert reasons(found, *same) == ["name"]
+    assert reasons(found, *typo) == ["name"]
+    assert reasons(found, *same, *typo) == ["name"]  # 30 pairs > MAX_PAIRS: one group
+    assert reasons(found, single, alike) == ["name"]  # a pair
+    assert len(found) == 4
+    assert found[0]["reasons"] == [{"reason": "name", "score": 100.0}]
 
 
 # -- merge ---------------------------------------------------------------------------------
