@@ -307,6 +307,17 @@ def test_the_index_follows_every_write(office_conn: OfficeConnection) -> None:
     assert search("zeynep kara") == []
 
 
+def test_a_search_inside_a_larger_transaction_leaves_its_planning_alone(
+        office_db: OfficeDb, people: dict[str, str]) -> None:
+    if office_db.backend != "postgresql":
+        pytest.skip("PostgreSQL's planner settings")
+    with db.atomic():
+        assert ids(search("yilmas")) == [people["sukru"]]  # the look-alike pass ran
+        row = db.fetchone("SELECT current_setting('enable_seqscan'), "
+                          "current_setting('pg_trgm.word_similarity_threshold')")
+        assert row is not None and (row[0], row[1]) == ("on", "0.6")
+
+
 def test_sqlite_reinstalls_an_index_a_table_rebuild_dropped(
         sqlite_office_db: OfficeDb) -> None:
     """Django rebuilds a SQLite table to alter it, dropping its triggers; the search
