@@ -34,7 +34,7 @@ def config(office_db: OfficeDb) -> Config:
 
 
 def add(conn: OfficeConnection, name: str, **values: Any) -> str:
-    return service.add_customer(conn, {"name": name, **values}, WHO).customer_id
+    return str(service.add_customer(conn, {"name": name, **values}, WHO).customer_id)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ changes nothing; bad input refused in one sentence — on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ def config(office_db: OfficeDb) -> Config:
 
 
 def add(conn: OfficeConnection, name: str, **values: Any) -> str:
-    return service.add_customer(conn, {"name": name, **values}, WHO).customer_id
+    return str(service.add_customer(conn, {"name": name, **values}, WHO).customer_id)
 
 
 def reasons(found: list[dict[str, Any]], *ids: str) -> list[str]:
@@ -254,8 +255,9 @@ def test_bad_merges_are_one_sentence_and_change_nothing(
             "into closed": (spare, other), "merged again": (keep, other),
             "company into person": (keep, firm if case == "company into person" else "")}[case]
     before = snapshot()
-    for attempt in (lambda: merge.preview(*args),
-                    lambda: merge.merge(office_conn, config, *args, WHO)):
+    attempts: list[Callable[[], Any]] = [
+        lambda: merge.preview(*args), lambda: merge.merge(office_conn, config, *args, WHO)]
+    for attempt in attempts:
         with pytest.raises(RecordRefused) as refused:
             attempt()
         text = str(refused.value)
