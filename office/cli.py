@@ -321,6 +321,7 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
 
 def _add_commands() -> None:
     from office.cli_cards import register as register_cards
+    from office.cli_customer_find import register as register_customer_find
     from office.cli_customers import office_customer_groups, office_customers, office_vehicles
     from office.cli_flash import office_flash
     from office.cli_transfer import register as register_transfer
@@ -333,6 +334,7 @@ def _add_commands() -> None:
         office.add_command(command)
     register_cards(office_cards)
     register_transfer(office_customers, office_vehicles, office_cards)
+    register_customer_find(office_customers)
 
 
 _add_commands()
