@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -17,11 +15,10 @@ from django.views.decorators.http import require_POST
 
 from office.access.rights import has
 from office.console import data, runtime
-from office.console.forms import ConsentForm, CustomerForm, IssueForm, refused_on
-from office.console.views import PAGE_SIZE, _query_string, requires
+from office.console.forms import ConsentForm, CustomerForm, IssueForm, minor_units, refused_on
+from office.console.views import requires
 from office.customers.errors import RecordRefused
-from office.customers.models import Customer, CustomerCategory
-from office.customers.search import digits, fold
+from office.customers.models import CustomerCategory
 from office.customers.service import Who
 
 
@@ -33,26 +30,43 @@ def _categories() -> list[tuple[str, str]]:
     return [(c.code, c.name) for c in CustomerCategory.objects.order_by("code")]
 
 
-def _matching(q: str) -> Any:
-    """Customers whose search key, id or phone holds ``q`` (a plain contains search;
-    the typo-tolerant search is office.customers.find when present)."""
-    query = Customer.objects.filter(merged_into__isnull=True)
-    if not q:
-        return query
-    folded, phone = fold(q), digits(q)
-    match = Q(search_key__contains=folded) | Q(customer_id=q.strip())
-    if len(phone) >= 6:
-        match |= Q(phones__contains=phone[-9:])
-    return query.filter(match)
+#: The customer list's filters (office.customers.filters), as the CLI's options.
+FILTERS = ("category", "group", "region", "consent", "last_sale_before", "last_sale_after",
+           "turnover_min", "turnover_max", "balance_min", "balance_max", "include_closed")
+LIST_LIMIT = 200
+
+
+def _filters(request: HttpRequest) -> dict[str, Any]:
+    """The filters given in the query (money typed in the currency's unit)."""
+    values: dict[str, Any] = {k: request.GET.get(k, "").strip() for k in FILTERS}
+    decimals = data.currency().decimals
+    for key in ("turnover_min", "turnover_max", "balance_min", "balance_max"):
+        text = values[key].lstrip("-")
+        amount = minor_units(text, decimals, key)
+        values[key] = None if amount is None else (
+            -amount if values[key].startswith("-") else amount)
+    values["include_closed"] = bool(values["include_closed"])
+    return values
 
 
 @requires("customers.view")
 def customers(request: HttpRequest) -> HttpResponse:
+    from office.customers import filters
+    from office.customers.find import find
+
     q = request.GET.get("q", "").strip()
-    page = Paginator(_matching(q).order_by("name", "customer_id"), PAGE_SIZE
-                     ).get_page(request.GET.get("page"))
+    rows: list[dict[str, Any]] = []
+    try:
+        chosen = filters.clean(_filters(request), runtime.config().station.tz)
+        rows = find(q or None, chosen, limit=LIST_LIMIT)
+    except RecordRefused as exc:
+        messages.error(request, str(exc))
+    for r in rows:
+        r["shown_turnover"] = data.money(r["turnover"])
+        r["shown_balance"] = "" if r["balance"] is None else data.money(r["balance"])
     return render(request, "console/customers.html", {
-        "page": page, "q": q, "query": _query_string(request),
+        "rows": rows, "q": q, "values": {k: request.GET.get(k, "") for k in FILTERS},
+        "limit": LIST_LIMIT, "categories": _categories(),
         "can_add": has(request.user, "customers.add")})
 
 

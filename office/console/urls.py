@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from office.console import card_views, customer_views, record_views, transfer_views, views
+from office.console import (
+    card_views,
+    customer_views,
+    merge_views,
+    record_views,
+    transfer_views,
+    views,
+)
 
 console_patterns = [
     path("", views.home, name="home"),
@@ -28,6 +35,8 @@ console_patterns = [
     path("customers/", customer_views.customers, name="customers"),
     path("customers/new", customer_views.customer_new, name="customer_new"),
     path("customers/import", transfer_views.import_page, name="import"),
+    path("customers/duplicates", merge_views.duplicates, name="duplicates"),
+    path("customers/merge", merge_views.merge, name="merge"),
     path("customers/export.csv", transfer_views.customers_export, {"fmt": "csv"},
          name="customers_csv"),
     path("customers/export.xlsx", transfer_views.customers_export, {"fmt": "xlsx"},

@@ -179,3 +179,30 @@ def test_a_spreadsheet_is_checked_then_stored_and_exported_escaped(shop: OfficeD
     accountant = logged_in(make_user("alla", ["accountants"]))
     body = b"".join(accountant.get("/customers/export.csv").streaming_content).decode()
     assert "Иванов Иван" in body and "'=1+1" in body
+
+
+def test_search_filters_duplicates_and_a_previewed_merge(shop: OfficeDb) -> None:
+    operator = logged_in(make_user("olga", ["operators"]))
+    first = _new_customer(operator)  # Şükrü Yılmaz, +90 532 123 45 67, vip, Marmara
+    second = _new_customer(operator, name="Sukru Yilmaz", category="regular",
+                           region="Ege")
+    listed = operator.get("/customers/", {"q": "sukru yilmas"}).content.decode()
+    assert f'data-customer="{first}"' in listed and f'data-customer="{second}"' in listed
+    vip = operator.get("/customers/", {"category": "vip"}).content.decode()
+    assert f'data-customer="{first}"' in vip and f'data-customer="{second}"' not in vip
+    bad = operator.get("/customers/", {"category": "gold"}, follow=True).content.decode()
+    assert "is not in the list" in bad
+    # Same phone: a duplicate; the merge is previewed, changes nothing, then done.
+    page = operator.get("/customers/duplicates").content.decode()
+    assert first in page and second in page and "same phone" in page
+    preview = operator.get("/customers/merge", {"keep": first, "other": second})
+    assert preview.status_code == 200 and "Nothing has changed yet" in preview.content.decode()
+    assert Customer.objects.get(customer_id=second).merged_into is None
+    viewer = logged_in(make_user("vera", ["viewers"]))
+    assert viewer.post("/customers/merge", {"keep": first, "other": second}
+                       ).status_code == 403
+    done = operator.post("/customers/merge", {"keep": first, "other": second})
+    assert done.status_code == 302 and done["Location"] == f"/customers/{first}/"
+    assert Customer.objects.get(customer_id=second).merged_into == first
+    assert AuditEntry.objects.filter(action="customer.merge", actor="olga",
+                                     via="console").exists()
