@@ -104,3 +104,55 @@ def test_block_a_card_in_the_browser_and_the_station_refuses_it(
         stop_daemon(station)
     print(f"browser test on {'PostgreSQL' if office_database else 'SQLite'}: "
           f"{time.monotonic() - started:.1f} s")
+
+
+def test_a_clerk_adds_a_customer_issues_a_card_and_the_station_takes_it(
+        network: Path, broker: Broker, card_store: Path, office: subprocess.Popen[str],
+        web: WebServer, office_database: str) -> None:
+    """Issue 12 in the browser: a customer typed in (with a non-Latin name), found again
+    by a Latin spelling with a typo, a card issued with a day limit; the station then
+    authorizes that card with the limit the clerk set."""
+    fc(network, "office", "cards", "import", str(card_store))
+    subprocess.run([forecourt_exe(), "--config", str(network), "office", "users", "add",
+                    "anna", "--group", "operators", "--password-stdin"],
+                   input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+    station = start_daemon(network)
+    try:
+        with launch_chromium() as browser:
+            page = browser.new_context(locale="en-US").new_page()
+            page.goto(web.url + "/customers/new")
+            page.fill("input[name=username]", "anna")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("form.login button[type=submit]")
+            page.wait_for_url("**/customers/new")
+            page.fill("input[name=name]", "Şükrü Yılmaz")
+            page.fill("input[name=phones]", "+90 532 123 45 67")
+            page.click("form.record button[type=submit]")
+            page.wait_for_url("**/customers/C-*/")
+            customer_id = page.url.rstrip("/").rsplit("/", 1)[1]
+            _shot(page, "c1-customer")
+            page.goto(web.url + "/customers/?q=sukru+yilmas")
+            assert page.locator(f"tr[data-customer='{customer_id}']").count() == 1
+            page.goto(web.url + f"/customers/{customer_id}/issue")
+            page.select_option("select[name=kind]", "smart")
+            page.fill("input[name=card_id]", "K-WEB")
+            page.click("form.record button[type=submit]")
+            page.wait_for_url("**/card/K-WEB/")
+            page.select_option("form[action$='/limit'] select[name=period]", "day")
+            page.select_option("form[action$='/limit'] select[name=unit]", "volume")
+            page.fill("form[action$='/limit'] input[name=value]", "25")
+            page.click("form[action$='/limit'] button[type=submit]")
+            page.wait_for_url("**/card/K-WEB/")
+            assert "25.000" in page.locator("table").nth(1).inner_text()
+            _shot(page, "c2-card")
+
+        def limited() -> bool:
+            result = fc_json(network, "sale", "authorize", "--card", "K-WEB", "--pump", "3",
+                             "--product", "DT")
+            if result.get("approved"):
+                fc(network, "sale", "cancel", str(result["sale_id"]))
+            return bool(result.get("approved") and result["max_volume_ml"] == 25000)
+
+        wait_for(limited, "the station to take the new card with its 25 l a day")
+    finally:
+        stop_daemon(station)
