@@ -33,7 +33,7 @@ from core import identifiers
 from office import db
 from office.customers import search_index
 from office.customers.filters import Filters, figures, matching
-from office.customers.search import digits, fold, plate_key
+from office.customers.search import digits, fold, latin, plate_key
 
 #: A candidate scoring less than this is no match.
 MIN_SCORE = 70.0
@@ -199,7 +199,8 @@ def _score(q: _Query, row: Any) -> tuple[float, str]:
     emails = json.loads(row["emails"])
     if "@" in q.text and q.text.casefold() in emails:
         scores["email"] = 100.0
-    scores["name"] = name_score(q.tokens, fold(row["name"]))
+    name = fold(row["name"])
+    scores["name"] = max(name_score(q.tokens, name), name_score(q.tokens, latin(name)))
     key = str(row["search_key"])
     if q.tokens and all(t in key for t in q.tokens):
         scores["key"] = 85.0
@@ -211,8 +212,23 @@ def _score(q: _Query, row: Any) -> tuple[float, str]:
 
 
 def search(text: str, *, include_closed: bool = False) -> list[Hit]:
-    """Every customer ``text`` finds, best first (score, then folded name, then id)."""
-    q = _query(text)
+    """Every customer ``text`` finds, best first (score, then folded name, then id).
+
+    Typed in Cyrillic, the text is also looked for in Latin letters ("Иванов" finds a
+    customer stored as "Ivanov"); the better of the two scores counts.
+    """
+    hits = _search(_query(text), include_closed)
+    translit = latin(fold(text))
+    if translit != fold(text):
+        best = {h.customer_id: h for h in hits}
+        for h in _search(_query(translit), include_closed):
+            if h.customer_id not in best or best[h.customer_id].score < h.score:
+                best[h.customer_id] = h
+        hits = sorted(best.values(), key=lambda h: (-h.score, h.customer_id))
+    return hits
+
+
+def _search(q: _Query, include_closed: bool) -> list[Hit]:
     if not q.folded and not q.plate:
         return []
     known = {**_from_plates(q), **_from_cards(q)}

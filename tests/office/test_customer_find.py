@@ -77,7 +77,7 @@ def test_a_typo_still_finds_the_name(people: dict[str, str]) -> None:
         assert MIN_SCORE <= hits[0].score < 100
     # Someone else entirely is not offered for a typo.
     assert ids(search("yilmas")) == [people["sukru"]]
-    assert search("ivanof") == []  # Latin for a Cyrillic name: no transliteration
+    assert ids(search("ivanof")) == [people["ivanov"]]  # Latin letters, and a typo
 
 
 def test_the_best_match_comes_first(office_conn: OfficeConnection) -> None:
@@ -334,3 +334,19 @@ def test_sqlite_reinstalls_an_index_a_table_rebuild_dropped(
                         + ",".join("?" * len(search_index.SQLITE_OBJECTS)) + ")",
                         search_index.SQLITE_OBJECTS)
     assert found is not None and found[0] == len(search_index.SQLITE_OBJECTS)
+
+
+@pytest.mark.parametrize(("typed", "who"), [
+    ("ivanov ivan", "ivanov"), ("Ivanov", "ivanov"), ("petrova anna", "petrova"),
+    ("ivanof", "ivanov"),  # a typo in the Latin spelling
+])
+def test_a_cyrillic_name_is_found_in_latin_letters(people: dict[str, str], typed: str,
+                                                    who: str) -> None:
+    assert ids(search(typed))[:1] == [people[who]]
+
+
+def test_a_latin_name_is_found_in_cyrillic_letters(office_conn: OfficeConnection,
+                                                   people: dict[str, str]) -> None:
+    smirnov = add(office_conn, "Smirnov Oleg")
+    assert ids(search("Смирнов"))[:1] == [smirnov]
+    assert people["smith"] not in ids(search("Смирнов"))
