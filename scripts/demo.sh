@@ -116,6 +116,14 @@ fc cards show 7800001234567892
 fc journal list
 fc journal verify
 
+say "the head office signs up a customer (found again however the name is typed),"
+say "issues a card with a 30 l day limit and opens a wallet of 1,000.00 on it"
+fc office customers add --name "Şükrü Yılmaz" --phone "+90 532 123 45 67" --customer-id C-DEMO
+fc office customers list --search "sukru yilmas"
+fc office cards issue --customer C-DEMO --kind smart --card-id K-DEMO
+fc office cards limit K-DEMO --period day --unit volume --value 30000
+fc office wallets add K-DEMO --unit money --balance 100000 --wallet-id W-DEMO
+
 say "no network: a technician carries the sales to the head office on a USB stick"
 mkdir -p "$WORK/stick"
 fc flash export "$WORK/stick"
@@ -124,6 +132,8 @@ fc office flash import "$WORK/stick/forecourt-S-001-sales.fcb"
 fc office flash export --station S-001 "$WORK/stick"
 say "back at the station: the receipt delivers the sales"
 fc flash import "$WORK/stick/forecourt-S-001-reply.fcb"
+say "the reply also brought the new card: the station knows its limit and its wallet"
+fc cards show K-DEMO
 say "a stick with a flipped byte is refused, and nothing changes"
 cp "$WORK/stick/forecourt-S-001-sales.fcb" "$WORK/tampered.fcb"
 printf '\x00' | dd of="$WORK/tampered.fcb" bs=1 conv=notrunc status=none \
