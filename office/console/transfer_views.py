@@ -1,6 +1,6 @@
-"""The console's spreadsheet pages: customers and vehicles from a .csv or .xlsx file
-(check first, then store all or nothing; the same import as ``forecourt office
-customers import``), and their export with formulas escaped."""
+"""The console's spreadsheet pages: customers, vehicles, cards and the supplier's blank
+cards from a .csv or .xlsx file (check first, then store all or nothing; the same
+imports as the CLI's), their export with formulas escaped, and the card stock."""
 
 from __future__ import annotations
 
@@ -22,12 +22,16 @@ from office.customers.errors import RecordRefused
 
 #: The largest file the console takes (a spreadsheet of some 100,000 customers).
 MAX_UPLOAD = 20 * 1024 * 1024
-WHAT = {"customers": "customers.add", "vehicles": "vehicles.add"}
+#: What may be imported, and the rights it takes (besides customers.view).
+WHAT = {"customers": ("customers.add", "customers.change"), "vehicles": ("vehicles.add",),
+        "cards": ("cards.add",), "stock": ("cards.add",)}
 
 
 class ImportForm(forms.Form):
     what = forms.ChoiceField(label=gettext_lazy("Records"), choices=[
-        ("customers", gettext_lazy("customers")), ("vehicles", gettext_lazy("vehicles"))])
+        ("customers", gettext_lazy("customers")), ("vehicles", gettext_lazy("vehicles")),
+        ("cards", gettext_lazy("cards to issue")),
+        ("stock", gettext_lazy("blank cards from the supplier"))])
     file = forms.FileField(label=gettext_lazy("File (.csv or .xlsx)"))
     mapping = forms.CharField(label=gettext_lazy("Column mapping"), required=False,
                               help_text=gettext_lazy("COLUMN=FIELD, comma-separated, e.g. "
@@ -37,6 +41,7 @@ class ImportForm(forms.Form):
 
 
 def _run(request: HttpRequest, form: ImportForm) -> Any:
+    from office.cards import transfer as card_transfer
     from office.customers import transfer
     from office.customers.sheets import parse_mapping
 
@@ -48,18 +53,31 @@ def _run(request: HttpRequest, form: ImportForm) -> Any:
     if upload.size > MAX_UPLOAD:
         raise RecordRefused(_("The file is larger than 20 MB; import it with the command "
                               "line."), field="file")
-    layout = transfer.CUSTOMERS if values["what"] == "customers" else transfer.VEHICLES
+    what = values["what"]
+    layout = {"customers": transfer.CUSTOMERS, "vehicles": transfer.VEHICLES,
+              "cards": card_transfer.CARDS, "stock": card_transfer.STOCK}[what]
     mapping = parse_mapping([values["mapping"]] if values["mapping"] else [], None,
                             layout.fields)
-    run = (transfer.import_customers if values["what"] == "customers"
-           else transfer.import_vehicles)
+    dry_run = not values["store"]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
         with path.open("wb") as out:
             for chunk in upload.chunks():
                 out.write(chunk)
-        report = run(data.store(), runtime.config(), path, mapping, who(request),
-                     dry_run=not values["store"])
+        conn, config, by = data.store(), runtime.config(), who(request)
+        if what == "customers":
+            report = transfer.import_customers(conn, config, path, mapping, by,
+                                               dry_run=dry_run)
+        elif what == "vehicles":
+            report = transfer.import_vehicles(conn, config, path, mapping, by,
+                                              dry_run=dry_run)
+        elif what == "cards":
+            report = card_transfer.import_cards(conn, config, path, mapping, by,
+                                                dry_run=dry_run)
+        else:
+            report = card_transfer.import_stock(conn, path, mapping, by,
+                                                batch=Path(upload.name).stem,
+                                                dry_run=dry_run)
     report.file = upload.name
     return report
 
@@ -69,12 +87,11 @@ def import_page(request: HttpRequest) -> HttpResponseBase:
     form = ImportForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
-        right = WHAT[form.cleaned_data["what"]]
-        if not has(request.user, right) or (form.cleaned_data["what"] == "customers"
-                                            and not has(request.user, "customers.change")):
-            from django.core.exceptions import PermissionDenied
+        for right in WHAT[form.cleaned_data["what"]]:
+            if not has(request.user, right):
+                from django.core.exceptions import PermissionDenied
 
-            raise PermissionDenied(right)
+                raise PermissionDenied(right)
         try:
             report = _run(request, form)
         except (RecordRefused, ValueError) as exc:
@@ -104,3 +121,12 @@ def customers_export(request: HttpRequest, fmt: str) -> HttpResponse:
 @requires("vehicles.export")
 def vehicles_export(request: HttpRequest, fmt: str) -> HttpResponse:
     return _export(request, "vehicles", fmt)
+
+
+@requires("cards.view")
+def stock(request: HttpRequest) -> HttpResponse:
+    """The blank cards in stock: free and issued per kind and batch."""
+    from office.cards.transfer import stock_summary
+
+    return render(request, "console/stock.html", {
+        "rows": stock_summary(), "can_import": has(request.user, "cards.add")})

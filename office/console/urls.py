@@ -36,6 +36,7 @@ console_patterns = [
     path("customers/new", customer_views.customer_new, name="customer_new"),
     path("customers/import", transfer_views.import_page, name="import"),
     path("customers/duplicates", merge_views.duplicates, name="duplicates"),
+    path("stock/", transfer_views.stock, name="stock"),
     path("customers/merge", merge_views.merge, name="merge"),
     path("customers/export.csv", transfer_views.customers_export, {"fmt": "csv"},
          name="customers_csv"),

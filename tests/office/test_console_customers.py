@@ -206,3 +206,24 @@ def test_search_filters_duplicates_and_a_previewed_merge(shop: OfficeDb) -> None
     assert Customer.objects.get(customer_id=second).merged_into == first
     assert AuditEntry.objects.filter(action="customer.merge", actor="olga",
                                      via="console").exists()
+
+
+def test_blank_cards_from_the_supplier_and_a_card_issued_from_stock(shop: OfficeDb) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    operator = logged_in(make_user("olga", ["operators"]))
+    body = "kind,pan\nmagstripe,7800 9999 0000 0001\nmagstripe,7800999900000002\n"
+    response = operator.post("/customers/import", {
+        "what": "stock", "file": SimpleUploadedFile("batch-7.csv", body.encode()),
+        "store": "on"})
+    assert "Stored: 2 added" in response.content.decode()
+    page = operator.get("/stock/").content.decode()
+    assert 'data-batch="batch-7"' in page and '<td class="num free">2</td>' in page
+    viewer = logged_in(make_user("vera", ["viewers"]))
+    refused = viewer.post("/customers/import", {
+        "what": "stock", "file": SimpleUploadedFile("b.csv", body.encode()), "store": "on"})
+    assert refused.status_code == 403
+    customer_id = _new_customer(operator)
+    operator.post(f"/customers/{customer_id}/issue", {"kind": "magstripe", "stock": "on"})
+    assert Card.objects.get(customer_id=customer_id).pan == "7800999900000001"
+    assert '<td class="num free">1</td>' in operator.get("/stock/").content.decode()
