@@ -47,7 +47,7 @@ def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _limit_doc(lim: CardLimit) -> dict[str, Any]:
+def limit_doc(lim: CardLimit) -> dict[str, Any]:
     doc: dict[str, Any] = {"period": lim.period, "unit": lim.unit, "value": lim.value}
     products = _load(lim.products)
     if products is not None:
@@ -88,12 +88,12 @@ def card_doc(card: Card, balances: dict[str, int]) -> dict[str, Any]:
     if card.customer_id is not None:
         groups = [m.group for m in card.customer.memberships.select_related("group")
                   .order_by("group_id")] if card.customer else []
-    own = [_limit_doc(lim) for lim in card.limits.order_by("id")]
+    own = [limit_doc(lim) for lim in card.limits.order_by("id")]
     keys = {_limit_key(d) for d in own}
     inherited = []
     for group in groups:
         for lim in group.limits.order_by("id"):
-            d = _limit_doc(lim)
+            d = limit_doc(lim)
             if _limit_key(d) not in keys:
                 inherited.append(d)
     if own or inherited:

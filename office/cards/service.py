@@ -32,7 +32,7 @@ from office.cards.models import (
 from office.cards.wallets import office_balances
 from office.customers import fields as F
 from office.customers.errors import RecordRefused
-from office.customers.service import Who, get_customer, get_vehicle, next_id, now_text
+from office.customers.service import Who, get_customer, get_vehicle, new_id, now_text
 from office.store import OfficeConnection
 
 
@@ -167,11 +167,7 @@ def _issue(values: dict[str, Any], who: Who) -> Card:
         raise RecordRefused("a magnetic-stripe card needs a pan", field="pan")
     if kind == "rfid" and uid is None:
         raise RecordRefused("an RFID card needs an rfid_uid", field="rfid_uid")
-    card_id = values.get("card_id") or pan or next_id("card", "K-", Card, "card_id")
-    card_id = F.identifier("card_id", card_id)
-    if Card.objects.filter(card_id=card_id).exists():
-        raise RecordRefused(f"card {card_id} already exists", reason="duplicate",
-                            field="card_id")
+    card_id = new_id("card", "K-", Card, "card_id", values.get("card_id") or pan)
     for column, value in (("pan", pan), ("rfid_uid", uid)):
         if value is not None:
             _identifier_free(column, value)
@@ -329,11 +325,7 @@ def add_wallet(conn: OfficeConnection, config: Config, identifier: str,
         if card.status == "replaced":
             raise RecordRefused(f"card {card.card_id} was replaced by {card.replaced_by}",
                                 reason="conflict", field="card")
-        wallet_id = F.identifier("wallet_id", values.get("wallet_id") or next_id(
-            "wallet", "W-", Wallet, "wallet_id"))
-        if Wallet.objects.filter(wallet_id=wallet_id).exists():
-            raise RecordRefused(f"wallet {wallet_id} already exists", reason="duplicate",
-                                field="wallet_id")
+        wallet_id = new_id("wallet", "W-", Wallet, "wallet_id", values.get("wallet_id"))
         stamp = now_text()
         wallet = Wallet.objects.create(wallet_id=wallet_id, card=card, unit=unit,
                                        products=_products("products", values.get("products")),

@@ -76,6 +76,17 @@ def next_id(name: str, prefix: str, model: Any, key: str) -> str:
     return candidate
 
 
+def new_id(name: str, prefix: str, model: Any, key: str, given: str | None) -> str:
+    """The id of a record about to be made: ``given`` (checked, and refused when a
+    record has it already), else the next free one (:func:`next_id`)."""
+    if not given:
+        return next_id(name, prefix, model, key)
+    chosen = F.identifier(key, given)
+    if model.objects.filter(**{key: chosen}).exists():
+        raise RecordRefused(f"{name} {chosen} already exists", reason="duplicate", field=key)
+    return chosen
+
+
 # -- customers ---------------------------------------------------------------------------
 
 #: The fields a customer record takes from a form, an option or a spreadsheet column.
@@ -194,13 +205,8 @@ def add_customer(conn: OfficeConnection, values: dict[str, Any], who: Who) -> Cu
     groups = [F.identifier("group", g) for g in _as_list(values.get("groups"))]
     clean = clean_customer({k: v for k, v in values.items() if k != "customer_id"})
     with conn.atomic():
-        if values.get("customer_id"):
-            customer_id = F.identifier("customer_id", values["customer_id"])
-            if Customer.objects.filter(customer_id=customer_id).exists():
-                raise RecordRefused(f"customer {customer_id} already exists",
-                                    reason="duplicate", field="customer_id")
-        else:
-            customer_id = next_id("customer", "C-", Customer, "customer_id")
+        customer_id = new_id("customer", "C-", Customer, "customer_id",
+                             values.get("customer_id"))
         stamp = now_text()
         customer = Customer(customer_id=customer_id, created_at=stamp, created_by=who.actor,
                             modified_at=stamp, modified_by=who.actor, **clean)
@@ -281,11 +287,11 @@ def get_group(group_id: str) -> CustomerGroup:
 
 
 def group_record(group: CustomerGroup) -> dict[str, Any]:
-    from office.cards.compute import _limit_doc
+    from office.cards.compute import limit_doc
 
     return {"group_id": group.group_id, "name": group.name, "kind": group.kind,
             "rules": json.loads(group.rules),
-            "limits": [_limit_doc(lim) for lim in group.limits.order_by("id")],
+            "limits": [limit_doc(lim) for lim in group.limits.order_by("id")],
             "members": sorted(group.memberships.values_list("customer_id", flat=True))}
 
 
@@ -467,13 +473,7 @@ def add_vehicle(conn: OfficeConnection, values: dict[str, Any], who: Who) -> Veh
         raise RecordRefused("plate is required", field="plate")
     clean = clean_vehicle({k: v for k, v in values.items() if k != "vehicle_id"})
     with conn.atomic():
-        if values.get("vehicle_id"):
-            vehicle_id = F.identifier("vehicle_id", values["vehicle_id"])
-            if Vehicle.objects.filter(vehicle_id=vehicle_id).exists():
-                raise RecordRefused(f"vehicle {vehicle_id} already exists",
-                                    reason="duplicate", field="vehicle_id")
-        else:
-            vehicle_id = next_id("vehicle", "V-", Vehicle, "vehicle_id")
+        vehicle_id = new_id("vehicle", "V-", Vehicle, "vehicle_id", values.get("vehicle_id"))
         stamp = now_text()
         vehicle: Vehicle = Vehicle.objects.create(
             vehicle_id=vehicle_id, created_at=stamp, created_by=who.actor, modified_at=stamp,
