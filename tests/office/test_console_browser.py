@@ -44,6 +44,22 @@ def web(network: Path, tmp_path: Path) -> Iterator[WebServer]:
         server.stop()
 
 
+def _add_operator(config: Path) -> None:
+    """Console user anna, an operator, with the test password (the real CLI)."""
+    subprocess.run([forecourt_exe(), "--config", str(config), "office", "users", "add",
+                    "anna", "--group", "operators", "--password-stdin"],
+                   input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+
+
+def _log_in(page: Page, url: str, landing: str) -> None:
+    """Open ``url``, log in as anna on the login page it leads to, land on ``landing``."""
+    page.goto(url)
+    page.fill("input[name=username]", "anna")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(landing)
+
+
 def _authorize(config: Path, pump: int) -> dict[str, object]:
     """One authorization at the station; an approved one is cancelled again at once."""
     result: dict[str, object] = fc_json(config, "sale", "authorize", "--card", CARD,
@@ -58,18 +74,12 @@ def test_block_a_card_in_the_browser_and_the_station_refuses_it(
         web: WebServer, office_database: str) -> None:
     started = time.monotonic()
     fc(network, "office", "cards", "import", str(card_store))
-    subprocess.run([forecourt_exe(), "--config", str(network), "office", "users", "add",
-                    "anna", "--group", "operators", "--password-stdin"],
-                   input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+    _add_operator(network)
     station = start_daemon(network)
     try:
         with launch_chromium() as browser:
             page = browser.new_context(locale="en-US").new_page()
-            page.goto(web.url + "/")
-            page.fill("input[name=username]", "anna")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("form.login button[type=submit]")
-            page.wait_for_url("**/stations/")
+            _log_in(page, web.url + "/", "**/stations/")
             _shot(page, "1-stations")
 
             def online() -> bool:
@@ -113,18 +123,12 @@ def test_a_clerk_adds_a_customer_issues_a_card_and_the_station_takes_it(
     by a Latin spelling with a typo, a card issued with a day limit; the station then
     authorizes that card with the limit the clerk set."""
     fc(network, "office", "cards", "import", str(card_store))
-    subprocess.run([forecourt_exe(), "--config", str(network), "office", "users", "add",
-                    "anna", "--group", "operators", "--password-stdin"],
-                   input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+    _add_operator(network)
     station = start_daemon(network)
     try:
         with launch_chromium() as browser:
             page = browser.new_context(locale="en-US").new_page()
-            page.goto(web.url + "/customers/new")
-            page.fill("input[name=username]", "anna")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("form.login button[type=submit]")
-            page.wait_for_url("**/customers/new")
+            _log_in(page, web.url + "/customers/new", "**/customers/new")
             page.fill("input[name=name]", "Şükrü Yılmaz")
             page.fill("input[name=phones]", "+90 532 123 45 67")
             page.click("form.record button[type=submit]")
