@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from core.formats.snapshot import DAYS
+
 _WINDOW = re.compile(r"^(?:(?P<days>[a-z,-]+)\s+)?(?P<from>\d\d:\d\d)-(?P<to>\d\d:\d\d)$")
 
 
