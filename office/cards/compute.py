@@ -84,15 +84,16 @@ def card_doc(card: Card, balances: dict[str, int]) -> dict[str, Any]:
     if card.vehicle_id is not None:
         doc["vehicle_id"] = card.vehicle_id
     doc.update(json.loads(card.rules))
+    # (.all() and sorting here: the related rows were fetched once for all cards, docs_for)
     groups = []
-    if card.customer_id is not None:
-        groups = [m.group for m in card.customer.memberships.select_related("group")
-                  .order_by("group_id")] if card.customer else []
-    own = [limit_doc(lim) for lim in card.limits.order_by("id")]
+    if card.customer is not None:
+        groups = [m.group for m in sorted(card.customer.memberships.all(),
+                                          key=lambda m: m.group_id)]
+    own = [limit_doc(lim) for lim in sorted(card.limits.all(), key=lambda lim: lim.id)]
     keys = {_limit_key(d) for d in own}
     inherited = []
     for group in groups:
-        for lim in group.limits.order_by("id"):
+        for lim in sorted(group.limits.all(), key=lambda lim: lim.id):
             d = limit_doc(lim)
             if _limit_key(d) not in keys:
                 inherited.append(d)
@@ -109,7 +110,7 @@ def card_doc(card: Card, balances: dict[str, int]) -> dict[str, Any]:
         if merged is not None:
             doc[key] = merged
     wallets = []
-    for w in card.wallets.order_by("wallet_id"):
+    for w in sorted(card.wallets.all(), key=lambda w: w.wallet_id):
         wd: dict[str, Any] = {"wallet_id": w.wallet_id, "unit": w.unit,
                               "balance": bounded(balances.get(w.wallet_id, 0), w.unit)}
         products = _load(w.products)
@@ -137,12 +138,21 @@ def check_doc(doc: dict[str, Any]) -> CardSpec:
 
 
 def docs_for(card_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The computed documents of ``card_ids`` (those that exist), by card id."""
+    """The computed documents of ``card_ids`` (those that exist), by card id.
+
+    500 cards a query (a group's cards may be more than a query may name), each batch's
+    limits, wallets, memberships and groups' limits fetched together with it.
+    """
     ids = sorted(set(card_ids))
-    cards = list(Card.objects.filter(card_id__in=ids).select_related("customer"))
-    wallet_ids = [w for c in cards for w in c.wallets.values_list("wallet_id", flat=True)]
-    balances = station_balances(wallet_ids)
-    return {c.card_id: card_doc(c, balances) for c in cards}
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        cards = list(Card.objects.filter(card_id__in=ids[start:start + 500])
+                     .select_related("customer")
+                     .prefetch_related("limits", "wallets",
+                                       "customer__memberships__group__limits"))
+        balances = station_balances([w.wallet_id for c in cards for w in c.wallets.all()])
+        out.update((c.card_id, card_doc(c, balances)) for c in cards)
+    return out
 
 
 def publish(conn: OfficeConnection, config: Config, card_ids: Iterable[str], *,

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
-from core.config import load_config_file
+from core.config import Config, load_config_file
 from core.formats.deltas import parse_ops
 from office.store import open_office
 
@@ -288,3 +288,30 @@ def test_lists_of_vehicles_and_groups(office: Path) -> None:
     assert all(v["customer"] == "C-1" for v in vehicles)
     run("office", "groups", "add", "G-X", "--kind", "vip")
     assert "G-X" in [g["group_id"] for g in out("office", "groups", "list")]
+
+
+def test_a_group_s_cards_are_computed_in_a_few_queries_not_one_per_card(
+        office_conn: Any) -> None:
+    """A fleet group's limit change recomputes every member's card: the related rows are
+    fetched per batch of cards, not per card (a 10,000-card fleet stays a few queries)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from office.cards import service as cards
+    from office.cards.compute import docs_for
+    from office.customers import service
+
+    who = service.Who("anna", "cli")
+    service.add_group(office_conn, {"group_id": "G-BIG", "kind": "fleet"}, who)
+    for i in range(40):
+        customer = service.add_customer(office_conn, {"name": f"Driver {i}",
+                                                      "groups": ["G-BIG"]}, who)
+        cards.issue(office_conn, Config(), {"customer": customer.customer_id,
+                                             "kind": "smart", "card_id": f"K-{i}"}, who)
+    ids = [f"K-{i}" for i in range(40)]
+    with CaptureQueriesContext(connection) as few:
+        docs = docs_for(ids[:4])
+    with CaptureQueriesContext(connection) as many:
+        docs = docs_for(ids)
+    assert len(docs) == 40 and docs["K-7"]["customer_id"] == "C-000008"
+    assert len(many.captured_queries) == len(few.captured_queries)
