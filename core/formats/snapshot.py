@@ -211,6 +211,17 @@ class _Obj:
         return list(items)
 
 
+#: The strict JSON-object reader, for the other card-store sections (core.formats.pricing).
+JsonObject = _Obj
+
+
+def parse_hhmm(obj: _Obj, key: str) -> int:
+    """A local time ``HH:MM`` (``24:00`` allowed) as minutes after midnight."""
+    text = obj.req_str(key, pattern=_HHMM.pattern)
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 def _check_text(value: str, where: str, *, printable: bool = False) -> None:
     """Refuse text that SQLite cannot store or a terminal would act on (issue 10 #10);
     ``printable``: also what the head office refuses in a journal line."""
