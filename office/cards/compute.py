@@ -127,7 +127,26 @@ def card_doc(card: Card, balances: dict[str, int]) -> dict[str, Any]:
     replaces = json.loads(card.replaces)
     if replaces:
         doc["replaces"] = replaces
+    loyalty = loyalty_facts(card, [g.group_id for g in groups])
+    if loyalty:
+        doc["loyalty"] = loyalty
     return doc
+
+
+def loyalty_facts(card: Card, group_ids: list[str]) -> dict[str, Any]:
+    """What pricing rules may ask of the card's customer (docs/pricing.md): category,
+    groups and the birthday's month and day (never the year)."""
+    customer = card.customer
+    if customer is None:
+        return {}
+    out: dict[str, Any] = {}
+    if customer.category_id is not None:
+        out["category"] = customer.category_id
+    if group_ids:
+        out["groups"] = sorted(group_ids)
+    if customer.birthday:
+        out["birthday"] = customer.birthday[5:10]
+    return out
 
 
 def check_doc(doc: dict[str, Any]) -> CardSpec:

@@ -286,7 +286,12 @@ def finish(conn: OfficeConnection, station_id: str, status: dict[str, Any], at: 
     receipt was lost) only marks the station seen: its status may be older than the
     one held, and an old status must not roll back the office's view of the station.
     """
+    before = _head(conn, station_id)[0]
     head = _advance(conn, station_id, at)
+    if head[0] > before:
+        from office.pricing.settle import settle_range
+
+        settle_range(conn, station_id, before, head[0])
     gaps = _reconcile_gaps(conn, station_id, head[0], at)
     if not fresh:
         conn.execute("UPDATE station_chain SET last_seen_at = ? WHERE station_id = ?",
