@@ -99,6 +99,16 @@ def read_code(text: str) -> str:
     return digits
 
 
+def is_genuine(batch: VoucherBatch, code: str) -> bool:
+    """Whether the 20-digit ``code`` is one of ``batch``'s vouchers (its number, a
+    sequence in 1..count, and the check digits its key makes), whatever the time."""
+    if not _CODE.fullmatch(code) or int(code[:6]) != batch.number:
+        return False
+    serial = code[:SERIAL_DIGITS]
+    genuine = hmac.compare_digest(code[SERIAL_DIGITS:], _check_digits(batch.key, serial))
+    return genuine and 1 <= int(serial[6:]) <= batch.count
+
+
 def check(batches: Mapping[int, VoucherBatch], text: str, now: datetime
           ) -> tuple[VoucherBatch, str]:
     """The batch and the 12-digit serial of a genuine voucher valid at ``now`` (aware).
@@ -110,15 +120,13 @@ def check(batches: Mapping[int, VoucherBatch], text: str, now: datetime
     already is the caller's ledger's question (``voucher_used``).
     """
     code = read_code(text)
-    serial, given = code[:SERIAL_DIGITS], code[SERIAL_DIGITS:]
-    number, seq = int(serial[:6]), int(serial[6:])
+    serial, number = code[:SERIAL_DIGITS], int(code[:6])
     batch = batches.get(number)
     if batch is None:
         raise VoucherError(Reason.VOUCHER_UNKNOWN,
                            f"voucher {serial}: no voucher batch number {number} is known at "
                            "this station")
-    genuine = hmac.compare_digest(given, _check_digits(batch.key, serial))
-    if not genuine or not 1 <= seq <= batch.count:
+    if not is_genuine(batch, code):
         raise VoucherError(Reason.VOUCHER_FORGED,
                            f"voucher {serial}: the code is not one of batch "
                            f"{batch.batch_id}'s (wrong check digits or sequence)")
