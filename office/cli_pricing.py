@@ -110,7 +110,7 @@ def _added(ctx: click.Context, section: str, rule: dict[str, Any], as_json: bool
         from office.cards import actions
         from office.pricing import rules
 
-        rule_id, version = rules.add_rule(conn, section, rule, who())
+        rule_id, version = rules.add_rule(conn, section, rule, who(), config)
         told = actions.publish(config, conn, version) if version else None
     emit({"rule_id": rule_id, "version": version, "told_stations": told}, as_json,
          lambda r: click.echo(f"{section} rule {r['rule_id']} added"
@@ -173,7 +173,7 @@ def discounts_end(ctx: click.Context, rule_id: str) -> None:
         from office.cards import actions
         from office.pricing import rules
 
-        version = rules.end_rule(conn, rule_id, who())
+        version = rules.end_rule(conn, rule_id, who(), config)
         if version:
             actions.publish(config, conn, version)
     click.echo(f"rule {rule_id} ended" + (f" (card master version {version})" if version else ""))
@@ -190,7 +190,7 @@ def _set(ctx: click.Context, key: str, value: Any) -> None:
         from office.cards import actions
         from office.pricing import rules
 
-        version = rules.set_setting(conn, key, value, who())
+        version = rules.set_setting(conn, key, value, who(), config)
         if version:
             actions.publish(config, conn, version)
     click.echo(f"{key} set" + (f" (card master version {version})" if version else

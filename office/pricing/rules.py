@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from core.config import Config
 from core.errors import CardStoreFormatError
 from core.formats.pricing import parse_pricing
 from core.rules.pricing import PricingRules
@@ -74,7 +75,8 @@ def rules_of(revision: int) -> PricingRules | None:
     return None if row is None else parse_pricing(json.loads(row.doc))
 
 
-def publish(conn: OfficeConnection, who: Who, *, reason: str) -> int | None:
+def publish(conn: OfficeConnection, who: Who, *, reason: str, config: Config | None = None
+            ) -> int | None:
     """Make a new revision if the records changed the document; its card-master version
     (None when nothing changed). Inside the caller's transaction."""
     if not db.in_transaction():
@@ -91,6 +93,16 @@ def publish(conn: OfficeConnection, who: Who, *, reason: str) -> int | None:
     PricingRevision.objects.create(revision=revision, doc=json.dumps(doc, sort_keys=True),
                                    created_at=now_text(), created_by=who.version_actor,
                                    card_master_version=version)
+    if last is None:
+        # The first document: every card now carries its customer's loyalty facts and
+        # its consumption (office.cards.compute, usage), in one more version.
+        from office.cards import compute
+        from office.cards.models import Card
+
+        ids = list(Card.objects.values_list("card_id", flat=True))
+        later, changes = compute.publish(conn, config or Config(), ids,
+                                         actor=who.version_actor)
+        version = later if changes else version
     audit.record(actor=who.actor, via=who.via, action="pricing.publish",
                  object_kind="pricing", object_id=str(revision), detail=reason,
                  new={"revision": revision, "version": version})
@@ -112,8 +124,8 @@ def _check_rule(section: str, rule: dict[str, Any]) -> None:
         raise _refused(exc, where, f"the {section} rule") from None
 
 
-def add_rule(conn: OfficeConnection, section: str, rule: dict[str, Any], who: Who
-             ) -> tuple[str, int | None]:
+def add_rule(conn: OfficeConnection, section: str, rule: dict[str, Any], who: Who,
+             config: Config | None = None) -> tuple[str, int | None]:
     """Add a discount, earning rule or multiplier; (its rule id, card-master version)."""
     if section not in SECTIONS:
         raise ValueError(f"section must be one of {', '.join(SECTIONS)}")
@@ -134,7 +146,7 @@ def add_rule(conn: OfficeConnection, section: str, rule: dict[str, Any], who: Wh
                                    modified_by=who.actor)
         audit.record(actor=who.actor, via=who.via, action=f"pricing.{section}.add",
                      object_kind="pricing_rule", object_id=rule_id, new=rule)
-        version = publish(conn, who, reason=f"{section} {rule_id} added")
+        version = publish(conn, who, reason=f"{section} {rule_id} added", config=config)
     return rule_id, version
 
 
@@ -147,7 +159,8 @@ def _next_id(prefix: str) -> str:
     return f"{prefix}-{n:04d}"
 
 
-def end_rule(conn: OfficeConnection, rule_id: str, who: Who) -> int | None:
+def end_rule(conn: OfficeConnection, rule_id: str, who: Who, config: Config | None = None
+             ) -> int | None:
     """Stop a rule (it stays in the records and in earlier revisions)."""
     with db.atomic():
         rule = PricingRule.objects.filter(rule_id=rule_id).first()
@@ -163,10 +176,11 @@ def end_rule(conn: OfficeConnection, rule_id: str, who: Who) -> int | None:
         audit.record(actor=who.actor, via=who.via, action=f"pricing.{rule.section}.end",
                      object_kind="pricing_rule", object_id=rule_id, old={"active": True},
                      new={"active": False})
-        return publish(conn, who, reason=f"{rule.section} {rule_id} ended")
+        return publish(conn, who, reason=f"{rule.section} {rule_id} ended", config=config)
 
 
-def set_setting(conn: OfficeConnection, key: str, value: Any, who: Who) -> int | None:
+def set_setting(conn: OfficeConnection, key: str, value: Any, who: Who,
+                config: Config | None = None) -> int | None:
     """Replace one programme setting (checked as stations will read it)."""
     if key not in SETTINGS:
         raise ValueError(f"key must be one of {', '.join(SETTINGS)}")
@@ -190,7 +204,7 @@ def set_setting(conn: OfficeConnection, key: str, value: Any, who: Who) -> int |
             "modified_by": who.actor})
         audit.record(actor=who.actor, via=who.via, action=f"pricing.{key}.set",
                      object_kind="pricing_setting", object_id=key, old=old, new=value)
-        return publish(conn, who, reason=f"{key} set")
+        return publish(conn, who, reason=f"{key} set", config=config)
 
 
 def rule_records(*, include_ended: bool = False) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ log = structlog.get_logger(__name__)
 
 def settle_range(conn: OfficeConnection, station_id: str, after: int, through: int) -> int:
     """Settle the priced sales of ``station_id`` with seq in ``(after, through]``."""
-    if through <= after:
+    if through <= after or not in_force(conn):
         return 0
     cache: dict[int, PricingRules | None] = {}
     done = 0
@@ -51,6 +51,11 @@ def settle_range(conn: OfficeConnection, station_id: str, after: int, through: i
         settle_sale(dict(zip(row.keys(), row, strict=True)), cache)
         done += 1
     return done
+
+
+def in_force(conn: OfficeConnection) -> bool:
+    """Whether a pricing document was ever published (before that no sale is priced)."""
+    return conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
 
 
 def _voucher_of(rules: PricingRules, serial: str | None) -> Voucher | None:
