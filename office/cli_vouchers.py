@@ -73,7 +73,7 @@ def office_vouchers() -> None:
               help="The CSV of codes to write (FILE.csv); FILE.pdf is written beside it.")
 @json_option
 @click.pass_context
-def vouchers_issue(ctx: click.Context, /, product: str | None, volume_ml: int | None,
+def vouchers_issue(ctx: click.Context, /, *, product: str | None, volume_ml: int | None,
                    amount: int | None, count: int, valid: str, delay: str, note: str,
                    out: Path, as_json: bool) -> None:
     """Issue a batch of vouchers: FILE.csv lists the codes, FILE.pdf is the A4 sheet."""

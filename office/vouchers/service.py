@@ -213,8 +213,8 @@ def _figures(batch_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Per batch: redeemed count, value and volume; exceptions by status, with values."""
     out: dict[str, dict[str, Any]] = {
         b: {"redeemed": 0, "redeemed_value": 0, "redeemed_volume_ml": 0,
-            "exceptions": {s: 0 for s in EXCEPTION_STATUSES},
-            "exception_values": {s: 0 for s in EXCEPTION_STATUSES}} for b in batch_ids}
+            "exceptions": dict.fromkeys(EXCEPTION_STATUSES, 0),
+            "exception_values": dict.fromkeys(EXCEPTION_STATUSES, 0)} for b in batch_ids}
     for row in (VoucherRedemption.objects.filter(batch_id__in=batch_ids).values("batch_id")
                 .annotate(n=Count("id"), value=Sum("value"), volume=Sum("volume_ml"))):
         got = out[row["batch_id"]]
