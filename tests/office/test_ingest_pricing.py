@@ -42,9 +42,10 @@ def rows() -> Iterator[list[dict[str, Any]]]:
                                                               data_dir=root / "station")),
                           clock=lambda: NOW)
         station.import_cards(card_store(root / "cs.json"), actor="test")
-        for args in ({"card": DAY_LIMIT, "product": "DT"}, {"voucher": voucher(1, 4)},
-                     {"card": DAY_LIMIT, "product": "AI95"},
-                     {"card": DAY_LIMIT, "product": "DT"}):
+        sales: list[dict[str, Any]] = [
+            {"card": DAY_LIMIT, "product": "DT"}, {"voucher": voucher(1, 4)},
+            {"card": DAY_LIMIT, "product": "AI95"}, {"card": DAY_LIMIT, "product": "DT"}]
+        for args in sales:
             auth = station.authorize(pump=1, **args)
             assert auth["approved"], auth
             station.complete(auth["sale_id"], volume_ml=7_000)

@@ -48,10 +48,10 @@ def station(config: Config, tmp_path: Path) -> Iterator[Station]:
 
 def sell(station: Station) -> None:
     """A discounted card sale, a talon, and a discounted sale a litre wallet pays."""
-    for args, volume in (({"card": DAY_LIMIT, "product": "DT"}, 10_000),
-                         ({"voucher": voucher(1, 3)}, 15_000),
-                         ({"card": "7800001234567892", "pin": "1234", "product": "DT"},
-                          5_000)):
+    sales: list[tuple[dict[str, Any], int]] = [
+        ({"card": DAY_LIMIT, "product": "DT"}, 10_000), ({"voucher": voucher(1, 3)}, 15_000),
+        ({"card": "7800001234567892", "pin": "1234", "product": "DT"}, 5_000)]
+    for args, volume in sales:
         auth = station.authorize(pump=1, **args)
         assert auth["approved"], auth
         station.complete(auth["sale_id"], volume_ml=volume)
@@ -97,8 +97,9 @@ def test_a_line_without_pricing_hashes_as_before(config: Config, tmp_path: Path)
     try:
         station = Station(store, config, clock=lambda: NOW)
         station.import_cards(card_store(tmp_path / "cs.json", doc=None), actor="test")
-        for card, extra in ((DAY_LIMIT, {}), ("7800001234567891",
-                                             {"vehicle": "V-17", "odometer_km": 1000})):
+        sales: list[tuple[str, dict[str, Any]]] = [
+            (DAY_LIMIT, {}), ("7800001234567891", {"vehicle": "V-17", "odometer_km": 1000})]
+        for card, extra in sales:
             auth = station.authorize(card=card, pump=1, product="DT", **extra)
             assert auth["approved"], auth
             station.complete(auth["sale_id"], volume_ml=3_000)
