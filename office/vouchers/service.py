@@ -167,6 +167,10 @@ def issue_batch(conn: OfficeConnection, who: Who, *, product: str | None,
         audit.record(actor=who.actor, via=who.via, action="vouchers.issue",
                      object_kind="voucher_batch", object_id=batch_id,
                      new=_batch_fields(batch))
+        # Stations learn the batch (and its key) in the next pricing revision.
+        from office.pricing.rules import publish
+
+        publish(conn, who, reason=f"voucher batch {batch_id} issued")
     log.info("vouchers.issued", batch_id=batch_id, count=count, product=checked,
              volume_ml=volume_ml, amount=amount, actor=who.actor)
     return batch, codes_of(batch)
