@@ -35,11 +35,13 @@ INTS: dict[str, tuple[int, int]] = {
     "volume_ml": (1, B.MAX_VOLUME_ML),
     "amount": (1, B.MAX_AMOUNT),
     "odometer_km": (0, MAX_ODOMETER_KM),
+    "points": (0, B.MAX_SAFE_INT),  # loyalty points to pay with (MAX_SAFE_INT: all)
 }
 #: Text arguments: name -> most characters.
 TEXTS: dict[str, int] = {
     "card": B.MAX_TEXT, "product": B.MAX_TEXT, "vehicle": MAX_VEHICLE_LEN, "pin": 64,
     "sale_id": 64, "file": MAX_PATH, "token": B.MAX_TOKEN_LEN,
+    "voucher": 64,  # a voucher code as typed or its QR text (core.vouchers.MAX_INPUT)
     "actor": 100,  # who asked: "cli:<user>", "reader:<id>" (control socket, recorded)
 }
 #: Arguments that are lists of texts.

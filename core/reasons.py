@@ -41,12 +41,27 @@ class Reason(StrEnum):
     TOKEN_INVALID = "token_invalid"
     TOKEN_EXPIRED = "token_expired"
     TOKEN_REPLAYED = "token_replayed"
+    # Refusals of a fuel voucher (talon), before any card rule (docs/pricing.md, Vouchers):
+    VOUCHER_MALFORMED = "voucher_malformed"
+    VOUCHER_UNKNOWN = "voucher_unknown"
+    VOUCHER_FORGED = "voucher_forged"
+    VOUCHER_NOT_YET_VALID = "voucher_not_yet_valid"
+    VOUCHER_EXPIRED = "voucher_expired"
+    VOUCHER_USED = "voucher_used"
+    VOUCHER_PRODUCT = "voucher_product"
 
 
 #: Refusals made by the reader layer, never by the engine.
 READER_REASONS = frozenset({Reason.CARD_NOT_GENUINE, Reason.CARD_UNREADABLE,
                             Reason.SWIPE_MALFORMED, Reason.TOKEN_INVALID, Reason.TOKEN_EXPIRED,
                             Reason.TOKEN_REPLAYED})
+
+#: Refusals of a voucher code (core.vouchers, and the station's ledger of redeemed
+#: serials), never by the engine.
+VOUCHER_REASONS = frozenset({Reason.VOUCHER_MALFORMED, Reason.VOUCHER_UNKNOWN,
+                             Reason.VOUCHER_FORGED, Reason.VOUCHER_NOT_YET_VALID,
+                             Reason.VOUCHER_EXPIRED, Reason.VOUCHER_USED,
+                             Reason.VOUCHER_PRODUCT})
 
 #: One sentence per reason, for operators.
 DESCRIPTIONS: dict[Reason, str] = {
@@ -87,4 +102,14 @@ DESCRIPTIONS: dict[Reason, str] = {
                           "digital card.",
     Reason.TOKEN_EXPIRED: "The QR token has expired.",
     Reason.TOKEN_REPLAYED: "The QR token was already used.",
+    Reason.VOUCHER_MALFORMED: "The voucher code is not 20 digits (or its QR text is not "
+                              "FCV1: and 20 digits).",
+    Reason.VOUCHER_UNKNOWN: "No voucher batch with this number is valid at this station.",
+    Reason.VOUCHER_FORGED: "The voucher code's check digits are wrong or its serial is not "
+                           "in its batch: not a voucher the head office issued.",
+    Reason.VOUCHER_NOT_YET_VALID: "The voucher is not valid yet (its batch's activation "
+                                  "delay has not passed).",
+    Reason.VOUCHER_EXPIRED: "The voucher's batch has expired.",
+    Reason.VOUCHER_USED: "The voucher was already redeemed.",
+    Reason.VOUCHER_PRODUCT: "The voucher buys another product than the one requested.",
 }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from core.config import Config
+from core.formats.pricing import parse_pricing_text
 from core.formats.snapshot import DAYS
 from core.freshness import Freshness, assess
 from core.periods import period_start_utc
@@ -23,8 +24,10 @@ from core.rules.authorization import (
     VisitLimit,
     Wallet,
 )
+from core.rules.pricing import PricingRules
 from core.timefmt import iso, parse_iso
 from offline_db import cards as store
+from offline_db.pricing import pricing_document
 
 
 def _set(text: str | None) -> frozenset[str] | None:
@@ -59,6 +62,8 @@ class StoreState:
     usage_as_of_seq: int
     #: The ``expires_at`` of the card data in the store (None: it does not expire).
     expires_at: datetime | None = None
+    #: The pricing rules in force (None: the card store carries no pricing document).
+    pricing: PricingRules | None = None
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> StoreState:
@@ -67,9 +72,11 @@ class StoreState:
             "('card_store_confirmed_at', 'usage_as_of_seq', 'card_store_expires_at')")}
         confirmed = state.get("card_store_confirmed_at")
         expires = state.get("card_store_expires_at")
+        document = pricing_document(conn)
         return cls(store.prices(conn), parse_iso(confirmed) if confirmed else None,
                    int(state.get("usage_as_of_seq") or 0),
-                   parse_iso(expires) if expires else None)
+                   parse_iso(expires) if expires else None,
+                   None if document is None else parse_pricing_text(document))
 
     def freshness(self, now: datetime, *, max_age_s: int, skew_s: int) -> Freshness:
         """The data's age by the station's clock and whether it is stale (freshness.assess)."""

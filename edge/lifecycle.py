@@ -12,7 +12,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from core.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError
 from core.formats.snapshot import load_snapshot_file, parse_pin
 from core.inputs import check_vehicle_input
 from core.keys import configured_office_key
-from core.money import amount_for
+from core.money import amount_for, max_volume_for
 from core.reasons import Reason
 from core.rules.authorization import (
     Decision,
@@ -35,12 +35,29 @@ from core.rules.authorization import (
     plan_wallet_debits,
     wallet_shortfall,
 )
+from core.rules.pricing import PricingRules, Voucher
 from core.timefmt import iso, parse_iso, utc_now
+from core.vouchers import VoucherError
 from edge.cardview import StoreState, build_card_view, build_context, policy_of
 from edge.digital import check_token, token_label, token_refusal, use_token
+from edge.pricing_facts import card_facts, place_facts
+from edge.pricing_sale import (
+    SYNTHETIC,
+    PricedSale,
+    authorization_doc,
+    lent_wallets,
+    preset_prices,
+    price_completion,
+    product_refusal,
+    summary,
+    verify_voucher,
+    voucher_label,
+    voucher_of,
+)
 from offline_db import cards as store
 from offline_db.connection import atomic
 from offline_db.journal import append_sale
+from offline_db.pricing import voucher_taken
 from offline_db.state import audit, get_state
 from offline_db.store import StationStore
 
@@ -149,8 +166,8 @@ class Station:
                   product: str | None = None, volume_ml: int | None = None,
                   amount: int | None = None, vehicle: str | None = None,
                   odometer_km: int | None = None, pin: str | None = None,
-                  presented: list[str] | None = None,
-                  actor: str = "operator") -> dict[str, Any]:
+                  presented: list[str] | None = None, voucher: str | None = None,
+                  points: int | None = None, actor: str = "operator") -> dict[str, Any]:
         """Decide and, if approved, commit the reservation; denials are recorded too.
 
         The card is named by ``card`` (card id, PAN, RFID UID or token id) or by
@@ -160,8 +177,18 @@ class Station:
         ``presented`` are further identifiers the medium carried (an RFID tag's UID
         under the card number in its NDEF record): each is checked against the stop
         list, and a UID that is not the card's own is a copied tag (card_not_genuine).
+
+        ``voucher``: the code of a fuel voucher (typed or its ``FCV1:`` QR text); with a
+        card it pays for part of the sale and restricts it to the voucher's product,
+        alone it is a talon sale (:meth:`_authorize_talon`). ``points``: loyalty points
+        the customer wants to pay with (:data:`~edge.pricing_sale.ALL_POINTS`: all);
+        more than the card has is not an error, the sale burns what it can. With a
+        pricing document the preset uses the discounted price (docs/pricing.md).
         """
         check_vehicle_input(vehicle, odometer_km)
+        if card is None and token is None and voucher is not None:
+            return self._authorize_talon(pump=pump, voucher=voucher, product=product,
+                                         volume_ml=volume_ml, amount=amount, actor=actor)
         if (card is None) == (token is None):
             raise SaleError("name the card by a card identifier or by a QR token: one of "
                             "them, not both")
@@ -187,20 +214,41 @@ class Station:
                 early = (Reason.CARD_NOT_GENUINE, "tag UID is not the card's")
             elif claims is not None:
                 early = token_refusal(self.conn, row, claims)
+            state = self.state
+            lent: Voucher | None = None
+            if early is None and row is not None and voucher is not None:
+                lent, early = self._card_voucher(state, voucher, now, product=product,
+                                                  row=row)
+                if lent is not None and lent.product is not None:
+                    product = lent.product  # the sale is the voucher's product
             if early is not None:
                 card_id = card if row is None else row["card_id"]
                 decision = Decision.deny(early[0])
                 self._record(sale_id, card_id, Request(pump=pump), decision, prices={},
-                             now=now, actor=actor)
+                             now=now, actor=actor,
+                             voucher_serial=lent.serial if lent is not None else None)
                 log.warning("sale.denied", sale_id=sale_id, card_id=card_id, pump=pump,
                             reason=str(decision.reason), detail=early[1])
                 return self._decision_json(sale_id, card_id, pump, decision, detail=early[1])
-            state = self.state
             ctx = build_context(self.conn, self.config, now, state=state, policy=self.policy,
                                 stop_listed=store.is_stop_listed(self.conn, *ids),
                                 pump_busy=store.open_sale_on_pump(self.conn, pump) is not None)
             view = None if row is None else build_card_view(self.conn, row, self.config, now,
                                                             state=state, vehicle=vehicle)
+            priced_from = None
+            points_hold = 0
+            if row is not None and view is not None and state.pricing is not None:
+                facts = card_facts(self.conn, self.config, row, now,
+                                   store_mark=state.usage_as_of_seq)
+                presets = preset_prices(state.pricing, state.prices, facts)
+                ctx = replace(ctx, prices=presets)
+                points_hold = min(points or 0, facts.points_available) \
+                    if state.pricing.loyalty is not None else 0
+                if view.wallets:  # wallet-capped: the voucher and points add to them
+                    value = points_hold * state.pricing.loyalty.point_value \
+                        if state.pricing.loyalty is not None else 0
+                    view = replace(view, wallets=view.wallets + lent_wallets(lent, value))
+                priced_from = (facts, presets)
             pin_ok = None
             rule = json.loads(row["rules"]).get("pin") if row is not None else None
             if row is not None and pin is not None:
@@ -209,14 +257,26 @@ class Station:
                               vehicle_id=vehicle, odometer_km=odometer_km, pin_ok=pin_ok,
                               token=claims is not None)
             decision = authorize(view, request, ctx)
+            if decision.wallet_holds.keys() & SYNTHETIC:  # lent wallets hold nothing
+                decision = replace(decision, wallet_holds={
+                    k: v for k, v in decision.wallet_holds.items() if k not in SYNTHETIC})
+            pricing_doc = None
+            if priced_from is not None and state.pricing is not None and decision.approved:
+                pricing_doc = authorization_doc(state.pricing, priced_from[0], priced_from[1],
+                                                products=decision.products, voucher=lent,
+                                                points_asked=points_hold)
             card_id = row["card_id"] if row is not None else card
             # The sale's vehicle for the journal: the identified one, else the card's.
             journal_vehicle = vehicle or (row["vehicle_id"] if row is not None else None)
-            self._record(sale_id, card_id, request, decision, prices=ctx.prices, now=now,
+            self._record(sale_id, card_id, request, decision, prices=state.prices, now=now,
                          actor=actor, journal={
                              "journal_vehicle_id": journal_vehicle,
                              "odometer_flag": "odometer_unreasonable"
-                             if decision.odometer_flag else None})
+                             if decision.odometer_flag else None,
+                             "points": points},
+                         pricing=pricing_doc,
+                         voucher_serial=lent.serial if lent is not None else None,
+                         points_hold=points_hold if pricing_doc is not None else 0)
             if claims is not None and decision.approved:
                 use_token(self.conn, claims, now)
             if decision.pin_failed and rule:
@@ -224,10 +284,12 @@ class Station:
                                         pin_hash=rule["hash"])
             elif pin_ok and decision.approved:
                 store.clear_pin_failures(self.conn, card_id)
-        result = self._decision_json(sale_id, card_id, pump, decision)
+        result = self._decision_json(sale_id, card_id, pump, decision, pricing=pricing_doc)
         log.info("sale.authorized" if decision.approved else "sale.denied", sale_id=sale_id,
                  card_id=card_id, pump=pump, reason=str(decision.reason),
-                 max_volume_ml=decision.max_volume_ml)
+                 max_volume_ml=decision.max_volume_ml,
+                 voucher=lent.serial if lent is not None else None,
+                 points_hold=points_hold if pricing_doc is not None else None)
         if decision.odometer_flag:
             log.warning("sale.odometer_flagged", sale_id=sale_id, card_id=card_id,
                         vehicle_id=journal_vehicle, odometer_km=odometer_km,
@@ -236,12 +298,17 @@ class Station:
 
     def _record(self, sale_id: str, card_id: str, request: Request, decision: Decision, *,
                 prices: dict[str, int], now: datetime, actor: str,
-                journal: dict[str, Any] | None = None) -> None:
-        """Record a decision; ``journal`` holds what its sale's journal line will carry."""
+                journal: dict[str, Any] | None = None, pricing: dict[str, Any] | None = None,
+                voucher_serial: str | None = None, points_hold: int = 0) -> None:
+        """Record a decision; ``journal`` holds what its sale's journal line will carry;
+        ``pricing`` what the sale is priced from at completion (pricing_sale), with the
+        voucher's serial (unique among open and completed authorizations) and the points
+        the open authorization may burn."""
         self.conn.execute(
             "INSERT INTO authorizations (sale_id, card_id, pump, state, reason, products, "
             "prices, max_volume_ml, max_amount, hold_amount, request, created_at, closed_at, "
-            "actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "actor, pricing, voucher_serial, points_hold) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sale_id, card_id, request.pump, "open" if decision.approved else "denied",
              str(decision.reason), json.dumps(list(decision.products)),
              json.dumps({p: prices[p] for p in decision.products}), decision.max_volume_ml,
@@ -249,7 +316,9 @@ class Station:
              json.dumps({"product": request.product, "volume_ml": request.volume_ml,
                          "amount": request.amount, "vehicle_id": request.vehicle_id,
                          "odometer_km": request.odometer_km, **(journal or {})}),
-             iso(now), None if decision.approved else iso(now), actor))
+             iso(now), None if decision.approved else iso(now), actor,
+             None if pricing is None else json.dumps(pricing, sort_keys=True),
+             voucher_serial, points_hold))
         if decision.wallet_holds:
             self.conn.executemany(
                 "INSERT INTO wallet_holds VALUES (?, ?, ?)",
@@ -272,16 +341,117 @@ class Station:
         return self._decision_json(sale_id, card, pump, decision, detail=detail or None)
 
     @staticmethod
-    def _decision_json(sale_id: str, card_id: str, pump: int, d: Decision,
-                       detail: str | None = None) -> dict[str, Any]:
+    def _decision_json(sale_id: str, card_id: str, pump: int, d: Decision, *,
+                       detail: str | None = None, pricing: dict[str, Any] | None = None
+                       ) -> dict[str, Any]:
         """The answer to an authorization; ``detail``: the sentence behind a refusal made
-        before the engine (which token problem, which clone), else None."""
-        return {"approved": d.approved, "reason": str(d.reason), "detail": detail,
-                "sale_id": sale_id if d.approved else None, "decision_id": sale_id,
-                "card_id": card_id, "pump": pump, "products": list(d.products),
-                "max_volume_ml": d.max_volume_ml, "max_amount": d.max_amount,
-                "hold_amount": d.hold_amount,
-                "stale_data": d.stale, "odometer_flag": d.odometer_flag}
+        before the engine (which token problem, which clone), else None; ``pricing``:
+        the preset prices, voucher and points of a priced authorization."""
+        out = {"approved": d.approved, "reason": str(d.reason), "detail": detail,
+               "sale_id": sale_id if d.approved else None, "decision_id": sale_id,
+               "card_id": card_id, "pump": pump, "products": list(d.products),
+               "max_volume_ml": d.max_volume_ml, "max_amount": d.max_amount,
+               "hold_amount": d.hold_amount,
+               "stale_data": d.stale, "odometer_flag": d.odometer_flag,
+               "preset_prices": None, "voucher": None, "points_hold": None}
+        if pricing is not None:
+            out.update(preset_prices=pricing["preset_prices"], voucher=pricing["voucher"],
+                       points_hold=pricing["points_asked"])
+        return out
+
+    def _card_voucher(self, state: StoreState, text: str, now: datetime, *,
+                      product: str | None, row: Any
+                      ) -> tuple[Voucher | None, tuple[Reason, str] | None]:
+        """The voucher presented with a card, or why it is refused (reason, sentence)."""
+        try:
+            batch, serial = verify_voucher(state.pricing, text, now)
+        except VoucherError as exc:
+            return None, (exc.reason, str(exc))
+        lent = voucher_of(batch, serial)
+        taken = voucher_taken(self.conn, serial)
+        if taken is not None:
+            return lent, (Reason.VOUCHER_USED, f"voucher {serial} was already used at this "
+                                               f"station (sale {taken})")
+        products = json.loads(row["products"]) if row["products"] else None
+        return lent, product_refusal(lent, product, products)
+
+    def _authorize_talon(self, *, pump: int, voucher: str, product: str | None,
+                         volume_ml: int | None, amount: int | None,
+                         actor: str) -> dict[str, Any]:
+        """A voucher alone pays the sale (a talon): card id ``V`` + its serial, its
+        product, a preset of its volume (or of what its amount buys at the list price);
+        nothing else pays. Refusals are journaled like every other."""
+        now = self.clock()
+        sale_id = new_sale_id()
+        with atomic(self.conn):
+            state = self.state
+            try:
+                batch, serial = verify_voucher(state.pricing, voucher, now)
+            except VoucherError as exc:
+                return self._deny_early(sale_id, voucher_label(voucher), pump,
+                                        reason=exc.reason, detail=str(exc), now=now,
+                                        actor=actor)
+            lent = voucher_of(batch, serial)
+            card_id = "V" + serial
+            taken = voucher_taken(self.conn, serial)
+            early = None
+            if taken is not None:
+                early = (Reason.VOUCHER_USED, f"voucher {serial} was already used at this "
+                                              f"station (sale {taken})")
+            elif store.open_sale_on_pump(self.conn, pump) is not None:
+                early = (Reason.PUMP_BUSY, f"pump {pump} has an open sale")
+            else:
+                early = product_refusal(lent, product, None)
+            products = [p for p in ([lent.product] if lent.product else
+                                    [product] if product else sorted(state.prices))
+                        if p in state.prices]
+            if early is None and not products:
+                early = (Reason.VOUCHER_PRODUCT, f"voucher {serial} buys "
+                                                 f"{lent.product or product}, which this "
+                                                 "station does not sell")
+            if early is not None:
+                return self._deny_early(sale_id, card_id, pump, reason=early[0],
+                                        detail=early[1], now=now, actor=actor,
+                                        voucher_serial=serial)
+            rules = state.pricing or PricingRules()
+            facts = place_facts(self.config, now, card_kind="voucher")
+            presets = preset_prices(rules, {p: state.prices[p] for p in products}, facts)
+            caps = [lent.volume_ml if lent.volume_ml is not None
+                    else max_volume_for(lent.amount or 0, state.prices[p]) for p in products]
+            volume = min([*caps, self.policy.max_fill_ml,
+                          *([volume_ml] if volume_ml is not None else []),
+                          *(max_volume_for(amount, presets[p]) for p in products
+                            if amount is not None)])
+            if volume < 1:
+                return self._deny_early(sale_id, card_id, pump, reason=Reason.PRESET_TOO_SMALL,
+                                        detail=f"voucher {serial} buys less than 1 ml",
+                                        now=now, actor=actor, voucher_serial=serial)
+            amounts = [amount_for(volume, presets[p]) for p in products]
+            decision = Decision(approved=True, reason=Reason.APPROVED, products=tuple(products),
+                                max_volume_ml=volume, max_amount=min(amounts),
+                                hold_amount=max(amounts))
+            doc = authorization_doc(rules, facts, presets, products=decision.products,
+                                    voucher=lent, points_asked=0)
+            self._record(sale_id, card_id, Request(pump=pump, product=product,
+                                                   volume_ml=volume_ml, amount=amount),
+                         decision, prices=state.prices, now=now, actor=actor, pricing=doc,
+                         voucher_serial=serial)
+        log.info("sale.authorized", sale_id=sale_id, card_id=card_id, pump=pump,
+                 reason=str(decision.reason), max_volume_ml=volume, voucher=serial)
+        return self._decision_json(sale_id, card_id, pump, decision, pricing=doc)
+
+    def _deny_early(self, sale_id: str, card_id: str, pump: int, *, reason: Reason,
+                    detail: str, now: datetime, actor: str, voucher_serial: str | None = None
+                    ) -> dict[str, Any]:
+        """Record a refusal made before the engine, inside the caller's transaction."""
+        decision = Decision.deny(reason)
+        self._record(sale_id, card_id, Request(pump=pump), decision, prices={}, now=now,
+                     actor=actor, voucher_serial=voucher_serial)
+        audit(self.conn, actor, "sale.refuse", sale_id=sale_id, card_id=card_id, pump=pump,
+              reason=str(reason), detail=detail)
+        log.warning("sale.denied", sale_id=sale_id, card_id=card_id, pump=pump,
+                    reason=str(reason), detail=detail)
+        return self._decision_json(sale_id, card_id, pump, decision, detail=detail)
 
     # -- completion ---------------------------------------------------------------------
     def _open_auth(self, sale_id: str) -> dict[str, Any]:
@@ -325,7 +495,12 @@ class Station:
                 raise SaleError(f"{volume_ml} ml is more than the {auth['max_volume_ml']} ml "
                                 f"authorized for sale {sale_id}")
             price = json.loads(auth["prices"])[product]
-            debits, short = self._wallet_debits(auth, product, volume_ml, price, now)
+            sold = self._priced(auth, product, volume_ml, price, now)
+            if sold is None:
+                debits, short = self._wallet_debits(auth, product, volume_ml, price, now)
+                amount = amount_for(volume_ml, price)
+            else:
+                debits, short, amount = sold.debits, sold.shortfall, sold.amount
             asked = json.loads(auth["request"] or "{}")
             sale = append_sale(self.conn, {
                 "vehicle_id": asked.get("journal_vehicle_id", asked.get("vehicle_id")),
@@ -334,15 +509,22 @@ class Station:
                 "sale_id": sale_id, "station_id": self.config.station.id,
                 "card_id": auth["card_id"], "pump": auth["pump"], "product": product,
                 "volume_ml": volume_ml, "unit_price": price,
-                "amount": amount_for(volume_ml, price), "authorized_at": auth["created_at"],
-                "completed_at": iso(now), "wallet_debits": debits}, queued_at=iso(now))
+                "amount": amount, "authorized_at": auth["created_at"],
+                "completed_at": iso(now), "wallet_debits": debits,
+                "pricing": None if sold is None else sold.line}, queued_at=iso(now))
             self.conn.execute("UPDATE authorizations SET state = 'completed', closed_at = ?, "
                               "seq = ? WHERE sale_id = ?", (iso(now), sale["seq"], sale_id))
             self.conn.execute("DELETE FROM wallet_holds WHERE sale_id = ?", (sale_id,))
             audit(self.conn, actor, "sale.complete", sale_id=sale_id, seq=sale["seq"],
                   volume_ml=volume_ml, wallet_shortfall=short)
+        parts = None if sold is None else summary(sold.priced, sold.points_asked)
         log.info("sale.completed", sale_id=sale_id, seq=sale["seq"], pump=sale["pump"],
-                 volume_ml=volume_ml, amount=sale["amount"])
+                 volume_ml=volume_ml, amount=sale["amount"],
+                 **({} if parts is None else {k: parts[k] for k in (
+                     "list_amount", "voucher", "points_burned", "points_earned")}))
+        if sold is not None and sold.points_asked > sold.priced.points_burned:
+            log.info("sale.points_fewer", sale_id=sale_id, asked=sold.points_asked,
+                     burned=sold.priced.points_burned)
         if short:
             log.warning("sale.wallet_shortfall", sale_id=sale_id, shortfall=short)
         return {"sale_id": sale_id, "seq": sale["seq"], "card_id": sale["card_id"],
@@ -350,7 +532,25 @@ class Station:
                 "unit_price": price, "amount": sale["amount"], "wallet_debits": debits,
                 "wallet_shortfall": short, "vehicle_id": sale["vehicle_id"],
                 "odometer_km": sale["odometer_km"], "odometer_flag": sale["odometer_flag"],
-                "hash": sale["hash"]}
+                "hash": sale["hash"], "pricing": parts}
+
+    def _priced(self, auth: dict[str, Any], product: str, volume_ml: int, price: int,
+                now: datetime) -> PricedSale | None:
+        """The sale priced by the rules from what its authorization recorded, or None
+        (no pricing document then, or no rule applied)."""
+        if not auth["pricing"]:
+            return None
+        row = store.find_card(self.conn, auth["card_id"])
+        wallets: list[Any] = []
+        if row is not None:
+            view = build_card_view(self.conn, row, self.config, now,
+                                   exclude_sale=auth["sale_id"], state=self.state)
+            wallets = list(view.wallets)
+        today = parse_iso(auth["created_at"]).astimezone(self.config.station.tz).date()
+        return price_completion(self.state.pricing, json.loads(auth["pricing"]),
+                                station_id=self.config.station.id, product=product,
+                                volume_ml=volume_ml, unit_price=price, wallets=wallets,
+                                today=today)
 
     def _wallet_debits(self, auth: dict[str, Any], product: str, volume_ml: int, price: int,
                        now: datetime) -> tuple[dict[str, int], int]:

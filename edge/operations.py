@@ -40,7 +40,7 @@ OPERATIONS: dict[str, Operation] = {
     "sale.authorize": Operation(
         lambda st, a, actor: st.authorize(**a, actor=actor), frozenset({"pump"}),
         frozenset({"card", "token", "product", "volume_ml", "amount", "vehicle", "odometer_km",
-                   "pin", "presented"})),
+                   "pin", "presented", "voucher", "points"})),
     "sale.complete": Operation(
         lambda st, a, actor: st.complete(a["sale_id"], volume_ml=a["volume_ml"],
                                          product=a.get("product"), actor=actor),

@@ -8,6 +8,8 @@ arrive here:
   the attendant); a QR scan goes whole as the ``token`` of the request, and the
   station checks it (office signature, expiry, digital card, unused nonce) in the
   authorization's own transaction (edge/digital.py);
+- a QR scan whose text starts with ``FCV1:`` is a fuel voucher, not a card: it
+  authorizes a talon sale on the pump (the voucher alone pays, docs/pricing.md);
 - a :class:`ReadFailure` (cloned card, malformed swipe, forged token) on a pump's
   reader is journaled as a denial with its reason code;
 - on the operator's desk (``pump = 0``) reads are only logged and shown.
@@ -32,6 +34,7 @@ from core.errors import ForecourtError, KeyFileError
 from core.keys import configured_office_key
 from core.reasons import Reason
 from core.timefmt import iso, utc_now
+from core.vouchers import QR_PREFIX
 from drivers.readers import reader_class
 from drivers.readers.base import CardRead, CardReader, ReadEvent, ReadFailure
 from edge.digital import check_token, token_label
@@ -41,6 +44,11 @@ log = structlog.get_logger(__name__)
 RING = 200
 
 Authorize = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
+def is_voucher_text(text: str) -> bool:
+    """Whether a QR scan is a fuel voucher's (``FCV1:`` and its code), not a card token."""
+    return text.strip()[:len(QR_PREFIX)].upper() == QR_PREFIX
 
 
 class ReaderHub:
@@ -122,7 +130,10 @@ class ReaderHub:
             self._refuse(rc, identifier, Reason.CARD_UNREADABLE,
                          "the card's identifier holds characters that cannot be shown")
             return
-        if event.kind == "digital" and rc.pump == 0:
+        voucher = event.kind == "digital" and is_voucher_text(event.raw)
+        if voucher:
+            identifier = "(voucher)"
+        elif event.kind == "digital" and rc.pump == 0:
             checked = self._check_token(rc, event)
             if checked is None:
                 return
@@ -135,7 +146,9 @@ class ReaderHub:
             return
         # A QR token goes to the station whole: it checks the token and records its
         # nonce in the same transaction as the reservation (edge/digital.py).
-        args: dict[str, Any] = ({"token": event.raw, "pump": rc.pump} if event.kind == "digital"
+        args: dict[str, Any] = ({"voucher": event.raw, "pump": rc.pump} if voucher
+                                else {"token": event.raw, "pump": rc.pump}
+                                if event.kind == "digital"
                                 else {"card": identifier, "pump": rc.pump})
         uid = event.details.get("uid")
         if event.kind == "rfid" and uid and uid != identifier:

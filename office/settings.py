@@ -34,8 +34,8 @@ SQLITE_INIT_COMMAND = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA 
 
 LANGUAGES = [("en", "English"), ("ru", "Русский"), ("tr", "Türkçe"), ("vi", "Tiếng Việt")]
 
-OFFICE_APPS = ["office.ledger", "office.customers", "office.cards", "office.access",
-               "office.console"]
+OFFICE_APPS = ["office.ledger", "office.customers", "office.cards", "office.pricing",
+               "office.access", "office.vouchers", "office.console"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,14 +10,17 @@ from datetime import datetime
 from typing import Any
 
 from core import identifiers
-from core.formats.snapshot import CardSpec, Snapshot, UsageSpec
+from core.formats.snapshot import CardSpec, PointsEarned, PointsLot, Snapshot, UsageSpec
 from core.freshness import check_snapshot_times, fresh_as_of
 from core.timefmt import iso
 from offline_db.connection import atomic
 from offline_db.state import get_state, set_state
 
 CARD_TABLES = ("products", "customer_groups", "customers", "vehicles", "cards", "card_limits",
-               "wallets", "card_usage", "card_usage_as_of", "stop_list")
+               "wallets", "card_usage", "card_usage_as_of", "stop_list", "card_points",
+               "card_points_earned")
+#: The ``sync_state`` key holding the pricing document (JSON text; absent: none).
+PRICING_KEY = "pricing"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,30 @@ def usage_rows(card_id: str, usage: Iterable[UsageSpec]) -> list[tuple[Any, ...]
             for u in usage]
 
 
+def put_points(conn: sqlite3.Connection, card_id: str, lots: Iterable[PointsLot]) -> None:
+    """Replace the card's point lots (inside the caller's transaction)."""
+    conn.execute("DELETE FROM card_points WHERE card_id = ?", (card_id,))
+    conn.executemany("INSERT INTO card_points VALUES (?, ?, ?)",
+                     [(card_id, lot.expires, lot.points) for lot in lots])
+
+
+def put_points_earned(conn: sqlite3.Connection, card_id: str,
+                      earned: Iterable[PointsEarned]) -> None:
+    """Replace the card's network-wide points earned per period."""
+    conn.execute("DELETE FROM card_points_earned WHERE card_id = ?", (card_id,))
+    conn.executemany("INSERT INTO card_points_earned VALUES (?, ?, ?, ?)",
+                     [(card_id, e.period, e.period_start, e.points) for e in earned])
+
+
+def set_pricing(conn: sqlite3.Connection, document: Any) -> None:
+    """Keep the pricing document as JSON text (None: the station has none)."""
+    if document is None:
+        conn.execute("DELETE FROM sync_state WHERE key = ?", (PRICING_KEY,))
+    else:
+        set_state(conn, PRICING_KEY, json.dumps(document, sort_keys=True,
+                                                separators=(",", ":")))
+
+
 def insert_cards(conn: sqlite3.Connection, cards: Sequence[CardSpec]) -> None:
     """Insert cards with their limits, wallets and usage (bulk; rows must not exist)."""
     conn.executemany(
@@ -55,6 +82,11 @@ def insert_cards(conn: sqlite3.Connection, cards: Sequence[CardSpec]) -> None:
          for c in cards for w in c.wallets])
     conn.executemany("INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
                      [row for c in cards for row in usage_rows(c.card_id, c.usage)])
+    conn.executemany("INSERT INTO card_points VALUES (?, ?, ?)",
+                     [(c.card_id, lot.expires, lot.points) for c in cards for lot in c.points])
+    conn.executemany("INSERT INTO card_points_earned VALUES (?, ?, ?, ?)",
+                     [(c.card_id, e.period, e.period_start, e.points)
+                      for c in cards for e in c.points_earned])
 
 
 def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str,
@@ -84,6 +116,7 @@ def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str
                          [(v["vehicle_id"], v["plate"], v["customer_id"]) for v in snap.vehicles])
         insert_cards(conn, snap.cards)
         conn.executemany("INSERT INTO stop_list VALUES (?)", [(s,) for s in snap.stop_list])
+        set_pricing(conn, snap.pricing)  # a snapshot without one clears it
         set_state(conn, "card_store_version", str(snap.version))
         set_state(conn, "card_store_generated_at",
                   iso(snap.generated_at) if snap.generated_at else "")

@@ -15,11 +15,18 @@ from core import bounds as B
 from core.errors import CardStoreFormatError
 from core.formats.deltas import Op
 from core.formats.snapshot import CardSpec, Product
-from offline_db.cards import insert_cards, usage_rows
+from offline_db.cards import (
+    insert_cards,
+    put_points,
+    put_points_earned,
+    set_pricing,
+    usage_rows,
+)
 
 
 def delete_card(conn: sqlite3.Connection, card_id: str) -> None:
-    for table in ("card_limits", "wallets", "card_usage", "card_usage_as_of", "cards"):
+    for table in ("card_limits", "wallets", "card_usage", "card_usage_as_of", "card_points",
+                  "card_points_earned", "cards"):
         conn.execute(f"DELETE FROM {table} WHERE card_id = ?", (card_id,))
 
 
@@ -66,6 +73,8 @@ def apply_ops(conn: sqlite3.Connection, ops: list[Op], *, station_id: str = "") 
             conn.execute("INSERT OR IGNORE INTO stop_list VALUES (?)", (value,))
         elif op == "stop_remove":
             conn.execute("DELETE FROM stop_list WHERE identifier = ?", (value,))
+        elif op == "pricing":
+            set_pricing(conn, value)
 
 
 def _check_identifiers(conn: sqlite3.Connection, cards: list[CardSpec]) -> None:
@@ -90,10 +99,11 @@ def _check_identifiers(conn: sqlite3.Connection, cards: list[CardSpec]) -> None:
 
 def _put_usage(conn: sqlite3.Connection, item: dict[str, Any], station_id: str) -> None:
     card_id = item["card_id"]
-    row = conn.execute("SELECT rev FROM card_usage_as_of WHERE card_id = ?",
-                       (card_id,)).fetchone()
+    row = conn.execute("SELECT rev, wallets_as_of_seq, points_as_of_seq FROM card_usage_as_of "
+                       "WHERE card_id = ?", (card_id,)).fetchone()
     if row is not None and row["rev"] >= item["rev"]:
         return  # an older update arriving late
+    row_marks = None if row is None else dict(row)
     conn.execute("DELETE FROM card_usage WHERE card_id = ?", (card_id,))
     conn.executemany("INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)",
                      usage_rows(card_id, item["usage"]))
@@ -103,6 +113,16 @@ def _put_usage(conn: sqlite3.Connection, item: dict[str, Any], station_id: str) 
         for wallet_id, balance in sorted(wallets.items()):
             conn.execute("UPDATE wallets SET balance = ? WHERE wallet_id = ? AND card_id = ?",
                          (balance, wallet_id, card_id))
+    put_points_earned(conn, card_id, item.get("points_earned", []))
+    points = item.get("points")
+    if points is not None:
+        put_points(conn, card_id, points)
+    # Point lots an update did not bring stay with the mark they came with.
     conn.execute("INSERT OR REPLACE INTO card_usage_as_of (card_id, as_of_seq, rev, "
-                 "wallets_as_of_seq) VALUES (?, ?, ?, ?)",
-                 (card_id, mark, item["rev"], mark if wallets is not None else None))
+                 "wallets_as_of_seq, points_as_of_seq) VALUES (?, ?, ?, ?, ?)",
+                 (card_id, mark, item["rev"], mark if wallets is not None else None,
+                  mark if points is not None else _kept(row_marks, "points_as_of_seq")))
+
+
+def _kept(marks: dict[str, Any] | None, key: str) -> int | None:
+    return None if marks is None else marks[key]

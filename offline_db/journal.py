@@ -24,6 +24,7 @@ from core.formats.journal import (
     Problem,
     chain_hash,
     malformed,
+    pricing_text,
 )
 from offline_db.journal_checks import read_head, record_head, tail_problems
 
@@ -55,19 +56,22 @@ def append_sale(conn: sqlite3.Connection, sale: dict[str, Any], *,
 
     Must run inside the caller's transaction. ``sale`` has every hashed field except
     ``seq``; ``wallet_debits`` is a dict of wallet id -> value; the optional fields may
-    be given (None or absent: not recorded).
+    be given (None or absent: not recorded); ``pricing`` is a dict (pricing_line.line_doc),
+    stored as JSON text.
     """
     seq, prev = next_position(conn)
     row = {**dict.fromkeys(OPTIONAL_FIELDS), **sale, "seq": seq + 1, "prev_hash": prev}
+    if row["pricing"] is not None and not isinstance(row["pricing"], str):
+        row["pricing"] = pricing_text(row["pricing"])
     debits: dict[str, int] = row["wallet_debits"]
     row["hash"] = chain_hash(prev, row)
     conn.execute(
         "INSERT INTO journal (seq, sale_id, station_id, card_id, pump, product, volume_ml, "
         "unit_price, amount, authorized_at, completed_at, wallet_debits, vehicle_id, "
-        "odometer_km, odometer_flag, prev_hash, hash) "
+        "odometer_km, odometer_flag, pricing, prev_hash, hash) "
         "VALUES (:seq, :sale_id, :station_id, :card_id, :pump, :product, :volume_ml, "
         ":unit_price, :amount, :authorized_at, :completed_at, :wallet_debits_json, "
-        ":vehicle_id, :odometer_km, :odometer_flag, :prev_hash, :hash)",
+        ":vehicle_id, :odometer_km, :odometer_flag, :pricing, :prev_hash, :hash)",
         dict(row, wallet_debits_json=json.dumps(debits, sort_keys=True, separators=(",", ":"))))
     conn.executemany("INSERT INTO wallet_debits (seq, wallet_id, value) VALUES (?, ?, ?)",
                      [(row["seq"], w, v) for w, v in sorted(debits.items())])
@@ -156,5 +160,7 @@ def list_sales(conn: sqlite3.Connection, *, limit: int | None = None, since_seq:
         for k in OPTIONAL_FIELDS:  # as in the journal line: present only when recorded
             if row[k] is None:
                 del row[k]
+        if "pricing" in row:
+            row["pricing"] = json.loads(row["pricing"])
         out.append(row)
     return out

@@ -302,3 +302,45 @@ def m0010_wallets_as_of(db: Database) -> None:
     so a wallet spent at two stations is netted across the network.
     """
     db.execute("ALTER TABLE card_usage_as_of ADD COLUMN wallets_as_of_seq INTEGER")
+
+
+@station_migrations(name="0011_pricing")
+def m0011_pricing(db: Database) -> None:
+    """Pricing at the station (docs/pricing.md, docs/card-store.md "Loyalty").
+
+    - ``journal.pricing``: the optional hashed ``pricing`` field of a sale line (JSON
+      text); NULL in rows written before, which hash exactly as they did;
+    - ``authorizations.pricing``: what the authorization priced from (list prices,
+      facts, rule-set revision, voucher, points asked), used as is at completion;
+      ``voucher_serial`` with a unique index over open and completed authorizations,
+      so a voucher fills once at this station; ``points_hold``, the points an open
+      authorization may still burn;
+    - ``card_points``: a card's unexpired point lots (office balance as of a mark) and
+      ``card_points_earned``: points earned network-wide per day, week and month;
+      ``card_usage_as_of.points_as_of_seq``: the mark of the lots when a usage update
+      brought them (NULL: the card store's own mark).
+    The pricing document itself is the ``pricing`` key of ``sync_state``.
+    """
+    db.execute("ALTER TABLE journal ADD COLUMN pricing TEXT")
+    db.execute("ALTER TABLE authorizations ADD COLUMN pricing TEXT")
+    db.execute("ALTER TABLE authorizations ADD COLUMN voucher_serial TEXT")
+    db.execute("ALTER TABLE authorizations ADD COLUMN points_hold INTEGER NOT NULL DEFAULT 0 "
+               "CHECK (points_hold >= 0)")
+    db.execute("CREATE UNIQUE INDEX authorizations_voucher ON authorizations (voucher_serial) "
+               "WHERE voucher_serial IS NOT NULL AND state IN ('open', 'completed')")
+    db.execute("""
+        CREATE TABLE card_points (
+            card_id TEXT NOT NULL,
+            expires TEXT NOT NULL,
+            points INTEGER NOT NULL CHECK (points >= 0),
+            PRIMARY KEY (card_id, expires)
+        )""")
+    db.execute("""
+        CREATE TABLE card_points_earned (
+            card_id TEXT NOT NULL,
+            period TEXT NOT NULL CHECK (period IN ('day', 'week', 'month')),
+            period_start TEXT NOT NULL,
+            points INTEGER NOT NULL CHECK (points >= 0),
+            PRIMARY KEY (card_id, period, period_start)
+        )""")
+    db.execute("ALTER TABLE card_usage_as_of ADD COLUMN points_as_of_seq INTEGER")

@@ -39,6 +39,8 @@ def pending_batch(conn: sqlite3.Connection, *, max_sales: int, max_bytes: int,
         row.update(present(dict(raw)))  # vehicle and odometer only when the sale has them
         try:
             row["wallet_debits"] = json.loads(row["wallet_debits"])
+            if "pricing" in row:
+                row["pricing"] = json.loads(row["pricing"])
             size += len(json.dumps(row)) + 1
         except (TypeError, ValueError):  # never crash the uplink: 'journal verify' names it
             log.error("sync.journal_malformed", seq=raw["seq"],

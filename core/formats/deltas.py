@@ -11,8 +11,13 @@ version (docs/mqtt.md, "cards" body):
 - ``usage`` with ``card_id``, ``rev``, ``station_seqs`` (station id -> the last seq of
   that station counted) and ``usage`` (entries of the snapshot format): network-wide
   use of the card in the current periods; optionally ``wallets`` (``[{wallet_id,
-  balance}]``), the card's wallet balances as of the same marks. Not a card-store
-  version of its own (though a version may carry one with its card operations).
+  balance}]``), the card's wallet balances as of the same marks; optionally ``points``
+  (``[{expires, points}]``, the card's unexpired loyalty points as of the same marks)
+  and ``points_earned`` (``[{period, period_start, points}]``, for the caps). Not a
+  card-store version of its own (though a version may carry one with its card
+  operations);
+- ``pricing`` with ``pricing`` (the pricing document, core.formats.pricing): replaces
+  the station's whole document (``null``: the station has none any more).
 
 :func:`parse_ops` validates every operation before anything is written; a bad one
 refuses the whole delta with a :class:`~core.errors.CardStoreFormatError` naming it.
@@ -26,7 +31,12 @@ from typing import Any
 from core import bounds as B
 from core import identifiers
 from core.errors import CardStoreFormatError
-from core.formats.snapshot import parse_card, parse_product
+from core.formats.snapshot import (
+    parse_card,
+    parse_points,
+    parse_points_earned,
+    parse_product,
+)
 
 Op = tuple[str, Any]
 
@@ -44,9 +54,14 @@ def parse_ops(raw: Any) -> list[Op]:
             out.append((op, parse_card(item["card"], f"{where}.card")))
         elif op == "product" and set(item) == {"op", "product"}:
             out.append((op, parse_product(item["product"], f"{where}.product")))
-        elif op == "usage" and set(item) - {"wallets"} == {"op", "card_id", "rev",
-                                                            "station_seqs", "usage"}:
+        elif op == "usage" and set(item) - {"wallets", "points", "points_earned"} == {
+                "op", "card_id", "rev", "station_seqs", "usage"}:
             out.append((op, _usage(item, where)))
+        elif op == "pricing" and set(item) == {"op", "pricing"}:
+            from core.formats.pricing import parse_pricing  # it reads with snapshot's tools
+
+            parse_pricing(item["pricing"], f"{where}.pricing")
+            out.append((op, item["pricing"]))
         elif op in ("card_delete", "product_delete", "stop_add", "stop_remove"):
             key = {"card_delete": "card_id", "product_delete": "code"}.get(op, "identifier")
             value = item.get(key)
@@ -82,6 +97,10 @@ def _usage(item: dict[str, Any], where: str) -> dict[str, Any]:
     out = {"card_id": card_id, "rev": rev, "station_seqs": seqs, "usage": entries}
     if "wallets" in item:
         out["wallets"] = _wallets(item["wallets"], f"{where}.wallets")
+    if "points" in item:
+        out["points"] = parse_points(item["points"], f"{where}.points")
+    out["points_earned"] = parse_points_earned(item.get("points_earned"),
+                                               f"{where}.points_earned")
     return out
 
 

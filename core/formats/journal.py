@@ -24,8 +24,12 @@ GENESIS = "0" * 64
 HASHED_FIELDS = ("seq", "sale_id", "station_id", "card_id", "pump", "product", "volume_ml",
                  "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits")
 #: Hashed only when present: the sale's vehicle, its odometer reading (km) and the
-#: reasonability flag (``odometer_unreasonable``) when the policy flags instead of refusing.
-OPTIONAL_FIELDS = ("vehicle_id", "odometer_km", "odometer_flag")
+#: reasonability flag (``odometer_unreasonable``) when the policy flags instead of
+#: refusing; ``pricing``, how the pricing rules priced the sale (core.formats.pricing_line,
+#: a JSON object; JSON text in a database column, like ``wallet_debits``).
+OPTIONAL_FIELDS = ("vehicle_id", "odometer_km", "odometer_flag", "pricing")
+#: Optional fields that are JSON objects (kept as JSON text in database columns).
+JSON_FIELDS = ("wallet_debits", "pricing")
 
 
 def present(sale: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +47,7 @@ def canonical_sql(column: Callable[[str], str], wallet_debits: str | None = None
     keys = sorted((*HASHED_FIELDS, *OPTIONAL_FIELDS))
     values = {k: column(k) for k in keys}
     values["wallet_debits"] = wallet_debits or f"json({column('wallet_debits')})"
+    values["pricing"] = f"json({column('pricing')})"
     obj = "json_object(" + ", ".join(f"'{k}', {values[k]}" for k in keys) + ")"
     absent = ", ".join(f"CASE WHEN {column(k)} IS NULL THEN '$.{k}' ELSE '$.absent' END"
                        for k in OPTIONAL_FIELDS)
@@ -52,8 +57,9 @@ def canonical_sql(column: Callable[[str], str], wallet_debits: str | None = None
 def canonical(sale: dict[str, Any]) -> bytes:
     body = {k: sale[k] for k in HASHED_FIELDS}
     body.update(present(sale))
-    if isinstance(body["wallet_debits"], str):
-        body["wallet_debits"] = json.loads(body["wallet_debits"])
+    for key in JSON_FIELDS:
+        if isinstance(body.get(key), str):
+            body[key] = json.loads(body[key])
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
@@ -132,8 +138,46 @@ def malformed(row: dict[str, Any]) -> str | None:
     return _debits_problem(row["wallet_debits"]) or _optional_problem(row)
 
 
+def pricing_text(doc: dict[str, Any]) -> str:
+    """The ``pricing`` field as the station stores it: sorted keys, no spaces, ASCII (the
+    text SQLite's ``json()`` keeps as is, so canonical_sql matches canonical)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def pricing_problem(value: Any, *, station_id: Any, amount: Any) -> str | None:
+    """What is wrong with a line's ``pricing`` (JSON text or object), or None.
+
+    Read with core.formats.pricing_line.parse_line, the one reader of the field.
+    """
+    from core.errors import CardStoreFormatError
+    from core.formats.pricing_line import parse_line
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return "pricing is not JSON"
+    if not isinstance(value, dict):
+        return "pricing is not a JSON object"
+    if not isinstance(station_id, str) or not _is_int(amount):
+        return None  # the line's own columns are refused by their checks
+    try:
+        parse_line(value, station_id=station_id, amount=amount)
+    except CardStoreFormatError as exc:
+        return str(exc)
+    except RecursionError:
+        return "pricing is nested too deeply"
+    return None
+
+
 def _optional_problem(row: dict[str, Any]) -> str | None:
-    """What is wrong with the vehicle and odometer columns (NULL when a sale has none)."""
+    """What is wrong with the vehicle, odometer and pricing columns (NULL when a sale
+    has none)."""
+    if row.get("pricing") is not None:
+        problem = pricing_problem(row["pricing"], station_id=row.get("station_id"),
+                                  amount=row.get("amount"))
+        if problem:
+            return problem
     vehicle, km, flag = (row.get(k) for k in ("vehicle_id", "odometer_km", "odometer_flag"))
     if vehicle is not None and (not isinstance(vehicle, str) or not vehicle):
         return "vehicle_id is not non-empty text"

@@ -64,6 +64,23 @@ class UsageSpec:
 
 
 @dataclass(frozen=True)
+class PointsLot:
+    """Points of a card that expire at the end of ``expires`` (a local date)."""
+
+    expires: str
+    points: int
+
+
+@dataclass(frozen=True)
+class PointsEarned:
+    """Points a card earned network-wide in the ``period`` starting ``period_start``."""
+
+    period: str
+    period_start: str
+    points: int
+
+
+@dataclass(frozen=True)
 class CardSpec:
     card_id: str
     kind: str
@@ -79,9 +96,14 @@ class CardSpec:
     wallets: list[WalletSpec]
     usage: list[UsageSpec]
     #: Restrictions kept as one JSON document: visits, time_windows, stations,
-    #: station_groups, vehicle_binding, odometer_required, pin; and ``replaces``, the
-    #: cards this one took over from (their sales count towards its limits).
+    #: station_groups, vehicle_binding, odometer_required, pin; ``replaces``, the
+    #: cards this one took over from (their sales count towards its limits); and
+    #: ``loyalty``, the card's facts for the pricing rules (category, groups, birthday).
     rules: dict[str, Any]
+    #: Unexpired loyalty points at the office as of the station's mark, by expiry date.
+    points: list[PointsLot] = field(default_factory=list)
+    #: Points the card earned network-wide in a day, week or month (for the caps).
+    points_earned: list[PointsEarned] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,9 @@ class Snapshot:
     cards: list[CardSpec]
     stop_list: list[str]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The pricing document (core.formats.pricing, docs/pricing.md) as sent, already
+    #: validated; None when the snapshot has none.
+    pricing: dict[str, Any] | None = None
 
 
 class _Obj:
@@ -253,7 +278,7 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
                                    ) from None
     top = _Obj(raw, "", {"format", "version", "generated_at", "expires_at", "station_seqs",
                          "products", "customer_groups", "customers", "vehicles", "cards",
-                         "stop_list", "comment"})
+                         "stop_list", "comment", "pricing"})
     if raw.get("format") != FORMAT:
         raise CardStoreFormatError(f"format must be {FORMAT!r}, got {raw.get('format')!r}")
     station_seqs_raw = raw.get("station_seqs", {})
@@ -292,7 +317,13 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
             raise CardStoreFormatError(f"stop_list[{i}] must be a non-empty string")
         _check_text(item, f"stop_list[{i}]")
         stop_list.append(identifiers.canonical(item))
+    pricing = raw.get("pricing")
+    if pricing is not None:
+        from core.formats.pricing import parse_pricing  # it reads with this module's tools
+
+        parse_pricing(pricing, "pricing")  # a bad document refuses the whole card store
     return Snapshot(
+        pricing=pricing,
         version=top.get_int("version", maximum=B.MAX_VERSION, what="the card-store version"),
         generated_at=top.get_timestamp("generated_at"),
         expires_at=top.get_timestamp("expires_at"),
@@ -328,7 +359,7 @@ def _card(item: Any, where: str) -> CardSpec:
         "card_id", "kind", "status", "pan", "rfid_uid", "token_id", "expires", "customer_id",
         "vehicle_id", "products", "limits", "wallets", "usage", "visits", "time_windows",
         "stations", "station_groups", "vehicle_binding", "odometer_required", "pin",
-        "replaces"})
+        "replaces", "loyalty", "points", "points_earned"})
     limits = []
     for j, raw in enumerate(obj.get_list("limits")):
         lim = _Obj(raw, f"{where}.limits[{j}]", {"period", "unit", "value", "products"})
@@ -392,6 +423,8 @@ def _card(item: Any, where: str) -> CardSpec:
             rules[key] = True
     if obj.raw.get("pin") is not None:
         rules["pin"] = _pin(obj.raw["pin"], f"{where}.pin")
+    if obj.raw.get("loyalty") is not None:
+        rules["loyalty"] = _loyalty(obj.raw["loyalty"], f"{where}.loyalty")
     card = CardSpec(
         card_id=obj.req_str("card_id", printable=True), kind=obj.choice("kind", CARD_KINDS),
         status=obj.choice("status", CARD_STATUSES, default="active"),
@@ -399,10 +432,76 @@ def _card(item: Any, where: str) -> CardSpec:
         expires=obj.get_date("expires"), customer_id=obj.get_str("customer_id", required=False),
         vehicle_id=obj.get_str("vehicle_id", required=False, printable=True),
         products=obj.str_list("products"),
-        limits=limits, wallets=wallets, usage=usage, rules=rules)
+        limits=limits, wallets=wallets, usage=usage, rules=rules,
+        points=parse_points(obj.raw.get("points"), f"{where}.points"),
+        points_earned=parse_points_earned(obj.raw.get("points_earned"),
+                                          f"{where}.points_earned"))
     if rules.get("vehicle_binding") and not card.vehicle_id:
         raise CardStoreFormatError(f"{where}.vehicle_binding needs {where}.vehicle_id")
     return card
+
+
+_BIRTHDAY = r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+POINTS_PERIODS = ("day", "week", "month")
+
+
+def _loyalty(raw: Any, where: str) -> dict[str, Any]:
+    """A card's loyalty facts: ``category``, customer ``groups``, ``birthday`` (MM-DD)."""
+    obj = _Obj(raw, where, {"category", "groups", "birthday"})
+    out: dict[str, Any] = {}
+    category = obj.get_str("category", required=False)
+    if category is not None:
+        out["category"] = category
+    groups = obj.str_list("groups")
+    if groups is not None:
+        out["groups"] = sorted(set(groups))
+    birthday = obj.get_str("birthday", required=False, pattern=_BIRTHDAY)
+    if birthday is not None:
+        out["birthday"] = birthday
+    return out
+
+
+def parse_points(raw: Any, where: str) -> list[PointsLot]:
+    """Point lots ``[{expires, points}]`` (None: none); one lot per expiry date."""
+    lots: list[PointsLot] = []
+    if raw is None:
+        return lots
+    if not isinstance(raw, list):
+        raise CardStoreFormatError(f"{where} must be a JSON array")
+    seen: set[str] = set()
+    for j, item in enumerate(raw):
+        lot = _Obj(item, f"{where}[{j}]", {"expires", "points"})
+        expires = lot.get_date("expires")
+        if expires is None:
+            raise CardStoreFormatError(f"{lot.at('expires')} is missing")
+        if expires in seen:
+            raise CardStoreFormatError(f"{lot.at('expires')} {expires} appears twice")
+        seen.add(expires)
+        lots.append(PointsLot(expires, lot.get_int("points", maximum=B.MAX_SAFE_INT,
+                                                   what="points")))
+    return lots
+
+
+def parse_points_earned(raw: Any, where: str) -> list[PointsEarned]:
+    """Points earned ``[{period, period_start, points}]`` (None: none)."""
+    out: list[PointsEarned] = []
+    if raw is None:
+        return out
+    if not isinstance(raw, list):
+        raise CardStoreFormatError(f"{where} must be a JSON array")
+    seen: set[tuple[str, str]] = set()
+    for j, item in enumerate(raw):
+        e = _Obj(item, f"{where}[{j}]", {"period", "period_start", "points"})
+        period = e.choice("period", POINTS_PERIODS)
+        start = e.get_date("period_start")
+        if start is None:
+            raise CardStoreFormatError(f"{e.at('period_start')} is missing")
+        if (period, start) in seen:
+            raise CardStoreFormatError(f"{where}[{j}]: {period} {start} appears twice")
+        seen.add((period, start))
+        out.append(PointsEarned(period, start, e.get_int("points", maximum=B.MAX_SAFE_INT,
+                                                         what="points")))
+    return out
 
 
 def _pan(obj: _Obj) -> str | None:

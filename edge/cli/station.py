@@ -36,6 +36,7 @@ from edge.identity import (
 )
 from edge.lifecycle import Station
 from edge.operations import perform
+from edge.pricing_display import POINTS, line_summary, preset_lines, priced_lines
 from edge.views import card_show, open_authorizations, recent_authorizations, status
 from offline_db.journal import list_sales, verify
 from offline_db.state import audit
@@ -253,14 +254,22 @@ def sale() -> None:
 @click.option("--vehicle", help="Vehicle id identified at the pump.")
 @click.option("--odometer", "odometer_km", type=inputs.ODOMETER_KM, help="Odometer, km.")
 @click.option("--pin", help="PIN entered by the customer.")
+@click.option("--voucher", help="A fuel voucher's code (20 digits, or its FCV1: QR text); "
+                                "without --card it alone pays the sale.")
+@click.option("--points", type=POINTS, help="Loyalty points to pay with: a number or 'all' "
+                                            "(more than the card has burns what it has).")
 @json_option
 @click.pass_context
 def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
     """Decide whether a card may fill at a pump; reserve the preset if approved."""
     if args["volume_ml"] is not None and args["amount"] is not None:
         raise click.UsageError("give --volume or --amount, not both")
-    if (args["card"] is None) == (args["token"] is None):
-        raise click.UsageError("give --card or --token (a digital card's QR text), one of them")
+    if (args["card"] is not None and args["token"] is not None) or (
+            args["card"] is None and args["token"] is None and args["voucher"] is None):
+        raise click.UsageError("give --card or --token (a digital card's QR text), one of "
+                               "them, or --voucher alone")
+    if args["points"] is not None and args["card"] is None and args["token"] is None:
+        raise click.UsageError("--points needs the card (--card or --token) they are on")
     result = change(ctx, "sale.authorize", {k: v for k, v in args.items() if v is not None})
 
     money = cfg(ctx).station.money
@@ -277,6 +286,8 @@ def sale_authorize(ctx: click.Context, /, as_json: bool, **args: Any) -> None:
                        f"{', '.join(d['products'])} up to {litres(d['max_volume_ml'])} "
                        f"{cost}"
                        f"{'; ODOMETER UNREASONABLE: flagged for review' * d['odometer_flag']}")
+            for line in preset_lines(d, money):
+                click.echo(f"  {line}")
         else:
             why = f" ({d['detail']})" if d.get("detail") else ""
             click.echo(f"DENIED card {d['card_id']} pump {d['pump']}: {d['reason']}{why}")
@@ -299,10 +310,15 @@ def sale_complete(ctx: click.Context, sale_id: str, volume_ml: int, product: str
         args["product"] = product
     result = change(ctx, "sale.complete", args)
     money = cfg(ctx).station.money
-    emit(result, as_json, lambda d: click.echo(
-        f"sale {d['sale_id']} recorded as seq {d['seq']}: {litres(d['volume_ml'])} "
-        f"{d['product']} at {money.price(d['unit_price'])} = {money.money(d['amount'])}"
-        f"{vehicle_note(d)}"))
+
+    def human(d: dict[str, Any]) -> None:
+        click.echo(f"sale {d['sale_id']} recorded as seq {d['seq']}: {litres(d['volume_ml'])} "
+                   f"{d['product']} at {money.price(d['unit_price'])} = "
+                   f"{money.money(d['amount'])}{vehicle_note(d)}")
+        for line in priced_lines(d.get("pricing"), money):
+            click.echo(f"  {line}")
+
+    emit(result, as_json, human)
 
 
 @sale.command("cancel")
@@ -362,6 +378,10 @@ def journal_list(ctx: click.Context, limit: int | None, as_json: bool) -> None:
             click.echo(f"{r['seq']:>6}  {r['completed_at'][:19]}  pump {r['pump']:>2}  "
                        f"{r['card_id']:<20} {r['product']:<6} {litres(r['volume_ml']):>12}  "
                        f"{money.money(r['amount']):>16}{vehicle_note(r)}")
+            if "pricing" in r:
+                parts = line_summary(r["pricing"])
+                click.echo(f"        list price {money.price(r['unit_price'])}: "
+                           + "; ".join(priced_lines(parts, money)))
 
     emit(rows, as_json, human)
 

@@ -8,9 +8,10 @@ the CLI and the docs name a right; :func:`perm` turns it into Django's
 ``app_label.codename``, which ``user.has_perm`` checks.
 
 The default groups (made by migration ``access.0003_default_groups``, widened by
-``0004_customer_rights``; a user may be in several): viewers see everything, operators
-also add and change customers, vehicles and cards, accountants also export and top up
-wallets, administrators may do everything. Staff groups are called *roles* (``roles.*``
+``0004_customer_rights`` and ``0005_voucher_rights``; a user may be in several): viewers
+see everything, operators also add and change customers, vehicles and cards, accountants
+also export, top up wallets, issue vouchers and settle their double redemptions,
+administrators may do everything. Staff groups are called *roles* (``roles.*``
 rights, ``forecourt office roles``), so that *groups* are the customer groups.
 """
 
@@ -49,6 +50,7 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("groups", "customers", "customergroup", ("view", "add", "change", "delete",
                                                      "export")),
     Feature("wallets", "cards", "wallet", ("view", "add", "change", "export")),
+    Feature("vouchers", "vouchers", "voucherbatch", ("view", "add", "change")),
     Feature("users", "auth", "user", ("view", "add", "change", "delete")),
     Feature("roles", "auth", "group", ("view", "add", "change", "delete")),
 )}
@@ -60,7 +62,7 @@ DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {
                   "customers.add", "customers.change", "vehicles.add", "vehicles.change"),
     "accountants": (*(f"{f}.view" for f in FEATURES),
                     *(f"{f.name}.export" for f in FEATURES.values() if "export" in f.rights),
-                    "wallets.add", "wallets.change"),
+                    "wallets.add", "wallets.change", "vouchers.add", "vouchers.change"),
     "administrators": tuple(f"{f.name}.{r}" for f in FEATURES.values() for r in f.rights),
 }
 

@@ -69,10 +69,12 @@ def _intersect(lists: Iterable[list[str] | None]) -> list[str] | None:
     return None if out is None else sorted(out)
 
 
-def card_doc(card: Card, balances: dict[str, int]) -> dict[str, Any]:
+def card_doc(card: Card, balances: dict[str, int], *, pricing: bool = False
+             ) -> dict[str, Any]:
     """The card-store document of ``card`` (its limits, group rules, wallets resolved).
 
-    ``balances``: wallet id -> balance as stations should count it (wallets.station_balances).
+    ``balances``: wallet id -> balance as stations should count it (wallets.station_balances);
+    ``pricing``: a pricing document is in force, so the customer's loyalty facts go too.
     """
     doc: dict[str, Any] = {"card_id": card.card_id, "kind": card.kind, "status": card.status}
     for key in ("pan", "rfid_uid", "token_id", "expires"):
@@ -127,7 +129,26 @@ def card_doc(card: Card, balances: dict[str, int]) -> dict[str, Any]:
     replaces = json.loads(card.replaces)
     if replaces:
         doc["replaces"] = replaces
+    loyalty = loyalty_facts(card, [g.group_id for g in groups]) if pricing else {}
+    if loyalty:
+        doc["loyalty"] = loyalty
     return doc
+
+
+def loyalty_facts(card: Card, group_ids: list[str]) -> dict[str, Any]:
+    """What pricing rules may ask of the card's customer (docs/pricing.md): category,
+    groups and the birthday's month and day (never the year)."""
+    customer = card.customer
+    if customer is None:
+        return {}
+    out: dict[str, Any] = {}
+    if customer.category_id is not None:
+        out["category"] = customer.category_id
+    if group_ids:
+        out["groups"] = sorted(group_ids)
+    if customer.birthday:
+        out["birthday"] = customer.birthday[5:10]
+    return out
 
 
 def check_doc(doc: dict[str, Any]) -> CardSpec:
@@ -145,13 +166,16 @@ def docs_for(card_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """
     ids = sorted(set(card_ids))
     out: dict[str, dict[str, Any]] = {}
+    from office.pricing.models import PricingRevision
+
+    pricing = PricingRevision.objects.exists()
     for start in range(0, len(ids), 500):
         cards = list(Card.objects.filter(card_id__in=ids[start:start + 500])
                      .select_related("customer")
                      .prefetch_related("limits", "wallets",
                                        "customer__memberships__group__limits"))
         balances = station_balances([w.wallet_id for c in cards for w in c.wallets.all()])
-        out.update((c.card_id, card_doc(c, balances)) for c in cards)
+        out.update((c.card_id, card_doc(c, balances, pricing=pricing)) for c in cards)
     return out
 
 

@@ -263,6 +263,11 @@ def snapshot(conn: OfficeConnection, now: datetime | None = None,
                            "stop_list": [r[0] for r in conn.execute(
                                "SELECT identifier FROM cm_stop_list ORDER BY identifier")]}
     doc.update(extras())
+    from office.pricing.rules import card_master_op
+
+    pricing = card_master_op()
+    if pricing is not None:
+        doc["pricing"] = pricing
     return doc
 
 

@@ -15,7 +15,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core import bounds as B
@@ -30,16 +30,19 @@ PERIODS = ("day", "week", "month", "year")
 
 def limited_cards(conn: OfficeConnection, card_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The documents of the cards among ``card_ids`` with limits, visit counts or
-    wallets (the cards whose network-wide use stations need), by card id."""
+    wallets, or all of them once a pricing rule set is published (the cards whose
+    network-wide use stations need), by card id."""
     out: dict[str, dict[str, Any]] = {}
     unique = sorted(set(card_ids))
+    # With a pricing rule set in force every card's consumption, tier and points count.
+    loyalty = conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
         marks = ",".join("?" * len(chunk))
         for r in conn.execute(f"SELECT card_id, doc FROM cm_cards WHERE card_id IN ({marks})",
                               chunk):
             doc = json.loads(r["doc"])
-            if doc.get("limits") or doc.get("visits") or doc.get("wallets"):
+            if loyalty or doc.get("limits") or doc.get("visits") or doc.get("wallets"):
                 out[r["card_id"]] = doc
     return out
 
@@ -79,11 +82,15 @@ def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
     contiguous seq (``station_seqs``).
     """
     docs = limited_cards(conn, holders(conn, card_ids))
+    loyalty = conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
     tz, week_start = config.station.tz, config.station.week_start_index
     seqs = {r["station_id"]: int(r["contiguous_seq"]) for r in conn.execute(
         "SELECT station_id, contiguous_seq FROM station_chain")}
     starts = {p: iso(period_start_utc(p, now, tz, week_start)) for p in PERIODS}
     today = now.astimezone(tz).date()
+    # Last calendar month too (tiers and "last month" discounts, docs/pricing.md).
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    last_start = iso(datetime(last_month.year, last_month.month, 1, tzinfo=tz).astimezone(UTC))
     rev = time.time_ns()
     wallet_ids = [w["wallet_id"] for d in docs.values() for w in d.get("wallets", [])]
     balances = station_balances(wallet_ids)
@@ -94,22 +101,33 @@ def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
             owners[sold].append(card_id)
     sums: dict[str, dict[tuple[str, str], list[int]]] = defaultdict(
         lambda: defaultdict(lambda: [0, 0, 0]))
-    for r in _sales_of(conn, sorted(owners), min(starts.values())):
+    for r in _sales_of(conn, sorted(owners), min(*starts.values(), last_start)):
         if r["seq"] > seqs.get(r["station_id"], 0):
             continue  # beyond a gap: that station still counts it itself
         for card_id in owners[r["card_id"]]:
+            if last_start <= r["completed_at"] < starts["month"]:
+                total = sums[card_id]["last_month", r["product"]]
+                total[0] += r["volume_ml"]
+                total[1] += r["amount"]
+                total[2] += 1
             for period, start in starts.items():
                 if r["completed_at"] >= start:
                     total = sums[card_id][period, r["product"]]
                     total[0] += r["volume_ml"]
                     total[1] += r["amount"]
                     total[2] += 1
+    facts: dict[str, dict[str, Any]] = {}
+    if loyalty:
+        from office.pricing.points import station_facts
+
+        facts = station_facts(sorted(docs), today, week_start)
     ops = []
     for card_id, doc in sorted(docs.items()):
         # Never more than a station accepts (core.bounds): a use at the bound
         # exhausts any limit all the same, and one past it would have every station
         # refuse the whole message (and every flash reply that carries it).
-        usage = [{"period": period, "period_start":
+        usage = [{"period": "month" if period == "last_month" else period, "period_start":
+                  last_month.isoformat() if period == "last_month" else
                   period_start_date(period, today, week_start).isoformat(),
                   "product": product, "volume_ml": min(v, B.MAX_VOLUME_ML),
                   "amount": min(a, B.MAX_AMOUNT), "visits": min(n, B.MAX_COUNT)}
@@ -120,6 +138,8 @@ def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
             op["wallets"] = [{"wallet_id": w["wallet_id"],
                               "balance": bounded(balances.get(w["wallet_id"], 0), w["unit"])}
                              for w in doc["wallets"]]
+        if loyalty:
+            op.update(facts.get(card_id, {}))
         ops.append(op)
     return ops
 

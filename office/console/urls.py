@@ -11,6 +11,7 @@ from office.console import (
     record_views,
     transfer_views,
     views,
+    voucher_views,
 )
 
 console_patterns = [
@@ -69,6 +70,14 @@ console_patterns = [
     path("groups/<str:group_id>/", record_views.group, name="group"),
     path("groups/<str:group_id>/limit", record_views.group_limit, name="group_limit"),
     path("groups/<str:group_id>/member", record_views.group_member, name="group_member"),
+    path("vouchers/", voucher_views.vouchers, name="vouchers"),
+    path("vouchers/issue", voucher_views.voucher_issue, name="voucher_issue"),
+    path("vouchers/exceptions/", voucher_views.voucher_exceptions, name="voucher_exceptions"),
+    path("vouchers/exceptions/<int:exception_id>/settle", voucher_views.voucher_settle,
+         name="voucher_settle"),
+    path("vouchers/<str:batch_id>/", voucher_views.voucher_batch, name="voucher_batch"),
+    path("vouchers/<str:batch_id>/codes.csv", voucher_views.voucher_csv, name="voucher_csv"),
+    path("vouchers/<str:batch_id>/codes.pdf", voucher_views.voucher_pdf, name="voucher_pdf"),
 ]
 
 urlpatterns = [

@@ -126,6 +126,7 @@ MENU: tuple[tuple[str, str, Any], ...] = (
     ("console:vehicles", "vehicles.view", gettext_lazy("Vehicles")),
     ("console:groups", "groups.view", gettext_lazy("Groups")),
     ("console:cards", "cards.view", gettext_lazy("Card master")),
+    ("console:vouchers", "vouchers.view", gettext_lazy("Vouchers")),
     ("console:quarantine", "quarantine.view", gettext_lazy("Quarantine")),
     ("console:refused", "refused.view", gettext_lazy("Refused messages")),
     ("console:audit", "audit.view", gettext_lazy("Audit trail")),

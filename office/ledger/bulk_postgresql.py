@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from core.formats.journal import OPTIONAL_FIELDS
+from core.formats.journal import OPTIONAL_FIELDS, pricing_text
 from office.ledger.ingest_bulk import Line, judge, stored_fork
 from office.store import OfficeConnection
 
@@ -38,9 +38,10 @@ _COPY = f"COPY bulk_stage ({', '.join(_COLUMNS)}) FROM STDIN"
 _INSERT = (
     "INSERT INTO sales (station_id, seq, sale_id, card_id, pump, product, volume_ml, "
     "unit_price, amount, authorized_at, completed_at, wallet_debits, prev_hash, hash, "
-    "received_at, via, vehicle_id, odometer_km, odometer_flag) SELECT %s, seq, sale_id, "
-    "card_id, pump, product, volume_ml, unit_price, amount, authorized_at, completed_at, "
-    "wallet_debits, prev_hash, hash, %s, %s, vehicle_id, odometer_km, odometer_flag "
+    "received_at, via, vehicle_id, odometer_km, odometer_flag, pricing) SELECT %s, seq, "
+    "sale_id, card_id, pump, product, volume_ml, unit_price, amount, authorized_at, "
+    "completed_at, wallet_debits, prev_hash, hash, %s, %s, vehicle_id, odometer_km, "
+    "odometer_flag, pricing "
     "FROM bulk_stage ON CONFLICT (station_id, seq) DO NOTHING")
 #: One row per wallet debit of the staged sales (a stored one has the same hash, so the
 #: same debits: DO NOTHING keeps it once).
@@ -58,7 +59,10 @@ def session(conn: OfficeConnection) -> Iterator[None]:  # noqa: ARG001 - nothing
 
 def _row(parsed: dict[str, Any]) -> tuple[Any, ...]:
     wallet = json.dumps(parsed["wallet_debits"], sort_keys=True, separators=(",", ":"))
-    return tuple(wallet if c == "wallet_debits" else parsed.get(c) for c in _COLUMNS)
+    pricing = parsed.get("pricing")
+    text = None if pricing is None else pricing_text(pricing)  # as the MQTT path stores it
+    return tuple(wallet if c == "wallet_debits" else text if c == "pricing"
+                 else parsed.get(c) for c in _COLUMNS)
 
 
 class Stage:

@@ -50,6 +50,8 @@ _STAGE_INSERT = (
     "INSERT INTO temp.bulk_stage VALUES (?1, ?2, ?3, ?4, "
     + ", ".join(f"json_extract(?2, '$.{c}')" for c in _COLUMNS if c != "seq") + ")")
 
+#: (``pricing_``: json_extract gives a canonical line's object as its canonical text, the
+#: text the MQTT path stores.)
 #: Rows that certainly pass ``ingest._check_row``: every condition is at least as strict
 #: as the Python check, so a row it does not accept is judged in Python. The line must
 #: be exactly the canonical JSON of its extracted fields (re-encoded by SQLite): that
@@ -78,15 +80,16 @@ _FAST_ACCEPT = " AND ".join([
     f"BETWEEN 0 AND {MAX_ODOMETER_KM}))",
     "(odometer_flag_ IS NULL OR odometer_flag_ IN ("
     + ", ".join(f"'{f}'" for f in ODOMETER_FLAGS) + "))",
+    "pricing_ IS NULL",  # a priced line is read by its one reader, in Python
 ])
 
 _INSERT = (
     "INSERT INTO sales (station_id, seq, sale_id, card_id, pump, product, volume_ml, "
     "unit_price, amount, authorized_at, completed_at, wallet_debits, prev_hash, hash, "
-    "received_at, via, vehicle_id, odometer_km, odometer_flag) SELECT :station, seq, "
-    "sale_id_, card_id_, pump_, product_, volume_ml_, unit_price_, amount_, authorized_at_, "
-    "completed_at_, wallet_debits_, prev_hash, hash, :at, :via, vehicle_id_, odometer_km_, "
-    "odometer_flag_ "
+    "received_at, via, vehicle_id, odometer_km, odometer_flag, pricing) SELECT :station, "
+    "seq, sale_id_, card_id_, pump_, product_, volume_ml_, unit_price_, amount_, "
+    "authorized_at_, completed_at_, wallet_debits_, prev_hash, hash, :at, :via, vehicle_id_, "
+    "odometer_km_, odometer_flag_, pricing_ "
     "FROM temp.bulk_stage WHERE true ON CONFLICT (station_id, seq) DO NOTHING")
 
 #: One row per wallet debit of the staged sales (a stored one has the same hash, so the

@@ -25,7 +25,15 @@ from typing import Any
 
 from cloud_sync import wire
 from core import bounds
-from core.formats.journal import GENESIS, HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, chain_hash
+from core.formats.journal import (
+    GENESIS,
+    HASHED_FIELDS,
+    ODOMETER_FLAGS,
+    OPTIONAL_FIELDS,
+    chain_hash,
+    pricing_problem,
+    pricing_text,
+)
 from core.timefmt import iso
 from office import db
 from office.store import OfficeConnection
@@ -172,6 +180,12 @@ def _check_vehicle(where: str, row: dict[str, Any]) -> None:
     if "odometer_flag" in row and row["odometer_flag"] not in ODOMETER_FLAGS:
         raise _Refused("malformed", f"{where}: odometer_flag must be one of "
                                     f"{', '.join(ODOMETER_FLAGS)}")
+    if "pricing" in row:
+        problem = (pricing_problem(row["pricing"], station_id=row["station_id"],
+                                   amount=row["amount"])
+                   if isinstance(row["pricing"], dict) else "pricing is not a JSON object")
+        if problem:
+            raise _Refused("malformed", f"{where}: {problem}")
 
 
 def _validate(body: Any) -> tuple[str, int, int, list[dict[str, Any]], dict[str, Any]]:
@@ -286,7 +300,12 @@ def finish(conn: OfficeConnection, station_id: str, status: dict[str, Any], at: 
     receipt was lost) only marks the station seen: its status may be older than the
     one held, and an old status must not roll back the office's view of the station.
     """
+    before = _head(conn, station_id)[0]
     head = _advance(conn, station_id, at)
+    if head[0] > before:
+        from office.pricing.settle import settle_range
+
+        settle_range(conn, station_id, before, head[0])
     gaps = _reconcile_gaps(conn, station_id, head[0], at)
     if not fresh:
         conn.execute("UPDATE station_chain SET last_seen_at = ? WHERE station_id = ?",
@@ -354,13 +373,19 @@ def _store(conn: OfficeConnection, station_id: str, first: int, last: int,
         [(station_id, r["seq"], r["sale_id"], r["card_id"], r["pump"], r["product"],
           r["volume_ml"], r["unit_price"], r["amount"], r["authorized_at"], r["completed_at"],
           json.dumps(r["wallet_debits"], sort_keys=True, separators=(",", ":")),
-          r["prev_hash"], r["hash"], at, via, *(r.get(k) for k in OPTIONAL_FIELDS))
+          r["prev_hash"], r["hash"], at, via, *(_column(r, k) for k in OPTIONAL_FIELDS))
          for r in new])
     conn.executemany(  # one row per wallet debit (office.cards.wallets sums them)
         "INSERT INTO wallet_debits (station_id, seq, wallet_id, value) VALUES (?, ?, ?, ?)",
         [(station_id, r["seq"], wallet, value) for r in new
          for wallet, value in sorted(r["wallet_debits"].items())])
     return len(new), len(sales) - len(new)
+
+
+def _column(row: dict[str, Any], key: str) -> Any:
+    """An optional field as its column holds it (``pricing``: JSON text)."""
+    value = row.get(key)
+    return pricing_text(value) if key == "pricing" and value is not None else value
 
 
 def _problem(conn: OfficeConnection, station_id: str, kind: str, first: int, last: int, *,

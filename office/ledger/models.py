@@ -57,6 +57,8 @@ class Sale(models.Model):
     vehicle_id = models.TextField(null=True)
     odometer_km = models.BigIntegerField(null=True)
     odometer_flag = models.TextField(null=True)
+    #: How the pricing rules priced the sale (core.formats.pricing_line; JSON text).
+    pricing = models.TextField(null=True)
 
     class Meta:
         db_table = "sales"

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from core.money import amount_for
-from core.reasons import DESCRIPTIONS, READER_REASONS, Reason
+from core.reasons import DESCRIPTIONS, READER_REASONS, VOUCHER_REASONS, Reason
 from core.rules.authorization import (
     CardView,
     Context,
@@ -94,8 +94,9 @@ def test_each_reason_code(name: str) -> None:
 
 
 def test_the_scenarios_cover_every_engine_reason_and_every_reason_is_described() -> None:
-    # Reader-layer refusals (malformed swipe, forged token ...) never come from the engine.
-    assert {s[3] for s in SCENARIOS.values()} == set(Reason) - READER_REASONS
+    # Reader-layer refusals (malformed swipe, forged token ...) and voucher refusals never
+    # come from the engine.
+    assert {s[3] for s in SCENARIOS.values()} == set(Reason) - READER_REASONS - VOUCHER_REASONS
     assert set(DESCRIPTIONS) == set(Reason)
     # The names are a contract (issue 2, item 7): these values never change.
     for name in ("approved", "unknown_card", "card_blocked", "card_lost", "card_expired",

@@ -1,0 +1,95 @@
+"""The pricing facts of a sale (core.rules.conditions.Facts), as the station knows them.
+
+Built once, at authorization, and recorded with it: the price told at the pump does
+not change while the fuel runs, and the journal line carries the same facts
+(``pricing.basis``) so the head office recomputes from the very same inputs. Figures
+follow the limits' rule (docs/card-store.md, "Usage"): the office's figures as of its
+mark plus this station's own later sales. Calendar periods are the station's local
+ones (``[station] timezone``), so a tier turns at local midnight on the 1st.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from core.config import Config
+from core.periods import period_start_date
+from core.rules.authorization import Wallet, usable_wallets
+from core.rules.conditions import Facts
+from core.timefmt import iso
+from offline_db import pricing as db
+
+PERIODS = ("day", "week", "month")
+
+
+def _utc_midnight(day: date, config: Config) -> str:
+    """The UTC instant local ``day`` began, as the journal writes times."""
+    return iso(datetime(day.year, day.month, day.day, tzinfo=config.station.tz).astimezone(UTC))
+
+
+def month_starts(local_day: date) -> tuple[date, date, date]:
+    """(first of last month, first of this month, first of next month)."""
+    this = local_day.replace(day=1)
+    last = (this - timedelta(days=1)).replace(day=1)
+    following = (this + timedelta(days=32)).replace(day=1)
+    return last, this, following
+
+
+def place_facts(config: Config, now: datetime, *, card_kind: str) -> Facts:
+    """Facts without a card (a voucher alone): the time and the station only."""
+    st = config.station
+    return Facts(local=now.astimezone(st.tz), station_id=st.id,
+                 station_groups=frozenset(st.groups), card_kind=card_kind)
+
+
+def card_facts(conn: sqlite3.Connection, config: Config, row: sqlite3.Row, now: datetime, *,
+               store_mark: int, exclude_sale: str | None = None) -> Facts:
+    """Everything the pricing rules may ask about the card at ``now`` (wallet_ml is 0:
+    the product is not known yet; see :func:`wallet_ml`)."""
+    st = config.station
+    card_id = row["card_id"]
+    rules = json.loads(row["rules"])
+    loyalty = rules.get("loyalty", {})
+    card_ids = [card_id, *rules.get("replaces", [])]
+    local = now.astimezone(st.tz)
+    today = local.date()
+    per_card = conn.execute("SELECT as_of_seq FROM card_usage_as_of WHERE card_id = ?",
+                            (card_id,)).fetchone()
+    as_of = int(per_card[0]) if per_card is not None else store_mark
+    last, this, following = month_starts(today)
+    month: list[tuple[int, int, int]] = []
+    for start, end in ((last, this), (this, following)):
+        office = db.office_month(conn, card_id, start.isoformat())
+        mine = db.local_between(conn, card_ids, since=_utc_midnight(start, config),
+                                until=_utc_midnight(end, config), as_of_seq=as_of)
+        month.append((office[0] + mine[0], office[1] + mine[1], office[2] + mine[2]))
+    points_mark = db.points_as_of(conn, card_id, store_mark)
+    available = (db.points_lots(conn, card_id, today.isoformat())
+                 - db.points_burned_after(conn, card_ids, points_mark)
+                 - db.points_held(conn, card_id, exclude_sale=exclude_sale))
+    earned = []
+    for period in PERIODS:
+        start = period_start_date(period, today, st.week_start_index)
+        earned.append((period, db.office_points_earned(conn, card_id, period, start.isoformat())
+                       + db.local_points_earned(conn, card_ids,
+                                                since=_utc_midnight(start, config),
+                                                as_of_seq=as_of)))
+    birthday = loyalty.get("birthday")
+    return Facts(
+        local=local, station_id=st.id, station_groups=frozenset(st.groups),
+        card_kind=row["kind"], category=loyalty.get("category"),
+        groups=frozenset(loyalty.get("groups", ())),
+        birthday=None if birthday is None else (int(birthday[:2]), int(birthday[3:])),
+        month_volume_ml=month[1][0], month_amount=month[1][1],
+        last_month_volume_ml=month[0][0], last_month_amount=month[0][1],
+        fills_this_month=month[1][2], points_available=max(available, 0),
+        points_earned=tuple(earned))
+
+
+def wallet_ml(wallets: Iterable[Wallet], product: str, today: date) -> int:
+    """Litres (ml) the card's usable litre wallets hold for ``product`` (after holds)."""
+    return sum(w.available for w in usable_wallets(wallets, product, today)
+               if w.unit == "volume")
