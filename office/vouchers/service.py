@@ -112,7 +112,7 @@ def get_batch(batch_id: str) -> VoucherBatch:
 def _product(product: str | None, *, required: bool) -> str | None:
     if product is None or product == "":
         if required:
-            raise refused("a volume voucher needs --product: the product it buys",
+            raise refused("a volume voucher needs a product: the product it buys",
                           field="product")
         return None
     known = {str(r[0]) for r in db.fetchall("SELECT code FROM cm_products")}
@@ -135,23 +135,22 @@ def issue_batch(conn: OfficeConnection, who: Who, *, product: str | None,
     if problem:
         raise refused(f"count {problem}", field="count")
     if (volume_ml is None) == (amount is None):
-        raise refused("a voucher buys either a volume (--volume ML) or an amount "
-                      "(--amount MINOR_UNITS), exactly one of them", field="volume_ml")
+        raise refused("a voucher buys either a volume (ml) or an amount (minor units), "
+                      "exactly one of them", field="volume_ml")
     if volume_ml is not None:
         volume_ml = F.amount("volume", volume_ml, unit="volume", positive=True)
     if amount is not None:
         amount = F.amount("amount", amount, positive=True)
     if valid <= timedelta(0):
-        raise refused("the validity (--valid) must be longer than zero, e.g. 30d",
-                      field="valid")
+        raise refused("the validity must be longer than zero, e.g. 30d", field="valid")
     if delay < timedelta(0):
-        raise refused("the activation delay (--delay) cannot be negative", field="delay")
+        raise refused("the activation delay cannot be negative", field="delay")
     note = F.notes("note", note)
     start = ((now or utc_now()) + delay).replace(microsecond=0)
     try:
         until = start + valid
     except OverflowError:
-        raise refused("the validity (--valid) is too long", field="valid") from None
+        raise refused("the validity is too long", field="valid") from None
     with conn.atomic():
         checked = _product(product, required=volume_ml is not None)
         batch_id = next_id("voucher batch", "VB", VoucherBatch, "batch_id")
