@@ -284,10 +284,19 @@ def record_redemption(*, serial: str, station_id: str, sale_id: str, seq: int,
     if not B.TIMESTAMP.fullmatch(str(redeemed_at)):
         raise refused(f"redeemed_at must be a UTC time like 2026-12-01T10:15:00.000000Z, "
                       f"got {B.escaped(str(redeemed_at))!r}", field="redeemed_at")
-    for name, number in (("value", value), ("volume_ml", volume_ml), ("seq", seq)):
-        problem = B.int_problem(number, 0, B.MAX_AMOUNT)
+    for name, number, cap in (("value", value, B.MAX_AMOUNT),
+                              ("volume_ml", volume_ml, B.MAX_VOLUME_ML),
+                              ("seq", seq, B.MAX_SEQ)):
+        problem = B.int_problem(number, 0, cap)
         if problem:
             raise refused(f"{name} {problem}", field=name)
+    for name, text in (("station_id", station_id), ("sale_id", sale_id),
+                       ("card_id", card_id)):
+        if text is None and name == "card_id":
+            continue
+        if not B.is_printable_text(text):
+            raise refused(f"{name} must be one line of printable text, got "
+                          f"{B.escaped(str(text))!r}", field=name)
     batch = _batch_of_serial(serial)
     fields = {"serial": serial, "batch": batch, "station_id": station_id, "sale_id": sale_id,
               "seq": seq, "card_id": card_id, "redeemed_at": redeemed_at, "value": value,

@@ -297,6 +297,14 @@ def test_a_redemption_of_a_voucher_the_office_never_issued_is_refused(
         service.record_redemption(serial="000001000001", station_id="S-001", sale_id="x",
                                   seq=1, card_id=None, redeemed_at="2026-12-01 10:00",
                                   value=1, volume_ml=1)
+    with pytest.raises(RecordRefused, match="station_id must be one line of printable text"):
+        service.record_redemption(serial="000001000001", station_id="S-1\n", sale_id="x",
+                                  seq=1, card_id=None, redeemed_at=at(0), value=1,
+                                  volume_ml=1)
+    with pytest.raises(RecordRefused, match="value must be at least 0"):
+        service.record_redemption(serial="000001000001", station_id="S-1", sale_id="x",
+                                  seq=1, card_id=None, redeemed_at=at(0), value=-1,
+                                  volume_ml=1)
     assert VoucherRedemption.objects.count() == 0
 
 
