@@ -112,7 +112,7 @@ def get_batch(batch_id: str) -> VoucherBatch:
 def _product(product: str | None, *, required: bool) -> str | None:
     if product is None or product == "":
         if required:
-            raise refused("a volume voucher needs --product: the product it buys",
+            raise refused("a volume voucher needs a product: the product it buys",
                           field="product")
         return None
     known = {str(r[0]) for r in db.fetchall("SELECT code FROM cm_products")}
@@ -135,23 +135,22 @@ def issue_batch(conn: OfficeConnection, who: Who, *, product: str | None,
     if problem:
         raise refused(f"count {problem}", field="count")
     if (volume_ml is None) == (amount is None):
-        raise refused("a voucher buys either a volume (--volume ML) or an amount "
-                      "(--amount MINOR_UNITS), exactly one of them", field="volume_ml")
+        raise refused("a voucher buys either a volume (ml) or an amount (minor units), "
+                      "exactly one of them", field="volume_ml")
     if volume_ml is not None:
         volume_ml = F.amount("volume", volume_ml, unit="volume", positive=True)
     if amount is not None:
         amount = F.amount("amount", amount, positive=True)
     if valid <= timedelta(0):
-        raise refused("the validity (--valid) must be longer than zero, e.g. 30d",
-                      field="valid")
+        raise refused("the validity must be longer than zero, e.g. 30d", field="valid")
     if delay < timedelta(0):
-        raise refused("the activation delay (--delay) cannot be negative", field="delay")
+        raise refused("the activation delay cannot be negative", field="delay")
     note = F.notes("note", note)
     start = ((now or utc_now()) + delay).replace(microsecond=0)
     try:
         until = start + valid
     except OverflowError:
-        raise refused("the validity (--valid) is too long", field="valid") from None
+        raise refused("the validity is too long", field="valid") from None
     with conn.atomic():
         checked = _product(product, required=volume_ml is not None)
         batch_id = next_id("voucher batch", "VB", VoucherBatch, "batch_id")
@@ -289,10 +288,19 @@ def record_redemption(*, serial: str, station_id: str, sale_id: str, seq: int,
     if not B.TIMESTAMP.fullmatch(str(redeemed_at)):
         raise refused(f"redeemed_at must be a UTC time like 2026-12-01T10:15:00.000000Z, "
                       f"got {B.escaped(str(redeemed_at))!r}", field="redeemed_at")
-    for name, number in (("value", value), ("volume_ml", volume_ml), ("seq", seq)):
-        problem = B.int_problem(number, 0, B.MAX_AMOUNT)
+    for name, number, cap in (("value", value, B.MAX_AMOUNT),
+                              ("volume_ml", volume_ml, B.MAX_VOLUME_ML),
+                              ("seq", seq, B.MAX_SEQ)):
+        problem = B.int_problem(number, 0, cap)
         if problem:
             raise refused(f"{name} {problem}", field=name)
+    for name, text in (("station_id", station_id), ("sale_id", sale_id),
+                       ("card_id", card_id)):
+        if text is None and name == "card_id":
+            continue
+        if not B.is_printable_text(text):
+            raise refused(f"{name} must be one line of printable text, got "
+                          f"{B.escaped(str(text))!r}", field=name)
     batch = _batch_of_serial(serial)
     fields = {"serial": serial, "batch": batch, "station_id": station_id, "sale_id": sale_id,
               "seq": seq, "card_id": card_id, "redeemed_at": redeemed_at, "value": value,

@@ -131,7 +131,7 @@ def test_an_accountant_issues_a_batch_and_downloads_its_codes_and_sheet(shop: Of
 
 @pytest.mark.parametrize(("change", "problem"), [
     ({"count": "0"}, "Ensure this value is greater than or equal to 1."),
-    ({"valid": "0d"}, "the validity (--valid) must be longer than zero"),
+    ({"valid": "0d"}, "the validity must be longer than zero"),
     ({"valid": "soon"}, "valid must be a number of hours, days or weeks"),
     ({"product": "AI98"}, "product &#x27;AI98&#x27; is not in the card master"),
     ({"value": "abc"}, "value must be an amount such as 1250.50"),

@@ -140,7 +140,7 @@ def test_an_amount_batch_for_any_product(office: Path, tmp_path: Path) -> None:
     (["--product", "AI95", "--volume", "20000", "--count", "1000000", "--valid", "30d"],
      "count must be at most 999999"),
     (["--product", "AI95", "--volume", "20000", "--count", "5", "--valid", "0d"],
-     "the validity (--valid) must be longer than zero, e.g. 30d; nothing changed"),
+     "the validity must be longer than zero, e.g. 30d; nothing changed"),
     (["--product", "AI95", "--volume", "20000", "--count", "5", "--valid", "30 days"],
      "--valid must be a number of hours, days or weeks like 12h, 30d or 2w, got '30 days'"),
     (["--product", "AI95", "--volume", "20000", "--count", "5", "--valid", "30d",
@@ -148,11 +148,11 @@ def test_an_amount_batch_for_any_product(office: Path, tmp_path: Path) -> None:
     (["--product", "AI98", "--volume", "20000", "--count", "5", "--valid", "30d"],
      "product 'AI98' is not in the card master (known: AI92, AI95, DT); nothing changed"),
     (["--product", "AI95", "--volume", "20000", "--amount", "100", "--count", "5",
-      "--valid", "30d"], "a voucher buys either a volume (--volume ML) or an amount"),
+      "--valid", "30d"], "a voucher buys either a volume (ml) or an amount (minor units)"),
     (["--product", "AI95", "--count", "5", "--valid", "30d"],
-     "a voucher buys either a volume (--volume ML) or an amount"),
+     "a voucher buys either a volume (ml) or an amount (minor units)"),
     (["--volume", "20000", "--count", "5", "--valid", "30d"],
-     "a volume voucher needs --product"),
+     "a volume voucher needs a product"),
     (["--product", "AI95", "--volume", "0", "--count", "5", "--valid", "30d"],
      "volume must be at least 1"),
 ])
@@ -297,6 +297,14 @@ def test_a_redemption_of_a_voucher_the_office_never_issued_is_refused(
         service.record_redemption(serial="000001000001", station_id="S-001", sale_id="x",
                                   seq=1, card_id=None, redeemed_at="2026-12-01 10:00",
                                   value=1, volume_ml=1)
+    with pytest.raises(RecordRefused, match="station_id must be one line of printable text"):
+        service.record_redemption(serial="000001000001", station_id="S-1\n", sale_id="x",
+                                  seq=1, card_id=None, redeemed_at=at(0), value=1,
+                                  volume_ml=1)
+    with pytest.raises(RecordRefused, match="value must be at least 0"):
+        service.record_redemption(serial="000001000001", station_id="S-1", sale_id="x",
+                                  seq=1, card_id=None, redeemed_at=at(0), value=-1,
+                                  volume_ml=1)
     assert VoucherRedemption.objects.count() == 0
 
 
