@@ -49,7 +49,7 @@ def parse_pricing(raw: Any, where: str = "pricing") -> PricingRules:
     if raw is None:
         return PricingRules()
     top = JsonObject(raw, where, {"revision", "holidays", "discounts", "loyalty", "vouchers"})
-    holidays = frozenset(_date(top, f"{where}.holidays[{i}]", item)
+    holidays = frozenset(_date(f"{where}.holidays[{i}]", item)
                          for i, item in enumerate(top.get_list("holidays")))
     discounts = tuple(_discount(item, f"{where}.discounts[{i}]")
                       for i, item in enumerate(top.get_list("discounts")))
@@ -90,7 +90,7 @@ def _unique(ids: list[str], where: str) -> None:
         seen.add(rule_id)
 
 
-def _date(obj: JsonObject, where: str, value: Any) -> date:
+def _date(where: str, value: Any) -> date:
     if not isinstance(value, str):
         raise CardStoreFormatError(f"{where} must be a date YYYY-MM-DD")
     try:
@@ -120,9 +120,12 @@ def _discount(item: Any, where: str) -> Discount:
     if not any(_set(cond, k) for k in needs):
         raise CardStoreFormatError(f"{where}: a {kind} discount needs "
                                    f"{' or '.join('when.' + k for k in needs)}")
+    ordering = _ordering(obj)
     return Discount(rule_id=obj.req_str("rule_id", pattern=_RULE_ID), kind=kind,
                     conditions=cond, name=obj.get_str("name", required=False) or "",
-                    **{has[0]: value}, **_ordering(obj))
+                    percent_bp=value if has[0] == "percent_bp" else None,
+                    per_litre=value if has[0] == "per_litre" else None,
+                    stackable=ordering["stackable"], order=ordering["order"])
 
 
 def _set(cond: Conditions, key: str) -> bool:

@@ -114,7 +114,8 @@ def parse_basis(raw: Any, station_id: str, where: str = "basis") -> Facts:
         groups=frozenset(obj.str_list("groups") or ()),
         category=obj.get_str("category", required=False),
         birthday=None if birthday is None else (int(birthday[:2]), int(birthday[3:])),
-        points_earned=tuple((p, earned.get_int(p, maximum=B.MAX_SAFE_INT, what="points"))
-                            for p in PERIODS if p in earned.raw),
+        points_earned=tuple(sorted((p, earned.get_int(p, maximum=B.MAX_SAFE_INT,
+                                                      what="points"))
+                                   for p in PERIODS if p in earned.raw)),
         **{k: obj.get_int(k, maximum=B.MAX_AMOUNT, what="a whole number")
            for k in _BASIS_INTS})

@@ -71,7 +71,8 @@ class Facts:
     last_month_amount: int = 0
     fills_this_month: int = 0  # before this sale
     points_available: int = 0  # replicated balance, unexpired, less pending redemptions
-    #: Points already earned in the current day, week and month (for the caps).
+    #: Points already earned in the current day, week and month (for the caps), as
+    #: (period, points) sorted by period name.
     points_earned: tuple[tuple[str, int], ...] = ()
     #: Litres (ml) the card's litre wallets can pay for this product now.
     wallet_ml: int = 0

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from fractions import Fraction
 from math import ceil, floor
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from core.errors import ForecourtError
 from core.money import amount_for
@@ -153,7 +153,16 @@ class Priced:
         return self.list_amount - self.amount
 
 
-_R = TypeVar("_R", Discount, EarnRule, Multiplier)
+class _Rule(Protocol):
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def stackable(self) -> bool: ...
+    @property
+    def order(self) -> int: ...
+
+
+_R = TypeVar("_R", bound=_Rule)
 
 
 def round_half_up(value: Fraction) -> int:
@@ -195,7 +204,7 @@ def _discount_value(d: Discount, list_exact: Fraction, volume_ml: int) -> Fracti
     return Fraction(volume_ml * d.per_litre, 1000)
 
 
-def _applied_discounts(rules: PricingRules, product: str, volume_ml: int | None,
+def _applied_discounts(rules: PricingRules, product: str, volume_ml: int | None, *,
                        measure_ml: int, unit_price: int, facts: Facts, tier: str | None
                        ) -> list[tuple[Discount, Fraction]]:
     """Discounts that apply, combined and capped at the list amount (last ones cut first)."""
@@ -218,7 +227,8 @@ def preset_price(rules: PricingRules, product: str, unit_price: int, facts: Fact
     is never below what the sale will cost): every discount that applies whatever the
     volume. Discounts for a minimum fill are left out; they can only lower the cost."""
     tier = tier_of(rules.loyalty, facts.last_month_volume_ml)
-    applied = _applied_discounts(rules, product, None, 1000, unit_price, facts, tier)
+    applied = _applied_discounts(rules, product, None, measure_ml=1000, unit_price=unit_price,
+                                 facts=facts, tier=tier)
     return ceil(Fraction(unit_price) - sum((v for _, v in applied), Fraction(0)))
 
 
@@ -244,7 +254,8 @@ def price_sale(rules: PricingRules, *, product: str, volume_ml: int, unit_price:
         raise PricingError("volume, price and points asked must not be negative")
     tier = tier_of(rules.loyalty, facts.last_month_volume_ml)
     list_amount = amount_for(volume_ml, unit_price)
-    applied = _applied_discounts(rules, product, volume_ml, volume_ml, unit_price, facts, tier)
+    applied = _applied_discounts(rules, product, volume_ml, measure_ml=volume_ml,
+                                 unit_price=unit_price, facts=facts, tier=tier)
     net = Fraction(volume_ml * unit_price, 1000) - sum((v for _, v in applied), Fraction(0))
     amount = round_half_up(net)
     parts = _apportion(list_amount - amount, [v for _, v in applied])
@@ -272,7 +283,8 @@ def price_sale(rules: PricingRules, *, product: str, volume_ml: int, unit_price:
     burned = min(points_asked, max(facts.points_available, 0), payable // loyalty.point_value)
     points_value = burned * loyalty.point_value
     paid_money = amount - voucher_value - points_value
-    earned, used = _earn(rules, loyalty, product, volume_ml, amount, paid_money, facts, tier)
+    earned, used = _earn(rules, loyalty, product, volume_ml=volume_ml, amount=amount,
+                         paid_money=paid_money, facts=facts, tier=tier)
     return replace(result, points_burned=burned, points_value=points_value,
                    money_due=payable - points_value, points_earned=earned, earn_rules=used)
 
@@ -295,7 +307,7 @@ def _voucher(voucher: Voucher | None, product: str, volume_ml: int, amount: int
     return 0, min(voucher.amount, amount)
 
 
-def _earn(rules: PricingRules, loyalty: Loyalty, product: str, volume_ml: int, amount: int,
+def _earn(rules: PricingRules, loyalty: Loyalty, product: str, *, volume_ml: int, amount: int,
           paid_money: int, facts: Facts, tier: str | None) -> tuple[int, tuple[str, ...]]:
     """Points earned on the part paid in money: rules and multipliers combined like
     discounts, the tier's factor on top, rounded down once, then capped."""
