@@ -154,7 +154,8 @@ BY_FIELD = {"seq": INTS, "pump": INTS | EDGES["pump"], "volume_ml": INTS | EDGES
                                              DEBITS, max_size=2) | ANY_JSON,
             "vehicle_id": TEXTS | st.just("V" * 200) | st.just("V" * 201), "odometer_km": INTS
             | st.sampled_from([10_000_000, 10_000_001]),
-            "odometer_flag": TEXTS | st.just("odometer_unreasonable")}
+            "odometer_flag": TEXTS | st.just("odometer_unreasonable"),
+            "pricing": ANY_JSON}  # a good one: tests/office/test_ingest_pricing.py
 
 
 @settings(max_examples=300, deadline=None,
