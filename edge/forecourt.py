@@ -281,9 +281,13 @@ class Forecourt:
                             error=str(exc))
                 return
             self._set_fill_state(sale_id, "completed")
-        if abs(result["amount"] - model.filled_amount) > 1:
+        # The pump runs at the list price (docs/pricing.md, "At the pump"): its amount is
+        # the list amount; a discount is settled on the receipt and the journal line.
+        priced = result.get("pricing")
+        listed = priced["list_amount"] if priced else result["amount"]
+        if abs(listed - model.filled_amount) > 1:
             log.warning("pump.amount_differs", pump=number, sale_id=sale_id,
-                        journal=result["amount"], pump_amount=model.filled_amount)
+                        journal=listed, pump_amount=model.filled_amount)
 
     def _cancel(self, sale_id: str, why: str) -> None:
         with self.lock:
