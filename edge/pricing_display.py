@@ -54,7 +54,9 @@ def line_summary(line: dict[str, Any]) -> dict[str, Any]:
             "voucher": line.get("voucher"), "voucher_ml": line["voucher_ml"],
             "voucher_value": line["voucher_value"], "points_asked": line["points_asked"],
             "points_burned": line["points_burned"], "points_value": line["points_value"],
-            "points_earned": line["points_earned"], "tier": line.get("tier")}
+            "points_earned": line["points_earned"], "tier": line.get("tier"),
+            "wallet_ml": line["wallet_ml"], "wallet_value": line["wallet_value"],
+            "money_due": line["money_due"]}
 
 
 def priced_lines(parts: dict[str, Any] | None, money: Currency) -> list[str]:

@@ -8,7 +8,7 @@ sale from the card's wallets. docs/pricing.md and docs/sale-lifecycle.md say why
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -170,10 +170,9 @@ def plan_priced_debits(wallets: list[Wallet], product: str, priced: Priced, toda
 
 
 def summary(priced: Priced, points_asked: int) -> dict[str, Any]:
-    """The priced parts a completion and the journal list show."""
-    return {"list_amount": priced.list_amount,
-            "discounts": [{"rule_id": r, "amount": v} for r, v in priced.discounts],
-            "voucher": priced.voucher, "voucher_ml": priced.voucher_ml,
-            "voucher_value": priced.voucher_value, "points_asked": points_asked,
-            "points_burned": priced.points_burned, "points_value": priced.points_value,
-            "points_earned": priced.points_earned, "tier": priced.tier}
+    """The priced parts a completion and the journal list show (the same keys as
+    edge.pricing_display.line_summary makes of a journal line)."""
+    from edge.pricing_display import line_summary
+
+    return line_summary({**{f.name: getattr(priced, f.name) for f in fields(Priced)},
+                         "points_asked": points_asked})
