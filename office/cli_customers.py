@@ -129,9 +129,9 @@ def customers_edit(ctx: click.Context, /, customer_id: str, as_json: bool, **opt
                    ) -> None:
     """Change a customer's fields (only the options given)."""
     values = _customer_values(options)
-    with office_of(ctx) as (conn, _config):
+    with office_of(ctx) as (conn, config):
         from office.customers import service
-        old, new = service.edit_customer(conn, customer_id, values, who())
+        old, new = service.edit_customer(conn, customer_id, values, who(), config)
     changed = sorted(k for k in new if new[k] != old[k] and k not in ("modified_at",
                                                                        "modified_by"))
 

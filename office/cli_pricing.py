@@ -319,7 +319,7 @@ def points_show(ctx: click.Context, card: str, with_history: bool, as_json: bool
     emit(record, as_json, human)
 
 
-@office_points.command("adjust")
+@office_points.command("adjust", context_settings={"ignore_unknown_options": True})
 @click.argument("card")
 @click.argument("points", type=int)
 @click.option("--reason", required=True, help="Why (a complaint number, a goodwill gesture).")

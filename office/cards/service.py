@@ -212,7 +212,8 @@ def change_status(config: Config, identifier: str, status: str, who: Who
 def reissue(conn: OfficeConnection, config: Config, identifier: str, values: dict[str, Any],
             who: Who) -> tuple[Card, Published]:
     """A new card in place of ``identifier``: it takes over the customer, vehicle, driver,
-    products, rules, limits and wallets (their balances and ledgers), and the use so far
+    products, rules, limits and wallets (their balances and ledgers), the points account
+    (lots and history), and the use so far
     (``replaces``: its sales count towards the new card's limits everywhere); the old
     card becomes ``replaced``, at every station, in the same version.
 
@@ -244,6 +245,9 @@ def reissue(conn: OfficeConnection, config: Config, identifier: str, values: dic
         card.save(update_fields=["rules", "replaces"])
         CardLimit.objects.filter(card=old).update(card=card)
         Wallet.objects.filter(card=old).update(card=card)
+        from office.pricing.points import move_account
+
+        move_account(old.card_id, card.card_id)
         old.status, old.replaced_by = "replaced", card.card_id
         old.modified_at, old.modified_by = now_text(), who.actor
         old.save(update_fields=["status", "replaced_by", "modified_at", "modified_by"])

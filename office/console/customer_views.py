@@ -136,7 +136,8 @@ def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponseBase:
     if request.method == "POST" and form.is_valid():
         try:
             old, new = service.edit_customer(data.store(), customer_id,
-                                             form.values(decimals), who(request))
+                                             form.values(decimals), who(request),
+                                             runtime.config())
         except RecordRefused as exc:
             refused_on(form, exc)
         else:

@@ -220,9 +220,14 @@ def add_customer(conn: OfficeConnection, values: dict[str, Any], who: Who) -> Cu
     return customer
 
 
-def edit_customer(conn: OfficeConnection, customer_id: str, values: dict[str, Any], who: Who
-                  ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Change a customer's fields; (before, after). Nothing to change changes nothing."""
+def edit_customer(conn: OfficeConnection, customer_id: str, values: dict[str, Any], who: Who,
+                  config: Config | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Change a customer's fields; (before, after). Nothing to change changes nothing.
+
+    With ``config``, a change of what pricing rules read (category, birthday) publishes
+    the customer's cards, so stations price with it (office.cards.compute.loyalty_facts).
+    """
+    version = None
     with conn.atomic():
         customer = get_customer(customer_id)
         old = customer_record(customer)
@@ -237,6 +242,18 @@ def edit_customer(conn: OfficeConnection, customer_id: str, values: dict[str, An
         new = customer_record(customer)
         audit.record(actor=who.actor, via=who.via, action="customer.change",
                      object_kind="customer", object_id=customer_id, **changed(old, new))
+        if config is not None and any(old.get(k) != new.get(k)
+                                      for k in ("category", "birthday")):
+            from office.cards import compute
+
+            db.lock_card_master()
+            version, changes = compute.publish(conn, config, customer_cards(customer_id),
+                                               actor=who.version_actor)
+            version = version if changes else None
+    if version is not None and config is not None:
+        from office.cards import actions
+
+        actions.publish(config, conn, version)
     return old, new
 
 

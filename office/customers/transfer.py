@@ -169,7 +169,7 @@ def import_customers(conn: OfficeConnection, config: Config, path: Path,
                                     field="customer_id")
             seen_ids[customer_id] = row.line
         if customer_id and Customer.objects.filter(customer_id=customer_id).exists():
-            old, new = service.edit_customer(conn, customer_id, values, who)
+            old, new = service.edit_customer(conn, customer_id, values, who, config)
             moved = groups is not None and _set_groups(conn, config, customer_id, groups,
                                                        who=who, report=report)
             outcome = "changed" if old != new or moved else "unchanged"

@@ -37,6 +37,26 @@ def _owed(card_id: str) -> int:
     return int(short)
 
 
+def holder(card_id: str) -> str:
+    """The card that holds ``card_id``'s points account now: a reissued card's successor
+    (a sale of the old card, made offline after the reissue, books to the new one)."""
+    from office.cards.models import Card
+
+    seen = {card_id}
+    while True:
+        nxt = Card.objects.filter(card_id=card_id).values_list("replaced_by", flat=True).first()
+        if nxt is None or nxt in seen:
+            return card_id
+        seen.add(nxt)
+        card_id = nxt
+
+
+def move_account(old: str, new: str) -> None:
+    """A reissue: the new card takes over the old card's lots and history."""
+    PointsLot.objects.filter(card_id=old).update(card_id=new)
+    PointsEntry.objects.filter(card_id=old).update(card_id=new)
+
+
 def earn(card_id: str, points: int, *, earned_on: date, expiry_days: int, ref: SaleRef,
          kind: str = "earn", reason: str = "") -> PointsLot | None:
     """Add a lot of ``points`` expiring ``expiry_days`` after ``earned_on``; what the card

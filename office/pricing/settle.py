@@ -112,7 +112,7 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
                                          office_value=json.dumps(ours), found_at=now)
         log.warning("pricing.difference", station_id=station_id, seq=seq,
                     sale_id=sale["sale_id"], field=name, station=theirs, office=ours)
-    card_id = sale["card_id"]
+    card_id = points.holder(sale["card_id"])
     ref = points.SaleRef(station_id, seq, sale["sale_id"], sale["completed_at"],
                          f"sync:{station_id}")
     local_day = line.basis.local.date()

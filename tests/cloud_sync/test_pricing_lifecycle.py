@@ -108,6 +108,15 @@ def test_rules_from_the_office_priced_offline_and_the_voucher_spent_twice_caught
         fc(network, "office", "vouchers", "write-off", exceptions[0]["serial"], "--note",
            "talon copied; reported to security")
         assert fc_json(network, "office", "vouchers", "exceptions", "--status", "open") == []
+        # A clerk voids the card's sale: the points it earned are taken back, audited.
+        seq = str(_journal(network)[auth["sale_id"]]["seq"])
+        fc(network, "office", "pricing", "void", "S-001", seq, "--reason", "pump test")
+        shown = fc_json(network, "office", "points", "show", CARD, "--history")
+        assert shown["balance"] == 0
+        assert [e["kind"] for e in shown["history"]] == ["earn", "void_earn"]
+        again = fc(network, "office", "pricing", "void", "S-001", seq, "--reason", "twice",
+                   check=False)
+        assert again.returncode != 0 and "voided already" in again.stderr
     finally:
         for daemon in daemons:
             stop_daemon(daemon)

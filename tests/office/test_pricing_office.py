@@ -151,3 +151,31 @@ def test_redemption_draws_the_earliest_expiry_and_a_void_gives_it_back(programme
             ledger_service.void(conn, "S1", 99, "test", Who("anna", "cli"))
     finally:
         conn.close()
+
+
+def _card_doc(config_file: Path, card_id: str) -> dict[str, Any]:
+    conn = open_office(load_config_file(config_file))
+    try:
+        return dict(json.loads(conn.one("SELECT doc FROM cm_cards WHERE card_id = ?",
+                                        (card_id,))["doc"]))
+    finally:
+        conn.close()
+
+
+def test_loyalty_facts_follow_the_customer_and_points_follow_a_reissue(programme: Path
+                                                                       ) -> None:
+    customer = json.loads(run("office", "customers", "add", "--name", "Ali Veli",
+                              "--birthday", "1980-03-14", "--json").stdout)["customer_id"]
+    run("office", "cards", "issue", "--customer", customer, "--kind", "smart",
+        "--card-id", "K-LOYAL")
+    assert _card_doc(programme, "K-LOYAL")["loyalty"] == {"birthday": "03-14"}
+    run("office", "customers", "edit", customer, "--category", "vip")
+    assert _card_doc(programme, "K-LOYAL")["loyalty"] == {"birthday": "03-14",
+                                                         "category": "vip"}
+    run("office", "points", "adjust", "K-LOYAL", "120", "--reason", "welcome")
+    run("office", "cards", "reissue", "K-LOYAL", "--card-id", "K-LOYAL-2")
+    moved = json.loads(run("office", "points", "show", "K-LOYAL-2", "--history",
+                           "--json").stdout)
+    assert moved["balance"] == 120 and [e["kind"] for e in moved["history"]] == ["adjust"]
+    taken = run("office", "points", "adjust", "K-LOYAL-2", "-500", "--reason", "x", ok=False)
+    assert taken.exit_code != 0 and "has 120 points" in taken.output
