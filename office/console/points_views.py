@@ -165,7 +165,10 @@ def void(request: HttpRequest, station_id: str, seq: int) -> HttpResponseBase:
                                      form.cleaned_data["reason"], who(request))
     except RecordRefused as exc:
         refused(request, "sale.void", exc)
-        refused_on(form, exc)
+        if exc.field in form.fields:
+            refused_on(form, exc)
+        else:  # about the sale (unknown, voided already): said above the page
+            messages.error(request, str(exc))
         return sale(request, station_id, seq, form, status=400)
     text = _("Sale %(sale)s voided: %(taken)s points earned taken back, %(given)s points "
              "burned given back.") % {"sale": result["sale_id"],
