@@ -34,7 +34,13 @@ def _names(text: str) -> list[str]:
 
 def percent_bp(text: str, field: str) -> int:
     """"2.5" percent -> 250 basis points; from 0.01 to 100, at most two decimals."""
-    value = minor_units(text, 2, field)
+    try:
+        value = minor_units(text, 2, field)
+    except RecordRefused as exc:
+        if "decimals" in str(exc):
+            raise
+        raise RecordRefused(f"{field} must be a percentage such as 2.5, got {text!r}",
+                            field=field) from None
     if value is None or not 0 < value <= 10_000:
         raise RecordRefused(f"{field} must be a percentage from 0.01 to 100, got {text!r}",
                             field=field)

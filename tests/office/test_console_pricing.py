@@ -98,6 +98,12 @@ def test_every_page_and_action_needs_its_right(programme: OfficeDb) -> None:
     assert accountant.post("/pricing/add/discount", DISCOUNT).status_code == 403
     assert accountant.get("/pricing/end/D-0001").status_code == 403
     assert accountant.get("/card/K-7/points.csv").status_code == 200
+    # Without the CSRF token even an administrator's POST is refused.
+    guarded = client(enforce_csrf_checks=True)
+    guarded.force_login(make_user("petra", admin=True))
+    assert guarded.post("/pricing/add/discount", DISCOUNT).status_code == 403
+    assert guarded.post("/card/K-7/points/adjust",
+                        {"points": "10", "reason": "x"}).status_code == 403
     assert PricingRevision.objects.count() == before
     assert not AuditEntry.objects.filter(action__in=("points.adjust", "sale.void")).exists()
 
@@ -118,7 +124,7 @@ def test_a_clerk_adds_a_discount_and_the_published_revision_has_it(programme: Of
     entry = AuditEntry.objects.get(action="pricing.discount.add")
     assert (entry.actor, entry.via, entry.object_id) == ("petra", "console", "D-0001")
     page = admin.get("/pricing/").content.decode()
-    assert f"Rule D-0001 added. Card master version" in page
+    assert "Rule D-0001 added. Card master version" in page
     row = page[page.index('data-rule="D-0001"'):]
     row = row[:row.index("</tr>")]
     for words in ("2.5 %", "from 30 l in one fill", "22:00–06:00", "group G-VIP"):
@@ -136,6 +142,7 @@ def test_a_clerk_adds_a_discount_and_the_published_revision_has_it(programme: Of
 @pytest.mark.parametrize(("change", "problem"), [
     ({"discount-percent": "0"}, "percent must be a percentage from 0.01 to 100"),
     ({"discount-percent": "2.555"}, "percent has more than 2 decimals"),
+    ({"discount-percent": "five"}, "percent must be a percentage such as 2.5"),
     ({"discount-per_litre": "1.00"}, "give exactly one of a percent and money off a litre"),
     ({"discount-hours": "25:00-06:00"}, "hours.from"),
     ({"discount-min_fill": ""}, "a volume discount needs when.min_fill_ml"),
