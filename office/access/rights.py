@@ -8,10 +8,11 @@ the CLI and the docs name a right; :func:`perm` turns it into Django's
 ``app_label.codename``, which ``user.has_perm`` checks.
 
 The default groups (made by migration ``access.0003_default_groups``, widened by
-``0004_customer_rights`` and ``0005_voucher_rights``; a user may be in several): viewers
-see everything, operators also add and change customers, vehicles and cards, accountants
-also export, top up wallets, issue vouchers and settle their double redemptions,
-administrators may do everything. Staff groups are called *roles* (``roles.*``
+``0004_customer_rights``, ``0005_voucher_rights`` and ``0006_pricing_rights``; a user
+may be in several): viewers see everything, operators also add and change customers,
+vehicles and cards, accountants also export, top up wallets, issue vouchers and settle
+their double redemptions, adjust points and void priced sales, administrators may do
+everything. Staff groups are called *roles* (``roles.*``
 rights, ``forecourt office roles``), so that *groups* are the customer groups.
 """
 
@@ -51,6 +52,8 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                                                      "export")),
     Feature("wallets", "cards", "wallet", ("view", "add", "change", "export")),
     Feature("vouchers", "vouchers", "voucherbatch", ("view", "add", "change")),
+    Feature("pricing", "pricing", "pricingrule", ("view", "add", "change", "export")),
+    Feature("points", "pricing", "pointsentry", ("view", "change", "export")),
     Feature("users", "auth", "user", ("view", "add", "change", "delete")),
     Feature("roles", "auth", "group", ("view", "add", "change", "delete")),
 )}
@@ -62,7 +65,8 @@ DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {
                   "customers.add", "customers.change", "vehicles.add", "vehicles.change"),
     "accountants": (*(f"{f}.view" for f in FEATURES),
                     *(f"{f.name}.export" for f in FEATURES.values() if "export" in f.rights),
-                    "wallets.add", "wallets.change", "vouchers.add", "vouchers.change"),
+                    "wallets.add", "wallets.change", "vouchers.add", "vouchers.change",
+                    "points.change"),
     "administrators": tuple(f"{f.name}.{r}" for f in FEATURES.values() for r in f.rights),
 }
 

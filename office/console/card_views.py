@@ -56,7 +56,13 @@ def card(request: HttpRequest, card_id: str) -> HttpResponse:
         lim["shown"] = _shown(lim["unit"], lim["value"])
     for w in record["wallets"]:
         w["shown"] = _shown(w["unit"], w["balance"])
+    from office.console.points_views import card_points
+    from office.console.pricing_forms import AdjustForm
+
     return render(request, "console/card.html", {
+        "points": (card_points(record["card_id"]) if has(request.user, "points.view")
+                   else None), "adjust_form": AdjustForm(),
+        "can_adjust": has(request.user, "points.change"),
         "card": record, "limit_form": LimitForm(), "wallet_form": WalletForm(),
         "statuses": [s for s in STATUSES if s != record["status"]],
         "can_change": has(request.user, "cards.change") and record["status"] != "replaced",

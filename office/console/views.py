@@ -127,6 +127,7 @@ MENU: tuple[tuple[str, str, Any], ...] = (
     ("console:groups", "groups.view", gettext_lazy("Groups")),
     ("console:cards", "cards.view", gettext_lazy("Card master")),
     ("console:vouchers", "vouchers.view", gettext_lazy("Vouchers")),
+    ("console:pricing", "pricing.view", gettext_lazy("Pricing")),
     ("console:quarantine", "quarantine.view", gettext_lazy("Quarantine")),
     ("console:refused", "refused.view", gettext_lazy("Refused messages")),
     ("console:audit", "audit.view", gettext_lazy("Audit trail")),

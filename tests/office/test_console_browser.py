@@ -158,5 +158,23 @@ def test_a_clerk_adds_a_customer_issues_a_card_and_the_station_takes_it(
             return bool(result.get("approved") and result["max_volume_ml"] == 25000)
 
         wait_for(limited, "the station to take the new card with its 25 l a day")
+        # Issue 13: a discount typed into the pricing page is published at once.
+        fc(network, "office", "roles", "grant", "operators", "pricing.add")
+        with launch_chromium() as browser:
+            page = browser.new_context(locale="en-US").new_page()
+            _log_in(page, web.url + "/pricing/", "**/pricing/")
+            page.click("details:has(#add-discount) summary")
+            page.select_option("#add-discount select[name=discount-kind]", "volume")
+            page.fill("#add-discount input[name=discount-percent]", "2.5")
+            page.fill("#add-discount input[name=discount-min_fill]", "30")
+            page.fill("#add-discount input[name=discount-rule_id]", "D-WEB")
+            page.click("#add-discount button[type=submit]")
+            page.wait_for_url("**/pricing/")
+            assert "Rule D-WEB added." in page.locator("ul.messages li").inner_text()
+            row = page.locator("tr[data-rule='D-WEB']").inner_text()
+            assert "2.5 %" in row and "from 30 l in one fill" in row
+            _shot(page, "c3-pricing")
+        shown = fc(network, "office", "pricing", "show").stdout
+        assert '"percent_bp": 250' in shown and '"min_fill_ml": 30000' in shown
     finally:
         stop_daemon(station)
