@@ -60,7 +60,7 @@ def wallets_topup(ctx: click.Context, wallet_id: str, amount: int, reason: str) 
     _post(ctx, wallet_id, amount, reason, "topup")
 
 
-@office_wallets.command("adjust")
+@office_wallets.command("adjust", context_settings={"ignore_unknown_options": True})
 @click.argument("wallet_id")
 @click.argument("amount", type=int)
 @click.option("--reason", required=True, help="Why the balance is corrected.")

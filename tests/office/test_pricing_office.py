@@ -179,3 +179,15 @@ def test_loyalty_facts_follow_the_customer_and_points_follow_a_reissue(programme
     assert moved["balance"] == 120 and [e["kind"] for e in moved["history"]] == ["adjust"]
     taken = run("office", "points", "adjust", "K-LOYAL-2", "-500", "--reason", "x", ok=False)
     assert taken.exit_code != 0 and "has 120 points" in taken.output
+
+
+def test_a_negative_correction_is_a_number_not_an_option(office: Path) -> None:
+    """``wallets adjust W -5000`` and ``points adjust CARD -5`` read the minus sign as a
+    number (a clerk's correction), not as an unknown option."""
+    customer = json.loads(run("office", "customers", "add", "--name", "Neg", "--json").stdout)
+    run("office", "cards", "issue", "--customer", customer["customer_id"], "--kind", "smart",
+        "--card-id", "K-NEG")
+    wallet = json.loads(run("office", "wallets", "add", "K-NEG", "--unit", "money",
+                            "--balance", "10000", "--json").stdout)["wallet_id"]
+    result = run("office", "wallets", "adjust", wallet, "-2500", "--reason", "fee refunded")
+    assert "10000 -> 7500" in result.output
