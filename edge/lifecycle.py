@@ -57,7 +57,7 @@ from edge.pricing_sale import (
 from offline_db import cards as store
 from offline_db.connection import atomic
 from offline_db.journal import append_sale
-from offline_db.pricing import voucher_taken
+from offline_db.pricing import voucher_taken, voucher_used_elsewhere
 from offline_db.state import audit, get_state
 from offline_db.store import StationStore
 
@@ -372,6 +372,9 @@ class Station:
         if taken is not None:
             return lent, (Reason.VOUCHER_USED, f"voucher {serial} was already used at this "
                                                f"station (sale {taken})")
+        if voucher_used_elsewhere(self.conn, serial):
+            return lent, (Reason.VOUCHER_USED, f"voucher {serial} was redeemed at another "
+                                               "station")
         products = json.loads(row["products"]) if row["products"] else None
         return lent, product_refusal(lent, product, products)
 
@@ -398,6 +401,9 @@ class Station:
             if taken is not None:
                 early = (Reason.VOUCHER_USED, f"voucher {serial} was already used at this "
                                               f"station (sale {taken})")
+            elif voucher_used_elsewhere(self.conn, serial):
+                early = (Reason.VOUCHER_USED, f"voucher {serial} was redeemed at another "
+                                              "station")
             elif store.open_sale_on_pump(self.conn, pump) is not None:
                 early = (Reason.PUMP_BUSY, f"pump {pump} has an open sale")
             else:

@@ -18,7 +18,7 @@ from offline_db.state import get_state, set_state
 
 CARD_TABLES = ("products", "customer_groups", "customers", "vehicles", "cards", "card_limits",
                "wallets", "card_usage", "card_usage_as_of", "stop_list", "card_points",
-               "card_points_earned")
+               "card_points_earned", "vouchers_used")
 #: The ``sync_state`` key holding the pricing document (JSON text; absent: none).
 PRICING_KEY = "pricing"
 
@@ -57,12 +57,26 @@ def put_points_earned(conn: sqlite3.Connection, card_id: str,
 
 
 def set_pricing(conn: sqlite3.Connection, document: Any) -> None:
-    """Keep the pricing document as JSON text (None: the station has none)."""
+    """Keep the pricing document as JSON text (None: the station has none).
+
+    Redeemed serials of a batch the new document no longer carries are dropped: such a
+    voucher is refused as ``voucher_unknown`` anyway, and the list stays small.
+    """
     if document is None:
         conn.execute("DELETE FROM sync_state WHERE key = ?", (PRICING_KEY,))
     else:
         set_state(conn, PRICING_KEY, json.dumps(document, sort_keys=True,
                                                 separators=(",", ":")))
+    batches = [] if document is None else document.get("vouchers") or []
+    kept = json.dumps([f"{b['number']:06d}" for b in batches])
+    conn.execute("DELETE FROM vouchers_used WHERE substr(serial, 1, 6) NOT IN "
+                 "(SELECT value FROM json_each(?))", (kept,))
+
+
+def add_vouchers_used(conn: sqlite3.Connection, serials: Iterable[str]) -> None:
+    """Remember voucher serials redeemed somewhere in the network (12 digits each)."""
+    conn.executemany("INSERT OR IGNORE INTO vouchers_used VALUES (?)",
+                     [(s,) for s in serials])
 
 
 def insert_cards(conn: sqlite3.Connection, cards: Sequence[CardSpec]) -> None:
@@ -116,7 +130,8 @@ def import_snapshot(conn: sqlite3.Connection, snap: Snapshot, *, station_id: str
                          [(v["vehicle_id"], v["plate"], v["customer_id"]) for v in snap.vehicles])
         insert_cards(conn, snap.cards)
         conn.executemany("INSERT INTO stop_list VALUES (?)", [(s,) for s in snap.stop_list])
-        set_pricing(conn, snap.pricing)  # a snapshot without one clears it
+        add_vouchers_used(conn, snap.vouchers_used)
+        set_pricing(conn, snap.pricing)  # a snapshot without one clears it (and the serials)
         set_state(conn, "card_store_version", str(snap.version))
         set_state(conn, "card_store_generated_at",
                   iso(snap.generated_at) if snap.generated_at else "")

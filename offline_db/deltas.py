@@ -16,6 +16,7 @@ from core.errors import CardStoreFormatError
 from core.formats.deltas import Op
 from core.formats.snapshot import CardSpec, Product
 from offline_db.cards import (
+    add_vouchers_used,
     insert_cards,
     put_points,
     put_points_earned,
@@ -75,6 +76,8 @@ def apply_ops(conn: sqlite3.Connection, ops: list[Op], *, station_id: str = "") 
             conn.execute("DELETE FROM stop_list WHERE identifier = ?", (value,))
         elif op == "pricing":
             set_pricing(conn, value)
+        elif op == "vouchers_used":
+            add_vouchers_used(conn, value)
 
 
 def _check_identifiers(conn: sqlite3.Connection, cards: list[CardSpec]) -> None:

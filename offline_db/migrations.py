@@ -344,3 +344,14 @@ def m0011_pricing(db: Database) -> None:
             PRIMARY KEY (card_id, period, period_start)
         )""")
     db.execute("ALTER TABLE card_usage_as_of ADD COLUMN points_as_of_seq INTEGER")
+
+
+@station_migrations(name="0012_vouchers_used")
+def m0012_vouchers_used(db: Database) -> None:
+    """Vouchers redeemed anywhere in the network (docs/pricing.md, "Vouchers").
+
+    ``vouchers_used``: the 12-digit serials the office reported redeemed (a delta's
+    ``vouchers_used`` operation adds to it, a snapshot replaces it); the station refuses
+    them as ``voucher_used`` like the ones its own authorizations took.
+    """
+    db.execute("CREATE TABLE vouchers_used (serial TEXT PRIMARY KEY) WITHOUT ROWID")

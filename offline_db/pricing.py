@@ -102,3 +102,9 @@ def voucher_taken(conn: sqlite3.Connection, serial: str) -> str | None:
     row = conn.execute("SELECT sale_id FROM authorizations WHERE voucher_serial = ? AND "
                        "state IN ('open', 'completed')", (serial,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def voucher_used_elsewhere(conn: sqlite3.Connection, serial: str) -> bool:
+    """Whether the office reported the voucher redeemed (at any station)."""
+    return conn.execute("SELECT 1 FROM vouchers_used WHERE serial = ?",
+                        (serial,)).fetchone() is not None

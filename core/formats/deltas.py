@@ -17,7 +17,10 @@ version (docs/mqtt.md, "cards" body):
   card-store version of its own (though a version may carry one with its card
   operations);
 - ``pricing`` with ``pricing`` (the pricing document, core.formats.pricing): replaces
-  the station's whole document (``null``: the station has none any more).
+  the station's whole document (``null``: the station has none any more);
+- ``vouchers_used`` with ``serials`` (at most 10,000 12-digit voucher serials): vouchers
+  redeemed somewhere in the network, which the station refuses from then on
+  (``voucher_used``; docs/pricing.md, "Vouchers").
 
 :func:`parse_ops` validates every operation before anything is written; a bad one
 refuses the whole delta with a :class:`~core.errors.CardStoreFormatError` naming it.
@@ -37,6 +40,7 @@ from core.formats.snapshot import (
     parse_points_earned,
     parse_product,
 )
+from core.formats.vouchers import MAX_USED_PER_OP, parse_serials
 
 Op = tuple[str, Any]
 
@@ -62,6 +66,9 @@ def parse_ops(raw: Any) -> list[Op]:
 
             parse_pricing(item["pricing"], f"{where}.pricing")
             out.append((op, item["pricing"]))
+        elif op == "vouchers_used" and set(item) == {"op", "serials"}:
+            out.append((op, parse_serials(item["serials"], f"{where}.serials",
+                                          MAX_USED_PER_OP)))
         elif op in ("card_delete", "product_delete", "stop_add", "stop_remove"):
             key = {"card_delete": "card_id", "product_delete": "code"}.get(op, "identifier")
             value = item.get(key)

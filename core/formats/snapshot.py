@@ -122,6 +122,8 @@ class Snapshot:
     #: The pricing document (core.formats.pricing, docs/pricing.md) as sent, already
     #: validated; None when the snapshot has none.
     pricing: dict[str, Any] | None = None
+    #: Serials of the vouchers redeemed anywhere in the network (sorted, no repeats).
+    vouchers_used: list[str] = field(default_factory=list)
 
 
 class _Obj:
@@ -278,7 +280,7 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
                                    ) from None
     top = _Obj(raw, "", {"format", "version", "generated_at", "expires_at", "station_seqs",
                          "products", "customer_groups", "customers", "vehicles", "cards",
-                         "stop_list", "comment", "pricing"})
+                         "stop_list", "comment", "pricing", "vouchers_used"})
     if raw.get("format") != FORMAT:
         raise CardStoreFormatError(f"format must be {FORMAT!r}, got {raw.get('format')!r}")
     station_seqs_raw = raw.get("station_seqs", {})
@@ -322,8 +324,13 @@ def parse_snapshot(data: bytes | str) -> Snapshot:
         from core.formats.pricing import parse_pricing  # it reads with this module's tools
 
         parse_pricing(pricing, "pricing")  # a bad document refuses the whole card store
+    from core.formats.vouchers import MAX_USED_IN_SNAPSHOT, parse_serials
+
+    used = raw.get("vouchers_used")
     return Snapshot(
         pricing=pricing,
+        vouchers_used=[] if used is None else parse_serials(used, "vouchers_used",
+                                                            MAX_USED_IN_SNAPSHOT),
         version=top.get_int("version", maximum=B.MAX_VERSION, what="the card-store version"),
         generated_at=top.get_timestamp("generated_at"),
         expires_at=top.get_timestamp("expires_at"),

@@ -14,6 +14,7 @@ naming the exact place (``pricing.vouchers[2].count``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -126,3 +127,32 @@ def batch_doc(batch: VoucherBatch) -> dict[str, Any]:
     doc["valid_until"] = time_text(batch.valid_until)
     doc["key"] = batch.key.hex()
     return doc
+
+
+#: The most serials one ``vouchers_used`` delta operation carries (the office splits a
+#: longer list into several operations of one version).
+MAX_USED_PER_OP = 10_000
+#: The most serials a snapshot's ``vouchers_used`` carries (every redeemed voucher of the
+#: batches not yet expired).
+MAX_USED_IN_SNAPSHOT = 1_000_000
+_SERIAL = re.compile(r"[0-9]{12}")
+
+
+def parse_serials(raw: Any, where: str, maximum: int) -> list[str]:
+    """A list of redeemed voucher serials (12 digits: a batch number 1..999999 and a
+    sequence 1..999999), at most ``maximum`` of them, sorted and without repeats;
+    ``where`` names the list in error sentences (``ops[3].serials``)."""
+    if not isinstance(raw, list):
+        raise CardStoreFormatError(f"{where} must be a JSON array of voucher serials")
+    if len(raw) > maximum:
+        raise CardStoreFormatError(f"{where} has {len(raw)} serials; at most {maximum} are "
+                                   "allowed")
+    for i, serial in enumerate(raw):
+        if not isinstance(serial, str) or not _SERIAL.fullmatch(serial) \
+                or not 1 <= int(serial[:6]) <= MAX_NUMBER \
+                or not 1 <= int(serial[6:]) <= MAX_COUNT:
+            shown = repr(B.escaped(serial)) if isinstance(serial, str) else repr(serial)[:64]
+            raise CardStoreFormatError(
+                f"{where}[{i}] must be a voucher serial of 12 digits (a batch number and a "
+                f"sequence, neither 000000), got {shown}")
+    return sorted(set(raw))

@@ -268,6 +268,11 @@ def snapshot(conn: OfficeConnection, now: datetime | None = None,
     pricing = card_master_op()
     if pricing is not None:
         doc["pricing"] = pricing
+    from office.vouchers.used import used_serials
+
+    used = used_serials(now)
+    if used:
+        doc["vouchers_used"] = used  # redeemed anywhere: refused everywhere
     return doc
 
 

@@ -80,6 +80,9 @@ class IngestResult:
     contiguous_hash: str
     gaps: list[tuple[int, int]] = field(default_factory=list)
     detail: str = ""
+    #: The card-master version this ingest recorded (the vouchers its sales redeemed,
+    #: office.vouchers.used), for the daemon to publish; None when it recorded none.
+    card_version: int | None = None
 
     def receipt(self) -> dict[str, Any]:
         return {"station_id": self.station_id, "up_to_seq": self.contiguous_seq,
@@ -288,13 +291,18 @@ def ingest_batch(conn: OfficeConnection, body: dict[str, Any], *, via: str, enve
             gaps = _open_gaps(conn, station_hint) if known and station_hint else []
             return IngestResult(station_hint, 0, 0, refused.reason, head[0], head[1], gaps,
                                 refused.detail)
-        head, gaps = finish(conn, station_id, status, at, fresh=stored > 0 or not sales)
-    return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps)
+        head, gaps, version = finish(conn, station_id, status, at,
+                                     fresh=stored > 0 or not sales)
+    return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps,
+                        card_version=version)
 
 
 def finish(conn: OfficeConnection, station_id: str, status: dict[str, Any], at: str,
-           *, fresh: bool = True) -> tuple[tuple[int, str], list[tuple[int, int]]]:
-    """After storing rows: advance the contiguous head, reconcile gaps, keep the status.
+           *, fresh: bool = True
+           ) -> tuple[tuple[int, str], list[tuple[int, int]], int | None]:
+    """After storing rows: advance the contiguous head, settle the priced sales it passed,
+    reconcile gaps, keep the status; (head, gaps, the card-master version settling
+    recorded or None).
 
     A batch that brought no new sale (``fresh`` false: a replay, or a resend whose
     receipt was lost) only marks the station seen: its status may be older than the
@@ -302,21 +310,22 @@ def finish(conn: OfficeConnection, station_id: str, status: dict[str, Any], at: 
     """
     before = _head(conn, station_id)[0]
     head = _advance(conn, station_id, at)
+    version = None
     if head[0] > before:
         from office.pricing.settle import settle_range
 
-        settle_range(conn, station_id, before, head[0])
+        version = settle_range(conn, station_id, before, head[0]).version
     gaps = _reconcile_gaps(conn, station_id, head[0], at)
     if not fresh:
         conn.execute("UPDATE station_chain SET last_seen_at = ? WHERE station_id = ?",
                      (at, station_id))
-        return head, gaps
+        return head, gaps, version
     conn.execute(
         "UPDATE station_chain SET last_seen_at = ?, outbox_depth = ?, "
         "oldest_undelivered_at = ?, card_store_version = ? WHERE station_id = ?",
         (at, status["outbox_depth"], status["oldest_undelivered_at"],
          status["card_store_version"], station_id))
-    return head, gaps
+    return head, gaps, version
 
 
 def _storable(text: str) -> bool:

@@ -142,9 +142,10 @@ def _ingest(conn: OfficeConnection, dialect: ModuleType, station_id: str, meta: 
             head = _head(conn, station_id)
             return IngestResult(station_id, 0, 0, refused.reason, head[0], head[1],
                                 _open_gaps(conn, station_id), refused.detail)
-        head, gaps = finish(conn, station_id, meta["status"], at,
-                            fresh=stored > 0 or not meta["sales"])
-    return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps)
+        head, gaps, version = finish(conn, station_id, meta["status"], at,
+                                     fresh=stored > 0 or not meta["sales"])
+    return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps,
+                        card_version=version)
 
 
 def _chunks(lines: Iterable[bytes], first: int, prev: str) -> Iterator[list[Line]]:

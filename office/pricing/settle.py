@@ -13,12 +13,16 @@ the same transaction, exactly once (``priced_sales``):
 
 Settling follows the contiguous head, so the office's points are exactly the sales up
 to each station's mark, which is what the station subtracts its own later sales from.
+
+The vouchers the settled sales redeemed (won or not) become one card-master version with
+a ``vouchers_used`` operation (office.vouchers.used), in the same transaction: every
+station that syncs refuses them from then on.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
@@ -36,21 +40,41 @@ from office.store import OfficeConnection
 log = structlog.get_logger(__name__)
 
 
-def settle_range(conn: OfficeConnection, station_id: str, after: int, through: int) -> int:
-    """Settle the priced sales of ``station_id`` with seq in ``(after, through]``."""
+@dataclass(frozen=True)
+class Settled:
+    """What :func:`settle_range` did: how many sales it settled, the vouchers they
+    redeemed, and the card-master version telling stations so (None: no voucher)."""
+
+    sales: int = 0
+    serials: tuple[str, ...] = ()
+    version: int | None = None
+
+
+def settle_range(conn: OfficeConnection, station_id: str, after: int, through: int
+                 ) -> Settled:
+    """Settle the priced sales of ``station_id`` with seq in ``(after, through]``; the
+    vouchers they redeemed go to stations in one new card-master version."""
     if through <= after or not in_force(conn):
-        return 0
+        return Settled()
     cache: dict[int, PricingRules | None] = {}
     done = 0
+    serials: list[str] = []
     rows = conn.execute(
         "SELECT * FROM sales WHERE station_id = ? AND seq > ? AND seq <= ? AND pricing IS NOT "
         "NULL ORDER BY seq", (station_id, after, through)).fetchall()
     for row in rows:
         if PricedSale.objects.filter(station_id=station_id, seq=row["seq"]).exists():
             continue
-        settle_sale(dict(zip(row.keys(), row, strict=True)), cache)
+        serial = settle_sale(dict(zip(row.keys(), row, strict=True)), cache)
+        if serial is not None:
+            serials.append(serial)
         done += 1
-    return done
+    if not serials:
+        return Settled(done)
+    from office.vouchers.used import publish_used
+
+    version = publish_used(conn, serials, actor=f"sync:{station_id}")
+    return Settled(done, tuple(sorted(set(serials))), version)
 
 
 def in_force(conn: OfficeConnection) -> bool:
@@ -88,7 +112,9 @@ def recompute(sale: dict[str, Any], line: PricingLine, rules: PricingRules | Non
             for f in fields(Priced) if getattr(line.priced, f.name) != getattr(office, f.name)]
 
 
-def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> None:
+def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> str | None:
+    """Settle one priced sale (recompute, points, voucher); the serial of the voucher it
+    redeemed, if the office's ledger took it (won or an exception), else None."""
     station_id, seq = sale["station_id"], int(sale["seq"])
     now = iso(utc_now())
     try:
@@ -101,7 +127,7 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
                                          station_value="unreadable", office_value=str(exc),
                                          found_at=now)
         log.warning("pricing.unreadable", station_id=station_id, seq=seq, error=str(exc))
-        return
+        return None
     if line.revision not in cache:
         cache[line.revision] = rules_of(line.revision)
     rules = cache[line.revision]
@@ -123,6 +149,7 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
         expiry = rules.loyalty.expiry_days if rules and rules.loyalty else 365
         points.earn(card_id, priced.points_earned, earned_on=local_day, expiry_days=expiry,
                     ref=ref)
+    redeemed = None
     if priced.voucher is not None:
         from office.vouchers.service import record_redemption
 
@@ -130,8 +157,10 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
                           sale_id=sale["sale_id"], seq=seq, card_id=card_id,
                           redeemed_at=sale["completed_at"], value=priced.voucher_value,
                           volume_ml=priced.voucher_ml)
+        redeemed = priced.voucher
     PricedSale.objects.create(station_id=station_id, seq=seq, sale_id=sale["sale_id"],
                               card_id=card_id, revision=line.revision, settled_at=now)
+    return redeemed
 
 
 def today() -> date:

@@ -136,6 +136,8 @@ class OfficeSync:
                                        "duplicates": result.duplicates,
                                        "quarantined": [result.quarantined]
                                        if result.quarantined else []}
+        if result.card_version is not None:
+            self._announce_version(result.card_version)
         if result.stored:
             self._announce_usage(env.body)
         if result.duplicates:
@@ -167,6 +169,16 @@ class OfficeSync:
                    "expires_at": iso(utc_now() + card_master.MESSAGE_VALID)}
         self.link.publish_nowait(topics.network_cards(self.prefix),
                                  seal("cards", OFFICE, EVERYONE, message, self.key))
+
+    def _announce_version(self, version: int) -> None:
+        """Send every station the card-master version the batch made (the vouchers its
+        sales redeemed): a station one version behind applies it at once, one further
+        behind asks for the rest (sync-request)."""
+        with self._lock:
+            body = card_master.delta_of(self.conn, version)
+        self.link.publish_nowait(topics.network_cards(self.prefix),
+                                 seal("cards", OFFICE, EVERYONE, body, self.key))
+        log.info("office.version_published", version=version)
 
     def _status(self, station_id: str, env: Envelope) -> None:
         """Keep a station's status; a repeated or older one is a replay (EnvelopeError).
