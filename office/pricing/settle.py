@@ -18,15 +18,15 @@ to each station's mark, which is what the station subtracts its own later sales 
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from datetime import date
 from typing import Any
 
 import structlog
 
 from core.errors import CardStoreFormatError
-from core.formats.pricing_line import PricingLine, parse_line
-from core.rules.pricing import Priced, PricingError, PricingRules, Voucher, price_sale
+from core.formats.pricing_line import parse_line
+from core.rules.pricing import PricingRules
+from core.rules.recompute import differences
 from core.timefmt import iso, utc_now
 from office.pricing import points
 from office.pricing.models import PricedSale, PricingDifference
@@ -58,36 +58,6 @@ def in_force(conn: OfficeConnection) -> bool:
     return conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
 
 
-def _voucher_of(rules: PricingRules, serial: str | None) -> Voucher | None:
-    if serial is None:
-        return None
-    number = int(serial[:6]) if serial[:6].isdigit() else -1
-    for batch in rules.vouchers:
-        if getattr(batch, "number", None) == number:
-            return Voucher(serial=serial, product=getattr(batch, "product", None),
-                           volume_ml=getattr(batch, "volume_ml", None),
-                           amount=getattr(batch, "amount", None))
-    return None
-
-
-def recompute(sale: dict[str, Any], line: PricingLine, rules: PricingRules | None
-              ) -> list[tuple[str, Any, Any]]:
-    """The figures of ``sale`` the office does not reproduce: (field, station, office)."""
-    if rules is None:
-        return [("revision", line.revision, "not published by this office")]
-    voucher = _voucher_of(rules, line.priced.voucher)
-    if line.priced.voucher is not None and voucher is None:
-        return [("voucher", line.priced.voucher, "not in the revision's batches")]
-    try:
-        office = price_sale(rules, product=sale["product"], volume_ml=sale["volume_ml"],
-                            unit_price=sale["unit_price"], facts=line.basis, voucher=voucher,
-                            points_asked=line.points_asked)
-    except PricingError as exc:
-        return [("pricing", "priced", str(exc))]
-    return [(f.name, getattr(line.priced, f.name), getattr(office, f.name))
-            for f in fields(Priced) if getattr(line.priced, f.name) != getattr(office, f.name)]
-
-
 def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> None:
     station_id, seq = sale["station_id"], int(sale["seq"])
     now = iso(utc_now())
@@ -105,7 +75,7 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
     if line.revision not in cache:
         cache[line.revision] = rules_of(line.revision)
     rules = cache[line.revision]
-    for name, theirs, ours in recompute(sale, line, rules):
+    for name, theirs, ours in differences(rules, sale, line):
         PricingDifference.objects.create(station_id=station_id, seq=seq,
                                          sale_id=sale["sale_id"], field=name,
                                          station_value=json.dumps(theirs),
