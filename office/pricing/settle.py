@@ -8,7 +8,9 @@ the same transaction, exactly once (``priced_sales``):
    (core.formats.pricing_line), with the same code (core.rules.pricing); a figure that
    differs is a :class:`~office.pricing.models.PricingDifference` and a warning;
 2. the station's figures are booked (what the customer was told and charged stands):
-   points earned become a lot, points burned are drawn from the earliest expiry;
+   points burned are drawn from the earliest expiry; points earned become a lot, but
+   never more than the office's own figure (a line priced with rules this office never
+   published earns nothing): a tampered line cannot mint points;
 3. a voucher is entered in the redemption ledger (earliest station time wins).
 
 Settling follows the contiguous head, so the office's points are exactly the sales up
@@ -75,7 +77,8 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
     if line.revision not in cache:
         cache[line.revision] = rules_of(line.revision)
     rules = cache[line.revision]
-    for name, theirs, ours in differences(rules, sale, line):
+    found = differences(rules, sale, line)
+    for name, theirs, ours in found:
         PricingDifference.objects.create(station_id=station_id, seq=seq,
                                          sale_id=sale["sale_id"], field=name,
                                          station_value=json.dumps(theirs),
@@ -89,10 +92,16 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
     priced = line.priced
     if priced.points_burned:
         points.burn(card_id, priced.points_burned, on=local_day, ref=ref)
-    if priced.points_earned:
+    earned = priced.points_earned
+    office_earned = next((ours for name, _theirs, ours in found if name == "points_earned"),
+                         earned)
+    if any(name in ("revision", "voucher", "pricing") for name, _t, _o in found):
+        earned = 0  # priced with rules this office never published: nothing to credit
+    elif isinstance(office_earned, int):
+        earned = min(earned, office_earned)  # never more than the rules give
+    if earned:
         expiry = rules.loyalty.expiry_days if rules and rules.loyalty else 365
-        points.earn(card_id, priced.points_earned, earned_on=local_day, expiry_days=expiry,
-                    ref=ref)
+        points.earn(card_id, earned, earned_on=local_day, expiry_days=expiry, ref=ref)
     if priced.voucher is not None:
         from office.vouchers.service import record_redemption
 

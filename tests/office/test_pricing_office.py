@@ -117,10 +117,10 @@ def test_a_priced_sale_is_recomputed_and_its_points_booked(programme: Path) -> N
     finally:
         conn.close()
     assert flagged == [(2, "points_earned")]
-    # What the station told the customer stands: both sales' points are booked, each
-    # lot expiring 30 days after its local day.
+    # Each lot expires 30 days after its local day; the tampered line earns no more than
+    # the rules give (a station cannot mint points).
     assert lots == [{"expires": "2027-01-04", "points": 60},
-                    {"expires": "2027-01-04", "points": 999}]
+                    {"expires": "2027-01-04", "points": 60}]
 
 
 def test_redemption_draws_the_earliest_expiry_and_a_void_gives_it_back(programme: Path
