@@ -191,3 +191,24 @@ def test_a_negative_correction_is_a_number_not_an_option(office: Path) -> None:
                             "--balance", "10000", "--json").stdout)["wallet_id"]
     result = run("office", "wallets", "adjust", wallet, "-2500", "--reason", "fee refunded")
     assert "10000 -> 7500" in result.output
+
+
+def test_the_history_shows_what_expired_unspent(programme: Path) -> None:
+    from office.pricing import points
+
+    conn = open_office(load_config_file(programme))
+    try:
+        with conn.atomic():
+            ref = points.SaleRef("S1", 3, "A3", "2026-10-01T09:00:00.000000Z", "sync:S1")
+            points.earn("C-1001", 40, earned_on=datetime(2026, 10, 1).date(), expiry_days=30,
+                        ref=ref)
+            points.burn("C-1001", 15, on=datetime(2026, 10, 20).date(),
+                        ref=points.SaleRef("S1", 4, "A4", "2026-10-20T09:00:00.000000Z",
+                                           "sync:S1"))
+        day = datetime(2026, 12, 1).date()
+        shown = [(e["kind"], e["points"]) for e in points.history("C-1001", today=day)]
+        balance = points.balance("C-1001", day)
+    finally:
+        conn.close()
+    assert shown == [("earn", 40), ("burn", -15), ("expire", -25)]
+    assert balance == 0 == sum(p for _k, p in shown)
