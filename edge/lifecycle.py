@@ -23,6 +23,7 @@ from cloud_sync.tokens import TokenError
 from core import identifiers
 from core.config import Config
 from core.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError, SaleError
+from core.formats.pricing import parse_pricing_text
 from core.formats.snapshot import load_snapshot_file, parse_pin
 from core.inputs import check_vehicle_input
 from core.keys import configured_office_key
@@ -553,10 +554,20 @@ class Station:
                                    exclude_sale=auth["sale_id"], state=self.state)
             wallets = list(view.wallets)
         today = parse_iso(auth["created_at"]).astimezone(self.config.station.tz).date()
-        return price_completion(self.state.pricing, json.loads(auth["pricing"]),
+        recorded = json.loads(auth["pricing"])
+        return price_completion(self._rules_of(recorded.get("revision")), recorded,
                                 station_id=self.config.station.id, product=product,
                                 volume_ml=volume_ml, unit_price=price, wallets=wallets,
                                 today=today)
+
+    def _rules_of(self, revision: Any) -> PricingRules | None:
+        """The rules an authorization was priced with: the document in force, or the one it
+        replaced while the fuel ran (offline_db.cards.set_pricing keeps it)."""
+        current = self.state.pricing
+        if current is not None and current.revision == revision:
+            return current
+        kept = store.kept_pricing(self.conn, revision) if isinstance(revision, int) else None
+        return parse_pricing_text(kept) if kept is not None else current
 
     def _wallet_debits(self, auth: dict[str, Any], product: str, volume_ml: int, price: int,
                        now: datetime) -> tuple[dict[str, int], int]:

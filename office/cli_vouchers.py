@@ -55,6 +55,10 @@ def _describe(r: dict[str, Any], config: Config) -> str:
             f"{r['valid_until'][:16].replace('T', ' ')} UTC  ({r['state']})")
 
 
+def _pages(n: int) -> str:
+    return f"{n} page" if n == 1 else f"{n} pages"
+
+
 @click.group("vouchers")
 def office_vouchers() -> None:
     """Fuel vouchers: batches of signed codes, and double redemptions to settle."""
@@ -96,7 +100,7 @@ def vouchers_issue(ctx: click.Context, /, *, product: str | None, volume_ml: int
     record.update({"csv": str(out), "pdf": str(pdf), "pages": pages})
     emit(record, as_json, lambda r: click.echo(
         f"issued {_describe(r, config)}\ncodes in {r['csv']}, printable sheet {r['pdf']} "
-        f"({r['pages']} pages)"))
+        f"({_pages(r['pages'])})"))
 
 
 @office_vouchers.command("codes")
@@ -113,7 +117,7 @@ def vouchers_codes(ctx: click.Context, batch_id: str, out: Path) -> None:
         batch = service.get_batch(batch_id)
         service.log_codes_taken(batch, who(), f"cli: {out.name}")
         pages = _write(config, batch, out, pdf)
-    click.echo(f"codes of {batch_id} in {out}, printable sheet {pdf} ({pages} pages)")
+    click.echo(f"codes of {batch_id} in {out}, printable sheet {pdf} ({_pages(pages)})")
 
 
 @office_vouchers.command("list")

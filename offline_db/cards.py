@@ -59,14 +59,23 @@ def put_points_earned(conn: sqlite3.Connection, card_id: str,
 def set_pricing(conn: sqlite3.Connection, document: Any) -> None:
     """Keep the pricing document as JSON text (None: the station has none).
 
-    Redeemed serials of a batch the new document no longer carries are dropped: such a
-    voucher is refused as ``voucher_unknown`` anyway, and the list stays small.
+    The document it replaces stays (``pricing@<revision>``) while an open authorization
+    was priced with it: a sale completes with the rules its preset was made with, so
+    the price told at the pump does not change while the fuel runs. Redeemed serials
+    of a batch the new document no longer carries are dropped: such a voucher is refused
+    as ``voucher_unknown`` anyway, and the list stays small.
     """
+    old = get_state(conn, PRICING_KEY)
+    if old is not None:
+        revision = json.loads(old).get("revision")
+        if isinstance(revision, int):
+            set_state(conn, f"{PRICING_KEY}@{revision}", old)
     if document is None:
         conn.execute("DELETE FROM sync_state WHERE key = ?", (PRICING_KEY,))
     else:
         set_state(conn, PRICING_KEY, json.dumps(document, sort_keys=True,
                                                 separators=(",", ":")))
+    prune_pricing(conn)
     batches = [] if document is None else document.get("vouchers") or []
     kept = json.dumps([f"{b['number']:06d}" for b in batches])
     conn.execute("DELETE FROM vouchers_used WHERE substr(serial, 1, 6) NOT IN "
@@ -77,6 +86,22 @@ def add_vouchers_used(conn: sqlite3.Connection, serials: Iterable[str]) -> None:
     """Remember voucher serials redeemed somewhere in the network (12 digits each)."""
     conn.executemany("INSERT OR IGNORE INTO vouchers_used VALUES (?)",
                      [(s,) for s in serials])
+
+
+def prune_pricing(conn: sqlite3.Connection) -> None:
+    """Forget kept documents that no open authorization was priced with."""
+    wanted = {str(r[0]) for r in conn.execute(
+        "SELECT DISTINCT json_extract(pricing, '$.revision') FROM authorizations "
+        "WHERE state = 'open' AND pricing IS NOT NULL")}
+    for (key,) in conn.execute("SELECT key FROM sync_state WHERE key LIKE ?",
+                               (f"{PRICING_KEY}@%",)).fetchall():
+        if key.split("@", 1)[1] not in wanted:
+            conn.execute("DELETE FROM sync_state WHERE key = ?", (key,))
+
+
+def kept_pricing(conn: sqlite3.Connection, revision: int) -> str | None:
+    """The document of ``revision`` kept for open authorizations (JSON text), if any."""
+    return get_state(conn, f"{PRICING_KEY}@{revision}")
 
 
 def insert_cards(conn: sqlite3.Connection, cards: Sequence[CardSpec]) -> None:

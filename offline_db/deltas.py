@@ -120,10 +120,12 @@ def _put_usage(conn: sqlite3.Connection, item: dict[str, Any], station_id: str) 
     points = item.get("points")
     if points is not None:
         put_points(conn, card_id, points)
-    # Point lots an update did not bring stay with the mark they came with.
+    # Balances and point lots an update did not bring stay with the mark they came with
+    # (reset, a station would subtract its own later debits or burns from them twice).
     conn.execute("INSERT OR REPLACE INTO card_usage_as_of (card_id, as_of_seq, rev, "
                  "wallets_as_of_seq, points_as_of_seq) VALUES (?, ?, ?, ?, ?)",
-                 (card_id, mark, item["rev"], mark if wallets is not None else None,
+                 (card_id, mark, item["rev"],
+                  mark if wallets is not None else _kept(row_marks, "wallets_as_of_seq"),
                   mark if points is not None else _kept(row_marks, "points_as_of_seq")))
 
 

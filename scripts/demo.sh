@@ -123,6 +123,12 @@ fc office customers list --search "sukru yilmas"
 fc office cards issue --customer C-DEMO --kind smart --card-id K-DEMO
 fc office cards limit K-DEMO --period day --unit volume --value 30000
 fc office wallets add K-DEMO --unit money --balance 100000 --wallet-id W-DEMO
+say "pricing and loyalty: 5 % off diesel, a point a litre, and a batch of ten 20 l"
+say "diesel vouchers (talons) with their CSV and a printable PDF sheet of QR codes"
+fc office loyalty settings --point-value 100 --expiry-days 365
+fc office discounts add --kind product --percent 5 --product DT --name "Diesel 5 %"
+fc office loyalty earn --basis volume --points 1 --per 1000
+fc office vouchers issue --product DT --volume 20000 --count 10 --valid 30d --out "$WORK/talons.csv"
 
 say "no network: a technician carries the sales to the head office on a USB stick"
 mkdir -p "$WORK/stick"
@@ -134,6 +140,14 @@ say "back at the station: the receipt delivers the sales"
 fc flash import "$WORK/stick/forecourt-S-001-reply.fcb"
 say "the reply also brought the new card: the station knows its limit and its wallet"
 fc cards show K-DEMO
+say "and the office's rules: K-DEMO's diesel is 5 % off, and earns points"
+SALE3=$("$FC" sale authorize --card K-DEMO --pump 3 --product DT --json | sale_id)
+fc sale complete "$SALE3" --volume 10000
+say "a talon alone buys its 20 l of diesel, once; the second try is refused"
+CODE=$("$ROOT/.venv/bin/python" -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")))["code"].strip())' "$WORK/talons.csv")
+TALON=$("$FC" sale authorize --voucher "$CODE" --pump 3 --json | sale_id)
+fc sale complete "$TALON" --volume 20000
+fc sale authorize --voucher "$CODE" --pump 4
 say "a stick with a flipped byte is refused, and nothing changes"
 cp "$WORK/stick/forecourt-S-001-sales.fcb" "$WORK/tampered.fcb"
 printf '\x00' | dd of="$WORK/tampered.fcb" bs=1 conv=notrunc status=none \

@@ -180,11 +180,24 @@ def _less(lots: list[dict[str, Any]], owed: int) -> list[dict[str, Any]]:
     return out
 
 
-def history(card_id: str) -> list[dict[str, Any]]:
-    return [{"id": e.id, "kind": e.kind, "points": e.points, "short": e.short,
-             "lots": json.loads(e.lots), "station_id": e.station_id, "seq": e.seq,
-             "sale_id": e.sale_id, "at": e.at, "actor": e.actor, "reason": e.reason}
-            for e in PointsEntry.objects.filter(card_id=card_id).order_by("id")]
+def history(card_id: str, today: date | None = None) -> list[dict[str, Any]]:
+    """Every entry of the card, and (``kind`` expire, no id) what of each lot expired
+    unspent by ``today``, on the day after its last day, so the history adds up to the
+    balance."""
+    out: list[dict[str, Any]] = [
+        {"id": e.id, "kind": e.kind, "points": e.points, "short": e.short,
+         "lots": json.loads(e.lots), "station_id": e.station_id, "seq": e.seq,
+         "sale_id": e.sale_id, "at": e.at, "actor": e.actor, "reason": e.reason}
+        for e in PointsEntry.objects.filter(card_id=card_id).order_by("id")]
+    day = (today or utc_now().date()).isoformat()
+    for lot in PointsLot.objects.filter(card_id=card_id, remaining__gt=0, expires__lt=day
+                                        ).order_by("expires", "id"):
+        gone = date.fromisoformat(lot.expires) + timedelta(days=1)
+        out.append({"id": None, "kind": "expire", "points": -lot.remaining, "short": 0,
+                    "lots": [[lot.id, lot.remaining]], "station_id": None, "seq": None,
+                    "sale_id": None, "at": f"{gone.isoformat()}T00:00:00Z", "actor": "",
+                    "reason": f"earned {lot.earned_on}, last day {lot.expires}"})
+    return sorted(out, key=lambda e: (e["at"], e["id"] is None, e["id"] or 0))
 
 
 def reverse_sale(station_id: str, seq: int, ref: SaleRef) -> tuple[int, int]:

@@ -8,7 +8,9 @@ the same transaction, exactly once (``priced_sales``):
    (core.formats.pricing_line), with the same code (core.rules.pricing); a figure that
    differs is a :class:`~office.pricing.models.PricingDifference` and a warning;
 2. the station's figures are booked (what the customer was told and charged stands):
-   points earned become a lot, points burned are drawn from the earliest expiry;
+   points burned are drawn from the earliest expiry; points earned become a lot, but
+   never more than the office's own figure (a line priced with rules this office never
+   published earns nothing): a tampered line cannot mint points;
 3. a voucher is entered in the redemption ledger (earliest station time wins).
 
 Settling follows the contiguous head, so the office's points are exactly the sales up
@@ -22,15 +24,16 @@ station that syncs refuses them from then on.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import structlog
 
 from core.errors import CardStoreFormatError
-from core.formats.pricing_line import PricingLine, parse_line
-from core.rules.pricing import Priced, PricingError, PricingRules, Voucher, price_sale
+from core.formats.pricing_line import parse_line
+from core.rules.pricing import PricingRules
+from core.rules.recompute import differences
 from core.timefmt import iso, utc_now
 from office.pricing import points
 from office.pricing.models import PricedSale, PricingDifference
@@ -82,36 +85,6 @@ def in_force(conn: OfficeConnection) -> bool:
     return conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
 
 
-def _voucher_of(rules: PricingRules, serial: str | None) -> Voucher | None:
-    if serial is None:
-        return None
-    number = int(serial[:6]) if serial[:6].isdigit() else -1
-    for batch in rules.vouchers:
-        if getattr(batch, "number", None) == number:
-            return Voucher(serial=serial, product=getattr(batch, "product", None),
-                           volume_ml=getattr(batch, "volume_ml", None),
-                           amount=getattr(batch, "amount", None))
-    return None
-
-
-def recompute(sale: dict[str, Any], line: PricingLine, rules: PricingRules | None
-              ) -> list[tuple[str, Any, Any]]:
-    """The figures of ``sale`` the office does not reproduce: (field, station, office)."""
-    if rules is None:
-        return [("revision", line.revision, "not published by this office")]
-    voucher = _voucher_of(rules, line.priced.voucher)
-    if line.priced.voucher is not None and voucher is None:
-        return [("voucher", line.priced.voucher, "not in the revision's batches")]
-    try:
-        office = price_sale(rules, product=sale["product"], volume_ml=sale["volume_ml"],
-                            unit_price=sale["unit_price"], facts=line.basis, voucher=voucher,
-                            points_asked=line.points_asked)
-    except PricingError as exc:
-        return [("pricing", "priced", str(exc))]
-    return [(f.name, getattr(line.priced, f.name), getattr(office, f.name))
-            for f in fields(Priced) if getattr(line.priced, f.name) != getattr(office, f.name)]
-
-
 def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> str | None:
     """Settle one priced sale (recompute, points, voucher); the serial of the voucher it
     redeemed, if the office's ledger took it (won or an exception), else None."""
@@ -131,7 +104,8 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
     if line.revision not in cache:
         cache[line.revision] = rules_of(line.revision)
     rules = cache[line.revision]
-    for name, theirs, ours in recompute(sale, line, rules):
+    found = differences(rules, sale, line)
+    for name, theirs, ours in found:
         PricingDifference.objects.create(station_id=station_id, seq=seq,
                                          sale_id=sale["sale_id"], field=name,
                                          station_value=json.dumps(theirs),
@@ -145,10 +119,16 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
     priced = line.priced
     if priced.points_burned:
         points.burn(card_id, priced.points_burned, on=local_day, ref=ref)
-    if priced.points_earned:
+    earned = priced.points_earned
+    office_earned = next((ours for name, _theirs, ours in found if name == "points_earned"),
+                         earned)
+    if any(name in ("revision", "voucher", "pricing") for name, _t, _o in found):
+        earned = 0  # priced with rules this office never published: nothing to credit
+    elif isinstance(office_earned, int):
+        earned = min(earned, office_earned)  # never more than the rules give
+    if earned:
         expiry = rules.loyalty.expiry_days if rules and rules.loyalty else 365
-        points.earn(card_id, priced.points_earned, earned_on=local_day, expiry_days=expiry,
-                    ref=ref)
+        points.earn(card_id, earned, earned_on=local_day, expiry_days=expiry, ref=ref)
     redeemed = None
     if priced.voucher is not None:
         from office.vouchers.service import record_redemption

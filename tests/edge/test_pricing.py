@@ -132,6 +132,31 @@ def test_a_pricing_delta_op_replaces_the_document(config: Config, tmp_path: Path
         store.close()
 
 
+def test_a_sale_completes_with_the_rules_its_preset_was_made_with(config: Config,
+                                                                   tmp_path: Path) -> None:
+    """New rules arriving while the fuel runs do not change that sale's price; the kept
+    document is forgotten once no open authorization needs it."""
+    store, station = open_station(config)
+    try:
+        station.import_cards(card_store(tmp_path / "cs.json"), actor="test")
+        auth = station.authorize(card=DAY_LIMIT, pump=1, product="DT")
+        ended = pricing(revision=5, discounts=[])
+        assert apply_cards_message(station, delta([{"op": "pricing", "pricing": ended}],
+                                                  17, 18)).outcome == "applied"
+        done = station.complete(auth["sale_id"], volume_ml=10_000)
+        assert done["amount"] == 60_325  # 5 % off, as when the pump was authorized
+        assert list_sales(station.conn)[-1]["pricing"]["revision"] == 4
+        later = station.authorize(card=DAY_LIMIT, pump=1, product="DT")
+        assert station.complete(later["sale_id"], volume_ml=10_000)["amount"] == 63_500
+        assert apply_cards_message(station, delta([{"op": "pricing", "pricing": pricing(
+            revision=6)}], 18, 19)).outcome == "applied"
+        kept = [r[0] for r in station.conn.execute(
+            "SELECT key FROM sync_state WHERE key LIKE 'pricing@%'")]
+        assert kept == []
+    finally:
+        store.close()
+
+
 def test_a_bad_document_refuses_the_whole_snapshot(priced: Station, tmp_path: Path) -> None:
     doc = pricing(discounts=[{"rule_id": "V", "kind": "volume", "percent_bp": 300}])
     with pytest.raises(CardStoreFormatError, match=r"pricing\.discounts\[0\].*min_fill_ml"):

@@ -117,10 +117,10 @@ def test_a_priced_sale_is_recomputed_and_its_points_booked(programme: Path) -> N
     finally:
         conn.close()
     assert flagged == [(2, "points_earned")]
-    # What the station told the customer stands: both sales' points are booked, each
-    # lot expiring 30 days after its local day.
+    # Each lot expires 30 days after its local day; the tampered line earns no more than
+    # the rules give (a station cannot mint points).
     assert lots == [{"expires": "2027-01-04", "points": 60},
-                    {"expires": "2027-01-04", "points": 999}]
+                    {"expires": "2027-01-04", "points": 60}]
 
 
 def test_redemption_draws_the_earliest_expiry_and_a_void_gives_it_back(programme: Path
@@ -191,3 +191,24 @@ def test_a_negative_correction_is_a_number_not_an_option(office: Path) -> None:
                             "--balance", "10000", "--json").stdout)["wallet_id"]
     result = run("office", "wallets", "adjust", wallet, "-2500", "--reason", "fee refunded")
     assert "10000 -> 7500" in result.output
+
+
+def test_the_history_shows_what_expired_unspent(programme: Path) -> None:
+    from office.pricing import points
+
+    conn = open_office(load_config_file(programme))
+    try:
+        with conn.atomic():
+            ref = points.SaleRef("S1", 3, "A3", "2026-10-01T09:00:00.000000Z", "sync:S1")
+            points.earn("C-1001", 40, earned_on=datetime(2026, 10, 1).date(), expiry_days=30,
+                        ref=ref)
+            points.burn("C-1001", 15, on=datetime(2026, 10, 20).date(),
+                        ref=points.SaleRef("S1", 4, "A4", "2026-10-20T09:00:00.000000Z",
+                                           "sync:S1"))
+        day = datetime(2026, 12, 1).date()
+        shown = [(e["kind"], e["points"]) for e in points.history("C-1001", today=day)]
+        balance = points.balance("C-1001", day)
+    finally:
+        conn.close()
+    assert shown == [("earn", 40), ("burn", -15), ("expire", -25)]
+    assert balance == 0 == sum(p for _k, p in shown)

@@ -78,13 +78,17 @@ def _columns(table: str) -> list[Column]:
     return [(name, notnull, _default(dflt), pk) for name, notnull, dflt, pk in rows]
 
 
+#: Columns the apps' own migrations added to a legacy table later (at its end, nullable).
+ADDED: dict[str, list[Column]] = {"sales": [("pricing", False, None, 0)]}
+
+
 def test_every_legacy_table_is_made_with_the_same_columns(
         office_db: OfficeDb, legacy_schema: dict[str, list[Column]]) -> None:
     assert len(legacy_schema) == 14
     tables = set(connection.introspection.table_names())
     assert set(legacy_schema) <= tables
     for table, legacy in legacy_schema.items():
-        assert _columns(table) == legacy, table
+        assert _columns(table) == legacy + ADDED.get(table, []), table
 
 
 def test_the_genesis_default_is_the_journals() -> None:
