@@ -35,6 +35,8 @@ from core.formats.pricing_line import parse_line
 from core.rules.pricing import PricingRules
 from core.rules.recompute import differences
 from core.timefmt import iso, utc_now
+from office import db
+from office.customers.errors import RecordRefused
 from office.pricing import points
 from office.pricing.models import PricedSale, PricingDifference
 from office.pricing.rules import rules_of
@@ -133,11 +135,23 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
     if priced.voucher is not None:
         from office.vouchers.service import record_redemption
 
-        record_redemption(serial=priced.voucher, station_id=station_id,
-                          sale_id=sale["sale_id"], seq=seq, card_id=card_id,
-                          redeemed_at=sale["completed_at"], value=priced.voucher_value,
-                          volume_ml=priced.voucher_ml)
-        redeemed = priced.voucher
+        try:
+            with db.atomic():
+                record_redemption(serial=priced.voucher, station_id=station_id,
+                                  sale_id=sale["sale_id"], seq=seq, card_id=card_id,
+                                  redeemed_at=sale["completed_at"],
+                                  value=priced.voucher_value, volume_ml=priced.voucher_ml)
+            redeemed = priced.voucher
+        except RecordRefused as exc:
+            # A serial of no batch this office issued (a forged code, a tampered line):
+            # the sale is stored all the same (never block a station's uplink); a clerk
+            # sees it among the differences.
+            PricingDifference.objects.create(station_id=station_id, seq=seq,
+                                             sale_id=sale["sale_id"], field="voucher",
+                                             station_value=json.dumps(priced.voucher),
+                                             office_value=json.dumps(str(exc)), found_at=now)
+            log.warning("pricing.voucher_refused", station_id=station_id, seq=seq,
+                        sale_id=sale["sale_id"], serial=priced.voucher, error=str(exc))
     PricedSale.objects.create(station_id=station_id, seq=seq, sale_id=sale["sale_id"],
                               card_id=card_id, revision=line.revision, settled_at=now)
     return redeemed

@@ -212,3 +212,21 @@ def test_the_history_shows_what_expired_unspent(programme: Path) -> None:
         conn.close()
     assert shown == [("earn", 40), ("burn", -15), ("expire", -25)]
     assert balance == 0 == sum(p for _k, p in shown)
+
+
+def test_a_voucher_of_no_batch_is_a_difference_not_a_stuck_uplink(programme: Path) -> None:
+    """A line naming a voucher serial the office never issued (forged, tampered) is
+    settled all the same, the serial flagged; the ingest never fails on it."""
+    from office.pricing.models import PricedSale, PricingDifference
+    from office.pricing.settle import settle_sale
+
+    forged = _sale(programme, 5, voucher="999999000001")
+    conn = open_office(load_config_file(programme))
+    try:
+        with conn.atomic():
+            assert settle_sale(forged, {}) is None
+        flagged = sorted({d.field for d in PricingDifference.objects.filter(seq=5)})
+        settled = PricedSale.objects.filter(seq=5).count()
+    finally:
+        conn.close()
+    assert flagged == ["voucher"] and settled == 1
