@@ -56,7 +56,13 @@ def office_flash_import(ctx: click.Context, files: tuple[Path, ...], as_json: bo
     try:
         for path in files:
             try:
-                results.append(import_sales_bundle(conn, path, now=utc_now()))
+                result = import_sales_bundle(conn, path, now=utc_now())
+                results.append(result)
+                if result.get("card_version"):
+                    # Vouchers the bundle redeemed: every online station refuses them now.
+                    from office.cards import actions
+
+                    actions.publish(cfg(ctx), conn, result["card_version"])
             except BundleError as exc:
                 log.info("office.flash_refused", file=str(path), reason=exc.reason,
                          error=str(exc))

@@ -123,7 +123,8 @@ def _import_sales_bundle(conn: OfficeConnection, path: Path, *, now: datetime
             "stored": result.stored, "duplicates": result.duplicates,
             "quarantined": result.quarantined, "detail": result.detail,
             "contiguous_seq": result.contiguous_seq,
-            "gaps": [list(g) for g in result.gaps], "alarms": alarms or []}
+            "gaps": [list(g) for g in result.gaps], "alarms": alarms or [],
+            "card_version": result.card_version}
 
 
 def network_usage(conn: OfficeConnection, config: Config, now: datetime
