@@ -61,7 +61,8 @@ from core.logs import configure as configure_logging
 from core.money import amount_for
 from core.periods import period_start_date
 from core.timefmt import iso, utc_now
-from edge.lifecycle import Station, pin_matches
+from edge.card_admin import pin_matches
+from edge.lifecycle import Station
 from offline_db.connection import connect
 from offline_db.journal import verify
 from offline_db.journal_checks import record_head_of_journal

@@ -7,12 +7,10 @@ crash could take back. See docs/sale-lifecycle.md.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,12 +20,11 @@ import structlog
 from cloud_sync.tokens import TokenError
 from core import identifiers
 from core.config import Config
-from core.errors import CardStoreFormatError, CardStoreTimeError, ForecourtError, SaleError
+from core.errors import SaleError
 from core.formats.pricing import parse_pricing_text
-from core.formats.snapshot import load_snapshot_file, parse_pin
 from core.inputs import check_vehicle_input
 from core.keys import configured_office_key
-from core.money import amount_for, max_volume_for
+from core.money import amount_for
 from core.reasons import Reason
 from core.rules.authorization import (
     Decision,
@@ -39,6 +36,8 @@ from core.rules.authorization import (
 from core.rules.pricing import PricingRules, Voucher
 from core.timefmt import iso, parse_iso, utc_now
 from core.vouchers import VoucherError
+from edge import card_admin
+from edge.card_admin import pin_matches
 from edge.cardview import StoreState, build_card_view, build_context, policy_of
 from edge.digital import check_token, token_label, token_refusal, use_token
 from edge.pricing_facts import card_facts, place_facts
@@ -55,11 +54,11 @@ from edge.pricing_sale import (
     voucher_label,
     voucher_of,
 )
+from edge.talon import talon_products, talon_volume, used_refusal
 from offline_db import cards as store
 from offline_db.connection import atomic
 from offline_db.journal import append_sale
-from offline_db.pricing import voucher_taken, voucher_used_elsewhere
-from offline_db.state import audit, get_state
+from offline_db.state import audit
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)
@@ -69,27 +68,6 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, 
 def new_sale_id() -> str:
     """A short, unambiguous id an operator can read out and type: ``A`` + 9 chars."""
     return "A" + "".join(_ALPHABET[b & 31] for b in secrets.token_bytes(9))
-
-
-def pin_matches(pin: str, rule: dict[str, Any], card_id: str = "") -> bool:
-    """Whether ``pin`` is the card's PIN; a rule outside the documented PBKDF2 range (one
-    stored before the range existed) is refused, never run (issue 10 #4)."""
-    rule = parse_pin(rule, f"card {card_id} pin" if card_id else "pin")
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(rule["salt"]),
-                                 int(rule["iterations"]))
-    return hmac.compare_digest(digest.hex(), rule["hash"])
-
-
-class CardStoreVersionError(ForecourtError):
-    """A card store older than the one applied was offered (no rollback)."""
-
-    code = "card_store_rollback"
-
-
-class UnknownCardError(ForecourtError):
-    """An administrative command named a card the card store does not hold."""
-
-    code = "unknown_card"
 
 
 class Station:
@@ -119,48 +97,14 @@ class Station:
     def import_cards(self, path: Path, *, actor: str) -> dict[str, Any]:
         """Replace the card store with the snapshot in ``path`` (never an older version)."""
         try:
-            snap = load_snapshot_file(path)
-        except CardStoreFormatError as exc:
-            log.info("cards.import_refused", file=str(path), code=exc.code, error=str(exc))
-            raise
-        current = get_state(self.conn, "card_store_version")
-        if current is not None and snap.version < int(current):
-            raise CardStoreVersionError(
-                f"{path} holds card-store version {snap.version}, older than the version "
-                f"{current} already applied; refusing to roll back")
-        try:
-            with atomic(self.conn):
-                summary = store.import_snapshot(self.conn, snap,
-                                                station_id=self.config.station.id,
-                                                now=self.clock(),
-                                                skew_s=self.config.offline.max_clock_skew_s)
-                audit(self.conn, actor, "cards.import", file=str(path), version=snap.version,
-                      cards=summary.cards)
-        except CardStoreTimeError as exc:
-            log.warning("cards.import_refused", file=str(path), version=snap.version,
-                        code=exc.code, error=str(exc))
-            raise
+            return card_admin.import_cards(self.conn, self.config, path, actor=actor,
+                                           now=self.clock())
         finally:
             self.card_data_changed()
-        log.info("cards.imported", version=snap.version, cards=summary.cards,
-                 previous_version=summary.previous_version)
-        return asdict(summary)
 
     def pin_reset(self, card: str, *, actor: str) -> dict[str, Any]:
-        """Forget a card's wrong PINs at this station (an administrator unlocks it; audited).
-
-        The network-wide way is the head office's PIN reset, which travels in the card
-        data (``pin.reset``); this is for the station that cannot wait for it.
-        """
-        with atomic(self.conn):
-            row = store.find_card(self.conn, card)
-            if row is None:
-                raise UnknownCardError(f"card {card} is not in the card store; nothing changed")
-            card_id = row["card_id"]
-            cleared = store.clear_pin_failures(self.conn, card_id)
-            audit(self.conn, actor, "cards.pin_reset", card_id=card_id, failures=cleared)
-        log.info("cards.pin_reset", card_id=card_id, failures_cleared=cleared, actor=actor)
-        return {"card_id": card_id, "failures_cleared": cleared}
+        """Forget a card's wrong PINs at this station (card_admin.pin_reset)."""
+        return card_admin.pin_reset(self.conn, card, actor=actor)
 
     # -- authorization ------------------------------------------------------------------
     def authorize(self, *, pump: int, card: str | None = None, token: str | None = None,
@@ -369,13 +313,9 @@ class Station:
         except VoucherError as exc:
             return None, (exc.reason, str(exc))
         lent = voucher_of(batch, serial)
-        taken = voucher_taken(self.conn, serial)
-        if taken is not None:
-            return lent, (Reason.VOUCHER_USED, f"voucher {serial} was already used at this "
-                                               f"station (sale {taken})")
-        if voucher_used_elsewhere(self.conn, serial):
-            return lent, (Reason.VOUCHER_USED, f"voucher {serial} was redeemed at another "
-                                               "station")
+        used = used_refusal(self.conn, serial)
+        if used is not None:
+            return lent, used
         products = json.loads(row["products"]) if row["products"] else None
         return lent, product_refusal(lent, product, products)
 
@@ -397,21 +337,12 @@ class Station:
                                         actor=actor)
             lent = voucher_of(batch, serial)
             card_id = "V" + serial
-            taken = voucher_taken(self.conn, serial)
-            early = None
-            if taken is not None:
-                early = (Reason.VOUCHER_USED, f"voucher {serial} was already used at this "
-                                              f"station (sale {taken})")
-            elif voucher_used_elsewhere(self.conn, serial):
-                early = (Reason.VOUCHER_USED, f"voucher {serial} was redeemed at another "
-                                              "station")
-            elif store.open_sale_on_pump(self.conn, pump) is not None:
+            early = used_refusal(self.conn, serial)
+            if early is None and store.open_sale_on_pump(self.conn, pump) is not None:
                 early = (Reason.PUMP_BUSY, f"pump {pump} has an open sale")
-            else:
+            if early is None:
                 early = product_refusal(lent, product, None)
-            products = [p for p in ([lent.product] if lent.product else
-                                    [product] if product else sorted(state.prices))
-                        if p in state.prices]
+            products = talon_products(lent, product, state.prices)
             if early is None and not products:
                 early = (Reason.VOUCHER_PRODUCT, f"voucher {serial} buys "
                                                  f"{lent.product or product}, which this "
@@ -423,12 +354,9 @@ class Station:
             rules = state.pricing or PricingRules()
             facts = place_facts(self.config, now, card_kind="voucher")
             presets = preset_prices(rules, {p: state.prices[p] for p in products}, facts)
-            caps = [lent.volume_ml if lent.volume_ml is not None
-                    else max_volume_for(lent.amount or 0, state.prices[p]) for p in products]
-            volume = min([*caps, self.policy.max_fill_ml,
-                          *([volume_ml] if volume_ml is not None else []),
-                          *(max_volume_for(amount, presets[p]) for p in products
-                            if amount is not None)])
+            volume = talon_volume(lent, products, prices=state.prices, presets=presets,
+                                  max_fill_ml=self.policy.max_fill_ml, volume_ml=volume_ml,
+                                  amount=amount)
             if volume < 1:
                 return self._deny_early(sale_id, card_id, pump, reason=Reason.PRESET_TOO_SMALL,
                                         detail=f"voucher {serial} buys less than 1 ml",

@@ -12,7 +12,8 @@ import pytest
 from core.config import Config
 from core.errors import CardStoreFormatError
 from core.formats.snapshot import load_snapshot_file, parse_snapshot
-from edge.lifecycle import CardStoreVersionError, Station
+from edge.card_admin import CardStoreVersionError
+from edge.lifecycle import Station
 from offline_db import cards
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "card-store.json"
