@@ -16,7 +16,7 @@ from core import bounds as B
 from core.formats.pricing_line import basis_doc, line_doc, parse_basis
 from core.formats.vouchers import VoucherBatch
 from core.reasons import Reason
-from core.rules.authorization import Wallet, usable_wallets
+from core.rules.authorization import Wallet, draw, usable_wallets
 from core.rules.conditions import Facts
 from core.rules.pricing import Priced, PricingRules, Voucher, preset_price, price_sale
 from core.vouchers import VoucherError, check, read_code
@@ -154,19 +154,8 @@ def plan_priced_debits(wallets: list[Wallet], product: str, priced: Priced, toda
         return {}, 0
     usable = usable_wallets(wallets, product, today)
     debits: dict[str, int] = {}
-    left = priced.wallet_ml
-    for w in usable:
-        if w.unit == "volume" and left > 0:
-            take = min(left, w.available)
-            debits[w.wallet_id] = take
-            left -= take
-    due = priced.money_due
-    for w in usable:
-        if w.unit == "money" and due > 0:
-            take = min(due, w.available)
-            debits[w.wallet_id] = take
-            due -= take
-    return debits, due
+    draw(usable, "volume", priced.wallet_ml, debits)
+    return debits, draw(usable, "money", priced.money_due, debits)
 
 
 def summary(priced: Priced, points_asked: int) -> dict[str, Any]:

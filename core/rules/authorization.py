@@ -482,16 +482,18 @@ def _plan(wallets: Sequence[Wallet], product: str, volume_ml: int, price: int,
         return {}, 0
     usable = usable_wallets(wallets, product, today)
     debits: dict[str, int] = {}
-    left = volume_ml
+    left = draw(usable, "volume", volume_ml, debits)
+    due = draw(usable, "money", amount_for(left, price), debits)
+    return debits, due
+
+
+def draw(usable: Sequence[Wallet], unit: str, wanted: int, debits: dict[str, int]) -> int:
+    """Take ``wanted`` (ml or minor units) from the ``unit`` wallets in ``usable`` order,
+    into ``debits``; what they could not pay."""
+    left = wanted
     for w in usable:
-        if w.unit == "volume" and left > 0:
+        if w.unit == unit and left > 0:
             take = min(left, w.available)
             debits[w.wallet_id] = take
             left -= take
-    due = amount_for(left, price)
-    for w in usable:
-        if w.unit == "money" and due > 0:
-            take = min(due, w.available)
-            debits[w.wallet_id] = take
-            due -= take
-    return debits, due
+    return left
