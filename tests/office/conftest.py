@@ -6,6 +6,7 @@ so the tests of cloud_sync/ and the CLI reach them too."""
 from collections.abc import Iterator
 
 import pytest
+from django.test import override_settings
 
 from core.config import Config
 from office.console import runtime
@@ -20,3 +21,10 @@ def console_db(office_db: OfficeDb) -> Iterator[OfficeDb]:
         yield office_db
     finally:
         runtime.set_config(None)
+
+
+@pytest.fixture
+def fast_hashing() -> Iterator[None]:
+    """A cheap password hasher for tests that log in many users (never in production)."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield

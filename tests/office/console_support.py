@@ -24,7 +24,6 @@ from office.ledger.models import (
 
 HOST = "localhost"  # in the default ALLOWED_HOSTS (Django's test client says "testserver")
 PASSWORD = "correct horse battery staple"
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def client(**kwargs: Any) -> Client:

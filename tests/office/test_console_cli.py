@@ -4,27 +4,22 @@ rights from the command line, each change in the audit trail; no default passwor
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
-from django.test import override_settings
 
 from cli import main
 from office.access.models import AuditEntry
-from tests.office.console_support import FAST_HASHERS, PASSWORD
+from tests.office.console_support import PASSWORD
 from tests.office_fixtures import OfficeDb, set_office_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    with override_settings(PASSWORD_HASHERS=FAST_HASHERS):
-        yield
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture

@@ -4,25 +4,20 @@ behind its right, the same service and audit as the CLI, refusals shown on the f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from django.test import override_settings
 
 from office.access.models import AuditEntry
 from office.cards.models import Card, CardMasterCard, WalletEntry
 from office.customers.models import ConsentEvent, Customer
-from tests.office.console_support import FAST_HASHERS, client, logged_in, make_user
+from tests.office.console_support import client, logged_in, make_user
 from tests.office_fixtures import OfficeDb
 
 PAGES = {"/customers/": "customers.view", "/vehicles/": "vehicles.view",
          "/groups/": "groups.view"}
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    with override_settings(PASSWORD_HASHERS=FAST_HASHERS):
-        yield
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -14,7 +13,6 @@ from openpyxl import load_workbook
 from office.console.export import csv_text
 from office.settings import ConsoleOptions
 from tests.office.console_support import (
-    FAST_HASHERS,
     add_sale,
     logged_in,
     make_user,
@@ -25,10 +23,7 @@ from tests.office_fixtures import OfficeDb
 EVIL = ("=HYPERLINK(\"http://x\")", "+1+2", "-3+4", "@SUM(A1)")
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    with override_settings(PASSWORD_HASHERS=FAST_HASHERS):
-        yield
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,10 @@ from core.errors import KeyFileError
 from office.access.models import AuditEntry, LoginLock
 from office.access.secret import ensure_secret_key, load_secret_key, secret_key_path
 from office.settings import ConsoleOptions, build_settings
-from tests.office.console_support import FAST_HASHERS, PASSWORD, client, make_user
+from tests.office.console_support import PASSWORD, client, make_user
 from tests.office_fixtures import OfficeDb
 
-
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    with override_settings(PASSWORD_HASHERS=FAST_HASHERS):
-        yield
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 def _login(c: object, username: str, password: str, address: str = "10.0.0.1") -> str:

@@ -4,7 +4,6 @@ rights (200 with the view right, 403 without), what the pages show, block/unbloc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from django.test import override_settings
@@ -12,7 +11,6 @@ from django.test import override_settings
 from office.access.models import AuditEntry
 from office.cards.models import CardMasterCard, CardMasterVersion
 from tests.office.console_support import (
-    FAST_HASHERS,
     add_card,
     client,
     logged_in,
@@ -32,10 +30,7 @@ PAGES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    with override_settings(PASSWORD_HASHERS=FAST_HASHERS):
-        yield
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture

@@ -7,19 +7,17 @@ with the console user; differences link to their sale; voucher keys never shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from core.formats.pricing import parse_pricing
 from core.timefmt import iso
 from office.access.models import AuditEntry
 from office.customers.service import Who
 from office.pricing.models import PricedSale, PricingDifference, PricingRevision, PricingRule
-from tests.office.console_support import FAST_HASHERS, add_sale, client, logged_in, make_user
+from tests.office.console_support import add_sale, client, logged_in, make_user
 from tests.office_fixtures import OfficeDb
 
 DISCOUNT = {"discount-kind": "volume", "discount-percent": "2.5", "discount-min_fill": "30",
@@ -27,10 +25,7 @@ DISCOUNT = {"discount-kind": "volume", "discount-percent": "2.5", "discount-min_
             "discount-name": "Night fleet", "discount-order": "0"}
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    with override_settings(PASSWORD_HASHERS=FAST_HASHERS):
-        yield
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture

@@ -8,11 +8,9 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.test import override_settings
 
 from core.timefmt import iso
 from core.vouchers import read_code
@@ -20,17 +18,14 @@ from office.access.models import AuditEntry
 from office.customers.service import Who
 from office.vouchers import service
 from office.vouchers.models import VoucherBatch, VoucherException
-from tests.office.console_support import FAST_HASHERS, client, logged_in, make_user
+from tests.office.console_support import client, logged_in, make_user
 from tests.office_fixtures import OfficeDb
 
 ISSUE = {"product": "DT", "unit": "volume", "value": "50", "count": "17", "valid": "30d",
          "delay": "0h", "note": "for the fleet"}
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing() -> Iterator[None]:
-    with override_settings(PASSWORD_HASHERS=FAST_HASHERS):
-        yield
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture
