@@ -57,6 +57,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import authorize_pricing as pricing  # bench/authorize_pricing.py: the --pricing data
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud_sync import tokens
@@ -74,8 +75,6 @@ from offline_db.journal import verify
 from offline_db.journal_checks import record_head_of_journal
 from offline_db.pricing import pricing_document
 from offline_db.store import DB_NAME, StationStore
-
-import authorize_pricing as pricing  # bench/authorize_pricing.py: the --pricing data
 
 TARGET_P99_RATIO = 2.0
 STATION_ID = "S-001"
