@@ -100,11 +100,16 @@ def points_lots(conn: sqlite3.Connection, card_id: str, today: str) -> int:
 
 def points_burned_after(conn: sqlite3.Connection, card_ids: Sequence[str],
                         as_of_seq: int) -> int:
-    """Points burned by this station's sales of the cards after ``as_of_seq``."""
+    """Points burned by this station's sales of the cards after ``as_of_seq``.
+
+    The condition on the points burned is the one of the partial index
+    ``journal_points_burned`` (migration 0012), which lets SQLite read only the sales
+    that burned points; the sum is the same (the others add 0).
+    """
     row = conn.execute(
         "SELECT COALESCE(SUM(json_extract(pricing, '$.points_burned')), 0) FROM journal "
-        f"WHERE card_id IN ({_marks(card_ids)}) AND seq > ? AND pricing IS NOT NULL",
-        (*card_ids, as_of_seq)).fetchone()
+        f"WHERE card_id IN ({_marks(card_ids)}) AND seq > ? "
+        "AND json_extract(pricing, '$.points_burned') > 0", (*card_ids, as_of_seq)).fetchone()
     return int(row[0])
 
 
