@@ -14,6 +14,8 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from core.config import Config
 from core.periods import period_start_date
@@ -27,7 +29,14 @@ PERIODS = ("day", "week", "month")
 
 def _utc_midnight(day: date, config: Config) -> str:
     """The UTC instant local ``day`` began, as the journal writes times."""
-    return iso(datetime(day.year, day.month, day.day, tzinfo=config.station.tz).astimezone(UTC))
+    return _midnight_text(day, config.station.timezone)
+
+
+@lru_cache(maxsize=256)
+def _midnight_text(day: date, timezone: str) -> str:
+    """Cached: every authorization of a day asks for the same few period starts, and
+    the zone arithmetic and formatting cost more than the journal read they bound."""
+    return iso(datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC))
 
 
 def month_starts(local_day: date) -> tuple[date, date, date]:
