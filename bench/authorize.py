@@ -827,7 +827,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fills = None
             if args.pricing or args.complete:
                 fills = Fills(random.Random(args.seed + 2), None if document is None
-                              else pricing.Vouchers(json.loads(document)))
+                              else pricing.Vouchers(json.loads(document), store.conn))
             if document is not None:
                 say("pricing: {:,} cards with loyalty facts, {:,} points lots, {:,} points-"
                     "earned rows, {:,} journal lines priced".format(

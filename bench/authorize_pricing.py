@@ -179,11 +179,14 @@ def install_document(conn: sqlite3.Connection, doc: dict[str, Any]) -> None:
 
 
 class Vouchers:
-    """Fresh voucher codes of the document's batches, each used once."""
+    """Fresh voucher codes of the document's batches, each used once: numbered on from
+    the highest serial the store has seen (``--reuse`` measures a store again)."""
 
-    def __init__(self, doc: dict[str, Any]) -> None:
+    def __init__(self, doc: dict[str, Any], conn: sqlite3.Connection) -> None:
         self.batches = [parse_batch(raw, "batch") for raw in doc["vouchers"]]
-        self.next = 0
+        self.next = int(conn.execute(
+            "SELECT COALESCE(MAX(CAST(substr(voucher_serial, 7) AS INTEGER)), 0) "
+            "FROM authorizations WHERE voucher_serial IS NOT NULL").fetchone()[0])
 
     def take(self) -> str:
         self.next += 1
