@@ -838,7 +838,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             identifiers = gen.card_ids if args.identifier == "card_id" else gen.reader_ids
             say(f"measuring: {args.warmup} warm-up + {args.samples} samples each, interleaved")
             gc.collect()
-            rng = random.Random(args.seed + 1)
+            # Completed sales stay in the store: a reused store measured again with the
+            # same cards would find their day limits and wallets used up by the last run,
+            # so with completions every run (told apart by its journal length) draws others.
+            rng = random.Random(args.seed + 1) if fills is None \
+                else random.Random(f"{args.seed + 1}-{n_rows}")
             res = measure(station, floor, gen.card_ids, identifiers, args.samples,
                           args.warmup, rng, present, fills)
             report(res, n_cards=n_cards, n_rows=n_rows, generated_s=gen.seconds)
