@@ -21,6 +21,12 @@ Run::
     .venv/bin/python bench/authorize.py --scale 0.01    # 10,000 cards, 100,000 rows
     .venv/bin/python bench/authorize.py --dir D         # keep the store in D ...
     .venv/bin/python bench/authorize.py --dir D --reuse # ... and measure it again
+    .venv/bin/python bench/authorize.py --pricing       # with pricing rules in force
+
+With ``--pricing`` (bench/authorize_pricing.py) the store also holds a pricing document
+and per-card loyalty data, every authorization builds the card's pricing facts and preset
+prices, and each approved sale is completed (priced, journal line written) and that
+completion timed too; ``--complete`` does the completions without pricing.
 
 The script always exits 0 (a benchmark reports, it does not fail the build); the
 PASS/FAIL line says whether the target is met. See docs/benchmarks.md.
@@ -51,6 +57,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import authorize_pricing as pricing  # bench/authorize_pricing.py: the --pricing data
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud_sync import tokens
@@ -63,9 +70,11 @@ from core.periods import period_start_date
 from core.timefmt import iso, utc_now
 from edge.card_admin import pin_matches
 from edge.lifecycle import Station
+from edge.pricing_sale import ALL_POINTS
 from offline_db.connection import connect
 from offline_db.journal import verify
 from offline_db.journal_checks import record_head_of_journal
+from offline_db.pricing import pricing_document
 from offline_db.store import DB_NAME, StationStore
 
 TARGET_P99_RATIO = 2.0
@@ -179,7 +188,10 @@ def _insert(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> 
 
 
 def _generate_cards(conn: sqlite3.Connection, n_cards: int, rng: random.Random,
-                    now: datetime) -> _Cards:
+                    now: datetime, prng: random.Random | None = None) -> _Cards:
+    """The cards; with ``prng`` (``--pricing``) also their loyalty facts, points lots,
+    points earned and last month's usage, drawn from ``prng`` alone so that everything
+    else is what the default run generates."""
     today = now.date()
     month_start = period_start_date("month", today).isoformat()
     week_start = period_start_date("week", today).isoformat()
@@ -198,6 +210,8 @@ def _generate_cards(conn: sqlite3.Connection, n_cards: int, rng: random.Random,
     usage: list[tuple[Any, ...]] = []
     vehicles: list[tuple[Any, ...]] = []
     stop: list[tuple[Any, ...]] = []
+    lots: list[tuple[Any, ...]] = []
+    earned: list[tuple[Any, ...]] = []
     kinds = choices(range(len(KINDS)), weights=KIND_WEIGHTS, k=n_cards)
     psets = choices(range(len(PRODUCT_SETS)), weights=PRODUCT_SET_WEIGHTS, k=n_cards)
 
@@ -208,6 +222,8 @@ def _generate_cards(conn: sqlite3.Connection, n_cards: int, rng: random.Random,
         _insert(conn, "INSERT INTO card_usage VALUES (?, ?, ?, ?, ?, ?, ?)", usage)
         _insert(conn, "INSERT INTO vehicles VALUES (?, ?, ?)", vehicles)
         _insert(conn, "INSERT INTO stop_list VALUES (?)", stop)
+        _insert(conn, "INSERT INTO card_points VALUES (?, ?, ?)", lots)
+        _insert(conn, "INSERT INTO card_points_earned VALUES (?, ?, ?, ?)", earned)
 
     for i in range(n_cards):
         card_id = card_id_for(i)
@@ -240,6 +256,11 @@ def _generate_cards(conn: sqlite3.Connection, n_cards: int, rng: random.Random,
             rules["stations"] = [STATION_ID, "S-002"]
         if kind == "smart" and rnd() < 0.1:
             rules["pin"] = pin_rule
+        group = "G-FLEET" if (i // 10) % 4 else "G-RETAIL"  # the customer's (below)
+        if prng is not None:
+            loyalty = pricing.loyalty_rules(prng, group)
+            if loyalty is not None:
+                rules["loyalty"] = loyalty
         cards.append((card_id, kind, status, pan, uid, token, expires, f"C-{i // 10}", vehicle,
                       set_json[pset], json.dumps(rules)))
         if status in ("lost", "stolen"):
@@ -263,12 +284,19 @@ def _generate_cards(conn: sqlite3.Connection, n_cards: int, rng: random.Random,
             wallets.append((f"W-{i}L", card_id, "volume", randrange(100_000, 400_001, 1000),
                             json.dumps([allowed[0]], separators=(",", ":")), "2027-12-31"))
         # Network usage counted by the office (other stations) for the current periods.
-        if rnd() < 0.2:
+        with_usage = rnd() < 0.2
+        if with_usage:
             product = allowed[0]
             for period, start in (("month", month_start), ("week", week_start)):
                 volume = randrange(20_000, 120_001, 100)
                 usage.append((card_id, period, start, product, volume,
                               amount_for(volume, PRICE[product]), randrange(1, 5)))
+        if prng is not None:
+            card_lots, card_earned, last_month = pricing.card_rows(
+                prng, card_id, today, allowed[0], PRICE[allowed[0]], with_usage)
+            lots += card_lots
+            earned += card_earned
+            usage += last_month
         if len(cards) >= CHUNK:
             flush()
             if (i + 1) % 200_000 == 0:
@@ -281,15 +309,20 @@ def _generate_cards(conn: sqlite3.Connection, n_cards: int, rng: random.Random,
 
 
 def _generate_journal(conn: sqlite3.Connection, cards: _Cards, n_rows: int,
-                      rng: random.Random, now: datetime) -> None:
+                      rng: random.Random, now: datetime,
+                      pricer: pricing.HistoryPricer | None = None,
+                      prng: random.Random | None = None) -> None:
     """Journal rows over the last year with a valid chain, their completed authorizations,
-    and the newest 1% still queued in the outbox."""
+    and the newest 1% still queued in the outbox. With ``pricer`` (``--pricing``) the
+    rows of the last ``pricing.HISTORY_DAYS`` days are priced (amount and ``pricing``
+    field), some of them paid partly with points (drawn from ``prng``)."""
     n_cards = len(cards.ids)
     n_heavy = (n_cards + 9) // 10  # every 10th card is a heavy user: half of all sales
     end_us = epoch_us(now) - 3_600_000_000
     start_us = end_us - 365 * _DAY_US
     step = max(1, (end_us - start_us) // max(n_rows, 1))
     outbox_from = n_rows - n_rows // 100 + 1
+    priced_from_us = end_us - pricing.HISTORY_DAYS * _DAY_US if pricer else end_us + 1
     stamp = Timestamps()
     if stamp(epoch_us(now)) != iso(now):
         raise AssertionError(f"timestamp text {stamp(epoch_us(now))} != {iso(now)}")
@@ -308,7 +341,8 @@ def _generate_journal(conn: sqlite3.Connection, cards: _Cards, n_rows: int,
     started = time.perf_counter()
     journal_sql = ("INSERT INTO journal (seq, sale_id, station_id, card_id, pump, product, "
                    "volume_ml, unit_price, amount, authorized_at, completed_at, wallet_debits, "
-                   "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                   "pricing, prev_hash, hash) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
     auth_sql = ("INSERT INTO authorizations (sale_id, card_id, pump, state, reason, products, "
                 "prices, max_volume_ml, max_amount, hold_amount, request, created_at, "
                 "closed_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -328,14 +362,20 @@ def _generate_journal(conn: sqlite3.Connection, cards: _Cards, n_rows: int,
         completed = stamp(done_us)
         authorized = stamp(done_us - randrange(60_000_000, 300_000_000))
         sale_id = sale_id_for(seq)
-        amount = amount_for(volume, price)
-        digest = chain_hash(prev, {
+        line: dict[str, Any] = {
             "seq": seq, "sale_id": sale_id, "station_id": STATION_ID, "card_id": card_id,
             "pump": pump, "product": product, "volume_ml": volume, "unit_price": price,
-            "amount": amount, "authorized_at": authorized, "completed_at": completed,
-            "wallet_debits": {}})
+            "amount": amount_for(volume, price), "authorized_at": authorized,
+            "completed_at": completed, "wallet_debits": {}}
+        priced = None
+        if done_us >= priced_from_us and pricer is not None and prng is not None:
+            asked = 100 if prng.random() < pricing.HISTORY_POINTS_SHARE else 0
+            line["amount"], priced = pricer(product, volume, price, asked)
+            line["pricing"] = priced
+        amount = line["amount"]
+        digest = chain_hash(prev, line)
         jrows.append((seq, sale_id, STATION_ID, card_id, pump, product, volume, price, amount,
-                      authorized, completed, "{}", prev, digest))
+                      authorized, completed, "{}", priced, prev, digest))
         arows.append((sale_id, card_id, pump, "completed", "approved", products_json,
                       prices_json, MAX_FILL_ML, max_amount, hold_amount, request_json[pump],
                       authorized, completed, seq))
@@ -354,8 +394,10 @@ def _generate_journal(conn: sqlite3.Connection, cards: _Cards, n_rows: int,
     _insert(conn, "INSERT INTO outbox VALUES (?, ?)", orows)
 
 
-def generate(data_dir: Path, n_cards: int, n_rows: int, seed: int) -> Generated:
-    """Create the store with the real migrations, then bulk-load it directly."""
+def generate(data_dir: Path, n_cards: int, n_rows: int, seed: int, *,
+             with_pricing: bool = False) -> Generated:
+    """Create the store with the real migrations, then bulk-load it directly (with the
+    pricing document and loyalty data too when ``with_pricing``)."""
     started = time.perf_counter()
     now = utc_now()
     store, _ = StationStore.create(data_dir, holder="bench/authorize.py")
@@ -373,17 +415,22 @@ def generate(data_dir: Path, n_cards: int, n_rows: int, seed: int) -> Generated:
     for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
     rng = random.Random(seed)
+    prng = random.Random(seed + 1000) if with_pricing else None
+    doc = pricing.document(now) if with_pricing else None
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO products VALUES (?, ?, ?)", PRODUCTS)
     conn.executemany("INSERT INTO customer_groups VALUES (?, ?)",
                      [("G-FLEET", "Fleet customers"), ("G-RETAIL", "Retail loyalty")])
     say(f"generating {n_cards:,} cards ...")
-    cards = _generate_cards(conn, n_cards, rng, now)
+    cards = _generate_cards(conn, n_cards, rng, now, prng)
+    if doc is not None:
+        pricing.install_document(conn, doc)
     conn.execute("COMMIT")
     say(f"  cards done: {time.perf_counter() - started:.1f} s")
     say(f"generating {n_rows:,} journal rows (+ their authorizations, 1% in the outbox) ...")
     conn.execute("BEGIN")
-    _generate_journal(conn, cards, n_rows, rng, now)
+    _generate_journal(conn, cards, n_rows, rng, now,
+                      None if doc is None else pricing.HistoryPricer(doc, STATION_ID), prng)
     conn.execute("COMMIT")
     say(f"  journal done: {time.perf_counter() - started:.1f} s")
     say(f"recreating {len(indexes)} indexes ...")
@@ -437,6 +484,8 @@ class Results:
     floor_ns: list[int]
     authorize_ns: list[int]
     reasons: Counter[str]
+    #: ``Station.complete`` of the approved sales (``--pricing``/``--complete`` only).
+    complete_ns: list[int] = dataclasses.field(default_factory=list)
 
 
 FLOOR_TABLE = "bench_floor"
@@ -482,36 +531,83 @@ class Presenter:
         return None, tokens.issue(self.key, card_id, utc_now() + timedelta(minutes=10))
 
 
+class Fills:
+    """How measured sales go on with ``--pricing`` or ``--complete``: what the customer
+    asks besides the card (with pricing: some pay with all their points, a few present a
+    voucher) and the fill itself, completed with ``Station.complete`` (timed on its own)
+    instead of being cancelled."""
+
+    def __init__(self, rng: random.Random, vouchers: pricing.Vouchers | None) -> None:
+        self.rng = rng
+        self.vouchers = vouchers
+
+    def extras(self) -> dict[str, Any]:
+        """Keyword arguments of ``Station.authorize`` besides the card."""
+        if self.vouchers is None:
+            return {}
+        out: dict[str, Any] = {}
+        if self.rng.random() < pricing.ASK_POINTS_SHARE:
+            out["points"] = ALL_POINTS
+        if self.rng.random() < pricing.VOUCHER_SHARE:
+            out["voucher"] = self.vouchers.take()
+        return out
+
+    def fill(self, result: dict[str, Any]) -> tuple[str, int]:
+        """(product, ml) delivered on an approved sale: 15-70 l, within the preset."""
+        products = result["products"]
+        product = products[self.rng.randrange(len(products))]
+        return product, min(result["max_volume_ml"], self.rng.randrange(15_000, 70_001, 10))
+
+    def complete(self, station: Station, result: dict[str, Any]) -> int | None:
+        """Complete the approved sale, timed (None: nothing to deliver, cancelled)."""
+        product, volume = self.fill(result)
+        if volume <= 0:
+            station.cancel(result["sale_id"], actor="bench")
+            return None
+        t0 = time.perf_counter_ns()
+        station.complete(result["sale_id"], volume_ml=volume, product=product, actor="bench")
+        return time.perf_counter_ns() - t0
+
+
 def timed_authorize(station: Station, identifier: str, reasons: Counter[str] | None,
-                    present: Presenter) -> int:
-    """One authorization, timed; its hold is released afterwards, outside the timing."""
+                    present: Presenter, fills: Fills | None = None,
+                    completions: list[int] | None = None) -> int:
+    """One authorization, timed; its hold is released afterwards, outside the timing
+    (cancelled, or with ``fills`` completed and that timed into ``completions``)."""
     card, token = present.args(identifier)
+    extras = {} if fills is None else fills.extras()
     t0 = time.perf_counter_ns()
-    result = station.authorize(card=card, token=token, pump=1, actor="bench")
+    result = station.authorize(card=card, token=token, pump=1, actor="bench", **extras)
     elapsed = time.perf_counter_ns() - t0
     if reasons is not None:
         reasons[result["reason"]] += 1
     if result["sale_id"] is not None:
-        station.cancel(result["sale_id"], actor="bench")
+        if fills is None:
+            station.cancel(result["sale_id"], actor="bench")
+        else:
+            done = fills.complete(station, result)
+            if done is not None and completions is not None:
+                completions.append(done)
     return elapsed
 
 
 def measure(station: Station, floor: Callable[[str], int], card_ids: list[str],
             identifiers: list[str], samples: int, warmup: int, rng: random.Random,
-            present: Presenter) -> Results:
+            present: Presenter, fills: Fills | None = None) -> Results:
     res = Results([], [], Counter())
     n = len(card_ids)
     for i in range(warmup + samples):
         keep = i >= warmup
         pick_floor, pick_auth = rng.randrange(n), rng.randrange(n)
+        reasons, completions = (res.reasons, res.complete_ns) if keep else (None, None)
         # Alternate the order so that drift and noise land on both measurements.
         if i % 2 == 0:
             f = floor(card_ids[pick_floor])
-            a = timed_authorize(station, identifiers[pick_auth], res.reasons if keep else None,
-                                present)
+            a = timed_authorize(station, identifiers[pick_auth], reasons, present, fills,
+                                completions)
         else:
-            a = timed_authorize(station, identifiers[pick_auth], res.reasons if keep else None,
-                                present)
+            a = timed_authorize(station, identifiers[pick_auth], reasons, present, fills,
+                                completions)
             f = floor(card_ids[pick_floor])
         if keep:
             res.floor_ns.append(f)
@@ -522,19 +618,34 @@ def measure(station: Station, floor: Callable[[str], int], card_ids: list[str],
 
 
 def profile(station: Station, identifiers: list[str], count: int, rng: random.Random,
-            present: Presenter) -> None:
-    """cProfile over ``count`` more authorizations (holds released outside the profile)."""
-    prof = cProfile.Profile()
+            present: Presenter, fills: Fills | None = None) -> None:
+    """cProfile over ``count`` more authorizations (holds released outside the profile);
+    with ``fills``, a second profile of their completions."""
+    prof, done = cProfile.Profile(), cProfile.Profile()
     for _ in range(count):
         card, token = present.args(identifiers[rng.randrange(len(identifiers))])
+        extras = {} if fills is None else fills.extras()
         prof.enable()
-        result = station.authorize(card=card, token=token, pump=1, actor="bench")
+        result = station.authorize(card=card, token=token, pump=1, actor="bench", **extras)
         prof.disable()
-        if result["sale_id"] is not None:
+        if result["sale_id"] is None:
+            continue
+        if fills is None:
             station.cancel(result["sale_id"], actor="bench")
-    say(f"\ncProfile of {count} authorizations (top 25 by own time):")
-    stats = pstats.Stats(prof, stream=sys.stdout)
-    stats.sort_stats("tottime").print_stats(25)
+            continue
+        product, volume = fills.fill(result)
+        if volume <= 0:
+            station.cancel(result["sale_id"], actor="bench")
+            continue
+        done.enable()
+        station.complete(result["sale_id"], volume_ml=volume, product=product, actor="bench")
+        done.disable()
+    for what, p in (("authorizations", prof), ("completions", done)):
+        if what == "completions" and fills is None:
+            break
+        say(f"\ncProfile of {count} {what} (top 25 by own time):")
+        stats = pstats.Stats(p, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(25)
 
 
 def prewarm(path: Path) -> str:
@@ -593,9 +704,12 @@ def report(res: Results, *, n_cards: int, n_rows: int, generated_s: float) -> No
     say(f"samples: {len(auth_sorted):,} of each, interleaved")
     say("")
     say(f"{'':10} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'max ms':>9}")
-    for name, values in (("floor", floor_sorted), ("authorize", auth_sorted)):
-        say(f"{name:10} {ms(percentile(values, 0.5)):>9} {ms(percentile(values, 0.9)):>9} "
-            f"{ms(percentile(values, 0.99)):>9} {ms(values[-1]):>9}")
+    complete_sorted = sorted(res.complete_ns)
+    for name, values in (("floor", floor_sorted), ("authorize", auth_sorted),
+                         ("complete", complete_sorted)):
+        if values:
+            say(f"{name:10} {ms(percentile(values, 0.5)):>9} {ms(percentile(values, 0.9)):>9} "
+                f"{ms(percentile(values, 0.99)):>9} {ms(values[-1]):>9}")
     r50 = percentile(auth_sorted, 0.5) / percentile(floor_sorted, 0.5)
     r99 = percentile(auth_sorted, 0.99) / percentile(floor_sorted, 0.99)
     say("")
@@ -604,6 +718,11 @@ def report(res: Results, *, n_cards: int, n_rows: int, generated_s: float) -> No
     lo99, hi99 = bootstrap_ratio(res.floor_ns, res.authorize_ns, 0.99, rng)
     say(f"ratio authorize/floor: p50 {r50:.2f}x (95% bootstrap {lo50:.2f}-{hi50:.2f}), "
         f"p99 {r99:.2f}x (95% bootstrap {lo99:.2f}-{hi99:.2f})")
+    if complete_sorted:
+        c50 = percentile(complete_sorted, 0.5) / percentile(floor_sorted, 0.5)
+        c99 = percentile(complete_sorted, 0.99) / percentile(floor_sorted, 0.99)
+        say(f"ratio complete/floor: p50 {c50:.2f}x, p99 {c99:.2f}x "
+            f"({len(complete_sorted):,} completions; not part of the target)")
     say("decisions: " + ", ".join(f"{k} {v}" for k, v in res.reasons.most_common()))
     say(f"note: a PIN check (PBKDF2-SHA256, {PIN_ITERATIONS:,} iterations) adds "
         f"{pin_check_ms():.1f} ms when a PIN is entered; the samples enter none")
@@ -644,6 +763,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="verify the generated journal chain (slow at full size)")
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="afterwards, cProfile N more authorizations")
+    p.add_argument("--pricing", action="store_true",
+                   help="the store also holds a pricing document and loyalty data (issue 13); "
+                        "approved sales are completed, and the completion timed too")
+    p.add_argument("--complete", action="store_true",
+                   help="complete approved sales (timed on their own) instead of cancelling "
+                        "them; implied by --pricing")
     args = p.parse_args(argv)
     if args.reuse and args.dir is None:
         p.error("--reuse needs --dir")
@@ -668,7 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             if (data_dir / DB_NAME).exists():
                 raise SystemExit(f"{data_dir / DB_NAME} exists; use --reuse or another --dir")
-            gen = generate(data_dir, n_cards, n_rows, args.seed)
+            gen = generate(data_dir, n_cards, n_rows, args.seed, with_pricing=args.pricing)
         # The bulk load left gigabytes of dirty pages in the OS cache; without this their
         # write-back would land on the measured fsyncs (ext4 data=ordered commits).
         t0 = time.perf_counter()
@@ -695,18 +820,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   data_dir=data_dir))
             present = Presenter(store.conn)
             station = Station(store, present.pinned(config))
+            document = pricing_document(store.conn)
+            if args.pricing != (document is not None):
+                raise SystemExit("the store in --dir was generated "
+                                 + ("without" if args.pricing else "with")
+                                 + " --pricing; measure it the same way")
+            fills = None
+            if args.pricing or args.complete:
+                fills = Fills(random.Random(args.seed + 2), None if document is None
+                              else pricing.Vouchers(json.loads(document), store.conn))
+            if document is not None:
+                say("pricing: {:,} cards with loyalty facts, {:,} points lots, {:,} points-"
+                    "earned rows, {:,} journal lines priced".format(
+                        *pricing.points_of(store.conn)))
             floor_conn = store.conn if args.floor_connection == "shared" \
                 else connect(data_dir / DB_NAME)
             floor = make_floor(floor_conn)
             identifiers = gen.card_ids if args.identifier == "card_id" else gen.reader_ids
             say(f"measuring: {args.warmup} warm-up + {args.samples} samples each, interleaved")
             gc.collect()
-            rng = random.Random(args.seed + 1)
+            # Completed sales stay in the store: a reused store measured again with the
+            # same cards would find their day limits and wallets used up by the last run,
+            # so with completions every run (told apart by its journal length) draws others.
+            rng = random.Random(args.seed + 1) if fills is None \
+                else random.Random(f"{args.seed + 1}-{n_rows}")
             res = measure(station, floor, gen.card_ids, identifiers, args.samples,
-                          args.warmup, rng, present)
+                          args.warmup, rng, present, fills)
             report(res, n_cards=n_cards, n_rows=n_rows, generated_s=gen.seconds)
             if args.profile:
-                profile(station, identifiers, args.profile, rng, present)
+                profile(station, identifiers, args.profile, rng, present, fills)
             if floor_conn is not store.conn:
                 floor_conn.close()
             store.conn.execute(f"DROP TABLE {FLOOR_TABLE}")  # leave the migration's schema

@@ -104,6 +104,22 @@ def build_context(conn: sqlite3.Connection, config: Config, now: datetime, *,
                    policy=policy or policy_of(config))
 
 
+def card_wallets(conn: sqlite3.Connection, card_id: str, store_mark: int, *,
+                 exclude_sale: str | None = None) -> tuple[Wallet, ...]:
+    """The card's wallets with what is available in each (the office balance as of its
+    mark, less this station's later debits and its open holds but ``exclude_sale``'s).
+
+    A completion needs only these, not the whole :func:`build_card_view` (limits, the
+    card's past sales, usage, holds, odometer): two reads instead of about ten.
+    """
+    wallet_as_of = store.wallets_as_of(conn, card_id, store_mark)
+    return tuple(
+        Wallet(w["wallet_id"], w["unit"], w["available"], _set(w["products"]),
+               date.fromisoformat(w["expires"]) if w["expires"] else None)
+        for w in store.wallets_available(conn, card_id, as_of_seq=wallet_as_of,
+                                         exclude_sale=exclude_sale))
+
+
 def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, now: datetime,
                     *, exclude_sale: str | None = None,
                     state: StoreState | None = None, vehicle: str | None = None) -> CardView:
@@ -120,7 +136,6 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
     per_card = conn.execute("SELECT as_of_seq FROM card_usage_as_of WHERE card_id = ?",
                             (card_id,)).fetchone()
     as_of = per_card[0] if per_card is not None else store_mark
-    wallet_as_of = store.wallets_as_of(conn, card_id, store_mark)
     tz, week_start = config.station.tz, config.station.week_start_index
     limits = tuple(Limit(r["period"], r["unit"], r["value"], _set(r["products"]))
                    for r in store.card_limits(conn, card_id))
@@ -141,11 +156,7 @@ def build_card_view(conn: sqlite3.Connection, row: sqlite3.Row, config: Config, 
     holds = tuple(Hold(frozenset(json.loads(r["products"])), r["max_volume_ml"],
                        r["hold_amount"])
                   for r in store.open_holds(conn, card_id, exclude_sale=exclude_sale))
-    wallets = tuple(
-        Wallet(w["wallet_id"], w["unit"], w["available"], _set(w["products"]),
-               date.fromisoformat(w["expires"]) if w["expires"] else None)
-        for w in store.wallets_available(conn, card_id, as_of_seq=wallet_as_of,
-                                         exclude_sale=exclude_sale))
+    wallets = card_wallets(conn, card_id, store_mark, exclude_sale=exclude_sale)
     windows = tuple(TimeWindow(frozenset(DAYS.index(d) for d in w["days"]),
                                _minutes(w["from"]), _minutes(w["to"]))
                     for w in rules.get("time_windows", []))

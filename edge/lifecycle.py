@@ -29,6 +29,7 @@ from core.reasons import Reason
 from core.rules.authorization import (
     Decision,
     Request,
+    Wallet,
     authorize,
     plan_wallet_debits,
     wallet_shortfall,
@@ -38,7 +39,7 @@ from core.timefmt import iso, parse_iso, utc_now
 from core.vouchers import VoucherError
 from edge import card_admin
 from edge.card_admin import pin_matches
-from edge.cardview import StoreState, build_card_view, build_context, policy_of
+from edge.cardview import StoreState, build_card_view, build_context, card_wallets, policy_of
 from edge.digital import check_token, token_label, token_refusal, use_token
 from edge.pricing_facts import card_facts, place_facts
 from edge.pricing_sale import (
@@ -430,9 +431,9 @@ class Station:
                 raise SaleError(f"{volume_ml} ml is more than the {auth['max_volume_ml']} ml "
                                 f"authorized for sale {sale_id}")
             price = json.loads(auth["prices"])[product]
-            sold = self._priced(auth, product, volume_ml, price, now)
+            sold = self._priced(auth, product, volume_ml, price)
             if sold is None:
-                debits, short = self._wallet_debits(auth, product, volume_ml, price, now)
+                debits, short = self._wallet_debits(auth, product, volume_ml, price)
                 amount = amount_for(volume_ml, price)
             else:
                 debits, short, amount = sold.debits, sold.shortfall, sold.amount
@@ -469,18 +470,13 @@ class Station:
                 "odometer_km": sale["odometer_km"], "odometer_flag": sale["odometer_flag"],
                 "hash": sale["hash"], "pricing": parts}
 
-    def _priced(self, auth: dict[str, Any], product: str, volume_ml: int, price: int,
-                now: datetime) -> PricedSale | None:
+    def _priced(self, auth: dict[str, Any], product: str, volume_ml: int, price: int
+                ) -> PricedSale | None:
         """The sale priced by the rules from what its authorization recorded, or None
         (no pricing document then, or no rule applied)."""
         if not auth["pricing"]:
             return None
-        row = store.find_card(self.conn, auth["card_id"])
-        wallets: list[Any] = []
-        if row is not None:
-            view = build_card_view(self.conn, row, self.config, now,
-                                   exclude_sale=auth["sale_id"], state=self.state)
-            wallets = list(view.wallets)
+        wallets = self._sale_wallets(auth) or []
         today = parse_iso(auth["created_at"]).astimezone(self.config.station.tz).date()
         recorded = json.loads(auth["pricing"])
         return price_completion(self._rules_of(recorded.get("revision")), recorded,
@@ -497,17 +493,23 @@ class Station:
         kept = store.kept_pricing(self.conn, revision) if isinstance(revision, int) else None
         return parse_pricing_text(kept) if kept is not None else current
 
-    def _wallet_debits(self, auth: dict[str, Any], product: str, volume_ml: int, price: int,
-                       now: datetime) -> tuple[dict[str, int], int]:
+    def _sale_wallets(self, auth: dict[str, Any]) -> list[Wallet] | None:
+        """The wallets of the sale's card as they stand besides this sale's own hold
+        (None when the card has left the card store)."""
         row = store.find_card(self.conn, auth["card_id"])
         if row is None:
+            return None
+        return list(card_wallets(self.conn, row["card_id"], self.state.usage_as_of_seq,
+                                 exclude_sale=auth["sale_id"]))
+
+    def _wallet_debits(self, auth: dict[str, Any], product: str, volume_ml: int, price: int
+                       ) -> tuple[dict[str, int], int]:
+        wallets = self._sale_wallets(auth)
+        if wallets is None:
             return {}, 0
-        view = build_card_view(self.conn, row, self.config, now, exclude_sale=auth["sale_id"],
-                               state=self.state)
         # Wallets are judged on the day of the authorization that reserved them: a fill
         # that runs past midnight is still paid by a wallet that expired at midnight.
         today = parse_iso(auth["created_at"]).astimezone(self.config.station.tz).date()
-        wallets = list(view.wallets)
         return (plan_wallet_debits(wallets, product, volume_ml, price, today),
                 wallet_shortfall(wallets, product, volume_ml, price, today))
 

@@ -14,6 +14,8 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from core.config import Config
 from core.periods import period_start_date
@@ -27,7 +29,14 @@ PERIODS = ("day", "week", "month")
 
 def _utc_midnight(day: date, config: Config) -> str:
     """The UTC instant local ``day`` began, as the journal writes times."""
-    return iso(datetime(day.year, day.month, day.day, tzinfo=config.station.tz).astimezone(UTC))
+    return _midnight_text(day, config.station.timezone)
+
+
+@lru_cache(maxsize=256)
+def _midnight_text(day: date, timezone: str) -> str:
+    """Cached: every authorization of a day asks for the same few period starts, and
+    the zone arithmetic and formatting cost more than the journal read they bound."""
+    return iso(datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC))
 
 
 def month_starts(local_day: date) -> tuple[date, date, date]:
@@ -56,27 +65,23 @@ def card_facts(conn: sqlite3.Connection, config: Config, row: sqlite3.Row, now: 
     card_ids = [card_id, *rules.get("replaces", [])]
     local = now.astimezone(st.tz)
     today = local.date()
-    per_card = conn.execute("SELECT as_of_seq FROM card_usage_as_of WHERE card_id = ?",
-                            (card_id,)).fetchone()
-    as_of = int(per_card[0]) if per_card is not None else store_mark
+    as_of, points_mark = db.marks(conn, card_id, store_mark)
     last, this, following = month_starts(today)
-    month: list[tuple[int, int, int]] = []
-    for start, end in ((last, this), (this, following)):
-        office = db.office_month(conn, card_id, start.isoformat())
-        mine = db.local_between(conn, card_ids, since=_utc_midnight(start, config),
-                                until=_utc_midnight(end, config), as_of_seq=as_of)
-        month.append((office[0] + mine[0], office[1] + mine[1], office[2] + mine[2]))
-    points_mark = db.points_as_of(conn, card_id, store_mark)
+    starts = [period_start_date(period, today, st.week_start_index) for period in PERIODS]
+    office = db.office_months(conn, card_id, [last.isoformat(), this.isoformat()])
+    mine = db.local_figures(
+        conn, card_ids, as_of_seq=as_of,
+        windows=[(_utc_midnight(last, config), _utc_midnight(this, config)),
+                 (_utc_midnight(this, config), _utc_midnight(following, config))],
+        earned_since=[_utc_midnight(start, config) for start in starts])
+    month = [(o[0] + m[0], o[1] + m[1], o[2] + m[2])
+             for o, m in zip(office, mine.windows, strict=True)]
     available = (db.points_lots(conn, card_id, today.isoformat())
                  - db.points_burned_after(conn, card_ids, points_mark)
                  - db.points_held(conn, card_id, exclude_sale=exclude_sale))
-    earned = []
-    for period in PERIODS:
-        start = period_start_date(period, today, st.week_start_index)
-        earned.append((period, db.office_points_earned(conn, card_id, period, start.isoformat())
-                       + db.local_points_earned(conn, card_ids,
-                                                since=_utc_midnight(start, config),
-                                                as_of_seq=as_of)))
+    office_earned = db.office_points_earned(conn, card_id)
+    earned = [(period, office_earned.get((period, start.isoformat()), 0) + local)
+              for period, start, local in zip(PERIODS, starts, mine.earned, strict=True)]
     birthday = loyalty.get("birthday")
     return Facts(
         local=local, station_id=st.id, station_groups=frozenset(st.groups),

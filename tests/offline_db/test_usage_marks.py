@@ -9,7 +9,7 @@ from core.formats.deltas import parse_ops
 from offline_db.cards import wallets_as_of
 from offline_db.connection import atomic
 from offline_db.deltas import apply_ops
-from offline_db.pricing import points_as_of
+from offline_db.pricing import marks
 from offline_db.store import StationStore
 
 
@@ -33,11 +33,11 @@ def test_balances_and_lots_keep_the_mark_they_came_with(tmp_path: Path) -> None:
                       station_id="S-001")
             apply_ops(conn, parse_ops([usage(2, 7)]), station_id="S-001")
         assert wallets_as_of(conn, "C-1", 0) == 5
-        assert points_as_of(conn, "C-1", 0) == 5
+        assert marks(conn, "C-1", 0) == (7, 5)  # usage as of 7, lots still as of 5
         with atomic(conn):
             apply_ops(conn, parse_ops([usage(3, 9, wallets=[{"wallet_id": "W-1",
                                                               "balance": 800}])]),
                       station_id="S-001")
-        assert (wallets_as_of(conn, "C-1", 0), points_as_of(conn, "C-1", 0)) == (9, 5)
+        assert (wallets_as_of(conn, "C-1", 0), marks(conn, "C-1", 0)[1]) == (9, 5)
     finally:
         store.close()
