@@ -132,6 +132,7 @@ def _sale_parts(sale: Sale) -> dict[str, Any] | None:
 def sale(request: HttpRequest, station_id: str, seq: int, form: VoidForm | None = None,
          status: int = 200) -> HttpResponse:
     """One sale: its figures, how the rules priced it, its points, its void."""
+    from office.cards.models import Card
     from office.pricing.models import PointsEntry, PricedSale, PricingDifference
 
     found = Sale.objects.filter(station_id=station_id, seq=seq).first()
@@ -146,6 +147,8 @@ def sale(request: HttpRequest, station_id: str, seq: int, form: VoidForm | None 
         "parts": _sale_parts(found), "priced": priced, "entries": entries,
         "differences": PricingDifference.objects.filter(station_id=station_id, seq=seq),
         "form": form or VoidForm(),
+        # A talon sale's card id is its voucher ("V" + serial): there is no card page.
+        "card_page": Card.objects.filter(card_id=found.card_id).exists(),
         "can_void": (priced is not None and priced.voided_at is None
                      and has(request.user, "points.change"))}, status=status)
 

@@ -287,6 +287,15 @@ def test_a_priced_sale_is_voided_from_its_page(programme: OfficeDb) -> None:
     assert AuditEntry.objects.filter(action="sale.void").count() == 1
 
 
+def test_a_talon_sale_names_its_voucher_without_a_dead_card_link(programme: OfficeDb) -> None:
+    add_sale("S-001", 9, card_id="V000001000042")
+    add_sale("S-001", 10, card_id="K-7")
+    viewer = logged_in(make_user("vika", ["viewers"]))
+    talon = viewer.get("/sales/S-001/9/").content.decode()
+    assert "V000001000042" in talon and 'href="/card/V000001000042/"' not in talon
+    assert 'href="/card/K-7/"' in viewer.get("/sales/S-001/10/").content.decode()
+
+
 def test_the_differences_page_lists_a_difference_with_its_sale(programme: OfficeDb) -> None:
     viewer = logged_in(make_user("vera", ["viewers"]))
     assert "No differences." in viewer.get("/pricing/differences/").content.decode()
