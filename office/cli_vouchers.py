@@ -147,14 +147,14 @@ def vouchers_list(ctx: click.Context, as_json: bool) -> None:
 def vouchers_show(ctx: click.Context, batch_or_code: str, as_json: bool) -> None:
     """A batch (VB000001), or one voucher by its code (any form) or 12-digit serial."""
     with office_of(ctx) as (_conn, config):
-        from office.vouchers import service
+        from office.vouchers import ledger, service
 
         text = batch_or_code.strip()
         if text.upper().startswith("VB"):
             record = service.batch_record(text.upper())
             kind = "batch"
         else:
-            record = service.voucher_record(text)
+            record = ledger.voucher_record(text)
             kind = "voucher"
 
     def human_batch(r: dict[str, Any]) -> None:
@@ -190,9 +190,9 @@ def vouchers_show(ctx: click.Context, batch_or_code: str, as_json: bool) -> None
 def vouchers_exceptions(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """Vouchers redeemed twice offline: every redemption but the earliest, to settle."""
     with office_of(ctx) as (_conn, config):
-        from office.vouchers import service
+        from office.vouchers import ledger
 
-        rows = service.exceptions(status)
+        rows = ledger.exceptions(status)
 
     def human(data: list[dict[str, Any]]) -> None:
         if not data:
@@ -208,9 +208,9 @@ def vouchers_exceptions(ctx: click.Context, status: str | None, as_json: bool) -
 
 def _settle(ctx: click.Context, target: str, action: str, note: str, as_json: bool) -> None:
     with office_of(ctx) as (_conn, config):
-        from office.vouchers import service
+        from office.vouchers import ledger
 
-        row = service.settle(target, who(), action, note)
+        row = ledger.settle(target, who(), action, note)
     emit(row, as_json, lambda e: click.echo(
         f"voucher exception {e['exception_id']} (voucher {e['serial']}) "
         + (f"charged to customer {e['customer_id']}: "

@@ -56,12 +56,12 @@ def _products() -> list[str]:
 
 
 def _render_list(request: HttpRequest, form: IssueForm, status: int = 200) -> HttpResponse:
-    from office.vouchers import service
+    from office.vouchers import ledger, service
 
     return render(request, "console/vouchers.html", {
         "batches": [_shown(r) for r in service.batches()], "form": form,
         "products": _products(), "can_issue": has(request.user, "vouchers.add"),
-        "open_exceptions": len(service.exceptions("open"))}, status=status)
+        "open_exceptions": len(ledger.exceptions("open"))}, status=status)
 
 
 @requires("vouchers.view")
@@ -104,7 +104,7 @@ def voucher_issue(request: HttpRequest) -> HttpResponseBase:
 
 @requires("vouchers.view")
 def voucher_batch(request: HttpRequest, batch_id: str) -> HttpResponse:
-    from office.vouchers import service
+    from office.vouchers import ledger, service
 
     try:
         record = _shown(service.batch_record(batch_id))
@@ -112,7 +112,7 @@ def voucher_batch(request: HttpRequest, batch_id: str) -> HttpResponse:
         raise Http404(batch_id) from None
     return render(request, "console/voucher_batch.html", {
         "batch": record, "can_download": has(request.user, "vouchers.add"),
-        "exceptions": [e for e in service.exceptions() if e["batch_id"] == batch_id]})
+        "exceptions": [e for e in ledger.exceptions() if e["batch_id"] == batch_id]})
 
 
 def _download(request: HttpRequest, batch_id: str, kind: str) -> HttpResponse:
@@ -150,10 +150,10 @@ def voucher_pdf(request: HttpRequest, batch_id: str) -> HttpResponse:
 
 @requires("vouchers.view")
 def voucher_exceptions(request: HttpRequest) -> HttpResponse:
-    from office.vouchers import service
+    from office.vouchers import ledger
 
     status = request.GET.get("status", "open")
-    rows = service.exceptions(status if status in STATUSES else None)
+    rows = ledger.exceptions(status if status in STATUSES else None)
     for e in rows:
         e["value_shown"] = data.money(e["value"])
     return render(request, "console/voucher_exceptions.html", {
@@ -166,11 +166,11 @@ def voucher_exceptions(request: HttpRequest) -> HttpResponse:
 @requires("vouchers.change")
 def voucher_settle(request: HttpRequest, exception_id: int) -> HttpResponseBase:
     """Charge an open exception to the customer of its card, or write it off."""
-    from office.vouchers import service
+    from office.vouchers import ledger
 
     action = request.POST.get("action", "")
     try:
-        row = service.settle(str(exception_id), who(request), action,
+        row = ledger.settle(str(exception_id), who(request), action,
                              request.POST.get("note", ""))
     except RecordRefused as exc:
         messages.error(request, str(exc))

@@ -80,7 +80,7 @@ def void(conn: OfficeConnection, station_id: str, seq: int, reason: str, who: Wh
                            (station_id, seq)).fetchone()
         voucher = json.loads(row[0]).get("voucher") if row and row[0] else None
         if voucher:
-            from office.vouchers.service import release
+            from office.vouchers.ledger import release
 
             release(voucher, sale.sale_id, who, reason)
         sale.voided_at, sale.voided_by, sale.void_reason = now, who.actor, reason

@@ -133,7 +133,7 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
         points.earn(card_id, earned, earned_on=local_day, expiry_days=expiry, ref=ref)
     redeemed = None
     if priced.voucher is not None:
-        from office.vouchers.service import record_redemption
+        from office.vouchers.ledger import record_redemption
 
         try:
             with db.atomic():

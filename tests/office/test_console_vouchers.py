@@ -16,7 +16,7 @@ from core.timefmt import iso
 from core.vouchers import read_code
 from office.access.models import AuditEntry
 from office.customers.service import Who
-from office.vouchers import service
+from office.vouchers import ledger, service
 from office.vouchers.models import VoucherBatch, VoucherException
 from tests.office.console_support import client, logged_in, make_user
 from tests.office_fixtures import OfficeDb
@@ -57,7 +57,7 @@ def issued(db: OfficeDb, count: int = 3) -> VoucherBatch:
 def double_spent(batch: VoucherBatch) -> int:
     """Voucher 1 redeemed at two stations; the id of the exception."""
     for station, minute in (("S-001", 0), ("S-002", 5)):
-        service.record_redemption(serial=f"{batch.number:06d}000001", station_id=station,
+        ledger.record_redemption(serial=f"{batch.number:06d}000001", station_id=station,
                                   sale_id=f"{station}-1", seq=1, card_id="K-7",
                                   redeemed_at=f"2026-12-01T10:{minute:02d}:00.000000Z",
                                   value=317_500, volume_ml=50_000)

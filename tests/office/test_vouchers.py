@@ -26,7 +26,7 @@ from core.vouchers import VoucherError, check, code_for, read_code
 from office.customers.errors import RecordRefused
 from office.customers.service import Who
 from office.store import OfficeConnection, open_office
-from office.vouchers import service
+from office.vouchers import ledger, service
 from office.vouchers.models import VoucherBatch, VoucherException, VoucherRedemption
 from tests.office.test_concurrency import run_all
 
@@ -223,7 +223,7 @@ def at(minute: int) -> str:
 
 def redeem(serial: str, station: str, sale: str, minute: int, card: str | None = "K-1"
            ) -> str:
-    return service.record_redemption(serial=serial, station_id=station, sale_id=sale,
+    return ledger.record_redemption(serial=serial, station_id=station, sale_id=sale,
                                      seq=int(sale.rsplit("-", 1)[-1]), card_id=card,
                                      redeemed_at=at(minute), value=100_000, volume_ml=20_000)
 
@@ -294,15 +294,15 @@ def test_a_redemption_of_a_voucher_the_office_never_issued_is_refused(
         with pytest.raises(RecordRefused, match=problem):
             redeem(serial, "S-001", "s1-1", 0)
     with pytest.raises(RecordRefused, match="redeemed_at must be a UTC time"):
-        service.record_redemption(serial="000001000001", station_id="S-001", sale_id="x",
+        ledger.record_redemption(serial="000001000001", station_id="S-001", sale_id="x",
                                   seq=1, card_id=None, redeemed_at="2026-12-01 10:00",
                                   value=1, volume_ml=1)
     with pytest.raises(RecordRefused, match="station_id must be one line of printable text"):
-        service.record_redemption(serial="000001000001", station_id="S-1\n", sale_id="x",
+        ledger.record_redemption(serial="000001000001", station_id="S-1\n", sale_id="x",
                                   seq=1, card_id=None, redeemed_at=at(0), value=1,
                                   volume_ml=1)
     with pytest.raises(RecordRefused, match="value must be at least 0"):
-        service.record_redemption(serial="000001000001", station_id="S-1", sale_id="x",
+        ledger.record_redemption(serial="000001000001", station_id="S-1", sale_id="x",
                                   seq=1, card_id=None, redeemed_at=at(0), value=-1,
                                   volume_ml=1)
     assert VoucherRedemption.objects.count() == 0
@@ -343,7 +343,7 @@ def test_release_gives_the_voucher_to_the_earliest_open_exception(
     redeem(serial, "S-001", "s1-1", 0)
     redeem(serial, "S-003", "s3-1", 9)
     redeem(serial, "S-002", "s2-1", 5)
-    done = service.release(serial, "s1-1", ANNA, "sale voided: pump test")
+    done = ledger.release(serial, "s1-1", ANNA, "sale voided: pump test")
     assert done["promoted"]["sale_id"] == "s2-1"
     assert winner(serial) == ("S-002", "s2-1")
     assert excepted(serial) == [("S-001", "s1-1", "voided"), ("S-003", "s3-1", "open")]
@@ -351,12 +351,12 @@ def test_release_gives_the_voucher_to_the_earliest_open_exception(
     assert redeem(serial, "S-001", "s1-1", 0) == "exception"
     assert winner(serial) == ("S-002", "s2-1")
     # An open exception's sale voided: the exception is closed, the winner stays.
-    service.release(serial, "s3-1", ANNA, "voided too")
+    ledger.release(serial, "s3-1", ANNA, "voided too")
     assert excepted(serial) == [("S-001", "s1-1", "voided"), ("S-003", "s3-1", "voided")]
     with pytest.raises(RecordRefused, match="is already voided"):
-        service.release(serial, "s3-1", ANNA, "again")
+        ledger.release(serial, "s3-1", ANNA, "again")
     with pytest.raises(RecordRefused, match="has no redemption by sale nope"):
-        service.release(serial, "nope", ANNA, "x")
+        ledger.release(serial, "nope", ANNA, "x")
     entries = audit_rows("vouchers.release")
     assert [(e["actor"], e["via"], e["object_id"]) for e in entries] == [
         ("anna", "console", serial)] * 2
