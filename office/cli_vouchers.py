@@ -88,7 +88,7 @@ def vouchers_issue(ctx: click.Context, /, *, product: str | None, volume_ml: int
         batch, _codes = service.issue_batch(
             conn, who(), product=product, volume_ml=volume_ml, amount=amount, count=count,
             valid=service.duration(valid, "--valid"), delay=service.duration(delay, "--delay"),
-            note=note)
+            note=note, config=config)
         try:
             pages = _write(config, batch, out, pdf)
         except OSError as exc:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from office.access.rights import has
-from office.console import data
+from office.console import data, runtime
 from office.console.customer_views import who
 from office.console.forms import millilitres, minor_units, refused_on
 from office.console.views import requires
@@ -92,7 +92,7 @@ def voucher_issue(request: HttpRequest) -> HttpResponseBase:
             volume_ml=volume_ml, amount=amount, count=values["count"],
             valid=service.duration(values["valid"], "valid"),
             delay=service.duration(values["delay"] or "0h", "delay"),
-            note=values["note"] or "")
+            note=values["note"] or "", config=runtime.config())
     except RecordRefused as exc:
         refused_on(form, exc)
         return _render_list(request, form, status=400)

@@ -24,6 +24,7 @@ import structlog
 from django.db.models import Count, Sum
 
 from core import bounds as B
+from core.config import Config
 from core.display import Currency, litres
 from core.formats import vouchers as fmt
 from core.timefmt import iso, parse_iso, utc_now
@@ -115,11 +116,14 @@ def _product(product: str | None, *, required: bool) -> str | None:
 def issue_batch(conn: OfficeConnection, who: Who, *, product: str | None,
                 volume_ml: int | None = None, amount: int | None = None, count: int,
                 valid: timedelta, delay: timedelta = timedelta(0),
-                now: datetime | None = None, note: str = ""
+                now: datetime | None = None, note: str = "", config: Config | None = None
                 ) -> tuple[VoucherBatch, list[str]]:
     """A new batch of ``count`` vouchers, each buying ``volume_ml`` of ``product`` or
     ``amount`` minor units (of ``product``, or of any product), valid from now + ``delay``
-    (whole seconds) for ``valid``; and its codes. Audited (``vouchers.issue``)."""
+    (whole seconds) for ``valid``; and its codes. Audited (``vouchers.issue``).
+
+    Stations learn the batch (and its key) in a new pricing revision; with ``config`` it
+    is also sent to every station over MQTT at once, as a rule change is."""
     problem = B.int_problem(count, 1, fmt.MAX_COUNT, "vouchers")
     if problem:
         raise refused(f"count {problem}", field="count")
@@ -155,10 +159,13 @@ def issue_batch(conn: OfficeConnection, who: Who, *, product: str | None,
         audit.record(actor=who.actor, via=who.via, action="vouchers.issue",
                      object_kind="voucher_batch", object_id=batch_id,
                      new=batch_fields(batch))
-        # Stations learn the batch (and its key) in the next pricing revision.
         from office.pricing.rules import publish
 
-        publish(conn, who, reason=f"voucher batch {batch_id} issued")
+        version = publish(conn, who, reason=f"voucher batch {batch_id} issued", config=config)
+    if version is not None and config is not None:
+        from office.cards import actions
+
+        actions.publish(config, conn, version)
     log.info("vouchers.issued", batch_id=batch_id, count=count, product=checked,
              volume_ml=volume_ml, amount=amount, actor=who.actor)
     return batch, codes_of(batch)
