@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import structlog
@@ -67,8 +66,10 @@ def settle_range(conn: OfficeConnection, station_id: str, after: int, through: i
     rows = conn.execute(
         "SELECT * FROM sales WHERE station_id = ? AND seq > ? AND seq <= ? AND pricing IS NOT "
         "NULL ORDER BY seq", (station_id, after, through)).fetchall()
+    settled = set(PricedSale.objects.filter(station_id=station_id, seq__gt=after,
+                                            seq__lte=through).values_list("seq", flat=True))
     for row in rows:
-        if PricedSale.objects.filter(station_id=station_id, seq=row["seq"]).exists():
+        if row["seq"] in settled:
             continue
         serial = settle_sale(dict(zip(row.keys(), row, strict=True)), cache)
         if serial is not None:
@@ -87,6 +88,17 @@ def in_force(conn: OfficeConnection) -> bool:
     return conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
 
 
+def _flag(sale: dict[str, Any], field: str, station: Any, office: Any, now: str, *,
+          event: str = "pricing.difference") -> None:
+    """Record a figure the office does not reproduce (or cannot read) for a clerk."""
+    PricingDifference.objects.create(station_id=sale["station_id"], seq=sale["seq"],
+                                     sale_id=sale["sale_id"], field=field,
+                                     station_value=json.dumps(station),
+                                     office_value=json.dumps(office), found_at=now)
+    log.warning(event, station_id=sale["station_id"], seq=sale["seq"],
+                sale_id=sale["sale_id"], field=field, station=station, office=office)
+
+
 def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> str | None:
     """Settle one priced sale (recompute, points, voucher); the serial of the voucher it
     redeemed, if the office's ledger took it (won or an exception), else None."""
@@ -97,23 +109,14 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
                           amount=int(sale["amount"]))
     except (ValueError, CardStoreFormatError) as exc:
         # The ingest checks every line before storing it; this is a line stored before.
-        PricingDifference.objects.create(station_id=station_id, seq=seq,
-                                         sale_id=sale["sale_id"], field="pricing",
-                                         station_value="unreadable", office_value=str(exc),
-                                         found_at=now)
-        log.warning("pricing.unreadable", station_id=station_id, seq=seq, error=str(exc))
+        _flag(sale, "pricing", "unreadable", str(exc), now, event="pricing.unreadable")
         return None
     if line.revision not in cache:
         cache[line.revision] = rules_of(line.revision)
     rules = cache[line.revision]
     found = differences(rules, sale, line)
     for name, theirs, ours in found:
-        PricingDifference.objects.create(station_id=station_id, seq=seq,
-                                         sale_id=sale["sale_id"], field=name,
-                                         station_value=json.dumps(theirs),
-                                         office_value=json.dumps(ours), found_at=now)
-        log.warning("pricing.difference", station_id=station_id, seq=seq,
-                    sale_id=sale["sale_id"], field=name, station=theirs, office=ours)
+        _flag(sale, name, theirs, ours, now)
     card_id = points.holder(sale["card_id"])
     ref = points.SaleRef(station_id, seq, sale["sale_id"], sale["completed_at"],
                          f"sync:{station_id}")
@@ -146,16 +149,9 @@ def settle_sale(sale: dict[str, Any], cache: dict[int, PricingRules | None]) -> 
             # A serial of no batch this office issued (a forged code, a tampered line):
             # the sale is stored all the same (never block a station's uplink); a clerk
             # sees it among the differences.
-            PricingDifference.objects.create(station_id=station_id, seq=seq,
-                                             sale_id=sale["sale_id"], field="voucher",
-                                             station_value=json.dumps(priced.voucher),
-                                             office_value=json.dumps(str(exc)), found_at=now)
-            log.warning("pricing.voucher_refused", station_id=station_id, seq=seq,
-                        sale_id=sale["sale_id"], serial=priced.voucher, error=str(exc))
+            _flag(sale, "voucher", priced.voucher, str(exc), now,
+                  event="pricing.voucher_refused")
     PricedSale.objects.create(station_id=station_id, seq=seq, sale_id=sale["sale_id"],
                               card_id=card_id, revision=line.revision, settled_at=now)
     return redeemed
 
-
-def today() -> date:
-    return utc_now().date()
