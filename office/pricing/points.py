@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from core.periods import period_start_date
 from core.timefmt import iso, utc_now
@@ -29,6 +29,11 @@ class SaleRef:
     sale_id: str | None
     at: str
     actor: str
+
+
+def _live(on: date) -> dict[str, Any]:
+    """The filter of lots with points left that have not expired on ``on``."""
+    return {"remaining__gt": 0, "expires__gte": on.isoformat()}
 
 
 def _owed(card_id: str) -> int:
@@ -94,7 +99,7 @@ def burn(card_id: str, points: int, *, on: date, ref: SaleRef, kind: str = "burn
     left = points
     drawn: list[list[int]] = []
     lots = (PointsLot.objects.select_for_update()
-            .filter(card_id=card_id, remaining__gt=0, expires__gte=on.isoformat())
+            .filter(card_id=card_id, **_live(on))
             .order_by("expires", "id"))
     for lot in lots:
         if left == 0:
@@ -115,13 +120,12 @@ def burn(card_id: str, points: int, *, on: date, ref: SaleRef, kind: str = "burn
 def lots(card_id: str, on: date) -> list[dict[str, Any]]:
     """The card's lots with points left and unexpired on ``on``, by expiry."""
     return [{"expires": r.expires, "points": r.remaining} for r in PointsLot.objects.filter(
-        card_id=card_id, remaining__gt=0, expires__gte=on.isoformat()).order_by("expires", "id")]
+        card_id=card_id, **_live(on)).order_by("expires", "id")]
 
 
 def balance(card_id: str, on: date) -> int:
     """Points the card can redeem on ``on`` (may be negative while it owes points)."""
-    left = PointsLot.objects.filter(card_id=card_id, remaining__gt=0,
-                                    expires__gte=on.isoformat()).aggregate(
+    left = PointsLot.objects.filter(card_id=card_id, **_live(on)).aggregate(
         s=Sum("remaining"))["s"] or 0
     return int(left) - _owed(card_id)
 
@@ -138,8 +142,7 @@ def station_facts(card_ids: list[str], today: date, week_start: int
     for i in range(0, len(card_ids), 500):
         chunk = card_ids[i:i + 500]
         left: dict[str, list[dict[str, Any]]] = {}
-        for lot in PointsLot.objects.filter(card_id__in=chunk, remaining__gt=0,
-                                            expires__gte=today.isoformat()
+        for lot in PointsLot.objects.filter(card_id__in=chunk, **_live(today)
                                             ).order_by("card_id", "expires", "id"):
             lots = left.setdefault(lot.card_id, [])
             if lots and lots[-1]["expires"] == lot.expires:
@@ -213,8 +216,7 @@ def reverse_sale(station_id: str, seq: int, ref: SaleRef) -> tuple[int, int]:
     for entry in entries:
         if entry.kind == "burn":
             for lot_id, n in json.loads(entry.lots):
-                PointsLot.objects.filter(id=lot_id).update(remaining=PointsLot.objects.get(
-                    id=lot_id).remaining + n)
+                PointsLot.objects.filter(id=lot_id).update(remaining=F("remaining") + n)
             given = -entry.points
             PointsEntry.objects.create(
                 card_id=entry.card_id, kind="void_burn", points=given,
