@@ -53,7 +53,6 @@ from edge.pricing_sale import (
     summary,
     verify_voucher,
     voucher_label,
-    voucher_of,
 )
 from edge.talon import talon_products, talon_volume, used_refusal
 from offline_db import cards as store
@@ -313,7 +312,7 @@ class Station:
             batch, serial = verify_voucher(state.pricing, text, now)
         except VoucherError as exc:
             return None, (exc.reason, str(exc))
-        lent = voucher_of(batch, serial)
+        lent = Voucher.of(batch, serial)
         used = used_refusal(self.conn, serial)
         if used is not None:
             return lent, used
@@ -336,7 +335,7 @@ class Station:
                 return self._deny_early(sale_id, voucher_label(voucher), pump,
                                         reason=exc.reason, detail=str(exc), now=now,
                                         actor=actor)
-            lent = voucher_of(batch, serial)
+            lent = Voucher.of(batch, serial)
             card_id = "V" + serial
             early = used_refusal(self.conn, serial)
             if early is None and store.open_sale_on_pump(self.conn, pump) is not None:

@@ -30,19 +30,10 @@ POINTS_WALLET = "\x00points"
 SYNTHETIC = frozenset({VOUCHER_WALLET, POINTS_WALLET})
 
 
-def batches(rules: PricingRules | None) -> dict[int, VoucherBatch]:
-    """The voucher batches this station accepts, by batch number."""
-    out: dict[int, VoucherBatch] = {}
-    for batch in () if rules is None else rules.vouchers:
-        assert isinstance(batch, VoucherBatch)
-        out[batch.number] = batch
-    return out
-
-
 def verify_voucher(rules: PricingRules | None, text: str, now: datetime
                    ) -> tuple[VoucherBatch, str]:
     """The batch and serial of a genuine voucher valid now; VoucherError if not."""
-    return check(batches(rules), text, now)
+    return check({} if rules is None else rules.batches(), text, now)
 
 
 def voucher_label(text: str) -> str:
@@ -52,11 +43,6 @@ def voucher_label(text: str) -> str:
     except VoucherError:
         return "?"
     return "V" + digits[:12]
-
-
-def voucher_of(batch: VoucherBatch, serial: str) -> Voucher:
-    return Voucher(serial=serial, product=batch.product, volume_ml=batch.volume_ml,
-                   amount=batch.amount)
 
 
 def voucher_doc(voucher: Voucher) -> dict[str, Any]:

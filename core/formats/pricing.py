@@ -18,6 +18,7 @@ from core import bounds as B
 from core.cards import CARD_KINDS
 from core.errors import CardStoreFormatError
 from core.formats.snapshot import DAYS, JsonObject, parse_hhmm
+from core.formats.vouchers import parse_batch
 from core.rules.conditions import MONTHS, UNITS, Conditions, Consumption
 from core.rules.pricing import (
     PERCENT_SCALE,
@@ -56,21 +57,13 @@ def parse_pricing(raw: Any, where: str = "pricing") -> PricingRules:
     _unique([d.rule_id for d in discounts], f"{where}.discounts")
     loyalty = None if top.raw.get("loyalty") is None else _loyalty(top.raw["loyalty"],
                                                                    f"{where}.loyalty")
-    batches = tuple(_batch(item, f"{where}.vouchers[{i}]")
+    batches = tuple(parse_batch(item, f"{where}.vouchers[{i}]")
                     for i, item in enumerate(top.get_list("vouchers")))
     _unique([str(b.number) for b in batches], f"{where}.vouchers (batch numbers)")
     return PricingRules(revision=top.get_int("revision", maximum=B.MAX_VERSION,
                                              what="the pricing revision"),
                         holidays=holidays, discounts=discounts, loyalty=loyalty,
                         vouchers=batches)
-
-
-def _batch(item: Any, where: str) -> Any:
-    """One voucher batch (core.formats.vouchers), imported here so the rest of the
-    pricing format does not depend on it."""
-    from core.formats.vouchers import parse_batch
-
-    return parse_batch(item, where)
 
 
 def parse_pricing_text(text: str | bytes) -> PricingRules:

@@ -26,6 +26,7 @@ from math import ceil, floor
 from typing import Protocol, TypeVar
 
 from core.errors import ForecourtError
+from core.formats.vouchers import VoucherBatch
 from core.money import amount_for
 from core.rules.conditions import Conditions, Facts, holds
 
@@ -113,8 +114,12 @@ class PricingRules:
     holidays: frozenset[date] = frozenset()
     discounts: tuple[Discount, ...] = ()
     loyalty: Loyalty | None = None
-    #: The voucher batches stations accept (core.formats.vouchers.VoucherBatch).
-    vouchers: tuple[object, ...] = ()
+    #: The voucher batches stations accept.
+    vouchers: tuple[VoucherBatch, ...] = ()
+
+    def batches(self) -> dict[int, VoucherBatch]:
+        """The voucher batches by batch number (the first six digits of a serial)."""
+        return {b.number: b for b in self.vouchers}
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,12 @@ class Voucher:
     product: str | None
     volume_ml: int | None = None
     amount: int | None = None
+
+    @classmethod
+    def of(cls, batch: VoucherBatch, serial: str) -> Voucher:
+        """Voucher ``serial`` as its batch describes it."""
+        return cls(serial=serial, product=batch.product, volume_ml=batch.volume_ml,
+                   amount=batch.amount)
 
 
 @dataclass(frozen=True)

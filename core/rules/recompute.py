@@ -19,13 +19,8 @@ def voucher_of(rules: PricingRules, serial: str | None) -> Voucher | None:
     """The voucher of ``serial`` as the revision's batches describe it (None: unknown)."""
     if serial is None or not serial[:6].isdigit():
         return None
-    number = int(serial[:6])
-    for batch in rules.vouchers:
-        if getattr(batch, "number", None) == number:
-            return Voucher(serial=serial, product=getattr(batch, "product", None),
-                           volume_ml=getattr(batch, "volume_ml", None),
-                           amount=getattr(batch, "amount", None))
-    return None
+    batch = rules.batches().get(int(serial[:6]))
+    return None if batch is None else Voucher.of(batch, serial)
 
 
 def differences(rules: PricingRules | None, sale: dict[str, Any], line: PricingLine
