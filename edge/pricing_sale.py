@@ -20,6 +20,7 @@ from core.rules.authorization import Wallet, draw, usable_wallets
 from core.rules.conditions import Facts
 from core.rules.pricing import Priced, PricingRules, Voucher, preset_price, price_sale
 from core.vouchers import VoucherError, check, read_code
+from edge.pricing_facts import wallet_ml
 
 #: What ``--points all`` asks for: every point available.
 ALL_POINTS = B.MAX_SAFE_INT
@@ -114,9 +115,7 @@ def price_completion(rules: PricingRules | None, recorded: dict[str, Any], *,
     and the litres the card's wallets hold now; None when no rule applied (no
     discount, no voucher, no points: the sale is paid as without rules)."""
     facts = parse_basis(recorded["basis"], station_id)
-    litres = sum(w.available for w in usable_wallets(wallets, product, today)
-                 if w.unit == "volume")
-    facts = replace(facts, wallet_ml=litres)
+    facts = replace(facts, wallet_ml=wallet_ml(wallets, product, today))
     v = recorded.get("voucher")
     voucher = None if v is None else Voucher(**v)
     asked = int(recorded.get("points_asked", 0))
