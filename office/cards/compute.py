@@ -166,9 +166,9 @@ def docs_for(card_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """
     ids = sorted(set(card_ids))
     out: dict[str, dict[str, Any]] = {}
-    from office.pricing.models import PricingRevision
+    from office.pricing.rules import in_force
 
-    pricing = PricingRevision.objects.exists()
+    pricing = in_force()
     for start in range(0, len(ids), 500):
         cards = list(Card.objects.filter(card_id__in=ids[start:start + 500])
                      .select_related("customer")

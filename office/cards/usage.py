@@ -28,14 +28,14 @@ from office.store import OfficeConnection
 PERIODS = ("day", "week", "month", "year")
 
 
-def limited_cards(conn: OfficeConnection, card_ids: list[str]) -> dict[str, dict[str, Any]]:
+def limited_cards(conn: OfficeConnection, card_ids: list[str], *, loyalty: bool
+                  ) -> dict[str, dict[str, Any]]:
     """The documents of the cards among ``card_ids`` with limits, visit counts or
-    wallets, or all of them once a pricing rule set is published (the cards whose
-    network-wide use stations need), by card id."""
+    wallets, or all of them when ``loyalty`` (a pricing rule set is published: every
+    card's consumption, tier and points count), by card id: the cards whose
+    network-wide use stations need."""
     out: dict[str, dict[str, Any]] = {}
     unique = sorted(set(card_ids))
-    # With a pricing rule set in force every card's consumption, tier and points count.
-    loyalty = conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
         marks = ",".join("?" * len(chunk))
@@ -81,8 +81,10 @@ def usage_ops(conn: OfficeConnection, card_ids: list[str], config: Config,
     those of the cards it replaced, and its wallets' balances, both as of each station's
     contiguous seq (``station_seqs``).
     """
-    docs = limited_cards(conn, holders(conn, card_ids))
-    loyalty = conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
+    from office.pricing.rules import in_force
+
+    loyalty = in_force()
+    docs = limited_cards(conn, holders(conn, card_ids), loyalty=loyalty)
     tz, week_start = config.station.tz, config.station.week_start_index
     seqs = {r["station_id"]: int(r["contiguous_seq"]) for r in conn.execute(
         "SELECT station_id, contiguous_seq FROM station_chain")}

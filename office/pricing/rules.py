@@ -64,6 +64,12 @@ def document(revision: int, now: datetime | None = None) -> dict[str, Any]:
     return doc
 
 
+def in_force() -> bool:
+    """Whether a pricing document was ever published: from then on sales are priced and
+    every card's consumption, tier, points and loyalty facts go to stations."""
+    return bool(PricingRevision.objects.exists())
+
+
 def latest() -> PricingRevision | None:
     row: PricingRevision | None = PricingRevision.objects.order_by("-revision").first()
     return row

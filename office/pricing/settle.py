@@ -38,7 +38,7 @@ from office import db
 from office.customers.errors import RecordRefused
 from office.pricing import points
 from office.pricing.models import PricedSale, PricingDifference
-from office.pricing.rules import rules_of
+from office.pricing.rules import in_force, rules_of
 from office.store import OfficeConnection
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,7 @@ def settle_range(conn: OfficeConnection, station_id: str, after: int, through: i
                  ) -> Settled:
     """Settle the priced sales of ``station_id`` with seq in ``(after, through]``; the
     vouchers they redeemed go to stations in one new card-master version."""
-    if through <= after or not in_force(conn):
+    if through <= after or not in_force():
         return Settled()
     cache: dict[int, PricingRules | None] = {}
     done = 0
@@ -81,11 +81,6 @@ def settle_range(conn: OfficeConnection, station_id: str, after: int, through: i
 
     version = publish_used(conn, serials, actor=f"sync:{station_id}")
     return Settled(done, tuple(sorted(set(serials))), version)
-
-
-def in_force(conn: OfficeConnection) -> bool:
-    """Whether a pricing document was ever published (before that no sale is priced)."""
-    return conn.execute("SELECT 1 FROM pricing_revisions LIMIT 1").fetchone() is not None
 
 
 def _flag(sale: dict[str, Any], field: str, station: Any, office: Any, now: str, *,
