@@ -18,13 +18,12 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from core.config import Config
+from core.formats.snapshot import POINTS_PERIODS, month_day
 from core.periods import period_start_date
 from core.rules.authorization import Wallet, usable_wallets
 from core.rules.conditions import Facts
 from core.timefmt import iso
 from offline_db import pricing as db
-
-PERIODS = ("day", "week", "month")
 
 
 def _utc_midnight(day: date, config: Config) -> str:
@@ -67,7 +66,7 @@ def card_facts(conn: sqlite3.Connection, config: Config, row: sqlite3.Row, now: 
     today = local.date()
     as_of, points_mark = db.marks(conn, card_id, store_mark)
     last, this, following = month_starts(today)
-    starts = [period_start_date(period, today, st.week_start_index) for period in PERIODS]
+    starts = [period_start_date(period, today, st.week_start_index) for period in POINTS_PERIODS]
     office = db.office_months(conn, card_id, [last.isoformat(), this.isoformat()])
     mine = db.local_figures(
         conn, card_ids, as_of_seq=as_of,
@@ -81,13 +80,13 @@ def card_facts(conn: sqlite3.Connection, config: Config, row: sqlite3.Row, now: 
                  - db.points_held(conn, card_id, exclude_sale=exclude_sale))
     office_earned = db.office_points_earned(conn, card_id)
     earned = [(period, office_earned.get((period, start.isoformat()), 0) + local)
-              for period, start, local in zip(PERIODS, starts, mine.earned, strict=True)]
+              for period, start, local in zip(POINTS_PERIODS, starts, mine.earned, strict=True)]
     birthday = loyalty.get("birthday")
     return Facts(
         local=local, station_id=st.id, station_groups=frozenset(st.groups),
         card_kind=row["kind"], category=loyalty.get("category"),
         groups=frozenset(loyalty.get("groups", ())),
-        birthday=None if birthday is None else (int(birthday[:2]), int(birthday[3:])),
+        birthday=None if birthday is None else month_day(birthday),
         month_volume_ml=month[1][0], month_amount=month[1][1],
         last_month_volume_ml=month[0][0], last_month_amount=month[0][1],
         fills_this_month=month[1][2], points_available=max(available, 0),

@@ -17,7 +17,7 @@ from typing import Any
 from core import bounds as B
 from core.cards import CARD_KINDS
 from core.errors import CardStoreFormatError
-from core.formats.snapshot import DAYS, JsonObject, parse_hhmm
+from core.formats.snapshot import DAYS, POINTS_PERIODS, JsonObject, parse_hhmm
 from core.formats.vouchers import parse_batch
 from core.rules.conditions import MONTHS, UNITS, Conditions, Consumption
 from core.rules.pricing import (
@@ -36,7 +36,6 @@ DISCOUNT_KINDS = ("volume", "tier", "time", "product", "category", "group")
 KIND_NEEDS = {"volume": ("min_fill_ml",), "tier": ("consumption",),
               "time": ("days", "hours", "holidays"), "product": ("products",),
               "category": ("categories",), "group": ("groups",)}
-CAP_PERIODS = ("day", "week", "month")
 MAX_PERCENT = 100 * 100  # a multiplier of at most 100x
 MAX_POINTS = 10**12
 _RULE_ID = r"[A-Za-z0-9_.-]{1,40}"
@@ -165,7 +164,7 @@ def _loyalty(raw: Any, where: str) -> Loyalty:
     caps = []
     for i, item in enumerate(obj.get_list("caps")):
         c = JsonObject(item, f"{where}.caps[{i}]", {"period", "points"})
-        caps.append(Cap(period=c.choice("period", CAP_PERIODS),
+        caps.append(Cap(period=c.choice("period", POINTS_PERIODS),
                         points=c.get_int("points", maximum=MAX_POINTS, what="points")))
     _unique([c.period for c in caps], f"{where}.caps")
     return Loyalty(point_value=obj.get_int("point_value", minimum=1, maximum=B.MAX_AMOUNT,

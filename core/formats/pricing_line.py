@@ -10,19 +10,16 @@ functions and nothing else to write and read the field.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from core import bounds as B
 from core.errors import CardStoreFormatError
-from core.formats.snapshot import JsonObject
+from core.formats.snapshot import BIRTHDAY, POINTS_PERIODS, JsonObject, month_day
 from core.rules.conditions import Facts
 from core.rules.pricing import Priced
 
-PERIODS = ("day", "week", "month")
-_BIRTHDAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
 _INTS = ("list_amount", "voucher_ml", "voucher_value", "wallet_ml", "wallet_value",
          "points_asked", "points_burned", "points_value", "money_due", "points_earned")
 _BASIS_INTS = ("month_volume_ml", "month_amount", "last_month_volume_ml", "last_month_amount",
@@ -106,16 +103,16 @@ def parse_basis(raw: Any, station_id: str, where: str = "basis") -> Facts:
     if local.tzinfo is None:
         raise CardStoreFormatError(f"{where}.local must carry its UTC offset")
     earned_raw = obj.raw.get("points_earned", {})
-    earned = JsonObject(earned_raw, f"{where}.points_earned", set(PERIODS))
-    birthday = obj.get_str("birthday", required=False, pattern=_BIRTHDAY.pattern)
+    earned = JsonObject(earned_raw, f"{where}.points_earned", set(POINTS_PERIODS))
+    birthday = obj.get_str("birthday", required=False, pattern=BIRTHDAY)
     return Facts(
         local=local, station_id=station_id, card_kind=obj.req_str("card_kind"),
         station_groups=frozenset(obj.str_list("station_groups") or ()),
         groups=frozenset(obj.str_list("groups") or ()),
         category=obj.get_str("category", required=False),
-        birthday=None if birthday is None else (int(birthday[:2]), int(birthday[3:])),
+        birthday=None if birthday is None else month_day(birthday),
         points_earned=tuple(sorted((p, earned.get_int(p, maximum=B.MAX_SAFE_INT,
                                                       what="points"))
-                                   for p in PERIODS if p in earned.raw)),
+                                   for p in POINTS_PERIODS if p in earned.raw)),
         **{k: obj.get_int(k, maximum=B.MAX_AMOUNT, what="a whole number")
            for k in _BASIS_INTS})

@@ -448,8 +448,15 @@ def _card(item: Any, where: str) -> CardSpec:
     return card
 
 
-_BIRTHDAY = r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+#: A birthday as the card store and a journal line carry it: month and day, never the year.
+BIRTHDAY = r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+#: The calendar periods of points earned (and of the caps on them).
 POINTS_PERIODS = ("day", "week", "month")
+
+
+def month_day(text: str) -> tuple[int, int]:
+    """A :data:`BIRTHDAY` text as (month, day)."""
+    return int(text[:2]), int(text[3:])
 
 
 def _loyalty(raw: Any, where: str) -> dict[str, Any]:
@@ -462,7 +469,7 @@ def _loyalty(raw: Any, where: str) -> dict[str, Any]:
     groups = obj.str_list("groups")
     if groups is not None:
         out["groups"] = sorted(set(groups))
-    birthday = obj.get_str("birthday", required=False, pattern=_BIRTHDAY)
+    birthday = obj.get_str("birthday", required=False, pattern=BIRTHDAY)
     if birthday is not None:
         out["birthday"] = birthday
     return out

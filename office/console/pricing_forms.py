@@ -18,8 +18,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.cards import CARD_KINDS
-from core.formats.pricing import CAP_PERIODS, DISCOUNT_KINDS
-from core.formats.snapshot import DAYS
+from core.formats.pricing import DISCOUNT_KINDS
+from core.formats.snapshot import DAYS, POINTS_PERIODS
 from office.console.forms import millilitres, minor_units
 from office.customers.errors import RecordRefused
 
@@ -247,7 +247,7 @@ class CapsForm(SettingForm):
     month = forms.IntegerField(label=_("Points a month"), required=False, min_value=0)
 
     def value(self, decimals: int) -> list[dict[str, Any]]:  # noqa: ARG002
-        return [{"period": p, "points": self.cleaned_data[p]} for p in CAP_PERIODS
+        return [{"period": p, "points": self.cleaned_data[p]} for p in POINTS_PERIODS
                 if self.cleaned_data[p] is not None]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db.models import F, Sum
 
+from core.formats.snapshot import POINTS_PERIODS
 from core.periods import period_start_date
 from core.timefmt import iso, utc_now
 from office.pricing.models import PointsEntry, PointsLot
@@ -136,7 +137,7 @@ def station_facts(card_ids: list[str], today: date, week_start: int
     from the earliest) and what it earned in the current day, week and month
     (``points_earned``, for the caps), as the usage operation carries them; 500 cards a
     query."""
-    starts = {p: period_start_date(p, today, week_start) for p in ("day", "week", "month")}
+    starts = {p: period_start_date(p, today, week_start) for p in POINTS_PERIODS}
     first = min(starts.values()).isoformat()
     out: dict[str, dict[str, Any]] = {}
     for i in range(0, len(card_ids), 500):
