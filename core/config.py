@@ -23,6 +23,7 @@ from typing import Any
 from core.cards import CARD_KINDS
 from core.config_build import build, validate_tree
 from core.config_ranges import MAX_DURATION_S
+from core.config_reports import ReportsConfig
 from core.display import Currency, currency_decimals
 from core.errors import ConfigError
 
@@ -430,6 +431,7 @@ class Config:
     readers: list[ReaderConfig] = field(default_factory=list)
     cards: CardsConfig = field(default_factory=CardsConfig)
     office: OfficeConfig = field(default_factory=OfficeConfig)
+    office_reports: ReportsConfig = field(default_factory=ReportsConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     flash: FlashConfig = field(default_factory=FlashConfig)
 
@@ -515,4 +517,7 @@ def _resolve(cfg: Config, base: Path) -> Config:
         cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file),
         office=dataclasses.replace(cfg.office, data_dir=office_dir,
                                    web_cert_file=near(cfg.office.web_cert_file),
-                                   web_key_file=near(cfg.office.web_key_file)))
+                                   web_key_file=near(cfg.office.web_key_file)),
+        office_reports=dataclasses.replace(
+            cfg.office_reports, folder=near(cfg.office_reports.folder),
+            smtp_password_file=near(cfg.office_reports.smtp_password_file)))

@@ -35,7 +35,7 @@ SQLITE_INIT_COMMAND = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA 
 LANGUAGES = [("en", "English"), ("ru", "Русский"), ("tr", "Türkçe"), ("vi", "Tiếng Việt")]
 
 OFFICE_APPS = ["office.ledger", "office.customers", "office.cards", "office.pricing",
-               "office.access", "office.vouchers", "office.console"]
+               "office.access", "office.vouchers", "office.reports", "office.console"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,8 @@ the CLI and the docs name a right; :func:`perm` turns it into Django's
 ``app_label.codename``, which ``user.has_perm`` checks.
 
 The default groups (made by migration ``access.0003_default_groups``, widened by
-``0004_customer_rights``, ``0005_voucher_rights`` and ``0006_pricing_rights``; a user
+``0004_customer_rights``, ``0005_voucher_rights``, ``0006_pricing_rights`` and
+``0007_report_rights``; a user
 may be in several): viewers see everything, operators also add and change customers,
 vehicles and cards, accountants also export, top up wallets, issue vouchers and settle
 their double redemptions, adjust points and void priced sales, administrators may do
@@ -54,6 +55,7 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("vouchers", "vouchers", "voucherbatch", ("view", "add", "change")),
     Feature("pricing", "pricing", "pricingrule", ("view", "add", "change", "export")),
     Feature("points", "pricing", "pointsentry", ("view", "change", "export")),
+    Feature("reports", "reports", "reportrun", ("view", "export")),
     Feature("users", "auth", "user", ("view", "add", "change", "delete")),
     Feature("roles", "auth", "group", ("view", "add", "change", "delete")),
 )}

@@ -1,0 +1,128 @@
+"""``consumption``: volume, amount, discount and count by period, overall or per
+station, product, customer, group, card or vehicle; per vehicle also the distance
+driven and litres per 100 km from the odometer readings.
+
+Litres per 100 km follow the fill-to-fill method fleet managers use: between a
+vehicle's first and last reading in the period it drove ``last - first`` km and
+burned the fuel of every fill after the first (the first fill's fuel was burned
+before the first reading). Readings the station flagged (odometer_flag) are left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from office.reports import localtime, sql
+from office.reports.base import Chart, Column, Report
+from office.reports.filters import sales_where
+from office.reports.params import FILTERS, Params
+from office.reports.registry import report
+from office.store import OfficeConnection
+
+PER = ("none", "station", "product", "customer", "group", "card", "vehicle")
+#: Per dimension: the SQL of its key, the join it needs, and the SQL of its name.
+_KEYS: dict[str, tuple[str, str]] = {
+    "station": ("s.station_id", ""),
+    "product": ("s.product", ""),
+    "card": ("s.card_id", ""),
+    "customer": ("c.customer_id", "LEFT JOIN cards c ON c.card_id = s.card_id"),
+    "group": ("m.group_id", "LEFT JOIN cards c ON c.card_id = s.card_id "
+                            "LEFT JOIN group_members m ON m.customer_id = c.customer_id"),
+    "vehicle": ("COALESCE(s.vehicle_id, c.vehicle_id)",
+                "LEFT JOIN cards c ON c.card_id = s.card_id"),
+}
+_NAMES = {"customer": ("customers", "customer_id", "name"),
+          "group": ("customer_groups", "group_id", "name"),
+          "vehicle": ("vehicles", "vehicle_id", "plate")}
+FIGURES = (Column("sales", "Sales", "count"), Column("volume_ml", "Volume", "ml"),
+           Column("amount", "Amount", "money"), Column("discount", "Discount", "money"))
+
+
+@report("consumption", "Consumption",
+        "Volume, amount, discount and sales by period; --per a station, product, "
+        "customer, group, card or vehicle (with litres per 100 km).",
+        options=("from", "to", *FILTERS, "by", "per"), per=PER)
+def consumption(conn: OfficeConnection, p: Params) -> Report:
+    vendor = conn.vendor
+    per = p.per or "none"
+    key, join = _KEYS.get(per, ("NULL", ""))
+    where, args = sales_where(p)
+    rows = conn.execute(
+        f"SELECT {sql.bucket(vendor, p)} AS period, {key} AS k, COUNT(*) AS sales, "
+        f"SUM(s.volume_ml) AS volume_ml, SUM(s.amount) AS amount, "
+        f"SUM({sql.discount(vendor)}) AS discount FROM sales s {join} WHERE {where} "
+        "GROUP BY 1, 2", args).fetchall()
+    names = _names(conn, per, {r["k"] for r in rows})
+    economy = _economy(conn, p) if per == "vehicle" else {}
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for r in rows:
+        period = localtime.day_text(r["period"])
+        seen.add(period)
+        row: dict[str, Any] = {"period": period}
+        if per != "none":
+            row[per] = r["k"]
+            if per in _NAMES:
+                row["name"] = names.get(r["k"], "")
+        row.update(sales=int(r["sales"]), volume_ml=int(r["volume_ml"]),
+                   amount=int(r["amount"]), discount=int(r["discount"]))
+        if per == "vehicle":
+            km, used = economy.get((period, r["k"]), (None, None))
+            row["km"] = km
+            row["l_per_100km"] = round(used / km / 10, 2) if km and used is not None else None
+        out.append(row)
+    if per == "none":
+        out += [{"period": d, "sales": 0, "volume_ml": 0, "amount": 0, "discount": 0}
+                for d in sql.periods(p) if d not in seen]
+    out.sort(key=lambda row: (row["period"], str(row.get(per) or "")))
+    columns = [Column("period", "Period", "date")]
+    if per != "none":
+        columns.append(Column(per, per.capitalize()))
+        if per in _NAMES:
+            columns.append(Column("name", "Name"))
+    columns += FIGURES
+    if per == "vehicle":
+        columns += [Column("km", "Distance", "km"), Column("l_per_100km", "l/100 km", "ratio")]
+    return Report("consumption", f"Consumption by {p.by}", tuple(columns), out,
+                  Chart("bar" if p.by == "month" else "line", "period", "volume_ml",
+                        None if per == "none" else per),
+                  subtitle=p.words(), totals=totals(out))
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sums of the figure columns."""
+    return {c.key: sum(r.get(c.key) or 0 for r in rows) for c in FIGURES}
+
+
+def _names(conn: OfficeConnection, per: str, keys: set[Any]) -> dict[Any, str]:
+    if per not in _NAMES or not keys:
+        return {}
+    table, id_column, name = _NAMES[per]
+    wanted = sorted(k for k in keys if k is not None)
+    out: dict[Any, str] = {}
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        marks = ", ".join("?" * len(chunk))
+        out.update((r[0], r[1]) for r in conn.execute(
+            f"SELECT {id_column}, {name} FROM {table} WHERE {id_column} IN ({marks})", chunk))
+    return out
+
+
+def _economy(conn: OfficeConnection, p: Params) -> dict[tuple[str, Any], tuple[int, int]]:
+    """Per (period, vehicle): km between the first and last unflagged reading, and the
+    ml of the fills after the first."""
+    vendor = conn.vendor
+    where, args = sales_where(p)
+    rows = conn.execute(
+        "SELECT period, v, MAX(odo) - MIN(odo) AS km, "
+        "SUM(CASE WHEN n > 1 THEN vol ELSE 0 END) AS used FROM ("
+        f"SELECT {sql.bucket(vendor, p)} AS period, "
+        "COALESCE(s.vehicle_id, c.vehicle_id) AS v, s.odometer_km AS odo, "
+        "s.volume_ml AS vol, ROW_NUMBER() OVER (PARTITION BY "
+        f"{sql.bucket(vendor, p)}, COALESCE(s.vehicle_id, c.vehicle_id) "
+        "ORDER BY s.completed_at, s.station_id, s.seq) AS n "
+        "FROM sales s LEFT JOIN cards c ON c.card_id = s.card_id "
+        f"WHERE {where} AND s.odometer_km IS NOT NULL AND s.odometer_flag IS NULL) t "
+        "WHERE v IS NOT NULL GROUP BY period, v", args).fetchall()
+    return {(localtime.day_text(r["period"]), r["v"]): (int(r["km"]), int(r["used"]))
+            for r in rows}

@@ -1,0 +1,60 @@
+"""SQL pieces several reports share: a sale's discount, the periods of a range."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from office.db import Vendor
+from office.reports import localtime
+from office.reports.params import Params
+
+
+def discount(vendor: Vendor, alias: str = "s") -> str:
+    """A sale's discount in minor units: its list amount less what it cost (0 when the
+    pricing rules did not price it)."""
+    column = f"{alias}.pricing"
+    if vendor == "postgresql":
+        return f"COALESCE(({column}::jsonb ->> 'list_amount')::bigint - {alias}.amount, 0)"
+    return f"COALESCE(json_extract({column}, '$.list_amount') - {alias}.amount, 0)"
+
+
+def bounds(p: Params) -> tuple[datetime, datetime]:
+    """The report's range as UTC instants (for the local-time expressions)."""
+    lo = datetime.fromisoformat(p.utc_start.replace("Z", "+00:00"))
+    hi = datetime.fromisoformat(p.utc_end.replace("Z", "+00:00"))
+    return lo, hi
+
+
+def bucket(vendor: Vendor, p: Params, column: str = "s.completed_at") -> str:
+    lo, hi = bounds(p)
+    return localtime.bucket(vendor, column, by=p.by, tz=p.tz, week_start=p.week_start,
+                           lo=lo, hi=hi)
+
+
+def periods(p: Params) -> list[str]:
+    """Every period of the range by ``p.by``, as its first day (``YYYY-MM-DD``): a
+    report lists a period with no sales too, with zeros."""
+    out: list[str] = []
+    if p.by == "day":
+        first = p.start
+    elif p.by == "week":
+        first = p.start - timedelta(days=(p.start.weekday() - p.week_start) % 7)
+    else:
+        first = p.start.replace(day=1)
+    day = first
+    while day <= p.end:
+        out.append(day.isoformat())
+        day = _next(day, p.by)
+    return out
+
+
+def _next(day: date, by: str) -> date:
+    if by == "day":
+        return day + timedelta(days=1)
+    if by == "week":
+        return day + timedelta(days=7)
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def iso_utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
