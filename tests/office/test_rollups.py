@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from office.ledger import rollups
@@ -27,7 +27,8 @@ from tests.office.test_ingest_bulk import STATUS, journal_rows, rechain
 __all__ = ["journal_rows"]  # the module fixture, used here too
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-DAILY = "SELECT day, station_id, product, sales, volume_ml, amount FROM sales_daily ORDER BY 1, 2, 3"
+DAILY = ("SELECT day, station_id, product, sales, volume_ml, amount FROM sales_daily "
+         "ORDER BY 1, 2, 3")
 MONTHLY = "SELECT month, card_id, sales, volume_ml, amount FROM card_monthly ORDER BY 1, 2"
 
 
@@ -94,13 +95,17 @@ ZONES = ("Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathm
 EDGES = [datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 3, 29, 1, tzinfo=UTC),
          datetime(2026, 4, 4, 15, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC),
          datetime(2026, 11, 1, 6, tzinfo=UTC), datetime(2026, 12, 31, 23, tzinfo=UTC)]
-TIMES = st.builds(lambda edge, minutes: edge + timedelta(minutes=minutes),
-                  st.sampled_from(EDGES), st.integers(min_value=-26 * 60, max_value=26 * 60))
+TIMES = st.builds(lambda edge, quarters, us: edge + timedelta(minutes=15 * quarters,
+                                                             microseconds=-us),
+                  st.sampled_from(EDGES), st.integers(min_value=-26 * 4, max_value=26 * 4),
+                  st.sampled_from([0, 1, 999_999]))  # a microsecond before a local midnight
 
 
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(zone=st.sampled_from(ZONES), times=st.lists(TIMES, min_size=1, max_size=9))
+@example(zone="Europe/Berlin", times=[datetime(2026, 3, 28, 23, tzinfo=UTC)
+                                      - timedelta(microseconds=1)])
 def test_the_three_ways_of_counting_agree(store: OfficeConnection,
                                           journal_rows: list[dict[str, Any]], zone: str,
                                           times: list[datetime]) -> None:
