@@ -36,8 +36,9 @@ def _title(report: dict[str, Any]) -> str:
     return f"DAY REPORT  {report['date']}" + ("" if report["complete"] else " (so far)")
 
 
-def _ml(value: int | None) -> str:
-    return "-" if value is None else litres(value)
+def _l(value: int | None) -> str:
+    """Litres without the unit (the totalizer table's header names it)."""
+    return "-" if value is None else litres(value).removesuffix(" l")
 
 
 def text(report: dict[str, Any], money: Currency) -> str:
@@ -76,28 +77,28 @@ def text(report: dict[str, Any], money: Currency) -> str:
 
 
 def _totalizer_lines(tot: dict[str, Any]) -> list[str]:
-    out = ["TOTALIZERS (litres; difference = end - start, compared with the volume sold)"]
+    out = ["TOTALIZERS in litres: difference = end - start, against the volume sold"]
     start, end = tot["start"], tot["end"]
     out.append("start readings: " + (f"{start['source']}, {start['text']}"
                                      if start else "none recorded"))
     out.append(f"end readings:   {end['source']}, {end['text']}")
-    out.append(f"{'pump':<5}{'noz':>3} {'product':<8}{'start':>13}{'end':>13}"
-               f"{'difference':>13}{'sold':>12}{'mismatch':>12}")
+    out.append(f"{'pump':<4}{'noz':>4} {'product':<7}{'start':>14}{'end':>14}"
+               f"{'difference':>11}{'sold':>11}{'mismatch':>11}")
     for p in tot["pumps"]:
         if p["unavailable"]:
-            out.append(f"{p['pump']:<5}  - unavailable: {p['unavailable']}"[:WIDTH])
+            out.append(f"{p['pump']:<4}{'-':>4} unavailable: {p['unavailable']}"[:WIDTH])
             continue
         for r in p["nozzles"]:
             mismatch = r["mismatch_ml"]
             flag = "" if mismatch in (None, 0) else " !"
-            out.append(f"{p['pump']:<5}{r['nozzle']:>3} {r['product'] or '?':<8}"
-                       f"{_ml(r['start_ml']):>13}{_ml(r['end_ml']):>13}"
-                       f"{_ml(r['difference_ml']):>13}{litres(r['sold_ml']):>12}"
-                       f"{_ml(mismatch):>12}{flag}")
+            out.append(f"{p['pump']:<4}{r['nozzle']:>4} {(r['product'] or '?')[:7]:<7}"
+                       f"{_l(r['start_ml']):>14}{_l(r['end_ml']):>14}"
+                       f"{_l(r['difference_ml']):>11}{_l(r['sold_ml']):>11}"
+                       f"{_l(mismatch):>11}{flag}")
     count = tot["mismatches"]
     out.append("no mismatch" if count == 0 else
-               f"MISMATCH on {count} nozzle{'s' if count != 1 else ''} (marked !): the "
-               "totalizers moved by another volume than was sold")
+               f"MISMATCH on {count} nozzle{'s' if count != 1 else ''} (!): the "
+               "totalizers moved by other than the volume sold")
     return out
 
 
