@@ -85,9 +85,6 @@ def _totalizer_lines(tot: dict[str, Any]) -> list[str]:
     out.append(f"{'pump':<4}{'noz':>4} {'product':<7}{'start':>14}{'end':>14}"
                f"{'difference':>11}{'sold':>11}{'mismatch':>11}")
     for p in tot["pumps"]:
-        if p["unavailable"]:
-            out.append(f"{p['pump']:<4}{'-':>4} unavailable: {p['unavailable']}"[:WIDTH])
-            continue
         for r in p["nozzles"]:
             mismatch = r["mismatch_ml"]
             flag = "" if mismatch in (None, 0) else " !"
@@ -95,6 +92,8 @@ def _totalizer_lines(tot: dict[str, Any]) -> list[str]:
                        f"{_l(r['start_ml']):>14}{_l(r['end_ml']):>14}"
                        f"{_l(r['difference_ml']):>11}{_l(r['sold_ml']):>11}"
                        f"{_l(mismatch):>11}{flag}")
+        if p["unavailable"]:
+            out.append(f"{p['pump']:<4}{'-':>4} unavailable: {p['unavailable']}"[:WIDTH])
     count = tot["mismatches"]
     out.append("no mismatch" if count == 0 else
                f"MISMATCH on {count} nozzle{'s' if count != 1 else ''} (!): the "

@@ -160,22 +160,16 @@ def sales_section(conn: sqlite3.Connection, start: str, end: str) -> dict[str, A
             "total": {"count": total[0], "volume_ml": total[1], "amount": total[2]}}
 
 
-def _pump_problem(number: int, start: Readings | None, end: Readings, start_missing: str,
-                  line_pumps: set[int]) -> str | None:
-    if number not in line_pumps and number not in end.pumps and \
-            (start is None or number not in start.pumps):
-        return MANUAL_PUMP
-    for label, readings in (("start", start), ("end", end)):
-        if readings is None:
-            return f"start: {start_missing}"
-        if readings.unavailable:
-            return f"{label}: {readings.unavailable}"
-        pump = readings.pumps.get(number)
-        if pump is None:
-            return f"{label}: not read (not on a pump line at {readings.source})"
-        if pump.unavailable:
-            return f"{label}: {pump.unavailable}"
-    return None
+def _problem(number: int, label: str, readings: Readings | None, missing: str) -> str | None:
+    """Why pump ``number`` has no ``label`` (start or end) readings, or None."""
+    if readings is None:
+        return f"{label}: {missing}"
+    if readings.unavailable:
+        return f"{label}: {readings.unavailable}"
+    pump = readings.pumps.get(number)
+    if pump is None:
+        return f"{label}: not read (not on a pump line at {readings.source})"
+    return f"{label}: {pump.unavailable}" if pump.unavailable else None
 
 
 def totalizer_section(conn: sqlite3.Connection, config: Config, plan: Plan,
@@ -195,12 +189,14 @@ def totalizer_section(conn: sqlite3.Connection, config: Config, plan: Plan,
         sold = figures.sold_by_pump_product(conn, start.taken_at, end.taken_at)
     pumps: list[dict[str, Any]] = []
     for number in numbers:
-        why = _pump_problem(number, start, end, plan.start_missing, line_pumps)
-        if why is not None:
-            pumps.append({"pump": number, "unavailable": why, "nozzles": []})
+        if number not in line_pumps and number not in end.pumps and \
+                (start is None or number not in start.pumps):
+            pumps.append({"pump": number, "unavailable": MANUAL_PUMP, "nozzles": []})
             continue
-        assert start is not None
-        a, b = start.pumps[number].nozzles, end.pumps[number].nozzles
+        problems = [_problem(number, "start", start, plan.start_missing),
+                    _problem(number, "end", end, "")]
+        a = start.pumps[number].nozzles if start is not None and problems[0] is None else {}
+        b = end.pumps[number].nozzles if problems[1] is None else {}
         rises: dict[str | None, int] = {}
         nozzles = []
         for n in sorted(set(a) | set(b)):
@@ -209,17 +205,18 @@ def totalizer_section(conn: sqlite3.Connection, config: Config, plan: Plan,
                                    "start_ml": a[n][1] if n in a else None,
                                    "end_ml": b[n][1] if n in b else None,
                                    "start_amount": a[n][2] if n in a else None,
-                                   "end_amount": b[n][2] if n in b else None}
-            both = n in a and n in b
-            row["difference_ml"] = b[n][1] - a[n][1] if both else None
-            if both:
+                                   "end_amount": b[n][2] if n in b else None,
+                                   "difference_ml": None}
+            if n in a and n in b:
+                row["difference_ml"] = b[n][1] - a[n][1]
                 rises[product] = rises.get(product, 0) + row["difference_ml"]
             nozzles.append(row)
         for row in nozzles:
             row["sold_ml"] = sold.get((number, row["product"]), 0)
             row["mismatch_ml"] = rises[row["product"]] - row["sold_ml"] \
                 if row["product"] in rises else None
-        pumps.append({"pump": number, "unavailable": None, "nozzles": nozzles})
+        why = "; ".join(p for p in problems if p is not None) or None
+        pumps.append({"pump": number, "unavailable": why, "nozzles": nozzles})
     return {"start": None if start is None else {**_local(start.taken_at, tz),
                                                   "source": start.source,
                                                   "unavailable": start.unavailable},
