@@ -18,7 +18,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
-class ReportsConfig:
+class OfficeReportsConfig:
     """``[office_reports]``: calendar, thresholds, schedule and mail of office reports."""
 
     timezone: str = "UTC"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from core.config_reports import ReportsConfig
+from core.config_reports import OfficeReportsConfig
 from office.reports.base import ReportError
 
 BY = ("day", "week", "month")
@@ -105,7 +105,7 @@ def _within(text: str) -> int:
     return seconds
 
 
-def parse(options: Mapping[str, str | None], config: ReportsConfig, *,
+def parse(options: Mapping[str, str | None], config: OfficeReportsConfig, *,
           accepted: tuple[str, ...], per: tuple[str, ...] = (),
           now: datetime | None = None) -> Params:
     """Check ``options`` (empty or None: not given) for a report that takes ``accepted``
