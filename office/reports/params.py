@@ -43,6 +43,7 @@ class Params:
     days: int = 90
     month: int = 1
     within_s: int = 1200
+    max_step_km: int = 2000
     given: tuple[str, ...] = ()
 
     @property
@@ -123,6 +124,8 @@ def parse(options: Mapping[str, str | None], config: OfficeReportsConfig, *,
     end = _date("to", given["to"]) if "to" in given else today
     if "from" in given and "to" not in given and start > today:
         end = start
+    if "from" not in accepted:  # an "as of" report (churn, lifetime value): up to --to
+        start = min(start, end)
     if end < start:
         raise ReportError(f"--to {end} is before --from {start}")
     if (end - start).days > _LONGEST_RANGE_DAYS:
@@ -144,4 +147,5 @@ def parse(options: Mapping[str, str | None], config: OfficeReportsConfig, *,
         month=_month(given["month"]) if "month" in given else today.month,
         within_s=_within(given["within"]) if "within" in given
         else config.two_stations_within_s,
+        max_step_km=config.odometer_max_step_km,
         given=tuple(sorted(given)))
