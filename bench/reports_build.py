@@ -35,9 +35,6 @@ import psycopg
 from customers import FIRST, LAST, PREFIX
 from psycopg import sql as pgsql
 from reports_sql import (
-    BOUND_VEHICLES,
-    FLEET_CARDS,
-    PERSONAL_CARDS,
     VOUCHER_BATCHES,
     VOUCHER_VALUE,
     Dialect,
@@ -53,7 +50,6 @@ FORMAT = 1  # bump when the generated contents change
 ADMIN_DSN = os.environ.get("FORECOURT_TEST_PG") or "postgresql:///postgres?host=/var/run/postgresql"
 STATIONS = 300
 CUSTOMERS = 100_000
-FLEET_COMPANIES = 300
 #: The tables loaded by SQL whose secondary indexes are dropped during the load.
 BULK_TABLES = ("sales", "wallet_debits", "wallet_entries", "priced_sales", "points_entries",
                "points_lots", "voucher_redemptions", "voucher_exceptions")
@@ -74,11 +70,18 @@ class Spec:
     seed: int
     end: date  # the last local day of the year of sales
     tz: str
+    customers: int = CUSTOMERS
 
     @property
     def key(self) -> str:
         zone = self.tz.replace("/", "_").lower()
-        return f"v{FORMAT}_{self.backend[:2]}_{self.sales}_{self.seed}_{self.end:%Y%m%d}_{zone}"
+        people = "" if self.customers == CUSTOMERS else f"_c{self.customers}"
+        return (f"v{FORMAT}_{self.backend[:2]}_{self.sales}_{self.seed}_{self.end:%Y%m%d}_"
+                f"{zone}{people}")
+
+    @property
+    def people(self) -> People:
+        return People(self.customers)
 
     @property
     def start(self) -> date:
@@ -90,6 +93,35 @@ class Spec:
         first = datetime(self.start.year, self.start.month, self.start.day,
                          tzinfo=ZoneInfo(self.tz))
         return int(first.timestamp())
+
+
+@dataclass(frozen=True)
+class People:
+    """How many of each: ``customers`` personal cards (a few customers hold two), a
+    fifth as many fleet cards and vehicles (three in four cards bound to their
+    vehicle), 0.3 % of the customers fleet companies owning them."""
+
+    customers: int
+
+    @property
+    def companies(self) -> int:
+        return max(3, self.customers * 3 // 1000)
+
+    @property
+    def personal(self) -> int:
+        return self.customers
+
+    @property
+    def fleet(self) -> int:
+        return self.customers // 5
+
+    @property
+    def bound(self) -> int:
+        return self.fleet * 3 // 4
+
+    def owner(self, j: int) -> str:
+        """The fleet company of fleet card / vehicle ``j``: a few companies own most."""
+        return _customer_id(int(self.companies * (j / self.fleet) ** 3))
 
 
 @dataclass
@@ -317,7 +349,8 @@ class _Loader:
         for number, count in enumerate(counts, start=1):
             self.begin()
             self.run(station_sales(self.d, station_no=number, count=count, n0=n0,
-                                   seed=spec.seed, base_epoch=spec.base_epoch))
+                                   seed=spec.seed, base_epoch=spec.base_epoch,
+                                   personal=spec.people.personal, fleet=spec.people.fleet))
             self.commit()
             n0 += count
             if number % 50 == 0:
@@ -326,6 +359,7 @@ class _Loader:
     def people(self) -> None:
         """Stations, customers, vehicles, cards, groups, wallets and voucher batches."""
         rng, spec, stamp = self.rng, self.spec, self.stamp
+        people = spec.people
         self.rows("stations", ("station_id", "public_key", "enrolled_at"),
                   [(f"S-{i:03d}", "ed25519:" + "A" * 43 + "=", "2020-01-01T00:00:00.000000Z")
                    for i in range(1, STATIONS + 1)])
@@ -335,11 +369,11 @@ class _Loader:
                                "tank_capacity_ml", "notes", "customer_id"),
                   [(stamp, "bench", stamp, "bench", f"V{j:06d}", f"FL {j:05d}",
                     f"FL{j:05d}", ("truck", "van", "car", "car")[j % 4],
-                    "DT" if j % 4 < 2 else "AI95", tank_ml(j), "", _fleet_owner(j))
-                   for j in range(FLEET_CARDS)])
+                    "DT" if j % 4 < 2 else "AI95", tank_ml(j), "", people.owner(j))
+                   for j in range(people.fleet)])
         self.rows("cards", ("card_id", "kind", "status", "driver", "rules", "imported_usage",
                             "replaces", "issued_at", "issued_by", "modified_at", "modified_by",
-                            "customer_id", "vehicle_id"), _cards(stamp))
+                            "customer_id", "vehicle_id"), _cards(stamp, people))
         groups = [(f"G{g:03d}", kind) for g, kind in enumerate(
             ["fleet"] * 10 + ["regional"] * len(REGIONS) + ["vip"] * 8)]
         self.rows("customer_groups", ("created_at", "created_by", "modified_at", "modified_by",
@@ -347,15 +381,15 @@ class _Loader:
                   [(stamp, "bench", stamp, "bench", g, f"{kind} {g}", kind, "{}")
                    for g, kind in groups])
         members: set[tuple[str, str]] = set()
-        for c in range(FLEET_COMPANIES):
+        for c in range(people.companies):
             members.add((_customer_id(c), f"G{c % 10:03d}"))
-        for _ in range(12_000):
-            c = rng.randrange(FLEET_COMPANIES, CUSTOMERS)
+        for _ in range(people.customers * 12 // 100):
+            c = rng.randrange(people.companies, people.customers)
             g = rng.randrange(10, len(groups))
             members.add((_customer_id(c), f"G{g:03d}"))
         self.rows("group_members", ("added_at", "added_by", "customer_id", "group_id"),
                   [(stamp, "bench", c, g) for c, g in sorted(members)])
-        wallets = [f"W{i:07d}" for i in range(0, PERSONAL_CARDS, 5)]
+        wallets = [f"W{i:07d}" for i in range(0, people.personal, 5)]
         self.rows("wallets", ("wallet_id", "unit", "created_at", "created_by", "card_id"),
                   [(w, "money", stamp, "bench", "K" + w[1:]) for w in wallets])
         self.rows("wallet_entries", ("kind", "value", "at", "actor", "via", "reason",
@@ -382,11 +416,6 @@ def _customer_id(c: int) -> str:
     return f"C{c:07d}"
 
 
-def _fleet_owner(j: int) -> str:
-    """The fleet company of fleet card / vehicle ``j``: a few companies own most."""
-    return _customer_id(int(FLEET_COMPANIES * (j / FLEET_CARDS) ** 3))
-
-
 def _customers(rng: random.Random, spec: Spec) -> list[tuple[Any, ...]]:
     from office.customers.search import search_key
 
@@ -394,11 +423,13 @@ def _customers(rng: random.Random, spec: Spec) -> list[tuple[Any, ...]]:
     first_day = datetime(2016, 1, 1, tzinfo=UTC).timestamp()
     span = datetime(spec.end.year, spec.end.month, spec.end.day, tzinfo=UTC).timestamp() \
         - first_day
-    for c in range(CUSTOMERS):
+    people = spec.people
+    for c in range(people.customers):
         market = rng.choice(("tr", "vi", "ru"))
         cid = _customer_id(c)
-        if c < FLEET_COMPANIES:
-            name, kind, category = f"{rng.choice(LAST[market])} Logistics {c}", "company", "business"
+        if c < people.companies:
+            name = f"{rng.choice(LAST[market])} Logistics {c}"
+            kind, category = "company", "business"
             birthday = None
         else:
             name = f"{rng.choice(FIRST[market])} {rng.choice(LAST[market])}"
@@ -408,10 +439,10 @@ def _customers(rng: random.Random, spec: Spec) -> list[tuple[Any, ...]]:
                 f"{rng.randrange(1945, 2007)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
         phone = f"{PREFIX[market]}{rng.randrange(10**6, 10**7)}"
         # Older customers first: created_at grows with the number, a sixth in the year.
-        at = datetime.fromtimestamp(first_day + span * (c / CUSTOMERS) ** 0.8
+        at = datetime.fromtimestamp(first_day + span * (c / people.customers) ** 0.8
                                     + rng.randrange(86400), UTC)
         created = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        credit = c < FLEET_COMPANIES or rng.random() < 0.04
+        credit = c < people.companies or rng.random() < 0.04
         closed = created if rng.random() < 0.02 else None
         out.append((created, "bench", created, "bench", cid, kind, name,
                     search_key(name, customer_id=cid, phones=[phone]), json.dumps([phone]),
@@ -422,13 +453,13 @@ def _customers(rng: random.Random, spec: Spec) -> list[tuple[Any, ...]]:
     return out
 
 
-def _cards(stamp: str) -> Iterable[tuple[Any, ...]]:
-    persons = CUSTOMERS - FLEET_COMPANIES
-    for i in range(PERSONAL_CARDS):
+def _cards(stamp: str, people: People) -> Iterable[tuple[Any, ...]]:
+    persons = people.customers - people.companies
+    for i in range(people.personal):
         kind = "digital" if i % 3 == 0 else "magstripe"
         yield (f"K{i:07d}", kind, "active", "", "{}", "[]", "[]", stamp, "bench", stamp,
-               "bench", _customer_id(FLEET_COMPANIES + i % persons), None)
-    for j in range(FLEET_CARDS):
-        yield (f"K{PERSONAL_CARDS + j:07d}", "rfid", "active", f"driver {j}", "{}", "[]", "[]",
-               stamp, "bench", stamp, "bench", _fleet_owner(j),
-               f"V{j:06d}" if j < BOUND_VEHICLES else None)
+               "bench", _customer_id(people.companies + i % persons), None)
+    for j in range(people.fleet):
+        yield (f"K{people.personal + j:07d}", "rfid", "active", f"driver {j}", "{}", "[]", "[]",
+               stamp, "bench", stamp, "bench", people.owner(j),
+               f"V{j:06d}" if j < people.bound else None)

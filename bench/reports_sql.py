@@ -7,8 +7,8 @@ gives the same sales on both databases, and no row passes through Python. One
 ``INSERT ... SELECT`` per station numbers its sales by time (``ROW_NUMBER``), so every
 station's ``seq`` is gap-free and follows ``completed_at``, as a real journal's does.
 
-The shapes (docs/benchmarks.md, "Reports"): 40 % of the sales are fleet cards (cards
-100,000-119,999, bound to vehicles 0-14,999 or driver cards naming vehicles
+The shapes (docs/benchmarks.md, "Reports"): 40 % of the sales are fleet cards (at full
+size cards 100,000-119,999, bound to vehicles 0-14,999 or driver cards naming vehicles
 15,000-19,999), mostly diesel, with odometer readings (a few backwards, a few flagged);
 60 % personal cards, skewed towards low card numbers (a few heavy buyers, a long tail);
 days spread over the year with fewer sales on Sundays, hours peaking in the afternoon;
@@ -30,9 +30,6 @@ _KEYS = ((48271, 11), (69621, 97), (16807, 1013), (39373, 7919), (40692, 104729)
 #: (station * 10**8 + seq) is up to ~3 * 10**10.
 _HASH = (2531011, 1103515, 214013, 134775, 22695477 % 99991, 1664525 % 99989, 69069, 1013904)
 PRODUCTS = {"AI92": 5200, "AI95": 5600, "AI98": 6400, "DT": 6100}  # minor units per litre
-FLEET_CARDS = 20_000
-PERSONAL_CARDS = 100_000
-BOUND_VEHICLES = 15_000  # fleet cards 0..14,999 are bound to their vehicle
 VOUCHER_EVERY = 200
 VOUCHER_BATCHES = 20
 VOUCHER_VALUE = 10_000
@@ -101,10 +98,11 @@ class Dialect:
 
 
 def station_sales(d: Dialect, *, station_no: int, count: int, n0: int, seed: int,
-                  base_epoch: int) -> str:
+                  base_epoch: int, personal: int, fleet: int) -> str:
     """The ``INSERT`` of station ``station_no``'s ``count`` sales, global numbers
     ``n0 + 1`` .. ``n0 + count``, over the 365 days from ``base_epoch`` (UTC seconds of
-    the first local midnight)."""
+    the first local midnight); card numbers below ``personal`` are personal cards, the
+    ``fleet`` after them fleet cards."""
     offset = seed * 1_000_003
     with_rows, source = d.rows(count)
     us = ", ".join(f"(({n0} + i + {offset}) * {a} + {b}) % {P} AS u{k}"
@@ -113,14 +111,14 @@ def station_sales(d: Dialect, *, station_no: int, count: int, n0: int, seed: int
     sunday = f"(({base_epoch // 86400} + r4 % 365 + 3) % 7 = 6)"
     fields = (
         f"n, r0, r1, r2, r3, r11, r12, "
-        f"CASE WHEN r1 % 100 < 40 THEN {PERSONAL_CARDS} + r2 % {FLEET_CARDS} "
-        f"ELSE (r2 % {PERSONAL_CARDS}) * (r3 % {PERSONAL_CARDS}) / {PERSONAL_CARDS} END AS cardno, "
+        f"CASE WHEN r1 % 100 < 40 THEN {personal} + r2 % {fleet} "
+        f"ELSE (r2 % {personal}) * (r3 % {personal}) / {personal} END AS cardno, "
         f"CASE WHEN {sunday} AND r5 % 2 = 0 THEN (r4 % 365 + 1) % 365 ELSE r4 % 365 END AS day, "
         "CASE WHEN r6 % 10 = 0 THEN r7 % 24 ELSE 6 + (r6 / 10) % 9 + (r7 / 24) % 9 END AS hour, "
         "r8 % 3600 AS sec, r9 % 1000000 AS micro, r5 AS rp, r10 AS rv")
     card = (f"n, r0, r1, r2, r3, r11, r12, cardno, micro, rp, rv, "
             f"{base_epoch} + day * 86400 + hour * 3600 + sec AS secs, day, "
-            f"cardno >= {PERSONAL_CARDS} AS fleet, cardno - {PERSONAL_CARDS} AS j")
+            f"cardno >= {personal} AS fleet, cardno - {personal} AS j")
     product = ("CASE WHEN fleet THEN CASE WHEN rp % 10 < 8 THEN 'DT' ELSE 'AI95' END "
                "ELSE CASE WHEN rp % 20 < 7 THEN 'AI92' WHEN rp % 20 < 14 THEN 'AI95' "
                "WHEN rp % 20 < 16 THEN 'AI98' ELSE 'DT' END END")
