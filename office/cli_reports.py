@@ -64,6 +64,8 @@ def office_report(ctx: click.Context, /, *, name: str, fmt: str, out: Path | Non
             report = registry.run(conn, name, given, config.office_reports)
         except ReportError as exc:
             raise click.ClickException(str(exc)) from None
+        if chart is not None and report.chart is None:
+            raise click.ClickException(f"report {report.name} has no chart; nothing written")
         currency = config.station.money
         if fmt == "xlsx":
             from office.reports import xlsx
@@ -90,8 +92,6 @@ def office_report(ctx: click.Context, /, *, name: str, fmt: str, out: Path | Non
 def _chart(report: Any, path: Path, currency: Any) -> None:
     from office.reports import charts
 
-    if report.chart is None:
-        raise click.ClickException(f"report {report.name} has no chart")
     path.write_bytes(charts.draw(report, path.suffix.lower().lstrip("."), currency))
 
 
