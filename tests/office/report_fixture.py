@@ -81,10 +81,8 @@ def build(config_file: Path) -> OfficeConnection:
     config_file.write_text(head + sep + tail.replace('\ntimezone = "UTC"\n',
                                                      '\ntimezone = "Europe/Moscow"\n', 1))
     run("office", "init")
-    for cid, name, birthday, region, occupation in (
-            ("C-1", "Anna Fleet", "1980-03-15", "North", "driver"),
-            ("C-2", "Boris", "2001-11-30", "South", "teacher"),
-            ("C-3", "Chen", None, "North", "")):
+    for cid, name, birthday in (("C-1", "Anna Fleet", "1980-03-15"),
+                                ("C-2", "Boris", "2001-11-30"), ("C-3", "Chen", None)):
         args = ["office", "customers", "add", "--name", name, "--customer-id", cid]
         if birthday:
             args += ["--birthday", birthday]
