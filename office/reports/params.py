@@ -44,6 +44,8 @@ class Params:
     month: int = 1
     within_s: int = 1200
     given: tuple[str, ...] = ()
+    #: Accounts: a charge falls due this many days after its sale.
+    credit_due_days: int = 30
 
     @property
     def utc_start(self) -> str:
@@ -144,4 +146,4 @@ def parse(options: Mapping[str, str | None], config: ReportsConfig, *,
         month=_month(given["month"]) if "month" in given else today.month,
         within_s=_within(given["within"]) if "within" in given
         else config.two_stations_within_s,
-        given=tuple(sorted(given)))
+        given=tuple(sorted(given)), credit_due_days=config.credit_due_days)
