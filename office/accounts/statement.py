@@ -28,7 +28,6 @@ from typing import Any
 
 from office.accounts import queries
 from office.accounts.account import balance, local_of, utc_start_of
-from office.accounts.service import customer_of
 from office.store import OfficeConnection
 
 #: The figure columns summed in the totals.
@@ -83,6 +82,8 @@ def _line(**values: Any) -> dict[str, Any]:
 def build(conn: OfficeConnection, customer_id: str, start: date, end: date,
           tz: tzinfo) -> Statement:
     """The statement of ``customer_id`` for local days ``start``..``end``."""
+    from office.accounts.service import customer_of  # a model: Django is set up by now
+
     found = customer_of(customer_id)
     lo, hi = utc_start_of(start, tz), utc_start_of(end + timedelta(days=1), tz)
     opening = balance(conn, customer_id, tz, start - timedelta(days=1))

@@ -169,3 +169,19 @@ def test_the_reports_in_every_format(month: Path) -> None:
     refused = run("office", "report", "statement", "--from", "2026-10-01", ok=False)
     assert refused.exit_code == 1 and "give --customer" in refused.output
     assert io.StringIO(refused.output).read().count("\n") == 1
+
+
+def test_the_reports_list_names_them_without_an_office_store(tmp_path: Path) -> None:
+    """``forecourt office reports`` imports every report module before Django is set up
+    (a fresh process): the accounts module must not need the models to load."""
+    import subprocess
+
+    from tests.conftest import forecourt_exe
+
+    done = subprocess.run([forecourt_exe(), "office", "reports", "--json"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    listed = {r["name"]: r["options"] for r in json.loads(done.stdout)}
+    assert listed["statement"] == ["from", "to", "customer"]
+    assert listed["credit"] == ["to", "customer", "group"]
+    assert listed["payments"] == ["from", "to", "customer", "group"]
