@@ -334,6 +334,7 @@ def office_cards_token(ctx: click.Context, card: str, valid: str, png: Path | No
 
 
 def _add_commands() -> None:
+    from office.cli_accounts import office_accounts
     from office.cli_cards import register as register_cards
     from office.cli_customer_find import register as register_customer_find
     from office.cli_customers import office_customer_groups, office_customers, office_vehicles
@@ -354,7 +355,7 @@ def _add_commands() -> None:
     for command in (office_flash, office_users, office_groups, office_web, office_customers,
                     office_vehicles, office_customer_groups, office_wallets, office_vouchers,
                     office_report, office_reports, office_rollups, office_report_schedule,
-                    *PRICING_COMMANDS):
+                    office_accounts, *PRICING_COMMANDS):
         office.add_command(command)
     register_cards(office_cards)
     register_transfer(office_customers, office_vehicles, office_cards)

@@ -45,6 +45,8 @@ class Params:
     within_s: int = 1200
     max_step_km: int = 2000
     given: tuple[str, ...] = ()
+    #: Accounts: a charge falls due this many days after its sale.
+    credit_due_days: int = 30
 
     @property
     def utc_start(self) -> str:
@@ -148,4 +150,4 @@ def parse(options: Mapping[str, str | None], config: OfficeReportsConfig, *,
         within_s=_within(given["within"]) if "within" in given
         else config.two_stations_within_s,
         max_step_km=config.odometer_max_step_km,
-        given=tuple(sorted(given)))
+        given=tuple(sorted(given)), credit_due_days=config.credit_due_days)
