@@ -32,6 +32,9 @@ class OfficeReportsConfig:
     churn_days: int = 90
     #: Accounts: a credit customer's charge is overdue this many days after its sale.
     credit_due_days: int = 30
+    #: Accounts: the office's name and address, one line each, at the top of every
+    #: printed statement (PDF and XLSX).
+    statement_header: list[str] = field(default_factory=list)
     #: Scheduled reports: where they are written, which run daily (for the day before)
     #: and monthly (for the month before, on the 1st), at what local time.
     folder: str = "var/office/reports"
@@ -70,6 +73,10 @@ class OfficeReportsConfig:
                 raise ValueError(f"[office_reports] {address!r} is not a mail address")
         if self.mail_to and self.smtp_host and not self.mail_from:
             raise ValueError("[office_reports] mail_from is needed to mail reports")
+        if len(self.statement_header) > 6 or any(len(line) > 120
+                                                 for line in self.statement_header):
+            raise ValueError("[office_reports] statement_header takes at most 6 lines of "
+                             "at most 120 characters")
         if not 1 <= self.smtp_port <= 65535:
             raise ValueError("[office_reports] smtp_port must be 1-65535")
 

@@ -35,7 +35,8 @@ SQLITE_INIT_COMMAND = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA 
 LANGUAGES = [("en", "English"), ("ru", "Русский"), ("tr", "Türkçe"), ("vi", "Tiếng Việt")]
 
 OFFICE_APPS = ["office.ledger", "office.customers", "office.cards", "office.pricing",
-               "office.access", "office.vouchers", "office.reports", "office.console"]
+               "office.access", "office.vouchers", "office.reports", "office.accounts",
+               "office.console"]
 
 
 @dataclass(frozen=True, kw_only=True)

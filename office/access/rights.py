@@ -8,13 +8,14 @@ the CLI and the docs name a right; :func:`perm` turns it into Django's
 ``app_label.codename``, which ``user.has_perm`` checks.
 
 The default groups (made by migration ``access.0003_default_groups``, widened by
-``0004_customer_rights``, ``0005_voucher_rights``, ``0006_pricing_rights`` and
-``0007_report_rights``; a user
-may be in several): viewers see everything, operators also add and change customers,
-vehicles and cards, accountants also export, top up wallets, issue vouchers and settle
-their double redemptions, adjust points and void priced sales, administrators may do
-everything. Staff groups are called *roles* (``roles.*``
-rights, ``forecourt office roles``), so that *groups* are the customer groups.
+``0004_customer_rights``, ``0005_voucher_rights``, ``0006_pricing_rights``,
+``0007_report_rights`` and ``0008_account_rights``; a user may be in several): viewers
+see everything, operators also add and change customers, vehicles and cards,
+accountants also export, top up wallets, issue vouchers and settle their double
+redemptions, adjust points and void priced sales, record payments and adjustments on
+customers' accounts, administrators may do everything. Staff groups are called *roles*
+(``roles.*`` rights, ``forecourt office roles``), so that *groups* are the customer
+groups.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("pricing", "pricing", "pricingrule", ("view", "add", "change", "export")),
     Feature("points", "pricing", "pointsentry", ("view", "change", "export")),
     Feature("reports", "reports", "reportrun", ("view", "export")),
+    Feature("accounts", "accounts", "accountentry", ("view", "add", "export")),
     Feature("users", "auth", "user", ("view", "add", "change", "delete")),
     Feature("roles", "auth", "group", ("view", "add", "change", "delete")),
 )}
@@ -68,7 +70,7 @@ DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {
     "accountants": (*(f"{f}.view" for f in FEATURES),
                     *(f"{f.name}.export" for f in FEATURES.values() if "export" in f.rights),
                     "wallets.add", "wallets.change", "vouchers.add", "vouchers.change",
-                    "points.change"),
+                    "points.change", "accounts.add"),
     "administrators": tuple(f"{f.name}.{r}" for f in FEATURES.values() for r in f.rights),
 }
 

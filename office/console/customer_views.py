@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from office.access.rights import has
-from office.console import data, runtime
+from office.console import account_views, data, runtime
 from office.console.forms import ConsentForm, CustomerForm, IssueForm, minor_units, refused_on
 from office.console.views import requires
 from office.customers.errors import RecordRefused
@@ -93,6 +93,7 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
         "can_issue": has(request.user, "cards.add"),
         "can_close": has(request.user, "customers.delete") and not view["closed_at"],
         "credit_limit": None if view["credit_limit"] is None else money(view["credit_limit"]),
+        "account": account_views.section(request, customer_id),
     })
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from office.console import (
+    account_views,
     card_views,
     customer_views,
     merge_views,
@@ -59,6 +60,11 @@ console_patterns = [
     path("customers/<str:customer_id>/issue", customer_views.card_issue, name="card_issue"),
     path("customers/<str:customer_id>/close", customer_views.customer_close,
          name="customer_close"),
+    path("customers/<str:customer_id>/account/pay", account_views.pay, name="account_pay"),
+    path("customers/<str:customer_id>/statement.pdf", account_views.statement_file,
+         {"fmt": "pdf"}, name="statement_pdf"),
+    path("customers/<str:customer_id>/statement.xlsx", account_views.statement_file,
+         {"fmt": "xlsx"}, name="statement_xlsx"),
     path("card/<str:card_id>/", card_views.card, name="card"),
     path("card/<str:card_id>/status", card_views.card_status, name="card_status"),
     path("card/<str:card_id>/reissue", card_views.card_reissue, name="card_reissue"),

@@ -1,0 +1,136 @@
+"""What a customer owes, as of a day: balance, credit limit, aging, last payment.
+
+The **balance** (positive: the customer owes the office) is the sum of every charge —
+each sale's part not paid by wallets, vouchers or points (office.accounts.queries),
+each voucher exception charged to the customer, each debit note — less every payment
+and credit note. As of a local day ``D`` it counts sales completed and voucher charges
+settled before the local midnight after ``D`` (``[office_reports] timezone``) and
+entries whose value date is ``D`` or before. The same definition holds for every
+customer; a prepaid customer's balance is normally zero (its wallets pay) and a
+positive one is money its wallets did not cover.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from office.accounts import queries
+from office.accounts.aging import BUCKETS, Aging, aging
+from office.store import OfficeConnection
+
+#: After every stored time (the store's ISO texts sort before it).
+END_OF_TIME = "9999-12-31T23:59:59.999999Z"
+
+
+def utc_start_of(day: date, tz: tzinfo) -> str:
+    """The first instant of local ``day`` as the store's ISO UTC text."""
+    local = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def local_of(text: str, tz: tzinfo) -> datetime:
+    """A stored ISO UTC time in the office's zone."""
+    return datetime.fromisoformat(text).astimezone(tz)
+
+
+def today(tz: tzinfo, now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(tz).date()
+
+
+def _bounds(as_of: date | None, tz: tzinfo) -> tuple[str, str]:
+    """(UTC text after the day, the day's text) of ``as_of`` (None: everything)."""
+    if as_of is None:
+        return END_OF_TIME, "9999-12-31"
+    return utc_start_of(as_of + timedelta(days=1), tz), as_of.isoformat()
+
+
+def balances(conn: OfficeConnection, tz: tzinfo, as_of: date | None = None,
+             customer_id: str | None = None) -> dict[str, int]:
+    """Per customer with any movement: its balance at the end of ``as_of``."""
+    hi, last_day = _bounds(as_of, tz)
+    out: dict[str, int] = dict(queries.sale_charges(conn, hi, customer_id))
+    for row in queries.voucher_charges(conn, None, hi, customer_id):
+        out[row["customer_id"]] = out.get(row["customer_id"], 0) + int(row["value"])
+    for customer, total in queries.entry_sums(conn, last_day, customer_id).items():
+        out[customer] = out.get(customer, 0) + total
+    return out
+
+
+def balance(conn: OfficeConnection, customer_id: str, tz: tzinfo,
+            as_of: date | None = None) -> int:
+    """The customer's balance at the end of ``as_of`` (None: now, all booked)."""
+    return balances(conn, tz, as_of, customer_id).get(customer_id, 0)
+
+
+def charges_newest_first(conn: OfficeConnection, customer_id: str, tz: tzinfo,
+                         as_of: date | None = None) -> list[tuple[date, int]]:
+    """Every charge of the customer up to ``as_of`` as (local day, amount), newest first:
+    sales, charged voucher exceptions, debit notes."""
+    hi, last_day = _bounds(as_of, tz)
+    timed = [(at, value) for at, value in queries.charges_newest_first(conn, customer_id, hi)]
+    timed += [(r["settled_at"], int(r["value"]))
+              for r in queries.voucher_charges(conn, None, hi, customer_id)]
+    items = [(local_of(at, tz).date(), 1, at, value) for at, value in timed]
+    items += [(date.fromisoformat(e["value_date"]), 2, f"{e['id']:020d}", int(e["amount"]))
+              for e in queries.entries(conn, first_day=None, last_day=last_day,
+                                       customer_id=customer_id, kind="adjustment")
+              if int(e["amount"]) > 0]
+    items.sort(reverse=True)
+    return [(day, value) for day, _rank, _key, value in items]
+
+
+def aging_of(conn: OfficeConnection, customer_id: str, tz: tzinfo, due_days: int, *,
+             as_of: date, owed: int | None = None) -> Aging:
+    """The customer's balance at the end of ``as_of`` aged by its newest charges."""
+    owed = balance(conn, customer_id, tz, as_of) if owed is None else owed
+    if owed <= 0:
+        return Aging()
+    return aging(charges_newest_first(conn, customer_id, tz, as_of), owed, as_of, due_days)
+
+
+def limit_of(customer: dict[str, Any]) -> int | None:
+    """The credit the customer may run up: its credit limit (None: no limit set) on
+    credit terms; nothing (0) when prepaid."""
+    if customer["payment_terms"] != "credit":
+        return 0
+    limit = customer["credit_limit"]
+    return None if limit is None else int(limit)
+
+
+def summary(conn: OfficeConnection, customer_id: str, tz: tzinfo, due_days: int, *,
+            now: datetime | None = None, recent: int = 10) -> dict[str, Any]:
+    """What ``accounts show`` prints and the console's Account section shows."""
+    from office.accounts.service import customer_of
+
+    found = customer_of(customer_id)
+    customer = {"customer_id": found.customer_id, "payment_terms": found.payment_terms,
+                "credit_limit": found.credit_limit}
+    day = today(tz, now)
+    owed = balance(conn, customer_id, tz)
+    aged = aging_of(conn, customer_id, tz, due_days, as_of=day, owed=owed)
+    limit = limit_of(customer)
+    payments = queries.entries(conn, first_day=None, last_day="9999-12-31",
+                               customer_id=customer_id)
+    last = next((e for e in reversed(payments) if e["kind"] == "payment"), None)
+    money, ml = queries.wallet_totals(conn, customer_id, END_OF_TIME)
+    return {
+        "customer": found.customer_id, "name": found.name,
+        "payment_terms": found.payment_terms, "credit_limit": found.credit_limit,
+        "balance": owed,
+        "available": None if limit is None else limit - owed,
+        "over_limit": 0 if limit is None else max(0, owed - limit),
+        "overdue": aged.overdue, "aging": dict(aged.buckets),
+        "oldest_unpaid": None if aged.oldest_unpaid is None else aged.oldest_unpaid.isoformat(),
+        "due_days": due_days, "as_of": day.isoformat(),
+        "last_payment": None if last is None else {
+            k: (-last["amount"] if k == "amount" else last[k])
+            for k in ("value_date", "amount", "method", "reference")},
+        "wallets": {"money": money, "volume_ml": ml},
+        "recent_entries": [
+            {**e, "charge": max(int(e["amount"]), 0), "credit": max(-int(e["amount"]), 0)}
+            for e in payments[-recent:][::-1]],
+    }
+
+
+__all__ = ["BUCKETS", "aging_of", "balance", "balances", "summary"]
