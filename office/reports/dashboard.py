@@ -1,0 +1,208 @@
+"""The console's dashboard: today, this month, the trend, the top stations and
+customers, and the state of the network, read in a few small queries.
+
+It must answer in well under a second on a store of ten million sales, so it never
+reads ``sales``: the figures come from the roll-ups kept at ingest in the same
+transaction as each sale (``sales_daily`` per local day, station and product;
+``card_monthly`` per local month and card; both in the ``[office_reports]`` time
+zone). A year of a few hundred stations is some hundred thousand ``sales_daily`` rows
+and a month of cards about as many ``card_monthly`` rows, whatever the sales count.
+The network status reads the small per-station tables (``station_online``,
+``station_chain``, ``chain_problems``, ``quarantine``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from core.config_reports import ReportsConfig
+from office.reports.base import Chart, Column, Report
+from office.store import OfficeConnection
+
+#: How many stations and customers the top lists show.
+TOP = 10
+#: How many months the trend shows (this one included).
+MONTHS = 12
+FIGURES = (Column("sales", "Sales", "count"), Column("volume_ml", "Volume", "ml"),
+           Column("amount", "Amount", "money"), Column("discount", "Discount", "money"))
+_SUMS = ("COALESCE(SUM(sales), 0) AS sales, COALESCE(SUM(volume_ml), 0) AS volume_ml, "
+         "COALESCE(SUM(amount), 0) AS amount, COALESCE(SUM(discount), 0) AS discount")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Sales count, volume (ml), amount and discount (minor units) of a span."""
+
+    sales: int = 0
+    volume_ml: int = 0
+    amount: int = 0
+    discount: int = 0
+
+    @classmethod
+    def of(cls, row: Any) -> Figures:
+        return cls(int(row["sales"]), int(row["volume_ml"]), int(row["amount"]),
+                   int(row["discount"]))
+
+
+@dataclass(frozen=True)
+class StationState:
+    """A station that is not online: offline since ``since``, or never seen (None)."""
+
+    station_id: str
+    online: bool | None
+    since: str | None
+
+
+@dataclass(frozen=True)
+class Network:
+    """The network at a glance: how many stations are online, what waits to arrive,
+    and what needs a look (open chain problems, quarantined messages)."""
+
+    stations: int = 0
+    online: int = 0
+    offline: int = 0
+    never_seen: int = 0
+    #: The stations not online, longest offline first (never seen last).
+    down: list[StationState] = field(default_factory=list)
+    outbox_depth: int = 0
+    oldest_undelivered_at: str | None = None
+    open_problems: int = 0
+    quarantined: int = 0
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the dashboard page shows; money in minor units, volume in ml."""
+
+    today: date
+    day: Figures
+    month: Figures
+    months: Report
+    days: Report
+    top_stations: list[dict[str, Any]]
+    top_customers: list[dict[str, Any]]
+    network: Network
+
+
+def build(conn: OfficeConnection, config: ReportsConfig, *,
+          now: datetime | None = None) -> Dashboard:
+    """The dashboard for the office's local today (``[office_reports] timezone``)."""
+    today = (now or datetime.now(UTC)).astimezone(config.tz).date()
+    first = today.replace(day=1)
+    return Dashboard(
+        today=today,
+        day=figures(conn, today, today),
+        month=figures(conn, first, today),
+        months=by_month(conn, today),
+        days=by_day(conn, today),
+        top_stations=top_stations(conn, first, today),
+        top_customers=top_customers(conn, first),
+        network=network(conn))
+
+
+def figures(conn: OfficeConnection, first: date, last: date) -> Figures:
+    """The sums of the local days ``first`` to ``last`` (included)."""
+    return Figures.of(_one(conn, f"SELECT {_SUMS} FROM sales_daily "
+                                 "WHERE day >= ? AND day <= ?",
+                           (first.isoformat(), last.isoformat())))
+
+
+def _one(conn: OfficeConnection, sql: str, args: tuple[Any, ...] = ()) -> Any:
+    """The one row of an aggregate query (which always has one)."""
+    row = conn.execute(sql, args).fetchone()
+    assert row is not None
+    return row
+
+
+def _months_back(day: date, count: int) -> date:
+    """The first day of the month ``count`` months before ``day``'s."""
+    index = day.year * 12 + day.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def by_month(conn: OfficeConnection, today: date) -> Report:
+    """The last :data:`MONTHS` months to today, one row each (zeros for a month
+    without sales), as a report with a bar chart of the amount."""
+    first = _months_back(today, MONTHS - 1)
+    found = {r["m"]: Figures.of(r) for r in conn.execute(
+        f"SELECT substr(day, 1, 7) AS m, {_SUMS} FROM sales_daily "
+        "WHERE day >= ? AND day <= ? GROUP BY substr(day, 1, 7)",
+        (first.isoformat(), today.isoformat()))}
+    months = [_months_back(today, n).isoformat()[:7] for n in range(MONTHS - 1, -1, -1)]
+    return _trend("dashboard-months", f"Last {MONTHS} months", months,
+                  [found.get(m, Figures()) for m in months], kind="bar",
+                  subtitle=f"{months[0]} to {months[-1]}")
+
+
+def by_day(conn: OfficeConnection, today: date) -> Report:
+    """This month's days to today, one row each, as a report with a line chart."""
+    first = today.replace(day=1)
+    found = {r["day"]: Figures.of(r) for r in conn.execute(
+        f"SELECT day, {_SUMS} FROM sales_daily WHERE day >= ? AND day <= ? GROUP BY day",
+        (first.isoformat(), today.isoformat()))}
+    days = [(first + timedelta(days=n)).isoformat() for n in range(today.day)]
+    return _trend("dashboard-days", "This month by day", days,
+                  [found.get(d, Figures()) for d in days], kind="line",
+                  subtitle=f"{days[0]} to {days[-1]}")
+
+
+def _trend(name: str, title: str, periods: list[str], values: list[Figures], *,
+           kind: str, subtitle: str) -> Report:
+    rows = [{"period": p, "sales": f.sales, "volume_ml": f.volume_ml, "amount": f.amount,
+             "discount": f.discount} for p, f in zip(periods, values, strict=True)]
+    return Report(name, title, (Column("period", "Period", "date"), *FIGURES), rows,
+                  Chart("bar" if kind == "bar" else "line", "period", "amount"),
+                  subtitle=subtitle,
+                  totals={c.key: sum(r[c.key] for r in rows) for c in FIGURES})
+
+
+def top_stations(conn: OfficeConnection, first: date, last: date) -> list[dict[str, Any]]:
+    """The :data:`TOP` stations by amount from ``first`` to ``last`` (then by id)."""
+    return [{"station_id": r["station_id"], **asdict(Figures.of(r))} for r in conn.execute(
+        f"SELECT station_id, {_SUMS} FROM sales_daily WHERE day >= ? AND day <= ? "
+        "GROUP BY station_id ORDER BY SUM(amount) DESC, station_id LIMIT ?",
+        (first.isoformat(), last.isoformat(), TOP))]
+
+
+def top_customers(conn: OfficeConnection, month: date) -> list[dict[str, Any]]:
+    """The :data:`TOP` customers by amount in ``month`` (its first day): the sums of
+    every card they hold or held; a card of no customer counts for nobody."""
+    return [{"customer_id": r["customer_id"], "name": r["name"], **asdict(Figures.of(r))}
+            for r in conn.execute(
+                "SELECT c.customer_id, cu.name, COALESCE(SUM(m.sales), 0) AS sales, "
+                "COALESCE(SUM(m.volume_ml), 0) AS volume_ml, "
+                "COALESCE(SUM(m.amount), 0) AS amount, "
+                "COALESCE(SUM(m.discount), 0) AS discount FROM card_monthly m "
+                "JOIN cards c ON c.card_id = m.card_id "
+                "JOIN customers cu ON cu.customer_id = c.customer_id "
+                "WHERE m.month = ? GROUP BY c.customer_id, cu.name "
+                "ORDER BY SUM(m.amount) DESC, c.customer_id LIMIT ?",
+                (month.replace(day=1).isoformat(), TOP))]
+
+
+def network(conn: OfficeConnection) -> Network:
+    """Stations online and offline (and since when), what waits in the stations'
+    outboxes, open chain problems and quarantined messages."""
+    states = [(r["station_id"], r["online"], r["at"]) for r in conn.execute(
+        "SELECT s.station_id, o.online, o.at FROM stations s "
+        "LEFT JOIN station_online o ON o.station_id = s.station_id")]
+    down = sorted((StationState(sid, None if online is None else bool(online), at)
+                   for sid, online, at in states if not online),
+                  key=lambda s: (s.since is None, s.since or "", s.station_id))
+    outbox = _one(
+        conn, "SELECT COALESCE(SUM(c.outbox_depth), 0) AS depth, "
+        "MIN(c.oldest_undelivered_at) AS oldest FROM station_chain c "
+        "JOIN stations s ON s.station_id = c.station_id")
+    problems = _one(conn, "SELECT COUNT(*) AS n FROM chain_problems "
+                    "WHERE resolved_at IS NULL")
+    quarantined = _one(conn, "SELECT COUNT(*) AS n FROM quarantine")
+    return Network(
+        stations=len(states),
+        online=sum(1 for _, online, _ in states if online),
+        offline=sum(1 for _, online, _ in states if online is not None and not online),
+        never_seen=sum(1 for _, online, _ in states if online is None),
+        down=down, outbox_depth=int(outbox["depth"]),
+        oldest_undelivered_at=outbox["oldest"], open_problems=int(problems["n"]),
+        quarantined=int(quarantined["n"]))
