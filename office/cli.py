@@ -47,12 +47,26 @@ def office_init(ctx: click.Context) -> None:
             return
         click.echo(f"head office already initialized in {data_dir}; nothing changed")
         return
+    _count_in_zone(ctx)
     click.echo(f"initialized the head office in {data_dir}")
     if cfg(ctx).office.database.strip():
         click.echo(f"  its store: {describe(cfg(ctx).office)}")
     key = load_office_key(cfg(ctx))
     click.echo(f"  office public key (put it in each station's [station] office_public_key): "
                f"{public_text(key)}")
+
+
+def _count_in_zone(ctx: click.Context) -> None:
+    """Roll-ups in the configured report time zone (a new store's are in UTC)."""
+    from office.ledger import rollups
+
+    wanted = cfg(ctx).office_reports.timezone
+    conn = open_office(cfg(ctx))
+    try:
+        if rollups.zone(conn) != wanted:
+            rollups.rebuild(conn, wanted)
+    finally:
+        conn.close()
 
 
 @office.group("keys")
@@ -325,7 +339,7 @@ def _add_commands() -> None:
     from office.cli_customers import office_customer_groups, office_customers, office_vehicles
     from office.cli_flash import office_flash
     from office.cli_pricing import COMMANDS as PRICING_COMMANDS
-    from office.cli_reports import office_report, office_reports
+    from office.cli_reports import office_report, office_reports, office_rollups
     from office.cli_transfer import register as register_transfer
     from office.cli_users import office_groups, office_users
     from office.cli_vouchers import office_vouchers
@@ -334,7 +348,7 @@ def _add_commands() -> None:
 
     for command in (office_flash, office_users, office_groups, office_web, office_customers,
                     office_vehicles, office_customer_groups, office_wallets, office_vouchers,
-                    office_report, office_reports, *PRICING_COMMANDS):
+                    office_report, office_reports, office_rollups, *PRICING_COMMANDS):
         office.add_command(command)
     register_cards(office_cards)
     register_transfer(office_customers, office_vehicles, office_cards)

@@ -120,3 +120,40 @@ def office_reports(as_json: bool) -> None:
         click.echo(f"{'':<16} options: {opts}")
         if s["per"]:
             click.echo(f"{'':<16} --per {'|'.join(s['per'])}")
+
+
+@click.group("rollups")
+def office_rollups() -> None:
+    """The daily roll-ups the dashboard reads (kept at ingest)."""
+
+
+@office_rollups.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_context
+def rollups_show(ctx: click.Context, as_json: bool) -> None:
+    """The time zone the roll-ups count days in, and whether it is the configured one."""
+    from office.ledger import rollups
+
+    with office_of(ctx) as (conn, config):
+        held = rollups.zone(conn)
+    wanted = config.office_reports.timezone
+    if as_json:
+        click.echo(json.dumps({"timezone": held, "configured": wanted,
+                               "current": held == wanted}))
+    elif held == wanted:
+        click.echo(f"roll-ups count local days in {held}, as configured")
+    else:
+        click.echo(f"roll-ups count local days in {held}, but [office_reports] timezone is "
+                   f"{wanted}: run `forecourt office rollups rebuild`")
+
+
+@office_rollups.command("rebuild")
+@click.pass_context
+def rollups_rebuild(ctx: click.Context) -> None:
+    """Count every stored sale again in [office_reports] timezone (one transaction)."""
+    from office.ledger import rollups
+
+    with office_of(ctx) as (conn, config):
+        counts = rollups.rebuild(conn, config.office_reports.timezone)
+    click.echo(f"roll-ups rebuilt in {config.office_reports.timezone}: "
+               f"{counts['sales_daily']} day rows, {counts['card_monthly']} card-month rows")

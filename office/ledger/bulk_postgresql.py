@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.formats.journal import OPTIONAL_FIELDS, pricing_text
+from office.ledger import rollups
 from office.ledger.ingest_bulk import Line, judge, stored_fork
 from office.store import OfficeConnection
 
@@ -78,6 +79,11 @@ class Stage:
         self.last = last
         self.via = via
         self.at = at
+        self.count_new = rollups.staged_sql(
+            "postgresql", stage="bulk_stage", suffix="", station="%s", tz=rollups.zone(conn),
+            lo=None, hi=None,
+            new_only="NOT EXISTS (SELECT 1 FROM sales s WHERE s.station_id = %s "
+                     "AND s.seq = b.seq)")
         self.cursor.execute("DROP TABLE IF EXISTS pg_temp.bulk_stage")
         self.cursor.execute(_STAGE)
 
@@ -92,6 +98,8 @@ class Stage:
         fork = cursor.fetchone()
         if fork is not None:
             raise stored_fork(int(fork[0]), self.last)
+        for statement in self.count_new:  # the roll-ups, before the rows are stored
+            cursor.execute(statement, (self.station_id,) * statement.count("%s"))
         cursor.execute(_INSERT, (self.station_id, self.at, self.via))
         stored: int = cursor.rowcount
         cursor.execute(_DEBITS, (self.station_id,))

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.formats.journal import ODOMETER_FLAGS, OPTIONAL_FIELDS, canonical_sql
+from office.ledger import rollups
 from office.ledger.ingest import (
     MAX_ODOMETER_KM,
     MAX_VEHICLE_LEN,
@@ -132,6 +133,7 @@ class Stage:
         self.station_id = station_id
         self.last = last
         self.params: dict[str, Any] = {"station": station_id, "at": at, "via": via}
+        self.zone = rollups.zone(conn)
         self.raw.execute("DROP TABLE IF EXISTS temp.bulk_stage")
         self.raw.execute(_STAGE)
 
@@ -150,10 +152,22 @@ class Stage:
             "ORDER BY b.seq LIMIT 1", (self.station_id,)).fetchone()
         if fork is not None:
             raise stored_fork(fork[0], self.last)
+        self._count_new()
         stored: int = raw.execute(_INSERT, self.params).rowcount
         raw.execute(_DEBITS, self.params)
         raw.execute("DELETE FROM temp.bulk_stage")
         return stored
+
+    def _count_new(self) -> None:
+        """Add the staged sales not stored yet to the roll-ups (before they are stored)."""
+        lo, hi = self.raw.execute("SELECT MIN(completed_at_), MAX(completed_at_) "
+                                  "FROM temp.bulk_stage").fetchone()
+        for statement in rollups.staged_sql(
+                "sqlite", stage="temp.bulk_stage", suffix="_", station=":station",
+                tz=self.zone, lo=lo, hi=hi,
+                new_only="NOT EXISTS (SELECT 1 FROM sales s WHERE s.station_id = :station "
+                         "AND s.seq = b.seq)"):
+            self.raw.execute(statement, self.params)
 
     def _check_chunk(self) -> None:
         """Judge every staged row SQLite cannot accept at once with the MQTT row check."""

@@ -36,6 +36,7 @@ from core.formats.journal import (
 )
 from core.timefmt import iso
 from office import db
+from office.ledger import rollups
 from office.store import OfficeConnection
 
 VIA = ("mqtt", "flash")
@@ -388,6 +389,7 @@ def _store(conn: OfficeConnection, station_id: str, first: int, last: int,
         "INSERT INTO wallet_debits (station_id, seq, wallet_id, value) VALUES (?, ?, ?, ?)",
         [(station_id, r["seq"], wallet, value) for r in new
          for wallet, value in sorted(r["wallet_debits"].items())])
+    rollups.add_sales(conn, station_id, new)  # the dashboard's counts, in this transaction
     return len(new), len(sales) - len(new)
 
 

@@ -218,3 +218,56 @@ class WalletDebit(models.Model):
         db_table = "wallet_debits"
         default_permissions = ()
         indexes = (models.Index(fields=["wallet_id"], name="wallet_debits_wallet"),)
+
+
+class SalesDaily(models.Model):
+    """Sales per local day, station and product (``office.ledger.rollups``).
+
+    Added to in the same transaction as the sales it counts, on every ingest path, so
+    the dashboard reads a few thousand rows instead of millions of sales. ``day`` is
+    the office's local day (``rollup_state.timezone``).
+    """
+
+    pk = models.CompositePrimaryKey("day", "station_id", "product")
+    day = models.TextField()
+    station_id = models.TextField()
+    product = models.TextField()
+    sales = models.BigIntegerField()
+    volume_ml = models.BigIntegerField()
+    amount = models.BigIntegerField()
+    discount = models.BigIntegerField()
+
+    class Meta:
+        db_table = "sales_daily"
+        default_permissions = ()
+
+
+class CardMonthly(models.Model):
+    """Sales per local month (its first day) and card, kept as :class:`SalesDaily` is."""
+
+    pk = models.CompositePrimaryKey("month", "card_id")
+    month = models.TextField()
+    card_id = models.TextField()
+    sales = models.BigIntegerField()
+    volume_ml = models.BigIntegerField()
+    amount = models.BigIntegerField()
+    discount = models.BigIntegerField()
+
+    class Meta:
+        db_table = "card_monthly"
+        default_permissions = ()
+
+
+class RollupState(models.Model):
+    """The time zone the roll-ups count local days in (one row, id 1)."""
+
+    id = models.BigIntegerField(primary_key=True)
+    timezone = models.TextField()
+    rebuilt_at = models.TextField(null=True)
+
+    class Meta:
+        db_table = "rollup_state"
+        default_permissions = ()
+        constraints = (
+            models.CheckConstraint(condition=Q(id=1), name="rollup_state_one_row"),
+        )

@@ -31,24 +31,21 @@ def offsets(tz: tzinfo, lo: datetime, hi: datetime) -> list[tuple[datetime | Non
     the last one's ``until`` None. Changes are found hour by hour and then to the
     minute (zones change on whole minutes)."""
     spans: list[tuple[datetime | None, int]] = []
-    current = _offset_minutes(tz, lo)
-    at = lo
-    step = timedelta(hours=1)
+    at = lo.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    current = _offset_minutes(tz, at)
     while at < hi:
-        following = min(at + step, hi)
+        following = at + timedelta(hours=1)
         if _offset_minutes(tz, following) != current:
-            low, high = at, following  # the change lies in (low, high]
-            while high - low > timedelta(minutes=1):
-                mid = low + (high - low) / 2
-                mid = mid.replace(second=0, microsecond=0)
-                if mid <= low:
-                    mid = low + timedelta(minutes=1)
-                if _offset_minutes(tz, mid) == current:
+            low, high = 0, 60  # minutes after ``at``: the change lies in (low, high]
+            while high - low > 1:
+                mid = (low + high) // 2
+                if _offset_minutes(tz, at + timedelta(minutes=mid)) == current:
                     low = mid
                 else:
                     high = mid
-            spans.append((high, current))
-            current = _offset_minutes(tz, high)
+            change = at + timedelta(minutes=high)
+            spans.append((change, current))
+            current = _offset_minutes(tz, change)
         at = following
     spans.append((None, current))
     return spans
@@ -81,7 +78,10 @@ def local(vendor: Vendor, column: str, tz: tzinfo, lo: datetime, hi: datetime) -
 
 
 def _shift(column: str, minutes: int) -> str:
-    return column if minutes == 0 else f"datetime({column}, '{minutes:+d} minutes')"
+    # The seconds' fraction is cut first: datetime() would round 23:59:59.9999 up to
+    # the next day.
+    return column if minutes == 0 else \
+        f"datetime(substr({column}, 1, 19), '{minutes:+d} minutes')"
 
 
 def bucket(vendor: Vendor, column: str, *, by: str, tz: tzinfo, week_start: int,

@@ -57,7 +57,10 @@ def journal_rows() -> Iterator[list[dict[str, Any]]]:
     yield rows
 
 
-LEDGER = ("sales", "wallet_debits", "station_chain", "chain_problems", "quarantine")
+LEDGER = ("sales", "wallet_debits", "station_chain", "chain_problems", "quarantine",
+          "sales_daily", "card_monthly")
+ROLLUPS = ("SELECT * FROM sales_daily ORDER BY day, station_id, product",
+           "SELECT * FROM card_monthly ORDER BY month, card_id")
 
 
 @pytest.fixture
@@ -65,6 +68,7 @@ def office_template(office_conn: OfficeConnection) -> OfficeConnection:
     """This test's office store with S-001 enrolled (named for what it was: a template
     copied for each way; now emptied between the ways, on either database)."""
     office_conn.execute("INSERT INTO stations VALUES ('S-001', 'ed25519:x', '2026-11-22')")
+    office_conn.execute("UPDATE rollup_state SET timezone = 'America/St_Johns'")  # -03:30
     return office_conn
 
 
@@ -100,6 +104,7 @@ def both_ways(conn: OfficeConnection, rows: list[dict[str, Any]]) -> tuple[Any, 
             "sales": copy.deepcopy(sales), "status": STATUS}
     by_mqtt = ingest_batch(emptied(conn), body, via="mqtt", envelope_id="e", now=NOW)
     stored_mqtt = conn.execute(f"SELECT {COLS} FROM sales ORDER BY seq").fetchall()
+    counted_mqtt = [[tuple(r) for r in conn.execute(q).fetchall()] for q in ROLLUPS]
     meta = {"station_id": "S-001", "first_seq": 1, "last_seq": len(sales),
             "sales": len(sales), "first_prev_hash": GENESIS,
             "last_hash": sales[-1]["hash"], "volume_ml": 0, "amount": 0,
@@ -108,6 +113,9 @@ def both_ways(conn: OfficeConnection, rows: list[dict[str, Any]]) -> tuple[Any, 
                             now=NOW)
     stored_flash = conn.execute(f"SELECT {COLS} FROM sales ORDER BY seq").fetchall()
     assert [tuple(r) for r in stored_mqtt] == [tuple(r) for r in stored_flash]
+    # The dashboard's roll-ups count the same sales the same way on both paths.
+    assert counted_mqtt == [[tuple(r) for r in conn.execute(q).fetchall()] for q in ROLLUPS]
+    assert sum(r[3] for r in counted_mqtt[0]) == len(stored_mqtt)
     return by_mqtt, by_flash
 
 

@@ -66,6 +66,14 @@ def stored_pricing(conn: OfficeConnection) -> list[Any]:
     return [r[0] for r in conn.execute("SELECT pricing FROM sales ORDER BY seq")]
 
 
+def counted_discount(conn: OfficeConnection, rows: list[dict[str, Any]]) -> None:
+    """The roll-ups count each priced sale's discount (list amount less amount) once."""
+    want = sum(r["pricing"]["list_amount"] - r["amount"] for r in rows)
+    assert want > 0
+    assert conn.one("SELECT SUM(discount), SUM(sales) FROM sales_daily")[:] == (want, len(rows))
+    assert conn.one("SELECT SUM(discount) FROM card_monthly")[0] == want
+
+
 def meta(sales: list[dict[str, Any]]) -> dict[str, Any]:
     return {"station_id": "S-001", "first_seq": 1, "last_seq": len(sales),
             "sales": len(sales), "first_prev_hash": GENESIS, "last_hash": sales[-1]["hash"],
@@ -83,6 +91,10 @@ def test_the_mqtt_path_stores_the_field(office_conn: OfficeConnection,
     texts = stored_pricing(conn)
     assert texts == [pricing_text(r["pricing"]) for r in rows]
     assert json.loads(texts[1])["voucher"] == "000001000004"
+    counted_discount(conn, rows)
+    again = ingest_batch(conn, body, via="mqtt", envelope_id="f" * 32, now=AT)
+    assert again.stored == 0
+    counted_discount(conn, rows)  # a replay is not counted twice
     # The stored text rebuilds the line's hash (the lead's recompute reads it so).
     prev = GENESIS
     for r, text in zip(rows, texts, strict=True):
@@ -97,6 +109,10 @@ def test_the_flash_path_stores_the_same(office_conn: OfficeConnection,
     result = ingest_lines(conn, "S-001", meta(rows), lines, via="flash", source="b", now=AT)
     assert result.quarantined is None and result.stored == len(rows)
     assert stored_pricing(conn) == [pricing_text(r["pricing"]) for r in rows]
+    counted_discount(conn, rows)
+    again = ingest_lines(conn, "S-001", meta(rows), lines, via="flash", source="b", now=AT)
+    assert again.stored == 0
+    counted_discount(conn, rows)
 
 
 def test_a_malformed_pricing_field_is_quarantined_both_ways(
