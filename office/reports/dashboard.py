@@ -4,9 +4,10 @@ customers, and the state of the network, read in a few small queries.
 It must answer in well under a second on a store of ten million sales, so it never
 reads ``sales``: the figures come from the roll-ups kept at ingest in the same
 transaction as each sale (``sales_daily`` per local day, station and product;
-``card_monthly`` per local month and card; both in the ``[office_reports]`` time
-zone). A year of a few hundred stations is some hundred thousand ``sales_daily`` rows
-and a month of cards about as many ``card_monthly`` rows, whatever the sales count.
+``card_monthly`` per local month and card; office.ledger.rollups), and "today" is
+taken in the zone those count in (``rollup_state``). A year of a few hundred stations
+is some hundred thousand ``sales_daily`` rows and a month of cards about as many
+``card_monthly`` rows, whatever the sales count.
 The network status reads the small per-station tables (``station_online``,
 ``station_chain``, ``chain_problems``, ``quarantine``).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.config_reports import ReportsConfig
 from office.reports.base import Chart, Column, Report
@@ -77,6 +79,10 @@ class Dashboard:
     """Everything the dashboard page shows; money in minor units, volume in ml."""
 
     today: date
+    #: The zone the roll-ups count days in, and ``[office_reports] timezone`` (they
+    #: differ until ``forecourt office rollups rebuild`` after a change of zone).
+    zone: str
+    wanted_zone: str
     day: Figures
     month: Figures
     months: Report
@@ -88,11 +94,15 @@ class Dashboard:
 
 def build(conn: OfficeConnection, config: ReportsConfig, *,
           now: datetime | None = None) -> Dashboard:
-    """The dashboard for the office's local today (``[office_reports] timezone``)."""
-    today = (now or datetime.now(UTC)).astimezone(config.tz).date()
+    """The dashboard for the office's local today, in the zone the roll-ups count in
+    (``[office_reports] timezone`` once they are rebuilt for it)."""
+    from office.ledger import rollups
+
+    zone = rollups.zone(conn)
+    today = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
     first = today.replace(day=1)
     return Dashboard(
-        today=today,
+        today=today, zone=zone, wanted_zone=config.timezone,
         day=figures(conn, today, today),
         month=figures(conn, first, today),
         months=by_month(conn, today),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -19,8 +20,10 @@ from office.reports.dashboard import Figures, StationState
 from office.store import OfficeConnection, open_office
 from tests.office.console_report_support import HOSTILE, add_customer
 from tests.office.console_support import logged_in, make_user, sample_network
+from tests.office.test_ingest_bulk import journal_rows
 from tests.office_fixtures import OfficeDb
 
+__all__ = ["journal_rows"]  # the module fixture, used here too
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
@@ -115,10 +118,15 @@ def test_the_top_lists_keep_ten_by_amount(console_db: OfficeDb) -> None:
 
 
 def test_local_days_follow_the_office_time_zone(conn: OfficeConnection) -> None:
-    """At 23:30 UTC on 15 November it is already the 16th in Moscow."""
-    board = dashboard.build(conn, ReportsConfig(timezone="Europe/Moscow"),
-                            now=datetime(2026, 11, 15, 23, 30, tzinfo=UTC))
-    assert board.today.isoformat() == "2026-11-16"
+    """At 23:30 UTC on 15 November it is already the 16th in Moscow; "today" is taken in
+    the zone the roll-ups count in, whatever the configuration says until a rebuild."""
+    late = datetime(2026, 11, 15, 23, 30, tzinfo=UTC)
+    board = dashboard.build(conn, ReportsConfig(timezone="Europe/Moscow"), now=late)
+    assert (board.today.isoformat(), board.zone, board.wanted_zone) == (
+        "2026-11-15", "UTC", "Europe/Moscow")
+    conn.execute("UPDATE rollup_state SET timezone = 'Europe/Moscow' WHERE id = 1")
+    board = dashboard.build(conn, ReportsConfig(timezone="Europe/Moscow"), now=late)
+    assert board.today.isoformat() == "2026-11-16" and board.zone == "Europe/Moscow"
     assert board.day == Figures(5, 50000, 250000, 0)
     assert board.month == Figures(11, 180000, 940000, 4500)
 
@@ -128,6 +136,7 @@ def test_an_empty_store(console_db: OfficeDb) -> None:
     assert board.day == board.month == Figures()
     assert len(board.months.rows) == 12 and board.months.totals["amount"] == 0
     assert board.top_stations == board.top_customers == []
+    assert board.zone == board.wanted_zone == "UTC"
     assert board.network.stations == 0 and board.network.down == []
 
 
@@ -187,3 +196,86 @@ def test_the_dashboard_page(console_db: OfficeDb) -> None:
 def test_the_dashboard_is_where_a_viewer_lands(console_db: OfficeDb) -> None:
     response = logged_in(make_user("vera", ["viewers"])).get("/")
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
+
+
+# -- with real sales ----------------------------------------------------------------------
+
+INGESTED_AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+#: Completion times (UTC) of the station's nine sales; Moscow is UTC+3, so 21:30 UTC is
+#: the next local day: 2 sales on 22 Nov (local), 5 earlier in November (one of them on
+#: 1 Nov local, made on 31 Oct UTC), 2 in October (local).
+TIMES = ("2026-11-22T09:00:00.000000Z", "2026-11-21T21:30:00.000000Z",
+         "2026-11-21T20:59:59.999999Z", "2026-11-10T08:00:00.000000Z",
+         "2026-11-10T09:00:00.000000Z", "2026-10-31T21:00:00.000000Z",
+         "2026-11-03T10:00:00.000000Z", "2026-10-31T20:59:00.000000Z",
+         "2026-10-05T10:00:00.000000Z")
+
+
+def test_the_dashboard_agrees_with_the_consumption_report(
+        office_conn: OfficeConnection, journal_rows: list[dict[str, Any]]) -> None:
+    """Sales a real station made, ingested as over MQTT (which keeps the roll-ups), in
+    Moscow time: every dashboard figure is what the consumption report (which reads
+    ``sales``) says for the same days."""
+    from office.ledger.ingest import ingest_batch
+    from office.reports import registry
+    from tests.office.test_ingest_bulk import STATUS
+    from tests.office.test_rollups import timed
+
+    conn = office_conn
+    conn.execute("INSERT INTO stations VALUES ('S-001', 'ed25519:x', '2026-01-01')")
+    conn.execute("UPDATE rollup_state SET timezone = 'Europe/Moscow' WHERE id = 1")
+    sales, _ = timed(journal_rows, list(TIMES))
+    assert len(sales) == len(TIMES)
+    cards = sorted({s["card_id"] for s in sales})
+    assert len(cards) >= 2
+    for i, card in enumerate(cards, start=1):
+        add_customer(f"C-{i}", f"Customer {i}", card)
+    result = ingest_batch(conn, {"station_id": "S-001", "first_seq": 1,
+                                 "last_seq": len(sales), "sales": sales, "status": STATUS},
+                          via="mqtt", envelope_id="e" * 32, now=INGESTED_AT)
+    assert result.stored == len(TIMES)
+    config = ReportsConfig(timezone="Europe/Moscow")
+    board = dashboard.build(conn, config, now=INGESTED_AT)
+
+    def report(**options: str) -> Any:
+        return registry.run(conn, "consumption", options, config, now=INGESTED_AT)
+
+    def as_figures(totals: dict[str, Any]) -> Figures:
+        return Figures(totals["sales"], totals["volume_ml"], totals["amount"],
+                       totals["discount"])
+
+    today = report(**{"from": "2026-11-22", "to": "2026-11-22"})
+    month = report(**{"from": "2026-11-01", "to": "2026-11-22"})
+    assert board.day == as_figures(today.totals) and board.day.sales == 2
+    assert board.month == as_figures(month.totals) and board.month.sales == 7
+    by_month = report(**{"from": "2025-12-01", "to": "2026-11-22", "by": "month"})
+    assert [(r["period"], r["sales"], r["volume_ml"], r["amount"], r["discount"])
+            for r in board.months.rows if r["sales"]] == [
+        (r["period"][:7], r["sales"], r["volume_ml"], r["amount"], r["discount"])
+        for r in by_month.rows if r["sales"]]
+    assert [r["sales"] for r in board.months.rows[-2:]] == [2, 7]
+    by_day = report(**{"from": "2026-11-01", "to": "2026-11-22", "by": "day"})
+    assert [(r["period"], r["sales"], r["amount"]) for r in board.days.rows] == [
+        (r["period"], r["sales"], r["amount"]) for r in by_day.rows]
+    per_station = report(**{"from": "2026-11-01", "to": "2026-11-22", "per": "station"})
+    assert [(r["station_id"], r["amount"], r["volume_ml"]) for r in board.top_stations] \
+        == [(r["station"], r["amount"], r["volume_ml"]) for r in per_station.rows]
+    per_customer = report(**{"from": "2026-11-01", "to": "2026-11-22", "per": "customer"})
+    assert len(board.top_customers) >= 2
+    assert [(r["customer_id"], r["name"], r["sales"], r["amount"])
+            for r in board.top_customers] == sorted(
+        ((r["customer"], r["name"], r["sales"], r["amount"]) for r in per_customer.rows),
+        key=lambda t: (-t[3], t[0]))
+
+
+def test_the_page_says_when_the_rollups_count_in_another_zone(console_db: OfficeDb) -> None:
+    from core.config import Config
+    from office.console import runtime
+
+    c = logged_in(make_user("vera", ["viewers"]))
+    assert "rollups rebuild" not in c.get("/dashboard/").content.decode()
+    runtime.set_config(Config(office=console_db.config,
+                              office_reports=ReportsConfig(timezone="Europe/Moscow")))
+    page = c.get("/dashboard/").content.decode()
+    assert ("counts days in UTC, but the office's report time zone is Europe/Moscow: "
+            'run "forecourt office rollups rebuild"') in page
