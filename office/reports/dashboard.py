@@ -14,6 +14,7 @@ The network status reads the small per-station tables (``station_online``,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -101,22 +102,40 @@ def build(conn: OfficeConnection, config: ReportsConfig, *,
     zone = rollups.zone(conn)
     today = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
     first = today.replace(day=1)
+    sums = daily_sums(conn, _months_back(today, MONTHS - 1), today)
     return Dashboard(
         today=today, zone=zone, wanted_zone=config.timezone,
-        day=figures(conn, today, today),
-        month=figures(conn, first, today),
-        months=by_month(conn, today),
-        days=by_day(conn, today),
+        day=sums.get(today.isoformat(), Figures()),
+        month=_add(v for d, v in sums.items() if d >= first.isoformat()),
+        months=by_month(sums, today),
+        days=by_day(sums, today),
         top_stations=top_stations(conn, first, today),
         top_customers=top_customers(conn, first),
         network=network(conn))
 
 
+def daily_sums(conn: OfficeConnection, first: date, last: date) -> dict[str, Figures]:
+    """Per local day from ``first`` to ``last`` (included) with sales: its sums.
+
+    One query serves today, this month and both trends. Grouping by day first follows
+    the primary key's order (no sort), then months are summed from at most 366 rows:
+    on SQLite that is twice as fast as grouping the year's rows by month directly."""
+    return {r["day"]: Figures.of(r) for r in conn.execute(
+        f"SELECT day, {_SUMS} FROM sales_daily WHERE day >= ? AND day <= ? GROUP BY day",
+        (first.isoformat(), last.isoformat()))}
+
+
 def figures(conn: OfficeConnection, first: date, last: date) -> Figures:
     """The sums of the local days ``first`` to ``last`` (included)."""
-    return Figures.of(_one(conn, f"SELECT {_SUMS} FROM sales_daily "
-                                 "WHERE day >= ? AND day <= ?",
-                           (first.isoformat(), last.isoformat())))
+    return _add(daily_sums(conn, first, last).values())
+
+
+def _add(values: Iterable[Figures]) -> Figures:
+    total = Figures()
+    for v in values:
+        total = Figures(total.sales + v.sales, total.volume_ml + v.volume_ml,
+                        total.amount + v.amount, total.discount + v.discount)
+    return total
 
 
 def _one(conn: OfficeConnection, sql: str, args: tuple[Any, ...] = ()) -> Any:
@@ -132,29 +151,25 @@ def _months_back(day: date, count: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def by_month(conn: OfficeConnection, today: date) -> Report:
+def by_month(sums: dict[str, Figures], today: date) -> Report:
     """The last :data:`MONTHS` months to today, one row each (zeros for a month
     without sales), as a report with a bar chart of the amount."""
-    first = _months_back(today, MONTHS - 1)
-    found = {r["m"]: Figures.of(r) for r in conn.execute(
-        f"SELECT substr(day, 1, 7) AS m, {_SUMS} FROM sales_daily "
-        "WHERE day >= ? AND day <= ? GROUP BY substr(day, 1, 7)",
-        (first.isoformat(), today.isoformat()))}
     months = [_months_back(today, n).isoformat()[:7] for n in range(MONTHS - 1, -1, -1)]
+    found: dict[str, list[Figures]] = {m: [] for m in months}
+    for day, value in sums.items():
+        if day[:7] in found and day <= today.isoformat():
+            found[day[:7]].append(value)
     return _trend("dashboard-months", f"Last {MONTHS} months", months,
-                  [found.get(m, Figures()) for m in months], kind="bar",
+                  [_add(found[m]) for m in months], kind="bar",
                   subtitle=f"{months[0]} to {months[-1]}")
 
 
-def by_day(conn: OfficeConnection, today: date) -> Report:
+def by_day(sums: dict[str, Figures], today: date) -> Report:
     """This month's days to today, one row each, as a report with a line chart."""
     first = today.replace(day=1)
-    found = {r["day"]: Figures.of(r) for r in conn.execute(
-        f"SELECT day, {_SUMS} FROM sales_daily WHERE day >= ? AND day <= ? GROUP BY day",
-        (first.isoformat(), today.isoformat()))}
     days = [(first + timedelta(days=n)).isoformat() for n in range(today.day)]
     return _trend("dashboard-days", "This month by day", days,
-                  [found.get(d, Figures()) for d in days], kind="line",
+                  [sums.get(d, Figures()) for d in days], kind="line",
                   subtitle=f"{days[0]} to {days[-1]}")
 
 
@@ -178,17 +193,19 @@ def top_stations(conn: OfficeConnection, first: date, last: date) -> list[dict[s
 
 def top_customers(conn: OfficeConnection, month: date) -> list[dict[str, Any]]:
     """The :data:`TOP` customers by amount in ``month`` (its first day): the sums of
-    every card they hold or held; a card of no customer counts for nobody."""
+    every card they hold or held; a card of no customer counts for nobody. The names
+    are joined to the ten found, not to every customer of the month."""
     return [{"customer_id": r["customer_id"], "name": r["name"], **asdict(Figures.of(r))}
             for r in conn.execute(
-                "SELECT c.customer_id, cu.name, COALESCE(SUM(m.sales), 0) AS sales, "
-                "COALESCE(SUM(m.volume_ml), 0) AS volume_ml, "
-                "COALESCE(SUM(m.amount), 0) AS amount, "
-                "COALESCE(SUM(m.discount), 0) AS discount FROM card_monthly m "
+                "SELECT t.customer_id, cu.name, t.sales, t.volume_ml, t.amount, t.discount "
+                "FROM (SELECT c.customer_id, SUM(m.sales) AS sales, "
+                "SUM(m.volume_ml) AS volume_ml, SUM(m.amount) AS amount, "
+                "SUM(m.discount) AS discount FROM card_monthly m "
                 "JOIN cards c ON c.card_id = m.card_id "
-                "JOIN customers cu ON cu.customer_id = c.customer_id "
-                "WHERE m.month = ? GROUP BY c.customer_id, cu.name "
-                "ORDER BY SUM(m.amount) DESC, c.customer_id LIMIT ?",
+                "WHERE m.month = ? AND c.customer_id IS NOT NULL GROUP BY c.customer_id "
+                "ORDER BY SUM(m.amount) DESC, c.customer_id LIMIT ?) t "
+                "JOIN customers cu ON cu.customer_id = t.customer_id "
+                "ORDER BY t.amount DESC, t.customer_id",
                 (month.replace(day=1).isoformat(), TOP))]
 
 
