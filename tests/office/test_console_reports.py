@@ -229,3 +229,16 @@ def test_unknown_reports_and_formats_are_404(shop: OfficeDb) -> None:
     assert c.get("/reports/nonsense/export.csv").status_code == 404
     assert c.get("/reports/consumption/export.exe").status_code == 404
     assert not ReportRun.objects.exists()
+
+
+def test_a_dollar_in_the_data_is_drawn_as_text(shop: OfficeDb) -> None:
+    """Matplotlib reads ``$...$`` as a formula; a product named like a bad one must not
+    break the chart (or the page)."""
+    from tests.office.console_report_support import sale
+
+    sale("S-003", 1, "2026-11-02T12:00:00.000000Z", card_id="K-7", product="$\\frac{$",
+         volume_ml=1000, amount=5000)
+    response = viewer().get("/reports/consumption/" + NOVEMBER + "&per=product")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "$\\frac{$" in page and 'src="data:image/svg+xml;base64,' in page
