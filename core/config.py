@@ -23,7 +23,7 @@ from typing import Any
 from core.cards import CARD_KINDS
 from core.config_build import build, validate_tree
 from core.config_ranges import MAX_DURATION_S
-from core.config_reports import ReportsConfig
+from core.config_reports import OfficeReportsConfig
 from core.display import Currency, currency_decimals
 from core.errors import ConfigError
 
@@ -339,6 +339,44 @@ class FlashConfig:
                              "volume label)")
 
 
+REPORT_FORMATS = ("text", "json", "csv")
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportsConfig:
+    """``[reports]``: the day report the station daemon writes at closing time.
+
+    ``day_report`` on: every day at ``closing_time`` (local, ``[station] timezone``) the
+    daemon reads the pumps' totalizers and writes the report of the ``previous`` or
+    ``current`` day to ``folder`` in each of ``formats`` (docs/station-reports.md).
+    """
+
+    day_report: bool = False
+    closing_time: str = "00:05"
+    day: str = "previous"
+    folder: Path = Path("var/reports")
+    formats: list[str] = field(default_factory=lambda: ["text", "json"])
+
+    def validate(self) -> None:
+        if not _CLOCK.match(self.closing_time):
+            raise ValueError("[reports] closing_time must be a time of day HH:MM (00:00-23:59), "
+                             f"got {self.closing_time!r}")
+        if self.day not in ("previous", "current"):
+            raise ValueError(f"[reports] day must be previous or current, got {self.day!r}")
+        if not str(self.folder).strip():
+            raise ValueError("[reports] folder must name a folder")
+        if not self.formats or len(set(self.formats)) != len(self.formats) or \
+                any(f not in REPORT_FORMATS for f in self.formats):
+            raise ValueError("[reports] formats must list one or more of text, json, csv "
+                             f"(each once), got {self.formats!r}")
+
+    @property
+    def closing_hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.closing_time.split(":")
+        return int(hour), int(minute)
+
+
 @dataclass(frozen=True, kw_only=True)
 class OfficeConfig:
     """``[office]``: the head office's own storage and its bounds (``forecourt office ...``)."""
@@ -431,9 +469,10 @@ class Config:
     readers: list[ReaderConfig] = field(default_factory=list)
     cards: CardsConfig = field(default_factory=CardsConfig)
     office: OfficeConfig = field(default_factory=OfficeConfig)
-    office_reports: ReportsConfig = field(default_factory=ReportsConfig)
+    office_reports: OfficeReportsConfig = field(default_factory=OfficeReportsConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     flash: FlashConfig = field(default_factory=FlashConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
 
     def validate(self) -> None:
         ids = [r.id for r in self.readers]
@@ -512,12 +551,14 @@ def _resolve(cfg: Config, base: Path) -> Config:
         key_file = str(base / key_file)
     def near(value: str) -> str:
         return str(base / value) if value and not Path(value).is_absolute() else value
+    folder = cfg.reports.folder if cfg.reports.folder.is_absolute() else base / cfg.reports.folder
     return dataclasses.replace(
         cfg, station=dataclasses.replace(station, data_dir=data_dir, control_socket=sock),
         cards=dataclasses.replace(cfg.cards, issuer_key_file=key_file),
         office=dataclasses.replace(cfg.office, data_dir=office_dir,
                                    web_cert_file=near(cfg.office.web_cert_file),
                                    web_key_file=near(cfg.office.web_key_file)),
+        reports=dataclasses.replace(cfg.reports, folder=folder),
         office_reports=dataclasses.replace(
             cfg.office_reports, folder=near(cfg.office_reports.folder),
             smtp_password_file=near(cfg.office_reports.smtp_password_file)))

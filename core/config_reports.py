@@ -18,13 +18,16 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
-class ReportsConfig:
+class OfficeReportsConfig:
     """``[office_reports]``: calendar, thresholds, schedule and mail of office reports."""
 
     timezone: str = "UTC"
     week_start: str = "monday"
     #: ``exceptions``: one card at two stations within this time.
     two_stations_within: str = "20m"
+    #: ``exceptions``: an odometer reading more than this above the vehicle's last one
+    #: (at any station) is flagged as too far.
+    odometer_max_step_km: int = 2000
     #: ``churn``: customers with no sale for this many days.
     churn_days: int = 90
     #: Accounts: a credit customer's charge is overdue this many days after its sale.

@@ -22,18 +22,21 @@ from typing import Any
 import structlog
 
 from core.config import Config
-from core.errors import ConfigError, ForecourtError, SaleError
+from core.errors import ConfigError, ControlError, ForecourtError, SaleError
 from core.inputs import check_args
 from core.keys import configured_office_key
+from core.timefmt import iso, utc_now
 from edge.control import MAX_MESSAGE
 from edge.forecourt import Forecourt
 from edge.identity import load_station_key
 from edge.lifecycle import Station
 from edge.operations import perform
 from edge.readers import ReaderHub
+from edge.scheduled import DayReports
 from edge.views import open_authorizations
 from offline_db.journal_checks import head_problems
 from offline_db.replication import apply_cards_message
+from offline_db.shifts import Readings, close_shift
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)
@@ -104,6 +107,7 @@ class Daemon:
         self.forecourt: Forecourt | None = None
         self.readers: ReaderHub | None = None
         self.sync: Any = None
+        self.reports: DayReports | None = None
 
     def handle(self, op: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
         try:
@@ -123,6 +127,14 @@ class Daemon:
             return self.sync.status() if self.sync else {"enabled": False}
         if op == "pump.status":
             return forecourt.status() if forecourt else []
+        if op == "pump.totals":  # no lock: the pump lines answer meanwhile
+            return self.read_totals().as_json()
+        if op == "shift.close":
+            if args:
+                raise ControlError("shift.close takes no arguments")
+            readings = self.read_totals()  # the readings first, then one short write
+            with self._lock:
+                return close_shift(self.station.conn, readings, actor=actor)
         if op == "readers.status":
             return self.readers.status() if self.readers else []
         if op == "readers.events":
@@ -146,6 +158,12 @@ class Daemon:
         if forecourt is not None and op in ("cards.import", "flash.import"):
             forecourt.sync_all_prices()
         return result
+
+    def read_totals(self) -> Readings:
+        """Every line pump's totalizers now (none without pump lines: manual pumps only)."""
+        if self.forecourt is None:
+            return Readings(iso(utc_now()), "live")
+        return self.forecourt.read_totals()
 
     def _apply_cards(self, body: dict[str, Any], made: datetime | None = None) -> Any:
         """A card-store message from the office (sync thread), under the writer lock.
@@ -198,6 +216,9 @@ class Daemon:
                                          lambda args, actor: self._handle(
                                              "sale.authorize", args, actor))
                 self.readers.start()
+            if self.config.reports.day_report:
+                self.reports = DayReports(self.config, store.conn, self._lock, self.read_totals)
+                self.reports.start()
             for auth in open_authorizations(store.conn):
                 log.warning("sale.open_at_startup", sale_id=auth["sale_id"], pump=auth["pump"],
                             card_id=auth["card_id"], created_at=auth["created_at"])
@@ -216,6 +237,8 @@ class Daemon:
                 pass
             sd_notify("STOPPING=1")
         finally:
+            if self.reports is not None:
+                self.reports.stop()
             if self.sync is not None:
                 self.sync.stop()
             if self.readers is not None:

@@ -13,7 +13,9 @@ from typing import Any
 
 from core.errors import ControlError
 from core.inputs import check_args
+from core.timefmt import iso
 from edge.lifecycle import Station
+from offline_db.shifts import Readings, close_shift
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,14 @@ class Operation:
     run: Callable[[Station, dict[str, Any], str], Any]
     required: frozenset[str]
     optional: frozenset[str] = frozenset()
+
+
+def _close_shift(station: Station, actor: str) -> Any:
+    """Without the daemon nobody talks to the pump lines: the readings are unavailable."""
+    from edge.reports import DAEMON_NOT_RUNNING
+
+    readings = Readings(iso(station.clock()), "live", DAEMON_NOT_RUNNING)
+    return close_shift(station.conn, readings, actor=actor)
 
 
 def _flash_import(station: Station, path: Path, actor: str) -> Any:
@@ -45,6 +55,8 @@ OPERATIONS: dict[str, Operation] = {
         lambda st, a, actor: st.complete(a["sale_id"], volume_ml=a["volume_ml"],
                                          product=a.get("product"), actor=actor),
         frozenset({"sale_id", "volume_ml"}), frozenset({"product"})),
+    # The daemon closes a shift itself, with the pumps' totalizers (Daemon._handle).
+    "shift.close": Operation(lambda st, _a, actor: _close_shift(st, actor), frozenset()),
     "sale.cancel": Operation(lambda st, a, actor: st.cancel(a["sale_id"], actor=actor),
                              frozenset({"sale_id"})),
 }

@@ -339,7 +339,12 @@ def _add_commands() -> None:
     from office.cli_customers import office_customer_groups, office_customers, office_vehicles
     from office.cli_flash import office_flash
     from office.cli_pricing import COMMANDS as PRICING_COMMANDS
-    from office.cli_reports import office_report, office_reports, office_rollups
+    from office.cli_reports import (
+        office_report,
+        office_report_schedule,
+        office_reports,
+        office_rollups,
+    )
     from office.cli_transfer import register as register_transfer
     from office.cli_users import office_groups, office_users
     from office.cli_vouchers import office_vouchers
@@ -348,7 +353,8 @@ def _add_commands() -> None:
 
     for command in (office_flash, office_users, office_groups, office_web, office_customers,
                     office_vehicles, office_customer_groups, office_wallets, office_vouchers,
-                    office_report, office_reports, office_rollups, *PRICING_COMMANDS):
+                    office_report, office_reports, office_rollups, office_report_schedule,
+                    *PRICING_COMMANDS):
         office.add_command(command)
     register_cards(office_cards)
     register_transfer(office_customers, office_vehicles, office_cards)

@@ -64,6 +64,8 @@ def office_report(ctx: click.Context, /, *, name: str, fmt: str, out: Path | Non
             report = registry.run(conn, name, given, config.office_reports)
         except ReportError as exc:
             raise click.ClickException(str(exc)) from None
+        if chart is not None and report.chart is None:
+            raise click.ClickException(f"report {report.name} has no chart; nothing written")
         currency = config.station.money
         if fmt == "xlsx":
             from office.reports import xlsx
@@ -90,8 +92,6 @@ def office_report(ctx: click.Context, /, *, name: str, fmt: str, out: Path | Non
 def _chart(report: Any, path: Path, currency: Any) -> None:
     from office.reports import charts
 
-    if report.chart is None:
-        raise click.ClickException(f"report {report.name} has no chart")
     path.write_bytes(charts.draw(report, path.suffix.lower().lstrip("."), currency))
 
 
@@ -157,3 +157,44 @@ def rollups_rebuild(ctx: click.Context) -> None:
         counts = rollups.rebuild(conn, config.office_reports.timezone)
     click.echo(f"roll-ups rebuilt in {config.office_reports.timezone}: "
                f"{counts['sales_daily']} day rows, {counts['card_monthly']} card-month rows")
+
+
+@click.group("report-schedule")
+def office_report_schedule() -> None:
+    """The scheduled reports ([office_reports] daily, monthly, run_at, mail)."""
+
+
+@office_report_schedule.command("run")
+@click.argument("kind", type=click.Choice(("daily", "monthly")))
+@click.option("--date", "day", help="Run as on this local day (YYYY-MM-DD; default today): "
+              "daily covers the day before, monthly the month before.")
+@click.pass_context
+def report_schedule_run(ctx: click.Context, kind: str, day: str | None) -> None:
+    """Write (and mail) the daily or monthly reports now, as the schedule would."""
+    from datetime import UTC, date, datetime
+
+    from office.reports.schedule import run_batch
+
+    with office_of(ctx) as (conn, config):
+        try:
+            today = date.fromisoformat(day) if day else \
+                datetime.now(UTC).astimezone(config.office_reports.tz).date()
+        except ValueError:
+            raise click.ClickException(f"--date must be a date like 2026-12-01, not {day!r}"
+                                       ) from None
+        names = getattr(config.office_reports, kind)
+        if not names:
+            raise click.ClickException(f"[office_reports] {kind} names no report; nothing to "
+                                       "write")
+        batch = run_batch(config, conn, kind, today,
+                          actor=actor().removeprefix("cli:"))
+    for path in batch.written:
+        click.echo(f"wrote {path}")
+    for name in batch.skipped:
+        click.echo(f"{name}: already written for {batch.label}")
+    if batch.mailed_to:
+        click.echo(f"mailed to {', '.join(batch.mailed_to)}")
+    for name, error in sorted(batch.failed.items()):
+        click.echo(f"{name}: FAILED: {error}", err=True)
+    if batch.failed:
+        ctx.exit(1)

@@ -369,3 +369,51 @@ def m0013_journal_points_burned(db: Database) -> None:
     """
     db.execute("CREATE INDEX journal_points_burned ON journal (card_id, seq) "
                "WHERE json_extract(pricing, '$.points_burned') > 0")
+
+
+@station_migrations(name="0014_shifts_totalizers")
+def m0014_shifts_totalizers(db: Database) -> None:
+    """Shifts and the pumps' totalizer readings (docs/station-reports.md).
+
+    - ``totalizer_snapshots``: one reading of every pump-line pump at ``taken_at``,
+      taken when a shift closes or the scheduled day report runs; ``unavailable`` says
+      why no pump was read at all (the daemon was not running);
+    - ``totalizer_readings``: per pump and nozzle, the totals in ml and minor units
+      (converted from the pump's decimals); nozzle 0 with ``unavailable`` when that
+      pump could not be read (offline, did not answer);
+    - ``shifts``: each closed shift, from ``opened_at`` (the previous close; NULL for
+      the first shift: from the first decision ever) to ``closed_at``, who closed it
+      and the readings at that moment, which are the next shift's start readings;
+    - ``journal_completed``: the sales of a period are read by ``completed_at``
+      (one range scan of the index instead of the whole journal).
+    """
+    db.execute("""
+        CREATE TABLE totalizer_snapshots (
+            snapshot_id INTEGER PRIMARY KEY,
+            taken_at TEXT NOT NULL,
+            cause TEXT NOT NULL CHECK (cause IN ('shift_close', 'day_report')),
+            actor TEXT NOT NULL,
+            unavailable TEXT
+        )""")
+    db.execute("CREATE INDEX totalizer_snapshots_taken ON totalizer_snapshots (taken_at)")
+    db.execute("""
+        CREATE TABLE totalizer_readings (
+            snapshot_id INTEGER NOT NULL REFERENCES totalizer_snapshots (snapshot_id),
+            pump INTEGER NOT NULL,
+            nozzle INTEGER NOT NULL CHECK (nozzle >= 0),
+            product TEXT,
+            volume_ml INTEGER CHECK (volume_ml >= 0),
+            amount INTEGER CHECK (amount >= 0),
+            unavailable TEXT,
+            PRIMARY KEY (snapshot_id, pump, nozzle),
+            CHECK ((nozzle = 0) = (unavailable IS NOT NULL))
+        )""")
+    db.execute("""
+        CREATE TABLE shifts (
+            shift_no INTEGER PRIMARY KEY,
+            opened_at TEXT,
+            closed_at TEXT NOT NULL,
+            closed_by TEXT NOT NULL,
+            snapshot_id INTEGER NOT NULL UNIQUE REFERENCES totalizer_snapshots (snapshot_id)
+        )""")
+    db.execute("CREATE INDEX journal_completed ON journal (completed_at)")

@@ -287,6 +287,35 @@ def query_job(*, counters: tuple[int, ...], done: Callable[[bool], None],
     return job
 
 
+def totals_job(*, counters: tuple[int, ...],
+               done: Callable[[dict[int, tuple[int, int]] | None, str], None],
+               max_cycles: int = 30) -> JobFactory:
+    """Read the totalizers (CD101 -> DC101) of ``counters``; ``done(totals, "read")``,
+    or ``done(None, why)`` when the pump is offline or does not answer in time.
+
+    Only reads: safe in any pump state (a shift may close while a pump fills; its
+    reading then includes the fuel delivered so far).
+    """
+
+    def job(line: DartLine, model: PumpModel) -> Job:
+        if not model.online:
+            done(None, "pump offline")
+            return
+        for counter in counters:
+            model.totals.pop(counter, None)
+        if not all(line.send(model, app.CD101(c)) for c in counters):
+            done(None, "pump not answering")
+            return
+        try:
+            yield (lambda: all(c in model.totals for c in counters)), max_cycles
+        except JobTimeout:
+            done(None, "the pump did not report its totals in time")
+            return
+        done({c: model.totals[c] for c in counters}, "read")
+
+    return job
+
+
 def prices_job(prices_raw: tuple[int, ...], done: Callable[[bool], None] | None = None
                ) -> JobFactory:
     """Send unit prices (CD5) for every nozzle; only while the pump is idle."""

@@ -9,9 +9,6 @@ sentence on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +21,10 @@ from core.errors import ForecourtError
 from core.inputs import check_args
 from core.keys import PRIVATE_NAME, load_private_key, public_text
 from core.timefmt import utc_now
+from edge.cli.common import change, reader
 from edge.cli.devices import pump, readers, sim
 from edge.cli.flash import flash, last_result, status_line
+from edge.cli.report import report
 from edge.control import DaemonNotRunning, call
 from edge.identity import (
     check_station_id,
@@ -34,34 +33,11 @@ from edge.identity import (
     recorded_key,
     refuse_orphan_key,
 )
-from edge.lifecycle import Station
-from edge.operations import perform
 from edge.pricing_display import POINTS, line_summary, preset_lines, priced_lines
 from edge.views import card_show, open_authorizations, recent_authorizations, status
 from offline_db.journal import list_sales, verify
 from offline_db.state import audit
 from offline_db.store import DB_NAME, StationStore
-
-
-@contextmanager
-def reader(ctx: click.Context) -> Iterator[sqlite3.Connection]:
-    store = StationStore.open_reader(cfg(ctx).station.data_dir)
-    try:
-        yield store.conn
-    finally:
-        store.close()
-
-
-def change(ctx: click.Context, op: str, args: dict[str, Any]) -> Any:
-    """Run a state-changing operation through the daemon, or locally if none runs."""
-    config = cfg(ctx)
-    try:
-        return call(config.station.socket_path, op, args, actor=actor())
-    except DaemonNotRunning:
-        pass
-    with StationStore.open_writer(config.station.data_dir, holder="forecourt cli") as store:
-        check_station_id(store.conn, config.station.id)  # as the daemon checks at its start
-        return perform(Station(store, config), op, args, actor())
 
 
 @click.command()
@@ -414,4 +390,4 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
 
 #: The station's commands, in the order ``forecourt --help`` lists them.
 COMMANDS: list[click.Command] = [init, run, status_cmd, keys, cards, sale, journal,
-                                 pump, sim, readers, flash]
+                                 pump, sim, readers, flash, report]

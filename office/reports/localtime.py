@@ -124,3 +124,20 @@ def weekday(vendor: Vendor, column: str, tz: tzinfo, lo: datetime, hi: datetime)
 def day_text(value: object) -> str:
     """A bucket as ``YYYY-MM-DD`` whichever database gave it."""
     return str(value)[:10]
+
+
+def date_bucket(vendor: Vendor, column: str, *, by: str, week_start: int) -> str:
+    """The first day of the ``by`` period of a local date column (``YYYY-MM-DD`` text,
+    such as a points lot's expiry or a birthday): text on SQLite, a date on PostgreSQL."""
+    if vendor == "postgresql":
+        day = f"CAST({column} AS date)"
+        if by == "day":
+            return day
+        if by == "month":
+            return f"date_trunc('month', {day})::date"
+        return f"({day} - ((extract(isodow from {day})::int - 1 - {week_start} + 7) % 7))"
+    if by == "day":
+        return column
+    if by == "month":
+        return f"(substr({column}, 1, 7) || '-01')"
+    return f"date({column}, '-6 days', 'weekday {(week_start + 1) % 7}')"

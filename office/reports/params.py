@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from core.config_reports import ReportsConfig
+from core.config_reports import OfficeReportsConfig
 from office.reports.base import ReportError
 
 BY = ("day", "week", "month")
@@ -43,6 +43,7 @@ class Params:
     days: int = 90
     month: int = 1
     within_s: int = 1200
+    max_step_km: int = 2000
     given: tuple[str, ...] = ()
 
     @property
@@ -105,7 +106,7 @@ def _within(text: str) -> int:
     return seconds
 
 
-def parse(options: Mapping[str, str | None], config: ReportsConfig, *,
+def parse(options: Mapping[str, str | None], config: OfficeReportsConfig, *,
           accepted: tuple[str, ...], per: tuple[str, ...] = (),
           now: datetime | None = None) -> Params:
     """Check ``options`` (empty or None: not given) for a report that takes ``accepted``
@@ -123,6 +124,8 @@ def parse(options: Mapping[str, str | None], config: ReportsConfig, *,
     end = _date("to", given["to"]) if "to" in given else today
     if "from" in given and "to" not in given and start > today:
         end = start
+    if "from" not in accepted:  # an "as of" report (churn, lifetime value): up to --to
+        start = min(start, end)
     if end < start:
         raise ReportError(f"--to {end} is before --from {start}")
     if (end - start).days > _LONGEST_RANGE_DAYS:
@@ -144,4 +147,5 @@ def parse(options: Mapping[str, str | None], config: ReportsConfig, *,
         month=_month(given["month"]) if "month" in given else today.month,
         within_s=_within(given["within"]) if "within" in given
         else config.two_stations_within_s,
+        max_step_km=config.odometer_max_step_km,
         given=tuple(sorted(given)))

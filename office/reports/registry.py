@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import import_module
 
-from core.config_reports import ReportsConfig
+from core.config_reports import OfficeReportsConfig
 from office.reports.base import Report, ReportError
 from office.reports.params import Params, parse
 from office.store import OfficeConnection
@@ -69,7 +69,7 @@ def spec(name: str) -> Spec:
     return found
 
 
-def params_for(name: str, options: Mapping[str, str | None], config: ReportsConfig, *,
+def params_for(name: str, options: Mapping[str, str | None], config: OfficeReportsConfig, *,
                now: datetime | None = None) -> Params:
     """``options`` checked for report ``name``."""
     s = spec(name)
@@ -77,6 +77,6 @@ def params_for(name: str, options: Mapping[str, str | None], config: ReportsConf
 
 
 def run(conn: OfficeConnection, name: str, options: Mapping[str, str | None],
-        config: ReportsConfig, *, now: datetime | None = None) -> Report:
+        config: OfficeReportsConfig, *, now: datetime | None = None) -> Report:
     """Report ``name`` for ``options`` (text, as typed), on the office store."""
     return spec(name).runner(conn, params_for(name, options, config, now=now))

@@ -1,0 +1,39 @@
+"""What the station's command modules share: the read-only store, and changes that go
+through the running daemon or, without one, under the writer lock."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from core.clikit import actor, cfg
+from edge.control import DaemonNotRunning, call
+from edge.identity import check_station_id
+from edge.lifecycle import Station
+from edge.operations import perform
+from offline_db.store import StationStore
+
+
+@contextmanager
+def reader(ctx: click.Context) -> Iterator[sqlite3.Connection]:
+    store = StationStore.open_reader(cfg(ctx).station.data_dir)
+    try:
+        yield store.conn
+    finally:
+        store.close()
+
+
+def change(ctx: click.Context, op: str, args: dict[str, Any]) -> Any:
+    """Run a state-changing operation through the daemon, or locally if none runs."""
+    config = cfg(ctx)
+    try:
+        return call(config.station.socket_path, op, args, actor=actor())
+    except DaemonNotRunning:
+        pass
+    with StationStore.open_writer(config.station.data_dir, holder="forecourt cli") as store:
+        check_station_id(store.conn, config.station.id)  # as the daemon checks at its start
+        return perform(Station(store, config), op, args, actor())
