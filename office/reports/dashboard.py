@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.config_reports import ReportsConfig
+from core.config_reports import OfficeReportsConfig
 from office.reports.base import Chart, Column, Report
 from office.store import OfficeConnection
 
@@ -93,7 +93,7 @@ class Dashboard:
     network: Network
 
 
-def build(conn: OfficeConnection, config: ReportsConfig, *,
+def build(conn: OfficeConnection, config: OfficeReportsConfig, *,
           now: datetime | None = None) -> Dashboard:
     """The dashboard for the office's local today, in the zone the roll-ups count in
     (``[office_reports] timezone`` once they are rebuilt for it)."""

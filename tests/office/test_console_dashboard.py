@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from core.config_reports import ReportsConfig
+from core.config_reports import OfficeReportsConfig
 from office.ledger.models import ChainProblem, Station, StationChain
 from office.reports import dashboard
 from office.reports.dashboard import Figures, StationState
@@ -66,7 +66,7 @@ def conn(console_db: OfficeDb) -> OfficeConnection:
 
 
 def test_today_month_and_trend(conn: OfficeConnection) -> None:
-    board = dashboard.build(conn, ReportsConfig(), now=NOW)
+    board = dashboard.build(conn, OfficeReportsConfig(), now=NOW)
     assert board.today.isoformat() == "2026-11-15"
     assert board.day == Figures(4, 100000, 540000, 3000)
     assert board.month == Figures(6, 130000, 690000, 4500)
@@ -89,7 +89,7 @@ def test_today_month_and_trend(conn: OfficeConnection) -> None:
 
 
 def test_top_stations_and_customers_this_month(conn: OfficeConnection) -> None:
-    board = dashboard.build(conn, ReportsConfig(), now=NOW)
+    board = dashboard.build(conn, OfficeReportsConfig(), now=NOW)
     assert board.top_stations == [
         {"station_id": "S-002", "sales": 3, "volume_ml": 70000, "amount": 390000,
          "discount": 1500},
@@ -108,7 +108,7 @@ def test_the_top_lists_keep_ten_by_amount(console_db: OfficeDb) -> None:
         daily(c, "2026-11-10", f"S-{i:03d}", "DT", 1, 1000 * i, 10000 * i, 0)
         add_customer(f"C-{i:02d}", f"Customer {i}", f"K-{i:02d}")
         monthly(c, "2026-11-01", f"K-{i:02d}", 1, 1000, 450 if i <= 2 else 100 * i, 0)
-    board = dashboard.build(c, ReportsConfig(), now=NOW)
+    board = dashboard.build(c, OfficeReportsConfig(), now=NOW)
     assert [r["station_id"] for r in board.top_stations] == [
         f"S-{i:03d}" for i in range(12, 2, -1)]
     # 12.00 down to 5.00, then C-01 and C-02 tie at 4.50 (the lower id first);
@@ -121,18 +121,18 @@ def test_local_days_follow_the_office_time_zone(conn: OfficeConnection) -> None:
     """At 23:30 UTC on 15 November it is already the 16th in Moscow; "today" is taken in
     the zone the roll-ups count in, whatever the configuration says until a rebuild."""
     late = datetime(2026, 11, 15, 23, 30, tzinfo=UTC)
-    board = dashboard.build(conn, ReportsConfig(timezone="Europe/Moscow"), now=late)
+    board = dashboard.build(conn, OfficeReportsConfig(timezone="Europe/Moscow"), now=late)
     assert (board.today.isoformat(), board.zone, board.wanted_zone) == (
         "2026-11-15", "UTC", "Europe/Moscow")
     conn.execute("UPDATE rollup_state SET timezone = 'Europe/Moscow' WHERE id = 1")
-    board = dashboard.build(conn, ReportsConfig(timezone="Europe/Moscow"), now=late)
+    board = dashboard.build(conn, OfficeReportsConfig(timezone="Europe/Moscow"), now=late)
     assert board.today.isoformat() == "2026-11-16" and board.zone == "Europe/Moscow"
     assert board.day == Figures(5, 50000, 250000, 0)
     assert board.month == Figures(11, 180000, 940000, 4500)
 
 
 def test_an_empty_store(console_db: OfficeDb) -> None:
-    board = dashboard.build(open_office(console_db.config), ReportsConfig(), now=NOW)
+    board = dashboard.build(open_office(console_db.config), OfficeReportsConfig(), now=NOW)
     assert board.day == board.month == Figures()
     assert len(board.months.rows) == 12 and board.months.totals["amount"] == 0
     assert board.top_stations == board.top_customers == []
@@ -234,7 +234,7 @@ def test_the_dashboard_agrees_with_the_consumption_report(
                                  "last_seq": len(sales), "sales": sales, "status": STATUS},
                           via="mqtt", envelope_id="e" * 32, now=INGESTED_AT)
     assert result.stored == len(TIMES)
-    config = ReportsConfig(timezone="Europe/Moscow")
+    config = OfficeReportsConfig(timezone="Europe/Moscow")
     board = dashboard.build(conn, config, now=INGESTED_AT)
 
     def report(**options: str) -> Any:
@@ -275,7 +275,7 @@ def test_the_page_says_when_the_rollups_count_in_another_zone(console_db: Office
     c = logged_in(make_user("vera", ["viewers"]))
     assert "rollups rebuild" not in c.get("/dashboard/").content.decode()
     runtime.set_config(Config(office=console_db.config,
-                              office_reports=ReportsConfig(timezone="Europe/Moscow")))
+                              office_reports=OfficeReportsConfig(timezone="Europe/Moscow")))
     page = c.get("/dashboard/").content.decode()
     assert ("counts days in UTC, but the office's report time zone is Europe/Moscow: "
             'run "forecourt office rollups rebuild"') in page

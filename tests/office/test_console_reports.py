@@ -242,3 +242,17 @@ def test_a_dollar_in_the_data_is_drawn_as_text(shop: OfficeDb) -> None:
     assert response.status_code == 200
     page = response.content.decode()
     assert "$\\frac{$" in page and 'src="data:image/svg+xml;base64,' in page
+
+
+@pytest.mark.parametrize("name", sorted(specs()))
+def test_every_report_has_its_page(shop: OfficeDb, name: str) -> None:
+    """Every registered report's page, as first opened (its default options): its table,
+    or (a report that needs an option, say a customer) one sentence with the form."""
+    response = viewer().get(f"/reports/{name}/")
+    page = response.content.decode()
+    assert "Traceback" not in page and '<form method="get"' in page
+    if response.status_code == 400:
+        assert re.search(r'<li class="report-error">[^<]+</li>', page)
+    else:
+        assert response.status_code == 200, name
+        assert '<table class="report">' in page
