@@ -34,7 +34,7 @@ from offline_db.shifts import Readings, readings_of
 
 DAEMON_NOT_RUNNING = "daemon not running"
 MANUAL_PUMP = "manual pump (not on a pump line)"
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,14 @@ printf '\x00' | dd of="$WORK/tampered.fcb" bs=1 conv=notrunc status=none \
 fc office flash import "$WORK/tampered.fcb" || true
 fc status
 
+say "the operator's shift report at hand-over (totalizers read from the pumps),"
+say "and the head office's reports: consumption per day and station, top customers,"
+say "station turnover as a spreadsheet with a native chart, and its chart as SVG"
+fc report shift --close
+fc office report consumption --by day --per station
+fc office report top-customers
+fc office report stations --format xlsx --out "$WORK/stations.xlsx" --chart "$WORK/stations.svg"
+
 say "the head office's web console: a first administrator (no default password), then"
 say "forecourt office web (gunicorn) serving its login page"
 echo "demo-console-$(date +%s)-pass" | "$FC" office users add admin --admin --password-stdin

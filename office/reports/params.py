@@ -22,7 +22,7 @@ FILTERS = ("station", "customer", "group", "product", "card", "vehicle")
 #: Every option a report may take (``Spec.options`` names its own).
 OPTIONS = ("from", "to", *FILTERS, "by", "per", "order", "limit", "days", "month", "within")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}")
-_DURATION = re.compile(r"(\d{1,6})\s*(m|h|d)")
+_DURATION = re.compile(r"(\d{1,6})\s*(m|h|d)", re.ASCII)
 _LONGEST_RANGE_DAYS = 3700  # ten years and some
 
 
@@ -77,7 +77,7 @@ def _date(option: str, text: str) -> date:
 
 def _int(option: str, text: str, low: int, high: int) -> int:
     value = text.strip()
-    if not re.fullmatch(r"\d{1,9}", value) or not low <= int(value) <= high:
+    if not re.fullmatch(r"[0-9]{1,9}", value) or not low <= int(value) <= high:
         raise ReportError(f"--{option} must be a whole number {low}-{high}, not {text!r}")
     return int(value)
 
@@ -90,9 +90,9 @@ def _choice(option: str, text: str, choices: tuple[str, ...]) -> str:
 
 def _month(text: str) -> int:
     value = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}", value):
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}", value):
         value = value[5:]
-    if not re.fullmatch(r"\d{1,2}", value) or not 1 <= int(value) <= 12:
+    if not re.fullmatch(r"[0-9]{1,2}", value) or not 1 <= int(value) <= 12:
         raise ReportError(f"--month must be a month 1-12 (or YYYY-MM), not {text!r}")
     return int(value)
 

@@ -363,6 +363,8 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], None]] = {
     "missing field": _del_row(1, "card_id"),
     "unknown field": _set_row(1, "discount", 5),
     "bad timestamp": _set_row(1, "completed_at", "2026-11-18 10:00:00"),
+    "timestamp with non-ASCII digits": _set_row(1, "completed_at",
+                                                "\uff12026-11-18T10:00:00.000000Z"),
     "upper-case hash": lambda b: b["sales"][0].update(hash=b["sales"][0]["hash"].upper()),
     "short prev_hash": _set_row(0, "prev_hash", "00"),
     "empty card id": _set_row(0, "card_id", ""),
