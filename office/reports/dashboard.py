@@ -99,7 +99,16 @@ def build(conn: OfficeConnection, config: OfficeReportsConfig, *,
     (``[office_reports] timezone`` once they are rebuilt for it)."""
     from office.ledger import rollups
 
-    zone = rollups.zone(conn)
+    if conn.vendor != "postgresql":  # (atomic() would take SQLite's write lock)
+        return _build(conn, config, rollups.zone(conn), now)
+    with conn.atomic():
+        # The month's customers are grouped in memory, not sorted on disk.
+        conn.execute("SET LOCAL work_mem = '64MB'")
+        return _build(conn, config, rollups.zone(conn), now)
+
+
+def _build(conn: OfficeConnection, config: OfficeReportsConfig, zone: str,
+           now: datetime | None) -> Dashboard:
     today = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
     first = today.replace(day=1)
     sums = daily_sums(conn, _months_back(today, MONTHS - 1), today)
