@@ -74,6 +74,19 @@ def application(config: Config) -> Callable[..., Any]:
     return get_wsgi_application()  # type: ignore[no-any-return]
 
 
+def _warm_charts() -> None:
+    """Draw one small chart before the workers fork: matplotlib's import and font cache
+    cost half a second the first time, which the first dashboard of every worker would
+    pay otherwise (the dashboard must render in under a second)."""
+    from core.display import Currency
+    from office.reports import charts
+    from office.reports.base import Chart, Column, Report
+
+    charts.draw(Report("warm", "", (Column("x", "x"), Column("y", "y", "count")),
+                       [{"x": "a", "y": 1}], Chart("bar", "x", "y")), "svg",
+                Currency("XXX", 2))
+
+
 def gunicorn_options(config: Config, bind: str) -> dict[str, Any]:
     office = config.office
     options: dict[str, Any] = {
@@ -98,6 +111,7 @@ def serve(config: Config, bind: str) -> None:
     configure_web(config, bind)
     open_office(config)  # refuses a missing or foreign store; migrates an older one
     app = application(config)
+    _warm_charts()
     connections.close_all()  # no database connection is shared with the workers
 
     class Console(BaseApplication):

@@ -119,7 +119,10 @@ class LogoutView(auth_views.LogoutView):
 
 # -- pages -------------------------------------------------------------------------------
 
+#: The menu, in order; the first entry a user may see is where they land after login
+#: (the dashboard for everyone with ``reports.view``: the head office's day at a glance).
 MENU: tuple[tuple[str, str, Any], ...] = (
+    ("console:dashboard", "reports.view", gettext_lazy("Dashboard")),
     ("console:stations", "stations.view", gettext_lazy("Stations")),
     ("console:sales", "sales.view", gettext_lazy("Sales")),
     ("console:customers", "customers.view", gettext_lazy("Customers")),
@@ -128,6 +131,7 @@ MENU: tuple[tuple[str, str, Any], ...] = (
     ("console:cards", "cards.view", gettext_lazy("Card master")),
     ("console:vouchers", "vouchers.view", gettext_lazy("Vouchers")),
     ("console:pricing", "pricing.view", gettext_lazy("Pricing")),
+    ("console:reports", "reports.view", gettext_lazy("Reports")),
     ("console:quarantine", "quarantine.view", gettext_lazy("Quarantine")),
     ("console:refused", "refused.view", gettext_lazy("Refused messages")),
     ("console:audit", "audit.view", gettext_lazy("Audit trail")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 
 
-class ReportsConfig(AppConfig):
+class OfficeReportsConfig(AppConfig):
     """Reports, their exports and scheduled runs."""
 
     name = "office.reports"

@@ -16,6 +16,12 @@ from office.reports.pivot import pivot
 FORMATS = ("png", "svg")
 
 
+def _plain(text: str) -> str:
+    """``text`` as matplotlib shows it literally: a ``$`` pair would start mathtext (and
+    an odd formula, say a product called ``$\\frac{$``, would fail the whole chart)."""
+    return text.replace("$", r"\$")
+
+
 def draw(report: Report, fmt: str, currency: Currency) -> bytes:
     """The chart of ``report`` as ``fmt`` (png or svg) bytes."""
     from matplotlib.figure import Figure
@@ -33,14 +39,15 @@ def draw(report: Report, fmt: str, currency: Currency) -> bytes:
     for i, name in enumerate(table.series):
         ys = [row[i] for row in table.values]
         if chart.kind == "line":
-            axes.plot(positions, ys, marker="o", markersize=3, label=name)
+            axes.plot(positions, ys, marker="o", markersize=3, label=_plain(name))
         else:
-            axes.bar([x - 0.4 + width * (i + 0.5) for x in positions], ys, width, label=name)
+            axes.bar([x - 0.4 + width * (i + 0.5) for x in positions], ys, width,
+                     label=_plain(name))
     step = max(1, len(table.x) // 12)
-    axes.set_xticks(positions[::step], table.x[::step], rotation=30, ha="right",
-                    fontsize=8)
-    axes.set_ylabel(table.axis)
-    axes.set_title(f"{report.title}\n{report.subtitle}", fontsize=10)
+    axes.set_xticks(positions[::step], [_plain(x) for x in table.x[::step]], rotation=30,
+                    ha="right", fontsize=8)
+    axes.set_ylabel(_plain(table.axis))
+    axes.set_title(_plain(f"{report.title}\n{report.subtitle}"), fontsize=10)
     axes.grid(axis="y", alpha=0.3)
     if len(table.series) > 1:
         axes.legend(fontsize=8)

@@ -34,8 +34,13 @@ class Spec:
     per: tuple[str, ...]
     runner: Runner
 
+    @property
+    def module(self) -> str:
+        return str(self.runner.__module__).rsplit(".", 1)[-1]
+
 
 _SPECS: dict[str, Spec] = {}
+_LOADED: list[bool] = []
 
 
 def report(name: str, title: str, about: str, *, options: tuple[str, ...],
@@ -51,14 +56,12 @@ def report(name: str, title: str, about: str, *, options: tuple[str, ...],
 
 def specs() -> dict[str, Spec]:
     """Every registered report, by name, in the order of :data:`MODULES`."""
-    if not _SPECS:
+    if not _LOADED:  # every module, even when one was imported directly before
+        _LOADED.append(True)
         for module in MODULES:
-            try:
-                import_module(f"office.reports.{module}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"office.reports.{module}":
-                    raise
-    return dict(_SPECS)
+            import_module(f"office.reports.{module}")
+    order = {name: i for i, name in enumerate(MODULES)}
+    return dict(sorted(_SPECS.items(), key=lambda item: order[item[1].module]))
 
 
 def spec(name: str) -> Spec:

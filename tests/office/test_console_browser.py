@@ -79,7 +79,8 @@ def test_block_a_card_in_the_browser_and_the_station_refuses_it(
     try:
         with launch_chromium() as browser:
             page = browser.new_context(locale="en-US").new_page()
-            _log_in(page, web.url + "/", "**/stations/")
+            _log_in(page, web.url + "/", "**/dashboard/")  # where a viewer lands
+            page.goto(web.url + "/stations/")
             _shot(page, "1-stations")
 
             def online() -> bool:
@@ -178,3 +179,82 @@ def test_a_clerk_adds_a_customer_issues_a_card_and_the_station_takes_it(
         assert '"percent_bp": 250' in shown and '"min_fill_ml": 30000' in shown
     finally:
         stop_daemon(station)
+
+
+def _shop(config: Path) -> None:
+    """Today's sales at S-001 and S-002 (the real clock), in ``sales`` and in the
+    roll-ups the dashboard reads, written to the office store as a test bench would."""
+    from datetime import UTC, datetime
+
+    from core.config import load_config_file
+    from office.store import open_office
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    conn = open_office(load_config_file(config))
+    try:
+        with conn.atomic():
+            for seq, (station, product, ml, amount) in enumerate(
+                    (("S-001", "AI95", 20000, 100000), ("S-002", "DT", 35000, 210000)),
+                    start=1):
+                at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # both today, at any hour
+                conn.execute(
+                    "INSERT INTO sales (station_id, seq, sale_id, card_id, pump, product, "
+                    "volume_ml, unit_price, amount, authorized_at, completed_at, "
+                    "wallet_debits, prev_hash, hash, received_at, via) VALUES "
+                    "(?, 1, ?, 'K-1', 1, ?, ?, 5000, ?, ?, ?, '{}', ?, ?, ?, 'mqtt')",
+                    (station, f"sale-{seq}", product, ml, amount, at, at, "0" * 64,
+                     f"{seq:064d}", at))
+                conn.execute(
+                    "INSERT INTO sales_daily (day, station_id, product, sales, volume_ml, "
+                    "amount, discount) VALUES (?, ?, ?, 1, ?, ?, 0)",
+                    (at[:10], station, product, ml, amount))
+    finally:
+        conn.close()
+
+
+def _chart_loaded(page: Page, selector: str) -> int:
+    """The natural width of the chart image ``selector`` once the browser decoded it."""
+    image = page.locator(selector)
+    image.wait_for()
+    width: int = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+    return width
+
+
+def test_the_dashboard_and_a_report_show_their_charts(
+        config_file: Path, office_database: str, tmp_path: Path) -> None:
+    """Issue 14 in the browser: anna lands on the dashboard and sees today's figures and
+    both trend charts drawn; a report page shows its table and chart."""
+    from tests.office_fixtures import set_office_database
+
+    set_office_database(config_file, office_database)
+    fc(config_file, "office", "init")
+    _add_operator(config_file)
+    _shop(config_file)
+    server = WebServer(config_file, tmp_path / "web.log")
+    try:
+        server.wait_ready()
+        with launch_chromium() as browser:
+            page = browser.new_context(locale="en-US").new_page()
+            _log_in(page, server.url + "/", "**/dashboard/")
+            today = page.locator("#today").inner_text()
+            assert "55.000 l" in today and "3,100.00 RUB" in today
+            assert _chart_loaded(page, "#chart-months img") > 100
+            assert _chart_loaded(page, "#chart-days img") > 100
+            assert page.locator("#top-stations tbody tr").first.get_attribute(
+                "data-station") == "S-002"
+            _shot(page, "r1-dashboard")
+            page.click("header nav a:text-is('Reports')")
+            page.wait_for_url("**/reports/")
+            page.click("tr[data-report='consumption'] a")
+            page.wait_for_url("**/reports/consumption/")
+            page.select_option("select[name=by]", "day")
+            page.select_option("select[name=per]", "station")
+            page.click("form.report-form button[type=submit]")
+            page.wait_for_url("**/reports/consumption/?*per=station*")
+            assert _chart_loaded(page, "figure.chart img") > 100
+            total = page.locator("table.report tfoot").inner_text()
+            assert "55.000 l" in total and "3,100.00 RUB" in total
+            assert page.locator("a[href*='export.csv']").count() == 0  # no export right
+            _shot(page, "r2-report")
+    finally:
+        server.stop()
