@@ -90,11 +90,14 @@ def measure_case(conn: OfficeConnection, case: Case, spec: reports_build.Spec,
     from office.reports import registry
     from office.reports.base import ReportError
 
-    options = {k: v.format(start=spec.start.isoformat(), end=spec.end.isoformat())
+    options = {k: v.format(start=spec.start.isoformat(), end=spec.end.isoformat(),
+                           month=spec.end.replace(day=1).isoformat())
                for k, v in case.options.items()}
     label = case.label
     try:
         params = registry.params_for(case.report, options, config, now=now)
+        got: Any = registry.run(conn, case.report, options, config, now=now) if warmup \
+            else None
     except ReportError as exc:
         return Result(case.report, label, 0, 0.0, None, error=str(exc))
 
@@ -104,7 +107,6 @@ def measure_case(conn: OfficeConnection, case: Case, spec: reports_build.Spec,
     floor = case.floor
     times: list[float] = []
     floor_times: list[float] = []
-    got: Any = report() if warmup else None
     found = floor(conn, params) if floor and warmup else None
     for _ in range(runs):
         spent, got = _timed(report)
