@@ -116,11 +116,16 @@ def _sums_agree(first_figure: int, keys: tuple[str, ...] = (
 # -- customers -------------------------------------------------------------------------------
 
 def _top(order: str, *, until_only: bool) -> Floor:
+    """The top customers with the figures the report shows: top-customers the sums and
+    the discount, customer-value the sums and the first and last sale."""
     def floor(conn: OfficeConnection, p: Params) -> Any:
         where = "s.completed_at < ?" if until_only else "s.completed_at >= ? AND " \
                                                          "s.completed_at < ?"
         args = [p.utc_end] if until_only else _range(p)
-        return _rows(conn, f"SELECT c.customer_id, SUM(s.{order}) FROM sales s JOIN cards c "
+        more = ("MIN(s.completed_at), MAX(s.completed_at)" if until_only
+                else _disc(conn))
+        return _rows(conn, f"SELECT c.customer_id, SUM(s.{order}), COUNT(*), "
+                           f"SUM(s.amount), {more} FROM sales s JOIN cards c "
                            f"ON c.card_id = s.card_id WHERE {where} GROUP BY c.customer_id "
                            f"ORDER BY 2 DESC, 1 LIMIT ?", [*args, p.limit])
     return floor
@@ -289,10 +294,11 @@ CASES: tuple[Case, ...] = (
          lambda r, f: ((len(r.rows), sum(x["amount_90d"] for x in r.rows)),
                        (len(f), sum(int(x[4]) for x in f)))),
     Case("birthdays", {"month": "12"},
-         lambda conn, p: _rows(conn, "SELECT customer_id, birthday FROM customers WHERE "
-                                     "birthday IS NOT NULL AND substr(birthday, 6, 2) = ? "
-                                     "AND closed_at IS NULL AND merged_into IS NULL "
-                                     "ORDER BY substr(birthday, 9, 2)", [f"{p.month:02d}"]),
+         lambda conn, p: _rows(conn, "SELECT customer_id, name, birthday, phones, emails "
+                                     "FROM customers WHERE birthday IS NOT NULL AND "
+                                     "substr(birthday, 6, 2) = ? AND closed_at IS NULL AND "
+                                     "merged_into IS NULL ORDER BY substr(birthday, 9, 2), "
+                                     "name, customer_id", [f"{p.month:02d}"]),
          lambda r, f: (len(r.rows), len(f))),
     Case("customer-mix", {**YEAR, "per": "age"}, _mix("age"), _mix_agree),
     Case("customer-mix", {**YEAR, "per": "region"}, _mix("region"), _mix_agree),
