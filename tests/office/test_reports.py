@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from core.config import load_config_file
+from core.config_reports import OfficeReportsConfig
 from office.reports import registry
 from office.reports.base import Report, ReportError
 from office.store import OfficeConnection
@@ -204,7 +205,7 @@ def test_loyalty_and_vouchers(office: Any) -> None:
     ("consumption", {"station": "<script>"}, "is not an identifier"),
     ("consumption", {"from": "2000-01-01", "to": "2026-01-01"}, "at most ten years"),
 ])
-def test_a_bad_question_is_one_sentence(office: Any, name: str, options: dict[str, str],
-                                        message: str) -> None:
-    with pytest.raises(ReportError, match=message):
-        report(office, name, **options)
+def test_a_bad_question_is_one_sentence(office_conn: OfficeConnection, name: str,
+                                        options: dict[str, str], message: str) -> None:
+    with pytest.raises(ReportError, match=message):  # refused before the store is read
+        registry.run(office_conn, name, options, OfficeReportsConfig(), now=NOW)
