@@ -23,19 +23,19 @@ def vouchers(conn: OfficeConnection, p: Params) -> Report:
     start, end = p.utc_start, p.utc_end
     rows = conn.execute(
         "SELECT b.batch_id, b.product, b.volume_ml, b.amount, b.count, b.valid_from, "
-        "b.valid_until, "
-        "(SELECT COUNT(*) FROM voucher_redemptions r WHERE r.batch_id = b.batch_id "
-        "AND r.redeemed_at < ?) AS redeemed, "
-        "(SELECT COALESCE(SUM(r.value), 0) FROM voucher_redemptions r "
-        "WHERE r.batch_id = b.batch_id AND r.redeemed_at < ?) AS redeemed_value, "
-        "(SELECT COALESCE(SUM(r.volume_ml), 0) FROM voucher_redemptions r "
-        "WHERE r.batch_id = b.batch_id AND r.redeemed_at < ?) AS redeemed_ml, "
-        "(SELECT COUNT(*) FROM voucher_exceptions x WHERE x.batch_id = b.batch_id "
-        "AND x.redeemed_at < ?) AS doubled, "
-        "(SELECT COUNT(*) FROM voucher_exceptions x WHERE x.batch_id = b.batch_id "
-        "AND x.redeemed_at < ? AND x.status = 'open') AS doubled_open "
-        "FROM voucher_batches b WHERE b.valid_from < ? AND b.valid_until >= ? "
-        "ORDER BY b.batch_id", [end, end, end, end, end, end, start]).fetchall()
+        "b.valid_until, COALESCE(r.redeemed, 0) AS redeemed, "
+        "COALESCE(r.redeemed_value, 0) AS redeemed_value, "
+        "COALESCE(r.redeemed_ml, 0) AS redeemed_ml, COALESCE(x.doubled, 0) AS doubled, "
+        "COALESCE(x.doubled_open, 0) AS doubled_open FROM voucher_batches b "
+        "LEFT JOIN (SELECT batch_id, COUNT(*) AS redeemed, SUM(value) AS redeemed_value, "
+        "SUM(volume_ml) AS redeemed_ml FROM voucher_redemptions WHERE redeemed_at < ? "
+        "GROUP BY batch_id) r ON r.batch_id = b.batch_id "
+        "LEFT JOIN (SELECT batch_id, COUNT(*) AS doubled, "
+        "SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS doubled_open "
+        "FROM voucher_exceptions WHERE redeemed_at < ? GROUP BY batch_id) x "
+        "ON x.batch_id = b.batch_id "
+        "WHERE b.valid_from < ? AND b.valid_until >= ? ORDER BY b.batch_id",
+        [end, end, end, start]).fetchall()
     out: list[dict[str, Any]] = []
     for r in rows:
         left = int(r["count"]) - int(r["redeemed"])
