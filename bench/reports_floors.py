@@ -80,6 +80,20 @@ def _grouped(cols: tuple[str, ...], joins: str = "", *, by: str | None = None,
     return floor
 
 
+def _daily(cols: tuple[str, ...], *, by: str | None = None) -> Floor:
+    """What the report asks of the daily roll-ups, as a DBA would ask it of
+    ``sales_daily`` (the reports read it when it counts in the report's zone)."""
+    def floor(conn: OfficeConnection, p: Params) -> Any:
+        lead = [localtime.date_bucket(conn.vendor, "day", by=by,
+                                      week_start=p.week_start)] if by else []
+        keys = [*lead, *cols]
+        return _rows(conn, f"SELECT {', '.join(keys)}, SUM(sales), SUM(volume_ml), "
+                           "SUM(amount), SUM(discount) FROM sales_daily WHERE day >= ? AND "
+                           f"day <= ? GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}",
+                     [p.start.isoformat(), p.end.isoformat()])
+    return floor
+
+
 def _vehicles(conn: OfficeConnection, p: Params) -> Any:
     """Per month and vehicle: the sums, and the distance and fuel for litres per 100 km
     (first and last unflagged reading; the ml of the fills with a reading and the
@@ -277,9 +291,11 @@ def _exceptions_agree(report: Report, found: Any) -> tuple[Any, Any]:
 
 YEAR = {"from": "{start}", "to": "{end}"}
 CASES: tuple[Case, ...] = (
-    Case("consumption", {**YEAR, "by": "month"}, _grouped((), by="month"), _sums_agree(1)),
+    # These three read the daily roll-ups (office/reports/rollup_reads.py): so do their
+    # floors.
+    Case("consumption", {**YEAR, "by": "month"}, _daily((), by="month"), _sums_agree(1)),
     Case("consumption", {**YEAR, "by": "day", "per": "station"},
-         _grouped(("s.station_id",), by="day"), _sums_agree(2)),
+         _daily(("station_id",), by="day"), _sums_agree(2)),
     Case("consumption", {**YEAR, "by": "month", "per": "customer"},
          _grouped(("c.customer_id",), "LEFT JOIN cards c ON c.card_id = s.card_id", by="month"),
          _sums_agree(2)),
@@ -304,8 +320,12 @@ CASES: tuple[Case, ...] = (
     Case("customer-mix", {**YEAR, "per": "region"}, _mix("region"), _mix_agree),
     Case("customer-value", {"to": "{end}", "limit": "20"}, _top("volume_ml", until_only=True),
          _top_agree("volume_ml")),
-    Case("stations", {**YEAR, "per": "station"}, _grouped(("s.station_id", "s.product")),
+    Case("stations", {**YEAR, "per": "station"}, _daily(("station_id", "product")),
          _sums_agree(2)),
+    # ... and over the sales, as a product filter on a card would make them.
+    Case("stations", {**YEAR, "per": "station", "customer": "C0000000"},
+         _grouped(("s.station_id", "s.product"), "JOIN cards c ON c.card_id = s.card_id "
+                  "AND c.customer_id = 'C0000000'"), _sums_agree(2)),
     Case("stations", {**YEAR, "per": "pump"}, _grouped(("s.station_id", "s.pump")),
          _sums_agree(2)),
     Case("stations", {**YEAR, "per": "hour"}, _hours, _sums_agree(1)),

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from office.access.rights import has
 from office.console import data, runtime
+from office.console import report_words as words
 from office.console.forms import minor_units
 from office.console.views import requires
 from office.customers.errors import RecordRefused
@@ -68,7 +69,9 @@ def section(request: HttpRequest, customer_id: str) -> dict[str, Any] | None:
     shown["shown"] = {k: money(shown[k]) for k in ("balance", "overdue")}
     shown["shown"]["available"] = None if shown["available"] is None else money(
         shown["available"])
-    shown["aging_rows"] = [(BUCKET_TITLES[b], money(shown["aging"][b])) for b in BUCKETS]
+    # The age bands are the credit report's column headings, translated with them.
+    shown["aging_rows"] = [(words.word(BUCKET_TITLES[b]), money(shown["aging"][b]))
+                           for b in BUCKETS]
     if shown["last_payment"]:
         shown["last_payment"]["shown"] = money(shown["last_payment"]["amount"])
     for e in shown["recent_entries"]:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from core.display import Currency
 from office.access.rights import has
 from office.console import data, runtime
+from office.console import report_words as words
 from office.console.export import stamp
 from office.console.views import requires
 from office.reports import charts, registry
@@ -61,9 +62,10 @@ _HINTS = {"month": "1-12, YYYY-MM", "within": "20m, 2h, 1d"}
 
 @requires("reports.view")
 def reports(request: HttpRequest) -> HttpResponse:
-    """Every report: its title and what it tells."""
+    """Every report: its title and what it tells (in the console's language)."""
     return render(request, "console/reports.html", {
-        "specs": list(registry.specs().values())})
+        "specs": [{"name": s.name, "title": words.title(s), "about": words.about(s)}
+                  for s in registry.specs().values()]})
 
 
 def _spec(name: str) -> Spec:
@@ -113,8 +115,8 @@ def _run(spec: Spec, given: dict[str, str | None]) -> tuple[Params, Report]:
 
 def _table(report: Report, currency: Currency, limit: int | None = SHOWN_ROWS
            ) -> dict[str, Any]:
-    """Headings, cell texts and alignment of ``report`` (the first ``limit`` rows;
-    None: all)."""
+    """Headings (in the console's language), cell texts and alignment of ``report``
+    (the first ``limit`` rows; None: all)."""
     cols = report.columns
     numeric = [c.kind in NUMERIC for c in cols]
     rows = [[(rendering.text(c, r.get(c.key), currency), n) for c, n in
@@ -124,7 +126,7 @@ def _table(report: Report, currency: Currency, limit: int | None = SHOWN_ROWS
         totals = [(rendering.text(c, report.totals.get(c.key), currency)
                    if c.key in report.totals else (_("Total") if i == 0 else ""), n)
                   for i, (c, n) in enumerate(zip(cols, numeric, strict=True))]
-    return {"head": [(rendering.heading(c, currency), n) for c, n in
+    return {"head": [(words.heading(c, currency), n) for c, n in
                      zip(cols, numeric, strict=True)],
             "rows": rows, "totals": totals, "count": len(report.rows),
             "cut": limit is not None and len(report.rows) > limit}
@@ -144,7 +146,8 @@ def report(request: HttpRequest, name: str) -> HttpResponse:
     spec = _spec(name)
     given = _given(request)
     currency = data.currency()
-    context: dict[str, Any] = {"spec": spec, "query": _query(given),
+    context: dict[str, Any] = {"spec": spec, "title": words.title(spec),
+                               "about": words.about(spec), "query": _query(given),
                                "can_export": has(request.user, "reports.export"),
                                "exports": [f for f in EXPORTS if f != "print"]}
     try:
@@ -154,6 +157,7 @@ def report(request: HttpRequest, name: str) -> HttpResponse:
         context.update(error=str(exc), fields=_fields(spec, given, None))
         return render(request, "console/report.html", context, status=400)
     context.update(fields=_fields(spec, given, params), report=result,
+                   report_title=words.word(result.title),
                    table=_table(result, currency), chart=chart_url(result, currency))
     return render(request, "console/report.html", context)
 
@@ -180,7 +184,8 @@ def report_export(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
     except ReportError as exc:
         log.info("console.report_refused", report=name, reason=str(exc), format=fmt)
         return render(request, "console/report.html", {
-            "spec": spec, "error": str(exc), "fields": _fields(spec, given, None),
+            "spec": spec, "title": words.title(spec), "about": words.about(spec),
+            "error": str(exc), "fields": _fields(spec, given, None),
             "query": _query(given), "can_export": True, "exports": []}, status=400)
     media, extension = EXPORTS[fmt]
     now = datetime.now(UTC).astimezone(params.tz)
@@ -210,7 +215,8 @@ def _body(request: HttpRequest, result: Report, fmt: str, currency: Currency,
         return charts.draw(result, fmt, currency)
     # Every row on paper: the print view is the report, not the page's first rows.
     page: bytes = render(request, "console/report_print.html", {
-        "report": result, "table": _table(result, currency, None),
+        "report": result, "report_title": words.word(result.title),
+        "table": _table(result, currency, None),
         "chart": chart_url(result, currency),
         "printed_at": now.strftime("%Y-%m-%d %H:%M"),
         "printed_by": request.user.get_username()}).content

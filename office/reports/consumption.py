@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from office.reports import localtime, sql
+from office.reports import localtime, rollup_reads, sql
 from office.reports.base import Chart, Column, Report
 from office.reports.filters import sales_where
 from office.reports.params import FILTERS, Params
@@ -47,12 +47,15 @@ def consumption(conn: OfficeConnection, p: Params) -> Report:
     per = p.per or "none"
     key, join = _KEYS.get(per, ("NULL", ""))
     where, args = sales_where(p)
-    rows = conn.execute(
-        f"SELECT {sql.bucket(vendor, p)} AS period, {key} AS k, COUNT(*) AS sales, "
-        f"SUM(s.volume_ml) AS volume_ml, SUM(s.amount) AS amount, "
-        f"SUM({sql.discount(vendor)}) AS discount"
-        f"{_economy(vendor) if per == 'vehicle' else ''} FROM sales s {join} WHERE {where} "
-        "GROUP BY 1, 2", args).fetchall()
+    if rollup_reads.usable(conn, p, per):  # the same figures from the daily roll-ups
+        rows = rollup_reads.by_period(conn, p, per)
+    else:
+        rows = conn.execute(
+            f"SELECT {sql.bucket(vendor, p)} AS period, {key} AS k, COUNT(*) AS sales, "
+            f"SUM(s.volume_ml) AS volume_ml, SUM(s.amount) AS amount, "
+            f"SUM({sql.discount(vendor)}) AS discount"
+            f"{_economy(vendor) if per == 'vehicle' else ''} FROM sales s {join} "
+            f"WHERE {where} GROUP BY 1, 2", args).fetchall()
     names = _names(conn, per, {r["k"] for r in rows})
     out: list[dict[str, Any]] = []
     seen: set[str] = set()

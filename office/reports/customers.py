@@ -170,15 +170,18 @@ def localtime_text(stored: str, p: Params) -> str:
         "contacts.", options=("month", "group"))
 def birthdays(conn: OfficeConnection, p: Params) -> Report:
     extra, extra_args = _group_clause(p, "customer_id")
+    first = ("(phones::jsonb ->> 0) AS phone, (emails::jsonb ->> 0) AS email"
+             if conn.vendor == "postgresql" else
+             "json_extract(phones, '$[0]') AS phone, json_extract(emails, '$[0]') AS email")
     rows = conn.execute(
-        "SELECT customer_id, name, birthday, phones, emails FROM customers "
+        f"SELECT customer_id, name, birthday, {first} FROM customers "
         "WHERE birthday IS NOT NULL AND substr(birthday, 6, 2) = ? AND closed_at IS NULL "
         f"AND merged_into IS NULL{extra} ORDER BY substr(birthday, 9, 2), name, customer_id",
         [f"{p.month:02d}", *extra_args]).fetchall()
     year = p.today.year if p.month >= p.today.month else p.today.year + 1
     out = [{"day": r["birthday"][5:], "customer": r["customer_id"], "name": r["name"],
             "birthday": r["birthday"], "turns": year - int(r["birthday"][:4]),
-            "phone": _first(r["phones"]), "email": _first(r["emails"])} for r in rows]
+            "phone": r["phone"] or "", "email": r["email"] or ""} for r in rows]
     return Report("birthdays", f"Birthdays in {date(year, p.month, 1):%B %Y}",
                   (Column("day", "Day"), *_WHO, Column("birthday", "Birthday", "date"),
                    Column("turns", "Turns", "count"), Column("phone", "Phone"),

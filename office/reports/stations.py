@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from office.reports import localtime, sql
+from office.reports import localtime, rollup_reads, sql
 from office.reports.base import Chart, Column, Report
 from office.reports.consumption import FIGURES, totals
 from office.reports.filters import sales_where
@@ -31,7 +31,8 @@ def stations(conn: OfficeConnection, p: Params) -> Report:
     where, args = sales_where(p)
     selected = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
     groups = ", ".join(str(i + 1) for i in range(len(keys)))
-    rows = conn.execute(
+    rows = rollup_reads.by_station_product(conn, p) if per == "station" and \
+        rollup_reads.usable(conn, p, "station+product") else conn.execute(
         f"SELECT {selected}, COUNT(*) AS sales, SUM(s.volume_ml) AS volume_ml, "
         f"SUM(s.amount) AS amount, SUM({sql.discount(vendor)}) AS discount "
         f"FROM sales s WHERE {where} GROUP BY {groups}", args).fetchall()

@@ -21,19 +21,19 @@ from office.store import OfficeConnection
         "redeemed twice.", options=("from", "to"))
 def vouchers(conn: OfficeConnection, p: Params) -> Report:
     start, end = p.utc_start, p.utc_end
-    # Each ledger read once, grouped by batch (a subquery per batch and figure read the
-    # redemptions three times).
     rows = conn.execute(
         "SELECT b.batch_id, b.product, b.volume_ml, b.amount, b.count, b.valid_from, "
-        "b.valid_until, COALESCE(r.n, 0) AS redeemed, COALESCE(r.value, 0) AS redeemed_value, "
-        "COALESCE(r.ml, 0) AS redeemed_ml, COALESCE(x.n, 0) AS doubled, "
-        "COALESCE(x.open, 0) AS doubled_open FROM voucher_batches b "
-        "LEFT JOIN (SELECT batch_id, COUNT(*) AS n, SUM(value) AS value, "
-        "SUM(volume_ml) AS ml FROM voucher_redemptions WHERE redeemed_at < ? "
+        "b.valid_until, COALESCE(r.redeemed, 0) AS redeemed, "
+        "COALESCE(r.redeemed_value, 0) AS redeemed_value, "
+        "COALESCE(r.redeemed_ml, 0) AS redeemed_ml, COALESCE(x.doubled, 0) AS doubled, "
+        "COALESCE(x.doubled_open, 0) AS doubled_open FROM voucher_batches b "
+        "LEFT JOIN (SELECT batch_id, COUNT(*) AS redeemed, SUM(value) AS redeemed_value, "
+        "SUM(volume_ml) AS redeemed_ml FROM voucher_redemptions WHERE redeemed_at < ? "
         "GROUP BY batch_id) r ON r.batch_id = b.batch_id "
-        "LEFT JOIN (SELECT batch_id, COUNT(*) AS n, "
-        "SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open FROM voucher_exceptions "
-        "WHERE redeemed_at < ? GROUP BY batch_id) x ON x.batch_id = b.batch_id "
+        "LEFT JOIN (SELECT batch_id, COUNT(*) AS doubled, "
+        "SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS doubled_open "
+        "FROM voucher_exceptions WHERE redeemed_at < ? GROUP BY batch_id) x "
+        "ON x.batch_id = b.batch_id "
         "WHERE b.valid_from < ? AND b.valid_until >= ? ORDER BY b.batch_id",
         [end, end, end, start]).fetchall()
     out: list[dict[str, Any]] = []

@@ -230,6 +230,35 @@ def test_russian(network: OfficeDb) -> None:
         assert "Вход" in client().get("/login/").content.decode()
 
 
+def test_russian_dashboard_reports_and_account(network: OfficeDb) -> None:
+    """The pages added since the first translations speak Russian too: headings, the
+    report's own title and column headings, the account section and its age bands."""
+    from office.customers.models import Customer
+
+    Customer.objects.create(customer_id="C-5", name="Sever Agro", payment_terms="credit",
+                            credit_limit=500000, created_at="2026-11-01T00:00:00.000000Z",
+                            created_by="t", modified_at="2026-11-01T00:00:00.000000Z",
+                            modified_by="t")
+    c = logged_in(make_user("alla", ["accountants"]))
+    c.post("/i18n/setlang/", {"language": "ru", "next": "/dashboard/"})
+    page = c.get("/dashboard/").content.decode()
+    assert "<h1>Сводка</h1>" in page and "Лучшие АЗС за месяц" in page
+    assert "Dashboard" not in page and "Top stations" not in page
+    page = c.get("/reports/").content.decode()
+    assert "<h1>Отчёты</h1>" in page and ">Оборот АЗС</a>" in page
+    assert "Station turnover" not in page
+    page = c.get("/reports/consumption/?from=2026-11-01&to=2026-11-03&by=day"
+                 ).content.decode()
+    assert "<h1>Потребление</h1>" in page and ">Показать</button>" in page
+    assert "<th>Период</th>" in page and '<th class="num">Объём (l)</th>' in page
+    assert '<th class="num">Сумма (RUB)</th>' in page and "<td>Итого</td>" in page
+    page = c.get("/customers/C-5/").content.decode()
+    account = page.split('id="account"', 1)[1].split("</section>", 1)[0]
+    assert "<h2>Расчёты</h2>" in account and "Доступный кредит" in account
+    assert "<th>Срок не наступил</th>" in account and "Записать платёж" in account
+    assert "Account" not in account and "Not due" not in account
+
+
 def test_cards_not_shown_have_no_block_button_when_blocked(console_db: OfficeDb) -> None:
     add_card("B-1", status="blocked")
     page = logged_in(make_user("olga", ["operators"])).get("/cards/").content.decode()

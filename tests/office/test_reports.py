@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from core.config import load_config_file
+from core.config_reports import OfficeReportsConfig
 from office.reports import registry
 from office.reports.base import Report, ReportError
 from office.store import OfficeConnection
@@ -204,7 +205,26 @@ def test_loyalty_and_vouchers(office: Any) -> None:
     ("consumption", {"station": "<script>"}, "is not an identifier"),
     ("consumption", {"from": "2000-01-01", "to": "2026-01-01"}, "at most ten years"),
 ])
-def test_a_bad_question_is_one_sentence(office: Any, name: str, options: dict[str, str],
-                                        message: str) -> None:
-    with pytest.raises(ReportError, match=message):
-        report(office, name, **options)
+def test_a_bad_question_is_one_sentence(office_conn: OfficeConnection, name: str,
+                                        options: dict[str, str], message: str) -> None:
+    with pytest.raises(ReportError, match=message):  # refused before the store is read
+        registry.run(office_conn, name, options, OfficeReportsConfig(), now=NOW)
+
+
+@pytest.mark.parametrize("options", [
+    {"by": "month"}, {"by": "day", "per": "station"}, {"by": "week", "per": "product"},
+    {"by": "day", "station": "S-001", "product": "AI95"}, {"by": "month", "per": "none"}])
+def test_the_rollups_answer_as_the_sales_do(office: Any, options: dict[str, str]) -> None:
+    """Reports the daily roll-ups can answer read them; the figures are those of the
+    sales (read when the roll-ups count in another zone)."""
+    conn, config = office
+    wide = {"from": "2026-07-01", "to": "2026-12-31", **options}
+    fast = [registry.run(conn, name, wide if name == "consumption" else
+                         {k: v for k, v in wide.items() if k not in ("by", "per")},
+                         config, now=NOW).rows for name in ("consumption", "stations")]
+    conn.execute("UPDATE rollup_state SET timezone = 'UTC'")  # no longer the report's zone
+    slow = [registry.run(conn, name, wide if name == "consumption" else
+                         {k: v for k, v in wide.items() if k not in ("by", "per")},
+                         config, now=NOW).rows for name in ("consumption", "stations")]
+    assert fast == slow
+    assert sum(r["sales"] for r in fast[0]) == (5 if "station" in options else 7)

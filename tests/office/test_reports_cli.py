@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from core.config import load_config_file
+from office.store import open_office
 from tests.office.report_fixture import build, run
 
 NOV = ("--from", "2026-11-01", "--to", "2026-11-30")
@@ -77,14 +79,16 @@ def test_xlsx_with_a_native_chart_and_the_chart_files(office: Any, tmp_path: Pat
     (("nosuch",), "there is no report 'nosuch'"),
     (("consumption", "--by", "fortnight"), "--by must be one of day, week, month"),
 ])
-def test_bad_requests_are_one_sentence(office: Any, args: tuple[str, ...], message: str,
+def test_bad_requests_are_one_sentence(office_env: Path, args: tuple[str, ...], message: str,
                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("office", "init")
+    office = open_office(load_config_file(office_env))
     monkeypatch.chdir(tmp_path)
     result = run("office", "report", *args, ok=False)
     assert result.exit_code == 1 and message in result.output
     assert "Traceback" not in result.output
     assert list(tmp_path.glob("c.*")) == []
-    assert office.execute("SELECT COUNT(*) FROM report_runs").fetchone()[0] == 0
+    assert office.one("SELECT COUNT(*) FROM report_runs")[0] == 0
 
 
 def test_the_list_of_reports(office: Any) -> None:
