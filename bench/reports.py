@@ -197,7 +197,7 @@ def measure(built: reports_build.Built, spec: reports_build.Spec, *, runs: int,
         f"{'ratio':>6}  target <= {TARGET_RATIO}")
     out = []
     chosen = [c for c in cases(names) if not only or any(
-        o == c.report or (o.split()[0] == c.report and o.split(None, 1)[1] in c.label)
+        o == c.report or (o.split()[0] == c.report and o.split(None, 1)[1] == c.label)
         for o in only)]
     for case in chosen:
         result = measure_case(conn, case, spec, config, now, runs, warmup)
@@ -257,7 +257,7 @@ def main() -> None:
                              "takes minutes, and the store stays in the page cache)")
     parser.add_argument("--only", action="append", default=[],
                         help="only this report ('dashboard': the dashboard; 'consumption "
-                             "--per vehicle': the cases of a report with these options)")
+                             "--by month --per vehicle': its case with these options)")
     parser.add_argument("--rebuild", action="store_true", help="build even if cached")
     parser.add_argument("--cache", type=Path, default=reports_build.CACHE)
     args = parser.parse_args()
