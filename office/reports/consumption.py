@@ -53,10 +53,10 @@ def consumption(conn: OfficeConnection, p: Params) -> Report:
         rows = conn.execute(
             f"SELECT {sql.bucket(vendor, p)} AS period, {key} AS k, COUNT(*) AS sales, "
             f"SUM(s.volume_ml) AS volume_ml, SUM(s.amount) AS amount, "
-            f"SUM({sql.discount(vendor)}) AS discount FROM sales s {join} WHERE {where} "
-            "GROUP BY 1, 2", args).fetchall()
+            f"SUM({sql.discount(vendor)}) AS discount"
+            f"{_economy(vendor) if per == 'vehicle' else ''} FROM sales s {join} "
+            f"WHERE {where} GROUP BY 1, 2", args).fetchall()
     names = _names(conn, per, {r["k"] for r in rows})
-    economy = _economy(conn, p) if per == "vehicle" else {}
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for r in rows:
@@ -70,7 +70,7 @@ def consumption(conn: OfficeConnection, p: Params) -> Report:
         row.update(sales=int(r["sales"]), volume_ml=int(r["volume_ml"]),
                    amount=int(r["amount"]), discount=int(r["discount"]))
         if per == "vehicle":
-            km, used = economy.get((period, r["k"]), (None, None))
+            km, used = _distance(r)
             row["km"] = km
             row["l_per_100km"] = round(used / km / 10, 2) if km and used is not None else None
         out.append(row)
@@ -111,21 +111,29 @@ def _names(conn: OfficeConnection, per: str, keys: set[Any]) -> dict[Any, str]:
     return out
 
 
-def _economy(conn: OfficeConnection, p: Params) -> dict[tuple[str, Any], tuple[int, int]]:
-    """Per (period, vehicle): km between the first and last unflagged reading, and the
-    ml of the fills after the first."""
-    vendor = conn.vendor
-    where, args = sales_where(p)
-    rows = conn.execute(
-        "SELECT period, v, MAX(odo) - MIN(odo) AS km, "
-        "SUM(CASE WHEN n > 1 THEN vol ELSE 0 END) AS used FROM ("
-        f"SELECT {sql.bucket(vendor, p)} AS period, "
-        "COALESCE(s.vehicle_id, c.vehicle_id) AS v, s.odometer_km AS odo, "
-        "s.volume_ml AS vol, ROW_NUMBER() OVER (PARTITION BY "
-        f"{sql.bucket(vendor, p)}, COALESCE(s.vehicle_id, c.vehicle_id) "
-        "ORDER BY s.completed_at, s.station_id, s.seq) AS n "
-        "FROM sales s LEFT JOIN cards c ON c.card_id = s.card_id "
-        f"WHERE {where} AND s.odometer_km IS NOT NULL AND s.odometer_flag IS NULL) t "
-        "WHERE v IS NOT NULL GROUP BY period, v", args).fetchall()
-    return {(localtime.day_text(r["period"]), r["v"]): (int(r["km"]), int(r["used"]))
-            for r in rows}
+#: A reading counts when the sale has one and the station did not flag it.
+_READ = "s.odometer_km IS NOT NULL AND s.odometer_flag IS NULL"
+
+
+def _economy(vendor: str) -> str:
+    """The columns of a (period, vehicle) group that give its distance and fuel, in the
+    same pass as the sums: the first and last unflagged reading, the ml of the fills
+    with a reading, and the first such fill (in sale order: completed_at, station,
+    seq) with its ml at the end, as one text whose smallest value is that fill."""
+    if vendor == "postgresql":
+        first = ("s.completed_at || rpad(s.station_id, 64) || lpad(s.seq::text, 20, '0') "
+                 "|| lpad(s.volume_ml::text, 12, '0')")
+    else:
+        first = "printf('%s%-64s%020d%012d', s.completed_at, s.station_id, s.seq, s.volume_ml)"
+    return (f", MAX(CASE WHEN {_READ} THEN s.odometer_km END) "
+            f"- MIN(CASE WHEN {_READ} THEN s.odometer_km END) AS km, "
+            f"SUM(CASE WHEN {_READ} THEN s.volume_ml END) AS read_ml, "
+            f"MIN(CASE WHEN {_READ} THEN {first} END) AS first_fill")
+
+
+def _distance(r: Any) -> tuple[int | None, int | None]:
+    """(km between the first and last reading, ml of the fills after the first) of a
+    (period, vehicle) row; (None, None) when no fill had a reading."""
+    if r["k"] is None or r["km"] is None:
+        return None, None
+    return int(r["km"]), int(r["read_ml"]) - int(str(r["first_fill"])[-12:])

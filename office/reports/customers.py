@@ -37,6 +37,8 @@ def _names(conn: OfficeConnection, ids: list[str]) -> dict[str, dict[str, Any]]:
 def _first(json_list: str | None) -> str:
     import json
 
+    if not json_list or json_list == "[]":  # most e-mail lists: no parse needed
+        return ""
     try:
         items = json.loads(json_list or "[]")
     except ValueError:
