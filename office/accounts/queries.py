@@ -54,7 +54,9 @@ def charge_sql(vendor: Vendor, alias: str = "t") -> str:
 
 def discount_sql(vendor: Vendor, alias: str = "t") -> str:
     """A sale's discount: its list amount less its amount (0 without pricing)."""
-    return f"COALESCE({_json_int(vendor, f'{alias}.pricing', 'list_amount')} - {alias}.amount, 0)"
+    from office.ledger.rollups import discount_sql as discount
+
+    return discount(vendor, f"{alias}.pricing", f"{alias}.amount")
 
 
 def sales_sql(where: str) -> str:

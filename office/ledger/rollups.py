@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from core.timefmt import iso, utc_now
+from office.db import Vendor
 from office.store import OfficeConnection
 
 log = structlog.get_logger("office.rollups")
 
-_FIGURES = ("sales", "volume_ml", "amount", "discount")
 _UPSERT_DAILY = (
     "INSERT INTO sales_daily (day, station_id, product, sales, volume_ml, amount, discount) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, station_id, product) DO UPDATE SET "
@@ -88,27 +88,29 @@ def add_sales(conn: OfficeConnection, station_id: str, sales: Iterable[dict[str,
                                            for (month, card), f in sorted(monthly.items())])
 
 
-def _discount(vendor: str, pricing: str, amount: str) -> str:
+def discount_sql(vendor: str, pricing: str, amount: str) -> str:
+    """SQL of a sale's discount in minor units: its list amount (``pricing``'s
+    ``list_amount``) less ``amount``; 0 for a sale the pricing rules did not price.
+    The one spelling of it for the roll-ups, the reports and the accounts."""
     if vendor == "postgresql":
         return f"COALESCE(({pricing}::jsonb ->> 'list_amount')::bigint - {amount}, 0)"
     return f"COALESCE(json_extract({pricing}, '$.list_amount') - {amount}, 0)"
 
 
-def _day_sql(vendor: str, column: str, tz: str, lo: str | None, hi: str | None) -> str:
+def _day_sql(vendor: Vendor, column: str, tz: str, lo: str | None, hi: str | None) -> str:
     from office.reports import localtime
 
-    if vendor == "postgresql":
-        return f"({column}::timestamptz AT TIME ZONE '{ZoneInfo(tz).key}')::date::text"
     low = _parse(lo) if lo else datetime(2000, 1, 1, tzinfo=UTC)
     high = _parse(hi) if hi else low
-    return f"substr({localtime.local('sqlite', column, ZoneInfo(tz), low, high)}, 1, 10)"
+    when = localtime.local(vendor, column, ZoneInfo(tz), low, high)
+    return f"{when}::date::text" if vendor == "postgresql" else f"substr({when}, 1, 10)"
 
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text[:19] + "+00:00")
 
 
-def staged_sql(vendor: str, *, stage: str, suffix: str, station: str, tz: str,
+def staged_sql(vendor: Vendor, *, stage: str, suffix: str, station: str, tz: str,
                lo: str | None, hi: str | None, new_only: str) -> tuple[str, str]:
     """The two ``INSERT ... SELECT`` statements that count a bulk path's staged rows
     (columns named ``<name><suffix>``) that ``new_only`` (a SQL condition) says are not
@@ -116,7 +118,7 @@ def staged_sql(vendor: str, *, stage: str, suffix: str, station: str, tz: str,
     c = {name: f"b.{name}{suffix}" for name in ("completed_at", "product", "card_id",
                                                  "volume_ml", "amount", "pricing")}
     day = _day_sql(vendor, c["completed_at"], tz, lo, hi)
-    discount = _discount(vendor, c["pricing"], c["amount"])
+    discount = discount_sql(vendor, c["pricing"], c["amount"])
     sums = (f"COUNT(*), SUM({c['volume_ml']}), SUM({c['amount']}), SUM({discount})")
     daily = (f"INSERT INTO sales_daily (day, station_id, product, sales, volume_ml, amount, "
              f"discount) SELECT {day}, {station}, {c['product']}, {sums} FROM {stage} b "
@@ -136,7 +138,7 @@ def rebuild(conn: OfficeConnection, tz: str) -> dict[str, int]:
     with conn.atomic():
         span = conn.one("SELECT MIN(completed_at), MAX(completed_at) FROM sales")
         day = _day_sql(vendor, "s.completed_at", tz, span[0], span[1])
-        discount = _discount(vendor, "s.pricing", "s.amount")
+        discount = discount_sql(vendor, "s.pricing", "s.amount")
         sums = "COUNT(*), SUM(s.volume_ml), SUM(s.amount), SUM(" + discount + ")"
         conn.execute("DELETE FROM sales_daily")
         conn.execute("DELETE FROM card_monthly")

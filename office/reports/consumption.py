@@ -98,17 +98,11 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _names(conn: OfficeConnection, per: str, keys: set[Any]) -> dict[Any, str]:
-    if per not in _NAMES or not keys:
+    if per not in _NAMES:
         return {}
     table, id_column, name = _NAMES[per]
-    wanted = sorted(k for k in keys if k is not None)
-    out: dict[Any, str] = {}
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i:i + 500]
-        marks = ", ".join("?" * len(chunk))
-        out.update((r[0], r[1]) for r in conn.execute(
-            f"SELECT {id_column}, {name} FROM {table} WHERE {id_column} IN ({marks})", chunk))
-    return out
+    return {r[0]: r[1] for r in sql.rows_in(conn, f"SELECT {id_column}, {name} FROM {table}",
+                                            id_column, keys)}
 
 
 #: A reading counts when the sale has one and the station did not flag it.

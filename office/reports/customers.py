@@ -13,25 +13,20 @@ from typing import Any
 
 from office.reports import localtime, sql
 from office.reports.base import Chart, Column, Report
+from office.reports.consumption import FIGURES
 from office.reports.filters import sales_where
 from office.reports.params import Params
 from office.reports.registry import report
 from office.store import OfficeConnection
 
-_FIGURES = (Column("sales", "Sales", "count"), Column("volume_ml", "Volume", "ml"),
-            Column("amount", "Amount", "money"), Column("discount", "Discount", "money"))
 _WHO = (Column("customer", "Customer"), Column("name", "Name"))
 
 
 def _names(conn: OfficeConnection, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Name, phones and e-mails of the customers ``ids``."""
-    out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        out.update((r["customer_id"], dict(r)) for r in conn.execute(
-            "SELECT customer_id, name, phones, emails, birthday FROM customers "
-            f"WHERE customer_id IN ({', '.join('?' * len(chunk))})", chunk))
-    return out
+    return {r["customer_id"]: dict(r) for r in sql.rows_in(
+        conn, "SELECT customer_id, name, phones, emails, birthday FROM customers",
+        "customer_id", ids)}
 
 
 def _first(json_list: str | None) -> str:
@@ -40,7 +35,7 @@ def _first(json_list: str | None) -> str:
     if not json_list or json_list == "[]":  # most e-mail lists: no parse needed
         return ""
     try:
-        items = json.loads(json_list or "[]")
+        items = json.loads(json_list)
     except ValueError:
         return ""
     return str(items[0]) if isinstance(items, list) and items else ""
@@ -75,7 +70,7 @@ def top_customers(conn: OfficeConnection, p: Params) -> Report:
                     "discount": int(r["discount"]),
                     "average_fill_ml": int(r["volume_ml"]) // sales})
     return Report("top-customers", f"Top {p.limit} customers by {p.order}",
-                  (Column("rank", "#", "count"), *_WHO, *_FIGURES,
+                  (Column("rank", "#", "count"), *_WHO, *FIGURES,
                    Column("average_fill_ml", "Average fill", "ml")), out,
                   Chart("bar", "name", "volume_ml" if p.order == "volume" else "amount"),
                   subtitle=p.words())
@@ -140,7 +135,7 @@ def churn(conn: OfficeConnection, p: Params) -> Report:
     info = _names(conn, [r["customer"] for r in rows])
     out = []
     for r in rows:
-        last_local = localtime_text(r["last_at"], p)
+        last_local = localtime.text(r["last_at"], p.tz)
         who = info.get(r["customer"], {})
         out.append({"customer": r["customer"], "name": who.get("name", ""),
                     "phone": _first(who.get("phones")), "last_sale": last_local,
@@ -155,14 +150,6 @@ def churn(conn: OfficeConnection, p: Params) -> Report:
                    Column("amount_90d", "Amount (last 90 days)", "money")), out,
                   subtitle=f"as of {p.end.isoformat()}"
                   + (f", group {p.filters['group']}" if "group" in p.filters else ""))
-
-
-def localtime_text(stored: str, p: Params) -> str:
-    """A stored UTC time as local ``YYYY-MM-DD HH:MM`` in the report's zone."""
-    from datetime import datetime
-
-    at = datetime.fromisoformat(stored[:19] + "+00:00").astimezone(p.tz)
-    return at.strftime("%Y-%m-%d %H:%M")
 
 
 @report("birthdays", "Birthdays",
@@ -232,7 +219,7 @@ def customer_mix(conn: OfficeConnection, p: Params) -> Report:
                     "amount": int(b["amount"]) if b else 0})
     return Report("customer-mix", f"Customers by {per}",
                   (Column(per, per.capitalize()), Column("customers", "Customers", "count"),
-                   Column("active", "Bought in range", "count"), *_FIGURES[:3]), out,
+                   Column("active", "Bought in range", "count"), *FIGURES[:3]), out,
                   Chart("bar", per, "amount"), subtitle=p.words(),
                   totals={c: sum(r[c] for r in out)
                           for c in ("customers", "active", "sales", "volume_ml", "amount")})
@@ -255,7 +242,7 @@ def customer_value(conn: OfficeConnection, p: Params) -> Report:
     names = _names(conn, [r["customer"] for r in rows])
     out = []
     for r in rows:
-        first, last = localtime_text(r["first_at"], p), localtime_text(r["last_at"], p)
+        first, last = localtime.text(r["first_at"], p.tz), localtime.text(r["last_at"], p.tz)
         days = (date.fromisoformat(last[:10]) - date.fromisoformat(first[:10])).days + 1
         months = max(days / 30.4375, 1.0)
         sales = int(r["sales"])
@@ -267,7 +254,7 @@ def customer_value(conn: OfficeConnection, p: Params) -> Report:
                     "average_fill_ml": int(r["volume_ml"]) // sales})
     return Report("customer-value", "Customer lifetime value",
                   (*_WHO, Column("first_sale", "First sale", "datetime"),
-                   Column("last_sale", "Last sale", "datetime"), *_FIGURES[:3],
+                   Column("last_sale", "Last sale", "datetime"), *FIGURES[:3],
                    Column("visits_per_month", "Visits a month", "ratio"),
                    Column("average_fill_ml", "Average fill", "ml")), out,
                   Chart("bar", "name", "amount"), subtitle=f"up to {p.end.isoformat()}")

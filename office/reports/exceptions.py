@@ -17,9 +17,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from office.reports import sql
+from office.reports import localtime, sql
 from office.reports.base import Column, Report
-from office.reports.customers import localtime_text
 from office.reports.filters import sales_where
 from office.reports.params import Params
 from office.reports.registry import report
@@ -36,7 +35,7 @@ def _seconds_between(vendor: str, later: str, earlier: str) -> str:
 
 
 def _row(kind: str, r: Any, p: Params, detail: str) -> dict[str, Any]:
-    return {"kind": kind, "at": localtime_text(r["completed_at"], p), "station": r["station_id"],
+    return {"kind": kind, "at": localtime.text(r["completed_at"], p.tz), "station": r["station_id"],
             "seq": int(r["seq"]), "card": r["card_id"], "vehicle": r["vehicle"], "detail": detail}
 
 

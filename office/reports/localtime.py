@@ -141,3 +141,9 @@ def date_bucket(vendor: Vendor, column: str, *, by: str, week_start: int) -> str
     if by == "month":
         return f"(substr({column}, 1, 7) || '-01')"
     return f"date({column}, '-6 days', 'weekday {(week_start + 1) % 7}')"
+
+
+def text(stored: str, tz: tzinfo) -> str:
+    """A stored UTC time as local ``YYYY-MM-DD HH:MM`` in zone ``tz`` (for people)."""
+    at = datetime.fromisoformat(stored[:19] + "+00:00").astimezone(tz)
+    return at.strftime("%Y-%m-%d %H:%M")

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from office.db import Vendor
+from office.db import Row, Vendor
 from office.reports import localtime
 from office.reports.params import Params
+from office.store import OfficeConnection
 
 
 def discount(vendor: Vendor, alias: str = "s") -> str:
     """A sale's discount in minor units: its list amount less what it cost (0 when the
     pricing rules did not price it)."""
-    column = f"{alias}.pricing"
-    if vendor == "postgresql":
-        return f"COALESCE(({column}::jsonb ->> 'list_amount')::bigint - {alias}.amount, 0)"
-    return f"COALESCE(json_extract({column}, '$.list_amount') - {alias}.amount, 0)"
+    from office.ledger.rollups import discount_sql
+
+    return discount_sql(vendor, f"{alias}.pricing", f"{alias}.amount")
+
+
+def rows_in(conn: OfficeConnection, select: str, column: str, ids: Iterable[Any]
+            ) -> list[Row]:
+    """``select ... WHERE column IN (ids)``, in chunks of 500 (a bound list of any length
+    stays within both databases' parameter limits); None ids are left out."""
+    wanted = sorted(i for i in set(ids) if i is not None)
+    out: list[Row] = []
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        out += conn.execute(f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))})",
+                            chunk).fetchall()
+    return out
 
 
 def bounds(p: Params) -> tuple[datetime, datetime]:
