@@ -115,11 +115,13 @@ def _overdrafts(conn: OfficeConnection, p: Params) -> list[dict[str, Any]]:
     topped up), of the report's card or customer when it names one."""
     from office.cards.wallets import overdrawn
 
+    balances = dict(overdrawn())
+    wallets = {r["wallet_id"]: r for r in sql.rows_in(
+        conn, "SELECT w.wallet_id, w.card_id, c.customer_id, c.vehicle_id, w.unit "
+        "FROM wallets w JOIN cards c ON c.card_id = w.card_id", "w.wallet_id", balances)}
     out = []
-    for wallet_id, balance in overdrawn():
-        r = conn.execute("SELECT w.card_id, c.customer_id, c.vehicle_id, w.unit FROM wallets w "
-                         "JOIN cards c ON c.card_id = w.card_id WHERE w.wallet_id = ?",
-                         (wallet_id,)).fetchone()
+    for wallet_id, balance in balances.items():  # worst first, as overdrawn() gives them
+        r = wallets.get(wallet_id)
         if r is None:
             continue
         if "card" in p.filters and r["card_id"] != p.filters["card"]:
