@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from core.timefmt import iso
 from office.reports import localtime, sql
 from office.reports.base import Report
 from office.reports.params import Params
@@ -163,7 +164,7 @@ def _acquisition(conn: OfficeConnection, p: Params) -> Any:
 
 
 def _churn(conn: OfficeConnection, p: Params) -> Any:
-    cutoff = sql.iso_utc(sql.bounds(p)[1] - timedelta(days=p.days))
+    cutoff = iso(sql.bounds(p)[1] - timedelta(days=p.days))
     back = ("(l.last_at::timestamptz - interval '90 days') AT TIME ZONE 'UTC'"
             if conn.vendor == "postgresql" else
             "strftime('%Y-%m-%dT%H:%M:%S', substr(l.last_at, 1, 19), '-90 days')")
@@ -263,7 +264,7 @@ def _exceptions(conn: OfficeConnection, p: Params) -> Any:
                       "WHERE vehicle_id IS NOT NULL AND odometer_km IS NOT NULL "
                       "AND completed_at < ?) t WHERE completed_at >= ?",
                 [p.max_step_km, p.utc_end, p.utc_start])[0]
-    lo = sql.iso_utc(sql.bounds(p)[0] - timedelta(seconds=p.within_s))
+    lo = iso(sql.bounds(p)[0] - timedelta(seconds=p.within_s))
     gap = _seconds(conn.vendor, "completed_at", "prev_at")
     two = _rows(conn, "SELECT COUNT(*) FROM (SELECT station_id, completed_at, "
                       "LAG(station_id) OVER w AS prev_station, LAG(completed_at) OVER w AS "

@@ -19,13 +19,14 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.clikit import actor
 from core.config import Config
 from core.errors import ControlError, ForecourtError, InputError
+from core.periods import local_midnight_utc
 from core.timefmt import iso, parse_iso, utc_now
 from edge.control import DaemonNotRunning, call
 from offline_db import reports as figures
@@ -77,10 +78,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     and an autumn one 25. (Where a zone skips midnight itself, the day starts at the
     first instant it has.)
     """
-    start = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-    following = day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=tz).astimezone(UTC)
-    return start, end
+    return local_midnight_utc(day, tz), local_midnight_utc(day + timedelta(days=1), tz)
 
 
 def day_plan(conn: sqlite3.Connection, config: Config, day: date, now: datetime) -> Plan:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from core.timefmt import iso
 from office.reports import localtime, sql
 from office.reports.base import Chart, Column, Report
 from office.reports.consumption import FIGURES
@@ -117,7 +118,7 @@ def _days_before(vendor: str, column: str, days: int) -> str:
         options=("to", "group", "days"))
 def churn(conn: OfficeConnection, p: Params) -> Report:
     vendor = conn.vendor
-    cutoff = sql.iso_utc(sql.bounds(p)[1] - timedelta(days=p.days))
+    cutoff = iso(sql.bounds(p)[1] - timedelta(days=p.days))
     extra, extra_args = _group_clause(p, "c.customer_id")
     rows = conn.execute(
         "WITH last AS (SELECT c.customer_id, MAX(s.completed_at) AS last_at "

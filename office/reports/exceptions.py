@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from core.timefmt import iso
 from office.reports import localtime, sql
 from office.reports.base import Column, Report
 from office.reports.filters import sales_where
@@ -70,7 +71,7 @@ def exceptions(conn: OfficeConnection, p: Params) -> Report:
         out.append(_row("odometer_backwards" if back else "odometer_too_far", r, p,
                         f"{r['odometer_km']} km after {r['prev']} km"))
     # One card at two stations: each sale against the card's previous one.
-    lo = sql.iso_utc(sql.bounds(p)[0] - timedelta(seconds=p.within_s))
+    lo = iso(sql.bounds(p)[0] - timedelta(seconds=p.within_s))
     card_where, card_args = sales_where(p, dated=False)
     gap = _seconds_between(vendor, "t.completed_at", "t.prev_at")
     for r in conn.execute(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from core.timefmt import iso
 from office.db import Vendor
 
 
@@ -51,9 +52,6 @@ def offsets(tz: tzinfo, lo: datetime, hi: datetime) -> list[tuple[datetime | Non
     return spans
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
 
 def _zone_name(tz: tzinfo) -> str:
     if isinstance(tz, ZoneInfo):
@@ -72,7 +70,7 @@ def local(vendor: Vendor, column: str, tz: tzinfo, lo: datetime, hi: datetime) -
     spans = offsets(tz, lo, hi)
     if len(spans) == 1:
         return _shift(column, spans[0][1])
-    branches = " ".join(f"WHEN {column} < '{_iso(until)}' THEN {_shift(column, minutes)}"
+    branches = " ".join(f"WHEN {column} < '{iso(until)}' THEN {_shift(column, minutes)}"
                         for until, minutes in spans[:-1] if until is not None)
     return f"(CASE {branches} ELSE {_shift(column, spans[-1][1])} END)"
 

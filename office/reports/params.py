@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from core.config_reports import OfficeReportsConfig
+from core.periods import local_midnight_utc
+from core.timefmt import iso
 from office.reports.base import ReportError
 
 BY = ("day", "week", "month")
@@ -66,8 +68,7 @@ class Params:
 
 
 def _utc_iso(day: date, tz: tzinfo) -> str:
-    local = datetime(day.year, day.month, day.day, tzinfo=tz)
-    return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso(local_midnight_utc(day, tz))
 
 
 def _date(option: str, text: str) -> date:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from core.periods import local_midnight_utc
 from office.db import Row, Vendor
 from office.reports import localtime
 from office.reports.params import Params
@@ -35,9 +36,8 @@ def rows_in(conn: OfficeConnection, select: str, column: str, ids: Iterable[Any]
 
 def bounds(p: Params) -> tuple[datetime, datetime]:
     """The report's range as UTC instants (for the local-time expressions)."""
-    lo = datetime.fromisoformat(p.utc_start.replace("Z", "+00:00"))
-    hi = datetime.fromisoformat(p.utc_end.replace("Z", "+00:00"))
-    return lo, hi
+    return (local_midnight_utc(p.start, p.tz),
+            local_midnight_utc(p.end + timedelta(days=1), p.tz))
 
 
 def bucket(vendor: Vendor, p: Params, column: str = "s.completed_at") -> str:
@@ -70,6 +70,3 @@ def _next(day: date, by: str) -> date:
         return day + timedelta(days=7)
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
-
-def iso_utc(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
