@@ -27,9 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 from office.db import Vendor
+from office.reports.filters import CUSTOMER_CARDS
 from office.store import OfficeConnection
 
-CUSTOMER_CARDS = "SELECT card_id FROM cards WHERE customer_id = ?"
 _DEBITS = ("COALESCE((SELECT SUM(d.value) FROM wallet_debits d JOIN wallets w "
            "ON w.wallet_id = d.wallet_id WHERE d.station_id = s.station_id "
            "AND d.seq = s.seq AND w.unit = '{unit}'), 0)")

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from core.timefmt import iso, utc_now
+from core.timefmt import iso, parse_iso, utc_now
 from office.db import Vendor
 from office.store import OfficeConnection
 
@@ -100,14 +100,11 @@ def discount_sql(vendor: str, pricing: str, amount: str) -> str:
 def _day_sql(vendor: Vendor, column: str, tz: str, lo: str | None, hi: str | None) -> str:
     from office.reports import localtime
 
-    low = _parse(lo) if lo else datetime(2000, 1, 1, tzinfo=UTC)
-    high = _parse(hi) if hi else low
+    low = parse_iso(lo) if lo else datetime(2000, 1, 1, tzinfo=UTC)
+    high = parse_iso(hi) if hi else low
     when = localtime.local(vendor, column, ZoneInfo(tz), low, high)
     return f"{when}::date::text" if vendor == "postgresql" else f"substr({when}, 1, 10)"
 
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text[:19] + "+00:00")
 
 
 def staged_sql(vendor: Vendor, *, stage: str, suffix: str, station: str, tz: str,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from core.timefmt import iso
+from core.timefmt import iso, parse_iso
 from office.reports import localtime, sql
 from office.reports.base import Column, Report
 from office.reports.filters import sales_where
@@ -104,11 +104,7 @@ def exceptions(conn: OfficeConnection, p: Params) -> Report:
 
 
 def _minutes(earlier: str, later: str) -> int:
-    from datetime import datetime
-
-    a = datetime.fromisoformat(earlier[:26] + "+00:00")
-    b = datetime.fromisoformat(later[:26] + "+00:00")
-    return int((b - a).total_seconds() // 60)
+    return int((parse_iso(later) - parse_iso(earlier)).total_seconds() // 60)
 
 
 def _overdrafts(conn: OfficeConnection, p: Params) -> list[dict[str, Any]]:

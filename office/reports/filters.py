@@ -13,7 +13,8 @@ from typing import Any
 
 from office.reports.params import Params
 
-_CUSTOMER_CARDS = "SELECT card_id FROM cards WHERE customer_id = ?"
+#: The cards a customer holds or held (one ``?``: the customer id).
+CUSTOMER_CARDS = "SELECT card_id FROM cards WHERE customer_id = ?"
 _GROUP_CARDS = ("SELECT c.card_id FROM cards c JOIN group_members m "
                 "ON m.customer_id = c.customer_id WHERE m.group_id = ?")
 
@@ -38,7 +39,7 @@ def sales_where(p: Params, alias: str = "s", *, dated: bool = True
         clauses.append(f"{a}card_id = ?")
         args.append(f["card"])
     if "customer" in f:
-        clauses.append(f"{a}card_id IN ({_CUSTOMER_CARDS})")
+        clauses.append(f"{a}card_id IN ({CUSTOMER_CARDS})")
         args.append(f["customer"])
     if "group" in f:
         clauses.append(f"{a}card_id IN ({_GROUP_CARDS})")

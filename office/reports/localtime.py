@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from core.timefmt import iso
+from core.timefmt import iso, parse_iso
 from office.db import Vendor
 
 
@@ -143,5 +143,5 @@ def date_bucket(vendor: Vendor, column: str, *, by: str, week_start: int) -> str
 
 def text(stored: str, tz: tzinfo) -> str:
     """A stored UTC time as local ``YYYY-MM-DD HH:MM`` in zone ``tz`` (for people)."""
-    at = datetime.fromisoformat(stored[:19] + "+00:00").astimezone(tz)
+    at = parse_iso(stored).astimezone(tz)
     return at.strftime("%Y-%m-%d %H:%M")
