@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import reports_floors_accounts as accounts
+
 from core.timefmt import iso
 from office.reports import localtime, sql
 from office.reports.base import Report
@@ -333,11 +335,11 @@ CASES: tuple[Case, ...] = (
     Case("loyalty", {**YEAR, "by": "month"}, _loyalty, _loyalty_agree),
     Case("vouchers", YEAR, _vouchers, _vouchers_agree),
     Case("exceptions", YEAR, _exceptions, _exceptions_agree),
-    # Accounts (no floors yet; the store has no account entries): timed alone. C0000000
-    # is the biggest fleet company (about 6 % of all sales).
-    Case("statement", {"from": "{month}", "to": "{end}", "customer": "C0000000"}, None, None),
-    Case("credit", {"to": "{end}"}, None, None),
-    Case("payments", YEAR, None, None),
+    # Accounts: C0000000 is the biggest fleet company (about 6 % of all sales).
+    Case("statement", {"from": "{month}", "to": "{end}", "customer": "C0000000"},
+         accounts.statement, accounts.statement_agree),
+    Case("credit", {"to": "{end}"}, accounts.credit, accounts.credit_agree),
+    Case("payments", YEAR, accounts.payments, accounts.payments_agree),
 )
 
 

@@ -90,11 +90,11 @@ class Dialect:
             return f"(({column})::jsonb ->> '{key}')"
         return f"json_extract({column}, '$.{key}')"
 
-    def plus_days(self, day_text: str, days: int) -> str:
-        """A ``YYYY-MM-DD`` text ``days`` later."""
+    def plus_days(self, day_text: str, days: int | str) -> str:
+        """A ``YYYY-MM-DD`` text ``days`` (a number or an integer expression) later."""
         if self.vendor == "postgresql":
-            return f"to_char(({day_text})::date + {days}, 'YYYY-MM-DD')"
-        return f"date({day_text}, '+{days} days')"
+            return f"to_char(({day_text})::date + ({days})::int, 'YYYY-MM-DD')"
+        return f"date({day_text}, ({days}) || ' days')"
 
 
 def station_sales(d: Dialect, *, station_no: int, count: int, n0: int, seed: int,
@@ -196,11 +196,13 @@ def _columns(d: Dialect, station_no: int, base_epoch: int) -> str:
         f"CASE WHEN priced THEN {doc} END"))
 
 
-def derived(d: Dialect, stamp: str) -> list[tuple[str, str]]:
+def derived(d: Dialect, stamp: str, end: str) -> list[tuple[str, str]]:
     """(what, SQL) of the rows that follow from the sales: wallet debits and top-ups
     (every 500th wallet overdrawn), settled priced sales, the points ledger (a lot per
     earning, expiring after 180 days, a third of them spent), voucher redemptions and
-    a double redemption of every 50th voucher, a few repricing differences."""
+    a double redemption of every 50th voucher, a few repricing differences, and the
+    credit customers' payments and adjustments (:func:`account_entries`; ``end``: the
+    last day, ``YYYY-MM-DD``)."""
     earned = d.json_int("pricing", "points_earned")
     burned = d.json_int("pricing", "points_burned")
     serial = d.json_text("s.pricing", "voucher")
@@ -250,4 +252,38 @@ def derived(d: Dialect, stamp: str) -> list[tuple[str, str]]:
          "INSERT INTO pricing_differences (station_id, seq, sale_id, field, station_value, "
          f"office_value, found_at) SELECT station_id, seq, sale_id, 'amount', '1', '2', "
          f"'{stamp}' FROM priced_sales WHERE seq % 20000 = 7"),
+        ("account entries", account_entries(d, stamp, end)),
     ]
+
+
+def account_entries(d: Dialect, stamp: str, end: str) -> str:
+    """Payments and adjustments of the customers on credit terms, value-dated up to
+    ``end``: per customer and (UTC) month of sales, a bank payment 5-49 days after the
+    month's end of the month's whole amount (customer number % 10 of 0-6), of 85 % of
+    it (7, 8: a debt that grows), or none (9: everything goes overdue); a credit note
+    of 100.00 twenty days before the end for every 7th customer, a debit note of 250.00
+    forty days before it for every 11th."""
+    number = "CAST(substr(c.customer_id, 2) AS BIGINT)"
+    month = "substr(s.completed_at, 1, 7)"
+    first = month + " || '-01'"
+    share = f"(CASE WHEN {number} % 10 < 7 THEN 100 WHEN {number} % 10 < 9 THEN 85 ELSE 0 END)"
+    offset = f"31 + 4 + ({number} * 7 + CAST(substr({month}, 6, 2) AS BIGINT)) % 45"
+    credit = ("FROM customers c WHERE c.payment_terms = 'credit' AND "
+              f"{number} % {{n}} = {{r}}")
+    cols = "customer_id, kind, amount, method, reference, value_date, reason, at, actor, via"
+    return (
+        f"INSERT INTO account_entries ({cols}) SELECT {cols} FROM ("
+        f"SELECT c.customer_id, 'payment' AS kind, -(CAST(SUM(s.amount) AS BIGINT) * {share} "
+        f"/ 100) AS amount, 'bank' AS method, 'BANK-' || {month} AS reference, "
+        f"{d.plus_days(first, offset)} AS value_date, '' AS reason, "
+        f"'{stamp}' AS at, 'bench' AS actor, 'cli' AS via FROM sales s JOIN cards k "
+        "ON k.card_id = s.card_id JOIN customers c ON c.customer_id = k.customer_id "
+        f"WHERE c.payment_terms = 'credit' AND {number} % 10 < 9 "
+        f"GROUP BY c.customer_id, {month} "
+        "UNION ALL SELECT c.customer_id, 'adjustment', -10000, '', '', "
+        f"{d.plus_days(repr(end), -20)}, 'bench credit note', '{stamp}', 'bench', 'cli' "
+        f"{credit.format(n=7, r=3)} "
+        "UNION ALL SELECT c.customer_id, 'adjustment', 25000, '', '', "
+        f"{d.plus_days(repr(end), -40)}, 'bench debit note', '{stamp}', 'bench', 'cli' "
+        f"{credit.format(n=11, r=4)}) t WHERE value_date <= '{end}' AND amount <> 0 "
+        "ORDER BY value_date, customer_id, kind, amount")

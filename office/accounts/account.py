@@ -12,11 +12,11 @@ positive one is money its wallets did not cover.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from office.accounts import queries
-from office.accounts.aging import BUCKETS, Aging, aging
+from office.accounts import daily, queries
+from office.accounts.aging import BUCKETS, Aging
 from office.store import OfficeConnection
 
 #: After every stored time (the store's ISO texts sort before it).
@@ -38,23 +38,19 @@ def today(tz: tzinfo, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(tz).date()
 
 
-def _bounds(as_of: date | None, tz: tzinfo) -> tuple[str, str]:
-    """(UTC text after the day, the day's text) of ``as_of`` (None: everything)."""
-    if as_of is None:
-        return END_OF_TIME, "9999-12-31"
-    return utc_start_of(as_of + timedelta(days=1), tz), as_of.isoformat()
-
-
 def balances(conn: OfficeConnection, tz: tzinfo, as_of: date | None = None,
              customer_id: str | None = None) -> dict[str, int]:
-    """Per customer with any movement: its balance at the end of ``as_of``."""
-    hi, last_day = _bounds(as_of, tz)
-    out: dict[str, int] = dict(queries.sale_charges(conn, hi, customer_id))
-    for row in queries.voucher_charges(conn, None, hi, customer_id):
-        out[row["customer_id"]] = out.get(row["customer_id"], 0) + int(row["value"])
-    for customer, total in queries.entry_sums(conn, last_day, customer_id).items():
-        out[customer] = out.get(customer, 0) + total
-    return out
+    """Per customer with any movement: its balance at the end of ``as_of`` (None: all
+    booked)."""
+    scope = daily.Scope.of(customer_id)
+    cut = daily.Cut.at_end_of(as_of, tz)
+    charges, charge_args = daily.charge_days_sql(conn, tz, cut, scope, by_day=False)
+    credits, credit_args = daily.credits_sql(cut, scope)
+    rows = conn.execute(
+        f"SELECT customer_id, SUM(v) FROM (SELECT customer_id, charged AS v FROM ({charges}) d "
+        f"UNION ALL SELECT customer_id, credited FROM ({credits}) k) x GROUP BY customer_id",
+        [*charge_args, *credit_args]).fetchall()
+    return {str(r[0]): int(r[1] or 0) for r in rows}
 
 
 def balance(conn: OfficeConnection, customer_id: str, tz: tzinfo,
@@ -63,30 +59,13 @@ def balance(conn: OfficeConnection, customer_id: str, tz: tzinfo,
     return balances(conn, tz, as_of, customer_id).get(customer_id, 0)
 
 
-def charges_newest_first(conn: OfficeConnection, customer_id: str, tz: tzinfo,
-                         as_of: date | None = None) -> list[tuple[date, int]]:
-    """Every charge of the customer up to ``as_of`` as (local day, amount), newest first:
-    sales, charged voucher exceptions, debit notes."""
-    hi, last_day = _bounds(as_of, tz)
-    timed = [(at, value) for at, value in queries.charges_newest_first(conn, customer_id, hi)]
-    timed += [(r["settled_at"], int(r["value"]))
-              for r in queries.voucher_charges(conn, None, hi, customer_id)]
-    items = [(local_of(at, tz).date(), 1, at, value) for at, value in timed]
-    items += [(date.fromisoformat(e["value_date"]), 2, f"{e['id']:020d}", int(e["amount"]))
-              for e in queries.entries(conn, first_day=None, last_day=last_day,
-                                       customer_id=customer_id, kind="adjustment")
-              if int(e["amount"]) > 0]
-    items.sort(reverse=True)
-    return [(day, value) for day, _rank, _key, value in items]
-
-
 def aging_of(conn: OfficeConnection, customer_id: str, tz: tzinfo, due_days: int, *,
-             as_of: date, owed: int | None = None) -> Aging:
-    """The customer's balance at the end of ``as_of`` aged by its newest charges."""
-    owed = balance(conn, customer_id, tz, as_of) if owed is None else owed
-    if owed <= 0:
-        return Aging()
-    return aging(charges_newest_first(conn, customer_id, tz, as_of), owed, as_of, due_days)
+             today: date, as_of: date | None = None) -> Aging:
+    """The customer's balance at the end of ``as_of`` (None: all booked) aged on
+    ``today`` by its newest charges (office.accounts.daily)."""
+    found = daily.agings(conn, tz, due_days, today=today, as_of=as_of,
+                         customer_id=customer_id)
+    return found[customer_id][1] if customer_id in found else Aging()
 
 
 def limit_of(customer: dict[str, Any]) -> int | None:
@@ -108,7 +87,7 @@ def summary(conn: OfficeConnection, customer_id: str, tz: tzinfo, due_days: int,
                 "credit_limit": found.credit_limit}
     day = today(tz, now)
     owed = balance(conn, customer_id, tz)
-    aged = aging_of(conn, customer_id, tz, due_days, as_of=day, owed=owed)
+    aged = aging_of(conn, customer_id, tz, due_days, today=day)
     limit = limit_of(customer)
     payments = queries.entries(conn, first_day=None, last_day="9999-12-31",
                                customer_id=customer_id)

@@ -1,10 +1,11 @@
 """Aging of what a customer owes, and how payments settle charges (first in, first out).
 
-Pure functions over plain data (no database), so the rules are tested alone:
+The buckets and the settling of payments are pure functions over plain data (no
+database), so the rules are tested alone:
 
 - **FIFO**: credits (payments and credit notes) settle the oldest charges first. So the
-  part of the balance still unpaid is made of the *newest* charges: :func:`aging` walks
-  the charges back from the newest until it has covered the balance.
+  part of the balance still unpaid is made of the *newest* charges: office.accounts.daily
+  ages every customer's balance over its newest charge days in one statement.
 - **Due date**: a charge is due ``due_days`` after its local day (``[office_reports]
   credit_due_days``); it is *overdue* from the day after, and ``today - due`` is its
   days past due. Buckets: 1-30 days past due (called "0-30"), 31-60, 61-90, over 90;
@@ -26,17 +27,17 @@ BUCKET_TITLES = {"current": "Not due", "d0_30": "0-30 days", "d31_60": "31-60 da
                  "d61_90": "61-90 days", "d90": "Over 90 days"}
 
 
+#: (the most days past due, bucket), in order; past the last: ``d90``. The credit
+#: report's SQL (office.accounts.daily) is written from this table too.
+BUCKET_LIMITS = ((0, "current"), (30, "d0_30"), (60, "d31_60"), (90, "d61_90"))
+
+
 def bucket_of(days_past_due: int) -> str:
     """The bucket of a charge ``days_past_due`` past its due date (<= 0: not due)."""
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "d0_30"
-    if days_past_due <= 60:
-        return "d31_60"
-    if days_past_due <= 90:
-        return "d61_90"
-    return "d90"
+    for limit, name in BUCKET_LIMITS:
+        if days_past_due <= limit:
+            return name
+    return BUCKETS[-1]
 
 
 @dataclass
@@ -49,26 +50,6 @@ class Aging:
     @property
     def overdue(self) -> int:
         return sum(v for k, v in self.buckets.items() if k != "current")
-
-
-def aging(newest_first: Iterable[tuple[date, int]], balance: int, today: date,
-          due_days: int) -> Aging:
-    """Age ``balance`` over the charges ``(day, amount)`` given newest first."""
-    out = Aging()
-    left = balance
-    for day, amount in newest_first:
-        if left <= 0:
-            break
-        part = min(left, amount)
-        due = day + timedelta(days=due_days)
-        out.buckets[bucket_of((today - due).days)] += part
-        out.oldest_unpaid = day
-        left -= part
-    if left > 0:
-        # Owed with no charge to age it by (a debit of a store that lost its sales):
-        # counted as not yet due rather than invented as overdue.
-        out.buckets["current"] += left
-    return out
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from office.accounts import account, queries
+from office.accounts import account, daily, queries
 from office.accounts.aging import BUCKET_TITLES, BUCKETS, settle
 from office.accounts.statement import FIGURES, Statement, build
 from office.customers.errors import RecordRefused
@@ -85,15 +85,14 @@ def _scope(conn: OfficeConnection, p: Params) -> list[dict[str, Any]]:
         options=("to", "customer", "group"))
 def credit(conn: OfficeConnection, p: Params) -> Report:
     as_of = p.end
-    owed = account.balances(conn, p.tz, as_of, p.filters.get("customer"))
+    owing = daily.agings(conn, p.tz, p.credit_due_days, today=as_of, as_of=as_of,
+                         customer_id=p.filters.get("customer"), group=p.filters.get("group"))
     rows: list[dict[str, Any]] = []
     for c in _scope(conn, p):
-        balance = owed.get(c["customer_id"], 0)
-        if balance <= 0:
+        if c["customer_id"] not in owing:
             continue
+        balance, aged = owing[c["customer_id"]]
         limit = account.limit_of(c)
-        aged = account.aging_of(conn, c["customer_id"], p.tz, p.credit_due_days,
-                                as_of=as_of, owed=balance)
         over = 0 if limit is None else max(0, balance - limit)
         if over == 0 and aged.overdue == 0:
             continue
@@ -119,29 +118,31 @@ def credit(conn: OfficeConnection, p: Params) -> Report:
                   totals={k: sum(r[k] for r in rows) for k in figures})
 
 
-def _credits(conn: OfficeConnection, customer_id: str, last_day: date
-             ) -> list[tuple[date, int, bool]]:
-    return [(date.fromisoformat(e["value_date"]), -int(e["amount"]), e["kind"] == "payment")
-            for e in queries.entries(conn, first_day=None, last_day=last_day.isoformat(),
-                                     customer_id=customer_id)
-            if int(e["amount"]) < 0]
-
-
 @report("payments", "Payment patterns",
         "Per customer, the payments received in the range: count, total, average days "
         "from charge to payment (first in, first out), share paid on time, last payment.",
         options=("from", "to", "customer", "group"))
 def payments(conn: OfficeConnection, p: Params) -> Report:
-    paid = queries.entries(conn, first_day=p.start.isoformat(), last_day=p.end.isoformat(),
-                           customer_id=p.filters.get("customer"), kind="payment")
-    payers = {e["customer_id"] for e in paid}
-    names = {c["customer_id"]: c for c in _scope(conn, p)}
+    customer = p.filters.get("customer")
+    payers = ("SELECT DISTINCT customer_id FROM account_entries WHERE kind = 'payment' "
+              "AND value_date >= ? AND value_date <= ?"
+              + ("" if customer is None else " AND customer_id = ?"))
+    payer_args: list[Any] = [p.start.isoformat(), p.end.isoformat()]
+    payer_args += [] if customer is None else [customer]
+    charges = daily.charge_days(conn, p.tz, as_of=p.end, customers=payers,
+                                customer_args=payer_args)
+    credits: dict[str, list[tuple[date, int, bool]]] = {}
+    for e in queries.credits_of(conn, payers, payer_args, last_day=p.end.isoformat()):
+        credits.setdefault(e[0], []).append((date.fromisoformat(e[1]), e[2], e[3]))
+    names = {c["customer_id"]: c for c in queries.customers(
+        conn, customer_id=customer, group=p.filters.get("group"), among=(payers, payer_args))}
     rows: list[dict[str, Any]] = []
-    for customer_id in sorted(payers & set(names)):
-        charges = account.charges_newest_first(conn, customer_id, p.tz, p.end)[::-1]
-        settled = [s for s in settle(charges, _credits(conn, customer_id, p.end),
-                                     p.credit_due_days)
+    for customer_id in sorted(set(credits) & set(names)):
+        mine = credits[customer_id]
+        settled = [s for s in settle(charges.get(customer_id, []), mine, p.credit_due_days)
                    if p.start <= s.payment_day <= p.end]
+        if not settled:
+            continue
         applied = sum(s.applied for s in settled)
         rows.append({
             "customer": customer_id, "name": names[customer_id]["name"],
@@ -152,7 +153,8 @@ def payments(conn: OfficeConnection, p: Params) -> Report:
             "on_time": round(sum(s.on_time for s in settled) / applied, 2)
             if applied else None,
             "last_payment": max(s.payment_day for s in settled).isoformat(),
-            "balance": account.balance(conn, customer_id, p.tz, p.end)})
+            "balance": sum(c for _d, c in charges.get(customer_id, []))
+            - sum(amount for _d, amount, _p in mine)})
     rows.sort(key=lambda r: (-r["total"], r["customer"]))
     columns = (Column("customer", "Customer"), Column("name", "Name"),
                Column("terms", "Terms"), Column("payments", "Payments", "count"),
