@@ -19,11 +19,11 @@ _MAX_GID = 2**32 - 2
 
 
 def group_problem(value: str) -> str | None:
-    """Why ``value`` is no group name or number, or ``None`` if it is one."""
+    """What ``value`` is not ("neither a group name ... nor ..."), or ``None`` if it is one."""
     if _GROUP.fullmatch(value) and (not value.isdigit() or int(value) <= _MAX_GID):
         return None
-    return (f"{value!r} is neither a group name (like forecourt-operators) nor a group "
-            f"number (like \"1500\", at most {_MAX_GID})")
+    return ("neither a group name (like forecourt-operators) nor a group number (like "
+            f"\"1500\", at most {_MAX_GID})")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,8 +40,8 @@ class RolesConfig:
             for value in getattr(self, key):
                 problem = group_problem(value)
                 if problem:
-                    raise ValueError(f"[roles] {key} has {problem}")
+                    raise ValueError(f"[roles] {key} has {value!r}, which is {problem}")
         if self.socket_group:
             problem = group_problem(self.socket_group)
             if problem:
-                raise ValueError(f"[roles] socket_group {problem}")
+                raise ValueError(f"[roles] socket_group {self.socket_group!r} is {problem}")

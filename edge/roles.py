@@ -159,8 +159,8 @@ class NotAllowed(AccessError):
 
     def __init__(self, caller: Caller, op: str, needs: Role, role: Role | None) -> None:
         has = f"has the {role} role" if role else "has no role at this station"
-        super().__init__(f"{caller} may not run {op}: it needs the {needs} role, and "
-                         f"{caller.name} {has} (docs/operations.md, Roles)")
+        super().__init__(f"the Unix user {caller} may not run {op}: it needs the {needs} "
+                         f"role, and this user {has} (docs/operations.md, Roles)")
         self.caller, self.op, self.needs, self.role = caller, op, needs, role
 
 
@@ -212,7 +212,8 @@ def record_refusal(conn: sqlite3.Connection, exc: NotAllowed, *, via: str) -> No
               "groups": sorted(caller.groups), "via": via}
     with atomic(conn):
         audit(conn, caller.actor, "access.refused", **fields)
-    log.warning("access.refused", user=caller.name, **fields)
+    # info: the daemon's log keeps it; a CLI command's own sentence says it to its user.
+    log.info("access.refused", user=caller.name, **fields)
 
 
 def secure_socket(path: Path, group: str) -> None:
