@@ -24,6 +24,7 @@ from core.cards import CARD_KINDS
 from core.config_build import build, validate_tree
 from core.config_ranges import MAX_DURATION_S
 from core.config_reports import OfficeReportsConfig
+from core.config_roles import RolesConfig
 from core.display import Currency, currency_decimals
 from core.errors import ConfigError
 
@@ -473,6 +474,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     flash: FlashConfig = field(default_factory=FlashConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    roles: RolesConfig = field(default_factory=RolesConfig)
 
     def validate(self) -> None:
         ids = [r.id for r in self.readers]

@@ -104,6 +104,16 @@ class ControlError(ForecourtError):
     code = "control_error"
 
 
+class AccessError(ForecourtError):
+    """The Unix user may not do this at the station (docs/operations.md, "Roles").
+
+    Example scenarios: an operator asks the daemon to import a card store (a
+    technician's job); a user in no role group closes a shift without the daemon.
+    """
+
+    code = "not_allowed"
+
+
 class InputError(ForecourtError):
     """An argument of a station operation is unfit to use or record (issue 10 #10).
 

@@ -1,6 +1,8 @@
 """The daemon's control socket: a Unix stream socket speaking JSON lines.
 
-Request: ``{"op": "sale.authorize", "args": {...}, "actor": "cli:alice"}``.
+Request: ``{"op": "sale.authorize", "args": {...}, "actor": "cli:alice"}``; ``actor`` is
+only the client's word (kept as ``via``): the daemon knows the caller's Unix user and
+groups from the kernel and checks its role (edge.roles).
 Answer: ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "one sentence",
 "code": "sale_error"}``. One request per connection.
 """
@@ -12,7 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from core.errors import ControlError, ForecourtError
+from core.errors import AccessError, ControlError, ForecourtError
 
 MAX_MESSAGE = 1 << 20
 
@@ -39,6 +41,11 @@ def call(path: Path, op: str, args: dict[str, Any], *, actor: str,
             sock.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError):
             raise DaemonNotRunning(str(path)) from None
+        except PermissionError:
+            # The socket's mode lets only its group in ([roles] socket_group).
+            raise AccessError(f"you may not connect to the station daemon's control socket "
+                              f"{path}: only members of its group may ([roles] "
+                              "socket_group; docs/operations.md, Roles)") from None
         sock.sendall(json.dumps({"op": op, "args": args, "actor": actor}).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):

@@ -1,7 +1,9 @@
 """``forecourt run``: the station daemon, the one writer of the station database.
 
 It takes the writer lock, applies migrations, lists open authorizations for
-recovery, serves the control socket, tells systemd it is ready (``sd_notify``),
+recovery, serves the control socket (mode 0660 in ``[roles] socket_group``; each
+caller known by its kernel credentials and served what its role allows, edge.roles),
+tells systemd it is ready (``sd_notify``),
 and on SIGTERM or SIGINT stops accepting requests, finishes the one in progress
 and closes the database.
 """
@@ -32,6 +34,7 @@ from edge.identity import load_station_key
 from edge.lifecycle import Station
 from edge.operations import perform
 from edge.readers import ReaderHub
+from edge.roles import Caller, NotAllowed, Roles, peer_caller, record_refusal, secure_socket
 from edge.scheduled import DayReports
 from edge.views import open_authorizations
 from offline_db.journal_checks import head_problems
@@ -60,23 +63,31 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _ControlServer
 
     def handle(self) -> None:
+        try:  # who is calling: the kernel's word, not the request's
+            caller = peer_caller(self.request)
+        except OSError as exc:
+            self._answer({"ok": False, "error": f"cannot tell who is calling: {exc.strerror}",
+                          "code": "control_error"})
+            log.warning("control.no_credentials", error=str(exc))
+            return
         line = self.rfile.readline(MAX_MESSAGE)
         try:
             request = json.loads(line)
             if not isinstance(request, dict) or not isinstance(request.get("args"), dict):
                 raise ValueError("not a request object")
-            op, actor = request.get("op"), request.get("actor", "control")
-            # An op is one of ours (a short printable name); the actor is text, checked
-            # like every argument in Daemon.handle: it is logged and recorded.
+            op, via = request.get("op"), request.get("actor", "control")
+            # An op is one of ours (a short printable name); the client's word on who it
+            # is (``actor``) is text, checked like every argument in Daemon.handle: it is
+            # logged and kept with a refusal as ``via``.
             if not (isinstance(op, str) and op.isprintable() and len(op) <= 64) or \
-                    not isinstance(actor, str):
+                    not isinstance(via, str):
                 raise ValueError("not a request object")
         # not JSON, not UTF-8, a 5000-digit number, [[[[ (RecursionError)
         except (ValueError, UnicodeDecodeError, RecursionError):
             self._answer({"ok": False, "error": "malformed request", "code": "control_error"})
             log.warning("control.malformed_request", size=len(line))
             return
-        self._answer(self.server.daemon_.handle(op, request["args"], actor))
+        self._answer(self.server.daemon_.handle(op, request["args"], caller, via=via))
 
     def _answer(self, answer: dict[str, Any]) -> None:
         try:
@@ -108,17 +119,35 @@ class Daemon:
         self.readers: ReaderHub | None = None
         self.sync: Any = None
         self.reports: DayReports | None = None
+        self.roles: Roles | None = None
 
-    def handle(self, op: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
+    def handle(self, op: str, args: dict[str, Any], caller: Caller, *,
+               via: str) -> dict[str, Any]:
+        """Serve one request of ``caller`` (kernel credentials) if its role allows it.
+
+        ``via``: what the client says it is, kept with a refusal; what is done is
+        recorded with the Unix user (``caller.actor``).
+        """
         try:
-            check_args(op, {"actor": actor})  # recorded with what it does (audit, sales)
-            return {"ok": True, "result": self._handle(op, args, actor)}
+            check_args(op, {"actor": via})  # logged and kept with a refusal
+            self._check_role(caller, op, via)
+            return {"ok": True, "result": self._handle(op, args, caller.actor)}
         except ForecourtError as exc:
             log.info("control.refused", op=op, code=exc.code, error=str(exc))
             return {"ok": False, "error": str(exc), "code": exc.code}
         except Exception as exc:  # never let one request take the daemon down
             log.exception("control.failed", op=op)
             return {"ok": False, "error": f"internal error in {op}: {exc}", "code": "internal"}
+
+    def _check_role(self, caller: Caller, op: str, via: str) -> None:
+        """Refuse, with an audit-log entry, what the caller's role does not cover."""
+        assert self.station is not None and self.roles is not None
+        try:
+            self.roles.check(caller, op)
+        except NotAllowed as exc:
+            with self._lock:
+                record_refusal(self.station.conn, exc, via=via)
+            raise
 
     def _handle(self, op: str, args: dict[str, Any], actor: str) -> Any:
         assert self.station is not None
@@ -202,6 +231,10 @@ class Daemon:
                 log.error("journal.tail_broken", seq=problem.seq, reason=problem.reason,
                           problem=problem.message)
             self.station = Station(store, self.config)
+            self.roles = Roles.for_station(self.config.roles, st.data_dir)
+            if self.roles.missing:
+                log.warning("roles.groups_missing", groups=self.roles.missing,
+                            hint="these [roles] groups do not exist: they grant nothing")
             if self.config.pump_lines:
                 self.forecourt = Forecourt(self.config, self.station, self._lock)
                 self.forecourt.start()
@@ -225,7 +258,7 @@ class Daemon:
             sock_path = st.socket_path
             sock_path.unlink(missing_ok=True)  # ours: we hold the writer lock
             server = _ControlServer(sock_path, self)
-            os.chmod(sock_path, 0o660)
+            secure_socket(sock_path, self.config.roles.socket_group)
             thread = threading.Thread(target=server.serve_forever, name="control-socket",
                                       daemon=True)
             thread.start()

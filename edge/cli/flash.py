@@ -28,10 +28,9 @@ from core.config import Config
 from core.display import Currency, ago, litres, size
 from core.errors import ForecourtError
 from core.timefmt import iso, utc_now
+from edge.cli.common import locally
 from edge.control import DaemonNotRunning, call
 from edge.flash import export_sales
-from edge.lifecycle import Station
-from edge.operations import perform
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)
@@ -133,9 +132,7 @@ def _import(config: Config, file: Path) -> dict[str, Any]:
             return result
         except DaemonNotRunning:
             pass
-        with StationStore.open_writer(config.station.data_dir,
-                                      holder="forecourt flash") as store:
-            return dict(perform(Station(store, config), "flash.import", args, actor()))
+        return dict(locally(config, "flash.import", args, holder="forecourt flash"))
 
 
 def _import_line(r: dict[str, Any]) -> str:

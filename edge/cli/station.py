@@ -34,6 +34,7 @@ from edge.identity import (
     refuse_orphan_key,
 )
 from edge.pricing_display import POINTS, line_summary, preset_lines, priced_lines
+from edge.roles import process_caller
 from edge.views import card_show, open_authorizations, recent_authorizations, status
 from offline_db.journal import list_sales, verify
 from offline_db.state import audit
@@ -60,7 +61,8 @@ def init(ctx: click.Context) -> None:
     try:
         pub, done = establish(data_dir, store.conn, station_id)
         if applied or done != "unchanged":
-            audit(store.conn, actor(), "station.init", migrations=applied, key=done)
+            audit(store.conn, process_caller().actor, "station.init", migrations=applied,
+                  key=done)
     finally:
         store.close()
     if not applied and done == "unchanged":
