@@ -35,6 +35,8 @@ logger = structlog.get_logger(__name__)
 
 #: How long a child may take to stop after SIGTERM before it is killed.
 STOP_WAIT_S = 20.0
+#: How long the rest of a group may take to follow its leader before it is killed.
+GROUP_WAIT_S = 5.0
 
 
 class SignalGate:
@@ -91,9 +93,11 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def end_group(proc: subprocess.Popen[str], wait_s: float = STOP_WAIT_S) -> int | None:
-    """Stop ``proc`` and its process group: SIGTERM, wait, SIGKILL; its exit code."""
+def end_group(proc: subprocess.Popen[str], wait_s: float | None = None) -> int | None:
+    """Stop ``proc`` and its process group: SIGTERM, wait (``STOP_WAIT_S``), SIGKILL; its
+    exit code."""
     pgid = proc.pid
+    wait_s = STOP_WAIT_S if wait_s is None else wait_s
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGTERM)
@@ -105,11 +109,14 @@ def end_group(proc: subprocess.Popen[str], wait_s: float = STOP_WAIT_S) -> int |
                 os.killpg(pgid, signal.SIGKILL)
             proc.wait()
     # Whatever the leader left behind in its group (a worker slow to follow it).
-    deadline = time.monotonic() + 5
-    while group_members(pgid):
-        sig = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
+    started = time.monotonic()
+    while left := group_members(pgid):
+        waited = time.monotonic() - started
+        if waited > 2 * GROUP_WAIT_S:  # unkillable (stuck in the kernel): say so, go on
+            logger.error("demo.group_left", pgid=pgid, pids=left)
+            break
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, sig)
+            os.killpg(pgid, signal.SIGTERM if waited < GROUP_WAIT_S else signal.SIGKILL)
         time.sleep(0.1)
     return proc.returncode
 

@@ -164,14 +164,23 @@ class LiveView:
                 self.children.check_all()
                 self.poll()
                 self._stop.wait(POLL_S)
-        except DaemonNotRunning:
-            self._fail(DemoError("the station daemon's control socket stopped answering"))
         except Exception as exc:
-            self._fail(exc if isinstance(exc, DemoError) else DemoError(
-                f"the live view failed: {type(exc).__name__}: {exc}"))
+            self._fail(self._explain(exc))
         finally:
             if self._store is not None:
                 self._store.close()
+
+    def _explain(self, exc: Exception) -> DemoError:
+        """The best sentence for what stopped the view: a child that died says most."""
+        try:
+            self.children.check_all()
+        except DemoError as dead:
+            return dead
+        if isinstance(exc, DemoError):
+            return exc
+        if isinstance(exc, DaemonNotRunning):
+            return DemoError("the station daemon's control socket stopped answering")
+        return DemoError(f"the live view failed: {type(exc).__name__}: {exc}")
 
     def _fail(self, exc: BaseException) -> None:
         with self.cond:
