@@ -107,12 +107,18 @@ class Demo:
                         self._hold()
                 except Interrupted as exc:
                     self.interrupted = exc.signum
+                    log.info("demo.interrupted", signal=signal.Signals(exc.signum).name)
+                except DemoError as exc:
+                    log.info("demo.failed", code=exc.code, error=str(exc))
+                    raise
         finally:
             with signals_ignored():
                 self._stop_everything(ok)
         if self.summary is not None and not self.summary.exactly_once:
-            raise DemoError("the office's sales differ from the station's journal: "
-                            + "; ".join(self.summary.problems))
+            failed = DemoError("the office's sales differ from the station's journal: "
+                               + "; ".join(self.summary.problems))
+            log.info("demo.failed", code=failed.code, error=str(failed))
+            raise failed
         return self.result()
 
     def _run(self) -> None:
