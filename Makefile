@@ -1,11 +1,14 @@
 # Shortcuts; the README's two commands work without make.
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo tour test lint bench clean
 
 setup:
 	bash scripts/setup.sh
 
 demo:
 	bash scripts/demo.sh
+
+tour:
+	bash scripts/tour.sh
 
 test:
 	bash scripts/test.sh

@@ -1,6 +1,7 @@
 """``forecourt``: the one console script. Mounts the station's command groups
-(``edge.cli``) and the head office's (``office.cli``, imported only when an office
-command runs, so a station command never loads the office's code or its extras).
+(``edge.cli``), the head office's (``office.cli``, imported only when an office
+command runs, so a station command never loads the office's code or its extras) and
+``forecourt demo`` (``demo.cli``, loaded the same way).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from core.errors import ForecourtError
 from edge.cli.station import COMMANDS
 
 #: Command groups loaded on first use: name -> (module, attribute, short help).
-LAZY = {"office": ("office.cli", "office", "The head office: stations, cards, sync, console.")}
+LAZY = {"office": ("office.cli", "office", "The head office: stations, cards, sync, console."),
+        "demo": ("demo.cli", "demo", "The whole system on this machine, in one command.")}
 
 
 class RootGroup(ForecourtGroup):

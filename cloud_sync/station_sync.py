@@ -208,7 +208,8 @@ class StationSync:
                 while self._window and self._window[-1].first >= entry.first:
                     self._window.pop()
             return False
-        log.debug("sync.batch_sent", first_seq=body["first_seq"], last_seq=body["last_seq"])
+        log.info("sync.batch_sent", first_seq=body["first_seq"], last_seq=body["last_seq"],
+                 sales=len(sales))
         return True
 
     # -- receiving ------------------------------------------------------------------------
