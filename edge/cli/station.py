@@ -23,9 +23,10 @@ from core.keys import PRIVATE_NAME, load_private_key, public_text
 from core.timefmt import utc_now
 from edge.cli.common import change, reader
 from edge.cli.devices import pump, readers, sim
-from edge.cli.flash import flash, last_result, status_line
+from edge.cli.flash import flash, status_line
 from edge.cli.report import report
 from edge.control import DaemonNotRunning, call
+from edge.flash import last_result
 from edge.identity import (
     check_station_id,
     establish,
