@@ -27,7 +27,9 @@ def _seconds(section: str, key: str, text: str, *, low: int, high: int | None = 
     if off and value == 0:
         return 0
     if value < low or (high is not None and value > high):
-        span = f"at least {low} s" if high is None else f"{low}-{high} s"
+        from core.display import age
+
+        span = f"at least {age(low)}" if high is None else f"{age(low)} to {age(high)}"
         raise ValueError(f"[{section}] {key} must be {'0s (off) or ' if off else ''}{span}, "
                          f"got {text!r}")
     return value

@@ -126,6 +126,8 @@ class Jobs:
         self.clock = clock
         self.after_run = after_run  # e.g. close the thread's database connection
         self.jobs: dict[str, Job] = {}
+        #: Set by :meth:`stop`: a long job (retention) checks it between its batches.
+        self.stopping = threading.Event()
         self._locks: dict[str, threading.Lock] = {}
         self._scheduler: Any = None
         #: Runs done, by job id (status and tests).
@@ -179,6 +181,7 @@ class Jobs:
     def start(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        self.stopping.clear()
         now = self.clock()
         owed = []
         for job in self.jobs.values():
@@ -204,7 +207,9 @@ class Jobs:
                                        for j in self.jobs.values()})
 
     def stop(self) -> None:
-        """Stop firing; a run in progress is finished first."""
+        """Stop firing; a run in progress is finished first (a long one stops at its next
+        batch: :attr:`stopping`)."""
+        self.stopping.set()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None

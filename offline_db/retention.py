@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -189,12 +190,14 @@ def _prune_authorizations(conn: sqlite3.Connection, *, before: datetime, anchor:
 
 def prune(conn: sqlite3.Connection, *, before: datetime, now: datetime,
           lock: AbstractContextManager[Any] | None = None,
-          readers: dict[str, list[str]] | None = None, limit: int = 2000) -> Batch:
+          readers: dict[str, list[str]] | None = None, limit: int = 2000,
+          should_stop: Callable[[], bool] = lambda: False) -> Batch:
     """Every batch until nothing more may go; the totals and where it stopped.
 
     Each batch is one transaction under ``lock`` (the daemon's writer lock), so sales
     are authorized between batches. ``readers``: :func:`replacements`, read beforehand
-    (the daemon reads it on a connection of its own, outside the lock).
+    (the daemon reads it on a connection of its own, outside the lock). ``should_stop``
+    is asked between batches (the daemon is stopping: the rest waits for the next run).
     """
     if readers is None:
         readers = replacements(conn)
@@ -204,5 +207,5 @@ def prune(conn: sqlite3.Connection, *, before: datetime, now: datetime,
             batch = prune_batch(conn, before=before, now=now, readers=readers, limit=limit)
         sales += batch.sales
         auths += batch.authorizations
-        if batch.sales < limit and batch.authorizations < limit:
+        if (batch.sales < limit and batch.authorizations < limit) or should_stop():
             return Batch(sales, auths, batch.anchor_seq, batch.held)

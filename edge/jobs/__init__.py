@@ -73,7 +73,8 @@ class StationJobs:
         add = self.jobs.add
         Job = core_jobs.Job
         add(Job("retention", "retention",
-                lambda due: run_retention(config, conn, lock, due),
+                lambda due: run_retention(config, conn, lock, due,
+                                          should_stop=self.jobs.stopping.is_set),
                 core_jobs.daily(jc.retention_at, st.tz), persistent=True))
         self.day_reports: DayReports | None = None
         if config.reports.day_report:

@@ -4,6 +4,7 @@ run from the daemon in short batches under its writer lock."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,8 @@ log = structlog.get_logger(__name__)
 
 
 def run_retention(config: Config, conn: sqlite3.Connection,
-                  lock: AbstractContextManager[Any], now: datetime) -> Batch | None:
+                  lock: AbstractContextManager[Any], now: datetime, *,
+                  should_stop: Callable[[], bool] = lambda: False) -> Batch | None:
     """Delete what ``[jobs] retention`` lets go at ``now``; None when retention is off."""
     keep = config.jobs.seconds("retention")
     if keep == 0:
@@ -31,7 +33,8 @@ def run_retention(config: Config, conn: sqlite3.Connection,
         readers = replacements(reader.conn)
     finally:
         reader.close()
-    result = prune(conn, before=before, now=now, lock=lock, readers=readers)
+    result = prune(conn, before=before, now=now, lock=lock, readers=readers,
+                   should_stop=should_stop)
     held = None if result.held is None else {"seq": result.held[0], "why": result.held[1]}
     log.info("retention.done", before=before.isoformat(), sales=result.sales,
              authorizations=result.authorizations, anchor_seq=result.anchor_seq, held=held)

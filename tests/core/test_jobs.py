@@ -7,8 +7,13 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from core.config import load_config_file
+from core.errors import ConfigError
 from core.jobs import Job, Jobs, MemoryMarks, daily, every, latest_due, monthly
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -111,3 +116,26 @@ def test_a_periodic_job_runs_whenever_asked_and_records_no_mark() -> None:
     assert jobs.run_due("p") == now and jobs.run_due("p") == now
     assert seen == [now, now] and marks.get("p") is None
     assert jobs.due("p", now + timedelta(days=1)) is None  # not a calendar job
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('[jobs]\nretention = "7d"', "[jobs] retention must be 0s (off) or at least 30 d, got '7d'"),
+    ('[jobs]\nretention = "forever"', "[jobs] retention 'forever' is not a duration"),
+    ('[jobs]\nretention_at = "3:30"', "[jobs] retention_at must be a time of day HH:MM"),
+    ('[jobs]\nsync_retry_every = "0s"', "[jobs] sync_retry_every must be 1 s to 1 h"),
+    ('[jobs]\nstale_check_every = "2h"', "[jobs] stale_check_every must be 5 s to 1 h"),
+    ('[jobs]\nstale_alarm_after = "10s"', "[jobs] stale_alarm_after must be at least 1 min"),
+    ('[jobs]\nflash_export_after = "30s"',
+     "[jobs] flash_export_after must be 0s (off) or at least 1 min"),
+    ('[jobs]\nevery = "1m"', "unknown key [jobs] every"),
+    ('[office_jobs]\ntiers_at = "25:00"', "[office_jobs] tiers_at must be a time of day HH:MM"),
+    ('[office_jobs]\npoints_expiry_at = 5', "[office_jobs] points_expiry_at must be a string"),
+])
+def test_a_bad_schedule_is_one_sentence_naming_the_key(tmp_path: Path, body: str,
+                                                        message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(body + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_config_file(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+    assert "\n" not in str(err.value)

@@ -203,3 +203,18 @@ def test_any_mix_of_delivered_and_undelivered_keeps_the_undelivered(
     finally:
         st.store.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_stopping_daemon_stops_retention_between_batches(tmp_path: Path) -> None:
+    st = new_station(tmp_path / "data")
+    try:
+        for _ in range(4):
+            sell(st, 3_000)
+        deliver(st.conn, 4)
+        counted_by_office(st.conn, 4)
+        first = prune(st.conn, before=CUT, now=LATER, limit=1, should_stop=lambda: True)
+        assert (first.sales, seqs(st.conn)) == (1, [2, 3, 4])
+        assert journal.verify(st.conn).ok
+        assert prune(st.conn, before=CUT, now=LATER, limit=1).sales == 3  # the next run
+    finally:
+        st.store.close()
