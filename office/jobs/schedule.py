@@ -10,7 +10,8 @@
 Each is a calendar job: the last time it ran for is kept in ``job_marks``, and a time
 that passed while the office was down is made up once at the next start. Times of
 tiers and expiry are in ``[station] timezone``, the calendar of the network's periods.
-Each run uses its thread's own database connection, closed afterwards.
+Each run uses its thread's own database connection, closed afterwards. The models are
+imported when used: ``office serve`` imports this module before Django is configured.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from typing import Any
 from core import jobs as core_jobs
 from core.config import Config
 from core.timefmt import iso, parse_iso, utc_now
-from office.jobs.models import JobMark
-from office.pricing.expiry import expire_points
-from office.pricing.tiers import recompute_tiers
 from office.reports.schedule import check_names, due_batches
 from office.store import OfficeConnection
 
@@ -33,6 +31,8 @@ class OfficeMarks:
     """Calendar jobs' marks in the office's ``job_marks`` table."""
 
     def get(self, job_id: str) -> datetime | None:
+        from office.jobs.models import JobMark
+
         row = JobMark.objects.filter(job_id=job_id).first()
         try:
             return None if row is None else parse_iso(row.done_through)
@@ -40,6 +40,8 @@ class OfficeMarks:
             return None
 
     def put(self, job_id: str, when: datetime) -> None:
+        from office.jobs.models import JobMark
+
         JobMark.objects.update_or_create(job_id=job_id, defaults={
             "done_through": iso(when), "updated_at": iso(utc_now())})
 
@@ -56,6 +58,9 @@ class OfficeJobs:
     def __init__(self, config: Config, conn: OfficeConnection, *,
                  publish: Callable[[list[dict[str, Any]]], Any] | None = None,
                  clock: Callable[[], datetime] = utc_now) -> None:
+        from office.pricing.expiry import expire_points
+        from office.pricing.tiers import recompute_tiers
+
         self.config = config
         self.conn = conn
         Job = core_jobs.Job
