@@ -13,6 +13,12 @@ restart only delays delivery. After a quarantine the sender goes back to one bat
 a time until ``QUARANTINE_RETRY_S`` has passed. The retained
 ``{prefix}/station/{id}/status`` says online / offline (MQTT last will), the outbox
 depth and the oldest undelivered sale. Topics and payloads: docs/mqtt.md.
+
+On every connection the station asks the office for the card-store changes after its
+version (a ``sync-request``). An office that was not yet subscribed never sees it, so
+until an answer arrives on the station's own ``cards`` topic the daemon's scheduled
+job sends the request again (:meth:`StationSync.resend_sync_request`, every ``[jobs]
+sync_retry_every``) instead of waiting for the office's next heartbeat.
 """
 
 from __future__ import annotations
@@ -92,6 +98,9 @@ class StationSync:
         self.replays = 0  # receipts and card data already applied: harmless, counted
         self.card_updates = 0
         self.apply_cards = apply_cards
+        #: A sync request is out and no answer has come on our own cards topic yet.
+        self._unanswered = False
+        self.sync_requests = 0
         self.link = MqttLink(
             config=config.mqtt, client_id=f"forecourt-station-{self.station_id}",
             subscriptions=[(self._topic("receipt"), 1), (self._topic("cards"), 1),
@@ -124,7 +133,9 @@ class StationSync:
             in_flight = [self._window[0].first, self._window[-1].last] if self._window \
                 else None
         return {"connected": self.link.connected, "receipts": self.receipts,
-                "refused": self.refused, "replays": self.replays, "in_flight": in_flight}
+                "refused": self.refused, "replays": self.replays, "in_flight": in_flight,
+                "sync_requests": self.sync_requests,
+                "sync_unanswered": self._unanswered}
 
     # -- sending --------------------------------------------------------------------------
     def _on_connect(self) -> None:
@@ -138,8 +149,20 @@ class StationSync:
             version = get_state(self.conn, "card_store_version")
         body = {"station_id": self.station_id,
                 "version": int(version) if version is not None else None}
+        self._unanswered = True
+        self.sync_requests += 1
         self.link.publish_nowait(self._topic("sync"),
                                  seal("sync-request", self.station_id, OFFICE, body, self.key))
+
+    def resend_sync_request(self) -> bool:
+        """Ask again if the last request has no answer yet (the daemon's job calls this
+        every ``[jobs] sync_retry_every``); True when a request was sent. Each request is
+        a new envelope, so the office does not take it for a replay."""
+        if not (self._unanswered and self.link.connected):
+            return False
+        log.info("sync.request_resent", requests=self.sync_requests)
+        self._request_cards()
+        return True
 
     def _run(self) -> None:
         last_status = 0.0
@@ -270,6 +293,8 @@ class StationSync:
             self.refused += 1
             log.warning("sync.cards_refused", reason=exc.reason, error=str(exc))
             return
+        if env.recipient == self.station_id:
+            self._unanswered = False  # the office's answer, on our own topic
         if self.apply_cards is None:
             return
         # The office vouches for the data as of when it signed the message, not when it

@@ -22,6 +22,7 @@ from typing import Any
 
 from core.cards import CARD_KINDS
 from core.config_build import build, validate_tree
+from core.config_jobs import JobsConfig, OfficeJobsConfig
 from core.config_ranges import MAX_DURATION_S
 from core.config_reports import OfficeReportsConfig
 from core.config_roles import RolesConfig
@@ -475,6 +476,8 @@ class Config:
     flash: FlashConfig = field(default_factory=FlashConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     roles: RolesConfig = field(default_factory=RolesConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    office_jobs: OfficeJobsConfig = field(default_factory=OfficeJobsConfig)
 
     def validate(self) -> None:
         ids = [r.id for r in self.readers]

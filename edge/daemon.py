@@ -31,11 +31,11 @@ from core.timefmt import iso, utc_now
 from edge.control import MAX_MESSAGE
 from edge.forecourt import Forecourt
 from edge.identity import load_station_key
+from edge.jobs import StationJobs
 from edge.lifecycle import Station
 from edge.operations import perform
 from edge.readers import ReaderHub
 from edge.roles import Caller, NotAllowed, Roles, peer_caller, record_refusal, secure_socket
-from edge.scheduled import DayReports
 from edge.views import open_authorizations
 from offline_db.journal_checks import head_problems
 from offline_db.replication import apply_cards_message
@@ -118,8 +118,8 @@ class Daemon:
         self.forecourt: Forecourt | None = None
         self.readers: ReaderHub | None = None
         self.sync: Any = None
-        self.reports: DayReports | None = None
         self.roles: Roles | None = None
+        self.jobs: StationJobs | None = None
 
     def handle(self, op: str, args: dict[str, Any], caller: Caller, *,
                via: str) -> dict[str, Any]:
@@ -249,9 +249,9 @@ class Daemon:
                                          lambda args, actor: self._handle(
                                              "sale.authorize", args, actor))
                 self.readers.start()
-            if self.config.reports.day_report:
-                self.reports = DayReports(self.config, store.conn, self._lock, self.read_totals)
-                self.reports.start()
+            self.jobs = StationJobs(self.config, store.conn, self._lock,
+                                    read_totals=self.read_totals, sync=self.sync)
+            self.jobs.start()  # retention, day report, alarms, sync re-send, flash export
             for auth in open_authorizations(store.conn):
                 log.warning("sale.open_at_startup", sale_id=auth["sale_id"], pump=auth["pump"],
                             card_id=auth["card_id"], created_at=auth["created_at"])
@@ -270,8 +270,8 @@ class Daemon:
                 pass
             sd_notify("STOPPING=1")
         finally:
-            if self.reports is not None:
-                self.reports.stop()
+            if self.jobs is not None:
+                self.jobs.stop()
             if self.sync is not None:
                 self.sync.stop()
             if self.readers is not None:

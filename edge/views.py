@@ -16,6 +16,7 @@ from core.periods import period_start_date
 from core.rules.authorization import in_time_window, limit_used, station_allowed, visits_used
 from edge.cardview import build_card_view, build_context, freshness
 from offline_db import cards as store
+from offline_db.journal_checks import anchor_seq
 from offline_db.outbox import oldest_undelivered_at
 from offline_db.state import get_state
 
@@ -24,7 +25,8 @@ def status(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str,
     version = get_state(conn, "card_store_version")
     fresh = freshness(conn, config, now)
     oldest = oldest_undelivered_at(conn)
-    last = conn.execute("SELECT MAX(seq) AS seq FROM journal").fetchone()["seq"]
+    last = conn.execute("SELECT MAX(seq) AS seq FROM journal").fetchone()["seq"] \
+        or anchor_seq(conn)  # every sale deleted after delivery: the last one deleted
     return {
         "station_id": config.station.id,
         "station_name": config.station.name,

@@ -12,7 +12,7 @@ import structlog
 from core import logs
 from core.config import Config
 from core.errors import ConfigError
-from office.reports.schedule import Scheduler
+from office.jobs.schedule import OfficeJobs
 from office.store import load_office_key, open_office
 from office.sync.mqtt import OfficeSync
 
@@ -35,8 +35,9 @@ def serve(config: Config) -> None:
     key = load_office_key(config)
     conn = open_office(config)
     sync = OfficeSync(config, conn, key)
-    reports = Scheduler(config, conn)
-    reports.start()  # an unknown report name stops the office here, before it serves
+    # Reports, monthly tiers, points expiry; an unknown report name stops the office here.
+    jobs = OfficeJobs(config, conn, publish=sync.publish_usage)
+    jobs.start()
     sync.start()
     log.info("office.ready", broker=f"{config.mqtt.host}:{config.mqtt.port}",
              prefix=config.mqtt.prefix)
@@ -45,6 +46,6 @@ def serve(config: Config) -> None:
             pass
     finally:
         sync.stop()
-        reports.stop()
+        jobs.stop()
         conn.close()
         log.info("office.stopped")

@@ -36,7 +36,7 @@ LANGUAGES = [("en", "English"), ("ru", "Русский"), ("tr", "Türkçe"), ("
 
 OFFICE_APPS = ["office.ledger", "office.customers", "office.cards", "office.pricing",
                "office.access", "office.vouchers", "office.reports", "office.accounts",
-               "office.console"]
+               "office.jobs", "office.console"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,13 +26,20 @@ from core.formats.journal import (
     malformed,
     pricing_text,
 )
-from offline_db.journal_checks import read_head, record_head, tail_problems
+from offline_db.journal_checks import read_anchor, read_head, record_head, tail_problems
 
 log = structlog.get_logger(__name__)
 
+def start_of_chain(conn: sqlite3.Connection) -> tuple[int, str]:
+    """The seq and hash the first row kept follows: the anchor retention left, or the
+    genesis (seq 0, 64 zeros) while nothing was deleted."""
+    anchor = read_anchor(conn)
+    return anchor if anchor is not None and anchor[0] > 0 else (0, GENESIS)
+
+
 def last_entry(conn: sqlite3.Connection) -> tuple[int, str]:
     row = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
-    return (int(row["seq"]), str(row["hash"])) if row else (0, GENESIS)
+    return (int(row["seq"]), str(row["hash"])) if row else start_of_chain(conn)
 
 
 def next_position(conn: sqlite3.Connection) -> tuple[int, str]:
@@ -82,7 +89,8 @@ def append_sale(conn: sqlite3.Connection, sale: dict[str, Any], *,
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """``last_seq`` and ``rows``: how far the chain walk got; ``problems``: all found."""
+    """``last_seq`` and ``rows``: how far the chain walk got; ``problems``: all found;
+    ``anchor_seq``: where the walk started (the last row deleted after delivery, or 0)."""
 
     ok: bool
     rows: int
@@ -90,17 +98,20 @@ class VerifyResult:
     first_bad_seq: int | None = None
     problem: str = ""
     problems: tuple[Problem, ...] = field(default=())
+    anchor_seq: int = 0
 
 
-def _walk(conn: sqlite3.Connection) -> tuple[int, Problem | None]:
-    """Seq 1, 2, 3 ... without gaps, every row well-formed and its hash recomputed.
+def _walk(conn: sqlite3.Connection, start: tuple[int, str]) -> tuple[int, Problem | None]:
+    """Seq 1, 2, 3 ... (or from the anchor ``start`` on) without gaps, every row
+    well-formed and its hash recomputed.
 
-    Stops at the first broken row (nothing after it is anchored); returns how many
-    rows were intact and the problem, if any.
+    Stops at the first broken row (nothing after it is anchored); returns the last seq
+    intact and the problem, if any.
     """
-    expected_seq = 1
-    prev = GENESIS
-    for raw in conn.execute("SELECT * FROM journal ORDER BY seq"):
+    expected_seq = start[0] + 1
+    prev = start[1]
+    for raw in conn.execute("SELECT * FROM journal WHERE seq IS NULL OR seq > ? ORDER BY seq",
+                            (start[0],)):
         row = dict(raw)
         seq = row["seq"]
         if not isinstance(seq, int) or isinstance(seq, bool):
@@ -128,16 +139,23 @@ def verify(conn: sqlite3.Connection) -> VerifyResult:
 
     Never raises on a bad row: each problem is one sentence with its seq and reason.
     """
-    good, broken = _walk(conn)
+    start = start_of_chain(conn)
+    good, broken = _walk(conn, start)
     found = ([broken] if broken else []) + tail_problems(conn)
+    before = conn.execute("SELECT MIN(seq) FROM journal WHERE seq <= ?", (start[0],)
+                          ).fetchone()[0] if start[0] else None
+    if before is not None:  # rows retention deleted are back (a restored backup?)
+        found.append(Problem(int(before), "before_anchor", f"seq {before} lies at or "
+                             f"before seq {start[0]}, the last sale deleted after delivery"))
     problems = tuple(sorted(found, key=lambda p: (p.seq is None, p.seq or 0)))
+    rows = good - start[0]
     if not problems:
-        return VerifyResult(True, good, good)
+        return VerifyResult(True, rows, good, anchor_seq=start[0])
     first = problems[0]
     # info: the CLI prints the problems itself; the daemon log keeps the event
     log.info("journal.verify_failed", first_bad_seq=first.seq, reasons=[
         p.reason for p in problems], problem=first.message)
-    return VerifyResult(False, good, good, first.seq, first.message, problems)
+    return VerifyResult(False, rows, good, first.seq, first.message, problems, start[0])
 
 
 def list_sales(conn: sqlite3.Connection, *, limit: int | None = None, since_seq: int = 0

@@ -13,6 +13,11 @@ and by the head office's last receipt, which names the hash at its seq (kept in
 ``last_receipt_seq`` and ``last_receipt_hash``). The rows themselves are checked
 column by column first, so a malformed row is reported at its seq instead of
 crashing the walk. docs/journal.md lists every problem and its reason code.
+
+Retention (offline_db.retention) deletes the oldest delivered rows and keeps the last
+deleted row's seq and hash as the journal's **anchor** (``journal_anchor``): the chain
+walk starts from it instead of from seq 1 and the genesis hash, and every check of the
+end treats it as the row before the first one kept.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from offline_db.state import get_state, set_state
 HEAD_KEY = "journal_head"
 RECEIPT_SEQ_KEY = "last_receipt_seq"
 RECEIPT_HASH_KEY = "last_receipt_hash"
+ANCHOR_KEY = "journal_anchor"
 
 
 
@@ -58,12 +64,60 @@ def record_head_of_journal(conn: sqlite3.Connection) -> None:
         record_head(conn, int(row[0]), str(row[1]))
 
 
+# -- the anchor (retention) -------------------------------------------------------------
+
+def read_anchor(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """The seq and hash of the last row retention deleted (None: nothing deleted)."""
+    text = get_state(conn, ANCHOR_KEY)
+    if text is None:
+        return None
+    seq, _, hash_ = text.partition(" ")
+    return (int(seq), hash_) if seq.isdigit() and _HASH.fullmatch(hash_) else (-1, "")
+
+
+def record_anchor(conn: sqlite3.Connection, seq: int, hash_: str) -> None:
+    """Record the last deleted row (inside retention's transaction)."""
+    set_state(conn, ANCHOR_KEY, f"{seq} {hash_}")
+
+
+def anchor_seq(conn: sqlite3.Connection) -> int:
+    """The anchor's seq (0 without one, or when it is unreadable)."""
+    anchor = read_anchor(conn)
+    return max(anchor[0], 0) if anchor is not None else 0
+
+
+def _receipted(conn: sqlite3.Connection) -> int:
+    text = get_state(conn, RECEIPT_SEQ_KEY, "0") or "0"
+    return int(text) if text.isdigit() else 0
+
+
+def anchor_problems(conn: sqlite3.Connection) -> list[Problem]:
+    """The anchor is readable and lies within what the head office has receipted."""
+    anchor = read_anchor(conn)
+    if anchor is None:
+        return []
+    if anchor[0] < 0:
+        return [Problem(None, "anchor_unreadable", "the record of the last sale deleted after "
+                        f"delivery (sync_state '{ANCHOR_KEY}') is unreadable, so the journal "
+                        "cannot be checked from it")]
+    receipted = _receipted(conn)
+    if anchor[0] > receipted:
+        return [Problem(receipted + 1, "anchor_undelivered", f"sales up to seq {anchor[0]} "
+                        f"were deleted, but the head office has receipted only up to seq "
+                        f"{receipted}")]
+    return []
+
+
 # -- the tail ----------------------------------------------------------------------------------
 
 def _last_row(conn: sqlite3.Connection) -> tuple[int, str | None]:
+    """The journal's last row, else the anchor (every row deleted after delivery)."""
     row = conn.execute("SELECT seq, hash FROM journal WHERE typeof(seq) = 'integer' "
                        "ORDER BY seq DESC LIMIT 1").fetchone()
-    return (int(row[0]), row[1] if isinstance(row[1], str) else None) if row else (0, None)
+    if row is not None:
+        return int(row[0]), row[1] if isinstance(row[1], str) else None
+    anchor = read_anchor(conn)
+    return (anchor[0], anchor[1]) if anchor is not None and anchor[0] > 0 else (0, None)
 
 
 def _head_migrated(conn: sqlite3.Connection) -> bool:
@@ -101,11 +155,15 @@ def head_problems(conn: sqlite3.Connection) -> list[Problem]:
 
 def receipt_problems(conn: sqlite3.Connection) -> list[Problem]:
     """The journal against the head office's last receipt (its seq and that sale's hash)."""
-    text = get_state(conn, RECEIPT_SEQ_KEY, "0") or "0"
-    receipted = int(text) if text.isdigit() else 0
+    receipted = _receipted(conn)
     if receipted == 0:
         return []
     row = conn.execute("SELECT hash FROM journal WHERE seq = ?", (receipted,)).fetchone()
+    anchor = read_anchor(conn)
+    if row is None and anchor is not None and 0 < receipted <= anchor[0]:
+        if receipted < anchor[0]:
+            return []  # anchor_problems says it: the anchor lies beyond the receipt
+        row = (anchor[1],)  # the receipted sale was deleted; its hash is the anchor's
     if row is None:
         return [Problem(receipted, "receipted_missing", f"seq {receipted} is missing, though "
                         "the head office receipted it")]
@@ -124,8 +182,7 @@ def outbox_problems(conn: sqlite3.Connection) -> list[Problem]:
     if orphan is not None:
         out.append(Problem(int(orphan), "queued_missing", f"seq {orphan} is queued for the "
                            "head office but missing from the journal"))
-    text = get_state(conn, RECEIPT_SEQ_KEY, "0") or "0"
-    receipted = int(text) if text.isdigit() else 0
+    receipted = _receipted(conn)
     unqueued = conn.execute("SELECT MIN(j.seq) FROM journal j LEFT JOIN outbox o "
                             "ON o.seq = j.seq WHERE j.seq > ? AND o.seq IS NULL "
                             "AND typeof(j.seq) = 'integer'",
@@ -142,7 +199,8 @@ def authorization_problems(conn: sqlite3.Connection) -> list[Problem]:
     row = conn.execute(
         "SELECT a.seq, a.sale_id, j.seq IS NULL FROM authorizations a "
         "LEFT JOIN journal j ON j.seq = a.seq WHERE a.state = 'completed' "
-        "AND (j.seq IS NULL OR j.sale_id IS NOT a.sale_id) ORDER BY a.seq LIMIT 1").fetchone()
+        "AND (j.seq IS NULL OR j.sale_id IS NOT a.sale_id) AND (a.seq IS NULL OR a.seq > ?) "
+        "ORDER BY a.seq LIMIT 1", (anchor_seq(conn),)).fetchone()
     if row is None:
         return []
     seq, sale_id, missing = row[0], row[1], row[2]
@@ -156,5 +214,5 @@ def authorization_problems(conn: sqlite3.Connection) -> list[Problem]:
 
 def tail_problems(conn: sqlite3.Connection) -> list[Problem]:
     """Every anchor of the journal's end, checked independently of the chain walk."""
-    return [*head_problems(conn), *receipt_problems(conn), *outbox_problems(conn),
-            *authorization_problems(conn)]
+    return [*anchor_problems(conn), *head_problems(conn), *receipt_problems(conn),
+            *outbox_problems(conn), *authorization_problems(conn)]

@@ -64,6 +64,12 @@ def oldest_undelivered_at(conn: sqlite3.Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
+def newest_undelivered_seq(conn: sqlite3.Connection) -> int | None:
+    """The highest seq still in the outbox (None: everything delivered)."""
+    row = conn.execute("SELECT MAX(seq) FROM outbox").fetchone()
+    return None if row[0] is None else int(row[0])
+
+
 def outbox_status(conn: sqlite3.Connection) -> dict[str, Any]:
     depth = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     return {"outbox_depth": depth, "oldest_undelivered_at": oldest_undelivered_at(conn)}

@@ -127,7 +127,14 @@ def last_shift(conn: sqlite3.Connection) -> dict[str, Any] | None:
 
 
 def first_activity(conn: sqlite3.Connection) -> str | None:
-    """When the station first decided anything (the first shift's start), or None."""
+    """When the station first decided anything (the first shift's start), or None.
+
+    Retention keeps it in ``sync_state`` before it deletes the first authorizations.
+    """
+    kept = conn.execute("SELECT value FROM sync_state WHERE key = 'first_activity'"
+                        ).fetchone()
+    if kept is not None:
+        return str(kept[0])
     row = conn.execute("SELECT MIN(created_at) AS at FROM authorizations").fetchone()
     return str(row["at"]) if row["at"] is not None else None
 

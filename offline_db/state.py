@@ -19,6 +19,11 @@ def set_state(conn: sqlite3.Connection, key: str, value: str) -> None:
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
+def delete_state(conn: sqlite3.Connection, key: str) -> bool:
+    """Forget ``key``; True if it was there."""
+    return bool(conn.execute("DELETE FROM sync_state WHERE key = ?", (key,)).rowcount)
+
+
 def audit(conn: sqlite3.Connection, actor: str, action: str, **details: Any) -> None:
     """Record who did what, when (in the caller's transaction)."""
     conn.execute("INSERT INTO audit_log (at, actor, action, details) VALUES (?, ?, ?, ?)",

@@ -10,8 +10,6 @@ data directory and shown by ``forecourt status``. docs/bundles.md.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,11 +28,10 @@ from core.errors import ForecourtError
 from core.timefmt import iso, utc_now
 from edge.cli.common import locally
 from edge.control import DaemonNotRunning, call
-from edge.flash import export_sales
+from edge.flash import export_sales, last_result, record
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)
-STATUS_FILE = "flash-status.json"
 IMPORT_TIMEOUT_S = 600.0
 UDEV_RULE = """\
 # forecourt: run a flash-drive transfer when the station's USB stick is inserted.
@@ -43,25 +40,6 @@ UDEV_RULE = """\
 ACTION=="add", SUBSYSTEM=="block", ENV{{ID_BUS}}=="usb", ENV{{ID_FS_USAGE}}=="filesystem", \\
   ENV{{ID_FS_LABEL}}=="{label}", TAG+="systemd", ENV{{SYSTEMD_WANTS}}+="forecourt-flash@%k.service"
 """
-
-
-def record(config: Config, result: dict[str, Any]) -> None:
-    """Keep the last transfer's result for ``forecourt status`` (atomic replace)."""
-    path = config.station.data_dir / STATUS_FILE
-    tmp = path.with_suffix(".tmp")
-    try:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.warning("flash.status_not_saved", error=str(exc))
-
-
-def last_result(config: Config) -> dict[str, Any] | None:
-    try:
-        data = json.loads((config.station.data_dir / STATUS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 @contextmanager

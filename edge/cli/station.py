@@ -23,9 +23,10 @@ from core.keys import PRIVATE_NAME, load_private_key, public_text
 from core.timefmt import utc_now
 from edge.cli.common import change, reader
 from edge.cli.devices import pump, readers, sim
-from edge.cli.flash import flash, last_result, status_line
+from edge.cli.flash import flash, status_line
 from edge.cli.report import report
 from edge.control import DaemonNotRunning, call
+from edge.flash import last_result
 from edge.identity import (
     check_station_id,
     establish,
@@ -372,16 +373,22 @@ def journal_verify(ctx: click.Context, as_json: bool) -> None:
     with reader(ctx) as conn:
         result = verify(conn)
     data = {"ok": result.ok, "rows": result.rows, "last_seq": result.last_seq,
-            "first_bad_seq": result.first_bad_seq, "problem": result.problem or None,
+            "anchor_seq": result.anchor_seq, "first_bad_seq": result.first_bad_seq,
+            "problem": result.problem or None,
             "problems": [p.as_json() for p in result.problems]}
     if as_json:
         click.echo(json.dumps(data, indent=2))
     elif result.ok:
+        kept = result.anchor_seq
+        older = f" (seq 1..{kept} deleted after delivery; checked from its hash)" \
+            if kept else ""
         if result.rows == 0:
-            click.echo("journal intact: no sales yet")
+            click.echo("journal intact: no sales yet" if not kept else
+                       f"journal intact: no sales kept{older}")
         else:
             noun = "sale" if result.rows == 1 else "sales"
-            click.echo(f"journal intact: {result.rows} {noun}, seq 1..{result.last_seq}")
+            click.echo(f"journal intact: {result.rows} {noun}, seq {kept + 1}.."
+                       f"{result.last_seq}{older}")
     if not result.ok:
         if not as_json:
             for p in result.problems:  # one sentence per problem

@@ -64,6 +64,9 @@ class PointsLot(models.Model):
     expires = models.TextField()  # last day it can be redeemed (YYYY-MM-DD)
     points = models.BigIntegerField()
     remaining = models.BigIntegerField()
+    #: Of ``remaining``, what the daily expiry job booked as expired (an ``expire``
+    #: entry) once the lot's last day had passed (office.pricing.expiry).
+    expired = models.BigIntegerField(default=0, db_default=0)
     station_id = models.TextField(null=True)
     sale_id = models.TextField(null=True)
     created_at = models.TextField()
@@ -74,12 +77,29 @@ class PointsLot(models.Model):
         indexes = (models.Index(fields=["card_id", "expires"], name="points_lots_card"),)
 
 
+class CardTier(models.Model):
+    """A card's loyalty tier for a calendar month, from its volume the month before, as
+    the monthly job found it (office.pricing.tiers); stations work it out the same way
+    from the same figures."""
+
+    pk = models.CompositePrimaryKey("month", "card_id")
+    month = models.TextField()  # its first day (YYYY-MM-01)
+    card_id = models.TextField()
+    tier = models.TextField(null=True)  # None: below every tier
+    last_month_ml = models.BigIntegerField()
+    computed_at = models.TextField()
+
+    class Meta:
+        db_table = "card_tiers"
+        default_permissions = ()
+
+
 class PointsEntry(models.Model):
     """The points history of a card: earn, burn, reverse, adjust, each with where it came
     from and who. ``lots`` (JSON) says which lots a burn drew on, and how much."""
 
     card_id = models.TextField()
-    kind = models.TextField()  # earn | burn | void_earn | void_burn | adjust
+    kind = models.TextField()  # earn | burn | void_earn | void_burn | adjust | repay | expire
     points = models.BigIntegerField()  # signed: + adds to the balance
     lots = models.TextField(default="[]")
     #: Points a burn could not draw (the card redeemed more offline than it had).

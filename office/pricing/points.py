@@ -185,20 +185,22 @@ def _less(lots: list[dict[str, Any]], owed: int) -> list[dict[str, Any]]:
 
 
 def history(card_id: str, today: date | None = None) -> list[dict[str, Any]]:
-    """Every entry of the card, and (``kind`` expire, no id) what of each lot expired
-    unspent by ``today``, on the day after its last day, so the history adds up to the
-    balance."""
+    """Every entry of the card (the daily job's ``expire`` entries among them), and (``kind``
+    expire, no id) what of each lot expired unspent by ``today`` and is not booked yet,
+    on the day after its last day, so the history adds up to the balance."""
     out: list[dict[str, Any]] = [
         {"id": e.id, "kind": e.kind, "points": e.points, "short": e.short,
          "lots": json.loads(e.lots), "station_id": e.station_id, "seq": e.seq,
          "sale_id": e.sale_id, "at": e.at, "actor": e.actor, "reason": e.reason}
         for e in PointsEntry.objects.filter(card_id=card_id).order_by("id")]
     day = (today or utc_now().date()).isoformat()
-    for lot in PointsLot.objects.filter(card_id=card_id, remaining__gt=0, expires__lt=day
-                                        ).order_by("expires", "id"):
+    # What the daily expiry job has not booked yet (office.pricing.expiry).
+    for lot in PointsLot.objects.filter(card_id=card_id, remaining__gt=F("expired"),
+                                        expires__lt=day).order_by("expires", "id"):
         gone = date.fromisoformat(lot.expires) + timedelta(days=1)
-        out.append({"id": None, "kind": "expire", "points": -lot.remaining, "short": 0,
-                    "lots": [[lot.id, lot.remaining]], "station_id": None, "seq": None,
+        left = lot.remaining - lot.expired
+        out.append({"id": None, "kind": "expire", "points": -left, "short": 0,
+                    "lots": [[lot.id, left]], "station_id": None, "seq": None,
                     "sale_id": None, "at": f"{gone.isoformat()}T00:00:00Z", "actor": "",
                     "reason": f"earned {lot.earned_on}, last day {lot.expires}"})
     return sorted(out, key=lambda e: (e["at"], e["id"] is None, e["id"] or 0))
@@ -232,6 +234,17 @@ def reverse_sale(station_id: str, seq: int, ref: SaleRef) -> tuple[int, int]:
         from_lot = min(lot.remaining, taken)
         lot.remaining -= from_lot
         lot.save(update_fields=["remaining"])
+        if lot.expired > lot.remaining:
+            # Points the expiry job booked as expired are taken back by the void instead:
+            # the expiry of them is reversed, so nothing leaves the history twice.
+            back = lot.expired - lot.remaining
+            lot.expired = lot.remaining
+            lot.save(update_fields=["expired"])
+            PointsEntry.objects.create(card_id=entry.card_id, kind="expire", points=back,
+                                       lots=json.dumps([[lot_id, -back]]),
+                                       station_id=station_id, seq=seq, sale_id=entry.sale_id,
+                                       at=ref.at, actor=ref.actor,
+                                       reason="sale voided: its expired points taken back")
         rest = burn(entry.card_id, taken - from_lot, on=utc_now().date(), ref=ref,
                     kind="void_earn", reason="sale voided: points it earned, already spent")
         if rest is None:

@@ -1,12 +1,13 @@
 """Scheduled office reports: daily and monthly, written to a folder and mailed.
 
-``forecourt office serve`` runs them with APScheduler at ``[office_reports] run_at``
-(local time in the report time zone): every day the ``daily`` reports of the day
-before; on the 1st also the ``monthly`` reports of the month before. Each report is
+``forecourt office serve`` runs them as one of its scheduled jobs (office.jobs) at
+``[office_reports] run_at`` (local time in the report time zone): every day the
+``daily`` reports of the day before; on the 1st also the ``monthly`` reports of the
+month before. Each report is
 written as XLSX (with its native chart) and CSV, plus a PNG of its chart, under
 ``folder/daily/`` or ``folder/monthly/`` (written whole: a temporary file renamed), and
-recorded in ``report_runs``. A batch whose files exist is not written again, so the
-catch-up at start (a run missed while the office was down) is harmless, and
+recorded in ``report_runs``. A batch whose files exist is not written again, so a
+catch-up at start (a run missed while the office was down, core.jobs) is harmless, and
 ``forecourt office report-schedule run`` may run it by hand.
 
 When ``mail_to`` and ``smtp_host`` are set, one message per batch carries the XLSX
@@ -20,10 +21,9 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -145,60 +145,18 @@ def mail(config: Config, subject: str, files: list[Path]) -> None:
         smtp.send_message(message)
 
 
-class Scheduler:
-    """The office's report jobs in a background thread of APScheduler's."""
+def check_names(config: Config) -> None:
+    """Refuse, in one sentence, a schedule naming a report that does not exist."""
+    s = config.office_reports
+    unknown = sorted(set(s.daily + s.monthly) - set(registry.specs()))
+    if unknown:
+        raise ConfigError(f"[office_reports] names no report {', '.join(unknown)}; the "
+                          f"reports are {', '.join(sorted(registry.specs()))}")
 
-    def __init__(self, config: Config, conn: OfficeConnection, *, trigger: Any = None) -> None:
-        self.config = config
-        self.conn = conn
-        self._trigger = trigger  # tests: a trigger a moment away
-        self._scheduler: Any = None
 
-    def due(self, now: datetime) -> list[Batch]:
-        """Run the batches due at ``now`` (daily always; monthly on the 1st)."""
-        today = now.astimezone(self.config.office_reports.tz).date()
-        kinds = ["daily"] + (["monthly"] if today.day == 1 else [])
-        out = []
-        for kind in kinds:
-            if getattr(self.config.office_reports, kind):
-                out.append(run_batch(self.config, self.conn, kind, today))
-        return out
-
-    def _job(self) -> None:
-        from django.db import connection
-
-        try:
-            self.due(datetime.now(UTC))
-        except Exception:  # a bug must not kill the scheduler's thread silently
-            log.exception("report.schedule_failed")
-        finally:
-            connection.close()  # this thread's own connection (Django's are per thread)
-
-    def start(self) -> None:
-        from apscheduler.schedulers.background import BackgroundScheduler
-        from apscheduler.triggers.cron import CronTrigger
-
-        s = self.config.office_reports
-        if not (s.daily or s.monthly):
-            return
-        unknown = sorted(set(s.daily + s.monthly) - set(registry.specs()))
-        if unknown:
-            raise ConfigError(f"[office_reports] names no report {', '.join(unknown)}; the "
-                              f"reports are {', '.join(sorted(registry.specs()))}")
-        hour, minute = (int(x) for x in s.run_at.split(":"))
-        trigger = self._trigger or CronTrigger(hour=hour, minute=minute, timezone=s.tz)
-        self._scheduler = BackgroundScheduler(timezone=s.tz, daemon=True)
-        self._scheduler.add_job(self._job, trigger, id="office-reports", max_instances=1,
-                                coalesce=True, misfire_grace_time=3600)
-        now = datetime.now(s.tz)
-        if (now.hour, now.minute) >= (hour, minute) and self._trigger is None:
-            # Catch up today's run if the office was down at run_at (files that exist
-            # are not written again).
-            self._scheduler.add_job(self._job, id="office-reports-catch-up")
-        self._scheduler.start()
-        log.info("report.scheduled", run_at=s.run_at, daily=s.daily, monthly=s.monthly)
-
-    def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
+def due_batches(config: Config, conn: OfficeConnection, due: datetime) -> list[Batch]:
+    """The batches the run at ``due`` owes: daily always, monthly on the 1st (local)."""
+    today = due.astimezone(config.office_reports.tz).date()
+    kinds = ["daily"] + (["monthly"] if today.day == 1 else [])
+    return [run_batch(config, conn, kind, today) for kind in kinds
+            if getattr(config.office_reports, kind)]

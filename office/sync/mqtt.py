@@ -163,8 +163,12 @@ class OfficeSync:
                     and isinstance(s.get("card_id"), str)]
         with self._lock:
             ops = usage_ops(self.conn, card_ids, self.config, utc_now())
-        if not ops:
-            return
+        if ops:
+            self.publish_usage(ops)
+
+    def publish_usage(self, ops: list[dict[str, Any]]) -> None:
+        """Send every station these ``usage`` operations (after a batch; the monthly
+        tier job's, office.pricing.tiers)."""
         message = {"mode": "usage", "ops": ops,
                    "expires_at": iso(utc_now() + card_master.MESSAGE_VALID)}
         self.link.publish_nowait(topics.network_cards(self.prefix),

@@ -1,13 +1,12 @@
 """Scheduled office reports: the daily and monthly batches written whole to the folder,
-recorded, not written twice, and mailed to a real SMTP server (aiosmtpd); the
-APScheduler job fires and writes them; a report name that does not exist stops the
+recorded, not written twice, and mailed to a real SMTP server (aiosmtpd); the office's
+reports job writes them once for its time; a report name that does not exist stops the
 office at start with one sentence."""
 
 from __future__ import annotations
 
 import socket
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from openpyxl import load_workbook
 
 from core.config import load_config_file
 from core.errors import ConfigError
-from office.reports.schedule import Scheduler
+from office.jobs.schedule import OfficeJobs
 from tests.office.report_fixture import build, run
 
 
@@ -110,27 +109,19 @@ def test_a_mail_server_that_is_down_fails_the_mail_not_the_files(
         ("S-001", "AI95", 1), ("S-002", "DT", 1)]
 
 
-def test_the_scheduler_fires_and_an_unknown_report_stops_the_office(
+def test_the_reports_job_writes_them_and_an_unknown_report_stops_the_office(
         office_env: Path, tmp_path: Path) -> None:
-    from apscheduler.triggers.date import DateTrigger
-
     conn = build(office_env)
     folder = tmp_path / "reports"
     configure(office_env, folder, daily='["exceptions"]')
     config = load_config_file(office_env)
-    scheduler = Scheduler(config, conn, trigger=DateTrigger(
-        run_date=datetime.now(UTC) + timedelta(seconds=1)))
-    scheduler.start()
-    try:
-        yesterday = (datetime.now(UTC).astimezone(config.office_reports.tz).date()
-                     - timedelta(days=1))
-        wanted = folder / "daily" / f"exceptions-{yesterday.isoformat()}.xlsx"
-        deadline = time.monotonic() + 30
-        while not wanted.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert wanted.exists()
-    finally:
-        scheduler.stop()
+    tz = config.office_reports.tz
+    run_at = datetime(2026, 11, 3, 6, 0, tzinfo=tz)
+    jobs = OfficeJobs(config, conn, clock=lambda: run_at + timedelta(minutes=5))
+    jobs.jobs.marks.put("reports", run_at - timedelta(days=1))
+    assert jobs.jobs.run_due("reports") == run_at
+    assert (folder / "daily" / "exceptions-2026-11-02.xlsx").exists()
+    assert jobs.jobs.run_due("reports") is None  # once
     configure(office_env, folder, daily='["exceptions", "weather"]')
     with pytest.raises(ConfigError, match="names no report weather"):
-        Scheduler(load_config_file(office_env), conn).start()
+        OfficeJobs(load_config_file(office_env), conn)

@@ -70,9 +70,10 @@ def test_settings_are_safe_by_default(tmp_path: Path) -> None:
     for middleware in ("SessionMiddleware", "CsrfViewMiddleware", "AuthenticationMiddleware",
                        "LocaleMiddleware", "MessageMiddleware"):
         assert any(m.endswith(middleware) for m in got["MIDDLEWARE"]), middleware
-    assert got["INSTALLED_APPS"][-9:] == ["office.ledger", "office.customers", "office.cards",
-                                          "office.pricing", "office.access", "office.vouchers",
-                                          "office.reports", "office.accounts", "office.console"]
+    assert got["INSTALLED_APPS"][-10:] == ["office.ledger", "office.customers", "office.cards",
+                                           "office.pricing", "office.access", "office.vouchers",
+                                           "office.reports", "office.accounts", "office.jobs",
+                                           "office.console"]
     assert got["SESSION_COOKIE_SECURE"] is False
     assert build_settings(tmp_path, "", secret_key="k", tls=True)["SESSION_COOKIE_SECURE"]
     with pytest.raises(ValueError, match="language"):

@@ -19,7 +19,7 @@ ALL_MIGRATIONS = ["0001_initial", "0002_pump_fills", "0003_seen_tokens",
                   "0006_journal_vehicle_odometer", "0007_canonical_stop_list",
                   "0008_pin_tries_generation", "0009_journal_head", "0010_wallets_as_of",
                   "0011_pricing", "0012_vouchers_used", "0013_journal_points_burned",
-                  "0014_shifts_totalizers"]
+                  "0014_shifts_totalizers", "0015_wallet_debits_seq"]
 
 
 def test_create_records_migrations_and_durability(tmp_path: Path) -> None:

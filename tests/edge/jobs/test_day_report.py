@@ -1,8 +1,8 @@
-"""The scheduled day report: APScheduler runs the job, which writes text, JSON and CSV.
+"""The scheduled day report: the daemon's day-report job writes text, JSON and CSV.
 
-The real BackgroundScheduler fires the job from a DateTrigger a moment away (the
-cron trigger at closing time is the same job); nothing here asserts timing beyond
-"it ran". The configuration of ``[reports]`` is checked like every other section.
+The job runs as the daemon's scheduler runs it (``run_due`` at a driven clock: the
+closing time has passed); core.jobs' own tests show the real scheduler firing jobs.
+The configuration of ``[reports]`` is checked like every other section.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from apscheduler.triggers.date import DateTrigger
 
 from core.config import load_config_file
 from core.errors import ConfigError
 from core.timefmt import iso, utc_now
+from edge.jobs import StationJobs
 from edge.lifecycle import Station
-from edge.scheduled import DayReports
 from offline_db.shifts import PumpTotals, Readings
 from offline_db.store import StationStore
 
@@ -37,8 +36,8 @@ def reports_config(config_file: Path) -> Path:
     return config_file
 
 
-def test_the_scheduler_fires_the_day_report(reports_config: Path, sample_store_file: Path
-                                            ) -> None:
+def test_the_day_report_job_writes_the_report(reports_config: Path, sample_store_file: Path
+                                              ) -> None:
     config = load_config_file(reports_config)
     assert config.reports.folder == reports_config.parent / "out"
     yesterday = (utc_now().astimezone(config.station.tz) - timedelta(days=1)).date()
@@ -53,21 +52,21 @@ def test_the_scheduler_fires_the_day_report(reports_config: Path, sample_store_f
         lock = threading.Lock()
         read = Readings(iso(utc_now()), "live", None,
                         {4: PumpTotals("pump offline (not answering on line test)")})
-        jobs = DayReports(config, store.conn, lock, lambda: read,
-                          trigger=DateTrigger(run_date=utc_now() + timedelta(seconds=0.3)))
-        jobs.start()
-        try:
-            deadline = utc_now() + timedelta(seconds=30)
-            while len(jobs.written) < 3 and utc_now() < deadline:
-                threading.Event().wait(0.05)
-        finally:
-            jobs.stop()
+        today = utc_now().astimezone(config.station.tz).date()
+        closing = datetime(today.year, today.month, today.day, 0, 5, tzinfo=config.station.tz)
+        station_jobs = StationJobs(config, store.conn, lock, read_totals=lambda: read,
+                                   clock=lambda: closing + timedelta(hours=1))
+        station_jobs.jobs.marks.put("day-report", closing - timedelta(hours=1))
+        assert station_jobs.jobs.run_due("day-report") == closing
+        assert station_jobs.jobs.run_due("day-report") is None  # once
+        reports = station_jobs.day_reports
+        assert reports is not None
         causes = store.conn.execute("SELECT cause, actor FROM totalizer_snapshots").fetchall()
     finally:
         store.close()
     name = f"day-S-001-{yesterday.isoformat()}"
     folder = reports_config.parent / "out"
-    assert sorted(p.name for p in jobs.written) == [f"{name}.csv", f"{name}.json",
+    assert sorted(p.name for p in reports.written) == [f"{name}.csv", f"{name}.json",
                                                     f"{name}.txt"]
     data = json.loads((folder / f"{name}.json").read_text())
     assert (data["report"], data["date"], data["complete"]) == ("day", yesterday.isoformat(),
