@@ -378,6 +378,29 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlarmsConfig:
+    """``[alarms]``: when the station's status raises an alarm (``forecourt status``).
+
+    Stale card data, an offline pump or reader, a chain problem the office reported and
+    a broken journal are alarms whatever these say; these two set the thresholds of
+    the others.
+    """
+
+    undelivered_after: str = "24h"
+    disk_min_free_percent: int = 10
+
+    def validate(self) -> None:
+        try:
+            parse_duration(self.undelivered_after)
+        except ValueError as exc:
+            raise ValueError(f"[alarms] undelivered_after {exc}") from None
+
+    @property
+    def undelivered_after_s(self) -> int:
+        return parse_duration(self.undelivered_after)
+
+
+@dataclass(frozen=True, kw_only=True)
 class OfficeConfig:
     """``[office]``: the head office's own storage and its bounds (``forecourt office ...``)."""
 
@@ -473,6 +496,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     flash: FlashConfig = field(default_factory=FlashConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
     def validate(self) -> None:
         ids = [r.id for r in self.readers]
