@@ -9,6 +9,7 @@ the one in progress and closes the database.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -183,6 +184,9 @@ class Daemon:
             # Before anything else, so that a stop request is never lost or fatal.
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
+            # systemd's watchdog ends a hung daemon with SIGABRT: every thread's stack
+            # goes to stderr (the journal) first, showing where it hung.
+            faulthandler.enable()
         office_key = configured_office_key(self.config)
         if self.config.mqtt.enabled and office_key is None:
             raise ConfigError("[mqtt] enabled needs [station] office_public_key (forecourt "
