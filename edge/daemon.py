@@ -44,6 +44,10 @@ from offline_db.shifts import Readings, close_shift
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)
+#: SQLite virtual-machine steps between two calls of the writer's progress handler
+#: (edge/health.py): a few hundred per indexed row, so a writer at work reports in
+#: every few milliseconds, for a cost too small to measure.
+PROGRESS_STEPS = 10_000
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -192,6 +196,8 @@ class Daemon:
             raise ConfigError("[mqtt] enabled needs [station] office_public_key (forecourt "
                               "office keys show) to check the office's receipts")
         store = StationStore.open_writer(st.data_dir, holder="forecourt run")
+        # The watchdog tells a long write from a stuck one by SQLite's own progress.
+        store.conn.set_progress_handler(self._lock.progress, PROGRESS_STEPS)
         server = None
         watch: StationStore | None = None
         try:

@@ -5,14 +5,16 @@ nothing (edge/supervise.py). Healthy means every part that serves a sale makes
 progress:
 
 - the store answers: a trivial indexed read on a read-only connection of the main
-  loop's own (WAL: never blocked by the writer), and the one-writer lock has not been
-  held for longer than ``hung_after_s`` (a writer stuck in SQLite, or a thread that
-  died holding it, stops every sale);
+  loop's own (WAL: never blocked by the writer), and whoever holds the one-writer
+  lock makes SQLite progress (:class:`WatchedLock`): a writer stuck for longer than
+  ``hung_after_s`` (busy-waiting on a file another process locked, a dead disk) stops
+  every sale, while a long import of a million cards progresses and is no hang;
 - every pump line's thread is alive and turned its loop within ``hung_after_s`` (a
   poll cycle of 32 silent pumps takes about 2.6 s at the default 80 ms timeout; a
-  thread stuck in a write on a line whose output is held stops turning);
-- every reader's thread is alive and turned its loop within ``hung_after_s`` (it polls
-  every 0.2 s, and waits ``reopen_s`` between attempts to open a missing device);
+  thread stuck in a write on a line whose output is held stops turning), or is
+  waiting for the writer lock while the writer progresses;
+- every reader's thread likewise (it polls every 0.2 s, and waits ``reopen_s``
+  between attempts to open a missing device);
 - the control socket's thread is alive.
 
 A pump that does not answer, or a reader that is unplugged, is *not* a hang: its
@@ -42,20 +44,35 @@ DEFAULT_HUNG_AFTER_S = 30.0
 
 
 class WatchedLock:
-    """The daemon's one-writer lock, knowing since when it is held.
+    """The daemon's one-writer lock, knowing since when it is held, whether its holder's
+    SQLite work progresses, and which threads wait for it.
 
     A drop-in for ``threading.Lock`` (``with lock:``, ``acquire``/``release``).
+    :meth:`progress` is the writer connection's SQLite progress handler: SQLite calls it
+    every few thousand virtual-machine steps, so a long import or apply of a million
+    cards keeps "progressing" while a writer stuck in a busy wait (another process holds
+    the file) or in a dead disk does not.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.held_since: float | None = None
+        self.progress_at = time.monotonic()
+        self._waiting: set[int] = set()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        got = self._lock.acquire(blocking, timeout)
-        if got:
-            self.held_since = time.monotonic()
-        return got
+        if not self._lock.acquire(False):
+            if not blocking:
+                return False
+            me = threading.get_ident()
+            self._waiting.add(me)
+            try:
+                if not self._lock.acquire(True, timeout):
+                    return False
+            finally:
+                self._waiting.discard(me)
+        self.held_since = self.progress_at = time.monotonic()
+        return True
 
     def release(self) -> None:
         self.held_since = None
@@ -63,6 +80,22 @@ class WatchedLock:
 
     def locked(self) -> bool:
         return self._lock.locked()
+
+    def waits(self, ident: int | None) -> bool:
+        """Whether thread ``ident`` is waiting for this lock now."""
+        return ident is not None and ident in self._waiting
+
+    def progress(self) -> int:
+        """SQLite's progress handler (0: carry on)."""
+        self.progress_at = time.monotonic()
+        return 0
+
+    def stuck_for(self, now: float, limit: float) -> float | None:
+        """Seconds the holder has held the lock without SQLite progress, if over ``limit``."""
+        held = self.held_since
+        if held is None or now - held <= limit or now - self.progress_at <= limit:
+            return None
+        return now - held
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -94,19 +127,21 @@ class Health:
             get_state(self.store_conn, "card_store_version")
         except Exception as exc:  # any failure of the store is a finding, not a crash
             out.append(f"the store does not answer: {exc}")
-        held = self.lock.held_since
-        if held is not None and now - held > limit:
-            out.append(f"the store's writer has been busy for {now - held:.0f} s")
+        stuck = self.lock.stuck_for(now, limit)
+        if stuck is not None:
+            out.append(f"the store's writer has been busy for {stuck:.0f} s without progress")
+        # A thread waiting for the writer lock while the writer progresses (a long card
+        # import) waits its turn; waiting on a stuck writer is the writer's finding.
         for line in self.lines():
             if not line.alive:
                 out.append(f"pump line {line.name}: its thread has stopped")
-            elif now - line.beat > limit:
+            elif now - line.beat > limit and not self.lock.waits(line.ident):
                 out.append(f"pump line {line.name}: its thread has not turned for "
                            f"{now - line.beat:.0f} s")
         for reader in self.readers():
             if not reader.running:
                 out.append(f"reader {reader.reader_id}: its thread has stopped")
-            elif now - reader.beat > limit:
+            elif now - reader.beat > limit and not self.lock.waits(reader.ident):
                 out.append(f"reader {reader.reader_id}: its thread has not turned for "
                            f"{now - reader.beat:.0f} s")
         for name, thread in self.threads().items():

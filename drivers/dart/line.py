@@ -89,6 +89,11 @@ class DartLine:
         """True while the line's thread runs."""
         return self._worker.alive
 
+    @property
+    def ident(self) -> int | None:
+        """The line thread's identifier (the watchdog asks whether it waits for a lock)."""
+        return self._worker.ident
+
     # -- thread -------------------------------------------------------------------------
     def start(self) -> DartLine:
         self._worker.start()

@@ -123,6 +123,11 @@ class CardReader(ABC):
         """True while the reader's thread runs (it survives unplugs and library errors)."""
         return self._worker.alive
 
+    @property
+    def ident(self) -> int | None:
+        """The reader thread's identifier (the watchdog asks whether it waits for a lock)."""
+        return self._worker.ident
+
     def close(self) -> None:
         if not self._is_shutdown:
             self._is_shutdown = True

@@ -12,18 +12,24 @@ must come back once the output flows again.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import socket
+import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from core.errors import ForecourtError
 from drivers.dart.simulator import PumpSimulator, SimPump
 from drivers.ptyline import PtyLine
 from edge.alarms import ALARM_EXIT
+from edge.control import call
 from tests.conftest import forecourt_exe
 from tests.support import daemon_log, fc, fc_json, initialize, stop_daemon, wait_for
 
@@ -54,6 +60,7 @@ class Systemd:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
         self.messages: list[str] = []
+        self.times: list[tuple[float, str]] = []  # (monotonic arrival, message)
 
     def receive(self, timeout: float) -> list[str]:
         """Every message that arrives within ``timeout`` seconds (also kept in order)."""
@@ -65,6 +72,7 @@ class Systemd:
                 got.append(self.sock.recv(4096).decode())
             except TimeoutError:
                 break
+            self.times.append((time.monotonic(), got[-1]))
         self.messages += got
         return got
 
@@ -167,5 +175,52 @@ def test_no_pings_without_a_watchdog_or_for_another_process(
         systemd.wait_for("READY=1")
         systemd.wait_for("STATUS=")
         assert "WATCHDOG=1" not in systemd.receive(1.5)
+    finally:
+        stop_daemon(proc)
+
+
+def test_pings_stop_while_the_store_is_locked_by_another_process(
+        config_file: Path, sample_store_file: Path, systemd: Systemd) -> None:
+    """A writer stuck in SQLite (another process holds a write transaction on the file:
+    the daemon's write waits out its 5 s busy timeout) holds the daemon's writer lock
+    without progress: the pings stop for that long, and come back after."""
+    config = initialize(config_file, sample_store_file)
+    data_dir = config.parent / "station"
+    proc = start(config, systemd)
+    try:
+        systemd.wait_for("READY=1")
+        systemd.status_with("no alarms")
+        other = sqlite3.connect(data_dir / "station.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # this test's process holds the file's write lock
+        answers: list[str] = []
+
+        def authorize() -> None:
+            try:
+                call(data_dir / "control.sock", "sale.authorize",
+                     {"card": "7800001234567893", "pump": 7, "product": "DT"}, actor="test")
+                answers.append("approved")
+            except ForecourtError as exc:
+                answers.append(str(exc))
+
+        began = time.monotonic()
+        writer = threading.Thread(target=authorize)
+        writer.start()
+        while writer.is_alive():
+            systemd.receive(0.2)
+        ended = time.monotonic()
+        other.execute("ROLLBACK")
+        other.close()
+        assert answers and "locked" in answers[0], answers  # refused whole, nothing half-done
+        pings = [at for at, m in systemd.times if m == "WATCHDOG=1" and began <= at <= ended]
+        edges = [began, *pings, ended]
+        # every 0.5 s while healthy; stuck after 1 s of the ~5 s wait: a long silence
+        assert max(b - a for a, b in itertools.pairwise(edges)) > 2.5, edges
+        events = [json.loads(line) for line in daemon_log(config).read_text().splitlines()
+                  if line.startswith("{")]
+        unhealthy = [e for e in events if e["event"] == "daemon.unhealthy"]
+        assert unhealthy and unhealthy[0]["problems"][0].startswith(
+            "the store's writer has been busy for"), unhealthy
+        systemd.wait_for("WATCHDOG=1")  # healthy again
+        assert fc_json(config, "sale", "list", "--open") == []
     finally:
         stop_daemon(proc)
