@@ -40,7 +40,8 @@ from cloud_sync.mqtt import MqttLink
 from core.config import Config
 from core.errors import CardStoreTimeError
 from core.freshness import parse_time
-from offline_db.outbox import apply_receipt, outbox_status, pending_batch
+from core.timefmt import iso, utc_now
+from offline_db.outbox import apply_receipt, note_office_problem, outbox_status, pending_batch
 from offline_db.state import get_state
 
 log = structlog.get_logger(__name__)
@@ -271,6 +272,8 @@ class StationSync:
             log.info("sync.delivered", up_to_seq=up_to, removed=result.removed)
         for problem in body.get("quarantined", []):
             log.error("sync.batch_quarantined_by_office", detail=problem)
+        if body.get("quarantined"):
+            self._note_quarantine(body["quarantined"], up_to)
         with self._window_lock:
             while self._window and self._window[0].last <= up_to:
                 self._window.popleft()  # covered by this receipt
@@ -282,6 +285,19 @@ class StationSync:
                 self._window.clear()  # later batches go again, one at a time
                 self._epoch += 1
         self._wake.set()
+
+    def _note_quarantine(self, problems: list[str], up_to: int) -> None:
+        """Keep the office's word that it refused our sales (``forecourt status`` alarm).
+
+        The refused batch is the oldest still in flight after this receipt (the window's
+        order); without one in flight, every sale recorded so far must reach the office
+        before the problem counts as settled (``offline_db.outbox.apply_receipt``).
+        """
+        with self._window_lock:
+            ahead = [b for b in self._window if b.last > up_to]
+            through = ahead[0].last if ahead else None
+        with self.lock:
+            note_office_problem(self.conn, problems, through_seq=through, at=iso(utc_now()))
 
     def _on_cards(self, payload: bytes) -> None:
         try:

@@ -380,6 +380,29 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlarmsConfig:
+    """``[alarms]``: when the station's status raises an alarm (``forecourt status``).
+
+    Stale card data, an offline pump or reader, a chain problem the office reported and
+    a broken journal are alarms whatever these say; these two set the thresholds of
+    the others.
+    """
+
+    undelivered_after: str = "24h"
+    disk_min_free_percent: int = 10
+
+    def validate(self) -> None:
+        try:
+            parse_duration(self.undelivered_after)
+        except ValueError as exc:
+            raise ValueError(f"[alarms] undelivered_after {exc}") from None
+
+    @property
+    def undelivered_after_s(self) -> int:
+        return parse_duration(self.undelivered_after)
+
+
+@dataclass(frozen=True, kw_only=True)
 class OfficeConfig:
     """``[office]``: the head office's own storage and its bounds (``forecourt office ...``)."""
 
@@ -478,6 +501,7 @@ class Config:
     roles: RolesConfig = field(default_factory=RolesConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     office_jobs: OfficeJobsConfig = field(default_factory=OfficeJobsConfig)
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
     def validate(self) -> None:
         ids = [r.id for r in self.readers]

@@ -41,6 +41,7 @@ INT_RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("MqttConfig", "batch_max_sales"): (1, 100_000),
     ("MqttConfig", "batch_max_bytes"): (4096, 268_435_455),  # MQTT's largest packet
     ("MqttConfig", "receipt_timeout_s"): (1, 3600),
+    ("AlarmsConfig", "disk_min_free_percent"): (0, 100),
     ("OfficeReportsConfig", "churn_days"): (1, 3650),
     ("OfficeReportsConfig", "odometer_max_step_km"): (1, 10_000_000),
     ("OfficeReportsConfig", "credit_due_days"): (0, 3650),

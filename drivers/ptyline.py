@@ -11,6 +11,7 @@ import contextlib
 import os
 import pty
 import select
+import termios
 import tty
 from pathlib import Path
 
@@ -42,6 +43,16 @@ class PtyLine:
             return os.read(self._master, 4096)
         except OSError:  # EIO while no process has the slave open
             return b""
+
+    def hold_output(self) -> None:
+        """Suspend the station side's output, as flow control would (XOFF received, or
+        CTS held low): its next write blocks until :meth:`release_output`. A line
+        adapter stuck like this is what the station's watchdog must notice."""
+        termios.tcflow(self._slave, termios.TCOOFF)
+
+    def release_output(self) -> None:
+        """Let the station side's output flow again (after :meth:`hold_output`)."""
+        termios.tcflow(self._slave, termios.TCOON)
 
     def reset_input(self) -> None:
         while self.read(0):

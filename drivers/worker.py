@@ -31,5 +31,10 @@ class Worker:
             self._thread = None
 
     @property
+    def ident(self) -> int | None:
+        """The thread's identifier while it runs (``threading.get_ident()`` in it)."""
+        return self._thread.ident if self._thread is not None else None
+
+    @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -3,17 +3,20 @@
 It takes the writer lock, applies migrations, lists open authorizations for
 recovery, serves the control socket (mode 0660 in ``[roles] socket_group``; each
 caller known by its kernel credentials and served what its role allows, edge.roles),
-tells systemd it is ready (``sd_notify``),
-and on SIGTERM or SIGINT stops accepting requests, finishes the one in progress
-and closes the database.
+tells systemd it is ready (``sd_notify``), pings systemd's watchdog while it is
+healthy and keeps its ``STATUS=`` line (edge/supervise.py), and on SIGTERM or
+SIGINT stops accepting requests, finishes the one in progress and closes the
+database.
 """
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import io
 import json
 import os
 import signal
-import socket
 import socketserver
 import threading
 from datetime import datetime
@@ -27,15 +30,18 @@ from core.config import Config
 from core.errors import ConfigError, ControlError, ForecourtError, SaleError
 from core.inputs import check_args
 from core.keys import configured_office_key
+from core.systemd import sd_notify
 from core.timefmt import iso, utc_now
 from edge.control import MAX_MESSAGE
 from edge.forecourt import Forecourt
+from edge.health import WatchedLock
 from edge.identity import load_station_key
 from edge.jobs import StationJobs
 from edge.lifecycle import Station
 from edge.operations import perform
 from edge.readers import ReaderHub
 from edge.roles import Caller, NotAllowed, Roles, peer_caller, record_refusal, secure_socket
+from edge.supervise import Supervisor
 from edge.views import open_authorizations
 from offline_db.journal_checks import head_problems
 from offline_db.replication import apply_cards_message
@@ -43,20 +49,10 @@ from offline_db.shifts import Readings, close_shift
 from offline_db.store import StationStore
 
 log = structlog.get_logger(__name__)
-
-
-def sd_notify(message: str) -> None:
-    """Send a notification to systemd if it asked for one (``NOTIFY_SOCKET``)."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.sendto(message.encode(), address)
-        except OSError as exc:
-            log.warning("daemon.notify_failed", error=str(exc))
+#: SQLite virtual-machine steps between two calls of the writer's progress handler
+#: (edge/health.py): a few hundred per indexed row, so a writer at work reports in
+#: every few milliseconds, for a cost too small to measure.
+PROGRESS_STEPS = 10_000
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -113,13 +109,16 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._stop = threading.Event()
-        self._lock = threading.Lock()  # one operation at a time on the one connection
+        # One operation at a time on the one connection; the watchdog sees how long it
+        # is held (edge/health.py).
+        self._lock = WatchedLock()
         self.station: Station | None = None
         self.forecourt: Forecourt | None = None
         self.readers: ReaderHub | None = None
         self.sync: Any = None
         self.roles: Roles | None = None
         self.jobs: StationJobs | None = None
+        self.supervisor: Supervisor | None = None
 
     def handle(self, op: str, args: dict[str, Any], caller: Caller, *,
                via: str) -> dict[str, Any]:
@@ -152,6 +151,8 @@ class Daemon:
     def _handle(self, op: str, args: dict[str, Any], actor: str) -> Any:
         assert self.station is not None
         forecourt = self.forecourt
+        if op == "station.status":  # what only the running daemon knows (forecourt status)
+            return self.supervisor.runtime() if self.supervisor else {}
         if op == "sync.status":
             return self.sync.status() if self.sync else {"enabled": False}
         if op == "pump.status":
@@ -218,12 +219,19 @@ class Daemon:
             # Before anything else, so that a stop request is never lost or fatal.
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
+            # systemd's watchdog ends a hung daemon with SIGABRT: every thread's stack
+            # goes to stderr (the journal) first, showing where it hung.
+            with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+                faulthandler.enable()  # (not when stderr is no file: a test's capture)
         office_key = configured_office_key(self.config)
         if self.config.mqtt.enabled and office_key is None:
             raise ConfigError("[mqtt] enabled needs [station] office_public_key (forecourt "
                               "office keys show) to check the office's receipts")
         store = StationStore.open_writer(st.data_dir, holder="forecourt run")
+        # The watchdog tells a long write from a stuck one by SQLite's own progress.
+        store.conn.set_progress_handler(self._lock.progress, PROGRESS_STEPS)
         server = None
+        watch: StationStore | None = None
         try:
             # Never a new or foreign identity; a database from before records its key here.
             key = load_station_key(st.data_dir, store.conn, st.id, record=True)
@@ -262,13 +270,18 @@ class Daemon:
             thread = threading.Thread(target=server.serve_forever, name="control-socket",
                                       daemon=True)
             thread.start()
-            log.info("daemon.ready", station_id=st.id, socket=str(sock_path), pid=os.getpid())
+            watch = StationStore.open_reader(st.data_dir)  # the main loop's own reads
+            self.supervisor = Supervisor(self.config, self, self._lock, watch.conn, thread)
+            log.info("daemon.ready", station_id=st.id, socket=str(sock_path), pid=os.getpid(),
+                     watchdog_s=self.supervisor.watchdog_s)
             sd_notify("READY=1")
             # A timed wait: a signal delivered to another thread only sets a flag, and
             # the main thread must come back to run the Python handler.
             while not self._stop.wait(0.25):
-                pass
+                self.supervisor.tick()
             sd_notify("STOPPING=1")
+            if self.supervisor.online:
+                self.supervisor.remember_online()
         finally:
             if self.jobs is not None:
                 self.jobs.stop()
@@ -282,6 +295,8 @@ class Daemon:
                 server.shutdown()
                 server.server_close()
                 st.socket_path.unlink(missing_ok=True)
+            if watch is not None:
+                watch.close()
             with self._lock:
                 store.close()
             log.info("daemon.stopped", station_id=st.id)

@@ -72,6 +72,8 @@ class Forecourt:
         self.active: dict[int, _Active] = {}
         self._recovering: set[int] = set()
         self._querying: set[int] = set()
+        #: When each pump last went online or offline (ISO; the daemon's start before).
+        self.since: dict[int, str] = {}
         self._line_factory = line_factory or self._open_line
 
     # -- start and stop -----------------------------------------------------------------
@@ -93,6 +95,7 @@ class Forecourt:
             self.lines.append(line)
             for model in models:
                 self.pumps[model.number] = (line, model)
+                self.since[model.number] = iso(utc_now())
         with self.lock:
             for auth in self._open_sales():
                 if auth["pump"] in self.pumps:
@@ -172,6 +175,8 @@ class Forecourt:
         number = event.number
         line, model = self.pumps[number]
         active = self.active.get(number)
+        if event.kind in ("online", "offline"):
+            self.since[number] = iso(utc_now())
         if event.kind == "online":
             log.info("pump.online", pump=number)
             if number in self._recovering:
@@ -371,7 +376,8 @@ class Forecourt:
         for number, (line, model) in sorted(self.pumps.items()):
             active = self.active.get(number)
             out.append({"pump": number, "line": line.name, "address": f"0x{model.address:02X}",
-                        "online": model.online, "state": state_name(model.state),
+                        "online": model.online, "since": self.since.get(number),
+                        "state": state_name(model.state),
                         "nozzle": model.nozzle, "nozzle_out": model.nozzle_out,
                         "sale_id": active.sale_id if active else None,
                         "filled_ml": model.filled_ml})

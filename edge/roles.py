@@ -59,6 +59,7 @@ OP_ROLES: dict[str, Role] = {
     # operator: view, manual authorization, complete, cancel, the shift report
     "ping": Role.OPERATOR,
     "sync.status": Role.OPERATOR,
+    "station.status": Role.OPERATOR,
     "pump.status": Role.OPERATOR,
     "readers.status": Role.OPERATOR,
     "pump.totals": Role.OPERATOR,  # the shift report's live totalizers

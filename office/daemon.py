@@ -1,4 +1,8 @@
-"""``forecourt office serve``: the head office's long-running process."""
+"""``forecourt office serve``: the head office's long-running process.
+
+A ``Type=notify`` unit (systemd/forecourt-office.service): READY=1 once it serves,
+STOPPING=1 when a signal stops it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import structlog
 from core import logs
 from core.config import Config
 from core.errors import ConfigError
+from core.systemd import sd_notify
 from office.jobs.schedule import OfficeJobs
 from office.store import load_office_key, open_office
 from office.sync.mqtt import OfficeSync
@@ -41,9 +46,11 @@ def serve(config: Config) -> None:
     sync.start()
     log.info("office.ready", broker=f"{config.mqtt.host}:{config.mqtt.port}",
              prefix=config.mqtt.prefix)
+    sd_notify("READY=1")
     try:
         while not stop.wait(0.25):
             pass
+        sd_notify("STOPPING=1")
     finally:
         sync.stop()
         jobs.stop()

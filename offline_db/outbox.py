@@ -99,4 +99,48 @@ def apply_receipt(conn: sqlite3.Connection, *, up_to_seq: int, hash_: str) -> Re
         removed = conn.execute("DELETE FROM outbox WHERE seq <= ?", (up_to_seq,)).rowcount
         set_state(conn, "last_receipt_seq", str(up_to_seq))
         set_state(conn, RECEIPT_HASH_KEY, hash_)  # an anchor of the journal (verify)
+        problem = office_problem(conn)
+        if problem is not None and up_to_seq >= problem["through_seq"]:
+            # The office has stored the sales it refused: its problem is settled.
+            conn.execute("DELETE FROM sync_state WHERE key = ?", (OFFICE_PROBLEM_KEY,))
+            log.info("sync.office_problem_settled", up_to_seq=up_to_seq)
     return ReceiptResult(True, removed, up_to_seq)
+
+
+#: What the head office last reported wrong with this station's sales (a batch it
+#: quarantined: a fork, a chain that does not link, a malformed batch), kept until a
+#: receipt covers the refused sales: ``forecourt status`` shows it as an alarm.
+OFFICE_PROBLEM_KEY = "office_chain_problem"
+
+
+def note_office_problem(conn: sqlite3.Connection, problems: list[str], *,
+                        through_seq: int | None, at: str) -> None:
+    """Record that the office refused our sales up to ``through_seq`` and why.
+
+    ``through_seq`` None: up to the last sale recorded so far. A problem already
+    recorded keeps its first ``at`` (since when) and grows to the higher
+    ``through_seq``; the sentences are the office's latest.
+    """
+    with atomic(conn):
+        known = office_problem(conn)
+        if through_seq is None:
+            through_seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal"
+                                           ).fetchone()[0])
+        body = {"at": known["at"] if known else at,
+                "through_seq": max(through_seq, known["through_seq"] if known else 0),
+                "problems": [str(p)[:500] for p in problems[:10]]}
+        set_state(conn, OFFICE_PROBLEM_KEY, json.dumps(body))
+
+
+def office_problem(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The office's reported problem (``at``, ``through_seq``, ``problems``), or None."""
+    text = get_state(conn, OFFICE_PROBLEM_KEY)
+    if not text:
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("through_seq"), int):
+        return None
+    return body

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import queue
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
@@ -79,6 +80,19 @@ class DartLine:
         self._worker = Worker(f"pump-line[{name}]", self.run)
         self._stop = self._worker.stopped
         self.cycles = 0
+        #: ``time.monotonic()`` of the thread's last turn of its loop (a cycle, or a wait
+        #: to reopen the line): the station's watchdog calls a line whose beat is old hung.
+        self.beat = time.monotonic()
+
+    @property
+    def alive(self) -> bool:
+        """True while the line's thread runs."""
+        return self._worker.alive
+
+    @property
+    def ident(self) -> int | None:
+        """The line thread's identifier (the watchdog asks whether it waits for a lock)."""
+        return self._worker.ident
 
     # -- thread -------------------------------------------------------------------------
     def start(self) -> DartLine:
@@ -90,6 +104,7 @@ class DartLine:
 
     def run(self) -> None:
         while not self._stop.is_set():
+            self.beat = time.monotonic()
             if not self.connected and not self._connect():
                 self._stop.wait(REOPEN_S)
                 continue

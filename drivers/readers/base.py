@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 
 from core.errors import DriverError
+from core.timefmt import iso
 from drivers.worker import Worker
 
 log = structlog.get_logger(__name__)
@@ -80,7 +81,11 @@ class CardReader(ABC):
         self.debounce_s = debounce_s
         self.reopen_s = reopen_s
         self.state = "stopped"
+        self.state_since = datetime.now(UTC)
         self.last_error = ""
+        #: ``time.monotonic()`` of the thread's last turn of its loop (a poll, or a wait to
+        #: reopen the device): the station's watchdog calls a reader whose beat is old hung.
+        self.beat = time.monotonic()
         self.reads = 0
         self.failures = 0
         self._last: tuple[str, float] | None = None
@@ -118,6 +123,11 @@ class CardReader(ABC):
         """True while the reader's thread runs (it survives unplugs and library errors)."""
         return self._worker.alive
 
+    @property
+    def ident(self) -> int | None:
+        """The reader thread's identifier (the watchdog asks whether it waits for a lock)."""
+        return self._worker.ident
+
     def close(self) -> None:
         if not self._is_shutdown:
             self._is_shutdown = True
@@ -137,12 +147,15 @@ class CardReader(ABC):
 
     def _set_state(self, state: str, error: str = "") -> None:
         if state != self.state or error != self.last_error:
+            if state != self.state:
+                self.state_since = datetime.now(UTC)
             self.state, self.last_error = state, error
             (log.warning if error else log.info)("reader.state", reader=self.reader_id,
                                                   state=state, error=error or None)
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.beat = time.monotonic()
             self._set_state("connecting")
             try:
                 self._open()
@@ -153,6 +166,7 @@ class CardReader(ABC):
             self._set_state("ready")
             try:
                 while not self._stop.is_set():
+                    self.beat = time.monotonic()
                     event = self._poll(0.2)
                     if event is not None:
                         self._deliver(event)
@@ -182,7 +196,9 @@ class CardReader(ABC):
 
     def status(self) -> dict[str, Any]:
         return {"reader": self.reader_id, "driver": type(self).__name__, "kind": self.kind,
-                "device": self.device, "state": self.state, "error": self.last_error or None,
+                "device": self.device, "state": self.state,
+                "since": iso(self.state_since),
+                "error": self.last_error or None,
                 "reads": self.reads, "failures": self.failures}
 
 

@@ -16,15 +16,17 @@ import click
 
 from core import inputs
 from core.clikit import actor, cfg, emit, json_option
-from core.display import age, ago, litres, restriction_lines, vehicle_note
+from core.display import ago, litres, restriction_lines, vehicle_note
 from core.errors import ForecourtError
 from core.inputs import check_args
 from core.keys import PRIVATE_NAME, load_private_key, public_text
 from core.timefmt import utc_now
+from edge.alarms import ALARM_EXIT
 from edge.cli.common import change, reader
 from edge.cli.devices import pump, readers, sim
 from edge.cli.flash import flash, status_line
 from edge.cli.report import report
+from edge.cli.status_view import show_status
 from edge.control import DaemonNotRunning, call
 from edge.flash import last_result
 from edge.identity import (
@@ -36,7 +38,8 @@ from edge.identity import (
 )
 from edge.pricing_display import POINTS, line_summary, preset_lines, priced_lines
 from edge.roles import process_caller
-from edge.views import card_show, open_authorizations, recent_authorizations, status
+from edge.station_status import gather
+from edge.views import card_show, open_authorizations, recent_authorizations
 from offline_db.journal import list_sales, verify
 from offline_db.state import audit
 from offline_db.store import DB_NAME, StationStore
@@ -91,43 +94,32 @@ def run(ctx: click.Context) -> None:
 @json_option
 @click.pass_context
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Show the station's identity, card-store version, outbox and open sales."""
+    """Show the station's state and its active alarms; exit 3 while any alarm is active.
+
+    Online or offline and since when, the outbox and its oldest sale, the card store's
+    version and age, stale mode, each pump and reader (from the running daemon), the
+    disk, and the alarms (docs/operations.md). Without the daemon it reads the store
+    and says the daemon is not running (itself an alarm). Exit codes: 0 no alarm,
+    3 at least one alarm, 1 the status cannot be read.
+    """
+    config = cfg(ctx)
+    try:
+        runtime: dict[str, Any] | None = call(config.station.socket_path, "station.status",
+                                              {}, actor=actor(), timeout=5)
+    except DaemonNotRunning:
+        runtime = None
+    except ForecourtError as exc:  # a socket that takes the call but the daemon is stuck
+        runtime = {"error": str(exc)}
     with reader(ctx) as conn:
         # who the station is: never the configured id over another station's database
-        check_station_id(conn, cfg(ctx).station.id)
+        check_station_id(conn, config.station.id)
         now = utc_now()
-        data = status(conn, cfg(ctx), now)
-    try:
-        call(cfg(ctx).station.socket_path, "ping", {}, actor=actor(), timeout=2)
-    except DaemonNotRunning:
-        data["daemon_running"] = False
-    else:
-        data["daemon_running"] = True
-        # What sync has received since the daemon started: receipts applied, messages
-        # refused, and harmless replays (logged and counted, DESIGN invariant 8).
-        try:
-            sync = call(cfg(ctx).station.socket_path, "sync.status", {}, actor=actor(),
-                        timeout=2)
-        except ForecourtError:  # busy or gone meanwhile: the rest of the status stands
-            sync = {"enabled": False}
-        if sync.get("enabled", True):
-            for name in ("connected", "receipts", "refused", "replays"):
-                data[f"sync_{name}"] = sync.get(name)
-    data["flash_last"] = status_line(cfg(ctx))
-    data["flash_last_ok"] = (last_result(cfg(ctx)) or {}).get("ok")
-
-    def human(d: dict[str, Any]) -> None:
-        for key, value in d.items():
-            name, text = key.replace("_", " "), "-" if value is None else value
-            if key == "card_data_age_s":  # seconds in JSON, days and hours for people
-                name, text = "card data age", age(value)
-            elif key in ("card_store_confirmed_at", "oldest_undelivered_at"):
-                text = ago(value, now)
-            elif isinstance(value, bool):  # yes/no for people, true/false in JSON
-                text = "yes" if value else "no"
-            click.echo(f"{name:<26} {text}")
-
-    emit(data, as_json, human)
+        data = gather(conn, config, now, runtime)
+    data["flash_last"] = status_line(config)
+    data["flash_last_ok"] = (last_result(config) or {}).get("ok")
+    emit(data, as_json, lambda d: show_status(d, now))
+    if data["alarms"]:
+        ctx.exit(ALARM_EXIT)
 
 
 @click.group()

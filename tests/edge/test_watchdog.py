@@ -1,0 +1,226 @@
+"""systemd's notify protocol and watchdog, against a real ``forecourt run`` process.
+
+The test plays systemd: it owns the Unix datagram socket named by ``NOTIFY_SOCKET`` and
+sets ``WATCHDOG_USEC`` as systemd does for a unit with ``WatchdogSec=``. The daemon
+drives a simulated DART pump on a real pty. A pump that stops answering is not a
+hang (its line thread keeps polling and the pump is reported offline); what hangs a
+line is its output held by flow control (XOFF, or CTS low on an RS-232 adapter): the
+line thread blocks in ``write`` and stops turning. The test holds the pty's output
+exactly so (``tcflow(TCOOFF)``): the pings must stop, status must say why, and they
+must come back once the output flows again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.errors import ForecourtError
+from drivers.dart.simulator import PumpSimulator, SimPump
+from drivers.ptyline import PtyLine
+from edge.alarms import ALARM_EXIT
+from edge.control import call
+from tests.conftest import forecourt_exe
+from tests.support import daemon_log, fc, fc_json, initialize, stop_daemon, wait_for
+
+#: WatchdogSec=2s: the daemon pings every 0.5 s and calls a part silent for 1 s hung.
+WATCHDOG_USEC = 2_000_000
+
+LINE = """
+[[pump_lines]]
+name = "island-1"
+port = "{port}"
+parity = "none"
+response_timeout_ms = 40
+retries = 2
+offline_after = 2
+
+[[pump_lines.pumps]]
+number = 1
+address = 80
+nozzles = ["AI92", "AI95", "DT"]
+"""
+
+
+class Systemd:
+    """The notify socket's receiving end, as systemd holds it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.messages: list[str] = []
+        self.times: list[tuple[float, str]] = []  # (monotonic arrival, message)
+
+    def receive(self, timeout: float) -> list[str]:
+        """Every message that arrives within ``timeout`` seconds (also kept in order)."""
+        got: list[str] = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                got.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                break
+            self.times.append((time.monotonic(), got[-1]))
+        self.messages += got
+        return got
+
+    def wait_for(self, predicate: str, timeout: float = 30.0) -> str:
+        """The first message from now on that starts with ``predicate``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.receive(0.2):
+                if message.startswith(predicate):
+                    return message
+        raise AssertionError(f"no {predicate!r} from the daemon; got {self.messages[-10:]}")
+
+    def status_with(self, text: str, timeout: float = 30.0) -> str:
+        """The latest ``STATUS=`` line once it contains ``text`` (sent on change only)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = [m for m in self.messages if m.startswith("STATUS=")]
+            if lines and text in lines[-1]:
+                return lines[-1]
+            self.receive(0.2)
+        raise AssertionError(f"no STATUS= with {text!r}; got {self.messages[-10:]}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def line(tmp_path: Path) -> Iterator[PtyLine]:
+    pty_line = PtyLine(tmp_path / "pumps.tty")
+    simulator = PumpSimulator(pty_line, [SimPump(0x50, [0, 0, 0], flow_rate=4000.0)]).start()
+    yield pty_line
+    pty_line.release_output()  # never leave the daemon's line thread blocked
+    simulator.stop()
+    pty_line.close()
+
+
+@pytest.fixture
+def systemd(tmp_path: Path) -> Iterator[Systemd]:
+    notify = Systemd(tmp_path / "notify.sock")
+    yield notify
+    notify.close()
+
+
+def start(config: Path, systemd: Systemd) -> subprocess.Popen[str]:
+    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path),
+           "WATCHDOG_USEC": str(WATCHDOG_USEC)}
+    with daemon_log(config).open("a") as log:
+        return subprocess.Popen([forecourt_exe(), "--config", str(config), "run"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def test_ready_status_and_pings_stop_while_a_pump_line_hangs(
+        config_file: Path, sample_store_file: Path, line: PtyLine, systemd: Systemd) -> None:
+    config_file.write_text(config_file.read_text() + LINE.format(port=line.link))
+    config = initialize(config_file, sample_store_file)
+    proc = start(config, systemd)
+    try:
+        systemd.wait_for("READY=1")
+        first = systemd.wait_for("STATUS=")
+        assert first.startswith("STATUS=no MQTT link (flash drive only); outbox 0;"), first
+        # pings keep coming while the pump line turns
+        pings = [m for m in systemd.receive(2.0) if m == "WATCHDOG=1"]
+        assert len(pings) >= 2, systemd.messages[-10:]
+        wait_for(lambda: fc_json(config, "pump", "status")[0]["online"], "pump 1 online")
+        systemd.status_with("no alarms")
+        assert fc(config, "status").returncode == 0
+
+        line.hold_output()  # the line thread blocks in its next write
+        systemd.status_with("daemon_unhealthy")
+        # From now on no ping: the daemon found its line hung. Three ping intervals.
+        later = systemd.receive(1.5)
+        assert "WATCHDOG=1" not in later, later
+        status = fc(config, "status", "--json", check=False)
+        assert status.returncode == ALARM_EXIT
+        assert "pump line island-1: its thread has not turned" in status.stdout
+        assert proc.poll() is None  # the daemon itself still answers: systemd restarts it
+
+        line.release_output()
+        systemd.wait_for("WATCHDOG=1")
+        systemd.status_with("no alarms")
+        assert fc(config, "status").returncode == 0
+    finally:
+        line.release_output()
+        stop_daemon(proc)
+    assert systemd.wait_for("STOPPING=1", timeout=5)
+    assert proc.returncode == 0, daemon_log(config).read_text()[-2000:]
+
+
+def test_no_pings_without_a_watchdog_or_for_another_process(
+        config_file: Path, sample_store_file: Path, systemd: Systemd) -> None:
+    """``WATCHDOG_PID`` naming another process: the watchdog is not ours (a child that
+    inherited the environment must not ping for its parent)."""
+    config = initialize(config_file, sample_store_file)
+    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path),
+           "WATCHDOG_USEC": str(WATCHDOG_USEC), "WATCHDOG_PID": "1"}
+    with daemon_log(config).open("a") as log:
+        proc = subprocess.Popen([forecourt_exe(), "--config", str(config), "run"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        systemd.wait_for("READY=1")
+        systemd.wait_for("STATUS=")
+        assert "WATCHDOG=1" not in systemd.receive(1.5)
+    finally:
+        stop_daemon(proc)
+
+
+def test_pings_stop_while_the_store_is_locked_by_another_process(
+        config_file: Path, sample_store_file: Path, systemd: Systemd) -> None:
+    """A writer stuck in SQLite (another process holds a write transaction on the file:
+    the daemon's write waits out its 5 s busy timeout) holds the daemon's writer lock
+    without progress: the pings stop for that long, and come back after."""
+    config = initialize(config_file, sample_store_file)
+    data_dir = config.parent / "station"
+    proc = start(config, systemd)
+    try:
+        systemd.wait_for("READY=1")
+        systemd.status_with("no alarms")
+        other = sqlite3.connect(data_dir / "station.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # this test's process holds the file's write lock
+        answers: list[str] = []
+
+        def authorize() -> None:
+            try:
+                call(data_dir / "control.sock", "sale.authorize",
+                     {"card": "7800001234567893", "pump": 7, "product": "DT"}, actor="test")
+                answers.append("approved")
+            except ForecourtError as exc:
+                answers.append(str(exc))
+
+        began = time.monotonic()
+        writer = threading.Thread(target=authorize)
+        writer.start()
+        while writer.is_alive():
+            systemd.receive(0.2)
+        ended = time.monotonic()
+        other.execute("ROLLBACK")
+        other.close()
+        assert answers and "locked" in answers[0], answers  # refused whole, nothing half-done
+        pings = [at for at, m in systemd.times if m == "WATCHDOG=1" and began <= at <= ended]
+        edges = [began, *pings, ended]
+        # every 0.5 s while healthy; stuck after 1 s of the ~5 s wait: a long silence
+        assert max(b - a for a, b in itertools.pairwise(edges)) > 2.5, edges
+        events = [json.loads(line) for line in daemon_log(config).read_text().splitlines()
+                  if line.startswith("{")]
+        unhealthy = [e for e in events if e["event"] == "daemon.unhealthy"]
+        assert unhealthy and unhealthy[0]["problems"][0].startswith(
+            "the store's writer has been busy for"), unhealthy
+        systemd.wait_for("WATCHDOG=1")  # healthy again
+        assert fc_json(config, "sale", "list", "--open") == []
+    finally:
+        stop_daemon(proc)
