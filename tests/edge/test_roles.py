@@ -62,7 +62,7 @@ def test_the_role_table_follows_the_issue() -> None:
     by_role = {role: sorted(op for op, r in OP_ROLES.items() if r is role) for role in Role}
     assert by_role[Role.OPERATOR] == ["ping", "pump.status", "pump.totals", "readers.status",
                                       "sale.authorize", "sale.cancel", "sale.complete",
-                                      "shift.close", "sync.status"]
+                                      "shift.close", "station.status", "sync.status"]
     assert by_role[Role.TECHNICIAN] == ["cards.import", "flash.import", "readers.events"]
     assert by_role[Role.ADMIN] == ["cards.pin_reset"]
 
