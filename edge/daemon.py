@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from core.config import Config
-from core.errors import ConfigError, ControlError, ForecourtError, SaleError
+from core.errors import ConfigError, ControlError, ForecourtError, SaleError, StationStopping
 from core.inputs import check_args
 from core.keys import configured_office_key
 from core.timefmt import iso, utc_now
@@ -152,6 +152,8 @@ class Daemon:
     def _handle(self, op: str, args: dict[str, Any], actor: str) -> Any:
         assert self.station is not None
         forecourt = self.forecourt
+        if op == "sale.authorize" and self._stop.is_set():  # edge.shutdown drains the pumps
+            raise StationStopping("the station is stopping: no new sale is authorized")
         if op == "sync.status":
             return self.sync.status() if self.sync else {"enabled": False}
         if op == "pump.status":
@@ -222,7 +224,11 @@ class Daemon:
         if self.config.mqtt.enabled and office_key is None:
             raise ConfigError("[mqtt] enabled needs [station] office_public_key (forecourt "
                               "office keys show) to check the office's receipts")
-        store = StationStore.open_writer(st.data_dir, holder="forecourt run")
+        # A CLI command working without the daemon may hold the lock for a moment.
+        store = StationStore.open_writer(
+            st.data_dir, holder="forecourt run", wait_s=st.lock_wait_s,
+            on_wait=lambda holder: log.warning("daemon.lock_wait", holder=holder,
+                                               wait_s=st.lock_wait_s))
         server = None
         try:
             # Never a new or foreign identity; a database from before records its key here.
