@@ -61,7 +61,7 @@ class DiskSpace:
     def alarm(self) -> str | None:
         """The "disk nearly full" alarm, or None."""
         if self.refusing:
-            return f"disk full: no new sale is authorized: {self.sentence()}"
+            return f"disk full, new sales refused: {self.sentence()}"
         if self.nearly_full:
             return f"disk nearly full: {self.sentence()}"
         return None
@@ -112,8 +112,8 @@ class DiskGuard:
         if space.refusing:
             log.error("store.disk_full", free_bytes=space.free, min_free_bytes=space.min_free,
                       reserve_bytes=space.reserve, path=str(self.data_dir))
-            raise DiskFullError(f"the station's disk is nearly full: {space.sentence()}; "
-                                "no new sale is authorized until space is freed")
+            raise DiskFullError(f"the station's disk is too full for a new sale: "
+                                f"{space.sentence()}; free space there and try again")
         return space
 
     def ensure_reserve(self) -> bool:
