@@ -4,8 +4,8 @@ It takes the writer lock, applies migrations, lists open authorizations for
 recovery, serves the control socket (mode 0660 in ``[roles] socket_group``; each
 caller known by its kernel credentials and served what its role allows, edge.roles),
 tells systemd it is ready (``sd_notify``),
-and on SIGTERM or SIGINT stops accepting requests, finishes the one in progress
-and closes the database.
+and on SIGTERM or SIGINT takes no new sale, stops or settles the pumps with open
+sales (edge.shutdown), stops accepting requests and closes the database.
 """
 
 from __future__ import annotations
