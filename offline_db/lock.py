@@ -34,7 +34,8 @@ class WriterLock:
         seconds (``forecourt run`` waits for a CLI command that holds it briefly).
 
         ``on_wait(holder)`` is called once when the wait begins. Never blocks beyond the
-        wait: the refusal names the holder (and the wait).
+        wait: the refusal names the holder (and the wait). A holder of our own name is
+        not waited for: a second daemon would wait for the first in vain.
         """
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + wait_s
@@ -46,7 +47,9 @@ class WriterLock:
             except BlockingIOError:
                 other = os.pread(fd, 200, 0).decode(errors="replace").strip() or \
                     "another process"
-                if time.monotonic() >= deadline:
+                if other.startswith(f"{self.holder} (pid "):
+                    wait_s = 0.0
+                if time.monotonic() >= deadline or wait_s <= 0:
                     os.close(fd)
                     where = self.path.parent
                     raise WriterLockedError(
