@@ -35,6 +35,13 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+#: Longest ``[station] lock_wait``: within systemd's default start timeout (90 s).
+LOCK_WAIT_MAX_S = 60
+#: Longest ``[station] stop_wait``: the unit's TimeoutStopSec (30 s) less the time to stop
+#: the pumps, record their sales and close (edge.forecourt.STOP_SETTLE_S and margin).
+STOP_WAIT_MAX_S = 20
+
+
 class DurationTooLong(ValueError):
     """A well-formed duration longer than any this configuration accepts."""
 
@@ -64,8 +71,25 @@ class StationConfig:
     office_public_key: str = ""
     currency: str = "RUB"
     currency_decimals: int = -1
+    #: How long ``forecourt run`` waits for a writer lock another process holds.
+    lock_wait: str = "10s"
+    #: How long a stop (SIGTERM) waits for fills in progress before stopping the pumps.
+    stop_wait: str = "15s"
+    #: Free space (MB, after the reserve) below which no new sale is authorized.
+    min_free_mb: int = 64
+    #: Space (MB) kept in ``space.reserve`` for completing fills when the disk fills.
+    disk_reserve_mb: int = 8
 
     def validate(self) -> None:
+        for key, most in (("lock_wait", LOCK_WAIT_MAX_S), ("stop_wait", STOP_WAIT_MAX_S)):
+            try:
+                seconds = parse_duration(getattr(self, key))
+            except ValueError as exc:
+                raise ValueError(f"[station] {key} {exc}") from None
+            if seconds > most:
+                raise ValueError(f"[station] {key} must be at most {most}s (the systemd unit's "
+                                 f"{'start' if key == 'lock_wait' else 'stop'} timeout leaves "
+                                 f"no more), got {getattr(self, key)!r}")
         if not re.fullmatch(r"[A-Z]{3}", self.currency):
             raise ValueError("[station] currency must be an ISO 4217 code such as RUB or EUR "
                              f"(three capital letters), got {self.currency!r}")
@@ -96,6 +120,14 @@ class StationConfig:
     @property
     def week_start_index(self) -> int:
         return WEEKDAYS.index(self.week_start)
+
+    @property
+    def lock_wait_s(self) -> int:
+        return parse_duration(self.lock_wait)
+
+    @property
+    def stop_wait_s(self) -> int:
+        return parse_duration(self.stop_wait)
 
     @property
     def socket_path(self) -> Path:

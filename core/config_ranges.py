@@ -23,6 +23,8 @@ MAX_DURATION_S = 3650 * 86400
 #: (dataclass name, key) -> (smallest, largest) value.
 INT_RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("StationConfig", "currency_decimals"): (-1, 4),       # -1: from the ISO 4217 table
+    ("StationConfig", "min_free_mb"): (1, 10_000_000),
+    ("StationConfig", "disk_reserve_mb"): (0, 100_000),
     ("OdometerConfig", "max_step_km"): (1, 10_000_000),     # the journal's largest reading
     ("AuthorizationConfig", "max_fill_ml"): (1, MAX_FILL_ML),
     ("AuthorizationConfig", "min_preset_ml"): (0, MAX_FILL_ML),

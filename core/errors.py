@@ -43,6 +43,17 @@ class WriterLockedError(StoreError):
     code = "writer_locked"
 
 
+class DiskFullError(StoreError):
+    """The station's disk is (nearly) full.
+
+    Example scenarios: a new sale is refused because free space is below
+    ``[station] min_free_mb``; SQLite could not commit (SQLITE_FULL), so nothing of
+    that operation was recorded.
+    """
+
+    code = "disk_full"
+
+
 class NotInitializedError(StoreError):
     """The data directory or database does not exist yet (``forecourt init``)."""
 
@@ -77,6 +88,16 @@ class SaleError(ForecourtError):
     """
 
     code = "sale_error"
+
+
+class StationStopping(SaleError):
+    """The station is stopping and takes no new sale.
+
+    Example scenarios: an authorization asked after SIGTERM (``systemctl stop``), while
+    the daemon finishes the fills under way.
+    """
+
+    code = "station_stopping"
 
 
 class JournalError(StoreError):

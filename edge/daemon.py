@@ -5,8 +5,8 @@ recovery, serves the control socket (mode 0660 in ``[roles] socket_group``; each
 caller known by its kernel credentials and served what its role allows, edge.roles),
 tells systemd it is ready (``sd_notify``), pings systemd's watchdog while it is
 healthy and keeps its ``STATUS=`` line (edge/supervise.py), and on SIGTERM or
-SIGINT stops accepting requests, finishes the one in progress and closes the
-database.
+SIGINT takes no new sale, stops or settles the pumps with open sales
+(edge.shutdown), stops accepting requests and closes the database.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 
 from core.config import Config
-from core.errors import ConfigError, ControlError, ForecourtError, SaleError
+from core.errors import ConfigError, ControlError, ForecourtError, SaleError, StationStopping
 from core.inputs import check_args
 from core.keys import configured_office_key
 from core.systemd import sd_notify
@@ -153,6 +153,8 @@ class Daemon:
         forecourt = self.forecourt
         if op == "station.status":  # what only the running daemon knows (forecourt status)
             return self.supervisor.runtime() if self.supervisor else {}
+        if op == "sale.authorize" and self._stop.is_set():  # edge.shutdown drains the pumps
+            raise StationStopping("the station is stopping: no new sale is authorized")
         if op == "sync.status":
             return self.sync.status() if self.sync else {"enabled": False}
         if op == "pump.status":
@@ -227,7 +229,11 @@ class Daemon:
         if self.config.mqtt.enabled and office_key is None:
             raise ConfigError("[mqtt] enabled needs [station] office_public_key (forecourt "
                               "office keys show) to check the office's receipts")
-        store = StationStore.open_writer(st.data_dir, holder="forecourt run")
+        # A CLI command working without the daemon may hold the lock for a moment.
+        store = StationStore.open_writer(
+            st.data_dir, holder="forecourt run", wait_s=st.lock_wait_s,
+            on_wait=lambda holder: log.warning("daemon.lock_wait", holder=holder,
+                                               wait_s=st.lock_wait_s))
         # The watchdog tells a long write from a stuck one by SQLite's own progress.
         store.conn.set_progress_handler(self._lock.progress, PROGRESS_STEPS)
         server = None

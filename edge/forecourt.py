@@ -10,6 +10,12 @@ Before a pump is authorized, the totals of its allowed nozzles are committed in
 exactly one allowed nozzle's totalizer rose by exactly the pump's reported filling,
 cancelled when none rose, and otherwise flagged for the operator — never guessed.
 A nozzle lifted without a card decision is logged and never authorized.
+
+A sale that cannot be recorded when its fill ends (the disk is full) stays open and
+its pump in recovery: it is settled again from the pump's data every
+:data:`RETRY_S` seconds until it fits, and no new sale is authorized on that pump
+meanwhile, so the pump's last filling stays the proof. A stop (SIGTERM) drains the
+pumps first (edge.shutdown).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import structlog
 
 from core.config import Config
-from core.errors import SaleError
+from core.errors import SaleError, StationStopping, StoreError
 from core.timefmt import iso, utc_now
 from drivers.dart.application import Command, PumpState, state_name
 from drivers.dart.framer import Framer
@@ -41,6 +47,7 @@ from drivers.dart.line import (
 from drivers.dart.pump import PumpEvent, PumpModel, Units
 from drivers.transport import SerialTransport
 from edge.lifecycle import Station
+from edge.shutdown import drain
 from offline_db import cards
 from offline_db.connection import atomic
 from offline_db.shifts import PumpTotals, Readings
@@ -49,6 +56,8 @@ from offline_db.state import audit
 log = structlog.get_logger(__name__)
 FILLING_STATES = (PumpState.AUTHORIZED, PumpState.FILLING)
 DONE_STATES = (PumpState.FILLING_COMPLETED, PumpState.MAX_REACHED)
+#: Seconds between tries to record a sale the store could not take (a full disk).
+RETRY_S = 5.0
 
 
 @dataclass
@@ -75,6 +84,11 @@ class Forecourt:
         #: When each pump last went online or offline (ISO; the daemon's start before).
         self.since: dict[int, str] = {}
         self._line_factory = line_factory or self._open_line
+        #: Set once a stop begins (edge.shutdown): no new sale starts on a pump.
+        self.stopping = False
+        self.guard = threading.Lock()  # ``stopping`` against a sale taking its pump
+        self._closed = threading.Event()
+        self._retries: dict[int, threading.Timer] = {}
 
     # -- start and stop -----------------------------------------------------------------
     def _open_line(self, line_cfg: Any) -> Any:
@@ -105,9 +119,18 @@ class Forecourt:
         for line in self.lines:
             line.start()
 
-    def stop(self) -> None:
-        for line in self.lines:
-            line.close()
+    def stop(self, *, wait_s: float | None = None) -> None:
+        """Drain the pumps (edge.shutdown: no pump left authorized without its sale
+        settled or recorded open), then close the lines. ``wait_s``: how long fills under
+        way may run on ([station] stop_wait)."""
+        try:
+            drain(self, self.config.station.stop_wait_s if wait_s is None else wait_s)
+        finally:
+            self._closed.set()
+            for timer in list(self._retries.values()):
+                timer.cancel()
+            for line in self.lines:
+                line.close()
 
     def is_line_pump(self, number: int) -> bool:
         return number in self.pumps
@@ -121,6 +144,8 @@ class Forecourt:
         recorded decision, like every other), whatever state the pump is in.
         """
         line, model = self.pumps[number]
+        if self.stopping:
+            raise StationStopping("the station is stopping: no new sale is authorized")
         if number in self.active or number in self._recovering:
             return
         if not model.online:
@@ -135,17 +160,29 @@ class Forecourt:
         line, model = self.pumps[number]
         nozzles = model.nozzles_for(result["products"])
         if not nozzles:
-            self._cancel(sale_id, "no nozzle of this pump carries an allowed product")
+            self._cancel(number, sale_id, "no nozzle of this pump carries an allowed product")
             return {**result, "pump_state": "cancelled", "pump_reason": "no_nozzle"}
         active = _Active(sale_id, nozzles, None)
-        self.active[number] = active
+        with self.guard:  # a stop that began meanwhile drains what is active, nothing later
+            if not self.stopping:
+                self.active[number] = active
+        if self.active.get(number) is not active:
+            self._cancel(number, sale_id, "the station is stopping")
+            return {**result, "approved": False, "pump_state": "cancelled",
+                    "pump_reason": StationStopping.code}
         finished = threading.Event()
         outcome: dict[str, Any] = {}
 
         def before(totals: dict[int, tuple[int, int]]) -> bool:
             active.totals_before = totals
-            with self.lock:
-                self._record_fill(sale_id, number, nozzles, totals, "authorizing")
+            try:  # the proof of a later recovery: without it, the pump is not authorized
+                with self.lock:
+                    self._record_fill(sale_id, number, nozzles, totals, "authorizing")
+            except StoreError as exc:
+                active.totals_before = None
+                log.error("pump.fill_not_recorded", pump=number, sale_id=sale_id,
+                          error=str(exc))
+                return False
             return True
 
         def done(ok: bool, reason: str) -> None:
@@ -157,7 +194,7 @@ class Forecourt:
                          max_volume_ml=result["max_volume_ml"])
             else:
                 self.active.pop(number, None)
-                self._cancel(sale_id, f"the pump refused: {reason}")
+                self._cancel(number, sale_id, f"the pump refused: {reason}")
             finished.set()
 
         line.submit(number, authorize_job(
@@ -248,7 +285,7 @@ class Forecourt:
             self._recovering.discard(number)
             if fill is None or fill["totals_before"] is None:
                 # The totals are recorded before any command: the pump was never authorized.
-                self._cancel(auth["sale_id"], "the pump was never authorized")
+                self._cancel(number, auth["sale_id"], "the pump was never authorized")
                 return
             nozzles = tuple(json.loads(fill["nozzles"]))
             before = {int(k): (int(v[0]), int(v[1]))
@@ -267,20 +304,20 @@ class Forecourt:
         """Complete from the pump's data, cancel, or flag: see the module docstring."""
         _line, model = self.pumps[number]
         if before is None:
-            self._attention(sale_id, "no totals were recorded before the fill")
+            self._attention(number, sale_id, "no totals were recorded before the fill")
             return
         rises = {c: model.totals[c][0] - before[c][0] for c in nozzles if c in model.totals}
         moved = {c: d for c, d in rises.items() if d != 0}
         if len(rises) != len(nozzles):
-            self._attention(sale_id, "the pump did not report every nozzle's totals")
+            self._attention(number, sale_id, "the pump did not report every nozzle's totals")
         elif not moved:
-            self._cancel(sale_id, "the pump delivered nothing (totals unchanged)")
+            self._cancel(number, sale_id, "the pump delivered nothing (totals unchanged)")
         elif len(moved) == 1 and next(iter(moved.values())) == model.filled_ml > 0:
             nozzle = next(iter(moved))
             self._complete(number, sale_id, model, nozzle)
         else:
-            self._attention(sale_id, f"the pump's totals rose by {moved} ml but it reports "
-                                     f"a filling of {model.filled_ml} ml")
+            self._attention(number, sale_id, f"the pump's totals rose by {moved} ml but it "
+                                             f"reports a filling of {model.filled_ml} ml")
 
     # -- store effects (each under the daemon's lock) -----------------------------------
     def _complete(self, number: int, sale_id: str, model: PumpModel, nozzle: int) -> None:
@@ -294,6 +331,9 @@ class Forecourt:
                 log.warning("pump.complete_refused", pump=number, sale_id=sale_id,
                             error=str(exc))
                 return
+            except StoreError as exc:
+                self._defer(number, sale_id, exc)
+                return
             self._set_fill_state(sale_id, "completed")
         # The pump runs at the list price (docs/pricing.md, "At the pump"): its amount is
         # the list amount; a discount is settled on the receipt and the journal line.
@@ -303,22 +343,56 @@ class Forecourt:
             log.warning("pump.amount_differs", pump=number, sale_id=sale_id,
                         journal=listed, pump_amount=model.filled_amount)
 
-    def _cancel(self, sale_id: str, why: str) -> None:
+    def _cancel(self, number: int, sale_id: str, why: str) -> None:
         with self.lock:
             try:
                 self.station.cancel(sale_id, actor="pump-line")
             except SaleError as exc:
                 log.warning("pump.cancel_refused", sale_id=sale_id, error=str(exc))
                 return
+            except StoreError as exc:
+                self._defer(number, sale_id, exc)
+                return
             self._set_fill_state(sale_id, "cancelled", why)
         log.info("pump.sale_cancelled", sale_id=sale_id, reason=why)
 
-    def _attention(self, sale_id: str, why: str) -> None:
+    def _attention(self, number: int, sale_id: str, why: str) -> None:
         with self.lock:
-            self._set_fill_state(sale_id, "attention", why)
-            audit(self.station.conn, "pump-line", "sale.needs_attention", sale_id=sale_id,
-                  reason=why)
+            try:
+                with atomic(self.station.conn):
+                    self._set_fill_state(sale_id, "attention", why)
+                    audit(self.station.conn, "pump-line", "sale.needs_attention",
+                          sale_id=sale_id, reason=why)
+            except StoreError as exc:
+                self._defer(number, sale_id, exc)
+                return
         log.error("sale.needs_attention", sale_id=sale_id, reason=why)
+
+    def _defer(self, number: int, sale_id: str, exc: StoreError) -> None:
+        """The store could not take the sale's outcome: keep it open, the pump in
+        recovery, and settle it again from the pump's data every RETRY_S seconds."""
+        log.error("sale.record_deferred", pump=number, sale_id=sale_id, code=exc.code,
+                  error=str(exc), retry_s=RETRY_S)
+        self._recovering.add(number)
+        self._schedule_retry(number)
+
+    def _schedule_retry(self, number: int) -> None:
+        timer = self._retries.get(number)
+        if self._closed.is_set() or (timer is not None and timer.is_alive()):
+            return
+        timer = threading.Timer(RETRY_S, self._retry, (number,))
+        timer.daemon = True
+        self._retries[number] = timer
+        timer.start()
+
+    def _retry(self, number: int) -> None:
+        """Ask the pump its status: the answer runs the recovery (on_event)."""
+        self._retries.pop(number, None)
+        if self._closed.is_set() or number not in self._recovering:
+            return
+        line, _model = self.pumps[number]
+        line.submit(number, command_job(Command.RETURN_STATUS))
+        self._schedule_retry(number)
 
     def _record_fill(self, sale_id: str, number: int, nozzles: tuple[int, ...],
                      totals: dict[int, tuple[int, int]], state: str) -> None:
@@ -334,10 +408,18 @@ class Forecourt:
                  iso(utc_now())))
 
     def _set_fill_state(self, sale_id: str, state: str, attention: str | None = None) -> None:
+        """Note the fill's state; a store failure here is raised only for ``attention``
+        (the flag is the outcome): the others follow the authorization's own state."""
         conn = self.station.conn
-        with atomic(conn):
-            conn.execute("UPDATE pump_fills SET state = ?, attention = ?, updated_at = ? "
-                         "WHERE sale_id = ?", (state, attention, iso(utc_now()), sale_id))
+        try:
+            with atomic(conn):
+                conn.execute("UPDATE pump_fills SET state = ?, attention = ?, updated_at = ? "
+                             "WHERE sale_id = ?", (state, attention, iso(utc_now()), sale_id))
+        except StoreError as exc:
+            if state == "attention":
+                raise
+            log.warning("pump.fill_state_not_recorded", sale_id=sale_id, state=state,
+                        error=str(exc))
 
     def _fill(self, sale_id: str) -> dict[str, Any] | None:
         with self.lock:

@@ -20,7 +20,7 @@ import structlog
 from cloud_sync.tokens import TokenError
 from core import identifiers
 from core.config import Config
-from core.errors import SaleError
+from core.errors import DiskFullError, SaleError
 from core.formats.pricing import parse_pricing_text
 from core.inputs import check_vehicle_input
 from core.keys import configured_office_key
@@ -58,6 +58,7 @@ from edge.talon import talon_products, talon_volume, used_refusal
 from offline_db import cards as store
 from offline_db.connection import atomic
 from offline_db.journal import append_sale
+from offline_db.space import DiskGuard
 from offline_db.state import audit
 from offline_db.store import StationStore
 
@@ -81,6 +82,8 @@ class Station:
         self.clock = clock
         self._state: StoreState | None = None
         self.policy = policy_of(config)
+        self.disk = DiskGuard(store_.path.parent, min_free_mb=config.station.min_free_mb,
+                              reserve_mb=config.station.disk_reserve_mb)
 
     @property
     def state(self) -> StoreState:
@@ -129,7 +132,11 @@ class Station:
         the customer wants to pay with (:data:`~edge.pricing_sale.ALL_POINTS`: all);
         more than the card has is not an error, the sale burns what it can. With a
         pricing document the preset uses the discounted price (docs/pricing.md).
+
+        On a nearly full disk nothing is decided or recorded: :class:`DiskFullError`
+        (``disk_full``), so that the fills under way can still be recorded.
         """
+        self.disk.check_room()
         check_vehicle_input(vehicle, odometer_km)
         if card is None and token is None and voucher is not None:
             return self._authorize_talon(pump=pump, voucher=voucher, product=product,
@@ -410,8 +417,23 @@ class Station:
         """Record the delivered volume: journal + outbox + debits, hold released, one commit.
 
         ``overrun`` accepts a volume above the preset (a pump's own final figures);
-        without it such a volume is refused.
+        without it such a volume is refused. On a full disk the reserve is given up and
+        the commit tried once more (the fuel has left the pump); if it still does not
+        fit, :class:`DiskFullError` and the sale stays open, nothing half-written.
         """
+        return self._with_reserve(lambda: self._complete(
+            sale_id, volume_ml=volume_ml, product=product, overrun=overrun, actor=actor))
+
+    def _with_reserve(self, record: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return record()
+        except DiskFullError:
+            if not self.disk.release_reserve():
+                raise
+        return record()
+
+    def _complete(self, sale_id: str, *, volume_ml: int, product: str | None,
+                  overrun: bool, actor: str) -> dict[str, Any]:
         if volume_ml <= 0:
             raise SaleError("the completed volume must be at least 1 ml; "
                             "cancel the sale if no fuel was delivered")
@@ -513,7 +535,11 @@ class Station:
                 wallet_shortfall(wallets, product, volume_ml, price, today))
 
     def cancel(self, sale_id: str, *, actor: str = "operator") -> dict[str, Any]:
-        """Release the reservation of an authorization that delivered nothing."""
+        """Release the reservation of an authorization that delivered nothing (on a full
+        disk like :meth:`complete`: the reserve is given up for it)."""
+        return self._with_reserve(lambda: self._cancel(sale_id, actor=actor))
+
+    def _cancel(self, sale_id: str, *, actor: str) -> dict[str, Any]:
         now = self.clock()
         with atomic(self.conn):
             self._open_auth(sale_id)

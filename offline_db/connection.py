@@ -7,7 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.errors import NotInitializedError, StoreError
+from core.errors import DiskFullError, NotInitializedError, StoreError
+
+FULL = ("the disk holding the station database is full: nothing of this was recorded "
+        "(SQLite: {error})")
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """SQLite could not write for want of space (SQLITE_FULL: ENOSPC, or its size cap)."""
+    return isinstance(exc, sqlite3.OperationalError) and \
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -45,6 +54,8 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     Rolls back on any exception (``BaseException`` too) and re-raises it. SQLite may
     have ended the transaction itself (a full disk, an I/O error): then there is nothing
     to roll back, and the original error, not "no transaction is active", is raised.
+    A full disk (SQLITE_FULL, in a statement or at COMMIT) is raised as
+    :class:`DiskFullError` by the outermost unit: the whole unit is rolled back.
     """
     if conn.in_transaction:
         name = f"sp_{id(conn)}_{_depth_next()}"
@@ -61,15 +72,19 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
-    except BaseException:
+    except BaseException as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if _disk_full(exc):
+            raise DiskFullError(FULL.format(error=exc)) from None
         raise
     try:
         conn.execute("COMMIT")
     except sqlite3.OperationalError as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if _disk_full(exc):
+            raise DiskFullError(FULL.format(error=exc)) from None
         raise StoreError(f"the database refused to commit: {exc}") from None
 
 

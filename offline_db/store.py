@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -57,11 +58,16 @@ class StationStore:
         return self._lock is not None
 
     @classmethod
-    def create(cls, data_dir: Path, *, holder: str = "forecourt init") -> tuple[StationStore,
-                                                                                 list[str]]:
-        """Create (or open) the database under the writer lock and apply migrations."""
+    def create(cls, data_dir: Path, *, holder: str = "forecourt init", wait_s: float = 0.0,
+               on_wait: Callable[[str], None] | None = None
+               ) -> tuple[StationStore, list[str]]:
+        """Create (or open) the database under the writer lock and apply migrations.
+
+        ``wait_s``/``on_wait``: how long to wait for a lock another process holds
+        (:meth:`WriterLock.acquire`); 0 fails at once.
+        """
         data_dir.mkdir(parents=True, exist_ok=True)
-        lock = WriterLock(data_dir, holder=holder).acquire()
+        lock = WriterLock(data_dir, holder=holder).acquire(wait_s=wait_s, on_wait=on_wait)
         try:
             check_station_database(data_dir / DB_NAME)
             conn = connect(data_dir / DB_NAME)
@@ -72,13 +78,15 @@ class StationStore:
         return cls(conn, data_dir / DB_NAME, lock), applied
 
     @classmethod
-    def open_writer(cls, data_dir: Path, *, holder: str = "forecourt") -> StationStore:
-        """Open an initialized database as its one writer (fails fast if taken)."""
+    def open_writer(cls, data_dir: Path, *, holder: str = "forecourt", wait_s: float = 0.0,
+                    on_wait: Callable[[str], None] | None = None) -> StationStore:
+        """Open an initialized database as its one writer (fails fast if taken, unless
+        ``wait_s`` says how long to wait for the holder)."""
         path = data_dir / DB_NAME
         if not path.exists():
             raise NotInitializedError(
                 f"no station database in {data_dir}; run 'forecourt init' first")
-        return cls.create(data_dir, holder=holder)[0]
+        return cls.create(data_dir, holder=holder, wait_s=wait_s, on_wait=on_wait)[0]
 
     @classmethod
     def open_reader(cls, data_dir: Path) -> StationStore:

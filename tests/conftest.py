@@ -34,6 +34,8 @@ def config_file(tmp_path: Path) -> Path:
     """The repository's config.toml with the data directory inside ``tmp_path``."""
     text = (ROOT / "config.toml").read_text()
     text = text.replace('data_dir = "var/station"', 'data_dir = "station"')
+    # A 1 MB free-space reserve per test station, not 8 (offline_db.space).
+    text = text.replace("disk_reserve_mb = 8", "disk_reserve_mb = 1")
     path = tmp_path / "config.toml"
     path.write_text(text)
     return path

@@ -102,6 +102,12 @@ def test_unknown_section(tmp_path: Path) -> None:
     ('[offline]\nmax_clock_skew = "2h"\n', "[offline] max_clock_skew must be at most 1h"),
     ('[offline]\nmax_clock_skew = "soon"\n', "is not a duration"),
     ('[station]\nweek_start = "funday"\n', "[station] week_start must be one of"),
+    ('[station]\nlock_wait = "soon"\n', "[station] lock_wait 'soon' is not a duration"),
+    ('[station]\nlock_wait = "2m"\n', "[station] lock_wait must be at most 60s"),
+    ('[station]\nstop_wait = "25s"\n', "[station] stop_wait must be at most 20s (the "
+     "systemd unit's stop timeout leaves no more), got '25s'"),
+    ('[station]\nmin_free_mb = 0\n', "[station] min_free_mb must be at least 1, got 0"),
+    ('[station]\ndisk_reserve_mb = -1\n', "[station] disk_reserve_mb must be at least 0"),
     ('station = 3\n', "[station] must be a table"),
     ('[station\n', "not valid TOML"),
     ('[[pump_lines]]\nname = "a"\n', "[[pump_lines]] a: port is required"),

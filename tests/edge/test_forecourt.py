@@ -227,30 +227,6 @@ def test_daemon_killed_mid_fill_completes_from_pump_data(station: Path,
         restarted.wait(timeout=20)
 
 
-def test_restart_while_still_filling_adopts_the_fill(station: Path,
-                                                     sim: PumpSimulator) -> None:
-    proc = start_daemon(station)
-    pump_ready(station, 1)
-    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                   "--product", "AI92", "--volume", "40000")
-    sim.lift(0x50, 1)
-    wait_for(lambda: sim.pumps[0x50].state == PumpState.FILLING, "filling")
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=20)
-    restarted = start_daemon(station)
-    try:
-        time.sleep(1.0)
-        assert journal(station) == []  # still filling: nothing is invented
-        sim.hang(0x50)
-        rows = wait_for(lambda: journal(station), "the adopted sale")
-        with sim.lock:
-            assert rows[0]["volume_ml"] == int(sim.pumps[0x50].filled_volume)
-        assert rows[0]["sale_id"] == auth["sale_id"]
-    finally:
-        restarted.send_signal(signal.SIGTERM)
-        restarted.wait(timeout=20)
-
-
 def test_pump_that_cannot_tell_is_flagged(station: Path, sim: PumpSimulator) -> None:
     proc = start_daemon(station)
     pump_ready(station, 1)

@@ -1,0 +1,200 @@
+"""Safe stops: SIGTERM during a fill, SIGKILL and a restart, against ``forecourt run`` and
+DART pumps simulated on a real pty (the simulator lives in the test process and
+outlives the daemon, as real pumps do).
+
+What must hold after every stop: no pump is left able to deliver without an open
+authorization recorded for it, and every fill's volume ends up in exactly one sale.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.dart.application import PumpState
+from drivers.dart.simulator import PumpSimulator, SimPump
+from drivers.ptyline import PtyLine
+from edge.control import RemoteError, call
+from tests.edge.test_forecourt import CARD, LINE, journal, pump_ready
+from tests.support import daemon_log, fc, fc_json, initialize, start_daemon, wait_for
+
+#: A hang guard for a daemon's exit, far above [station] stop_wait + the settle time.
+EXIT_GUARD_S = 60
+LIVE = (PumpState.AUTHORIZED, PumpState.FILLING)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[PumpSimulator]:
+    line = PtyLine(tmp_path / "pumps.tty")
+    simulator = PumpSimulator(line, [SimPump(0x50, [0, 0, 0], flow_rate=1000.0),
+                                     SimPump(0x51, [0, 0], flow_rate=1000.0)]).start()
+    yield simulator
+    simulator.stop()
+    line.close()
+
+
+def _station(config_file: Path, store_file: Path, stop_wait: str) -> Path:
+    text = config_file.read_text().replace('stop_wait = "15s"', f'stop_wait = "{stop_wait}"')
+    # A patient line: two busy test workers must not make a pump look offline.
+    line = LINE.replace("response_timeout_ms = 40", "response_timeout_ms = 150").replace(
+        "offline_after = 2", "offline_after = 5")
+    config_file.write_text(text + line.format(port=config_file.parent / "pumps.tty"))
+    return initialize(config_file, store_file)
+
+
+@pytest.fixture
+def station(config_file: Path, sample_store_file: Path, sim: PumpSimulator) -> Path:
+    return _station(config_file, sample_store_file, "1s")
+
+
+@pytest.fixture
+def patient_station(config_file: Path, sample_store_file: Path, sim: PumpSimulator) -> Path:
+    return _station(config_file, sample_store_file, "20s")
+
+
+def terminate(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=EXIT_GUARD_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the daemon did not exit after SIGTERM") from None
+
+
+def no_pump_live_without_a_sale(config: Path, sim: PumpSimulator) -> None:
+    """Every pump that can deliver has an open authorization recorded for it."""
+    open_pumps = {r["pump"] for r in fc_json(config, "sale", "list", "--open")}
+    with sim.lock:
+        live = {a - 0x4F for a, p in sim.pumps.items() if p.state in LIVE}
+    assert live <= open_pumps, (live, open_pumps)
+
+
+def states(config: Path) -> dict[str, str]:
+    rows: list[dict[str, Any]] = fc_json(config, "sale", "list")
+    return {r["sale_id"]: r["state"] for r in rows}
+
+
+def test_sigterm_mid_fill_stops_the_pumps_and_records_the_fill(
+        station: Path, sim: PumpSimulator) -> None:
+    proc = start_daemon(station)
+    try:
+        pump_ready(station, 1)
+        pump_ready(station, 2)
+        filling = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
+                          "--product", "DT", "--volume", "30000")
+        idle = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "2",
+                       "--product", "AI95", "--volume", "10000")
+        assert (filling["pump_state"], idle["pump_state"]) == ("authorized", "authorized")
+        sim.lift(0x50, 3)
+        wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
+        assert terminate(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with sim.lock:  # neither pump can deliver any more, and pump 1 stopped mid-fill
+        assert sim.pumps[0x50].state == PumpState.FILLING_COMPLETED
+        assert sim.pumps[0x51].state == PumpState.FILLING_COMPLETED
+        assert sim.pumps[0x50].nozzle_out  # the customer still holds it: the pump stopped
+        delivered = int(sim.pumps[0x50].filled_volume)
+        totals = sim.pumps[0x50].totals_volume[2]
+    assert 0 < delivered < 30000
+    rows = journal(station)
+    assert [(r["sale_id"], r["volume_ml"]) for r in rows] == [(filling["sale_id"], delivered)]
+    assert totals == delivered  # the pump's totalizer rose by exactly the sale
+    assert fc_json(station, "sale", "list", "--open") == []
+    assert states(station)[idle["sale_id"]] == "cancelled"
+    log = daemon_log(station).read_text()
+    assert "pump.stopped_for_shutdown" in log and "sale.left_open" not in log
+    no_pump_live_without_a_sale(station, sim)
+
+    # The next start finds nothing to recover and records nothing twice.
+    proc = start_daemon(station)
+    try:
+        pump_ready(station, 1)
+        assert len(journal(station)) == 1
+        assert fc_json(station, "sale", "list", "--open") == []
+    finally:
+        assert terminate(proc) == 0
+    assert "journal intact: 1 sale," in fc(station, "journal", "verify").stdout
+
+
+def test_sigterm_lets_a_fill_end_and_takes_no_new_sale(patient_station: Path,
+                                                      sim: PumpSimulator) -> None:
+    station = patient_station
+    proc = start_daemon(station)
+    try:
+        pump_ready(station, 1)
+        pump_ready(station, 2)
+        auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
+                       "--product", "AI92", "--volume", "30000")
+        sim.lift(0x50, 1)
+        wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
+        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "pump.draining" in daemon_log(station).read_text(), "the drain")
+        # Stopping: the control socket still answers, but no new sale starts.
+        sock = station.parent / "station" / "control.sock"
+        with pytest.raises(RemoteError) as refused:
+            call(sock, "sale.authorize", {"card": CARD, "pump": 2, "product": "AI95"},
+                 actor="test")
+        assert refused.value.code == "station_stopping"
+        assert "the station is stopping" in str(refused.value)
+        with sim.lock:
+            assert sim.pumps[0x50].state == PumpState.FILLING  # still delivering
+            assert sim.pumps[0x51].state not in LIVE
+        sim.hang(0x50)  # the customer finishes within stop_wait
+        assert proc.wait(timeout=EXIT_GUARD_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with sim.lock:
+        delivered = int(sim.pumps[0x50].filled_volume)
+    rows = journal(station)
+    assert [(r["sale_id"], r["volume_ml"]) for r in rows] == [(auth["sale_id"], delivered)]
+    assert fc_json(station, "sale", "list", "--open") == []
+    # The fill ended by itself: the pump was never sent STOP.
+    assert "pump.stopped_for_shutdown" not in daemon_log(station).read_text()
+    no_pump_live_without_a_sale(station, sim)
+
+
+def test_sigkill_mid_fill_then_a_restart_records_the_fill_once(station: Path,
+                                                              sim: PumpSimulator) -> None:
+    proc = start_daemon(station)
+    pump_ready(station, 1)
+    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
+                   "--product", "AI95", "--volume", "30000")
+    sim.lift(0x50, 2)
+    wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=EXIT_GUARD_S)
+    # Killed: the pump still delivers, but its authorization is on disk.
+    with sim.lock:
+        assert sim.pumps[0x50].state == PumpState.FILLING
+    no_pump_live_without_a_sale(station, sim)
+    assert journal(station) == []
+    restarted = start_daemon(station)
+    try:
+        wait_for(lambda: "sale.recovery_adopted" in daemon_log(station).read_text(),
+                 "the fill adopted by the new daemon")
+        sim.hang(0x50)
+        rows = wait_for(lambda: journal(station), "the adopted sale")
+        with sim.lock:
+            delivered = int(sim.pumps[0x50].filled_volume)
+            totals = sim.pumps[0x50].totals_volume[1]
+        assert [(r["sale_id"], r["volume_ml"]) for r in rows] == [(auth["sale_id"], delivered)]
+        assert totals == delivered
+    finally:
+        assert terminate(restarted) == 0
+    restarted = start_daemon(station)  # and once more: nothing recorded twice
+    try:
+        pump_ready(station, 1)
+        assert len(journal(station)) == 1
+        assert fc_json(station, "sale", "list", "--open") == []
+    finally:
+        assert terminate(restarted) == 0
+    assert "journal intact: 1 sale," in fc(station, "journal", "verify").stdout
