@@ -11,27 +11,34 @@ sentence, and since when it holds where that is known:
 - ``sales_undelivered``: the oldest sale not receipted by the head office is older
   than ``[alarms] undelivered_after``;
 - ``pump_offline`` / ``reader_offline``: one per pump or reader that does not answer;
-- ``disk_nearly_full``: less than ``[alarms] disk_min_free_percent`` free where the
-  station keeps its data;
+- ``disk_full``: new sales are refused for want of space (``[station] min_free_mb``
+  and the space reserve, offline_db.space: the same look the sale refusal takes);
+- ``disk_nearly_full``: less than twice ``min_free_mb``, or less than ``[alarms]
+  disk_min_free_percent``, free where the station keeps its data;
 - ``office_chain_problem``: the head office refused (quarantined) this station's sales,
   until its receipts cover them (offline_db.outbox);
 - ``journal_broken``: the journal's last sale or last receipted sale does not match
   what the station recorded with it (a cut or rehashed tail).
+
+Alarms raised by the station's scheduled checks (edge/jobs, kept in the store by
+offline_db.alarms so that they outlive a restart, e.g. ``card_data_stale`` before the
+offline policy takes over) join this one list: where both tell the same code, the
+stored one's ``since`` (when the check first saw it) is kept.
 """
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from core.config import Config
 from core.timefmt import iso, parse_iso
+from offline_db.alarms import active_alarms
 from offline_db.journal_checks import head_problems, receipt_problems
 from offline_db.outbox import office_problem
+from offline_db.space import disk_space
 
 #: ``forecourt status`` exits with this while any alarm is active (0 when none; 1 when the
 #: status cannot be read at all; 2 is click's usage error).
@@ -48,12 +55,14 @@ class Alarm:
         return asdict(self)
 
 
-def disk_usage(path: Path) -> dict[str, Any]:
-    """Free and total bytes of the file system holding ``path`` (and the free share)."""
-    usage = shutil.disk_usage(path)
-    percent = 100.0 * usage.free / usage.total if usage.total else 0.0
-    return {"free_bytes": usage.free, "total_bytes": usage.total,
-            "free_percent": round(percent, 1)}
+def disk_status(config: Config) -> dict[str, Any]:
+    """The data directory's disk as the sale refusal sees it (offline_db.space), with the
+    free share for the percentage alarm."""
+    space = disk_space(config.station.data_dir, min_free_mb=config.station.min_free_mb,
+                       reserve_mb=config.station.disk_reserve_mb)
+    percent = 100.0 * space.free / space.total if space.total else 0.0
+    return {**space.as_json(), "free_percent": round(percent, 1),
+            "alarm": space.alarm()}
 
 
 def store_alarms(conn: sqlite3.Connection, config: Config, now: datetime,
@@ -82,10 +91,14 @@ def store_alarms(conn: sqlite3.Connection, config: Config, now: datetime,
                          f"[alarms] undelivered_after ({config.alarms.undelivered_after})",
                          iso(parse_iso(oldest) + timedelta(seconds=limit))))
     disk = status["disk"]
-    if disk["free_percent"] < config.alarms.disk_min_free_percent:
-        out.append(Alarm("disk_nearly_full", f"only {disk['free_percent']}% "
-                         f"({disk['free_bytes'] // 1_000_000} MB) free on the disk of "
-                         f"{config.station.data_dir} (alarm below "
+    if disk["refusing"]:
+        out.append(Alarm("disk_full", str(disk["alarm"])))
+    elif disk["nearly_full"]:
+        out.append(Alarm("disk_nearly_full", str(disk["alarm"])))
+    elif disk["free_percent"] < config.alarms.disk_min_free_percent:
+        out.append(Alarm("disk_nearly_full", f"disk nearly full: only "
+                         f"{disk['free_percent']}% ({disk['free_bytes'] // 1_000_000} MB) "
+                         f"free on the disk of {config.station.data_dir} (alarm below "
                          f"{config.alarms.disk_min_free_percent}%)"))
     problem = office_problem(conn)
     if problem is not None:
@@ -99,6 +112,18 @@ def store_alarms(conn: sqlite3.Connection, config: Config, now: datetime,
         where = f" at seq {tail.seq}" if tail.seq is not None else ""
         out.append(Alarm("journal_broken", f"journal broken{where}: {tail.message} "
                          f"[{tail.reason}]; run 'forecourt journal verify'"))
+    return _with_stored(out, active_alarms(conn))
+
+
+def _with_stored(computed: list[Alarm], stored: list[dict[str, Any]]) -> list[Alarm]:
+    """The computed alarms and the stored ones (the scheduled checks'), one per code:
+    a stored alarm's ``since`` wins (the check saw it first), and an alarm only a check
+    raises (an early staleness warning) is listed with its own sentence."""
+    by_code = {a["code"]: a for a in stored}
+    out = [Alarm(a.code, a.message, by_code[a.code]["since"] or a.since)
+           if a.code in by_code else a for a in computed]
+    told = {a.code for a in computed}
+    out += [Alarm(a["code"], a["message"], a["since"]) for a in stored if a["code"] not in told]
     return out
 
 

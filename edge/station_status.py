@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from core.config import Config
-from edge.alarms import disk_usage, runtime_alarms, store_alarms
+from edge.alarms import disk_status, runtime_alarms, store_alarms
 from edge.views import status as store_status
 from offline_db.outbox import office_problem
 from offline_db.state import get_state
@@ -32,7 +32,7 @@ def gather(conn: sqlite3.Connection, config: Config, now: datetime,
     """The status document: the store's part, ``runtime`` (None: no daemon), alarms."""
     data = store_status(conn, config, now)
     data["stale_mode"] = config.offline.stale_policy if data["card_data_stale"] else None
-    data["disk"] = disk_usage(config.station.data_dir)
+    data["disk"] = disk_status(config)
     data["office_problem"] = office_problem(conn)
     data["daemon_running"] = runtime is not None and "error" not in runtime
     data["daemon"] = None if runtime is None else {

@@ -45,9 +45,15 @@ class DiskSpace:
         return self.free < self.min_free or self.reserve < self.reserve_wanted
 
     @property
+    def refuses_next_sale(self) -> bool:
+        """The next sale is refused: :attr:`refusing` once :meth:`DiskGuard.check_room` has
+        put a missing reserve back where there is room for it (the alarms' view)."""
+        return self.free < self.min_free + max(0, self.reserve_wanted - self.reserve)
+
+    @property
     def nearly_full(self) -> bool:
-        """Worth an alarm: refusing, or less than twice ``min_free`` left."""
-        return self.refusing or self.free < 2 * self.min_free
+        """Worth an alarm: the next sale is refused, or less than twice ``min_free`` left."""
+        return self.refuses_next_sale or self.free < 2 * self.min_free
 
     def sentence(self) -> str:
         """The state in one sentence for people (refusals, ``forecourt status``)."""
@@ -60,7 +66,7 @@ class DiskSpace:
 
     def alarm(self) -> str | None:
         """The "disk nearly full" alarm, or None."""
-        if self.refusing:
+        if self.refuses_next_sale:
             return f"disk full, new sales refused: {self.sentence()}"
         if self.nearly_full:
             return f"disk nearly full: {self.sentence()}"
@@ -69,7 +75,7 @@ class DiskSpace:
     def as_json(self) -> dict[str, object]:
         return {"path": str(self.path), "free_bytes": self.free, "total_bytes": self.total,
                 "min_free_bytes": self.min_free, "reserve_bytes": self.reserve,
-                "reserve_wanted_bytes": self.reserve_wanted, "refusing": self.refusing,
+                "reserve_wanted_bytes": self.reserve_wanted, "refusing": self.refuses_next_sale,
                 "nearly_full": self.nearly_full}
 
 

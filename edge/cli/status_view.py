@@ -52,7 +52,8 @@ def show_status(d: dict[str, Any], now: datetime) -> None:
             _line("online", _online(d, now))
     disk = d["disk"]
     _line("disk free", f"{disk['free_percent']}% ({disk['free_bytes'] // 1_000_000} MB of "
-                       f"{disk['total_bytes'] // 1_000_000} MB)")
+                       f"{disk['total_bytes'] // 1_000_000} MB)"
+                       + (", NEW SALES REFUSED" if disk.get("refusing") else ""))
     for p in d["pumps"]:
         state = "unknown (the daemon is not running)" if p["online"] is None else (
             f"{'online' if p['online'] else 'OFFLINE'} since {ago(p.get('since'), now)}, "

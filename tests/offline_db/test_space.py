@@ -73,6 +73,10 @@ def test_alarm_sentences() -> None:
                             "/var/lib/forecourt, 64 MB needed ([station] min_free_mb) besides "
                             "the 8 MB reserve")
     given_up = dataclasses.replace(base, reserve=0)
-    assert given_up.refusing and "the 8 MB reserve, now given up, to be put back" in \
-        str(given_up.alarm())
-    assert given_up.as_json()["refusing"] is True
+    # Room to put the reserve back: the next sale does so first, no alarm.
+    assert given_up.refusing and not given_up.refuses_next_sale and given_up.alarm() is None
+    assert given_up.as_json()["refusing"] is False
+    no_room = dataclasses.replace(given_up, free=70 * MB)  # 64 MB + the 8 MB to put back
+    assert no_room.refuses_next_sale and "the 8 MB reserve, now given up, to be put back" \
+        in str(no_room.alarm())
+    assert no_room.as_json()["refusing"] is True
