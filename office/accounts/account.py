@@ -23,17 +23,6 @@ from office.store import OfficeConnection
 END_OF_TIME = "9999-12-31T23:59:59.999999Z"
 
 
-def utc_start_of(day: date, tz: tzinfo) -> str:
-    """The first instant of local ``day`` as the store's ISO UTC text."""
-    local = datetime(day.year, day.month, day.day, tzinfo=tz)
-    return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def local_of(text: str, tz: tzinfo) -> datetime:
-    """A stored ISO UTC time in the office's zone."""
-    return datetime.fromisoformat(text).astimezone(tz)
-
-
 def today(tz: tzinfo, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(tz).date()
 

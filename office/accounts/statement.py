@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
+from core.periods import local_midnight_utc
+from core.timefmt import iso, parse_iso
 from office.accounts import queries
-from office.accounts.account import balance, local_of, utc_start_of
+from office.accounts.account import balance
 from office.store import OfficeConnection
 
 #: The figure columns summed in the totals.
@@ -85,12 +87,14 @@ def build(conn: OfficeConnection, customer_id: str, start: date, end: date,
     from office.accounts.service import customer_of  # a model: Django is set up by now
 
     found = customer_of(customer_id)
-    lo, hi = utc_start_of(start, tz), utc_start_of(end + timedelta(days=1), tz)
+    # The same local midnights as the opening balance's cut (office.accounts.daily).
+    lo = iso(local_midnight_utc(start, tz))
+    hi = iso(local_midnight_utc(end + timedelta(days=1), tz))
     opening = balance(conn, customer_id, tz, start - timedelta(days=1))
     money0, ml0 = queries.wallet_totals(conn, customer_id, lo)
     keyed: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     for s in queries.sale_lines(conn, customer_id, lo, hi):
-        local = local_of(s["completed_at"], tz)
+        local = parse_iso(s["completed_at"]).astimezone(tz)
         charge, wm = int(s["charge"]), int(s["wm"])
         keyed.append(((local.date(), 0, s["completed_at"], s["station_id"], s["seq"]), _line(
             at=local.strftime("%Y-%m-%d %H:%M"), kind="sale",
@@ -100,13 +104,13 @@ def build(conn: OfficeConnection, customer_id: str, start: date, end: date,
             other=max(0, int(s["amount"]) - charge - wm), wallet=-wm, litres=-int(s["wml"]),
             charge=charge)))
     for v in queries.voucher_charges(conn, lo, hi, customer_id):
-        local = local_of(v["settled_at"], tz)
+        local = parse_iso(v["settled_at"]).astimezone(tz)
         keyed.append(((local.date(), 0, v["settled_at"], "", 0), _line(
             at=local.strftime("%Y-%m-%d %H:%M"), kind="voucher",
             reference=f"voucher {v['serial']} used twice, {v['station_id']} {v['sale_id']}",
             station=v["station_id"], charge=int(v["value"]))))
     for e in queries.wallet_entries(conn, customer_id, lo, hi):
-        local = local_of(e["at"], tz)
+        local = parse_iso(e["at"]).astimezone(tz)
         value = int(e["value"])
         keyed.append(((local.date(), 0, e["at"], "", e["id"]), _line(
             at=local.strftime("%Y-%m-%d %H:%M"), kind=_WALLET_KINDS.get(e["kind"], e["kind"]),

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -86,6 +87,19 @@ def test_a_sale_at_2330_utc_on_the_last_day_is_on_next_months_statement(
     utc = statement.build(conn, "C-1", date(2026, 9, 1), date(2026, 9, 30),
                           UTC)
     assert utc.closing == 150000
+
+
+def test_a_day_without_its_midnight_starts_at_its_first_instant(
+        conn: OfficeConnection) -> None:
+    # Santiago skips 00:00-01:00 on 6 September 2026 (-04 to -03): the day begins at
+    # 01:00 local, 04:00 UTC; the statement's period and its opening balance agree.
+    santiago = ZoneInfo("America/Santiago")
+    F.sale(12, "K2", "2026-09-06T03:59:00.000000Z", 1000, 5000, 5000)  # 23:59 on the 5th
+    F.sale(13, "K2", "2026-09-06T04:00:00.000000Z", 2000, 5000, 10000)  # 01:00 on the 6th
+    s = statement.build(conn, "C-2", date(2026, 9, 6), date(2026, 9, 6), santiago)
+    assert [(line["at"], line["charge"]) for line in s.lines] == [("2026-09-06 01:00", 10000)]
+    assert (s.opening, s.closing) == (5000, 15000)
+    assert account.balance(conn, "C-2", santiago, date(2026, 9, 5)) == 5000
 
 
 def test_balance_summary_and_aging(conn: OfficeConnection) -> None:
