@@ -73,7 +73,13 @@ def latest_version(conn: OfficeConnection) -> int:
 def record_version(conn: OfficeConnection, ops: list[dict[str, Any]], actor: str,
                    at_least: int = 0) -> int:
     """Number and keep one new version with its operations (the next one, or
-    ``at_least`` when that is ahead); inside the caller's transaction and lock."""
+    ``at_least`` when that is ahead); inside the caller's transaction.
+
+    Takes the card-master lock itself (again, if the caller already holds it): with
+    several office workers, versions are strictly ordered by the database, never by
+    what one process read earlier.
+    """
+    db.lock_card_master()
     version = max(latest_version(conn) + 1, at_least)
     conn.execute("INSERT INTO cm_versions VALUES (?, ?, ?, ?)",
                  (version, iso(utc_now()), actor, json.dumps(ops, separators=(",", ":"))))
