@@ -32,7 +32,7 @@ from core.timefmt import iso, utc_now
 VERSION = 1
 OFFICE = "office"
 MAX_ENVELOPE = 16 * 1024 * 1024
-KINDS = ("sales", "receipt", "cards", "sync-request", "status")
+KINDS = ("sales", "receipt", "cards", "sync-request", "status", "resend")
 
 
 class EnvelopeError(Refusal):

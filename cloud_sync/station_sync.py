@@ -42,6 +42,7 @@ from core.errors import CardStoreTimeError
 from core.freshness import parse_time
 from core.timefmt import iso, utc_now
 from offline_db.outbox import apply_receipt, note_office_problem, outbox_status, pending_batch
+from offline_db.resend import requeue_receipted
 from offline_db.state import get_state
 
 log = structlog.get_logger(__name__)
@@ -98,6 +99,7 @@ class StationSync:
         self.receipts = 0
         self.replays = 0  # receipts and card data already applied: harmless, counted
         self.card_updates = 0
+        self.resends = 0  # the office's requests for lost receipted sales
         self.apply_cards = apply_cards
         #: A sync request is out and no answer has come on our own cards topic yet.
         self._unanswered = False
@@ -135,7 +137,7 @@ class StationSync:
                 else None
         return {"connected": self.link.connected, "receipts": self.receipts,
                 "refused": self.refused, "replays": self.replays, "in_flight": in_flight,
-                "sync_requests": self.sync_requests,
+                "sync_requests": self.sync_requests, "resends": self.resends,
                 "sync_unanswered": self._unanswered}
 
     # -- sending --------------------------------------------------------------------------
@@ -246,11 +248,14 @@ class StationSync:
         try:
             env = open_envelope(payload, recipient=self.station_id,
                                 key_for=lambda s: self.office_key if s == OFFICE else None)
-            if env.kind != "receipt":
+            if env.kind not in ("receipt", "resend"):
                 raise EnvelopeError("wrong_topic", f"a {env.kind!r} message on {topic}")
         except EnvelopeError as exc:
             self.refused += 1
             log.warning("sync.receipt_refused", reason=exc.reason, error=str(exc))
+            return
+        if env.kind == "resend":
+            self._on_resend(env.body)
             return
         body = env.body  # shape checked: cloud_sync.wire.check_receipt
         up_to, hash_ = body["up_to_seq"], body["hash"]
@@ -285,6 +290,19 @@ class StationSync:
                 self._window.clear()  # later batches go again, one at a time
                 self._epoch += 1
         self._wake.set()
+
+    def _on_resend(self, body: dict[str, Any]) -> None:
+        """The office lost receipted sales (restored from a backup): queue them again
+        from the journal (offline_db.resend) and send them as any undelivered sale."""
+        with self.lock:
+            done = requeue_receipted(self.conn, body["from_seq"], body["to_seq"],
+                                     at=iso(utc_now()))
+        self.resends += 1
+        log.info("sync.resend_requested", from_seq=body["from_seq"], to_seq=body["to_seq"],
+                 **done.as_json())
+        if done.count:
+            self._forget_window()
+            self._wake.set()
 
     def _note_quarantine(self, problems: list[str], up_to: int) -> None:
         """Keep the office's word that it refused our sales (``forecourt status`` alarm).
@@ -339,8 +357,10 @@ class StationSync:
     def _status_body(self, *, online: bool) -> dict[str, Any]:
         out = outbox_status(self.conn)
         version = get_state(self.conn, "card_store_version")
+        receipted = get_state(self.conn, "last_receipt_seq")
         return {"station_id": self.station_id, "online": online, **out,
-                "card_store_version": int(version) if version else None}
+                "card_store_version": int(version) if version else None,
+                "last_receipt_seq": int(receipted) if receipted else 0}
 
     def _status_for_batch(self) -> dict[str, Any]:
         """The status a sales batch carries: recent, not necessarily this instant's.

@@ -143,6 +143,9 @@ def same_station(where: str, named: Any, station_id: str) -> None:
 
 STATUS_FIELDS = frozenset({"station_id", "online", "outbox_depth", "oldest_undelivered_at",
                            "card_store_version"})
+#: Sent by stations since the office can ask for lost receipted sales (offline_db.resend).
+STATUS_EXTRA = frozenset({"last_receipt_seq"})
+RESEND_FIELDS = frozenset({"station_id", "from_seq", "to_seq"})
 RECEIPT_FIELDS = frozenset({"station_id", "up_to_seq", "hash"})
 RECEIPT_EXTRA = frozenset({"stored", "duplicates", "quarantined"})
 CARD_MODES = ("delta", "snapshot", "usage")
@@ -150,8 +153,11 @@ CARD_MODES = ("delta", "snapshot", "usage")
 
 def check_status(body: Any, station_id: str) -> None:
     """``status`` (also the last will): exactly these fields, these types."""
-    _fields("status", body, STATUS_FIELDS)
+    _fields("status", body, STATUS_FIELDS, STATUS_EXTRA)
     same_station("the status", body["station_id"], station_id)
+    if "last_receipt_seq" in body:
+        _need("status", "last_receipt_seq", is_int(body["last_receipt_seq"]),
+              "an integer >= 0")
     _need("status", "online", isinstance(body["online"], bool), "true or false")
     _need("status", "outbox_depth", is_int(body["outbox_depth"]), "an integer >= 0")
     oldest = body["oldest_undelivered_at"]
@@ -204,6 +210,15 @@ def check_receipt(body: Any, station_id: str) -> None:
               f"a list of at most {MAX_LIST} sentences")
 
 
+def check_resend(body: Any, station_id: str) -> None:
+    """The office asks ``station_id`` for receipted sales ``from_seq``..``to_seq`` again."""
+    _fields("resend", body, RESEND_FIELDS)
+    same_station("the resend request", body["station_id"], station_id)
+    for name in ("from_seq", "to_seq"):
+        _need("resend", name, is_int(body[name], minimum=1), "an integer >= 1")
+    _need("resend", "to_seq", body["to_seq"] >= body["from_seq"], "at least from_seq")
+
+
 def check_cards(body: Any, station_id: str) -> None:
     """The top of a ``cards`` body; its operations and snapshot are checked where applied
     (``core.formats.deltas.parse_ops``, ``core.formats.snapshot.parse_snapshot``). Unknown
@@ -225,7 +240,7 @@ def check_cards(body: Any, station_id: str) -> None:
 
 CHECKS: dict[str, Callable[[Any, str], None]] = {
     "sales": check_sales, "status": check_status, "sync-request": check_sync_request,
-    "receipt": check_receipt, "cards": check_cards,
+    "receipt": check_receipt, "cards": check_cards, "resend": check_resend,
 }
 
 

@@ -27,3 +27,10 @@ def count_refusal(conn: Any, reason: str, detail: str, at: str) -> None:
             "INSERT INTO refused_messages VALUES (?, 1, ?, ?) ON CONFLICT (reason) "
             "DO UPDATE SET count = refused_messages.count + 1, last_at = excluded.last_at, "
             "last_detail = excluded.last_detail", (reason, at, printable(detail)))
+
+
+def contiguous_head(conn: Any, station_id: str) -> int:
+    """The highest seq such that the office holds 1..seq of the station (0: none)."""
+    row = conn.execute("SELECT contiguous_seq FROM station_chain WHERE station_id = ?",
+                       (station_id,)).fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0

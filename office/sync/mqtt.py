@@ -29,6 +29,7 @@ from office.cards.usage import usage_ops
 from office.ledger.ingest import ingest_batch
 from office.ledger.stations import count_refusal, enrolled_key
 from office.store import OfficeConnection
+from office.sync.resend import LostSales
 
 log = structlog.get_logger(__name__)
 #: How often every station is told that its card data is current.
@@ -52,6 +53,7 @@ class OfficeSync:
         self._last_sync: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.lost = LostSales()
         self.link = MqttLink(
             config=config.mqtt, client_id="forecourt-office",
             subscriptions=[(topics.every_station(self.prefix, "sales"), 1),
@@ -107,6 +109,7 @@ class OfficeSync:
                                         f"message on {topic}")
                 if env.kind == "status":
                     self._status(station_id, env)
+                    self._ask_for_lost(station_id, env.body)
                     return
             except EnvelopeError as exc:
                 self._refuse(topic, exc)
@@ -129,6 +132,7 @@ class OfficeSync:
             result = ingest_batch(self.conn, env.body, via="mqtt", envelope_id=env.id,
                                   now=utc_now(), sender=station_id)
             self.batches += 1
+            lost = self.lost.request_for(self.conn, station_id, env.body.get("status"))
             receipt: dict[str, Any] = {"station_id": station_id,
                                        "up_to_seq": result.contiguous_seq,
                                        "hash": result.contiguous_hash,
@@ -150,6 +154,18 @@ class OfficeSync:
         self.link.publish(topics.station(self.prefix, station_id, "receipt"),
                           seal("receipt", OFFICE, station_id, receipt, self.key), qos=1,
                           timeout=10)
+        if lost is not None:
+            self._send_resend(station_id, lost)
+
+    def _ask_for_lost(self, station_id: str, status: dict[str, Any]) -> None:
+        """Ask the station again for receipted sales this office lost (office.sync.resend)."""
+        lost = self.lost.request_for(self.conn, station_id, status)
+        if lost is not None:
+            self._send_resend(station_id, lost)
+
+    def _send_resend(self, station_id: str, body: dict[str, Any]) -> None:
+        self.link.publish_nowait(topics.station(self.prefix, station_id, "receipt"),
+                                 seal("resend", OFFICE, station_id, body, self.key))
 
     def _refuse(self, topic: str, exc: EnvelopeError) -> None:
         """Count (``refused_messages``) and log a refused message; it is never answered."""

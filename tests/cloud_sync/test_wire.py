@@ -71,3 +71,27 @@ def test_envelope_names_that_cannot_be_stored_or_shown_are_malformed(field: str,
         open_envelope(json.dumps(raw).encode(), recipient="office",
                       key_for=lambda s: None if "\ud800" in s else key.public_key())
     assert info.value.reason == "malformed"
+
+
+@pytest.mark.parametrize("body,problem", [
+    ({"station_id": "S-001", "from_seq": 0, "to_seq": 5}, "from_seq must be an integer >= 1"),
+    ({"station_id": "S-001", "from_seq": 6, "to_seq": 5}, "to_seq must be at least from_seq"),
+    ({"station_id": "S-001", "from_seq": True, "to_seq": 5}, "from_seq must be an integer"),
+    ({"station_id": "S-001", "from_seq": 1}, "lacks to_seq"),
+    ({"station_id": "S-001", "from_seq": 1, "to_seq": 2, "all": 1}, "unknown field(s) all"),
+    ({"station_id": "S-002", "from_seq": 1, "to_seq": 2}, "names station 'S-002'"),
+])
+def test_a_resend_request_is_checked_whole(body: dict[str, Any], problem: str) -> None:
+    with pytest.raises(wire.WireError) as info:
+        wire.check_body("resend", body, "S-001")
+    assert problem in str(info.value)
+    wire.check_body("resend", {"station_id": "S-001", "from_seq": 3, "to_seq": 3}, "S-001")
+
+
+def test_a_status_may_say_its_last_receipt_and_nothing_else_new() -> None:
+    status = {"station_id": "S-001", "online": True, "outbox_depth": 0,
+              "oldest_undelivered_at": None, "card_store_version": 3}
+    wire.check_body("status", status, "S-001")  # an older station's: no last_receipt_seq
+    wire.check_body("status", {**status, "last_receipt_seq": 12}, "S-001")
+    with pytest.raises(wire.WireError, match="last_receipt_seq must be an integer"):
+        wire.check_body("status", {**status, "last_receipt_seq": -1}, "S-001")
