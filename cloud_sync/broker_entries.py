@@ -14,7 +14,8 @@ since 2.0): ``user:$7$<iterations>$<base64 salt, 12 bytes>$<base64 PBKDF2-HMAC-S
 each connect cheap for the broker.
 
 :func:`install` puts entries into existing files in place of the station's earlier ones
-(a re-issue replaces, never duplicates) with one atomic rename, keeping the file's mode.
+(a re-issue replaces, never duplicates) with one atomic rename in the file's directory
+(which must be writable), keeping the file's mode, owner and group.
 """
 
 from __future__ import annotations
@@ -163,9 +164,9 @@ def install(path: Path, change: str, *, password_line: str | None = None,
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, mode)
-        if path.exists():
-            st = path.stat()
-            if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+        if path.exists():    # keep the owner and group mosquitto reads it as
+            st, made = path.stat(), os.stat(tmp)
+            if (st.st_uid, st.st_gid) != (made.st_uid, made.st_gid):
                 os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
     except OSError as exc:
