@@ -162,6 +162,35 @@ class NatsBroker(Broker):
         return [NATS_SERVER, "-c", str(self.conf)]
 
 
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_pki(directory: Path, clients: list[str]) -> Path:
+    """A test CA (``ca.crt``/``ca.key``), a server certificate for 127.0.0.1
+    (``server.crt``/``.key``) and one client certificate per name in ``clients``
+    (``<name>.crt``/``.key``, subject ``/CN=<name>``), all in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.crt", cwd=directory)
+    for name, ext in [("server", "subjectAltName=IP:127.0.0.1"),
+                      *((client, "extendedKeyUsage=clientAuth") for client in clients)]:
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=directory)
+        (directory / f"{name}.ext").write_text(ext + "\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext",
+                 "-out", f"{name}.crt", cwd=directory)
+    return directory
+
+
+def tls_lines(pki: Path) -> list[str]:
+    """mosquitto listener lines: TLS with ``make_pki``'s server certificate, a client
+    certificate required."""
+    return [f"cafile {pki / 'ca.crt'}", f"certfile {pki / 'server.crt'}",
+            f"keyfile {pki / 'server.key'}", "require_certificate true"]
+
+
 def make_broker(kind: str, directory: Path, extra: list[str] | None = None) -> Broker:
     """A broker of ``kind`` (one of :data:`BROKERS`), not started."""
     return NatsBroker(directory, extra) if kind == "nats" else Broker(directory, extra)

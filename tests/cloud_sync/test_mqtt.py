@@ -19,7 +19,7 @@ import pytest
 from cloud_sync.mqtt import MqttLink, reconnect_delay
 from core.config import MqttConfig
 from core.errors import ConfigError
-from tests.network_fixtures import Broker, free_port
+from tests.network_fixtures import Broker, free_port, make_pki, tls_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20.0
@@ -282,26 +282,9 @@ def test_reconnect_delay_is_jittered_and_capped() -> None:
     assert reconnect_delay(10_000, 5, 5, rng) == 5
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 def test_tls_with_client_certificates(tmp_path: Path) -> None:
-    pki = tmp_path / "pki"
-    pki.mkdir()
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-             "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.crt", cwd=pki)
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"),
-                      ("client", "extendedKeyUsage=clientAuth")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=pki)
-        (pki / f"{name}.ext").write_text(ext + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext",
-                 "-out", f"{name}.crt", cwd=pki)
-    tls_broker = Broker(tmp_path / "mosquitto", extra=[
-        f"cafile {pki / 'ca.crt'}", f"certfile {pki / 'server.crt'}",
-        f"keyfile {pki / 'server.key'}", "require_certificate true"])
+    pki = make_pki(tmp_path / "pki", ["client"])
+    tls_broker = Broker(tmp_path / "mosquitto", extra=tls_lines(pki))
     tls_broker.start()
     links: list[MqttLink] = []
     try:

@@ -22,7 +22,7 @@ from cloud_sync.broker_entries import mosquitto_password_line, office_acl
 from cloud_sync.mqtt import MqttLink
 from core.keys import public_text
 from office.access.models import AuditEntry
-from tests.network_fixtures import Broker
+from tests.network_fixtures import Broker, make_pki, tls_lines
 
 PREFIX = "forecourt/v1"
 WAIT = 20.0
@@ -93,6 +93,34 @@ def link_as(broker: Broker, links: list[MqttLink], tmp_path: Path, user: str, pa
     return link
 
 
+SUBSCRIPTIONS = {"office": [(f"{PREFIX}/station/+/sales", 1)],
+                 "station": [(f"{PREFIX}/station/S-001/receipt", 1),
+                             (f"{PREFIX}/station/S-002/receipt", 1)]}
+
+
+def own_topics_only(hq: MqttLink, office_in: Inbox, station: MqttLink, station_in: Inbox,
+                    broker: Broker) -> None:
+    """S-001 (``station``) and the office (``hq``) talk on S-001's topics; what either
+    sends on S-002's never reaches the other."""
+    assert hq.wait_connected(WAIT) and station.wait_connected(WAIT), broker.log_text()
+    # The SUBSCRIBE goes out right after CONNACK: send until the first one lands.
+    for _ in range(int(WAIT / 0.2)):
+        assert hq.publish(f"{PREFIX}/station/S-001/receipt", b"r-warm")
+        if station_in.has(b"r-warm", 0.2):
+            break
+    station_in.wait_for(b"r-warm")
+    assert station.publish(f"{PREFIX}/station/S-001/sales", b"mine")
+    office_in.wait_for(b"mine")
+    # Another station's topics: the broker drops what the ACL forbids (in order: a
+    # forbidden message would arrive before the next allowed one).
+    station.publish(f"{PREFIX}/station/S-002/sales", b"as S-002")
+    assert station.publish(f"{PREFIX}/station/S-001/sales", b"mine again")
+    assert hq.publish(f"{PREFIX}/station/S-002/receipt", b"for S-002")
+    assert hq.publish(f"{PREFIX}/station/S-001/receipt", b"for S-001")
+    assert b"as S-002" not in [p for _t, p in office_in.wait_for(b"mine again")]
+    assert b"for S-002" not in [p for _t, p in station_in.wait_for(b"for S-001")]
+
+
 def test_without_mqtt_station_add_prints_no_broker_account(office: Path) -> None:
     out = add("S-001").output
     assert out == "station S-001 enrolled\n"
@@ -114,27 +142,11 @@ def test_the_station_uses_its_own_topics_and_no_other_s(office: Path, tmp_path: 
     broker.start()
     try:
         office_in, station_in = Inbox(), Inbox()
-        hq = link_as(broker, links, tmp_path, "office", "office-secret",
-                     [(f"{PREFIX}/station/+/sales", 1)], office_in)
-        station = link_as(broker, links, tmp_path, "station-S-001", password,
-                          [(f"{PREFIX}/station/S-001/receipt", 1),
-                           (f"{PREFIX}/station/S-002/receipt", 1)], station_in)
-        assert hq.wait_connected(WAIT) and station.wait_connected(WAIT), broker.log_text()
-        # The SUBSCRIBE goes out right after CONNACK: send until the first one lands.
-        for _ in range(int(WAIT / 0.2)):
-            assert hq.publish(f"{PREFIX}/station/S-001/receipt", b"r-warm")
-            if station_in.has(b"r-warm", 0.2):
-                break
-        station_in.wait_for(b"r-warm")
-        assert station.publish(f"{PREFIX}/station/S-001/sales", b"mine")
-        office_in.wait_for(b"mine")
-        # Another station's topics: the broker drops what the ACL forbids.
-        station.publish(f"{PREFIX}/station/S-002/sales", b"as S-002")
-        assert station.publish(f"{PREFIX}/station/S-001/sales", b"mine again")
-        assert hq.publish(f"{PREFIX}/station/S-002/receipt", b"for S-002")
-        assert hq.publish(f"{PREFIX}/station/S-001/receipt", b"for S-001")
-        assert b"as S-002" not in [p for _t, p in office_in.wait_for(b"mine again")]
-        assert b"for S-002" not in [p for _t, p in station_in.wait_for(b"for S-001")]
+        own_topics_only(
+            link_as(broker, links, tmp_path, "office", "office-secret", SUBSCRIPTIONS["office"],
+                    office_in), office_in,
+            link_as(broker, links, tmp_path, "station-S-001", password,
+                    SUBSCRIPTIONS["station"], station_in), station_in, broker)
 
         # A re-issue: a new password; the old one stops working once mosquitto reloads.
         again = run("station", "broker-entries", "S-001", "--broker-password-file", str(pw))
@@ -178,6 +190,41 @@ def test_with_mqtt_and_tls_the_account_is_printed_with_the_certificate(office: P
     # The same key again changes nothing and issues no new password.
     assert "already enrolled" in add("S-7", key=key).output
     assert AuditEntry.objects.filter(action="station.broker_entries").count() == 1
+
+
+def test_the_tls_client_certificate_entry_on_a_real_mosquitto(office: Path, tmp_path: Path,
+                                                              links: list[MqttLink]) -> None:
+    """A certificate with the printed subject is the station's broker identity
+    (``use_identity_as_username``): its own topics only, no password."""
+    office.write_text(office.read_text().replace("enabled = false", "enabled = true", 1)
+                      .replace("tls = false", "tls = true", 1))
+    acl = tmp_path / "acl"
+    acl.write_text("\n".join(office_acl(PREFIX, "office")) + "\n")
+    out = add("S-001", "--broker-acl-file", str(acl)).output
+    add("S-002", "--broker-acl-file", str(acl))
+    subject = re.search(r"TLS client certificate: subject /CN=(\S+),", out)
+    assert subject, out
+    pki = make_pki(tmp_path / "pki", [subject.group(1), "office"])
+    broker = Broker(tmp_path / "mosquitto", extra=[
+        *tls_lines(pki), "use_identity_as_username true", f"acl_file {acl}"])
+    broker.start()
+    try:
+        def link(name: str, subscriptions: list[tuple[str, int]], inbox: Inbox) -> MqttLink:
+            config = broker.mqtt_config(tls=True, ca_file=str(pki / "ca.crt"),
+                                        cert_file=str(pki / f"{name}.crt"),
+                                        key_file=str(pki / f"{name}.key"))
+            made = MqttLink(config=config, client_id=name, subscriptions=subscriptions,
+                            on_message=inbox)
+            links.append(made)
+            made.start()
+            return made
+
+        office_in, station_in = Inbox(), Inbox()
+        own_topics_only(link("office", SUBSCRIPTIONS["office"], office_in), office_in,
+                        link(subject.group(1), SUBSCRIPTIONS["station"], station_in),
+                        station_in, broker)
+    finally:
+        broker.kill()
 
 
 def test_an_unknown_station_or_unwritable_file_is_one_sentence(office: Path,
