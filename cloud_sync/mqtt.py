@@ -1,11 +1,20 @@
-"""A small, robust MQTT 5 link over paho-mqtt 2.x, shared by the station and the office.
+"""A small, robust MQTT link over paho-mqtt 2.x, shared by the station and the office.
 
 What it does on top of paho:
 
-* **Persistent session**: MQTT 5, ``clean_start=False`` and an explicit
-  ``SessionExpiryInterval`` (``[mqtt] session_expiry_s``) in the CONNECT properties, so
-  the broker keeps subscriptions and queues QoS 1 messages while the link is down.
-  Subscriptions are made again after every connection anyway.
+* **Persistent session** (``persistent=True``, the default), so the broker keeps
+  subscriptions and queues QoS 1 messages while the link is down. ``[mqtt] protocol``
+  says how: ``"5"`` connects with ``clean_start=False`` and an explicit
+  ``SessionExpiryInterval`` (``[mqtt] session_expiry_s``) in the CONNECT properties;
+  ``"3.1.1"`` (brokers that speak nothing newer: NATS, RabbitMQ 3.x) with
+  ``clean_session=False``, which has no expiry: the broker keeps the session until a
+  clean connect with the same client id. A one-shot publisher passes
+  ``persistent=False`` and leaves no session behind. Subscriptions are made again after
+  every connection anyway; a refused one (SUBACK failure) is logged and counted. Nothing
+  else here uses an MQTT 5 feature (no properties on PUBLISH, no user properties, no
+  topic aliases), so both protocols carry the same messages. MQTT 5 shared
+  subscriptions (``$share/<group>/<filter>``) are plain filters to this link; with
+  ``"3.1.1"`` they are a :class:`~core.errors.ConfigError`.
 * **Jittered, capped reconnect backoff**: paho's own ``reconnect_delay_set`` doubles a
   fixed delay, so a fleet of stations all reconnect in lock-step when the broker comes
   back. The client is built with ``reconnect_on_failure=False`` and each connection
@@ -85,6 +94,7 @@ class MqttCounters:
     """Counters of one :class:`MqttLink` (a snapshot from :attr:`MqttLink.counters`)."""
 
     messages_in: int = 0
+    subscribe_refusals: int = 0
     messages_out: int = 0
     publish_failures: int = 0
     connects: int = 0
@@ -94,8 +104,13 @@ class MqttCounters:
     callback_errors: int = 0
 
 
+#: The prefix of an MQTT 5 shared subscription's filter.
+SHARED_PREFIX = "$share/"
+
+
 class MqttLink:
-    """One MQTT 5 client connection with a persistent session; see the module docstring.
+    """One MQTT client connection (``[mqtt] protocol`` 5 or 3.1.1), with a persistent
+    session unless ``persistent=False``; see the module docstring.
 
     ``on_message(topic, payload)`` and ``on_connect()`` run on the link's worker thread,
     one at a time, in arrival order.
@@ -105,12 +120,20 @@ class MqttLink:
                  subscriptions: list[tuple[str, int]],
                  on_message: MessageCallback,
                  will: Will | None = None,
-                 on_connect: ConnectCallback | None = None) -> None:
+                 on_connect: ConnectCallback | None = None,
+                 persistent: bool = True) -> None:
         if not client_id:
             raise ValueError("MqttLink needs a non-empty client_id for a persistent session")
         self.config = config
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
+        self.persistent = persistent
+        self.v5 = config.protocol == "5"
+        shared = [f for f, _qos in self.subscriptions if f.startswith(SHARED_PREFIX)]
+        if shared and not self.v5:
+            raise ConfigError(f"[mqtt] protocol \"{config.protocol}\" has no shared "
+                              f"subscriptions ({shared[0]}): use protocol \"5\" or one "
+                              "office worker per broker session")
         self._on_message_cb = on_message
         self._on_connect_cb = on_connect
         self._counters = MqttCounters()
@@ -125,9 +148,14 @@ class MqttLink:
         self._just_connected = False
         self._rng = random.Random()
 
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=MQTTProtocolVersion.MQTTv5,
-                             reconnect_on_failure=False)
+        if self.v5:
+            client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=MQTTProtocolVersion.MQTTv5,
+                                 reconnect_on_failure=False)
+        else:
+            client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=MQTTProtocolVersion.MQTTv311,
+                                 clean_session=not persistent, reconnect_on_failure=False)
         if config.tls:
             try:
                 client.tls_set(ca_certs=config.ca_file or None,
@@ -144,6 +172,7 @@ class MqttLink:
         client.on_connect_fail = self._paho_on_connect_fail
         client.on_disconnect = self._paho_on_disconnect
         client.on_message = self._paho_on_message
+        client.on_subscribe = self._paho_on_subscribe
         self._client = client
 
     def _read_password(self) -> str | None:
@@ -267,13 +296,21 @@ class MqttLink:
         self._count("messages_out")
         return info
 
+    def _connect_args(self) -> dict[str, Any]:
+        """CONNECT's session arguments: MQTT 5 says them in ``clean_start`` and the
+        session expiry property; 3.1.1 said ``clean_session`` when the client was made."""
+        if not self.v5:
+            return {}
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.config.session_expiry_s if self.persistent else 0
+        return {"clean_start": not self.persistent, "properties": props}
+
     def _supervise(self) -> None:
         """Connection attempts, each in a fresh paho thread, with jittered backoff."""
         cfg = self.config
         attempt = 0
         first = True
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = cfg.session_expiry_s
+        connect_args = self._connect_args()
         while not self._stopping.is_set():
             if not first:
                 if self._just_connected:     # the last attempt got a CONNACK
@@ -290,7 +327,7 @@ class MqttLink:
             self._attempt_over.clear()
             try:
                 self._client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s,
-                                           clean_start=False, properties=props)
+                                           **connect_args)
                 self._client.loop_start()
             except Exception as exc:  # keep retrying whatever happens
                 self._count("connect_failures")
@@ -347,6 +384,16 @@ class MqttLink:
         self._connected.set()
         if self._on_connect_cb is not None:
             self._inbox.put(("connect", "", b""))
+
+    def _paho_on_subscribe(self, _client: paho.Client, _userdata: Any, mid: int,
+                           reason_codes: list[ReasonCode],
+                           _properties: Properties | None) -> None:
+        """A broker may refuse a filter (NATS: a '.' or ' ' in it; an ACL): say which."""
+        for (topic, _qos), code in zip(self.subscriptions, reason_codes, strict=False):
+            if code.is_failure:
+                self._count("subscribe_refusals")
+                log.error("mqtt.subscribe_refused", client_id=self.client_id, topic=topic,
+                          reason=str(code), mid=mid)
 
     def _paho_on_connect_fail(self, client: paho.Client, _userdata: Any) -> None:
         self._count("connect_failures")

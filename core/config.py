@@ -322,11 +322,21 @@ class CardsConfig:
     issuer_key_file: str = ""
 
 
+#: The MQTT protocol versions ``[mqtt] protocol`` may name.
+MQTT_PROTOCOLS = ("5", "3.1.1")
+
+
 @dataclass(frozen=True, kw_only=True)
 class MqttConfig:
-    """``[mqtt]``: the broker both the station and the head office connect to."""
+    """``[mqtt]``: the broker both the station and the head office connect to.
+
+    ``protocol``: ``"5"`` (MQTT 5, a session with an expiry) or ``"3.1.1"`` for brokers
+    that speak only MQTT 3.1.1 (NATS, RabbitMQ 3.x): a persistent session through
+    clean-session off, no shared subscriptions (docs/mqtt.md).
+    """
 
     enabled: bool = False
+    protocol: str = "5"
     host: str = "127.0.0.1"
     port: int = 1883
     prefix: str = "forecourt/v1"
@@ -345,6 +355,9 @@ class MqttConfig:
     password_file: str = ""
 
     def validate(self) -> None:
+        if self.protocol not in MQTT_PROTOCOLS:
+            raise ValueError(f"[mqtt] protocol must be \"5\" or \"3.1.1\", not "
+                             f"{self.protocol!r}")
         if not 0 < self.port < 65536:
             raise ValueError("[mqtt] port must be 1-65535")
         if not self.prefix or self.prefix.startswith("/") or self.prefix.endswith("/") \

@@ -23,6 +23,10 @@ from office.access.audit import cli_actor
 from office.access.secret import secret_key_path
 from office.cards import actions as card_actions
 from office.cards import master as card_master
+from office.cli_broker import broker_options
+from office.cli_broker import issue as issue_broker_entries
+from office.cli_broker import register as register_broker
+from office.cli_broker import wanted as broker_wanted
 from office.ledger.queries import list_sales, station_overview
 from office.store import describe, init_office, load_office_key, open_office
 
@@ -90,9 +94,12 @@ def office_station() -> None:
 @click.argument("station_id")
 @click.option("--public-key", "public_key", required=True,
               help="The station's key as printed by 'forecourt keys show' on it.")
+@broker_options
 @click.pass_context
-def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> None:
-    """Enrol STATION_ID with its public key (its batches are refused until then)."""
+def office_station_add(ctx: click.Context, station_id: str, public_key: str,
+                       password_file: Path | None, acl_file: Path | None) -> None:
+    """Enrol STATION_ID with its public key (its batches are refused until then); with
+    [mqtt] on, or a broker file named, print (or write) its broker account too."""
     check_station_id(station_id, "office.station.add")
     public_key = public_text(parse_public_text(public_key))  # one spelling per key
     if public_key == public_text(load_office_key(cfg(ctx))):
@@ -127,6 +134,8 @@ def office_station_add(ctx: click.Context, station_id: str, public_key: str) -> 
     finally:
         conn.close()
     click.echo(f"station {station_id} {'re-keyed' if old else 'enrolled'}")
+    if broker_wanted(cfg(ctx), password_file, acl_file):
+        issue_broker_entries(cfg(ctx), station_id, password_file, acl_file)
 
 
 def _same_key(stored: str, public_key: str) -> bool:
@@ -358,6 +367,7 @@ def _add_commands() -> None:
                     office_accounts, *PRICING_COMMANDS):
         office.add_command(command)
     register_cards(office_cards)
+    register_broker(office_station)
     register_transfer(office_customers, office_vehicles, office_cards)
     register_customer_find(office_customers)
 

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages: Python with venv and headers, a C compiler and the PC/SC headers
 # (pyscard builds from source), pkg-config; and the software peers the tests start
 # themselves: pcscd with the vpcd virtual reader (smart cards), mosquitto (sync),
-# openssl (test certificates for MQTT over TLS), dosfstools, exfatprogs and exfat-fuse
+# nats-server (the second broker: sync tests over its MQTT 3.1.1 listener), openssl (test certificates for MQTT over TLS), dosfstools, exfatprogs and exfat-fuse
 # (the "USB stick" images the flash-drive tests loop-mount: FAT where the kernel has
 # it, else exFAT through FUSE). For the head office: postgresql (every office test runs
 # on SQLite and on the local PostgreSQL server), chromium (the console's browser tests
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 # compilemessages for the console's translations; the compiled .mo files are committed,
 # so running the office does not need it).
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libpcsclite-dev
-              pcscd vsmartcard-vpcd mosquitto openssl dosfstools exfatprogs exfat-fuse
+              pcscd vsmartcard-vpcd mosquitto nats-server openssl dosfstools exfatprogs exfat-fuse
               postgresql chromium chromium-driver gettext)
 
 missing=()

@@ -131,8 +131,9 @@ def publish(config: Config, conn: OfficeConnection, version: int) -> bool | None
 
     key = load_office_key(config)
     body: dict[str, Any] = card_master.delta_of(conn, version)
+    # A one-shot publisher: no session left on the broker (MQTT 3.1.1 has no expiry).
     link = MqttLink(config=config.mqtt, client_id=f"forecourt-office-{os.getpid()}",
-                    subscriptions=[], on_message=lambda _t, _p: None)
+                    subscriptions=[], on_message=lambda _t, _p: None, persistent=False)
     link.start()
     try:
         sent = link.wait_connected(5) and link.publish(

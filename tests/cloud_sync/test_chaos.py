@@ -68,6 +68,7 @@ def processes(fast_resend: Path, broker: Broker) -> Iterator[dict[str, subproces
         stop_daemon(proc)
 
 
+@pytest.mark.brokers
 def test_random_kills_lose_and_double_nothing(fast_resend: Path, broker: Broker,
                                               processes: dict[str, subprocess.Popen[str]]
                                               ) -> None:

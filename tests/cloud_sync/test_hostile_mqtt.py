@@ -287,6 +287,7 @@ def test_station_refuses_malformed_and_foreign_receipts_and_counts_replays(
     no_traceback(daemon_log(network))
 
 
+@pytest.mark.brokers
 def test_the_last_will_still_marks_a_station_offline(network: Path, broker: Broker,
                                                      office: subprocess.Popen[str]) -> None:
     """The will was made at connect, before the statuses since: it is not a replay."""

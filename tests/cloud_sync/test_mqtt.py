@@ -1,5 +1,6 @@
-"""MqttLink against a real mosquitto (tests/network_fixtures.py). No timing asserts:
-every wait is "until this happens, or fail after a generous deadline"."""
+"""MqttLink against a real broker (tests/network_fixtures.py): mosquitto over MQTT 5, and
+nats-server over MQTT 3.1.1 (``@pytest.mark.brokers``). No timing asserts: every wait is
+"until this happens, or fail after a generous deadline"."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ import pytest
 from cloud_sync.mqtt import MqttLink, reconnect_delay
 from core.config import MqttConfig
 from core.errors import ConfigError
-from tests.network_fixtures import Broker, free_port
+from tests.network_fixtures import Broker, free_port, make_pki, tls_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20.0
+pytestmark = pytest.mark.brokers
 
 
 class Inbox:
@@ -106,8 +108,8 @@ WILL_CLIENT = """
 import sys, time
 from core.config import MqttConfig
 from cloud_sync.mqtt import MqttLink
-port, topic = int(sys.argv[1]), sys.argv[2]
-link = MqttLink(config=MqttConfig(enabled=True, port=port, keepalive_s=5,
+port, topic, protocol = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+link = MqttLink(config=MqttConfig(enabled=True, port=port, keepalive_s=5, protocol=protocol,
                                   reconnect_min_s=1, reconnect_max_s=2),
                 client_id="doomed", subscriptions=[], on_message=lambda t, p: None,
                 will=(topic, b"offline", 1, True))
@@ -124,7 +126,8 @@ def test_will_is_published_retained_when_client_dies(broker: Broker,
                                                      ) -> None:
     topic = "fc/station/S-9/status"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", WILL_CLIENT, str(broker.port), topic],
+    proc = subprocess.Popen([sys.executable, "-c", WILL_CLIENT, str(broker.port), topic,
+                             broker.protocol],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -178,6 +181,34 @@ def test_persistent_session_gets_messages_published_while_away(
     got = second.wait_for(lambda g: b"away-4" in g)
     assert [p for p in got if p.startswith(b"away-")] == [f"away-{i}".encode()
                                                           for i in range(5)]
+
+
+def test_a_one_shot_link_leaves_no_session_behind(make_link: Callable[..., MqttLink]
+                                                  ) -> None:
+    """``persistent=False`` (the office's one-shot card publisher): a clean session, so
+    nothing is queued for it while it is away (MQTT 3.1.1 sessions never expire)."""
+    first = Inbox()
+    once = make_link("one-shot", [("fc/once/#", 1)], first, persistent=False)
+    pub = make_link("pub")
+    wait_until(lambda: pub.publish("fc/once/x", b"hello") and bool(first.payloads()))
+    once.stop()
+    assert pub.publish("fc/once/x", b"while away", qos=1)
+    second = Inbox()
+    make_link("one-shot", [("fc/once/#", 1)], second, persistent=False)
+    assert pub.publish("fc/once/x", b"after", qos=1)
+    got = second.wait_for(lambda g: b"after" in g)
+    assert b"while away" not in got
+
+
+def test_a_refused_subscription_is_logged_and_counted(
+        broker: Broker, make_link: Callable[..., MqttLink]) -> None:
+    """NATS refuses a '.' in a filter (its subject separator); mosquitto takes it. Either
+    way the link says so instead of waiting for messages that never come."""
+    inbox = Inbox()
+    link = make_link("picky", [("fc/a.b/#", 1), ("fc/ok/#", 1)], inbox)
+    pub = make_link("pub")
+    wait_until(lambda: pub.publish("fc/ok/x", b"flows") and bool(inbox.payloads()))
+    assert link.counters.subscribe_refusals == (1 if broker.name == "nats" else 0)
 
 
 def test_links_reconnect_after_broker_is_killed_and_restarted(
@@ -251,26 +282,9 @@ def test_reconnect_delay_is_jittered_and_capped() -> None:
     assert reconnect_delay(10_000, 5, 5, rng) == 5
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 def test_tls_with_client_certificates(tmp_path: Path) -> None:
-    pki = tmp_path / "pki"
-    pki.mkdir()
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-             "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.crt", cwd=pki)
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"),
-                      ("client", "extendedKeyUsage=clientAuth")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=pki)
-        (pki / f"{name}.ext").write_text(ext + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext",
-                 "-out", f"{name}.crt", cwd=pki)
-    tls_broker = Broker(tmp_path / "mosquitto", extra=[
-        f"cafile {pki / 'ca.crt'}", f"certfile {pki / 'server.crt'}",
-        f"keyfile {pki / 'server.key'}", "require_certificate true"])
+    pki = make_pki(tmp_path / "pki", ["client"])
+    tls_broker = Broker(tmp_path / "mosquitto", extra=tls_lines(pki))
     tls_broker.start()
     links: list[MqttLink] = []
     try:
@@ -290,6 +304,16 @@ def test_tls_with_client_certificates(tmp_path: Path) -> None:
         for link in links:
             link.stop()
         tls_broker.kill()
+
+
+def test_shared_subscriptions_need_mqtt_5() -> None:
+    with pytest.raises(ConfigError, match=r'protocol "3.1.1" has no shared subscriptions'):
+        MqttLink(config=MqttConfig(enabled=True, protocol="3.1.1"), client_id="worker-1",
+                 subscriptions=[("$share/office/forecourt/v1/station/+/sales", 1)],
+                 on_message=lambda t, p: None)
+    MqttLink(config=MqttConfig(enabled=True), client_id="worker-1",
+             subscriptions=[("$share/office/forecourt/v1/station/+/sales", 1)],
+             on_message=lambda t, p: None)
 
 
 def test_unusable_tls_or_password_settings_are_config_errors(tmp_path: Path) -> None:

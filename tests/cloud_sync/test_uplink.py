@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.config import load_config_file
 from edge.control import DaemonNotRunning, call
 from edge.lifecycle import Station
@@ -68,6 +70,7 @@ def test_offline_backlog_then_reconnect_all_arrive_once(network: Path, broker: B
         stop_daemon(station)
 
 
+@pytest.mark.brokers
 def test_broker_restart_and_station_crash_mid_stream(network: Path, broker: Broker,
                                                      office: subprocess.Popen[str]) -> None:
     station = start_daemon(network)
@@ -109,6 +112,7 @@ def test_forged_station_is_refused(network: Path, broker: Broker, card_store: Pa
         stop_daemon(impostor)
 
 
+@pytest.mark.brokers
 def test_card_changes_flow_down_and_a_block_is_enforced(network: Path, broker: Broker,
                                                         card_store: Path,
                                                         office: subprocess.Popen[str]) -> None:

@@ -141,3 +141,20 @@ def test_config_text_holds_no_control_characters(tmp_path: Path, body: str, key:
     with pytest.raises(ConfigError) as err:
         load(tmp_path, body)
     assert f"{key} must not contain control characters" in str(err.value)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('[mqtt]\nprotocol = "3"\n', '[mqtt] protocol must be "5" or "3.1.1", not \'3\''),
+    ('[mqtt]\nprotocol = "v5"\n', '[mqtt] protocol must be "5" or "3.1.1", not \'v5\''),
+    ("[mqtt]\nprotocol = 5\n", "[mqtt] protocol"),
+])
+def test_an_unknown_mqtt_protocol_names_the_key(tmp_path: Path, body: str, message: str
+                                                ) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, body)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_mqtt_protocol_3_1_1_loads(tmp_path: Path) -> None:
+    assert load(tmp_path, '[mqtt]\nprotocol = "3.1.1"\n').mqtt.protocol == "3.1.1"
