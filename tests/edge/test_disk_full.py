@@ -22,25 +22,27 @@ from pathlib import Path
 import pytest
 
 from drivers.dart.application import PumpState
-from drivers.dart.simulator import PumpSimulator, SimPump
-from drivers.ptyline import PtyLine
+from drivers.dart.simulator import PumpSimulator
 from edge.control import RemoteError, call
 from offline_db.space import MB, RESERVE_NAME
-from tests.edge.test_forecourt import CARD, LINE, journal, pump_ready
-from tests.edge.test_stops import no_pump_live_without_a_sale, terminate
-from tests.support import daemon_log, fc, fc_json, initialize, start_daemon, wait_for
+from tests.edge.daemon_support import (
+    CARD,
+    journal,
+    line_station,
+    no_pump_live_without_a_sale,
+    pump_ready,
+    simulated_pumps,
+    terminate,
+)
+from tests.support import daemon_log, fc, fc_json, start_daemon, wait_for
 
 DISK_MB = 24
 
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[PumpSimulator]:
-    line = PtyLine(tmp_path / "pumps.tty")
-    simulator = PumpSimulator(line, [SimPump(0x50, [0, 0, 0], flow_rate=1000.0),
-                                     SimPump(0x51, [0, 0], flow_rate=1000.0)]).start()
-    yield simulator
-    simulator.stop()
-    line.close()
+    with simulated_pumps(tmp_path, flow_rate=1000.0) as simulator:
+        yield simulator
 
 
 @pytest.fixture
@@ -65,12 +67,9 @@ def disk(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def station(config_file: Path, sample_store_file: Path, sim: PumpSimulator, disk: Path
             ) -> Path:
-    text = config_file.read_text().replace("min_free_mb = 64", "min_free_mb = 4").replace(
-        "disk_reserve_mb = 1", "disk_reserve_mb = 0")
-    line = LINE.replace("response_timeout_ms = 40", "response_timeout_ms = 150").replace(
-        "offline_after = 2", "offline_after = 5")
-    config_file.write_text(text + line.format(port=config_file.parent / "pumps.tty"))
-    return initialize(config_file, sample_store_file)
+    return line_station(config_file, sample_store_file, patient=True,
+                        changes={"min_free_mb = 64": "min_free_mb = 4",
+                                 "disk_reserve_mb = 1": "disk_reserve_mb = 0"})
 
 
 def fill_disk(disk: Path) -> Path:
