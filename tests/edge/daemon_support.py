@@ -111,6 +111,25 @@ def pump_ready(config: Path, number: int) -> dict[str, Any]:
     return result
 
 
+def authorize(config: Path, pump: int, product: str, volume_ml: int) -> dict[str, Any]:
+    """``forecourt sale authorize`` of ``volume_ml`` of ``product`` on ``pump`` for
+    :data:`CARD`; its answer."""
+    auth: dict[str, Any] = fc_json(config, "sale", "authorize", "--card", CARD, "--pump",
+                                   str(pump), "--product", product, "--volume", str(volume_ml))
+    return auth
+
+
+def start_fill(config: Path, sim: PumpSimulator, pump: int, nozzle: int, product: str,
+               volume_ml: int) -> dict[str, Any]:
+    """Authorize ``volume_ml`` of ``product`` on ``pump`` for :data:`CARD`, lift the
+    pump's ``nozzle`` and wait until fuel flows; the authorization."""
+    auth = authorize(config, pump, product, volume_ml)
+    address = 0x4F + pump
+    sim.lift(address, nozzle)
+    wait_for(lambda: sim.pumps[address].filled_volume > 500, f"fuel flowing on pump {pump}")
+    return auth
+
+
 def journal(config: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = fc_json(config, "journal", "list")
     return rows

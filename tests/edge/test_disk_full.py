@@ -27,6 +27,7 @@ from edge.control import RemoteError, call
 from offline_db.space import MB, RESERVE_NAME
 from tests.edge.daemon_support import (
     CARD,
+    authorize,
     journal,
     line_station,
     no_pump_live_without_a_sale,
@@ -129,8 +130,7 @@ def test_full_disk_refuses_new_sales_and_loses_no_fill(station: Path, disk: Path
     try:
         pump_ready(station, 1)
         pump_ready(station, 2)
-        first = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                        "--product", "AI92", "--volume", "10000")
+        first = authorize(station, 1, "AI92", 10000)
         assert first["pump_state"] == "authorized"
         empty_wal(disk)
         filler = fill_disk(disk)
@@ -158,8 +158,7 @@ def test_full_disk_refuses_new_sales_and_loses_no_fill(station: Path, disk: Path
     proc = start_daemon(station)
     try:
         pump_ready(station, 2)
-        second = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "2",
-                         "--product", "AI95", "--volume", "10000")
+        second = authorize(station, 2, "AI95", 10000)
         assert second["pump_state"] == "authorized"
         assert (disk / RESERVE_NAME).stat().st_size == 2 * MB
         empty_wal(disk)
@@ -171,8 +170,7 @@ def test_full_disk_refuses_new_sales_and_loses_no_fill(station: Path, disk: Path
         assert not (disk / RESERVE_NAME).exists()
         refused_for_disk(station, 1)  # the reserve is gone and the disk still full
         filler.unlink()
-        third = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                        "--product", "DT", "--volume", "10000")
+        third = authorize(station, 1, "DT", 10000)
         assert third["pump_state"] == "authorized"
         assert (disk / RESERVE_NAME).stat().st_size == 2 * MB  # put back first
         fill(sim, 0x50, 3)

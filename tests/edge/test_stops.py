@@ -22,11 +22,13 @@ from tests.edge.daemon_support import (
     CARD,
     EXIT_GUARD_S,
     LIVE,
+    authorize,
     journal,
     line_station,
     no_pump_live_without_a_sale,
     pump_ready,
     simulated_pumps,
+    start_fill,
     terminate,
 )
 from tests.support import daemon_log, fc, fc_json, start_daemon, wait_for
@@ -77,10 +79,8 @@ def test_sigterm_mid_fill_stops_the_pumps_and_records_the_fill(
     try:
         pump_ready(station, 1)
         pump_ready(station, 2)
-        filling = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                          "--product", "DT", "--volume", "30000")
-        idle = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "2",
-                       "--product", "AI95", "--volume", "10000")
+        filling = authorize(station, 1, "DT", 30000)
+        idle = authorize(station, 2, "AI95", 10000)
         assert (filling["pump_state"], idle["pump_state"]) == ("authorized", "authorized")
         sim.lift(0x50, 3)
         wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
@@ -115,10 +115,7 @@ def test_sigterm_lets_a_fill_end_and_takes_no_new_sale(patient_station: Path,
     try:
         pump_ready(station, 1)
         pump_ready(station, 2)
-        auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                       "--product", "AI92", "--volume", "30000")
-        sim.lift(0x50, 1)
-        wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
+        auth = start_fill(station, sim, 1, nozzle=1, product="AI92", volume_ml=30000)
         proc.send_signal(signal.SIGTERM)
         wait_for(lambda: "pump.draining" in daemon_log(station).read_text(), "the drain")
         # Stopping: the control socket still answers, but no new sale starts.
@@ -150,10 +147,7 @@ def test_sigkill_mid_fill_then_a_restart_records_the_fill_once(station: Path,
                                                               sim: PumpSimulator) -> None:
     proc = start_daemon(station)
     pump_ready(station, 1)
-    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                   "--product", "AI95", "--volume", "30000")
-    sim.lift(0x50, 2)
-    wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
+    auth = start_fill(station, sim, 1, nozzle=2, product="AI95", volume_ml=30000)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=EXIT_GUARD_S)
     # Killed: the pump still delivers, but its authorization is on disk.
