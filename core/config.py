@@ -38,7 +38,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: Longest ``[station] lock_wait``: within systemd's default start timeout (90 s).
 LOCK_WAIT_MAX_S = 60
 #: Longest ``[station] stop_wait``: the unit's TimeoutStopSec (30 s) less the time to stop
-#: the pumps, record their sales and close (edge.forecourt.STOP_SETTLE_S and margin).
+#: the pumps, record their sales and close (edge.shutdown.STOP_SETTLE_S and margin).
 STOP_WAIT_MAX_S = 20
 
 

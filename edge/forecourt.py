@@ -11,11 +11,10 @@ exactly one allowed nozzle's totalizer rose by exactly the pump's reported filli
 cancelled when none rose, and otherwise flagged for the operator — never guessed.
 A nozzle lifted without a card decision is logged and never authorized.
 
-A sale that cannot be recorded when its fill ends (the disk is full) stays open and
-its pump in recovery: it is settled again from the pump's data every
-:data:`RETRY_S` seconds until it fits, and no new sale is authorized on that pump
-meanwhile, so the pump's last filling stays the proof. A stop (SIGTERM) drains the
-pumps first (edge.shutdown).
+Beside it: edge.pump_settle settles a sale from the pump's data (and again, every few
+seconds, one the store could not take: a full disk); offline_db.pump_fills keeps the
+``pump_fills`` rows; edge.pump_totals reads the totalizers for the reports. A stop
+(SIGTERM) drains the pumps first (edge.shutdown).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from __future__ import annotations
 import functools
 import json
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -36,28 +34,20 @@ from core.errors import SaleError, StationStopping, StoreError
 from core.timefmt import iso, utc_now
 from drivers.dart.application import Command, PumpState, state_name
 from drivers.dart.framer import Framer
-from drivers.dart.line import (
-    DartLine,
-    authorize_job,
-    command_job,
-    prices_job,
-    query_job,
-    totals_job,
-)
+from drivers.dart.line import DartLine, authorize_job, command_job, prices_job, query_job
 from drivers.dart.pump import PumpEvent, PumpModel, Units
 from drivers.transport import SerialTransport
 from edge.lifecycle import Station
+from edge.pump_settle import Settlement
+from edge.pump_totals import read_totals
 from edge.shutdown import drain
 from offline_db import cards
-from offline_db.connection import atomic
-from offline_db.shifts import PumpTotals, Readings
-from offline_db.state import audit
+from offline_db.pump_fills import get_fill, record_fill, unsettled_sales
+from offline_db.shifts import Readings
 
 log = structlog.get_logger(__name__)
 FILLING_STATES = (PumpState.AUTHORIZED, PumpState.FILLING)
 DONE_STATES = (PumpState.FILLING_COMPLETED, PumpState.MAX_REACHED)
-#: Seconds between tries to record a sale the store could not take (a full disk).
-RETRY_S = 5.0
 
 
 @dataclass
@@ -79,7 +69,7 @@ class Forecourt:
         self.lines: list[DartLine] = []
         self.pumps: dict[int, tuple[DartLine, PumpModel]] = {}
         self.active: dict[int, _Active] = {}
-        self._recovering: set[int] = set()
+        self.settlement = Settlement(station, lock, self.pumps)
         self._querying: set[int] = set()
         #: When each pump last went online or offline (ISO; the daemon's start before).
         self.since: dict[int, str] = {}
@@ -87,8 +77,6 @@ class Forecourt:
         #: Set once a stop begins (edge.shutdown): no new sale starts on a pump.
         self.stopping = False
         self.guard = threading.Lock()  # ``stopping`` against a sale taking its pump
-        self._closed = threading.Event()
-        self._retries: dict[int, threading.Timer] = {}
 
     # -- start and stop -----------------------------------------------------------------
     def _open_line(self, line_cfg: Any) -> Any:
@@ -111,9 +99,9 @@ class Forecourt:
                 self.pumps[model.number] = (line, model)
                 self.since[model.number] = iso(utc_now())
         with self.lock:
-            for auth in self._open_sales():
+            for auth in unsettled_sales(self.station.conn):
                 if auth["pump"] in self.pumps:
-                    self._recovering.add(auth["pump"])
+                    self.settlement.recovering.add(auth["pump"])
                     log.warning("sale.recovery_pending", sale_id=auth["sale_id"],
                                 pump=auth["pump"])
         for line in self.lines:
@@ -126,9 +114,7 @@ class Forecourt:
         try:
             drain(self, self.config.station.stop_wait_s if wait_s is None else wait_s)
         finally:
-            self._closed.set()
-            for timer in list(self._retries.values()):
-                timer.cancel()
+            self.settlement.close()
             for line in self.lines:
                 line.close()
 
@@ -146,7 +132,7 @@ class Forecourt:
         line, model = self.pumps[number]
         if self.stopping:
             raise StationStopping("the station is stopping: no new sale is authorized")
-        if number in self.active or number in self._recovering:
+        if number in self.active or number in self.settlement.recovering:
             return
         if not model.online:
             raise SaleError(f"pump {number} is not answering on line {line.name}")
@@ -160,14 +146,15 @@ class Forecourt:
         line, model = self.pumps[number]
         nozzles = model.nozzles_for(result["products"])
         if not nozzles:
-            self._cancel(number, sale_id, "no nozzle of this pump carries an allowed product")
+            self.settlement.cancel(number, sale_id,
+                               "no nozzle of this pump carries an allowed product")
             return {**result, "pump_state": "cancelled", "pump_reason": "no_nozzle"}
         active = _Active(sale_id, nozzles, None)
         with self.guard:  # a stop that began meanwhile drains what is active, nothing later
             if not self.stopping:
                 self.active[number] = active
         if self.active.get(number) is not active:
-            self._cancel(number, sale_id, "the station is stopping")
+            self.settlement.cancel(number, sale_id, "the station is stopping")
             return {**result, "approved": False, "pump_state": "cancelled",
                     "pump_reason": StationStopping.code}
         finished = threading.Event()
@@ -177,7 +164,8 @@ class Forecourt:
             active.totals_before = totals
             try:  # the proof of a later recovery: without it, the pump is not authorized
                 with self.lock:
-                    self._record_fill(sale_id, number, nozzles, totals, "authorizing")
+                    record_fill(self.station.conn, sale_id, number, nozzles, totals,
+                                state="authorizing")
             except StoreError as exc:
                 active.totals_before = None
                 log.error("pump.fill_not_recorded", pump=number, sale_id=sale_id,
@@ -189,12 +177,12 @@ class Forecourt:
             outcome.update(ok=ok, reason=reason)
             if ok:
                 with self.lock:
-                    self._set_fill_state(sale_id, "authorized")
+                    self.settlement.set_fill_state(sale_id, "authorized")
                 log.info("pump.authorized", pump=number, sale_id=sale_id,
                          max_volume_ml=result["max_volume_ml"])
             else:
                 self.active.pop(number, None)
-                self._cancel(number, sale_id, f"the pump refused: {reason}")
+                self.settlement.cancel(number, sale_id, f"the pump refused: {reason}")
             finished.set()
 
         line.submit(number, authorize_job(
@@ -216,7 +204,7 @@ class Forecourt:
             self.since[number] = iso(utc_now())
         if event.kind == "online":
             log.info("pump.online", pump=number)
-            if number in self._recovering:
+            if number in self.settlement.recovering:
                 self._recover(number)
             else:
                 line.submit(number, command_job(Command.RETURN_STATUS))
@@ -242,7 +230,7 @@ class Forecourt:
                 and active.totals_before is not None:
             active.completing = True
             self._query_then(number, lambda ok: self._settle(number, ok))
-        elif number in self._recovering:
+        elif number in self.settlement.recovering:
             self._recover(number)
         elif active is None:
             self._sync_prices(line, model)
@@ -260,32 +248,33 @@ class Forecourt:
         if not ok:
             active.completing = False  # ask again on the next status change / online
             log.warning("pump.query_failed", pump=number, sale_id=active.sale_id)
-            self._recovering.add(number)
+            self.settlement.recovering.add(number)
             self.active.pop(number, None)
             return
         self.active.pop(number, None)
-        self._resolve(number, active.sale_id, active.nozzles, active.totals_before)
+        self.settlement.resolve(number, active.sale_id, active.nozzles, active.totals_before)
 
     def _recover(self, number: int) -> None:
         if number in self._querying:
             return
         with self.lock:
-            rows = [a for a in self._open_sales() if a["pump"] == number]
+            rows = [a for a in unsettled_sales(self.station.conn) if a["pump"] == number]
         if not rows:
-            self._recovering.discard(number)
+            self.settlement.recovering.discard(number)
             return
         auth = rows[0]
-        fill = self._fill(auth["sale_id"])
+        with self.lock:
+            fill = get_fill(self.station.conn, auth["sale_id"])
 
         def decide(ok: bool) -> None:
             self._querying.discard(number)
             if not ok:
                 return  # stays in recovery; tried again on the pump's next word
             _line, model = self.pumps[number]
-            self._recovering.discard(number)
+            self.settlement.recovering.discard(number)
             if fill is None or fill["totals_before"] is None:
                 # The totals are recorded before any command: the pump was never authorized.
-                self._cancel(number, auth["sale_id"], "the pump was never authorized")
+                self.settlement.cancel(number, auth["sale_id"], "the pump was never authorized")
                 return
             nozzles = tuple(json.loads(fill["nozzles"]))
             before = {int(k): (int(v[0]), int(v[1]))
@@ -294,144 +283,10 @@ class Forecourt:
                 self.active[number] = _Active(auth["sale_id"], nozzles, before)
                 log.info("sale.recovery_adopted", pump=number, sale_id=auth["sale_id"])
                 return
-            self._resolve(number, auth["sale_id"], nozzles, before)
+            self.settlement.resolve(number, auth["sale_id"], nozzles, before)
 
         self._querying.add(number)
         self._query_then(number, decide)
-
-    def _resolve(self, number: int, sale_id: str, nozzles: tuple[int, ...],
-                 before: dict[int, tuple[int, int]] | None) -> None:
-        """Complete from the pump's data, cancel, or flag: see the module docstring."""
-        _line, model = self.pumps[number]
-        if before is None:
-            self._attention(number, sale_id, "no totals were recorded before the fill")
-            return
-        rises = {c: model.totals[c][0] - before[c][0] for c in nozzles if c in model.totals}
-        moved = {c: d for c, d in rises.items() if d != 0}
-        if len(rises) != len(nozzles):
-            self._attention(number, sale_id, "the pump did not report every nozzle's totals")
-        elif not moved:
-            self._cancel(number, sale_id, "the pump delivered nothing (totals unchanged)")
-        elif len(moved) == 1 and next(iter(moved.values())) == model.filled_ml > 0:
-            nozzle = next(iter(moved))
-            self._complete(number, sale_id, model, nozzle)
-        else:
-            self._attention(number, sale_id, f"the pump's totals rose by {moved} ml but it "
-                                             f"reports a filling of {model.filled_ml} ml")
-
-    # -- store effects (each under the daemon's lock) -----------------------------------
-    def _complete(self, number: int, sale_id: str, model: PumpModel, nozzle: int) -> None:
-        product = model.product(nozzle)
-        with self.lock:
-            try:
-                result = self.station.complete(sale_id, volume_ml=model.filled_ml,
-                                               product=product, overrun=True,
-                                               actor=f"pump:{number}")
-            except SaleError as exc:
-                log.warning("pump.complete_refused", pump=number, sale_id=sale_id,
-                            error=str(exc))
-                return
-            except StoreError as exc:
-                self._defer(number, sale_id, exc)
-                return
-            self._set_fill_state(sale_id, "completed")
-        # The pump runs at the list price (docs/pricing.md, "At the pump"): its amount is
-        # the list amount; a discount is settled on the receipt and the journal line.
-        priced = result.get("pricing")
-        listed = priced["list_amount"] if priced else result["amount"]
-        if abs(listed - model.filled_amount) > 1:
-            log.warning("pump.amount_differs", pump=number, sale_id=sale_id,
-                        journal=listed, pump_amount=model.filled_amount)
-
-    def _cancel(self, number: int, sale_id: str, why: str) -> None:
-        with self.lock:
-            try:
-                self.station.cancel(sale_id, actor="pump-line")
-            except SaleError as exc:
-                log.warning("pump.cancel_refused", sale_id=sale_id, error=str(exc))
-                return
-            except StoreError as exc:
-                self._defer(number, sale_id, exc)
-                return
-            self._set_fill_state(sale_id, "cancelled", why)
-        log.info("pump.sale_cancelled", sale_id=sale_id, reason=why)
-
-    def _attention(self, number: int, sale_id: str, why: str) -> None:
-        with self.lock:
-            try:
-                with atomic(self.station.conn):
-                    self._set_fill_state(sale_id, "attention", why)
-                    audit(self.station.conn, "pump-line", "sale.needs_attention",
-                          sale_id=sale_id, reason=why)
-            except StoreError as exc:
-                self._defer(number, sale_id, exc)
-                return
-        log.error("sale.needs_attention", sale_id=sale_id, reason=why)
-
-    def _defer(self, number: int, sale_id: str, exc: StoreError) -> None:
-        """The store could not take the sale's outcome: keep it open, the pump in
-        recovery, and settle it again from the pump's data every RETRY_S seconds."""
-        log.error("sale.record_deferred", pump=number, sale_id=sale_id, code=exc.code,
-                  error=str(exc), retry_s=RETRY_S)
-        self._recovering.add(number)
-        self._schedule_retry(number)
-
-    def _schedule_retry(self, number: int) -> None:
-        timer = self._retries.get(number)
-        if self._closed.is_set() or (timer is not None and timer.is_alive()):
-            return
-        timer = threading.Timer(RETRY_S, self._retry, (number,))
-        timer.daemon = True
-        self._retries[number] = timer
-        timer.start()
-
-    def _retry(self, number: int) -> None:
-        """Ask the pump its status: the answer runs the recovery (on_event)."""
-        self._retries.pop(number, None)
-        if self._closed.is_set() or number not in self._recovering:
-            return
-        line, _model = self.pumps[number]
-        line.submit(number, command_job(Command.RETURN_STATUS))
-        self._schedule_retry(number)
-
-    def _record_fill(self, sale_id: str, number: int, nozzles: tuple[int, ...],
-                     totals: dict[int, tuple[int, int]], state: str) -> None:
-        conn = self.station.conn
-        with atomic(conn):
-            conn.execute(
-                "INSERT INTO pump_fills (sale_id, pump, nozzles, totals_before, state, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sale_id) DO UPDATE SET "
-                "totals_before = excluded.totals_before, state = excluded.state, "
-                "updated_at = excluded.updated_at",
-                (sale_id, number, json.dumps(list(nozzles)),
-                 json.dumps({str(k): list(v) for k, v in totals.items()}), state,
-                 iso(utc_now())))
-
-    def _set_fill_state(self, sale_id: str, state: str, attention: str | None = None) -> None:
-        """Note the fill's state; a store failure here is raised only for ``attention``
-        (the flag is the outcome): the others follow the authorization's own state."""
-        conn = self.station.conn
-        try:
-            with atomic(conn):
-                conn.execute("UPDATE pump_fills SET state = ?, attention = ?, updated_at = ? "
-                             "WHERE sale_id = ?", (state, attention, iso(utc_now()), sale_id))
-        except StoreError as exc:
-            if state == "attention":
-                raise
-            log.warning("pump.fill_state_not_recorded", sale_id=sale_id, state=state,
-                        error=str(exc))
-
-    def _fill(self, sale_id: str) -> dict[str, Any] | None:
-        with self.lock:
-            row = self.station.conn.execute("SELECT * FROM pump_fills WHERE sale_id = ?",
-                                            (sale_id,)).fetchone()
-        return dict(row) if row else None
-
-    def _open_sales(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.station.conn.execute(
-            "SELECT a.sale_id, a.pump FROM authorizations a LEFT JOIN pump_fills f "
-            "ON f.sale_id = a.sale_id WHERE a.state = 'open' "
-            "AND COALESCE(f.state, '') != 'attention' ORDER BY a.created_at")]
 
     # -- prices -------------------------------------------------------------------------
     def _sync_prices(self, line: DartLine, model: PumpModel) -> None:
@@ -467,40 +322,5 @@ class Forecourt:
 
     # -- totalizers (reports) -----------------------------------------------------------
     def read_totals(self, *, wait_s: float = 5.0) -> Readings:
-        """Every line pump's totalizers now, in ml and minor units (the pump's decimals).
-
-        Never called under the daemon's lock: the line threads may need it meanwhile. A
-        pump that is offline or does not answer within ``wait_s`` is ``unavailable``
-        with the reason; the others are read in parallel (one job per pump).
-        """
-        taken_at = iso(utc_now())
-        got: dict[int, PumpTotals] = {}
-        guard = threading.Lock()
-        waits: list[tuple[int, threading.Event]] = []
-        for number, (line, model) in sorted(self.pumps.items()):
-            if not model.online:
-                got[number] = PumpTotals(f"pump offline (not answering on line {line.name})")
-                continue
-            event = threading.Event()
-
-            def done(totals: dict[int, tuple[int, int]] | None, why: str, *,
-                     number: int = number, model: PumpModel = model,
-                     event: threading.Event = event) -> None:
-                with guard:
-                    got[number] = PumpTotals(why) if totals is None else PumpTotals(None, {
-                        n: (model.product(n), vol, amount) for n, (vol, amount) in totals.items()})
-                event.set()
-
-            line.submit(number, totals_job(counters=tuple(range(1, len(model.nozzles) + 1)),
-                                           done=done))
-            waits.append((number, event))
-        deadline = time.monotonic() + wait_s  # one budget for all: they answer in parallel
-        for _number, event in waits:
-            event.wait(max(0.0, deadline - time.monotonic()))
-        with guard:
-            for number, _event in waits:
-                got.setdefault(number, PumpTotals("the pump did not answer the totalizer "
-                                                  "query in time"))
-            log.info("pump.totals_read", pumps=len(got),
-                     unavailable=sorted(n for n, p in got.items() if p.unavailable))
-            return Readings(taken_at, "live", None, dict(got))
+        """Every line pump's totalizers now (edge.pump_totals; never under the lock)."""
+        return read_totals(self.pumps, wait_s=wait_s)

@@ -34,14 +34,20 @@ def daemon_log(config: Path) -> Path:
     return config.parent / "daemon.log"
 
 
-def start_daemon(config: Path) -> subprocess.Popen[str]:
+def launch_daemon(config: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``forecourt run`` started (``env``: its environment, else ours), not waited for."""
     # The log goes to a file, never to a pipe nobody reads: a full pipe would block
     # the daemon's next log line, and with it whichever thread wrote it.
     with daemon_log(config).open("a") as log:
         log.write("--- start\n")
         log.flush()
-        proc = subprocess.Popen([forecourt_exe(), "--config", str(config), "run"],
+        return subprocess.Popen([forecourt_exe(), "--config", str(config), "run"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def start_daemon(config: Path) -> subprocess.Popen[str]:
+    """:func:`launch_daemon`, then wait until its control socket answers."""
+    proc = launch_daemon(config)
     sock = config.parent / "station" / "control.sock"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

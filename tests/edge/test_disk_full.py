@@ -22,25 +22,28 @@ from pathlib import Path
 import pytest
 
 from drivers.dart.application import PumpState
-from drivers.dart.simulator import PumpSimulator, SimPump
-from drivers.ptyline import PtyLine
+from drivers.dart.simulator import PumpSimulator
 from edge.control import RemoteError, call
 from offline_db.space import MB, RESERVE_NAME
-from tests.edge.test_forecourt import CARD, LINE, journal, pump_ready
-from tests.edge.test_stops import no_pump_live_without_a_sale, terminate
-from tests.support import daemon_log, fc, fc_json, initialize, start_daemon, wait_for
+from tests.edge.daemon_support import (
+    CARD,
+    authorize,
+    journal,
+    line_station,
+    no_pump_live_without_a_sale,
+    pump_ready,
+    simulated_pumps,
+    terminate,
+)
+from tests.support import daemon_log, fc, fc_json, start_daemon, wait_for
 
 DISK_MB = 24
 
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[PumpSimulator]:
-    line = PtyLine(tmp_path / "pumps.tty")
-    simulator = PumpSimulator(line, [SimPump(0x50, [0, 0, 0], flow_rate=1000.0),
-                                     SimPump(0x51, [0, 0], flow_rate=1000.0)]).start()
-    yield simulator
-    simulator.stop()
-    line.close()
+    with simulated_pumps(tmp_path, flow_rate=1000.0) as simulator:
+        yield simulator
 
 
 @pytest.fixture
@@ -65,12 +68,9 @@ def disk(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def station(config_file: Path, sample_store_file: Path, sim: PumpSimulator, disk: Path
             ) -> Path:
-    text = config_file.read_text().replace("min_free_mb = 64", "min_free_mb = 4").replace(
-        "disk_reserve_mb = 1", "disk_reserve_mb = 0")
-    line = LINE.replace("response_timeout_ms = 40", "response_timeout_ms = 150").replace(
-        "offline_after = 2", "offline_after = 5")
-    config_file.write_text(text + line.format(port=config_file.parent / "pumps.tty"))
-    return initialize(config_file, sample_store_file)
+    return line_station(config_file, sample_store_file, patient=True,
+                        changes={"min_free_mb = 64": "min_free_mb = 4",
+                                 "disk_reserve_mb = 1": "disk_reserve_mb = 0"})
 
 
 def fill_disk(disk: Path) -> Path:
@@ -130,8 +130,7 @@ def test_full_disk_refuses_new_sales_and_loses_no_fill(station: Path, disk: Path
     try:
         pump_ready(station, 1)
         pump_ready(station, 2)
-        first = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                        "--product", "AI92", "--volume", "10000")
+        first = authorize(station, 1, "AI92", 10000)
         assert first["pump_state"] == "authorized"
         empty_wal(disk)
         filler = fill_disk(disk)
@@ -159,8 +158,7 @@ def test_full_disk_refuses_new_sales_and_loses_no_fill(station: Path, disk: Path
     proc = start_daemon(station)
     try:
         pump_ready(station, 2)
-        second = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "2",
-                         "--product", "AI95", "--volume", "10000")
+        second = authorize(station, 2, "AI95", 10000)
         assert second["pump_state"] == "authorized"
         assert (disk / RESERVE_NAME).stat().st_size == 2 * MB
         empty_wal(disk)
@@ -172,8 +170,7 @@ def test_full_disk_refuses_new_sales_and_loses_no_fill(station: Path, disk: Path
         assert not (disk / RESERVE_NAME).exists()
         refused_for_disk(station, 1)  # the reserve is gone and the disk still full
         filler.unlink()
-        third = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                        "--product", "DT", "--volume", "10000")
+        third = authorize(station, 1, "DT", 10000)
         assert third["pump_state"] == "authorized"
         assert (disk / RESERVE_NAME).stat().st_size == 2 * MB  # put back first
         fill(sim, 0x50, 3)

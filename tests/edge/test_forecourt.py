@@ -20,75 +20,23 @@ from typing import Any
 import pytest
 
 from drivers.dart.application import PumpState
-from drivers.dart.simulator import PumpSimulator, SimPump
-from drivers.ptyline import PtyLine
+from drivers.dart.simulator import PumpSimulator
 from edge.control import call
-from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon, wait_for
+from tests.edge.daemon_support import CARD, journal, line_station, pump_ready, simulated_pumps
+from tests.support import fc, fc_json, start_daemon, wait_for
 
-CARD = "7800001234567893"  # magstripe card: all products, day money limit 300000
 PRICES = [5090, 5299, 6350]  # AI92, AI95, DT in the sample card store
-
-LINE = """
-[[pump_lines]]
-name = "island-1"
-port = "{port}"
-parity = "none"  # a pty ignores parity and refuses some re-applications of it
-response_timeout_ms = 40
-retries = 2
-offline_after = 2
-
-[[pump_lines.pumps]]
-number = 1
-address = 80
-nozzles = ["AI92", "AI95", "DT"]
-
-[[pump_lines.pumps]]
-number = 2
-address = 81
-nozzles = ["AI95", "DT"]
-"""
-
-
 
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[PumpSimulator]:
-    line = PtyLine(tmp_path / "pumps.tty")
-    simulator = PumpSimulator(line, [SimPump(0x50, [0, 0, 0], flow_rate=4000.0),
-                                     SimPump(0x51, [0, 0], flow_rate=4000.0)]).start()
-    yield simulator
-    simulator.stop()
-    line.close()
+    with simulated_pumps(tmp_path) as simulator:
+        yield simulator
 
 
 @pytest.fixture
 def station(config_file: Path, sample_store_file: Path, sim: PumpSimulator) -> Path:
-    config_file.write_text(config_file.read_text()
-                           + LINE.format(port=config_file.parent / "pumps.tty"))
-    return initialize(config_file, sample_store_file)
-
-
-@pytest.fixture
-def daemon(station: Path) -> Iterator[subprocess.Popen[str]]:
-    proc = start_daemon(station)
-    yield proc
-    stop_daemon(proc)
-
-
-def pump_ready(config: Path, number: int) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        rows = {r["pump"]: r for r in fc_json(config, "pump", "status")}
-        row: dict[str, Any] = rows[number]
-        return row if row["online"] and row["state"] in ("FILLING_COMPLETED", "RESET") \
-            else None
-
-    result: dict[str, Any] = wait_for(ready, f"pump {number} ready")
-    return result
-
-
-def journal(config: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = fc_json(config, "journal", "list")
-    return rows
+    return line_station(config_file, sample_store_file)
 
 
 def test_sale_end_to_end(station: Path, sim: PumpSimulator,

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from edge.control import call
-from tests.conftest import forecourt_exe
-from tests.support import daemon_log, fc, initialize, stop_daemon, wait_for
+from tests.support import daemon_log, fc, initialize, launch_daemon, stop_daemon, wait_for
 
 HOLDER = """
 import sys
@@ -57,9 +56,7 @@ def release(proc: subprocess.Popen[str]) -> None:
 
 def test_run_waits_for_a_brief_holder(station: Path, holder: subprocess.Popen[str]) -> None:
     with_lock_wait(station, "60s")
-    with daemon_log(station).open("a") as log:
-        daemon = subprocess.Popen([forecourt_exe(), "--config", str(station), "run"],
-                                  stdout=log, stderr=subprocess.STDOUT, text=True)
+    daemon = launch_daemon(station)
     try:
         wait_for(lambda: "daemon.lock_wait" in daemon_log(station).read_text(),
                  "the daemon waiting for the lock")

@@ -17,9 +17,8 @@ import pytest
 
 from drivers.dart.application import PumpState
 from drivers.dart.simulator import PumpSimulator, SimPump
-from drivers.ptyline import PtyLine
-from tests.edge.test_forecourt import CARD, LINE, journal, pump_ready
-from tests.support import fc, fc_json, initialize, start_daemon, stop_daemon, wait_for
+from tests.edge.daemon_support import CARD, journal, line_station, pump_ready, simulated_pumps
+from tests.support import fc, fc_json, stop_daemon, wait_for
 
 # Raw totals (volume_decimals = 3: ml) the pumps carry from years of service.
 TOTALS_1 = [12_345_678, 500_000, 2_000_000]
@@ -28,30 +27,19 @@ TOTALS_2 = [7_000, 9_000_001]
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[PumpSimulator]:
-    line = PtyLine(tmp_path / "pumps.tty")
-    simulator = PumpSimulator(line, [
-        SimPump(0x50, [0, 0, 0], flow_rate=4000.0, totals_volume=list(TOTALS_1),
-                totals_amount=[1, 2, 3]),
-        SimPump(0x51, [0, 0], flow_rate=4000.0, totals_volume=list(TOTALS_2),
-                totals_amount=[4, 5])]).start()
-    yield simulator
-    simulator.stop()
-    line.close()
+    with simulated_pumps(tmp_path, [
+            SimPump(0x50, [0, 0, 0], flow_rate=4000.0, totals_volume=list(TOTALS_1),
+                    totals_amount=[1, 2, 3]),
+            SimPump(0x51, [0, 0], flow_rate=4000.0, totals_volume=list(TOTALS_2),
+                    totals_amount=[4, 5])]) as simulator:
+        yield simulator
 
 
 @pytest.fixture
 def station(config_file: Path, sample_store_file: Path, sim: PumpSimulator) -> Path:
     # The daemon also runs its day-report scheduler (it must start and stop cleanly).
-    text = config_file.read_text().replace("day_report = false", "day_report = true")
-    config_file.write_text(text + LINE.format(port=config_file.parent / "pumps.tty"))
-    return initialize(config_file, sample_store_file)
-
-
-@pytest.fixture
-def daemon(station: Path) -> Iterator[subprocess.Popen[str]]:
-    proc = start_daemon(station)
-    yield proc
-    stop_daemon(proc)
+    return line_station(config_file, sample_store_file,
+                        changes={"day_report = false": "day_report = true"})
 
 
 def nozzles(report: dict[str, Any]) -> dict[tuple[int, int], dict[str, Any]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,11 @@ from cloud_sync.envelope import OFFICE, seal
 from cloud_sync.mqtt import MqttLink
 from core.keys import public_text
 from core.timefmt import iso, utc_now
-from drivers.dart.simulator import PumpSimulator, SimPump
-from drivers.ptyline import PtyLine
+from drivers.dart.simulator import SimPump
 from edge.alarms import ALARM_EXIT
+from tests.edge.daemon_support import CARD, line_station, simulated_pumps
 from tests.network_fixtures import Broker
 from tests.support import fc, initialize, start_daemon, stop_daemon, wait_for
-
-CARD = "7800001234567893"  # magstripe, day money limit 300000
 
 
 def status(config: Path) -> tuple[int, dict[str, Any]]:
@@ -51,13 +48,6 @@ def set_key(config: Path, section: str, line: str) -> None:
 @pytest.fixture
 def station(config_file: Path, sample_store_file: Path) -> Path:
     return initialize(config_file, sample_store_file)
-
-
-@pytest.fixture
-def daemon(station: Path) -> Iterator[subprocess.Popen[str]]:
-    proc = start_daemon(station)
-    yield proc
-    stop_daemon(proc)
 
 
 def sell(config: Path) -> None:
@@ -124,25 +114,7 @@ def test_a_broken_journal_end(station: Path) -> None:
     assert alarm["message"].startswith("journal broken at seq 1:")
 
 
-PUMPS = """
-[[pump_lines]]
-name = "island-1"
-port = "{port}"
-parity = "none"
-response_timeout_ms = 40
-retries = 2
-offline_after = 2
-
-[[pump_lines.pumps]]
-number = 1
-address = 80
-nozzles = ["AI92", "AI95", "DT"]
-
-[[pump_lines.pumps]]
-number = 2
-address = 81
-nozzles = ["DT"]
-
+READER = """
 [[readers]]
 id = "pump1-qr"
 driver = "qr-serial"
@@ -153,35 +125,33 @@ pump = 1
 
 def test_a_pump_and_a_reader_offline(config_file: Path, sample_store_file: Path,
                                      tmp_path: Path) -> None:
-    line = PtyLine(tmp_path / "pumps.tty")
     # Only pump 1 (0x50) answers on the line; pump 2 (0x51) is configured but silent.
-    simulator = PumpSimulator(line, [SimPump(0x50, [0, 0, 0])]).start()
-    config_file.write_text(config_file.read_text() + PUMPS.format(
-        port=line.link, absent=tmp_path / "absent.tty"))
-    config = initialize(config_file, sample_store_file)
-    without = status(config)[1]
-    assert [(p["pump"], p["state"]) for p in without["pumps"]] == [(1, "unknown"),
-                                                                   (2, "unknown")]
-    proc = start_daemon(config)
-    try:
-        def settled() -> dict[str, Any] | None:
-            data = status(config)[1]
-            pumps = {p["pump"]: p["online"] for p in data["pumps"]}
-            return data if pumps == {1: True, 2: False} else None
+    config_file.write_text(config_file.read_text()
+                           + READER.format(absent=tmp_path / "absent.tty"))
+    config = line_station(config_file, sample_store_file,
+                          [(1, 0x50, ["AI92", "AI95", "DT"]), (2, 0x51, ["DT"])])
+    with simulated_pumps(tmp_path, [SimPump(0x50, [0, 0, 0])]):
+        without = status(config)[1]
+        assert [(p["pump"], p["state"]) for p in without["pumps"]] == [(1, "unknown"),
+                                                                       (2, "unknown")]
+        proc = start_daemon(config)
+        try:
+            def settled() -> dict[str, Any] | None:
+                data = status(config)[1]
+                pumps = {p["pump"]: p["online"] for p in data["pumps"]}
+                return data if pumps == {1: True, 2: False} else None
 
-        data = wait_for(settled, "pump 1 online, pump 2 not")
-        assert sorted(codes(data)) == ["pump_offline", "reader_offline"]
-        pump = next(a for a in data["alarms"] if a["code"] == "pump_offline")
-        assert pump["message"] == "pump 2 is not answering on line island-1"
-        assert pump["since"] is not None
-        reader = next(a for a in data["alarms"] if a["code"] == "reader_offline")
-        assert reader["message"].startswith("reader pump1-qr is ")
-        text = fc(config, "status", check=False).stdout
-        assert "pump 2 (island-1)" in text and "OFFLINE since" in text
-    finally:
-        stop_daemon(proc)
-        simulator.stop()
-        line.close()
+            data = wait_for(settled, "pump 1 online, pump 2 not")
+            assert sorted(codes(data)) == ["pump_offline", "reader_offline"]
+            pump = next(a for a in data["alarms"] if a["code"] == "pump_offline")
+            assert pump["message"] == "pump 2 is not answering on line island-1"
+            assert pump["since"] is not None
+            reader = next(a for a in data["alarms"] if a["code"] == "reader_offline")
+            assert reader["message"].startswith("reader pump1-qr is ")
+            text = fc(config, "status", check=False).stdout
+            assert "pump 2 (island-1)" in text and "OFFLINE since" in text
+        finally:
+            stop_daemon(proc)
 
 
 def test_a_chain_problem_reported_by_the_office(station: Path, broker: Broker) -> None:

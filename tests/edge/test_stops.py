@@ -9,7 +9,6 @@ authorization recorded for it, and every fill's volume ends up in exactly one sa
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,34 +16,33 @@ from typing import Any
 import pytest
 
 from drivers.dart.application import PumpState
-from drivers.dart.simulator import PumpSimulator, SimPump
-from drivers.ptyline import PtyLine
+from drivers.dart.simulator import PumpSimulator
 from edge.control import RemoteError, call
-from tests.edge.test_forecourt import CARD, LINE, journal, pump_ready
-from tests.support import daemon_log, fc, fc_json, initialize, start_daemon, wait_for
-
-#: A hang guard for a daemon's exit, far above [station] stop_wait + the settle time.
-EXIT_GUARD_S = 60
-LIVE = (PumpState.AUTHORIZED, PumpState.FILLING)
+from tests.edge.daemon_support import (
+    CARD,
+    EXIT_GUARD_S,
+    LIVE,
+    authorize,
+    journal,
+    line_station,
+    no_pump_live_without_a_sale,
+    pump_ready,
+    simulated_pumps,
+    start_fill,
+    terminate,
+)
+from tests.support import daemon_log, fc, fc_json, start_daemon, wait_for
 
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[PumpSimulator]:
-    line = PtyLine(tmp_path / "pumps.tty")
-    simulator = PumpSimulator(line, [SimPump(0x50, [0, 0, 0], flow_rate=1000.0),
-                                     SimPump(0x51, [0, 0], flow_rate=1000.0)]).start()
-    yield simulator
-    simulator.stop()
-    line.close()
+    with simulated_pumps(tmp_path, flow_rate=1000.0) as simulator:
+        yield simulator
 
 
 def _station(config_file: Path, store_file: Path, stop_wait: str) -> Path:
-    text = config_file.read_text().replace('stop_wait = "15s"', f'stop_wait = "{stop_wait}"')
-    # A patient line: two busy test workers must not make a pump look offline.
-    line = LINE.replace("response_timeout_ms = 40", "response_timeout_ms = 150").replace(
-        "offline_after = 2", "offline_after = 5")
-    config_file.write_text(text + line.format(port=config_file.parent / "pumps.tty"))
-    return initialize(config_file, store_file)
+    return line_station(config_file, store_file, patient=True,
+                        changes={'stop_wait = "15s"': f'stop_wait = "{stop_wait}"'})
 
 
 @pytest.fixture
@@ -57,27 +55,22 @@ def patient_station(config_file: Path, sample_store_file: Path, sim: PumpSimulat
     return _station(config_file, sample_store_file, "20s")
 
 
-def terminate(proc: subprocess.Popen[str]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=EXIT_GUARD_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("the daemon did not exit after SIGTERM") from None
-
-
-def no_pump_live_without_a_sale(config: Path, sim: PumpSimulator) -> None:
-    """Every pump that can deliver has an open authorization recorded for it."""
-    open_pumps = {r["pump"] for r in fc_json(config, "sale", "list", "--open")}
-    with sim.lock:
-        live = {a - 0x4F for a, p in sim.pumps.items() if p.state in LIVE}
-    assert live <= open_pumps, (live, open_pumps)
-
-
 def states(config: Path) -> dict[str, str]:
     rows: list[dict[str, Any]] = fc_json(config, "sale", "list")
     return {r["sale_id"]: r["state"] for r in rows}
+
+
+def restart_records_nothing_twice(station: Path) -> None:
+    """A new daemon finds nothing to recover: the one sale stays one, nothing is open,
+    and the journal verifies after it stops."""
+    proc = start_daemon(station)
+    try:
+        pump_ready(station, 1)
+        assert len(journal(station)) == 1
+        assert fc_json(station, "sale", "list", "--open") == []
+    finally:
+        assert terminate(proc) == 0
+    assert "journal intact: 1 sale," in fc(station, "journal", "verify").stdout
 
 
 def test_sigterm_mid_fill_stops_the_pumps_and_records_the_fill(
@@ -86,10 +79,8 @@ def test_sigterm_mid_fill_stops_the_pumps_and_records_the_fill(
     try:
         pump_ready(station, 1)
         pump_ready(station, 2)
-        filling = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                          "--product", "DT", "--volume", "30000")
-        idle = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "2",
-                       "--product", "AI95", "--volume", "10000")
+        filling = authorize(station, 1, "DT", 30000)
+        idle = authorize(station, 2, "AI95", 10000)
         assert (filling["pump_state"], idle["pump_state"]) == ("authorized", "authorized")
         sim.lift(0x50, 3)
         wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
@@ -114,14 +105,7 @@ def test_sigterm_mid_fill_stops_the_pumps_and_records_the_fill(
     no_pump_live_without_a_sale(station, sim)
 
     # The next start finds nothing to recover and records nothing twice.
-    proc = start_daemon(station)
-    try:
-        pump_ready(station, 1)
-        assert len(journal(station)) == 1
-        assert fc_json(station, "sale", "list", "--open") == []
-    finally:
-        assert terminate(proc) == 0
-    assert "journal intact: 1 sale," in fc(station, "journal", "verify").stdout
+    restart_records_nothing_twice(station)
 
 
 def test_sigterm_lets_a_fill_end_and_takes_no_new_sale(patient_station: Path,
@@ -131,10 +115,7 @@ def test_sigterm_lets_a_fill_end_and_takes_no_new_sale(patient_station: Path,
     try:
         pump_ready(station, 1)
         pump_ready(station, 2)
-        auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                       "--product", "AI92", "--volume", "30000")
-        sim.lift(0x50, 1)
-        wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
+        auth = start_fill(station, sim, 1, nozzle=1, product="AI92", volume_ml=30000)
         proc.send_signal(signal.SIGTERM)
         wait_for(lambda: "pump.draining" in daemon_log(station).read_text(), "the drain")
         # Stopping: the control socket still answers, but no new sale starts.
@@ -166,10 +147,7 @@ def test_sigkill_mid_fill_then_a_restart_records_the_fill_once(station: Path,
                                                               sim: PumpSimulator) -> None:
     proc = start_daemon(station)
     pump_ready(station, 1)
-    auth = fc_json(station, "sale", "authorize", "--card", CARD, "--pump", "1",
-                   "--product", "AI95", "--volume", "30000")
-    sim.lift(0x50, 2)
-    wait_for(lambda: sim.pumps[0x50].filled_volume > 500, "fuel flowing on pump 1")
+    auth = start_fill(station, sim, 1, nozzle=2, product="AI95", volume_ml=30000)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=EXIT_GUARD_S)
     # Killed: the pump still delivers, but its authorization is on disk.
@@ -190,11 +168,4 @@ def test_sigkill_mid_fill_then_a_restart_records_the_fill_once(station: Path,
         assert totals == delivered
     finally:
         assert terminate(restarted) == 0
-    restarted = start_daemon(station)  # and once more: nothing recorded twice
-    try:
-        pump_ready(station, 1)
-        assert len(journal(station)) == 1
-        assert fc_json(station, "sale", "list", "--open") == []
-    finally:
-        assert terminate(restarted) == 0
-    assert "journal intact: 1 sale," in fc(station, "journal", "verify").stdout
+    restart_records_nothing_twice(station)  # and once more

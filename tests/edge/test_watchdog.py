@@ -26,30 +26,15 @@ from pathlib import Path
 import pytest
 
 from core.errors import ForecourtError
-from drivers.dart.simulator import PumpSimulator, SimPump
+from drivers.dart.simulator import SimPump
 from drivers.ptyline import PtyLine
 from edge.alarms import ALARM_EXIT
 from edge.control import call
-from tests.conftest import forecourt_exe
-from tests.support import daemon_log, fc, fc_json, initialize, stop_daemon, wait_for
+from tests.edge.daemon_support import TWO_PUMPS, line_station, simulated_pumps
+from tests.support import daemon_log, fc, fc_json, initialize, launch_daemon, stop_daemon, wait_for
 
 #: WatchdogSec=2s: the daemon pings every 0.5 s and calls a part silent for 1 s hung.
 WATCHDOG_USEC = 2_000_000
-
-LINE = """
-[[pump_lines]]
-name = "island-1"
-port = "{port}"
-parity = "none"
-response_timeout_ms = 40
-retries = 2
-offline_after = 2
-
-[[pump_lines.pumps]]
-number = 1
-address = 80
-nozzles = ["AI92", "AI95", "DT"]
-"""
 
 
 class Systemd:
@@ -101,12 +86,10 @@ class Systemd:
 
 @pytest.fixture
 def line(tmp_path: Path) -> Iterator[PtyLine]:
-    pty_line = PtyLine(tmp_path / "pumps.tty")
-    simulator = PumpSimulator(pty_line, [SimPump(0x50, [0, 0, 0], flow_rate=4000.0)]).start()
-    yield pty_line
-    pty_line.release_output()  # never leave the daemon's line thread blocked
-    simulator.stop()
-    pty_line.close()
+    with simulated_pumps(tmp_path, [SimPump(0x50, [0, 0, 0], flow_rate=4000.0)]) as sim:
+        assert isinstance(sim.line, PtyLine)
+        yield sim.line
+        sim.line.release_output()  # never leave the daemon's line thread blocked
 
 
 @pytest.fixture
@@ -116,18 +99,15 @@ def systemd(tmp_path: Path) -> Iterator[Systemd]:
     notify.close()
 
 
-def start(config: Path, systemd: Systemd) -> subprocess.Popen[str]:
-    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path),
-           "WATCHDOG_USEC": str(WATCHDOG_USEC)}
-    with daemon_log(config).open("a") as log:
-        return subprocess.Popen([forecourt_exe(), "--config", str(config), "run"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
+def start(config: Path, systemd: Systemd, **extra: str) -> subprocess.Popen[str]:
+    """``forecourt run`` as systemd starts a unit with ``WatchdogSec=`` (and ``extra``)."""
+    return launch_daemon(config, env={**os.environ, "NOTIFY_SOCKET": str(systemd.path),
+                                      "WATCHDOG_USEC": str(WATCHDOG_USEC), **extra})
 
 
 def test_ready_status_and_pings_stop_while_a_pump_line_hangs(
         config_file: Path, sample_store_file: Path, line: PtyLine, systemd: Systemd) -> None:
-    config_file.write_text(config_file.read_text() + LINE.format(port=line.link))
-    config = initialize(config_file, sample_store_file)
+    config = line_station(config_file, sample_store_file, TWO_PUMPS[:1])
     proc = start(config, systemd)
     try:
         systemd.wait_for("READY=1")
@@ -166,11 +146,7 @@ def test_no_pings_without_a_watchdog_or_for_another_process(
     """``WATCHDOG_PID`` naming another process: the watchdog is not ours (a child that
     inherited the environment must not ping for its parent)."""
     config = initialize(config_file, sample_store_file)
-    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path),
-           "WATCHDOG_USEC": str(WATCHDOG_USEC), "WATCHDOG_PID": "1"}
-    with daemon_log(config).open("a") as log:
-        proc = subprocess.Popen([forecourt_exe(), "--config", str(config), "run"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc = start(config, systemd, WATCHDOG_PID="1")
     try:
         systemd.wait_for("READY=1")
         systemd.wait_for("STATUS=")

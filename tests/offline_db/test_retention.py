@@ -7,9 +7,11 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +40,14 @@ def new_station(path: Path) -> Station:
     return st
 
 
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[Station]:
+    """:func:`new_station` in ``tmp_path``, closed after the test."""
+    st = new_station(tmp_path / "data")
+    yield st
+    st.store.close()
+
+
 def deliver(conn: sqlite3.Connection, up_to: int) -> None:
     """The head office's receipt up to ``up_to`` (its hash from our own journal)."""
     row = conn.execute("SELECT hash FROM journal WHERE seq = ?", (up_to,)).fetchone()
@@ -51,115 +61,96 @@ def counted_by_office(conn: sqlite3.Connection, up_to: int) -> None:
     conn.commit()
 
 
+def four_sales(station: Station, *, delivered: int = 4) -> None:
+    """Four sales of 3 l, receipted up to ``delivered``, all four counted by the office."""
+    for _ in range(4):
+        sell(station, 3_000)
+    deliver(station.conn, delivered)
+    counted_by_office(station.conn, 4)
+
+
 def seqs(conn: sqlite3.Connection, table: str = "journal") -> list[int]:
     return [r[0] for r in conn.execute(f"SELECT seq FROM {table} ORDER BY seq")]
 
 
-def test_delivered_old_sales_go_undelivered_stay_and_the_chain_verifies(tmp_path: Path
-                                                                        ) -> None:
-    st = new_station(tmp_path / "data")
-    try:
-        for i in range(8):
-            sell(st, 3_000 + 100 * i)
-        open_auth = st.authorize(card="7800001234567893", pump=3, product="AI95")
-        denied = st.authorize(card="7800001234567894", pump=2, product="AI95")  # blocked
-        assert open_auth["approved"] and not denied["approved"]
-        first = first_activity(st.conn)
-        deliver(st.conn, 5)
-        counted_by_office(st.conn, 8)
-        result = prune(st.conn, before=CUT, now=LATER)
-        assert (result.sales, result.anchor_seq, result.held) == (5, 5, (6, "undelivered"))
-        assert seqs(st.conn) == [6, 7, 8] and seqs(st.conn, "outbox") == [6, 7, 8]
-        anchor = read_anchor(st.conn)
-        assert anchor is not None and anchor[0] == 5
-        states = dict(st.conn.execute("SELECT state, COUNT(*) FROM authorizations "
-                                      "GROUP BY state").fetchall())
-        assert states == {"completed": 3, "open": 1}  # the denied one went too
-        assert result.authorizations == 6
-        assert first_activity(st.conn) == first  # kept for the first shift's start
-        check = journal.verify(st.conn)
-        assert (check.ok, check.rows, check.anchor_seq, check.last_seq) == (True, 3, 5, 8)
-        assert [r["seq"] for r in pending_batch(st.conn, max_sales=10,
-                                                max_bytes=1 << 20)] == [6, 7, 8]
-        sale = st.complete(open_auth["sale_id"], volume_ml=2_000)  # the chain goes on
-        assert sale["seq"] == 9 and journal.verify(st.conn).ok
-        again = prune(st.conn, before=CUT, now=LATER)
-        assert (again.sales, again.authorizations) == (0, 0)
-    finally:
-        st.store.close()
+def test_delivered_old_sales_go_undelivered_stay_and_the_chain_verifies(station: Station) -> None:
+    for i in range(8):
+        sell(station, 3_000 + 100 * i)
+    open_auth = station.authorize(card="7800001234567893", pump=3, product="AI95")
+    denied = station.authorize(card="7800001234567894", pump=2, product="AI95")  # blocked
+    assert open_auth["approved"] and not denied["approved"]
+    first = first_activity(station.conn)
+    deliver(station.conn, 5)
+    counted_by_office(station.conn, 8)
+    result = prune(station.conn, before=CUT, now=LATER)
+    assert (result.sales, result.anchor_seq, result.held) == (5, 5, (6, "undelivered"))
+    assert seqs(station.conn) == [6, 7, 8] and seqs(station.conn, "outbox") == [6, 7, 8]
+    anchor = read_anchor(station.conn)
+    assert anchor is not None and anchor[0] == 5
+    states = dict(station.conn.execute("SELECT state, COUNT(*) FROM authorizations "
+                                       "GROUP BY state").fetchall())
+    assert states == {"completed": 3, "open": 1}  # the denied one went too
+    assert result.authorizations == 6
+    assert first_activity(station.conn) == first  # kept for the first shift's start
+    check = journal.verify(station.conn)
+    assert (check.ok, check.rows, check.anchor_seq, check.last_seq) == (True, 3, 5, 8)
+    assert [r["seq"] for r in pending_batch(station.conn, max_sales=10,
+                                            max_bytes=1 << 20)] == [6, 7, 8]
+    sale = station.complete(open_auth["sale_id"], volume_ml=2_000)  # the chain goes on
+    assert sale["seq"] == 9 and journal.verify(station.conn).ok
+    again = prune(station.conn, before=CUT, now=LATER)
+    assert (again.sales, again.authorizations) == (0, 0)
 
 
 def test_every_sale_delivered_leaves_an_empty_journal_that_goes_on_from_the_anchor(
-        tmp_path: Path) -> None:
-    st = new_station(tmp_path / "data")
-    try:
-        for i in range(3):
-            sell(st, 4_000 + i)
-        last_hash = st.conn.execute("SELECT hash FROM journal WHERE seq = 3").fetchone()[0]
-        deliver(st.conn, 3)
-        counted_by_office(st.conn, 3)
-        assert prune(st.conn, before=CUT, now=LATER).sales == 3
-        assert seqs(st.conn) == [] and read_anchor(st.conn) == (3, last_hash)
-        assert journal.verify(st.conn).ok  # head and receipt both meet the anchor
-        sale = sell(st, 5_000)
-        row = st.conn.execute("SELECT seq, prev_hash FROM journal").fetchone()
-        assert (sale["seq"], row[0], row[1]) == (4, 4, last_hash)
-        assert journal.verify(st.conn).ok
-    finally:
-        st.store.close()
+        station: Station) -> None:
+    for i in range(3):
+        sell(station, 4_000 + i)
+    last_hash = station.conn.execute("SELECT hash FROM journal WHERE seq = 3").fetchone()[0]
+    deliver(station.conn, 3)
+    counted_by_office(station.conn, 3)
+    assert prune(station.conn, before=CUT, now=LATER).sales == 3
+    assert seqs(station.conn) == [] and read_anchor(station.conn) == (3, last_hash)
+    assert journal.verify(station.conn).ok  # head and receipt both meet the anchor
+    sale = sell(station, 5_000)
+    row = station.conn.execute("SELECT seq, prev_hash FROM journal").fetchone()
+    assert (sale["seq"], row[0], row[1]) == (4, 4, last_hash)
+    assert journal.verify(station.conn).ok
 
 
-def test_a_sale_the_office_figures_do_not_count_yet_is_kept(tmp_path: Path) -> None:
-    st = new_station(tmp_path / "data")
-    try:
-        sell(st, 3_000)
-        auth = st.authorize(card=WALLET_CARD, pump=2, product="DT", pin="1234")
-        debit = st.complete(auth["sale_id"], volume_ml=2_000)
-        assert debit["wallet_debits"], debit  # paid from a wallet
-        sell(st, 3_000)
-        deliver(st.conn, 3)
-        counted_by_office(st.conn, 1)  # balances count only seq 1 yet
-        result = prune(st.conn, before=CUT, now=LATER)
-        assert (result.sales, result.held) == (1, (2, "wallet_mark"))
-        counted_by_office(st.conn, 3)
-        assert prune(st.conn, before=CUT, now=LATER).sales == 2
-        assert seqs(st.conn) == [] and journal.verify(st.conn).ok
-    finally:
-        st.store.close()
+def test_a_sale_the_office_figures_do_not_count_yet_is_kept(station: Station) -> None:
+    sell(station, 3_000)
+    auth = station.authorize(card=WALLET_CARD, pump=2, product="DT", pin="1234")
+    debit = station.complete(auth["sale_id"], volume_ml=2_000)
+    assert debit["wallet_debits"], debit  # paid from a wallet
+    sell(station, 3_000)
+    deliver(station.conn, 3)
+    counted_by_office(station.conn, 1)  # balances count only seq 1 yet
+    result = prune(station.conn, before=CUT, now=LATER)
+    assert (result.sales, result.held) == (1, (2, "wallet_mark"))
+    counted_by_office(station.conn, 3)
+    assert prune(station.conn, before=CUT, now=LATER).sales == 2
+    assert seqs(station.conn) == [] and journal.verify(station.conn).ok
 
 
-def test_sales_newer_than_the_cut_off_are_kept(tmp_path: Path) -> None:
-    st = new_station(tmp_path / "data")
-    try:
-        for _ in range(4):
-            sell(st, 3_000)
-        deliver(st.conn, 4)
-        counted_by_office(st.conn, 4)
-        third = st.conn.execute("SELECT completed_at FROM journal WHERE seq = 3").fetchone()[0]
-        cut = datetime.fromisoformat(third)
-        result = prune(st.conn, before=cut, now=LATER)
-        assert (result.sales, seqs(st.conn)) == (2, [3, 4])
-        assert journal.verify(st.conn).ok
-    finally:
-        st.store.close()
+def test_sales_newer_than_the_cut_off_are_kept(station: Station) -> None:
+    four_sales(station)
+    third = station.conn.execute("SELECT completed_at FROM journal WHERE seq = 3").fetchone()[0]
+    cut = datetime.fromisoformat(third)
+    result = prune(station.conn, before=cut, now=LATER)
+    assert (result.sales, seqs(station.conn)) == (2, [3, 4])
+    assert journal.verify(station.conn).ok
 
 
-def test_tampering_after_retention_is_still_found(tmp_path: Path) -> None:
-    st = new_station(tmp_path / "data")
-    try:
-        for _ in range(4):
-            sell(st, 3_000)
-        deliver(st.conn, 2)
-        counted_by_office(st.conn, 4)
-        prune(st.conn, before=CUT, now=LATER)
-        st.conn.execute("UPDATE journal SET amount = amount + 1 WHERE seq = 3")
-        assert {p.reason for p in journal.verify(st.conn).problems} == {"altered"}
-        st.conn.execute("UPDATE journal SET amount = amount - 1 WHERE seq = 3")
-        set_state(st.conn, "journal_anchor", "4 " + "0" * 64)  # an anchor past the receipt
-        reasons = {p.reason for p in journal.verify(st.conn).problems}
-        assert "anchor_undelivered" in reasons
-    finally:
-        st.store.close()
+def test_tampering_after_retention_is_still_found(station: Station) -> None:
+    four_sales(station, delivered=2)
+    prune(station.conn, before=CUT, now=LATER)
+    station.conn.execute("UPDATE journal SET amount = amount + 1 WHERE seq = 3")
+    assert {p.reason for p in journal.verify(station.conn).problems} == {"altered"}
+    station.conn.execute("UPDATE journal SET amount = amount - 1 WHERE seq = 3")
+    set_state(station.conn, "journal_anchor", "4 " + "0" * 64)  # an anchor past the receipt
+    reasons = {p.reason for p in journal.verify(station.conn).problems}
+    assert "anchor_undelivered" in reasons
 
 
 @settings(max_examples=25, deadline=None,
@@ -205,16 +196,9 @@ def test_any_mix_of_delivered_and_undelivered_keeps_the_undelivered(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_stopping_daemon_stops_retention_between_batches(tmp_path: Path) -> None:
-    st = new_station(tmp_path / "data")
-    try:
-        for _ in range(4):
-            sell(st, 3_000)
-        deliver(st.conn, 4)
-        counted_by_office(st.conn, 4)
-        first = prune(st.conn, before=CUT, now=LATER, limit=1, should_stop=lambda: True)
-        assert (first.sales, seqs(st.conn)) == (1, [2, 3, 4])
-        assert journal.verify(st.conn).ok
-        assert prune(st.conn, before=CUT, now=LATER, limit=1).sales == 3  # the next run
-    finally:
-        st.store.close()
+def test_a_stopping_daemon_stops_retention_between_batches(station: Station) -> None:
+    four_sales(station)
+    first = prune(station.conn, before=CUT, now=LATER, limit=1, should_stop=lambda: True)
+    assert (first.sales, seqs(station.conn)) == (1, [2, 3, 4])
+    assert journal.verify(station.conn).ok
+    assert prune(station.conn, before=CUT, now=LATER, limit=1).sales == 3  # the next run
