@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from cloud_sync import station_sync
+from cloud_sync import station_sync, topics
+from cloud_sync.envelope import OFFICE, seal
 from cloud_sync.station_sync import StationSync
 from core.config import Config, load_config_file
 from core.errors import ConfigError
@@ -350,3 +351,31 @@ def test_several_workers_on_sqlite_are_refused_in_one_sentence(config_file: Path
     result = fc(config_file, "office", "serve", check=False)
     assert result.returncode != 0 and "need PostgreSQL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_receipts_of_two_workers_out_of_order_are_fine(tmp_path: Path, config: Config) -> None:
+    """Worker B's receipt up to 20 arrives before worker A's up to 10 (each issued after
+    its own commit): the later one delivers 1..20, the earlier one then changes nothing
+    and is counted as a replay, not refused; the batch after 20 stays in flight."""
+    office = Ed25519PrivateKey.generate()
+    st = SimStation("S-001", config, tmp_path, office.public_key())
+    st.sell(30, 1)
+    hashes = dict(st.query("SELECT seq, hash FROM journal"))
+    topic = topics.station(config.mqtt.prefix, "S-001", "receipt")
+    sync = st.sync
+    sync._window.extend(station_sync._InFlight(a, b, time.monotonic())
+                        for a, b in ((1, 10), (11, 20), (21, 30)))
+
+    def receipt(up_to: int) -> bytes:
+        return seal("receipt", OFFICE, "S-001", {"station_id": "S-001", "up_to_seq": up_to,
+                                                  "hash": hashes[up_to], "stored": 10,
+                                                  "duplicates": 0, "quarantined": []}, office)
+
+    sync._on_message(topic, receipt(20))  # worker B's
+    assert st.query("SELECT MIN(seq), COUNT(*) FROM outbox") == [(21, 10)]
+    sync._on_message(topic, receipt(10))  # worker A's, issued earlier, arriving later
+    assert st.query("SELECT MIN(seq), COUNT(*) FROM outbox") == [(21, 10)]
+    assert st.query("SELECT value FROM sync_state WHERE key = 'last_receipt_seq'") == [("20",)]
+    assert (sync.receipts, sync.replays, sync.refused) == (1, 1, 0)
+    assert [(b.first, b.last) for b in sync._window] == [(21, 30)]
+    st.store.close()
