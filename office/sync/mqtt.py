@@ -28,7 +28,7 @@ from office import db
 from office.cards import master as card_master
 from office.cards.usage import usage_ops
 from office.ledger.ingest import ingest_batch
-from office.ledger.stations import count_refusal, enrolled_key
+from office.ledger.stations import claim_sync_request, count_refusal, enrolled_key
 from office.store import OfficeConnection
 from office.sync.workers import WorkerLink, worker_link
 
@@ -51,14 +51,6 @@ class OfficeSync:
         self.refused: collections.Counter[str] = collections.Counter()
         self.batches = 0
         self._keys: dict[str, Ed25519PublicKey] = {}
-        #: The last sync request answered per station (in this worker's memory): the
-        #: same one again is a replay, counted and not answered twice. With several
-        #: workers a replay that the broker hands to another worker is answered once by
-        #: it too; never in a conflicting way: every answer is the card master's delta
-        #: after the request's version, read from the one database, whose versions are
-        #: strictly ordered (office.db.lock_card_master), and the station applies only
-        #: a version newer than its own.
-        self._last_sync: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.link = MqttLink(
@@ -122,12 +114,13 @@ class OfficeSync:
                 self._refuse(topic, exc)
                 return
             if env.kind == "sync-request":
-                if self._last_sync.get(station_id) == env.id:
+                # The last request answered per station is kept in the store, so a
+                # replay is refused whichever worker the broker hands it to.
+                if not claim_sync_request(self.conn, station_id, env.id, iso(utc_now())):
                     self._refuse(topic, EnvelopeError(
                         "replayed", f"the sync request {env.id} from {station_id!r} was "
                         "already answered"))
                     return
-                self._last_sync[station_id] = env.id
                 version = env.body["version"]
                 answer = card_master.message_for(self.conn, version, config=self.config)
                 self.link.publish(topics.station(self.prefix, station_id, "cards"),

@@ -37,13 +37,14 @@ from cloud_sync.envelope import OFFICE, seal
 from cloud_sync.station_sync import StationSync
 from core.config import Config, load_config_file
 from core.errors import ConfigError
-from core.keys import OFFICE_KEY, create_keypair, load_private_key
+from core.keys import OFFICE_KEY, create_keypair, load_private_key, public_text
 from core.timefmt import iso, utc_now
 from office.jobs.schedule import OfficeJobs
 from office.pricing import points
 from office.pricing.models import CardTier, PointsEntry
 from office.settings import use_database
 from office.store import init_office, open_office
+from office.sync.mqtt import OfficeSync
 from office.sync.workers import worker_link
 from offline_db.connection import atomic
 from offline_db.journal import append_sale
@@ -379,3 +380,38 @@ def test_receipts_of_two_workers_out_of_order_are_fine(tmp_path: Path, config: C
     assert (sync.receipts, sync.replays, sync.refused) == (1, 1, 0)
     assert [(b.first, b.last) for b in sync._window] == [(21, 30)]
     st.store.close()
+
+
+@pytest.mark.parametrize("office_backend", ["postgresql"])
+def test_a_sync_request_replayed_to_another_worker_is_answered_once(
+        config: Config, office_db: OfficeDb, office_conn: Any) -> None:
+    """The same sync-request envelope handed to worker 1 and then to worker 2 (a replay
+    the broker shared out): one answer; the other worker refuses it as replayed."""
+    key = Ed25519PrivateKey.generate()
+    office_conn.execute("INSERT INTO stations (station_id, public_key, enrolled_at) "
+                        "VALUES (?, ?, ?)", ("S-009", public_text(key), iso(utc_now())))
+    many = dataclasses.replace(config, office=dataclasses.replace(
+        config.office, workers=2, database=office_db.database, data_dir=office_db.data_dir))
+    office_key = Ed25519PrivateKey.generate()
+    answers: list[tuple[str, str]] = []
+    workers = [OfficeSync(many, office_conn, office_key, worker=worker_link(many, name))
+               for name in ("1", "2")]
+    def recorder(name: str) -> Callable[..., bool]:
+        def publish(topic: str, payload: bytes, **_: Any) -> bool:
+            answers.append((name, topic))
+            return True
+        return publish
+
+    for w in workers:  # what the link would publish (it is not connected here)
+        w.link.publish = recorder(w.worker.name)  # type: ignore[method-assign]
+    topic = topics.station(many.mqtt.prefix, "S-009", "sync")
+    request = seal("sync-request", "S-009", OFFICE, {"station_id": "S-009", "version": None},
+                   key)
+    workers[0].on_message(topic, request)
+    workers[1].on_message(topic, request)
+    assert answers == [("1", topics.station(many.mqtt.prefix, "S-009", "cards"))]
+    assert (workers[0].refused["replayed"], workers[1].refused["replayed"]) == (0, 1)
+    again = seal("sync-request", "S-009", OFFICE, {"station_id": "S-009", "version": None},
+                 key)
+    workers[1].on_message(topic, again)  # a new request is answered by whoever gets it
+    assert [name for name, _ in answers] == ["1", "2"]
