@@ -165,7 +165,8 @@ def run_stream(tmp_path: Path, config_file: Path, broker: Broker, db: OfficeDb,
                monkeypatch: pytest.MonkeyPatch, *, workers: int, session_expiry: str,
                restart_killed: bool) -> None:
     """Stations sell and send while ``workers`` workers share them; worker 1 is killed
-    once the office holds a quarter of the sales. Then everything is checked."""
+    once the office holds a quarter of the sales (the stations have sold half and sell
+    the other half after the kill). Then everything is checked."""
     config = load_config_file(worker_config(config_file, db, broker, workers,
                                             session_expiry))
     office_key = load_private_key(db.data_dir, OFFICE_KEY).public_key()
@@ -197,8 +198,13 @@ def run_stream(tmp_path: Path, config_file: Path, broker: Broker, db: OfficeDb,
         for st in stations:
             st.sync.start()
 
+        resume = threading.Event()
+
         def sell(st: SimStation) -> None:
+            """Half the sales, then (once a worker was killed) the other half."""
             for first in range(1, SALES_EACH + 1, BURST):
+                if first > SALES_EACH // 2:
+                    resume.wait(60)
                 st.sell(BURST, first)
                 time.sleep(0.02)
 
@@ -211,8 +217,9 @@ def run_stream(tmp_path: Path, config_file: Path, broker: Broker, db: OfficeDb,
 
         wait_for(lambda: stored() >= total // 4, "a quarter of the sales at the office",
                  timeout=30)
-        office.kill("1")  # mid-stream: stations still selling, batches in flight
-        assert stored() < total
+        office.kill("1")  # mid-stream: batches in flight, half the sales still to come
+        assert stored() < total // 2
+        resume.set()
         if restart_killed:
             office.start("1")
         for t in sellers:
