@@ -283,8 +283,11 @@ class StationSync:
             while self._window and self._window[0].last <= up_to:
                 self._window.popleft()  # covered by this receipt
             if self._window and body.get("quarantined"):
-                # Receipts come in the order the batches were sent, and every batch
-                # before it was covered: the refused batch is the oldest still in flight.
+                # The refused batch is taken to be the oldest still in flight: right
+                # when one office process answers in order. Several office workers may
+                # answer out of order, so this may skip a good batch first; it is then
+                # receipted or sent again, the refused one is refused again and skipped
+                # then (a delay, nothing lost).
                 self._skip_through = max(self._skip_through, self._window[0].last)
                 self._skip_since = time.monotonic()
                 self._window.clear()  # later batches go again, one at a time

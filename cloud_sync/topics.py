@@ -25,6 +25,12 @@ def every_station(prefix: str, leaf: str) -> str:
     return f"{prefix}/station/+/{leaf}"
 
 
+def shared(group: str, topic_filter: str) -> str:
+    """An MQTT 5 shared subscription: the broker hands each message that matches
+    ``topic_filter`` to one member of ``group`` (the office's workers)."""
+    return f"$share/{group}/{topic_filter}"
+
+
 def network_cards(prefix: str) -> str:
     """Card-store changes for every station."""
     return f"{prefix}/network/cards"

@@ -477,6 +477,14 @@ class OfficeConfig:
     login_failure_limit: int = 5
     login_failure_window: str = "15m"
     login_lockout: str = "15m"
+    #: ``forecourt office serve`` as several workers (office.sync.workers, docs/office.md):
+    #: how many share the stations' traffic (MQTT shared subscriptions; more than 1 needs
+    #: PostgreSQL), this process's name (``--worker`` overrides it; its MQTT client id is
+    #: ``forecourt-office-NAME``), and how long the broker keeps a vanished worker's
+    #: session and the messages it routed to it before the others get its share.
+    workers: int = 1
+    worker: str = "1"
+    worker_session_expiry: str = "60s"
 
     def validate(self) -> None:
         database = self.database.strip()
@@ -512,6 +520,18 @@ class OfficeConfig:
                 raise ValueError(f"[office] {name} {exc}") from None
             if value <= 0 and name != "web_hsts":
                 raise ValueError(f"[office] {name} must be longer than zero")
+        if not 1 <= self.workers <= 64:
+            raise ValueError("[office] workers must be 1-64")
+        if self.workers > 1 and not database:
+            raise ValueError("[office] workers above 1 need PostgreSQL ([office] database): "
+                             "a SQLite office store is one process's")
+        check_worker_name(self.worker, "[office] worker")
+        try:
+            expiry = parse_duration(self.worker_session_expiry)
+        except ValueError as exc:
+            raise ValueError(f"[office] worker_session_expiry {exc}") from None
+        if not 1 <= expiry <= 86400:
+            raise ValueError("[office] worker_session_expiry must be 1s-24h")
 
     @property
     def web_tls(self) -> bool:
@@ -524,6 +544,21 @@ class OfficeConfig:
     @property
     def token_max_valid_s(self) -> int:
         return parse_duration(self.token_max_valid)
+
+    @property
+    def worker_session_expiry_s(self) -> int:
+        return parse_duration(self.worker_session_expiry)
+
+
+_WORKER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
+
+
+def check_worker_name(name: str, what: str) -> None:
+    """ValueError unless ``name`` can name an office worker (it becomes part of the MQTT
+    client id): 1-32 letters, digits, ``-``, ``_``, ``.``."""
+    if not _WORKER_NAME.match(name):
+        raise ValueError(f"{what} must be 1-32 letters, digits, '-', '_' or '.', "
+                         f"not {name!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

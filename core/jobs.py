@@ -17,7 +17,9 @@ Two kinds of job:
   (``coalesce``, no grace limit). Every run first asks which time it is for: none
   after the mark means it was done already, so the catch-up and the trigger firing at
   the same moment never run it twice. A calendar job seen for the first time records
-  *now* as its mark (nothing before the first start is owed).
+  *now* as its mark (nothing before the first start is owed). Several processes running
+  the same jobs on one store (the office's workers) pass ``exclusive``: a lock across
+  them, taken before the mark is read, so a due time is run by one of them.
 
 APScheduler's own job stores are not used for this: a SQLAlchemy job store would add a
 dependency and pickle the jobs' callables, while the one thing that must outlive the
@@ -27,7 +29,8 @@ process is a timestamp per job, which each side keeps in its store already.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -48,6 +51,18 @@ class Marks(Protocol):
     def get(self, job_id: str) -> datetime | None: ...
 
     def put(self, job_id: str, when: datetime) -> None: ...
+
+
+#: ``exclusive(job_id, stopping)``: a context manager held while a job is checked, run
+#: and marked, across every process that runs the same jobs (the office's workers: a
+#: PostgreSQL advisory lock). It yields False when ``stopping`` was set before it was
+#: held: the run is then skipped.
+Exclusive = Callable[[str, threading.Event], AbstractContextManager[bool]]
+
+
+@contextmanager
+def _alone(_job_id: str, _stopping: threading.Event) -> Iterator[bool]:
+    yield True
 
 
 class MemoryMarks:
@@ -120,11 +135,14 @@ class Jobs:
 
     def __init__(self, tz: tzinfo, marks: Marks, *,
                  clock: Callable[[], datetime] = utc_now,
-                 after_run: Callable[[], None] | None = None) -> None:
+                 after_run: Callable[[], None] | None = None,
+                 exclusive: Exclusive | None = None) -> None:
         self.tz = tz
         self.marks = marks
         self.clock = clock
         self.after_run = after_run  # e.g. close the thread's database connection
+        #: Held around "is it due? run it, mark it" (one process: always held at once).
+        self.exclusive: Exclusive = exclusive or _alone
         self.jobs: dict[str, Job] = {}
         #: Set by :meth:`stop`: a long job (retention) checks it between its batches.
         self.stopping = threading.Event()
@@ -152,25 +170,35 @@ class Jobs:
         """Run the job if it owes a run at ``now``; the time it ran for, else None.
 
         A periodic job always runs (for ``now``). Serialised per job: a catch-up and a
-        trigger firing together run it once.
+        trigger firing together run it once; with :attr:`exclusive`, across processes
+        too (the mark is read again once it is held, so a run another process just made
+        is seen and not repeated).
         """
         job = self.jobs[job_id]
         with self._locks[job_id]:
-            now = now or self.clock()
-            due = self.due(job_id, now) if job.persistent else now
-            if due is None:
-                return None
             try:
-                job.run(due)
-            except Exception:  # a bug must not kill the scheduler's thread silently
-                log.exception("job.failed", job=job_id, due=due.isoformat())
+                with self.exclusive(job_id, self.stopping) as held:
+                    if not held:  # stopping while another process held it
+                        return None
+                    return self._run_held(job, now)
             finally:
-                if job.persistent:
-                    self.marks.put(job_id, due)  # done for due, even if it failed: logged
-                self.runs[job_id] += 1
                 if self.after_run is not None:
                     self.after_run()
-            return due
+
+    def _run_held(self, job: Job, now: datetime | None) -> datetime | None:
+        now = now or self.clock()
+        due = self.due(job.id, now) if job.persistent else now
+        if due is None:
+            return None
+        try:
+            job.run(due)
+        except Exception:  # a bug must not kill the scheduler's thread silently
+            log.exception("job.failed", job=job.id, due=due.isoformat())
+        finally:
+            if job.persistent:
+                self.marks.put(job.id, due)  # done for due, even if it failed: logged
+            self.runs[job.id] += 1
+        return due
 
     def _fire(self, job_id: str) -> None:
         try:

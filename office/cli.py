@@ -219,12 +219,15 @@ def office_sales(ctx: click.Context, station_id: str | None, since: str | None,
 
 
 @office.command("serve")
+@click.option("--worker", "worker", default=None, metavar="NAME",
+              help="This process's name among several workers ([office] workers; "
+                   "default [office] worker).")
 @click.pass_context
-def office_serve(ctx: click.Context) -> None:
-    """Run the head office's ingest (and, later, downlink) until stopped."""
+def office_serve(ctx: click.Context, worker: str | None) -> None:
+    """Run the head office's ingest, receipts and card-store downlink until stopped."""
     from office.daemon import serve
 
-    serve(cfg(ctx))
+    serve(cfg(ctx), worker)
 
 
 @office.group("cards")

@@ -26,8 +26,9 @@ are not recognised as literals.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any, ClassVar, Literal, SupportsIndex, cast, overload
 
@@ -301,6 +302,40 @@ def lock_card_master() -> None:
     if not in_transaction():
         raise RuntimeError("lock_card_master must be called inside atomic()")
     _advisory_lock(_LOCK_CARD_MASTER)
+
+
+#: How often a worker waiting for a job lock another worker holds looks again (and at
+#: whether it is stopping).
+JOB_LOCK_POLL_S = 0.5
+
+
+def _held(row: Row | None) -> bool:
+    return row is not None and bool(row[0])
+
+
+@contextmanager
+def job_lock(job_id: str, stopping: threading.Event) -> Iterator[bool]:
+    """Hold office job ``job_id`` against every other office process until the block
+    ends: yields True once held, False when ``stopping`` was set while another held it.
+
+    A session-level advisory lock on PostgreSQL (outside any transaction: the job runs
+    its own), polled so that a stopping worker does not wait for another's long run; a
+    worker that dies holding it loses its connection and with it the lock. The caller
+    reads the job's mark only once it holds the lock (core.jobs), so a due job runs
+    once across workers. SQLite: one process, held at once.
+    """
+    if vendor() != "postgresql":
+        yield True
+        return
+    args = (_LOCK_SPACE, "job:" + job_id)
+    while not _held(fetchone("SELECT pg_try_advisory_lock(?, hashtext(?))", args)):
+        if stopping.wait(JOB_LOCK_POLL_S):
+            yield False
+            return
+    try:
+        yield True
+    finally:
+        execute("SELECT pg_advisory_unlock(?, hashtext(?))", args).close()
 
 
 def json_text(column: str, key: str) -> str:

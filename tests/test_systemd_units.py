@@ -56,7 +56,8 @@ def service(unit: Path) -> dict[str, str]:
 def test_every_unit_is_here() -> None:
     assert [u.name for u in UNITS] == ["forecourt-flash@.service",
                                        "forecourt-office-web.service",
-                                       "forecourt-office.service", "forecourt.service"]
+                                       "forecourt-office.service",
+                                       "forecourt-office@.service", "forecourt.service"]
 
 
 @needs_analyze
@@ -87,6 +88,7 @@ def test_station_unit_is_watched_and_the_office_units_as_hardened() -> None:
         "notify", "main", "60s")
     assert station["ExecStart"] == f"{INSTALLED} run"
     for name, command in (("forecourt-office.service", "office serve"),
+                          ("forecourt-office@.service", "office serve --worker %i"),
                           ("forecourt-office-web.service", "office web")):
         office = service(ROOT / "systemd" / name)
         assert office["ExecStart"] == f"{INSTALLED} {command}"
@@ -97,6 +99,14 @@ def test_station_unit_is_watched_and_the_office_units_as_hardened() -> None:
             assert key in office, (name, key)
         assert office["StateDirectory"] == "forecourt-office"
         assert office["ReadWritePaths"] == "/var/lib/forecourt-office"
+    # The workers' template is the office unit with a worker name, and excludes it.
+    single = service(ROOT / "systemd" / "forecourt-office.service")
+    worker = service(ROOT / "systemd" / "forecourt-office@.service")
+    assert {k: v for k, v in worker.items() if k != "ExecStart"} == {
+        k: v for k, v in single.items() if k != "ExecStart"}
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read_string((ROOT / "systemd" / "forecourt-office@.service").read_text())
+    assert unit["Unit"]["Conflicts"] == "forecourt-office.service"
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("systemd-tmpfiles") is None,

@@ -10,8 +10,11 @@
 Each is a calendar job: the last time it ran for is kept in ``job_marks``, and a time
 that passed while the office was down is made up once at the next start. Times of
 tiers and expiry are in ``[station] timezone``, the calendar of the network's periods.
-Each run uses its thread's own database connection, closed afterwards. The models are
-imported when used: ``office serve`` imports this module before Django is configured.
+Each run uses its thread's own database connection, closed afterwards. Several workers
+(office.sync.workers) each run this scheduler: a run takes the job's lock across them
+(``office.db.job_lock``) and only then reads the mark, so a due time is run by one
+worker and the others find it done. The models are imported when used: ``office serve``
+imports this module before Django is configured.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from core import jobs as core_jobs
 from core.config import Config
 from core.timefmt import iso, parse_iso, utc_now
+from office.db import job_lock
 from office.reports.schedule import check_names, due_batches
 from office.store import OfficeConnection
 
@@ -66,7 +70,7 @@ class OfficeJobs:
         Job = core_jobs.Job
         tz = config.station.tz
         self.jobs = core_jobs.Jobs(tz, OfficeMarks(), clock=clock,
-                                   after_run=_close_connection)
+                                   after_run=_close_connection, exclusive=job_lock)
         reports = config.office_reports
         if reports.daily or reports.monthly:
             check_names(config)  # an unknown report stops the office here, before it serves

@@ -150,6 +150,18 @@ class StationOnline(models.Model):
         db_table = "station_online"
 
 
+class SyncAnswer(models.Model):
+    """The last ``sync-request`` envelope answered per station, whichever office worker
+    answered it: the same envelope again is a replay, refused by every worker."""
+
+    station_id = models.TextField(primary_key=True)
+    envelope_id = models.TextField()
+    answered_at = models.TextField()
+
+    class Meta:
+        db_table = "sync_answers"
+
+
 class RefusedMessage(models.Model):
     """Messages refused at the boundary, counted by reason with the last one's detail."""
 

@@ -1,4 +1,5 @@
-"""The enrolled stations' keys and the count of messages refused at the boundary."""
+"""The enrolled stations' keys, the count of messages refused at the boundary, and the
+last sync request answered per station."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cloud_sync.wire import printable
 from core.keys import parse_public_text
+from office import db
 
 
 def enrolled_key(conn: Any, station_id: str) -> Ed25519PublicKey | None:
@@ -34,3 +36,23 @@ def contiguous_head(conn: Any, station_id: str) -> int:
     row = conn.execute("SELECT contiguous_seq FROM station_chain WHERE station_id = ?",
                        (station_id,)).fetchone()
     return int(row[0]) if row is not None and row[0] is not None else 0
+
+
+def claim_sync_request(conn: Any, station_id: str, envelope_id: str, at: str) -> bool:
+    """Record that this ``sync-request`` envelope of the station is being answered; False
+    when it was the last one answered already (a replay: not to be answered again).
+
+    Under the station's lock, so two office workers given the same envelope (a replay
+    the broker handed to each) never both answer it.
+    """
+    with conn.atomic():
+        db.lock_station(station_id)
+        row = conn.execute("SELECT envelope_id FROM sync_answers WHERE station_id = ?",
+                           (station_id,)).fetchone()
+        if row is not None and row[0] == envelope_id:
+            return False
+        conn.execute("INSERT INTO sync_answers (station_id, envelope_id, answered_at) "
+                     "VALUES (?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET "
+                     "envelope_id = excluded.envelope_id, answered_at = excluded.answered_at",
+                     (station_id, envelope_id, at))
+    return True

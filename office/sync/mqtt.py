@@ -1,6 +1,7 @@
 """The head office's side of sync (``forecourt office serve``): ingest and receipts.
 
-Subscribes to every station's ``sales`` and ``status`` topics. A sales batch is
+Subscribes to every station's ``sales``, ``status`` and ``sync`` topics (one process),
+or shares them with the other workers (office.sync.workers). A sales batch is
 verified (envelope signed by the enrolled station's key, sent on that station's own
 topic), ingested exactly once in one transaction (``office.ledger.ingest``), and only
 then answered with a receipt signed by the office key: the highest contiguous seq
@@ -27,9 +28,10 @@ from office import db
 from office.cards import master as card_master
 from office.cards.usage import usage_ops
 from office.ledger.ingest import ingest_batch
-from office.ledger.stations import count_refusal, enrolled_key
+from office.ledger.stations import claim_sync_request, count_refusal, enrolled_key
 from office.store import OfficeConnection
 from office.sync.resend import LostSales
+from office.sync.workers import WorkerLink, worker_link
 
 log = structlog.get_logger(__name__)
 #: How often every station is told that its card data is current.
@@ -39,27 +41,23 @@ HEARTBEAT_S = 60.0
 class OfficeSync:
     """Ingest of station batches and the receipts that answer them."""
 
-    def __init__(self, config: Config, conn: OfficeConnection, key: Ed25519PrivateKey
-                 ) -> None:
+    def __init__(self, config: Config, conn: OfficeConnection, key: Ed25519PrivateKey, *,
+                 worker: WorkerLink | None = None) -> None:
         self.config = config
+        #: Which worker this is: its client id and (shared) subscriptions.
+        self.worker = worker or worker_link(config)
         self.conn = conn
         self.key = key
         self.prefix = config.mqtt.prefix
         self.refused: collections.Counter[str] = collections.Counter()
         self.batches = 0
         self._keys: dict[str, Ed25519PublicKey] = {}
-        #: The last sync request answered per station (in memory): the same one again
-        #: is a replay, counted and not answered twice.
-        self._last_sync: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.lost = LostSales()
         self.link = MqttLink(
-            config=config.mqtt, client_id="forecourt-office",
-            subscriptions=[(topics.every_station(self.prefix, "sales"), 1),
-                           (topics.every_station(self.prefix, "status"), 1),
-                           (topics.every_station(self.prefix, "sync"), 1)],
-            on_message=self.on_message)
+            config=self.worker.mqtt, client_id=self.worker.client_id,
+            subscriptions=self.worker.subscriptions, on_message=self.on_message)
 
     def start(self) -> None:
         self.link.start()
@@ -72,7 +70,11 @@ class OfficeSync:
         self.link.stop()
 
     def _beat(self) -> None:
-        """Tell every online station its data is current (freshness, DESIGN inv. 6)."""
+        """Tell every online station its data is current (freshness, DESIGN inv. 6).
+
+        Every worker beats (no leader to elect or lose): a station hears one heartbeat
+        per worker a minute, each the database's latest version, so they never disagree.
+        """
         while not self._stopping.wait(HEARTBEAT_S):
             if self.link.connected:
                 with self._lock:
@@ -115,12 +117,13 @@ class OfficeSync:
                 self._refuse(topic, exc)
                 return
             if env.kind == "sync-request":
-                if self._last_sync.get(station_id) == env.id:
+                # The last request answered per station is kept in the store, so a
+                # replay is refused whichever worker the broker hands it to.
+                if not claim_sync_request(self.conn, station_id, env.id, iso(utc_now())):
                     self._refuse(topic, EnvelopeError(
                         "replayed", f"the sync request {env.id} from {station_id!r} was "
                         "already answered"))
                     return
-                self._last_sync[station_id] = env.id
                 version = env.body["version"]
                 answer = card_master.message_for(self.conn, version, config=self.config)
                 self.link.publish(topics.station(self.prefix, station_id, "cards"),

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -139,3 +142,60 @@ def test_a_bad_schedule_is_one_sentence_naming_the_key(tmp_path: Path, body: str
         load_config_file(path)
     assert message in str(err.value) and str(path) in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_two_processes_sharing_marks_and_a_lock_run_a_due_time_once() -> None:
+    """Two schedulers (two office workers) over one store of marks, with ``exclusive``
+    held across them: the second takes the lock after the first ran and marked the job,
+    reads the mark again and finds nothing due. Without the lock both would run it."""
+    marks = MemoryMarks()
+    marks.put("report", datetime(2026, 3, 1, 2, 30, tzinfo=UTC))
+    now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+    shared = threading.Lock()
+    ran: list[str] = []
+
+    @contextmanager
+    def exclusive(_job_id: str, _stopping: threading.Event) -> Iterator[bool]:
+        with shared:
+            yield True
+
+    def make(name: str, lock: Any) -> Jobs:
+        jobs = Jobs(UTC, marks, clock=lambda: now, exclusive=lock)
+        jobs.add(Job("report", "daily report", lambda _due: ran.append(name),
+                     daily("03:30", BERLIN), persistent=True))
+        return jobs
+
+    first, second = make("first", exclusive), make("second", exclusive)
+    assert first.due("report", now) == second.due("report", now) is not None
+    assert first.run_due("report") is not None
+    assert second.run_due("report") is None  # the mark was read again under the lock
+    assert ran == ["first"]
+    # The same two without the lock, each having looked before the other ran: twice.
+    marks.put("report", datetime(2026, 3, 1, 2, 30, tzinfo=UTC))
+    ran.clear()
+    before = [make(n, None) for n in ("first", "second")]
+    looked = [j.due("report", now) for j in before]
+    for jobs, due in zip(before, looked, strict=True):
+        assert due is not None
+        jobs.jobs["report"].run(due)
+    assert ran == ["first", "second"]
+
+
+def test_a_job_whose_lock_is_not_held_when_stopping_is_skipped() -> None:
+    marks = MemoryMarks()
+    marks.put("report", datetime(2026, 3, 1, 2, 30, tzinfo=UTC))
+    ran: list[datetime] = []
+    closed: list[bool] = []
+
+    @contextmanager
+    def taken(_job_id: str, stopping: threading.Event) -> Iterator[bool]:
+        yield not stopping.is_set()  # another process holds it until we stop
+
+    jobs = Jobs(UTC, marks, clock=lambda: datetime(2026, 3, 4, 12, 0, tzinfo=UTC),
+                exclusive=taken, after_run=lambda: closed.append(True))
+    jobs.add(Job("report", "daily report", ran.append, daily("03:30", BERLIN),
+                 persistent=True))
+    jobs.stopping.set()
+    assert jobs.run_due("report") is None
+    assert ran == [] and marks.get("report") == datetime(2026, 3, 1, 2, 30, tzinfo=UTC)
+    assert closed == [True]  # the thread's connection is closed all the same

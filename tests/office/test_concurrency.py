@@ -23,6 +23,7 @@ from core.formats.journal import GENESIS, chain_hash
 from office.cards import master as card_master
 from office.ledger.ingest import IngestResult, ingest_batch
 from office.store import OfficeConnection
+from tests.office_fixtures import OfficeDb
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SALES = 120
@@ -169,3 +170,43 @@ def test_the_locks_belong_inside_a_transaction(office_conn: OfficeConnection,
 
     with pytest.raises(RuntimeError, match="inside atomic"):
         getattr(db, lock)(*(["S-001"] if lock == "lock_station" else []))
+
+
+def test_a_job_lock_is_held_by_one_connection_at_a_time(office_db: OfficeDb,
+                                                         office_conn: OfficeConnection
+                                                         ) -> None:
+    """office.db.job_lock: on PostgreSQL a second holder (another worker's connection)
+    waits while the first holds the job, gives up when it is stopping, and gets it once
+    the first let go; on SQLite (one process) it is held at once."""
+    from office.db import job_lock
+
+    holding, release = threading.Event(), threading.Event()
+    got: list[bool] = []
+
+    def first() -> None:
+        with job_lock("tiers", threading.Event()) as held:
+            got.append(held)
+            holding.set()
+            release.wait(30)
+
+    def second(stopping: threading.Event) -> Callable[[], None]:
+        def work() -> None:
+            holding.wait(30)
+            with job_lock("tiers", stopping) as held:
+                got.append(held)
+            if not release.is_set():
+                release.set()
+        return work
+
+    stopping = threading.Event()
+    stopping.set()  # the second worker is stopping: it does not wait for the first
+    assert run_all([first, second(stopping)]) == []
+    assert got == ([True, False] if office_db.backend == "postgresql" else [True, True])
+    got.clear()
+    holding.clear()
+    release.clear()
+    with job_lock("tiers", threading.Event()) as held:  # free again
+        assert held
+        other = job_lock("points-expiry", stopping)  # another job: its own lock
+        with other as held_other:
+            assert held_other
