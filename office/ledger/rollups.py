@@ -64,28 +64,53 @@ def local_day(completed_at: str, tz: str) -> str:
     return _local_day(completed_at[:16], tz)
 
 
-def add_sales(conn: OfficeConnection, station_id: str, sales: Iterable[dict[str, Any]]
-              ) -> None:
-    """Count sales just stored (journal rows as the MQTT path has them)."""
-    tz = zone(conn)
-    daily: dict[tuple[str, str], list[int]] = {}
-    monthly: dict[tuple[str, str], list[int]] = {}
-    for sale in sales:
-        day = local_day(sale["completed_at"], tz)
+class Counts:
+    """The roll-up figures of sales about to be stored, summed in Python: the MQTT path
+    and PostgreSQL's bulk path count the sales they store with this one definition."""
+
+    def __init__(self, tz: str) -> None:
+        self.tz = tz
+        self.daily: dict[tuple[str, str], list[int]] = {}
+        self.monthly: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, completed_at: str, product: str, card_id: str, volume_ml: int,
+            amount: int, *, discount: int = 0) -> None:
+        """Count one sale (``discount``: its list amount less ``amount``, else 0)."""
+        day = _local_day(completed_at[:16], self.tz)
+        for table, key in ((self.daily, (day, product)), (self.monthly, (day[:7], card_id))):
+            got = table.get(key)
+            if got is None:
+                table[key] = [1, volume_ml, amount, discount]
+            else:
+                got[0] += 1
+                got[1] += volume_ml
+                got[2] += amount
+                got[3] += discount
+
+    def add_sale(self, sale: dict[str, Any]) -> None:
+        """Count one sale given as a journal row."""
         pricing = sale.get("pricing")
         discount = (int(pricing["list_amount"]) - int(sale["amount"])
                     if isinstance(pricing, dict) and "list_amount" in pricing else 0)
-        figures = (1, int(sale["volume_ml"]), int(sale["amount"]), discount)
-        for table, key in ((daily, (day, sale["product"])),
-                           (monthly, (day[:7] + "-01", sale["card_id"]))):
-            got = table.setdefault(key, [0, 0, 0, 0])
-            for i, value in enumerate(figures):
-                got[i] += value
-    if daily:
-        conn.executemany(_UPSERT_DAILY, [(day, station_id, product, *f)
-                                         for (day, product), f in sorted(daily.items())])
-        conn.executemany(_UPSERT_MONTHLY, [(month, card, *f)
-                                           for (month, card), f in sorted(monthly.items())])
+        self.add(sale["completed_at"], sale["product"], sale["card_id"],
+                 int(sale["volume_ml"]), int(sale["amount"]), discount=discount)
+
+    def store(self, conn: OfficeConnection, station_id: str) -> None:
+        """Add what was counted to ``sales_daily`` and ``card_monthly``."""
+        if self.daily:
+            conn.executemany(_UPSERT_DAILY, [(day, station_id, product, *f) for
+                                             (day, product), f in sorted(self.daily.items())])
+            conn.executemany(_UPSERT_MONTHLY, [(month + "-01", card, *f) for
+                                               (month, card), f in sorted(self.monthly.items())])
+
+
+def add_sales(conn: OfficeConnection, station_id: str, sales: Iterable[dict[str, Any]]
+              ) -> None:
+    """Count sales just stored (journal rows as the MQTT path has them)."""
+    counts = Counts(zone(conn))
+    for sale in sales:
+        counts.add_sale(sale)
+    counts.store(conn, station_id)
 
 
 def discount_sql(vendor: str, pricing: str, amount: str) -> str:
