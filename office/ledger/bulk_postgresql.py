@@ -37,9 +37,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
+from time import sleep
 from typing import Any
+
+from psycopg.copy import QueuedLibpqWriter
 
 from cloud_sync import wire
 from core.formats.journal import HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, pricing_text
@@ -178,17 +181,21 @@ class _Copier:
         self.fast = _fast_pattern(station_id)
         self.tail = f"\t{at}\t{via}\t"
         self.debits: list[str] = []
+        self.days: dict[str, tuple[str, str]] = {}  # UTC minute -> local day and month
 
     def chunk(self, chunk: list[Line], held: dict[int, str], copy: Any
               ) -> tuple[int, _Refused | None, int | None]:
         """(rows copied, the first bad line's refusal, the first forked seq)."""
-        station_id, tail, add = self.station_id, self.tail, self.counts.add
+        station_id, tail = self.station_id, self.tail
         station = _copy_value(station_id)
         match = self.fast.fullmatch if self.fast is not None else None
         pump_hi, vol_hi, price_hi, amount_hi = (SALE_INTS[k][1] for k in
                                                 ("pump", "volume_ml", "unit_price", "amount"))
         vol_n, price_n, amount_n, km_n = (len(str(h)) for h in
                                           (vol_hi, price_hi, amount_hi, MAX_ODOMETER_KM))
+        days, days_of = self.days, self.counts.days
+        daily: dict[tuple[str, str], list[int]] = {}
+        monthly: dict[tuple[str, str], list[int]] = {}
         bad: _Refused | None = None
         fork: int | None = None
         copied = 0
@@ -222,7 +229,25 @@ class _Copier:
                                 f"{completed}\t{wallet}\t{prev}\t{digest}{tail}"
                                 f"{vehicle or _NULL}\t{km or _NULL}\t{flag or _NULL}\t"
                                 f"{_NULL}\n")
-                        add(completed, product, card, int(volume), int(amount))
+                        minute = completed[:16]  # the roll-ups, summed here: no calls
+                        local = days.get(minute)
+                        if local is None:
+                            local = days[minute] = days_of(minute)
+                        ml, money = int(volume), int(amount)
+                        got = daily.get((local[0], product))
+                        if got is None:
+                            daily[local[0], product] = [1, ml, money, 0]
+                        else:
+                            got[0] += 1
+                            got[1] += ml
+                            got[2] += money
+                        got = monthly.get((local[1], card))
+                        if got is None:
+                            monthly[local[1], card] = [1, ml, money, 0]
+                        else:
+                            got[0] += 1
+                            got[1] += ml
+                            got[2] += money
                         if debits:
                             self._debits(seq, debits)
                         block.append(text)
@@ -231,6 +256,7 @@ class _Copier:
                         if size >= BLOCK_CHARS:
                             copy.write("".join(block))
                             block, size = [], 0
+                            sleep(0)  # the GIL to the thread that sends, if it waits
                         continue
             try:
                 text, row, debits = _judged(seq, line, prev, digest, station_id=station_id,
@@ -247,6 +273,7 @@ class _Copier:
             copied += 1
         if block and bad is None:
             copy.write("".join(block))
+        self.counts.add_summed(daily, monthly)
         return copied, bad, fork
 
     def _debits(self, seq: int, debits: dict[str, int]) -> None:
@@ -266,22 +293,28 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
     conn.activate()
     stored = seen = 0
     last_hash = ""
-    with connection.cursor() as wrapper:
+    with connection.cursor() as wrapper, ExitStack() as open_copy:
         cursor = wrapper.cursor  # psycopg's own cursor under Django's
+        copy = None  # one COPY across the chunks, ended to read what the office holds
         for chunk in chunks:
             lo, hi = chunk[0][0], chunk[-1][0]
             held: dict[int, str] = {}
             if any(a <= hi and b >= lo for a, b in runs):
+                open_copy.close()  # the COPY so far is stored; the held hashes read
+                copy = None
                 held = {int(s): str(h) for s, h in conn.execute(_HASHES, (station_id, lo, hi))}
-            with cursor.copy(_COPY_SALES) as copy:
-                copied, bad, fork = copier.chunk(chunk, held, copy)
-                if bad is not None:
-                    raise bad
-                if fork is not None:
-                    raise stored_fork(fork, last)
+            if copy is None:  # its own thread sends the text: formatting never waits
+                copy = open_copy.enter_context(
+                    cursor.copy(_COPY_SALES, writer=QueuedLibpqWriter(cursor)))
+            copied, bad, fork = copier.chunk(chunk, held, copy)
+            if bad is not None:
+                raise bad  # in the COPY: ends it with an error, nothing of it is kept
+            if fork is not None:
+                raise stored_fork(fork, last)
             stored += copied
             seen += len(chunk)
             last_hash = chunk[-1][3]
+        open_copy.close()
         if copier.debits:
             with cursor.copy(_COPY_DEBITS) as copy:
                 for start in range(0, len(copier.debits), 1000):
