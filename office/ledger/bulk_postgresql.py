@@ -65,7 +65,7 @@ _COPY_DEBITS = "COPY wallet_debits (station_id, seq, wallet_id, value) FROM STDI
 _HELD = ("SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY "
          "seq) AS run FROM sales WHERE station_id = ? AND seq BETWEEN ? AND ?) s "
          "GROUP BY run ORDER BY 1")
-_HASHES = "SELECT seq, hash FROM sales WHERE station_id = ? AND seq BETWEEN ? AND ?"
+_HASHES = "SELECT seq, hash FROM sales WHERE station_id = %s AND seq BETWEEN %s AND %s"
 #: Text handed to COPY at a time (the server works on one block while the next is made).
 BLOCK_CHARS = 96 * 1024
 _NULL = "\\N"
@@ -302,7 +302,7 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
             if any(a <= hi and b >= lo for a, b in runs):
                 open_copy.close()  # the COPY so far is stored; the held hashes read
                 copy = None
-                held = {int(s): str(h) for s, h in conn.execute(_HASHES, (station_id, lo, hi))}
+                held = dict(cursor.execute(_HASHES, (station_id, lo, hi)).fetchall())
             if copy is None:  # its own thread sends the text: formatting never waits
                 copy = open_copy.enter_context(
                     cursor.copy(_COPY_SALES, writer=QueuedLibpqWriter(cursor)))

@@ -157,21 +157,24 @@ def _ingest(conn: OfficeConnection, dialect: Dialect, station_id: str, meta: Any
 def _chunks(lines: Iterable[bytes], first: int, prev: str) -> Iterator[list[Line]]:
     sha256 = hashlib.sha256
     seq = first
-    prev_b = prev.encode()
+    prev_nl = prev.encode() + b"\n"  # what a line's hash covers before the line
     chunk: list[Line] = []
+    append = chunk.append
     for line in lines:
-        digest = sha256(prev_b + b"\n" + line).hexdigest()
+        digest = sha256(prev_nl + line).hexdigest()
         try:
             text = line.decode("ascii")
         except UnicodeDecodeError:
             raise _Refused("malformed", f"sale seq {seq} is not ASCII JSON (the journal's "
                            "canonical form escapes every other character)") from None
-        chunk.append((seq, text, prev_b.decode(), digest))
-        prev_b = digest.encode()
+        append((seq, text, prev, digest))
+        prev = digest
+        prev_nl = digest.encode() + b"\n"
         seq += 1
         if len(chunk) >= CHUNK_ROWS:
             yield chunk
             chunk = []
+            append = chunk.append
     if chunk:
         yield chunk
 
