@@ -66,8 +66,8 @@ _HELD = ("SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (O
          "seq) AS run FROM sales WHERE station_id = ? AND seq BETWEEN ? AND ?) s "
          "GROUP BY run ORDER BY 1")
 _HASHES = "SELECT seq, hash FROM sales WHERE station_id = %s AND seq BETWEEN %s AND %s"
-#: Text handed to COPY at a time (the server works on one block while the next is made).
-BLOCK_CHARS = 96 * 1024
+#: Sales handed to COPY at a time (about 100 KB: within psycopg's 128 KB a send).
+BLOCK_ROWS = 256
 _NULL = "\\N"
 
 # -- the fast path: a regular expression for the canonical line of a plain sale -------------
@@ -200,7 +200,6 @@ class _Copier:
         fork: int | None = None
         copied = 0
         block: list[str] = []
-        size = 0
         for seq, line, prev, digest in chunk:
             known = False  # a line the office holds is judged, compared, not copied
             if held:
@@ -251,11 +250,10 @@ class _Copier:
                         if debits:
                             self._debits(seq, debits)
                         block.append(text)
-                        size += len(text)
                         copied += 1
-                        if size >= BLOCK_CHARS:
+                        if len(block) >= BLOCK_ROWS:
                             copy.write("".join(block))
-                            block, size = [], 0
+                            block = []
                             sleep(0)  # the GIL to the thread that sends, if it waits
                         continue
             try:
@@ -269,7 +267,6 @@ class _Copier:
             self.counts.add_sale(row)
             self._debits(seq, debits)
             block.append(text)
-            size += len(text)
             copied += 1
         if block and bad is None:
             copy.write("".join(block))
