@@ -24,12 +24,13 @@ The new sales go with ``COPY`` (psycopg's ``cursor.copy()``, text format) straig
   staged path: a line that is not ASCII at once; then a line beyond the range, then the
   first bad line, then the first fork, each at the end of its chunk.
 
-Speed: one thread hashes, checks and formats each line and hands the text to COPY a
-block at a time; the server parses, inserts and indexes the rows on the other core
-while the next block is formatted (the socket's buffer is the queue between them).
-The roll-ups are summed in Python as the MQTT path sums them (``rollups.Counts``), so
-the server does nothing but the COPY. ``bench/flash_import.py`` measures it against a
-bare COPY of the same rows.
+Speed: one thread hashes, checks and formats the lines and hands the text to COPY 256
+sales at a time; psycopg's sending thread (``QueuedLibpqWriter``) feeds the socket, so
+formatting never waits for the server, and the server parses, inserts and indexes the
+rows on the other core meanwhile. One COPY spans the bundle: it is ended only to read
+the stored hashes of a chunk that reaches into a held run. The roll-ups are summed in
+Python as the MQTT path sums them (``rollups.Counts``), so the server does little but
+the COPY. ``bench/flash_import.py`` measures it against a bare COPY of the same rows.
 """
 
 from __future__ import annotations
