@@ -15,7 +15,7 @@ the statements keep SQLite's numbered parameters.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -122,6 +122,22 @@ def session(conn: OfficeConnection) -> Iterator[None]:
         yield
     finally:
         raw.execute(f"PRAGMA cache_size = {int(cache)}")
+
+
+def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[Line]], *,
+                 first: int, last: int, via: str, at: str) -> tuple[int, int, str]:  # noqa: ARG001
+    """Stage, check and store each chunk in turn (``ingest_bulk.Dialect``)."""
+    stored = seen = 0
+    last_hash = ""
+    stage = Stage(conn, station_id, last=last, via=via, at=at)
+    try:
+        for chunk in chunks:
+            stored += stage.store(chunk)
+            seen += len(chunk)
+            last_hash = chunk[-1][3]
+    finally:
+        stage.close()
+    return stored, seen, last_hash
 
 
 class Stage:

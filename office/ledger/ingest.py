@@ -299,7 +299,7 @@ def ingest_batch(conn: OfficeConnection, body: dict[str, Any], *, via: str, enve
 
 
 def finish(conn: OfficeConnection, station_id: str, status: dict[str, Any], at: str,
-           *, fresh: bool = True
+           *, fresh: bool = True, chained: tuple[int, int, str] | None = None
            ) -> tuple[tuple[int, str], list[tuple[int, int]], int | None]:
     """After storing rows: advance the contiguous head, settle the priced sales it passed,
     reconcile gaps, keep the status; (head, gaps, the card-master version settling
@@ -308,9 +308,11 @@ def finish(conn: OfficeConnection, station_id: str, status: dict[str, Any], at: 
     A batch that brought no new sale (``fresh`` false: a replay, or a resend whose
     receipt was lost) only marks the station seen: its status may be older than the
     one held, and an old status must not roll back the office's view of the station.
+    ``chained`` (first, last, hash of last): seqs first..last were just checked stored
+    and chained, linked to the stored first - 1 (see :func:`_advance`).
     """
     before = _head(conn, station_id)[0]
-    head = _advance(conn, station_id, at)
+    head = _advance(conn, station_id, at, chained)
     version = None
     if head[0] > before:
         from office.pricing.settle import settle_range
@@ -446,10 +448,19 @@ def _quarantine(conn: OfficeConnection, body: Any, refused: _Refused, *, envelop
         _problem(conn, station_id, kind, p_first, p_last, detail=refused.detail, at=at)
 
 
-def _advance(conn: OfficeConnection, station_id: str, at: str) -> tuple[int, str]:
-    """Move the contiguous head over stored rows that follow it and link to it."""
+def _advance(conn: OfficeConnection, station_id: str, at: str,
+             chained: tuple[int, int, str] | None = None) -> tuple[int, str]:
+    """Move the contiguous head over stored rows that follow it and link to it.
+
+    ``chained`` (first, last, hash of last): a range the caller has just checked is
+    stored whole and chained, linked to the stored seq first - 1 (a bundle after its
+    fork checks). A head inside it or just before it jumps to its end at once instead
+    of reading a million rows back: each of those rows links to the one before.
+    """
     seq, head = _head(conn, station_id)
     start = seq
+    if chained is not None and chained[0] - 1 <= seq < chained[1]:
+        seq, head = chained[1], chained[2]
     cur = conn.execute("SELECT seq, prev_hash, hash FROM sales WHERE station_id = ? AND "
                        "seq > ? ORDER BY seq", (station_id, seq))
     for row_seq, prev_hash, row_hash in cur:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
-from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from cloud_sync import wire
 from cloud_sync.bundle import MAX_LINE
@@ -48,22 +48,26 @@ CHUNK_ROWS = 50_000
 Line = tuple[int, str, str, str]
 
 
-class Stage(Protocol):
-    """A database's bulk path for one bundle: ``store`` checks and stores one chunk of
-    lines (refusing the first bad row, or a fork, with ``_Refused``) and returns how
-    many rows were new; ``close`` drops what was staged."""
+class Dialect(Protocol):
+    """A database's bulk path (``bulk_sqlite``, ``bulk_postgresql``)."""
 
-    def store(self, chunk: list[Line]) -> int: ...
+    def session(self, conn: OfficeConnection) -> AbstractContextManager[None]:
+        """Settings for the length of one bundle's ingest."""
 
-    def close(self) -> None: ...
+    def store_chunks(self, conn: OfficeConnection, station_id: str,
+                     chunks: Iterable[list[Line]], *, first: int, last: int, via: str,
+                     at: str) -> tuple[int, int, str]:
+        """Check and store the chunks of lines in order, refusing the first bad row or a
+        fork with ``_Refused`` (what the chunks iterator raises propagates); (rows
+        stored, rows seen, the last line's hash, or "" when there was none)."""
 
 
-def _dialect(conn: OfficeConnection) -> ModuleType:
+def _dialect(conn: OfficeConnection) -> Dialect:
     if conn.vendor == "postgresql":
         from office.ledger import bulk_postgresql
-        return bulk_postgresql
+        return cast(Dialect, bulk_postgresql)
     from office.ledger import bulk_sqlite
-    return bulk_sqlite
+    return cast(Dialect, bulk_sqlite)
 
 
 MAX_ALARMS = 50
@@ -115,7 +119,7 @@ def ingest_lines(conn: OfficeConnection, station_id: str, meta: Any, lines: Iter
         return _ingest(conn, dialect, station_id, meta, lines, via=via, source=source, at=at)
 
 
-def _ingest(conn: OfficeConnection, dialect: ModuleType, station_id: str, meta: Any,
+def _ingest(conn: OfficeConnection, dialect: Dialect, station_id: str, meta: Any,
             lines: Iterable[bytes], *, via: str, source: str, at: str) -> IngestResult:
     stored = duplicates = 0
     with conn.atomic():
@@ -142,8 +146,10 @@ def _ingest(conn: OfficeConnection, dialect: ModuleType, station_id: str, meta: 
             head = _head(conn, station_id)
             return IngestResult(station_id, 0, 0, refused.reason, head[0], head[1],
                                 _open_gaps(conn, station_id), refused.detail)
-        head, gaps, version = finish(conn, station_id, meta["status"], at,
-                                     fresh=stored > 0 or not meta["sales"])
+        head, gaps, version = finish(
+            conn, station_id, meta["status"], at, fresh=stored > 0 or not meta["sales"],
+            chained=(meta["first_seq"], meta["last_seq"], meta["last_hash"])
+            if meta["sales"] else None)
     return IngestResult(station_id, stored, duplicates, None, head[0], head[1], gaps,
                         card_version=version)
 
@@ -151,26 +157,38 @@ def _ingest(conn: OfficeConnection, dialect: ModuleType, station_id: str, meta: 
 def _chunks(lines: Iterable[bytes], first: int, prev: str) -> Iterator[list[Line]]:
     sha256 = hashlib.sha256
     seq = first
-    prev_b = prev.encode()
+    prev_nl = prev.encode() + b"\n"  # what a line's hash covers before the line
     chunk: list[Line] = []
+    append = chunk.append
     for line in lines:
-        digest = sha256(prev_b + b"\n" + line).hexdigest()
+        digest = sha256(prev_nl + line).hexdigest()
         try:
             text = line.decode("ascii")
         except UnicodeDecodeError:
             raise _Refused("malformed", f"sale seq {seq} is not ASCII JSON (the journal's "
                            "canonical form escapes every other character)") from None
-        chunk.append((seq, text, prev_b.decode(), digest))
-        prev_b = digest.encode()
+        append((seq, text, prev, digest))
+        prev = digest
+        prev_nl = digest.encode() + b"\n"
         seq += 1
         if len(chunk) >= CHUNK_ROWS:
             yield chunk
             chunk = []
+            append = chunk.append
     if chunk:
         yield chunk
 
 
-def _store_lines(conn: OfficeConnection, dialect: ModuleType, station_id: str,
+def _in_range(chunks: Iterable[list[Line]], first: int, last: int) -> Iterator[list[Line]]:
+    """The chunks, refusing the first that goes beyond the bundle's range."""
+    for chunk in chunks:
+        if chunk[-1][0] > last:
+            raise _Refused("malformed", f"the bundle holds more sales than its range "
+                           f"{first}-{last}")
+        yield chunk
+
+
+def _store_lines(conn: OfficeConnection, dialect: Dialect, station_id: str,
                  meta: dict[str, Any], lines: Iterable[bytes], *, via: str, at: str
                  ) -> tuple[int, int]:
     first, last, prev = meta["first_seq"], meta["last_seq"], meta["first_prev_hash"]
@@ -185,19 +203,11 @@ def _store_lines(conn: OfficeConnection, dialect: ModuleType, station_id: str,
                        ("fork", first, last))
     conn.execute("INSERT INTO station_chain (station_id) VALUES (?) ON CONFLICT DO NOTHING",
                  (station_id,))
-    stored = seen = 0
-    last_hash = prev
-    stage: Stage = dialect.Stage(conn, station_id, last=last, via=via, at=at)
-    try:
-        for chunk in _chunks(lines, first, prev):
-            if chunk[-1][0] > last:
-                raise _Refused("malformed", f"the bundle holds more sales than its range "
-                               f"{first}-{last}")
-            stored += stage.store(chunk)
-            seen += len(chunk)
-            last_hash = chunk[-1][3]
-    finally:
-        stage.close()
+    chunks = _in_range(_chunks(lines, first, prev), first, last)
+    stored, seen, last_hash = dialect.store_chunks(conn, station_id, chunks, first=first,
+                                                   last=last, via=via, at=at)
+    if not seen:
+        last_hash = prev
     if seen != meta["sales"]:
         raise _Refused("malformed", f"the bundle holds {seen} sales where its summary says "
                        f"{meta['sales']}")

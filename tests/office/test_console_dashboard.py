@@ -218,7 +218,7 @@ def test_the_dashboard_agrees_with_the_consumption_report(
     ``sales``) says for the same days."""
     from office.ledger.ingest import ingest_batch
     from office.reports import registry
-    from tests.office.test_ingest_bulk import STATUS
+    from tests.office.bulk_journal import STATUS
     from tests.office.test_rollups import timed
 
     conn = office_conn

@@ -12,12 +12,10 @@ run one after the other on one database per test, emptied in between.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +28,7 @@ from office.ledger.ingest import ingest_batch
 from office.ledger.ingest_bulk import ingest_lines
 from office.store import OfficeConnection
 from tests.cloud_sync.flash_desk import WALLET_CARD, Desk
-
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-STATUS = {"outbox_depth": 0, "oldest_undelivered_at": None, "card_store_version": 17}
+from tests.office.bulk_journal import NOW, STATUS, rechain
 
 
 @pytest.fixture(scope="module")
@@ -76,21 +72,6 @@ def emptied(conn: OfficeConnection) -> OfficeConnection:
     for table in LEDGER:
         conn.execute(f"DELETE FROM {table}")
     return conn
-
-
-def rechain(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[bytes]]:
-    """Hash the rows as a (buggy or hostile) station would: whatever fields they have."""
-    prev = GENESIS
-    out, lines = [], []
-    for row in rows:
-        fields = {k: v for k, v in row.items() if k not in ("prev_hash", "hash")}
-        line = json.dumps(fields, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=True).encode()
-        digest = hashlib.sha256(prev.encode() + b"\n" + line).hexdigest()
-        out.append({**fields, "prev_hash": prev, "hash": digest})
-        lines.append(line)
-        prev = digest
-    return out, lines
 
 
 COLS = "seq, sale_id, card_id, pump, product, volume_ml, unit_price, amount, " \

@@ -22,7 +22,8 @@ from office.ledger import rollups
 from office.ledger.ingest import ingest_batch
 from office.ledger.ingest_bulk import ingest_lines
 from office.store import OfficeConnection
-from tests.office.test_ingest_bulk import STATUS, journal_rows, rechain
+from tests.office.bulk_journal import STATUS, rechain
+from tests.office.test_ingest_bulk import journal_rows
 
 __all__ = ["journal_rows"]  # the module fixture, used here too
 
