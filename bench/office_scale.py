@@ -207,6 +207,15 @@ def measure_floor(url: str, rows: Sequence[tuple[Any, ...]]) -> float:
 
 
 # -- the office workers ----------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (/proc/PID/stat), 0 if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def forecourt_exe() -> str:
     exe = shutil.which("forecourt", path=os.path.dirname(sys.executable))
     if not exe:
@@ -258,6 +267,10 @@ class Workers:
                 raise SystemExit(f"office workers not ready (exited: {dead}): {tail}")
             time.sleep(0.1)
 
+    def cpu(self) -> list[float]:
+        """Each worker's CPU seconds so far."""
+        return [cpu_seconds(self.procs[n].pid) for n in self.names]
+
     def batches(self) -> list[int]:
         """Batches each worker ingested (its ``office.batch`` log lines)."""
         return [self.log(n).read_text().count('"office.batch"') for n in self.names]
@@ -291,6 +304,7 @@ class StationsJob:
 @dataclasses.dataclass
 class StationsResult:
     started: float  # time.time() this child's stations were started
+    cpu_s: float  # this process's CPU time from the start until every outbox was empty
     finished: dict[str, float]  # station -> time.time() its outbox was empty
     latencies_us: list[int]
     publishes: int  # sales batches published (re-sends included)
@@ -372,6 +386,7 @@ def run_stations(job: StationsJob) -> StationsResult:
     while not job.go.exists():
         time.sleep(0.001)
     started = time.time()
+    cpu_start = time.process_time()
     for o in stations:
         o.sync.start()
     deadline = time.monotonic() + job.timeout_s
@@ -385,13 +400,14 @@ def run_stations(job: StationsJob) -> StationsResult:
                                            "WHERE key = 'last_receipt_seq'").fetchone()
             if row is not None and int(row[0]) == job.sales:
                 finished[o.id] = time.time()
+    cpu_s = time.process_time() - cpu_start
     left = 0
     for o in stations:
         o.sync.stop()
         left += int(o.store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         o.store.close()
     return StationsResult(
-        started, finished, [x for o in stations for x in o.latencies_us],
+        started, cpu_s, finished, [x for o in stations for x in o.latencies_us],
         sum(o.publishes for o in stations), sum(len(o.sent) for o in stations),
         sum(o.sync.receipts for o in stations), sum(o.sync.replays for o in stations),
         sum(o.sync.refused for o in stations), left)
@@ -412,6 +428,9 @@ class Run:
     receipts: int
     replays: int
     refused: int
+    cpu_workers_s: list[float]  # each worker's CPU seconds during the drain
+    cpu_stations_s: float  # the station processes' CPU seconds during the drain
+    cpu_broker_s: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
     problems: list[str]
@@ -494,9 +513,13 @@ def run_once(opts: argparse.Namespace, workers: int, root: Path, cache_dir: Path
                     raise SystemExit("a station process ended before it was ready")
                 time.sleep(0.01)
             load_before = os.getloadavg()
+            cpu_before = office.cpu()
+            broker_before = cpu_seconds(broker.proc.pid) if broker.proc else 0.0
             start_at = time.time()
             go.touch()
             results = [f.result() for f in futures]
+        cpu_workers = [b - a for a, b in zip(cpu_before, office.cpu(), strict=True)]
+        cpu_broker = (cpu_seconds(broker.proc.pid) if broker.proc else 0.0) - broker_before
         load_after = os.getloadavg()
         finished = {k: v for r in results for k, v in r.finished.items()}
         problems: list[str] = []
@@ -518,7 +541,8 @@ def run_once(opts: argparse.Namespace, workers: int, root: Path, cache_dir: Path
         return Run(workers, len(rows), seconds, [x for r in results for x in r.latencies_us],
                    min(floors), floors, per_worker, sum(r.publishes for r in results),
                    sum(r.batches for r in results), sum(r.receipts for r in results),
-                   sum(r.replays for r in results), refused, load_before, load_after,
+                   sum(r.replays for r in results), refused, cpu_workers,
+                   sum(r.cpu_s for r in results), cpu_broker, load_before, load_after,
                    problems)
     finally:
         if office is not None:
@@ -539,7 +563,11 @@ def report(run: Run) -> str:
             f"{', '.join(f'{s:.3f}' for s in run.floors_s)}); ingest rate = "
             f"{run.rate / run.floor_rate:.3f} of the floor's; batches per worker "
             f"{run.per_worker_batches}; published {run.publishes:,} for {run.batches:,} "
-            f"batches; receipts {run.receipts:,}, replays {run.replays:,}; load "
+            f"batches; receipts {run.receipts:,}, replays {run.replays:,}; CPU s: workers "
+            f"{', '.join(f'{c:.1f}' for c in run.cpu_workers_s)}, stations "
+            f"{run.cpu_stations_s:.1f}, mosquitto {run.cpu_broker_s:.1f} (ms a batch: workers "
+            f"{sum(run.cpu_workers_s) * 1000 / max(1, run.publishes):.0f}, stations "
+            f"{run.cpu_stations_s * 1000 / max(1, run.publishes):.0f}); load "
             f"{load(run.load_before)} -> {load(run.load_after)}")
 
 
