@@ -216,6 +216,46 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runnable_wait_seconds(pid: int) -> float:
+    """Time the threads of process ``pid`` have waited runnable for a CPU so far
+    (/proc/PID/task/*/schedstat, second field): on a shared machine, the part of the
+    wall time that is waiting for a core rather than for the database or the network."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
+@dataclasses.dataclass
+class Usage:
+    """CPU and runnable-waiting seconds of a set of processes (a difference of two)."""
+
+    cpu_s: float = 0.0
+    wait_s: float = 0.0
+
+    @classmethod
+    def of(cls, pids: Sequence[int]) -> Usage:
+        return cls(sum(cpu_seconds(p) for p in pids),
+                   sum(runnable_wait_seconds(p) for p in pids))
+
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(self.cpu_s - other.cpu_s, self.wait_s - other.wait_s)
+
+    def __str__(self) -> str:
+        return f"CPU {self.cpu_s:.1f} s, waiting for a CPU {self.wait_s:.1f} s"
+
+
+def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL server processes serving database ``url`` (but this query's)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [int(r[0]) for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")]
+
+
 def forecourt_exe() -> str:
     exe = shutil.which("forecourt", path=os.path.dirname(sys.executable))
     if not exe:
@@ -267,9 +307,8 @@ class Workers:
                 raise SystemExit(f"office workers not ready (exited: {dead}): {tail}")
             time.sleep(0.1)
 
-    def cpu(self) -> list[float]:
-        """Each worker's CPU seconds so far."""
-        return [cpu_seconds(self.procs[n].pid) for n in self.names]
+    def pids(self) -> list[int]:
+        return [self.procs[n].pid for n in self.names]
 
     def batches(self) -> list[int]:
         """Batches each worker ingested (its ``office.batch`` log lines)."""
@@ -428,9 +467,8 @@ class Run:
     receipts: int
     replays: int
     refused: int
-    cpu_workers_s: list[float]  # each worker's CPU seconds during the drain
+    usage: dict[str, Usage]  # workers, postgres (their backends), mosquitto: in the drain
     cpu_stations_s: float  # the station processes' CPU seconds during the drain
-    cpu_broker_s: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
     problems: list[str]
@@ -513,13 +551,13 @@ def run_once(opts: argparse.Namespace, workers: int, root: Path, cache_dir: Path
                     raise SystemExit("a station process ended before it was ready")
                 time.sleep(0.01)
             load_before = os.getloadavg()
-            cpu_before = office.cpu()
-            broker_before = cpu_seconds(broker.proc.pid) if broker.proc else 0.0
+            pids = {"workers": office.pids(), "postgres": backend_pids(url),
+                    "mosquitto": [broker.proc.pid] if broker.proc else []}
+            before = {k: Usage.of(v) for k, v in pids.items()}
             start_at = time.time()
             go.touch()
             results = [f.result() for f in futures]
-        cpu_workers = [b - a for a, b in zip(cpu_before, office.cpu(), strict=True)]
-        cpu_broker = (cpu_seconds(broker.proc.pid) if broker.proc else 0.0) - broker_before
+        usage = {k: Usage.of(v) - before[k] for k, v in pids.items()}
         load_after = os.getloadavg()
         finished = {k: v for r in results for k, v in r.finished.items()}
         problems: list[str] = []
@@ -541,8 +579,8 @@ def run_once(opts: argparse.Namespace, workers: int, root: Path, cache_dir: Path
         return Run(workers, len(rows), seconds, [x for r in results for x in r.latencies_us],
                    min(floors), floors, per_worker, sum(r.publishes for r in results),
                    sum(r.batches for r in results), sum(r.receipts for r in results),
-                   sum(r.replays for r in results), refused, cpu_workers,
-                   sum(r.cpu_s for r in results), cpu_broker, load_before, load_after,
+                   sum(r.replays for r in results), refused, usage,
+                   sum(r.cpu_s for r in results), load_before, load_after,
                    problems)
     finally:
         if office is not None:
@@ -563,11 +601,12 @@ def report(run: Run) -> str:
             f"{', '.join(f'{s:.3f}' for s in run.floors_s)}); ingest rate = "
             f"{run.rate / run.floor_rate:.3f} of the floor's; batches per worker "
             f"{run.per_worker_batches}; published {run.publishes:,} for {run.batches:,} "
-            f"batches; receipts {run.receipts:,}, replays {run.replays:,}; CPU s: workers "
-            f"{', '.join(f'{c:.1f}' for c in run.cpu_workers_s)}, stations "
-            f"{run.cpu_stations_s:.1f}, mosquitto {run.cpu_broker_s:.1f} (ms a batch: workers "
-            f"{sum(run.cpu_workers_s) * 1000 / max(1, run.publishes):.0f}, stations "
-            f"{run.cpu_stations_s * 1000 / max(1, run.publishes):.0f}); load "
+            f"batches; receipts {run.receipts:,}, replays {run.replays:,}; "
+            f"{'; '.join(f'{k}: {u}' for k, u in run.usage.items())}; stations: CPU "
+            f"{run.cpu_stations_s:.1f} s; CPU ms a published batch: workers "
+            f"{run.usage['workers'].cpu_s * 1000 / max(1, run.publishes):.0f}, postgres "
+            f"{run.usage['postgres'].cpu_s * 1000 / max(1, run.publishes):.0f}, stations "
+            f"{run.cpu_stations_s * 1000 / max(1, run.publishes):.0f}; load "
             f"{load(run.load_before)} -> {load(run.load_after)}")
 
 
