@@ -241,6 +241,18 @@ class Usage:
         return cls(sum(cpu_seconds(p) for p in pids),
                    sum(runnable_wait_seconds(p) for p in pids))
 
+    @classmethod
+    def since(cls, before: dict[int, Usage], pids: Sequence[int]) -> Usage:
+        """What ``pids`` used since ``before`` (per pid; a process not in it was born
+        since, all of its use counts)."""
+        total = cls()
+        for pid in pids:
+            total = total + (cls.of([pid]) - before.get(pid, cls()))
+        return total
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.cpu_s + other.cpu_s, self.wait_s + other.wait_s)
+
     def __sub__(self, other: Usage) -> Usage:
         return Usage(self.cpu_s - other.cpu_s, self.wait_s - other.wait_s)
 
@@ -551,13 +563,17 @@ def run_once(opts: argparse.Namespace, workers: int, root: Path, cache_dir: Path
                     raise SystemExit("a station process ended before it was ready")
                 time.sleep(0.01)
             load_before = os.getloadavg()
-            pids = {"workers": office.pids(), "postgres": backend_pids(url),
-                    "mosquitto": [broker.proc.pid] if broker.proc else []}
-            before = {k: Usage.of(v) for k, v in pids.items()}
+            def processes() -> dict[str, list[int]]:
+                # A worker's database connections open with its first batch: the
+                # server processes are listed again at the end.
+                return {"workers": office.pids(), "postgres": backend_pids(url),
+                        "mosquitto": [broker.proc.pid] if broker.proc else []}
+
+            before = {pid: Usage.of([pid]) for group in processes().values() for pid in group}
             start_at = time.time()
             go.touch()
             results = [f.result() for f in futures]
-        usage = {k: Usage.of(v) - before[k] for k, v in pids.items()}
+        usage = {k: Usage.since(before, v) for k, v in processes().items()}
         load_after = os.getloadavg()
         finished = {k: v for r in results for k, v in r.finished.items()}
         problems: list[str] = []
