@@ -37,6 +37,10 @@ def test_one_and_two_workers_store_every_sale_once(tmp_path: Path) -> None:
         assert run.refused == 0
         assert sum(run.per_worker_batches) >= run.batches
         assert run.seconds > 0 and len(run.floors_s) == 2
+        # The workers and the database connections they opened during the drain are
+        # found and counted (ticks of CPU, not a speed).
+        assert set(run.usage) == {"workers", "postgres", "mosquitto"}
+        assert run.usage["workers"].cpu_s > 0 and run.usage["postgres"].cpu_s > 0
     assert len(runs[1].per_worker_batches) == 2
     # The stations are generated once and taken from the cache the next time.
     folder = office_scale.cached_stations(STATIONS, SALES, opts.seed, cache)
