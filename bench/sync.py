@@ -183,8 +183,10 @@ class Broker:
 
 
 # -- generation -------------------------------------------------------------------------
-def generate_station(station_dir: Path, n_sales: int, seed: int) -> float:
-    """A station store with ``n_sales`` journal rows, every one still in the outbox.
+def generate_station(station_dir: Path, n_sales: int, seed: int,
+                     station_id: str = STATION_ID) -> float:
+    """A station store (``station_id``) with ``n_sales`` journal rows, every one still in
+    the outbox.
 
     The schema comes from the real migrations (``StationStore.create``); the rows are
     bulk-loaded with ``executemany``: gap-free seqs from 1, a valid hash chain
@@ -224,13 +226,13 @@ def generate_station(station_dir: Path, n_sales: int, seed: int) -> float:
         done = start + timedelta(microseconds=seq * step_us)
         completed = iso(done)
         authorized = iso(done - timedelta(seconds=randrange(60, 300)))
-        sale = {"seq": seq, "sale_id": sale_id_for(seq), "station_id": STATION_ID,
+        sale = {"seq": seq, "sale_id": sale_id_for(seq), "station_id": station_id,
                 "card_id": cards[randrange(len(cards))], "pump": randrange(1, 9),
                 "product": product, "volume_ml": volume, "unit_price": price,
                 "amount": amount, "authorized_at": authorized, "completed_at": completed,
                 "wallet_debits": {}}
         digest = chain_hash(prev, sale)
-        jrows.append((seq, sale["sale_id"], STATION_ID, sale["card_id"], sale["pump"], product,
+        jrows.append((seq, sale["sale_id"], station_id, sale["card_id"], sale["pump"], product,
                       volume, price, amount, authorized, completed, "{}", prev, digest))
         orows.append((seq, completed))
         prev = digest
