@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -52,7 +53,7 @@ from core.keys import OFFICE_KEY, load_private_key, parse_public_text, public_te
 from edge.lifecycle import Station
 from office.ledger.ingest import IngestResult, ingest_batch
 from office.ledger.queries import list_sales as office_list_sales
-from office.store import init_office, open_office
+from office.store import OFFICE_DB, init_office, open_office
 from offline_db import journal
 from offline_db.outbox import ReceiptResult, apply_receipt, outbox_status, pending_batch
 from offline_db.state import get_state
@@ -95,6 +96,9 @@ def station_seal(kind: str, body: dict[str, Any], key: Ed25519PrivateKey) -> byt
 class ReceiptProtocol(RuleBasedStateMachine):
     #: A fresh ``[office] database`` for each example ("": SQLite in its own folder).
     new_database: Callable[[], str] = staticmethod(lambda: "")
+    #: A migrated SQLite office.db to start each SQLite office from (migrating anew per
+    #: example took most of this test's time).
+    sqlite_template: Path | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,6 +120,9 @@ class ReceiptProtocol(RuleBasedStateMachine):
 
         self.office_config = OfficeConfig(data_dir=self.office_dir,
                                           database=self.new_database())
+        if not self.office_config.database and self.sqlite_template is not None:
+            self.office_dir.mkdir(parents=True)
+            shutil.copyfile(self.sqlite_template, self.office_dir / OFFICE_DB)
         init_office(self.office_config)
         self.office_key = load_private_key(self.office_dir, OFFICE_KEY)
         self.office_pub: Ed25519PublicKey = self.office_key.public_key()
@@ -468,9 +475,12 @@ class ReceiptProtocol(RuleBasedStateMachine):
             [{k: r[k] for k in keep} for r in self.journal_rows()]
 
 
-def test_receipt_protocol(office_databases: Callable[[], str]) -> None:
+def test_receipt_protocol(office_databases: Callable[[], str], office_backend: str,
+                          request: pytest.FixtureRequest) -> None:
     """The machine on the office's SQLite and PostgreSQL: a fresh office per example."""
     ReceiptProtocol.new_database = staticmethod(office_databases)
+    ReceiptProtocol.sqlite_template = request.getfixturevalue("sqlite_template") \
+        if office_backend == "sqlite" else None
     run_state_machine_as_test(ReceiptProtocol, settings=settings(
         max_examples=60, stateful_step_count=40, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
