@@ -8,7 +8,8 @@ bash scripts/setup.sh
 # The layer contract (cli -> edge | office -> cloud_sync -> offline_db | drivers -> core)
 # and no office extras below office/ (pyproject.toml, [tool.importlinter]).
 .venv/bin/lint-imports --no-cache
-# Four workers, a test file each at a time (a file's tests share their fixtures): most
-# tests wait on daemons, brokers and databases, so four fit two cores. Every office test
+# Six workers, a test file each at a time (a file's tests share their fixtures): most
+# tests wait on daemons, brokers and databases, so six fit two cores (four took over
+# 20 minutes). Every office test
 # runs on SQLite and on PostgreSQL. Arguments are pytest's (e.g. -n 0 for one process).
-.venv/bin/python -m pytest -n 4 --dist loadfile "$@"
+.venv/bin/python -m pytest -n 6 --dist loadfile "$@"
