@@ -34,16 +34,19 @@ from core.errors import CardStoreTimeError, JournalError
 from core.formats.journal import GENESIS, canonical, canonical_sql, malformed
 from core.freshness import parse_time
 from core.keys import configured_office_key
-from core.timefmt import iso
+from core.timefmt import iso, utc_now
 from offline_db.connection import atomic
 from offline_db.journal_checks import tail_problems
 from offline_db.outbox import apply_receipt
 from offline_db.replication import Replica, apply_cards_message
+from offline_db.resend import requeue_receipted
 from offline_db.state import audit, get_state
 
 log = structlog.get_logger(__name__)
 PROGRESS_EVERY = 10_000
 REPLY_FIELDS = frozenset({"station_id", "receipt", "cards", "usage"})
+#: Only in a reply of an office that lost receipted sales (offline_db.resend).
+REPLY_EXTRA = frozenset({"resend"})
 
 #: The canonical JSON of a journal row (sorted keys, no spaces), made by SQLite. A row
 #: whose text differs from Python's ``canonical`` (non-ASCII text, which Python
@@ -216,6 +219,8 @@ class ImportSummary:
     card_store_version: int | None
     usage_cards: int
     detail: str
+    #: Receipted sales queued again at the office's request (it lost them: a restore).
+    resent: int = 0
 
 
 def read_reply(config: Config, path: Path, key: Ed25519PrivateKey) -> tuple[dict[str, Any],
@@ -236,14 +241,17 @@ def read_reply(config: Config, path: Path, key: Ed25519PrivateKey) -> tuple[dict
     body = wire.decode(text, what="the reply", max_bytes=MAX_LINE, error=refuse)
     try:  # the one shape check of each part, as on the MQTT path (cloud_sync.wire)
         wire.same_station("its header", header.get("station_id"), station_id)
-        if not isinstance(body, dict) or set(body) != REPLY_FIELDS:
+        if not isinstance(body, dict) or not REPLY_FIELDS <= set(body) <= \
+                REPLY_FIELDS | REPLY_EXTRA:
             raise wire.WireError("malformed", "the reply is not an object of "
-                                 f"{', '.join(sorted(REPLY_FIELDS))}")
+                                 f"{', '.join(sorted(REPLY_FIELDS))} (and resend)")
         wire.same_station("the reply", body["station_id"], station_id)
         if body["receipt"] is not None:
             wire.check_receipt(body["receipt"], station_id)
         if body["cards"] is not None:
             wire.check_cards(body["cards"], station_id)
+        if body.get("resend") is not None:
+            wire.check_resend(body["resend"], station_id)
         if body["usage"] is not None:
             wire.check_cards(body["usage"], station_id)
             if body["usage"]["mode"] != "usage":
@@ -279,6 +287,11 @@ def import_reply(station: Replica, path: Path, *, actor: str,
                 raise BundleError("receipt_mismatch", f"{path.name}: {result.reason}; "
                                   "nothing was applied")
             delivered = result.removed
+        resent = 0
+        if body.get("resend") is not None:  # the office lost receipted sales: again
+            ask = body["resend"]
+            resent = requeue_receipted(conn, ask["from_seq"], ask["to_seq"],
+                                       at=iso(utc_now())).count
         if cards is not None:
             update = apply_cards_message(station, cards, vouched_at=made)
             outcome, version, detail = update.outcome, update.version, update.detail
@@ -299,20 +312,20 @@ def import_reply(station: Replica, path: Path, *, actor: str,
             usage_cards = len(body["usage"].get("ops") or [])
         last_after = int(get_state(conn, "last_receipt_seq", "0") or 0)
         if last_after == last_before and outcome in ("none", "ignored") and \
-                _usage_rev(conn) == rev_before:
+                _usage_rev(conn) == rev_before and not resent:
             current = get_state(conn, "card_store_version")
             raise BundleError("stale", f"{path.name} is older than what this station has "
                               f"applied (receipts up to seq {last_before}, card store "
                               f"version {current}); nothing changed")
         audit(conn, actor, "flash.import", file=path.name, receipt_seq=last_after,
               delivered=delivered, cards=outcome, card_store_version=version,
-              usage_cards=usage_cards)
+              usage_cards=usage_cards, resent=resent)
     log.info("flash.imported", path=str(path), delivered=delivered, last_receipt_seq=last_after,
              cards=outcome, card_store_version=version)
     summary = ImportSummary(str(path), str(header["created_at"]),
                             receipt["up_to_seq"] if receipt else None, delivered, last_after,
                             outcome, version if version is not None else _version(conn),
-                            usage_cards, detail)
+                            usage_cards, detail, resent)
     return asdict(summary)
 
 

@@ -182,6 +182,10 @@ def office_stations(ctx: click.Context, as_json: bool) -> None:
                        f"gaps {len(r['gaps'])}  forks {len(r['forks'])}  "
                        f"quarantined {r['quarantined']}"
                        f"{'  last flash ' + ago(r['last_flash'], now) if r['last_flash'] else ''}")
+            if r["lost_receipted"]:
+                first, last = r["lost_receipted"]
+                click.echo(f"{'':<12} LOST seqs {first}-{last}: receipted, not held (a "
+                           "restore?); asked from the station's journal again")
             for alarm in r["alarms"]:
                 click.echo(f"{'':<12} ALARM {alarm}")
         for r in refused:

@@ -21,8 +21,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,55 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 #: The brokers a ``@pytest.mark.brokers`` test runs on.
 BROKERS = ("mosquitto", "nats")
+
+
+#: How long a test waits for a message.
+INBOX_WAIT = 20.0
+
+
+class Inbox:
+    """Collects (topic, payload) from a link's on_message; waits for what is wanted."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bytes]] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        with self.cond:
+            self.items.append((topic, payload))
+            self.cond.notify_all()
+
+    def payloads(self, topic: str | None = None) -> list[bytes]:
+        with self.cond:
+            return [p for t, p in self.items if topic is None or t == topic]
+
+    def wait_for(self, pred: Callable[[list[bytes]], bool], topic: str | None = None,
+                 timeout: float = INBOX_WAIT) -> list[bytes]:
+        """The payloads (of ``topic``) once ``pred`` holds for them; AssertionError after
+        ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = [p for t, p in self.items if topic is None or t == topic]
+                if pred(got):
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out; received {self.items!r}")
+                self.cond.wait(left)
+
+    def has(self, payload: bytes, timeout: float) -> bool:
+        """Whether ``payload`` arrives within ``timeout``."""
+        with self.cond:
+            return self.cond.wait_for(lambda: any(p == payload for _t, p in self.items),
+                                      timeout)
+
+    def wait_for_payload(self, payload: bytes) -> list[tuple[str, bytes]]:
+        """Everything received once ``payload`` is among it."""
+        with self.cond:
+            assert self.cond.wait_for(lambda: any(p == payload for _t, p in self.items),
+                                      INBOX_WAIT), self.items
+            return list(self.items)
 
 
 def free_port() -> int:

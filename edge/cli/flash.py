@@ -119,8 +119,11 @@ def _import_line(r: dict[str, Any]) -> str:
              "ignored": "its card-store changes are older than ours (skipped)",
              "usage": "network card usage updated",
              "none": "no card-store changes"}.get(r["cards"], r["cards"])
+    again = "" if not r.get("resent") else (
+        f"; the office lost {r['resent']:,} receipted sales (a restore): they are queued "
+        "again, export to the stick once more")
     return (f"imported {Path(r['path']).name}: {r['delivered']:,} sales delivered (receipts "
-            f"up to seq {r['last_receipt_seq']}), {cards}")
+            f"up to seq {r['last_receipt_seq']}), {cards}{again}")
 
 
 @click.group()

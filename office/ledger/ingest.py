@@ -236,6 +236,8 @@ def check_status(status: Any) -> None:
                                     "timestamp YYYY-MM-DDTHH:MM:SS.ffffffZ")
     if status["card_store_version"] is not None:
         _check_int("status", "card_store_version", status["card_store_version"])
+    if status.get("last_receipt_seq") is not None:
+        _check_int("status", "last_receipt_seq", status["last_receipt_seq"])
 
 
 def _check_chain(sales: list[dict[str, Any]]) -> None:
@@ -325,9 +327,10 @@ def finish(conn: OfficeConnection, station_id: str, status: dict[str, Any], at: 
         return head, gaps, version
     conn.execute(
         "UPDATE station_chain SET last_seen_at = ?, outbox_depth = ?, "
-        "oldest_undelivered_at = ?, card_store_version = ? WHERE station_id = ?",
+        "oldest_undelivered_at = ?, card_store_version = ?, receipted_seq = ? "
+        "WHERE station_id = ?",
         (at, status["outbox_depth"], status["oldest_undelivered_at"],
-         status["card_store_version"], station_id))
+         status["card_store_version"], status.get("last_receipt_seq"), station_id))
     return head, gaps, version
 
 

@@ -85,6 +85,9 @@ class StationChain(models.Model):
     oldest_undelivered_at = models.TextField(null=True)
     card_store_version = models.BigIntegerField(null=True)
     alarms = models.TextField(null=True)
+    #: The last seq the station says this office receipted (its status): beyond the
+    #: contiguous head only after the office lost receipted sales (office.sync.resend).
+    receipted_seq = models.BigIntegerField(null=True)
 
     class Meta:
         db_table = "station_chain"

@@ -23,7 +23,7 @@ def station_overview(conn: OfficeConnection) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for st in conn.execute(
             "SELECT s.station_id, c.contiguous_seq, c.contiguous_hash, c.last_seen_at, "
-            "c.outbox_depth, c.oldest_undelivered_at, c.card_store_version, "
+            "c.outbox_depth, c.oldest_undelivered_at, c.card_store_version, c.receipted_seq, "
             "(SELECT MAX(seq) FROM sales WHERE station_id = s.station_id) AS max_seq, "
             "(SELECT COUNT(*) FROM quarantine q WHERE q.station_id = s.station_id) AS q "
             "FROM stations s LEFT JOIN station_chain c USING (station_id) "
@@ -47,6 +47,12 @@ def station_overview(conn: OfficeConnection) -> list[dict[str, Any]]:
             "forks": problems["fork"],
             "bad_chains": problems["bad_chain"],
             "quarantined": st["q"],
+            # What the station says this office receipted and it does not hold (a
+            # restore from an older backup): asked for again (office.sync.resend).
+            "receipted_seq": st["receipted_seq"],
+            "lost_receipted": None if st["receipted_seq"] is None or
+            st["receipted_seq"] <= (st["contiguous_seq"] or 0) else
+            [(st["contiguous_seq"] or 0) + 1, st["receipted_seq"]],
         })
     return out
 

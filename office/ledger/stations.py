@@ -56,3 +56,13 @@ def claim_sync_request(conn: Any, station_id: str, envelope_id: str, at: str) ->
                      "envelope_id = excluded.envelope_id, answered_at = excluded.answered_at",
                      (station_id, envelope_id, at))
     return True
+
+
+def lost_receipted(conn: Any, station_id: str) -> tuple[int, int] | None:
+    """The seqs the station says this office receipted and the office does not hold
+    contiguously (after a restore from an older backup), or None."""
+    row = conn.execute("SELECT contiguous_seq, receipted_seq FROM station_chain "
+                       "WHERE station_id = ?", (station_id,)).fetchone()
+    if row is None or row[1] is None or int(row[1]) <= int(row[0] or 0):
+        return None
+    return int(row[0] or 0) + 1, int(row[1])

@@ -30,7 +30,7 @@ from office.cards import master as card_master
 from office.cards.usage import PERIODS, usage_ops
 from office.ledger.ingest import _head
 from office.ledger.ingest_bulk import ingest_lines
-from office.ledger.stations import count_refusal, enrolled_key
+from office.ledger.stations import count_refusal, enrolled_key, lost_receipted
 from office.store import OfficeConnection, load_office_key
 
 log = structlog.get_logger(__name__)
@@ -161,6 +161,11 @@ def export_reply(conn: OfficeConnection, station_id: str, directory: Path, *,
     receipt = {"station_id": station_id, "up_to_seq": seq, "hash": digest}
     usage = network_usage(conn, config, now)
     body = {"station_id": station_id, "receipt": receipt, "cards": cards, "usage": usage}
+    lost = lost_receipted(conn, station_id)
+    if lost is not None:  # restored from an older backup: ask for them again
+        body["resend"] = {"station_id": station_id, "from_seq": lost[0], "to_seq": lost[1]}
+        log.warning("office.resend_asked", station_id=station_id, from_seq=lost[0],
+                    to_seq=lost[1], via="flash")
     to_version = cards.get("to_version", cards.get("snapshot", {}).get("version"))
     header = {"kind": "reply", "from": OFFICE, "to": station_id, "station_id": station_id,
               "created_at": iso(now),

@@ -240,14 +240,15 @@ class OfficeSync:
             if not older:
                 self.conn.execute(
                     "INSERT INTO station_chain (station_id, last_seen_at, outbox_depth, "
-                    "oldest_undelivered_at, card_store_version) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (station_id) DO UPDATE SET "
+                    "oldest_undelivered_at, card_store_version, receipted_seq) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET "
                     "last_seen_at = excluded.last_seen_at, "
                     "outbox_depth = excluded.outbox_depth, "
                     "oldest_undelivered_at = excluded.oldest_undelivered_at, "
-                    "card_store_version = excluded.card_store_version",
+                    "card_store_version = excluded.card_store_version, "
+                    "receipted_seq = excluded.receipted_seq",
                     (station_id, now, body["outbox_depth"], body["oldest_undelivered_at"],
-                     body["card_store_version"]))
+                     body["card_store_version"], body.get("last_receipt_seq")))
             self.conn.execute(
                 "INSERT INTO station_online (station_id, online, at, status_at, envelope_id) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET "

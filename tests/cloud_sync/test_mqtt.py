@@ -8,7 +8,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,41 +18,11 @@ import pytest
 from cloud_sync.mqtt import MqttLink, reconnect_delay
 from core.config import MqttConfig
 from core.errors import ConfigError
-from tests.network_fixtures import Broker, free_port, make_pki, tls_lines
+from tests.network_fixtures import Broker, Inbox, free_port, make_pki, tls_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20.0
 pytestmark = pytest.mark.brokers
-
-
-class Inbox:
-    """Collects (topic, payload) from a link's on_message."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, bytes]] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self.cond:
-            self.items.append((topic, payload))
-            self.cond.notify_all()
-
-    def payloads(self, topic: str | None = None) -> list[bytes]:
-        with self.cond:
-            return [p for t, p in self.items if topic is None or t == topic]
-
-    def wait_for(self, pred: Callable[[list[bytes]], bool], topic: str | None = None,
-                 timeout: float = WAIT) -> list[bytes]:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                got = [p for t, p in self.items if topic is None or t == topic]
-                if pred(got):
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out; received {self.items!r}")
-                self.cond.wait(left)
 
 
 def wait_until(pred: Callable[[], bool], timeout: float = WAIT) -> None:

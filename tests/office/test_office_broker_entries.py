@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from cloud_sync.broker_entries import mosquitto_password_line, office_acl
 from cloud_sync.mqtt import MqttLink
 from core.keys import public_text
 from office.access.models import AuditEntry
-from tests.network_fixtures import Broker, make_pki, tls_lines
+from tests.network_fixtures import Broker, Inbox, make_pki, tls_lines
 
 PREFIX = "forecourt/v1"
 WAIT = 20.0
@@ -49,28 +48,6 @@ def password_of(result: Result) -> str:
 def office(office_env: Path) -> Path:
     run("init")
     return office_env
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.items: list[tuple[str, bytes]] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self.cond:
-            self.items.append((topic, payload))
-            self.cond.notify_all()
-
-    def has(self, payload: bytes, timeout: float) -> bool:
-        with self.cond:
-            return self.cond.wait_for(lambda: any(p == payload for _t, p in self.items),
-                                      timeout)
-
-    def wait_for(self, payload: bytes) -> list[tuple[str, bytes]]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: any(p == payload for _t, p in self.items),
-                                      WAIT), self.items
-            return list(self.items)
 
 
 @pytest.fixture
@@ -108,17 +85,17 @@ def own_topics_only(hq: MqttLink, office_in: Inbox, station: MqttLink, station_i
         assert hq.publish(f"{PREFIX}/station/S-001/receipt", b"r-warm")
         if station_in.has(b"r-warm", 0.2):
             break
-    station_in.wait_for(b"r-warm")
+    station_in.wait_for_payload(b"r-warm")
     assert station.publish(f"{PREFIX}/station/S-001/sales", b"mine")
-    office_in.wait_for(b"mine")
+    office_in.wait_for_payload(b"mine")
     # Another station's topics: the broker drops what the ACL forbids (in order: a
     # forbidden message would arrive before the next allowed one).
     station.publish(f"{PREFIX}/station/S-002/sales", b"as S-002")
     assert station.publish(f"{PREFIX}/station/S-001/sales", b"mine again")
     assert hq.publish(f"{PREFIX}/station/S-002/receipt", b"for S-002")
     assert hq.publish(f"{PREFIX}/station/S-001/receipt", b"for S-001")
-    assert b"as S-002" not in [p for _t, p in office_in.wait_for(b"mine again")]
-    assert b"for S-002" not in [p for _t, p in station_in.wait_for(b"for S-001")]
+    assert b"as S-002" not in [p for _t, p in office_in.wait_for_payload(b"mine again")]
+    assert b"for S-002" not in [p for _t, p in station_in.wait_for_payload(b"for S-001")]
 
 
 def test_without_mqtt_station_add_prints_no_broker_account(office: Path) -> None:

@@ -30,6 +30,16 @@ def programme(config_file: Path) -> OfficeConnection:
     return conn
 
 
+def programme_with_points_due(config_file: Path) -> OfficeConnection:
+    """:func:`programme`, and 10 points of K2 earned on 1 October that expire after 30
+    days: a tiers job and a points-expiry job are both due on 25 November."""
+    conn = programme(config_file)
+    with conn.atomic():
+        points.earn("K2", 10, earned_on=date(2026, 10, 1), expiry_days=30,
+                    ref=points.SaleRef("S-001", 3, "S-001-s3", "2026-10-01T09:00:00Z", "t"))
+    return conn
+
+
 def test_the_monthly_tiers_are_recorded_and_sent(office_env: Path) -> None:
     conn = programme(office_env)
     config = load_config_file(office_env)
@@ -82,11 +92,8 @@ def test_points_expiry_is_booked_once_and_the_history_adds_up(office_env: Path) 
 
 def test_jobs_due_while_the_office_was_down_run_once_at_the_next_start(
         office_env: Path) -> None:
-    conn = programme(office_env)
+    conn = programme_with_points_due(office_env)
     config = load_config_file(office_env)
-    with conn.atomic():
-        points.earn("K2", 10, earned_on=date(2026, 10, 1), expiry_days=30,
-                    ref=points.SaleRef("S-001", 3, "S-001-s3", "2026-10-01T09:00:00Z", "t"))
     clock = [datetime(2026, 11, 25, 12, tzinfo=UTC)]
     sent: list[Any] = []
 

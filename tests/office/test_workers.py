@@ -25,7 +25,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ from core.errors import ConfigError
 from core.keys import OFFICE_KEY, create_keypair, load_private_key, public_text
 from core.timefmt import iso, utc_now
 from office.jobs.schedule import OfficeJobs
-from office.pricing import points
 from office.pricing.models import CardTier, PointsEntry
 from office.settings import use_database
 from office.store import init_office, open_office
@@ -52,7 +51,7 @@ from offline_db.outbox import ReceiptResult, apply_receipt
 from offline_db.store import StationStore
 from tests.conftest import forecourt_exe
 from tests.network_fixtures import Broker
-from tests.office.test_office_jobs import programme
+from tests.office.test_office_jobs import programme_with_points_due
 from tests.office_fixtures import OfficeDb, set_office_database
 from tests.support import fc, stop_daemon, wait_for
 
@@ -297,11 +296,8 @@ def test_three_workers_one_killed_and_restarted_every_sale_once(
 def test_two_workers_catching_up_the_same_due_jobs_book_them_once(office_env: Path) -> None:
     """Both workers' schedulers start after the office was down over the 1st: each owes
     the tiers and the points expiry at once, and each job is booked by one of them."""
-    conn = programme(office_env)
+    conn = programme_with_points_due(office_env)
     config = load_config_file(office_env)
-    with conn.atomic():
-        points.earn("K2", 10, earned_on=date(2026, 10, 1), expiry_days=30,
-                    ref=points.SaleRef("S-001", 3, "S-001-s3", "2026-10-01T09:00:00Z", "t"))
     clock = [datetime(2026, 11, 25, 12, tzinfo=UTC)]
     sent: list[Any] = []
 
