@@ -15,6 +15,7 @@ from core.errors import ForecourtError
 from core.formats.journal import GENESIS
 from core.timefmt import iso
 from office.ledger.ingest import SALE_COLUMNS
+from office.ledger.stations import lost_range
 from office.store import OfficeConnection
 
 
@@ -34,6 +35,7 @@ def station_overview(conn: OfficeConnection) -> list[dict[str, Any]]:
                               "ORDER BY first_seq, id", (st["station_id"],)):
             problems[p["kind"]].append({"first_seq": p["first_seq"], "last_seq": p["last_seq"],
                                         "detail": p["detail"], "found_at": p["found_at"]})
+        lost = lost_range(st["contiguous_seq"] or 0, st["receipted_seq"])
         out.append({
             "station_id": st["station_id"],
             "contiguous_seq": st["contiguous_seq"] or 0,
@@ -50,9 +52,7 @@ def station_overview(conn: OfficeConnection) -> list[dict[str, Any]]:
             # What the station says this office receipted and it does not hold (a
             # restore from an older backup): asked for again (office.sync.resend).
             "receipted_seq": st["receipted_seq"],
-            "lost_receipted": None if st["receipted_seq"] is None or
-            st["receipted_seq"] <= (st["contiguous_seq"] or 0) else
-            [(st["contiguous_seq"] or 0) + 1, st["receipted_seq"]],
+            "lost_receipted": None if lost is None else list(lost),
         })
     return out
 

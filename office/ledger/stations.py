@@ -31,13 +31,6 @@ def count_refusal(conn: Any, reason: str, detail: str, at: str) -> None:
             "last_detail = excluded.last_detail", (reason, at, printable(detail)))
 
 
-def contiguous_head(conn: Any, station_id: str) -> int:
-    """The highest seq such that the office holds 1..seq of the station (0: none)."""
-    row = conn.execute("SELECT contiguous_seq FROM station_chain WHERE station_id = ?",
-                       (station_id,)).fetchone()
-    return int(row[0]) if row is not None and row[0] is not None else 0
-
-
 def claim_sync_request(conn: Any, station_id: str, envelope_id: str, at: str) -> bool:
     """Record that this ``sync-request`` envelope of the station is being answered; False
     when it was the last one answered already (a replay: not to be answered again).
@@ -58,11 +51,19 @@ def claim_sync_request(conn: Any, station_id: str, envelope_id: str, at: str) ->
     return True
 
 
-def lost_receipted(conn: Any, station_id: str) -> tuple[int, int] | None:
-    """The seqs the station says this office receipted and the office does not hold
-    contiguously (after a restore from an older backup), or None."""
+def lost_range(head: int, receipted: int | None) -> tuple[int, int] | None:
+    """The seqs a station says this office receipted (``receipted``) beyond what it holds
+    contiguously (``head``): lost by a restore from an older backup; None when none."""
+    return None if receipted is None or receipted <= head else (head + 1, receipted)
+
+
+def lost_receipted(conn: Any, station_id: str, reported: int | None = None
+                   ) -> tuple[int, int] | None:
+    """:func:`lost_range` of the station: against ``reported`` (what it just said), or
+    against what its last status said (``station_chain.receipted_seq``)."""
     row = conn.execute("SELECT contiguous_seq, receipted_seq FROM station_chain "
                        "WHERE station_id = ?", (station_id,)).fetchone()
-    if row is None or row[1] is None or int(row[1]) <= int(row[0] or 0):
-        return None
-    return int(row[0] or 0) + 1, int(row[1])
+    head = int(row[0] or 0) if row is not None else 0
+    if reported is None and row is not None and row[1] is not None:
+        reported = int(row[1])
+    return lost_range(head, reported)

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from office.ledger.stations import contiguous_head
+from office.ledger.stations import lost_receipted
 
 log = structlog.get_logger(__name__)
 ASK_AGAIN_S = 60.0
@@ -47,10 +47,9 @@ class LostSales:
         reported = status.get("last_receipt_seq")
         if not isinstance(reported, int) or isinstance(reported, bool) or reported < 1:
             return None
-        head = contiguous_head(conn, station_id)
-        if reported <= head:
+        wanted = lost_receipted(conn, station_id, reported)
+        if wanted is None:
             return None
-        wanted = (head + 1, reported)
         now = time.monotonic()
         with self._lock:
             last = self._asked.get(station_id)
@@ -59,5 +58,5 @@ class LostSales:
             self._asked[station_id] = (wanted, now)
             self.requests += 1
         log.warning("office.resend_asked", station_id=station_id, from_seq=wanted[0],
-                    to_seq=wanted[1], contiguous_seq=head, station_receipted=reported)
+                    to_seq=wanted[1], contiguous_seq=wanted[0] - 1, station_receipted=reported)
         return {"station_id": station_id, "from_seq": wanted[0], "to_seq": wanted[1]}
