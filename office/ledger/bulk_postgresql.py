@@ -48,7 +48,6 @@ from psycopg.copy import QueuedLibpqWriter
 from cloud_sync import wire
 from core.formats.journal import HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, pricing_text
 from office.ledger import rollups
-from office.ledger.ingest import SALE_COLUMNS
 from office.ledger.ingest_bulk import Line, judge, stored_fork
 from office.ledger.sale_checks import (
     MAX_ODOMETER_KM,
@@ -58,10 +57,9 @@ from office.ledger.sale_checks import (
     SALE_INTS,
     Refused,
 )
+from office.ledger.sale_rows import COPY_DEBITS, COPY_SALES
 from office.store import OfficeConnection
 
-_COPY_SALES = f"COPY sales ({', '.join(SALE_COLUMNS)}) FROM STDIN"
-_COPY_DEBITS = "COPY wallet_debits (station_id, seq, wallet_id, value) FROM STDIN"
 #: The seqs of first..last the office holds, as runs (first, last) of consecutive seqs.
 _HELD = ("SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY "
          "seq) AS run FROM sales WHERE station_id = ? AND seq BETWEEN ? AND ?) s "
@@ -303,7 +301,7 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
                 held = dict(cursor.execute(_HASHES, (station_id, lo, hi)).fetchall())
             if copy is None:  # its own thread sends the text: formatting never waits
                 copy = open_copy.enter_context(
-                    cursor.copy(_COPY_SALES, writer=QueuedLibpqWriter(cursor)))
+                    cursor.copy(COPY_SALES, writer=QueuedLibpqWriter(cursor)))
             copied, bad, fork = copier.chunk(chunk, held, copy)
             if bad is not None:
                 raise bad  # in the COPY: ends it with an error, nothing of it is kept
@@ -314,7 +312,7 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
             last_hash = chunk[-1][3]
         open_copy.close()
         if copier.debits:
-            with cursor.copy(_COPY_DEBITS) as copy:
+            with cursor.copy(COPY_DEBITS) as copy:
                 for start in range(0, len(copier.debits), 1000):
                     copy.write("".join(copier.debits[start:start + 1000]))
     counts.store(conn, station_id)

@@ -9,25 +9,22 @@ After storing, the station's contiguous head advances and its gaps are reconcile
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.formats.journal import GENESIS, OPTIONAL_FIELDS, pricing_text
+from core.formats.journal import GENESIS
 from core.timefmt import iso
 from office import db
 from office.ledger import rollups
 from office.ledger.chain import finish, open_gaps, read_head
 from office.ledger.quarantine import quarantine
 from office.ledger.sale_checks import Refused, check_chain, validate
+from office.ledger.sale_rows import insert_sales
 from office.ledger.stations import enrolled, storable
 from office.store import OfficeConnection
 
 VIA = ("mqtt", "flash")
-SALE_COLUMNS = ("station_id", "seq", "sale_id", "card_id", "pump", "product", "volume_ml",
-                "unit_price", "amount", "authorized_at", "completed_at", "wallet_debits",
-                "prev_hash", "hash", "received_at", "via", *OPTIONAL_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -122,23 +119,6 @@ def _store(conn: OfficeConnection, station_id: str, first: int, last: int,
                  (station_id,))
     if not new:
         return 0, len(sales)
-    conn.executemany(
-        f"INSERT INTO sales ({', '.join(SALE_COLUMNS)}) "
-        f"VALUES ({', '.join('?' for _ in SALE_COLUMNS)})",
-        [(station_id, r["seq"], r["sale_id"], r["card_id"], r["pump"], r["product"],
-          r["volume_ml"], r["unit_price"], r["amount"], r["authorized_at"], r["completed_at"],
-          json.dumps(r["wallet_debits"], sort_keys=True, separators=(",", ":")),
-          r["prev_hash"], r["hash"], at, via, *(_column(r, k) for k in OPTIONAL_FIELDS))
-         for r in new])
-    conn.executemany(  # one row per wallet debit (office.cards.wallets sums them)
-        "INSERT INTO wallet_debits (station_id, seq, wallet_id, value) VALUES (?, ?, ?, ?)",
-        [(station_id, r["seq"], wallet, value) for r in new
-         for wallet, value in sorted(r["wallet_debits"].items())])
+    insert_sales(conn, station_id, new, via=via, at=at)  # with their wallet debits
     rollups.add_sales(conn, station_id, new)  # the dashboard's counts, in this transaction
     return len(new), len(sales) - len(new)
-
-
-def _column(row: dict[str, Any], key: str) -> Any:
-    """An optional field as its column holds it (``pricing``: JSON text)."""
-    value = row.get(key)
-    return pricing_text(value) if key == "pricing" and value is not None else value
