@@ -12,13 +12,13 @@ The new sales go with ``COPY`` (psycopg's ``cursor.copy()``, text format) straig
   So a re-import, an overlapping bundle or one after MQTT delivered part of it store
   each sale once, and a duplicate key cannot happen.
 * **The same verdict as the MQTT path.** A line is stored only when it certainly
-  passes ``ingest._check_row`` and is the journal's canonical form: ``_fast_pattern``
+  passes ``sale_checks.check_row`` and is the journal's canonical form: ``_fast_pattern``
   matches the canonical line of a plain sale exactly (sorted keys, no spaces, printable
   ASCII text without escapes, canonical integers within the sale's bounds, the
   station's own id); any line it does not match (a priced sale, text with escapes, a
   bad line) is judged by the MQTT path's own row check (``ingest_bulk.judge``), which
   gives the verdict and the sentence.
-* **Refused whole.** A refused line or fork raises ``_Refused`` inside the bundle's
+* **Refused whole.** A refused line or fork raises ``Refused`` inside the bundle's
   savepoint: the COPY is abandoned (psycopg ends it with an error) and everything the
   bundle copied is rolled back. Within a chunk the refusals keep the order of the
   staged path: a line that is not ASCII at once; then a line beyond the range, then the
@@ -49,18 +49,18 @@ from psycopg.copy import QueuedLibpqWriter
 from cloud_sync import wire
 from core.formats.journal import HASHED_FIELDS, ODOMETER_FLAGS, OPTIONAL_FIELDS, pricing_text
 from office.ledger import rollups
-from office.ledger.ingest import (
+from office.ledger.ingest_bulk import Line, judge, stored_fork
+from office.ledger.sale_checks import (
     MAX_ODOMETER_KM,
     MAX_TEXT,
     MAX_VEHICLE_LEN,
     MAX_WALLET_DEBIT,
     SALE_INTS,
-    _Refused,
+    Refused,
 )
-from office.ledger.ingest_bulk import Line, judge, stored_fork
+from office.ledger.sale_rows import COPY_DEBITS
 from office.store import OfficeConnection
 
-_COPY_DEBITS = "COPY wallet_debits (station_id, seq, wallet_id, value) FROM STDIN"
 #: The seqs of first..last the office holds, as runs (first, last) of consecutive seqs.
 _HELD = ("SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY "
          "seq) AS run FROM sales WHERE station_id = ? AND seq BETWEEN ? AND ?) s "
@@ -194,7 +194,7 @@ def _copy_value(value: Any) -> str:
 
 def _judged(seq: int, line: str, prev: str, digest: str, *, station_id: str, tail: str
             ) -> tuple[str, dict[str, Any], dict[str, int]]:
-    """A line the fast path did not take: the MQTT path's verdict (raises _Refused),
+    """A line the fast path did not take: the MQTT path's verdict (raises Refused),
     then its COPY text (ending with ``tail`` but for pricing), the sale and its
     wallet debits."""
     row = judge(seq, line, prev, digest, station_id)
@@ -237,9 +237,9 @@ class _Copier:
         self.monthly: dict[tuple[str, str], list[int]] = {}
 
     def chunk(self, chunk: list[Line], held: dict[int, str], copy: Any
-              ) -> tuple[int, _Refused | None, int | None]:
+              ) -> tuple[int, Refused | None, int | None]:
         """(rows copied, the first bad line's refusal, the first forked seq)."""
-        bad: _Refused | None = None
+        bad: Refused | None = None
         fork: int | None = None
         copied = 0
         for start in range(0, len(chunk), SLICE_ROWS):
@@ -304,8 +304,8 @@ class _Copier:
                 got[1] += ml
                 got[2] += money
 
-    def _slow(self, part: list[Line], held: dict[int, str], bad: _Refused | None,
-              fork: int | None) -> tuple[str, int, _Refused | None, int | None]:
+    def _slow(self, part: list[Line], held: dict[int, str], bad: Refused | None,
+              fork: int | None) -> tuple[str, int, Refused | None, int | None]:
         """Line by line: (COPY text, rows in it, the first bad line's refusal so far, the
         first forked seq so far)."""
         station_id, tail = self.station_id, self.tail
@@ -338,7 +338,7 @@ class _Copier:
             try:
                 text, row, debits = _judged(seq, line, prev, digest, station_id=station_id,
                                              tail=tail)
-            except _Refused as refused:
+            except Refused as refused:
                 bad = refused
                 continue
             if known:
@@ -388,7 +388,7 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
             last_hash = chunk[-1][3]
         open_copy.close()
         if copier.debits:
-            with cursor.copy(_COPY_DEBITS) as copy:
+            with cursor.copy(COPY_DEBITS) as copy:
                 for start in range(0, len(copier.debits), 1000):
                     copy.write("".join(copier.debits[start:start + 1000]))
     counts.store(conn, station_id)

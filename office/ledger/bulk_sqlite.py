@@ -2,7 +2,7 @@
 
 Lines are staged in a temporary table in chunks, SQLite's JSON functions extract each
 line's fields as it is inserted, and one query picks the rows that certainly pass
-``ingest._check_row`` (``_FAST_ACCEPT``); every other row is judged in Python by the
+``sale_checks.check_row`` (``_FAST_ACCEPT``); every other row is judged in Python by the
 MQTT path's own row check (``ingest_bulk.judge_all``), which gives the verdict and the
 sentence. Then a set-based fork check against the stored sales and one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``.
@@ -21,14 +21,14 @@ from typing import Any
 
 from core.formats.journal import ODOMETER_FLAGS, OPTIONAL_FIELDS, canonical_sql
 from office.ledger import rollups
-from office.ledger.ingest import (
+from office.ledger.ingest_bulk import Line, judge_all, stored_fork
+from office.ledger.sale_checks import (
     MAX_ODOMETER_KM,
     MAX_VEHICLE_LEN,
     MAX_WALLET_DEBIT,
     SALE_INTS,
-    _Refused,
+    Refused,
 )
-from office.ledger.ingest_bulk import Line, judge_all, stored_fork
 from office.store import OfficeConnection
 
 #: The office store's page cache during a bulk ingest (KiB): the random inserts into the
@@ -53,7 +53,7 @@ _STAGE_INSERT = (
 
 #: (``pricing_``: json_extract gives a canonical line's object as its canonical text, the
 #: text the MQTT path stores.)
-#: Rows that certainly pass ``ingest._check_row``: every condition is at least as strict
+#: Rows that certainly pass ``sale_checks.check_row``: every condition is at least as strict
 #: as the Python check, so a row it does not accept is judged in Python. The line must
 #: be exactly the canonical JSON of its extracted fields (re-encoded by SQLite): that
 #: proves it has the 12 fields, the optional ones present only when not null, and no
@@ -159,8 +159,8 @@ class Stage:
             raw.executemany(_STAGE_INSERT, chunk)
         except sqlite3.OperationalError:  # a line SQLite cannot parse as JSON
             judge_all(chunk, self.station_id)
-            raise _Refused("malformed", f"a sale line in seq {chunk[0][0]}-"
-                           f"{chunk[-1][0]} is not JSON") from None
+            raise Refused("malformed", f"a sale line in seq {chunk[0][0]}-"
+                          f"{chunk[-1][0]} is not JSON") from None
         self._check_chunk()
         fork = raw.execute(  # CROSS JOIN: probe sales by key for each staged row
             "SELECT b.seq FROM temp.bulk_stage b CROSS JOIN sales s "

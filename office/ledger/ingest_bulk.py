@@ -2,7 +2,7 @@
 
 The same exactly-once ingest as :func:`office.ledger.ingest.ingest_batch`, for a
 million sales at a time: the same table, the same ``(station_id, seq)`` identity,
-the same fork, gap and chain rules, the same head advance (``ingest.finish``) and the
+the same fork, gap and chain rules, the same head advance (``chain.finish``) and the
 same quarantine. What differs is only how rows are read: each line is the exact
 canonical JSON the station hashed, so the chain is checked by hashing the line as it
 is (no re-serialization), and rows are staged in a temporary table in chunks. The
@@ -28,19 +28,11 @@ from core.formats.journal import GENESIS
 from core.formats.journal import canonical as canonical_row
 from core.timefmt import iso
 from office import db
-from office.ledger.ingest import (
-    _HEX64,
-    IngestResult,
-    _check_int,
-    _check_row,
-    _enrolled,
-    _head,
-    _open_gaps,
-    _quarantine,
-    _Refused,
-    check_status,
-    finish,
-)
+from office.ledger.chain import finish, open_gaps, read_head
+from office.ledger.ingest import IngestResult
+from office.ledger.quarantine import quarantine
+from office.ledger.sale_checks import HEX64, Refused, check_int, check_row, check_status
+from office.ledger.stations import enrolled
 from office.store import OfficeConnection
 
 CHUNK_ROWS = 50_000
@@ -58,7 +50,7 @@ class Dialect(Protocol):
                      chunks: Iterable[list[Line]], *, first: int, last: int, via: str,
                      at: str) -> tuple[int, int, str]:
         """Check and store the chunks of lines in order, refusing the first bad row or a
-        fork with ``_Refused`` (what the chunks iterator raises propagates); (rows
+        fork with ``Refused`` (what the chunks iterator raises propagates); (rows
         stored, rows seen, the last line's hash, or "" when there was none)."""
 
 
@@ -78,30 +70,30 @@ META_FIELDS = frozenset({"station_id", "first_seq", "last_seq", "sales", "first_
 def check_meta(meta: Any) -> dict[str, Any]:
     """The first line of a sales bundle: range, chain anchors, totals, status."""
     if not isinstance(meta, dict):
-        raise _Refused("malformed", "the bundle's summary line is not a JSON object")
+        raise Refused("malformed", "the bundle's summary line is not a JSON object")
     missing = sorted(META_FIELDS - meta.keys())
     if missing:
-        raise _Refused("malformed", f"the bundle's summary lacks {', '.join(missing)}")
+        raise Refused("malformed", f"the bundle's summary lacks {', '.join(missing)}")
     count = meta["sales"]
-    _check_int("the bundle", "sales", count)
+    check_int("the bundle", "sales", count)
     for total in ("volume_ml", "amount"):  # shown and logged by the office: whole numbers
-        _check_int("the bundle", total, meta[total])
+        check_int("the bundle", total, meta[total])
     for name in ("first_prev_hash", "last_hash"):
-        if not (isinstance(meta[name], str) and _HEX64.fullmatch(meta[name])):
-            raise _Refused("malformed", f"the bundle's {name} must be 64 lower-case hex digits")
+        if not (isinstance(meta[name], str) and HEX64.fullmatch(meta[name])):
+            raise Refused("malformed", f"the bundle's {name} must be 64 lower-case hex digits")
     if count:
-        _check_int("the bundle", "first_seq", meta["first_seq"], minimum=1)
-        _check_int("the bundle", "last_seq", meta["last_seq"], minimum=meta["first_seq"])
+        check_int("the bundle", "first_seq", meta["first_seq"], minimum=1)
+        check_int("the bundle", "last_seq", meta["last_seq"], minimum=meta["first_seq"])
         if meta["last_seq"] - meta["first_seq"] + 1 != count:
-            raise _Refused("malformed", f"first_seq {meta['first_seq']} to last_seq "
-                           f"{meta['last_seq']} needs {meta['last_seq'] - meta['first_seq'] + 1}"
-                           f" sales, the bundle says {count}")
+            raise Refused("malformed", f"first_seq {meta['first_seq']} to last_seq "
+                          f"{meta['last_seq']} needs {meta['last_seq'] - meta['first_seq'] + 1}"
+                          f" sales, the bundle says {count}")
     check_status(meta["status"])
     alarms = meta["status"].get("alarms", [])
     if not (isinstance(alarms, list) and len(alarms) <= MAX_ALARMS and
             all(wire.is_text(a, max_len=500) for a in alarms)):
-        raise _Refused("malformed", f"the bundle's alarms must be a list of at most "
-                       f"{MAX_ALARMS} sentences")
+        raise Refused("malformed", f"the bundle's alarms must be a list of at most "
+                      f"{MAX_ALARMS} sentences")
     return meta
 
 
@@ -127,25 +119,25 @@ def _ingest(conn: OfficeConnection, dialect: Dialect, station_id: str, meta: Any
             db.lock_station(station_id)  # one station's bundles and batches one at a time
         try:
             with conn.atomic():  # the sales: rolled back whole if the bundle is refused
-                if not _enrolled(conn, station_id):
-                    raise _Refused("unknown_station",
-                                   f"station {station_id!r} is not enrolled at this office")
+                if not enrolled(conn, station_id):
+                    raise Refused("unknown_station",
+                                  f"station {station_id!r} is not enrolled at this office")
                 check_meta(meta)
                 if meta["station_id"] != station_id:
-                    raise _Refused("wrong_station", f"the bundle's summary is for station "
-                                   f"{meta['station_id']!r}, not {station_id!r}")
+                    raise Refused("wrong_station", f"the bundle's summary is for station "
+                                  f"{meta['station_id']!r}, not {station_id!r}")
                 if meta["sales"]:
                     stored, duplicates = _store_lines(conn, dialect, station_id, meta, lines,
                                                       via=via, at=at)
-        except _Refused as refused:
+        except Refused as refused:
             detail = {"bundle": source, "station_id": station_id,
                       "first_seq": meta.get("first_seq") if isinstance(meta, dict) else None,
                       "last_seq": meta.get("last_seq") if isinstance(meta, dict) else None,
                       "refused": refused.detail}
-            _quarantine(conn, detail, refused, envelope_id=source, at=at)
-            head = _head(conn, station_id)
+            quarantine(conn, detail, refused, envelope_id=source, at=at)
+            head = read_head(conn, station_id)
             return IngestResult(station_id, 0, 0, refused.reason, head[0], head[1],
-                                _open_gaps(conn, station_id), refused.detail)
+                                open_gaps(conn, station_id), refused.detail)
         head, gaps, version = finish(
             conn, station_id, meta["status"], at, fresh=stored > 0 or not meta["sales"],
             chained=(meta["first_seq"], meta["last_seq"], meta["last_hash"])
@@ -165,8 +157,8 @@ def _chunks(lines: Iterable[bytes], first: int, prev: str) -> Iterator[list[Line
         try:
             text = line.decode("ascii")
         except UnicodeDecodeError:
-            raise _Refused("malformed", f"sale seq {seq} is not ASCII JSON (the journal's "
-                           "canonical form escapes every other character)") from None
+            raise Refused("malformed", f"sale seq {seq} is not ASCII JSON (the journal's "
+                          "canonical form escapes every other character)") from None
         append((seq, text, prev, digest))
         prev = digest
         prev_nl = digest.encode() + b"\n"
@@ -183,8 +175,8 @@ def _in_range(chunks: Iterable[list[Line]], first: int, last: int) -> Iterator[l
     """The chunks, refusing the first that goes beyond the bundle's range."""
     for chunk in chunks:
         if chunk[-1][0] > last:
-            raise _Refused("malformed", f"the bundle holds more sales than its range "
-                           f"{first}-{last}")
+            raise Refused("malformed", f"the bundle holds more sales than its range "
+                          f"{first}-{last}")
         yield chunk
 
 
@@ -193,14 +185,14 @@ def _store_lines(conn: OfficeConnection, dialect: Dialect, station_id: str,
                  ) -> tuple[int, int]:
     first, last, prev = meta["first_seq"], meta["last_seq"], meta["first_prev_hash"]
     if first == 1 and prev != GENESIS:
-        raise _Refused("bad_chain", "seq 1 does not start from the genesis hash (64 zeros)",
-                       ("bad_chain", 1, 1))
+        raise Refused("bad_chain", "seq 1 does not start from the genesis hash (64 zeros)",
+                      ("bad_chain", 1, 1))
     before = conn.execute("SELECT hash FROM sales WHERE station_id = ? AND seq = ?",
                           (station_id, first - 1)).fetchone()
     if before is not None and before[0] != prev:
-        raise _Refused("fork", f"seq {first} does not link to the stored seq {first - 1}: "
-                       "the station's history differs from what the office holds",
-                       ("fork", first, last))
+        raise Refused("fork", f"seq {first} does not link to the stored seq {first - 1}: "
+                      "the station's history differs from what the office holds",
+                      ("fork", first, last))
     conn.execute("INSERT INTO station_chain (station_id) VALUES (?) ON CONFLICT DO NOTHING",
                  (station_id,))
     chunks = _in_range(_chunks(lines, first, prev), first, last)
@@ -209,43 +201,43 @@ def _store_lines(conn: OfficeConnection, dialect: Dialect, station_id: str,
     if not seen:
         last_hash = prev
     if seen != meta["sales"]:
-        raise _Refused("malformed", f"the bundle holds {seen} sales where its summary says "
-                       f"{meta['sales']}")
+        raise Refused("malformed", f"the bundle holds {seen} sales where its summary says "
+                      f"{meta['sales']}")
     if last_hash != meta["last_hash"]:
-        raise _Refused("bad_chain", f"the sales do not hash to the chain end the station "
-                       f"signed (seq {last}): a line is not the journal's canonical form",
-                       ("bad_chain", first, last))
+        raise Refused("bad_chain", f"the sales do not hash to the chain end the station "
+                      f"signed (seq {last}): a line is not the journal's canonical form",
+                      ("bad_chain", first, last))
     after = conn.execute("SELECT prev_hash FROM sales WHERE station_id = ? AND seq = ?",
                          (station_id, last + 1)).fetchone()
     if after is not None and after[0] != last_hash:
-        raise _Refused("fork", f"the stored seq {last + 1} does not link to seq {last} of the "
-                       "bundle: the station's history differs from what the office holds",
-                       ("fork", first, last + 1))
+        raise Refused("fork", f"the stored seq {last + 1} does not link to seq {last} of the "
+                      "bundle: the station's history differs from what the office holds",
+                      ("fork", first, last + 1))
     return stored, seen - stored
 
 
-def stored_fork(seq: int, last: int) -> _Refused:
+def stored_fork(seq: int, last: int) -> Refused:
     """A staged row whose seq the office holds with another hash."""
-    return _Refused("fork", f"seq {seq} is already stored with another hash: the "
-                    "station's history differs from what the office holds", ("fork", seq, last))
+    return Refused("fork", f"seq {seq} is already stored with another hash: the "
+                   "station's history differs from what the office holds", ("fork", seq, last))
 
 
 def judge(seq: int, line: str, prev_hash: str, digest: str, station_id: str
           ) -> dict[str, Any]:
-    """The MQTT path's verdict on one line (raises _Refused with its sentence); the row
+    """The MQTT path's verdict on one line (raises Refused with its sentence); the row
     (its fields, prev_hash and hash) when it passes."""
     row = wire.decode(line.encode(), what=f"sale seq {seq}", max_bytes=MAX_LINE,
-                      error=_Refused)
+                      error=Refused)
     if isinstance(row, dict):
         row = {**row, "prev_hash": prev_hash, "hash": digest}
-    _check_row(seq - 1, row, station_id, seq)  # raises with the MQTT path's sentence
+    check_row(seq - 1, row, station_id, seq)  # raises with the MQTT path's sentence
     if canonical_row(row).decode() != line:
-        raise _Refused("bad_chain", f"sale seq {seq} is not in the journal's canonical "
-                       "form", ("bad_chain", seq, seq))
+        raise Refused("bad_chain", f"sale seq {seq} is not in the journal's canonical "
+                      "form", ("bad_chain", seq, seq))
     return dict(row)
 
 
 def judge_all(rows: Iterable[Line], station_id: str) -> None:
-    """The MQTT path's verdict on each row; raises _Refused at the first bad one."""
+    """The MQTT path's verdict on each row; raises Refused at the first bad one."""
     for seq, line, prev_hash, digest in rows:
         judge(seq, line, prev_hash, digest, station_id)

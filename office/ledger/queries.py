@@ -14,7 +14,7 @@ from typing import Any
 from core.errors import ForecourtError
 from core.formats.journal import GENESIS
 from core.timefmt import iso
-from office.ledger.ingest import SALE_COLUMNS
+from office.ledger.sale_rows import SALE_COLUMNS
 from office.ledger.stations import lost_range
 from office.store import OfficeConnection
 

@@ -1,5 +1,5 @@
-"""The enrolled stations' keys, the count of messages refused at the boundary, and the
-last sync request answered per station."""
+"""Which stations are enrolled and their keys, the count of messages refused at the
+boundary, and the last sync request answered per station."""
 
 from __future__ import annotations
 
@@ -10,6 +10,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cloud_sync.wire import printable
 from core.keys import parse_public_text
 from office import db
+
+
+def storable(text: str) -> bool:
+    """Whether text can be a key in the store: PostgreSQL's text holds no NUL character
+    (such a station id is never enrolled: enrolment takes printable ids only)."""
+    return "\x00" not in text
+
+
+def enrolled(conn: Any, station_id: str) -> bool:
+    """Whether the station is enrolled at this office (the ingests store only for those)."""
+    if not storable(station_id):
+        return False
+    return conn.execute("SELECT 1 FROM stations WHERE station_id = ?",
+                        (station_id,)).fetchone() is not None
 
 
 def enrolled_key(conn: Any, station_id: str) -> Ed25519PublicKey | None:

@@ -1,6 +1,6 @@
 """Priced sales at the office: recomputed, checked, and their points and voucher booked.
 
-When a station's contiguous head moves over sales (office.ledger.ingest.finish, every
+When a station's contiguous head moves over sales (office.ledger.chain.finish, every
 ingest path), each of those sales that carries a ``pricing`` field is settled here, in
 the same transaction, exactly once (``priced_sales``):
 

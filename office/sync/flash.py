@@ -28,7 +28,7 @@ from core.periods import period_start_utc
 from core.timefmt import iso
 from office.cards import master as card_master
 from office.cards.usage import PERIODS, usage_ops
-from office.ledger.ingest import _head
+from office.ledger.chain import read_head
 from office.ledger.ingest_bulk import ingest_lines
 from office.ledger.stations import count_refusal, enrolled_key, lost_receipted
 from office.store import OfficeConnection, load_office_key
@@ -152,7 +152,7 @@ def export_reply(conn: OfficeConnection, station_id: str, directory: Path, *,
         raise BundleError("unknown_station", f"station {station_id!r} is not enrolled at "
                           "this office")
     key = load_office_key(conn.config)
-    seq, digest = _head(conn, station_id)
+    seq, digest = read_head(conn, station_id)
     row = conn.execute("SELECT card_store_version FROM station_chain WHERE station_id = ?",
                        (station_id,)).fetchone()
     version = row[0] if row is not None else None

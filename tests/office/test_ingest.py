@@ -429,7 +429,7 @@ def test_a_body_that_is_not_a_batch_is_quarantined(office: OfficeConnection, raw
 
 def test_too_many_sales_in_one_batch(office: OfficeConnection, rows: Rows,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("office.ledger.ingest.MAX_BATCH_ROWS", 10)
+    monkeypatch.setattr("office.ledger.sale_checks.MAX_BATCH_ROWS", 10)
     r = ingest(office, body(rows, 1, 11))
     assert r.quarantined == "malformed" and "more than 10" in r.detail
 

@@ -128,7 +128,7 @@ TEXTS = (st.text(max_size=6)
 TIMES = st.sampled_from(["2026-11-22T10:00:00.000000Z", "2026-11-22T10:00:00Z",
                          "2026-11-22 10:00:00.000000Z", "2026-11-22T10:00:00.000000+00:00",
                          "\uff12026-11-22T10:00:00.000000Z", "", 0, None])
-#: Each sale integer's bounds and one past them (office.ledger.ingest.SALE_INTS); a wallet
+#: Each sale integer's bounds and one past them (office.ledger.sale_checks.SALE_INTS); a wallet
 #: debit's are +-10^14.
 EDGES = {"pump": st.sampled_from([1, 99, 100]),
          "volume_ml": st.sampled_from([10**10, 10**10 + 1]),
