@@ -24,19 +24,23 @@ The new sales go with ``COPY`` (psycopg's ``cursor.copy()``, text format) straig
   staged path: a line that is not ASCII at once; then a line beyond the range, then the
   first bad line, then the first fork, each at the end of its chunk.
 
-Speed: one thread hashes, checks and formats the lines and hands the text to COPY 256
-sales at a time; psycopg's sending thread (``QueuedLibpqWriter``) feeds the socket, so
-formatting never waits for the server, and the server parses, inserts and indexes the
-rows on the other core meanwhile. One COPY spans the bundle: it is ended only to read
-the stored hashes of a chunk that reaches into a held run. The roll-ups are summed in
-Python as the MQTT path sums them (``rollups.Counts``), so the server does little but
-the COPY. ``bench/flash_import.py`` measures it against a bare COPY of the same rows.
+Speed: the server must never wait for us. One thread hashes the lines and formats them
+a slice at a time (``SLICE_ROWS``): a slice of plain sales is read by one ``findall``
+and its COPY text joined from the groups as they are, in C (an absent optional field is
+an empty group, which this COPY takes as null); only the roll-ups are summed per sale
+in Python, as the MQTT path sums them (``rollups.Counts``), and merged once a bundle.
+psycopg's sending thread (``QueuedLibpqWriter``) feeds the socket meanwhile, with a
+short switch interval (``SWITCH_INTERVAL``) so it gets the GIL often enough, and the
+server parses, inserts and indexes the rows on the other core. One COPY spans the
+bundle: it is ended only to read the stored hashes of a chunk that reaches into a held
+run. ``bench/flash_import.py`` measures it against a bare COPY of the same rows.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
@@ -66,7 +70,10 @@ _HELD = ("SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (O
          "seq) AS run FROM sales WHERE station_id = ? AND seq BETWEEN ? AND ?) s "
          "GROUP BY run ORDER BY 1")
 _HASHES = "SELECT seq, hash FROM sales WHERE station_id = %s AND seq BETWEEN %s AND %s"
-_NULL = "\\N"
+#: COPY's null in the sales COPY (``NULL ''``): a plain line's absent optional field is
+#: an empty group, joined as it is. No column of ``sales`` holds an empty text: every
+#: text a sale carries is non-empty (sale_checks), and ``_copy_value`` refuses one.
+_NULL = ""
 
 # -- the fast path: a regular expression for the canonical line of a plain sale -------------
 _PRINTABLE = r"[ !#-\[\]-~]"  # printable ASCII but '"' and '\': text JSON keeps as it is
@@ -172,7 +179,7 @@ def _wallet(text: str) -> dict[str, int] | None:
 #: groups (its canonical key order), then what is the same for every line of a bundle:
 #: the fast path joins a line's groups as they are and ends each row with the constants.
 COPY_COLUMNS = ("prev_hash", "hash", *GROUPS, "received_at", "via", "station_id", "pricing")
-_COPY_SALES = f"COPY sales ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+_COPY_SALES = f"COPY sales ({', '.join(COPY_COLUMNS)}) FROM STDIN (NULL '')"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _TEXT, _PREV, _DIGEST = itemgetter(1), itemgetter(2), itemgetter(3)
 (_AMOUNT, _CARD, _COMPLETED, _PRODUCT, _SEQ, _VOLUME,
@@ -187,6 +194,8 @@ SLICE_ROWS = 1024
 def _copy_value(value: Any) -> str:
     if value is None:
         return _NULL
+    if value == "":
+        raise ValueError("an empty text would be COPY's null")
     if isinstance(value, int):
         return str(value)
     return str(value).translate(_ESCAPES)
@@ -208,9 +217,22 @@ def _judged(seq: int, line: str, prev: str, digest: str, *, station_id: str, tai
 
 
 # -- storing ----------------------------------------------------------------------------------
+#: Python's thread switch interval during a bundle's ingest (seconds; the default is
+#: 0.005): the thread that sends the COPY text (psycopg's ``QueuedLibpqWriter``) waits
+#: for the GIL while this one formats; at the default it gets it too seldom to keep the
+#: server fed (1,000,000 sales: 25.4 s, 23.7 s at 0.0005; docs/benchmarks.md).
+SWITCH_INTERVAL = 0.0005
+
+
 @contextmanager
-def session(conn: OfficeConnection) -> Iterator[None]:  # noqa: ARG001 - nothing to tune
-    yield
+def session(conn: OfficeConnection) -> Iterator[None]:  # noqa: ARG001 - the process's
+    """The switch interval for one bundle's ingest, restored after it."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 class _Copier:
@@ -253,9 +275,13 @@ class _Copier:
                 copy.write(text)
                 sleep(0)  # the GIL to the thread that sends, if it waits
             copied += n
+        return copied, bad, fork
+
+    def counted(self) -> None:
+        """Hand what the chunks summed to the roll-ups (once: a bundle's 20,000 cards
+        are merged once, not once a chunk)."""
         self.counts.add_summed(self.daily, self.monthly)
         self.daily, self.monthly = {}, {}
-        return copied, bad, fork
 
     def _fast(self, part: list[Line]) -> str | None:
         """The slice's COPY text when every line is a plain sale; None otherwise."""
@@ -274,10 +300,10 @@ class _Copier:
             for seq, got in debits:
                 self._debits(seq, got or {})
         self._count(map(_ROLLUP_OF, rows))
-        text = self.tail.join(map("\t".join, zip(map(_PREV, part), map(_DIGEST, part),
-                                                   map("\t".join, rows), strict=True))) + self.tail
-        # an optional field a line lacks is an empty group: COPY's null (twice: two in a row)
-        return text.replace("\t\t", "\t\\N\t").replace("\t\t", "\t\\N\t")
+        # an optional field a line lacks is an empty group: COPY's null as it is
+        return self.tail.join(map("\t".join, zip(map(_PREV, part), map(_DIGEST, part),
+                                                    map("\t".join, rows), strict=True))) + \
+            self.tail
 
     def _count(self, sales: Iterable[tuple[str, str, str, str, str]]) -> None:
         """The roll-ups of plain sales (completed_at, product, card, volume, amount)."""
@@ -391,5 +417,6 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
             with cursor.copy(COPY_DEBITS) as copy:
                 for start in range(0, len(copier.debits), 1000):
                     copy.write("".join(copier.debits[start:start + 1000]))
+    copier.counted()
     counts.store(conn, station_id)
     return stored, seen, last_hash

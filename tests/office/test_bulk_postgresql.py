@@ -62,13 +62,13 @@ def test_a_slice_of_plain_sales_is_formatted_as_line_by_line() -> None:
     assert (copied, bad, fork) == (60, None, None)
     assert text == slow_text
     assert fast.debits == slow.debits and len(fast.debits) == 2 * 15  # every 4th: 2 wallets
-    assert (fast.daily, fast.monthly) == (slow.daily, slow.monthly)
+    assert (fast.daily, fast.monthly) == (slow.daily, slow.monthly) != ({}, {})
     assert sum(f[0] for f in fast.daily.values()) == 60
     row = text.split("\n")[4].split("\t")  # seq 5: a vehicle and its odometer, no flag
     assert len(row) == len(COPY_COLUMNS)
     fields = dict(zip(COPY_COLUMNS, row, strict=True))
     assert (fields["seq"], fields["vehicle_id"], fields["odometer_km"],
-            fields["odometer_flag"], fields["pricing"]) == ("5", "V-1", "100005", "\\N", "\\N")
+            fields["odometer_flag"], fields["pricing"]) == ("5", "V-1", "100005", "", "")
     assert (fields["station_id"], fields["received_at"], fields["via"]) == (STATION, AT,
                                                                             "flash")
     assert text.split("\n")[9].split("\t")[COPY_COLUMNS.index("odometer_flag")] == \
