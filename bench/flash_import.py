@@ -310,10 +310,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"the server's CPU {fl['server_s']:.2f} s, the machine's {fl['machine_s']:.2f} s); "
             f"runs {', '.join(format(r['seconds'], '.3f') for r in floors)} s, the faster "
             "counts")
-        ok = imp["seconds"] < target_s and ratio <= TARGET_RATIO and not problems
-        say(f"{'PASS' if ok else 'FAIL'}: import of {n_sales:,} sales in {imp['seconds']:.3f} s "
-            f"(target < {target_s:.2f} s), {ratio:.2f}x the bare COPY of {fl['seconds']:.3f} s "
-            f"(target <= {TARGET_RATIO})")
+        fast = imp["seconds"] < target_s
+        say(f"{'PASS' if ratio <= TARGET_RATIO and not problems else 'FAIL'}: the import "
+            f"took {ratio:.2f}x the bare COPY of the same rows (target <= {TARGET_RATIO})")
+        say(f"{'PASS' if fast and not problems else 'FAIL'}: import of {n_sales:,} sales in "
+            f"{imp['seconds']:.3f} s (target < {target_s:.2f} s)"
+            + ("" if fast or fl["seconds"] < target_s else
+               f"; this machine's bare COPY alone takes {fl['seconds']:.3f} s"))
         for problem in problems:
             say(f"FAIL: {problem}")
         if args.profile:
