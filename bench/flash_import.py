@@ -150,12 +150,19 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (every process, the kernel's too)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def phase_import(office_dir: Path, url: str, bundle: Path, top: int) -> Result:
     conn = open_office(OfficeConfig(data_dir=office_dir, database=url))
     profiler = cProfile.Profile() if top else None
     try:
         backend = int(conn.one("SELECT pg_backend_pid()")[0])
         server0, client0 = server_cpu(backend), time.process_time()
+        machine0 = machine_busy()
         started = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -163,6 +170,7 @@ def phase_import(office_dir: Path, url: str, bundle: Path, top: int) -> Result:
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
+        machine_s = machine_busy() - machine0
         server_s, client_s = server_cpu(backend) - server0, time.process_time() - client0
     finally:
         conn.close()
@@ -173,7 +181,8 @@ def phase_import(office_dir: Path, url: str, bundle: Path, top: int) -> Result:
         text = out.getvalue()
     return {"seconds": seconds, "stored": result["stored"], "duplicates": result["duplicates"],
             "quarantined": result["quarantined"], "contiguous_seq": result["contiguous_seq"],
-            "peak_mb": peak_mb(), "profile": text, "server_s": server_s, "client_s": client_s}
+            "peak_mb": peak_mb(), "profile": text, "server_s": server_s, "client_s": client_s,
+            "machine_s": machine_s}
 
 
 def _copy_text(station_dir: Path, office_dir: Path, bundle: Path) -> list[bytes]:
@@ -214,6 +223,7 @@ def phase_floor(station_dir: Path, office_dir: Path, bundle: Path, url: str) -> 
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         backend = conn.info.backend_pid
         server0 = server_cpu(backend)
+        machine0 = machine_busy()
         started = time.perf_counter()
         with cur.copy(f"COPY sales ({', '.join(FLOOR_COLUMNS)}) FROM STDIN") as copy:
             for block in blocks:
@@ -221,10 +231,11 @@ def phase_floor(station_dir: Path, office_dir: Path, bundle: Path, url: str) -> 
         copied = time.perf_counter() - started
         conn.commit()
         seconds = time.perf_counter() - started
+        machine_s = machine_busy() - machine0
         server_s = server_cpu(backend) - server0
         rows = cur.execute("SELECT COUNT(*) FROM sales").fetchone()
     return {"seconds": seconds, "copy_s": copied, "rows": rows[0] if rows else 0,
-            "peak_mb": peak_mb(), "server_s": server_s}
+            "peak_mb": peak_mb(), "server_s": server_s, "machine_s": machine_s}
 
 
 # -- entry point -------------------------------------------------------------------------------
@@ -289,19 +300,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"machine: {sync.machine_facts()}; PostgreSQL {version[0] if version else '?'}")
         say(f"sales: {n_sales:,}; bundle {bundle.stat().st_size / 1e6:,.1f} MB")
         say(f"import: {imp['seconds']:.3f} s = {n_sales / imp['seconds']:,.0f} sales/s; "
-            f"CPU: ours {imp['client_s']:.2f} s, the server's {imp['server_s']:.2f} s; "
+            f"CPU: ours {imp['client_s']:.2f} s, the server's {imp['server_s']:.2f} s, the "
+            f"machine's {imp['machine_s']:.2f} s; "
             f"peak RSS {imp['peak_mb']:,.0f} MB")
         say(f"  runs {', '.join(format(r['seconds'], '.3f') for r in imports)} s, the faster "
             "counts")
         say(f"import again (all duplicates): {dup['seconds']:.3f} s")
         say(f"floor (bare COPY + commit): {fl['seconds']:.3f} s (COPY {fl['copy_s']:.3f} s, "
-            f"the server's CPU {fl['server_s']:.2f} s); "
+            f"the server's CPU {fl['server_s']:.2f} s, the machine's {fl['machine_s']:.2f} s); "
             f"runs {', '.join(format(r['seconds'], '.3f') for r in floors)} s, the faster "
             "counts")
-        ok = imp["seconds"] < target_s and ratio <= TARGET_RATIO and not problems
-        say(f"{'PASS' if ok else 'FAIL'}: import of {n_sales:,} sales in {imp['seconds']:.3f} s "
-            f"(target < {target_s:.2f} s), {ratio:.2f}x the bare COPY of {fl['seconds']:.3f} s "
-            f"(target <= {TARGET_RATIO})")
+        fast = imp["seconds"] < target_s
+        say(f"{'PASS' if ratio <= TARGET_RATIO and not problems else 'FAIL'}: the import "
+            f"took {ratio:.2f}x the bare COPY of the same rows (target <= {TARGET_RATIO})")
+        say(f"{'PASS' if fast and not problems else 'FAIL'}: import of {n_sales:,} sales in "
+            f"{imp['seconds']:.3f} s (target < {target_s:.2f} s)"
+            + ("" if fast or fl["seconds"] < target_s else
+               f"; this machine's bare COPY alone takes {fl['seconds']:.3f} s"))
         for problem in problems:
             say(f"FAIL: {problem}")
         if args.profile:

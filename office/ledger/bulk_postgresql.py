@@ -24,22 +24,27 @@ The new sales go with ``COPY`` (psycopg's ``cursor.copy()``, text format) straig
   staged path: a line that is not ASCII at once; then a line beyond the range, then the
   first bad line, then the first fork, each at the end of its chunk.
 
-Speed: one thread hashes, checks and formats the lines and hands the text to COPY 256
-sales at a time; psycopg's sending thread (``QueuedLibpqWriter``) feeds the socket, so
-formatting never waits for the server, and the server parses, inserts and indexes the
-rows on the other core meanwhile. One COPY spans the bundle: it is ended only to read
-the stored hashes of a chunk that reaches into a held run. The roll-ups are summed in
-Python as the MQTT path sums them (``rollups.Counts``), so the server does little but
-the COPY. ``bench/flash_import.py`` measures it against a bare COPY of the same rows.
+Speed: the server must never wait for us. One thread hashes the lines and formats them
+a slice at a time (``SLICE_ROWS``): a slice of plain sales is read by one ``findall``
+and its COPY text joined from the groups as they are, in C (an absent optional field is
+an empty group, which this COPY takes as null); only the roll-ups are summed per sale
+in Python, as the MQTT path sums them (``rollups.Counts``), and merged once a bundle.
+psycopg's sending thread (``QueuedLibpqWriter``) feeds the socket meanwhile, with a
+short switch interval (``SWITCH_INTERVAL``) so it gets the GIL often enough, and the
+server parses, inserts and indexes the rows on the other core. One COPY spans the
+bundle: it is ended only to read the stored hashes of a chunk that reaches into a held
+run. ``bench/flash_import.py`` measures it against a bare COPY of the same rows.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
+from operator import itemgetter
 from time import sleep
 from typing import Any
 
@@ -57,7 +62,7 @@ from office.ledger.sale_checks import (
     SALE_INTS,
     Refused,
 )
-from office.ledger.sale_rows import COPY_DEBITS, COPY_SALES
+from office.ledger.sale_rows import COPY_DEBITS
 from office.store import OfficeConnection
 
 #: The seqs of first..last the office holds, as runs (first, last) of consecutive seqs.
@@ -65,9 +70,10 @@ _HELD = ("SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (O
          "seq) AS run FROM sales WHERE station_id = ? AND seq BETWEEN ? AND ?) s "
          "GROUP BY run ORDER BY 1")
 _HASHES = "SELECT seq, hash FROM sales WHERE station_id = %s AND seq BETWEEN %s AND %s"
-#: Sales handed to COPY at a time (about 100 KB: within psycopg's 128 KB a send).
-BLOCK_ROWS = 256
-_NULL = "\\N"
+#: COPY's null in the sales COPY (``NULL ''``): a plain line's absent optional field is
+#: an empty group, joined as it is. No column of ``sales`` holds an empty text: every
+#: text a sale carries is non-empty (sale_checks), and ``_copy_value`` refuses one.
+_NULL = ""
 
 # -- the fast path: a regular expression for the canonical line of a plain sale -------------
 _PRINTABLE = r"[ !#-\[\]-~]"  # printable ASCII but '"' and '\': text JSON keeps as it is
@@ -82,12 +88,27 @@ GROUPS = ("amount", "authorized_at", "card_id", "completed_at", "odometer_flag",
           "volume_ml", "wallet_debits")
 
 
+def at_most(high: int, *, low: int = 0) -> str:
+    """A regular expression of the canonical decimals of ``low``..``high`` exactly
+    (``low`` 0 or 1): no leading zero, no sign; the bound needs no look afterwards."""
+    if low not in (0, 1) or high < max(low, 1):
+        raise ValueError(f"no pattern for {low}..{high}")
+    text, width = str(high), len(str(high))
+    alternatives = ["0"] if low == 0 else []
+    if width > 1:  # 1 .. 10**(width-1) - 1: any shorter number
+        alternatives.append(f"[1-9][0-9]{{0,{width - 2}}}")
+    for i, digit in enumerate(text):  # as long as high: smaller at position i, same before
+        smallest = 1 if i == 0 else 0
+        if int(digit) > smallest:
+            rest = f"[0-9]{{{width - i - 1}}}" if i < width - 1 else ""
+            alternatives.append(f"{text[:i]}[{smallest}-{int(digit) - 1}]{rest}")
+    alternatives.append(text)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
 def _int(name: str) -> str:
     low, high = _BOUNDED[name]
-    if low not in (0, 1):
-        raise ValueError(f"{name}: a lower bound of {low} needs its own pattern")
-    more = f"[0-9]{{0,{len(str(high)) - 1}}}"
-    return f"(0|[1-9]{more})" if low == 0 else f"([1-9]{more})"
+    return f"({at_most(high, low=low)})"
 
 
 def _value(name: str, station_id: str) -> str:
@@ -110,9 +131,9 @@ def _value(name: str, station_id: str) -> str:
     raise ValueError(f"no fast pattern for {name}")
 
 
-@lru_cache(maxsize=256)
-def _fast_pattern(station_id: str) -> re.Pattern[str] | None:
-    """The canonical line of a plain sale of ``station_id`` (None: judge every line)."""
+def _line_pattern(station_id: str) -> str | None:
+    """The canonical line of a plain sale of ``station_id`` as a regular expression
+    without anchors (None: judge every line)."""
     if not wire.is_text(station_id, max_len=64):
         return None
     parts = []
@@ -121,10 +142,27 @@ def _fast_pattern(station_id: str) -> re.Pattern[str] | None:
             continue  # a priced line is read by its one reader, in Python
         field = f'"{name}":{_value(name, station_id)}'
         parts.append(f"(?:,{field})?" if name in OPTIONAL_FIELDS else f",{field}")
-    pattern = re.compile("\\{" + "".join(parts)[1:] + "\\}")
+    return "\\{" + "".join(parts)[1:] + "\\}"
+
+
+@lru_cache(maxsize=256)
+def _fast_pattern(station_id: str) -> re.Pattern[str] | None:
+    """One line: ``fullmatch`` it (None: judge every line)."""
+    line = _line_pattern(station_id)
+    if line is None:
+        return None
+    pattern = re.compile(line)
     if pattern.groups != len(GROUPS):
         raise AssertionError("the fast pattern's groups are not GROUPS")
     return pattern
+
+
+@lru_cache(maxsize=256)
+def _lines_pattern(station_id: str) -> re.Pattern[str] | None:
+    """Many lines joined by newlines: ``findall`` gives each whole line's groups (no
+    part of the pattern matches a newline, so a match is one whole line)."""
+    line = _line_pattern(station_id)
+    return None if line is None else re.compile(f"^{line}$", re.MULTILINE)
 
 
 def _wallet(text: str) -> dict[str, int] | None:
@@ -137,12 +175,27 @@ def _wallet(text: str) -> dict[str, int] | None:
 
 
 # -- COPY text --------------------------------------------------------------------------------
+#: The columns in the order of the COPY text: the line's hash links, the fast pattern's
+#: groups (its canonical key order), then what is the same for every line of a bundle:
+#: the fast path joins a line's groups as they are and ends each row with the constants.
+COPY_COLUMNS = ("prev_hash", "hash", *GROUPS, "received_at", "via", "station_id", "pricing")
+_COPY_SALES = f"COPY sales ({', '.join(COPY_COLUMNS)}) FROM STDIN (NULL '')"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_TEXT, _PREV, _DIGEST = itemgetter(1), itemgetter(2), itemgetter(3)
+(_AMOUNT, _CARD, _COMPLETED, _PRODUCT, _SEQ, _VOLUME,
+ _WALLET) = (GROUPS.index(k) for k in ("amount", "card_id", "completed_at", "product", "seq",
+                                       "volume_ml", "wallet_debits"))
+_SEQ_OF, _WALLET_OF = itemgetter(_SEQ), itemgetter(_WALLET)
+_ROLLUP_OF = itemgetter(_COMPLETED, _PRODUCT, _CARD, _VOLUME, _AMOUNT)
+#: Lines the fast path takes at a time: one ``findall``, one COPY write (about 300 KB).
+SLICE_ROWS = 1024
 
 
 def _copy_value(value: Any) -> str:
     if value is None:
         return _NULL
+    if value == "":
+        raise ValueError("an empty text would be COPY's null")
     if isinstance(value, int):
         return str(value)
     return str(value).translate(_ESCAPES)
@@ -151,55 +204,140 @@ def _copy_value(value: Any) -> str:
 def _judged(seq: int, line: str, prev: str, digest: str, *, station_id: str, tail: str
             ) -> tuple[str, dict[str, Any], dict[str, int]]:
     """A line the fast path did not take: the MQTT path's verdict (raises Refused),
-    then its COPY text, the sale and its wallet debits."""
+    then its COPY text (ending with ``tail`` but for pricing), the sale and its
+    wallet debits."""
     row = judge(seq, line, prev, digest, station_id)
+    values = {**row, "wallet_debits": json.dumps(row["wallet_debits"], sort_keys=True,
+                                                 separators=(",", ":"))}
     pricing = row.get("pricing")
-    values = [station_id, seq, row["sale_id"], row["card_id"], row["pump"], row["product"],
-              row["volume_ml"], row["unit_price"], row["amount"], row["authorized_at"],
-              row["completed_at"],
-              json.dumps(row["wallet_debits"], sort_keys=True, separators=(",", ":")),
-              prev, digest]
-    text = "\t".join(_copy_value(v) for v in values) + tail + "\t".join(
-        _copy_value(pricing_text(pricing) if pricing is not None else None)
-        if k == "pricing" else _copy_value(row.get(k)) for k in OPTIONAL_FIELDS) + "\n"
+    text = "\t".join(_copy_value(values.get(k)) for k in ("prev_hash", "hash", *GROUPS)) + \
+        tail[:-len(_NULL) - 1] + _copy_value(pricing_text(pricing) if pricing is not None
+                                              else None) + "\n"
     return text, row, dict(row["wallet_debits"])
 
 
 # -- storing ----------------------------------------------------------------------------------
+#: Python's thread switch interval during a bundle's ingest (seconds; the default is
+#: 0.005): the thread that sends the COPY text (psycopg's ``QueuedLibpqWriter``) waits
+#: for the GIL while this one formats; at the default it gets it too seldom to keep the
+#: server fed (1,000,000 sales: 25.4 s, 23.7 s at 0.0005; docs/benchmarks.md).
+SWITCH_INTERVAL = 0.0005
+
+
 @contextmanager
-def session(conn: OfficeConnection) -> Iterator[None]:  # noqa: ARG001 - nothing to tune
-    yield
+def session(conn: OfficeConnection) -> Iterator[None]:  # noqa: ARG001 - the process's
+    """The switch interval for one bundle's ingest, restored after it."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 class _Copier:
-    """Formats one chunk's new lines and hands them to COPY; what the chunk found."""
+    """Formats one chunk's new lines and hands them to COPY; what the chunk found.
+
+    Lines go a slice at a time (``SLICE_ROWS``): when every line of a slice is a plain
+    sale (the fast pattern matches each, their seqs run on, their wallet debits are
+    canonical) one ``findall`` reads them and their COPY text is joined from the groups
+    as they are, in C; a slice that is not (a priced sale, an escape, a bad line, a line
+    the office holds) goes line by line, each line the fast pattern does not match
+    judged by the MQTT path's row check.
+    """
 
     def __init__(self, station_id: str, counts: rollups.Counts, *, via: str, at: str) -> None:
         self.station_id = station_id
         self.counts = counts
         self.fast = _fast_pattern(station_id)
-        self.tail = f"\t{at}\t{via}\t"
+        self.lines = _lines_pattern(station_id)
+        #: What ends every row: the bundle's constants, pricing null (fast rows have none).
+        self.tail = f"\t{at}\t{via}\t{_copy_value(station_id)}\t{_NULL}\n"
         self.debits: list[str] = []
         self.days: dict[str, tuple[str, str]] = {}  # UTC minute -> local day and month
+        self.daily: dict[tuple[str, str], list[int]] = {}
+        self.monthly: dict[tuple[str, str], list[int]] = {}
 
     def chunk(self, chunk: list[Line], held: dict[int, str], copy: Any
               ) -> tuple[int, Refused | None, int | None]:
         """(rows copied, the first bad line's refusal, the first forked seq)."""
-        station_id, tail = self.station_id, self.tail
-        station = _copy_value(station_id)
-        match = self.fast.fullmatch if self.fast is not None else None
-        pump_hi, vol_hi, price_hi, amount_hi = (SALE_INTS[k][1] for k in
-                                                ("pump", "volume_ml", "unit_price", "amount"))
-        vol_n, price_n, amount_n, km_n = (len(str(h)) for h in
-                                          (vol_hi, price_hi, amount_hi, MAX_ODOMETER_KM))
-        days, days_of = self.days, self.counts.days
-        daily: dict[tuple[str, str], list[int]] = {}
-        monthly: dict[tuple[str, str], list[int]] = {}
         bad: Refused | None = None
         fork: int | None = None
         copied = 0
+        for start in range(0, len(chunk), SLICE_ROWS):
+            part = chunk[start:start + SLICE_ROWS]
+            text = None if held or bad is not None else self._fast(part)
+            if text is None:
+                text, n, bad, fork = self._slow(part, held, bad, fork)
+            else:
+                n = len(part)
+            if bad is None and text:
+                copy.write(text)
+                sleep(0)  # the GIL to the thread that sends, if it waits
+            copied += n
+        return copied, bad, fork
+
+    def counted(self) -> None:
+        """Hand what the chunks summed to the roll-ups (once: a bundle's 20,000 cards
+        are merged once, not once a chunk)."""
+        self.counts.add_summed(self.daily, self.monthly)
+        self.daily, self.monthly = {}, {}
+
+    def _fast(self, part: list[Line]) -> str | None:
+        """The slice's COPY text when every line is a plain sale; None otherwise."""
+        if self.lines is None:
+            return None
+        rows = self.lines.findall("\n".join(map(_TEXT, part)))
+        first = part[0][0]
+        if len(rows) != len(part) or \
+                list(map(_SEQ_OF, rows)) != list(map(str, range(first, first + len(part)))):
+            return None
+        if any(map("{}".__ne__, map(_WALLET_OF, rows))):
+            debits = [(seq, _wallet(wallet)) for seq, wallet in
+                      enumerate(map(_WALLET_OF, rows), first) if wallet != "{}"]
+            if any(d is None for _, d in debits):
+                return None
+            for seq, got in debits:
+                self._debits(seq, got or {})
+        self._count(map(_ROLLUP_OF, rows))
+        # an optional field a line lacks is an empty group: COPY's null as it is
+        return self.tail.join(map("\t".join, zip(map(_PREV, part), map(_DIGEST, part),
+                                                    map("\t".join, rows), strict=True))) + \
+            self.tail
+
+    def _count(self, sales: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """The roll-ups of plain sales (completed_at, product, card, volume, amount)."""
+        days, days_of = self.days, self.counts.days
+        daily, monthly = self.daily, self.monthly
+        for completed, product, card, volume, amount in sales:
+            minute = completed[:16]
+            local = days.get(minute)
+            if local is None:
+                local = days[minute] = days_of(minute)
+            ml, money = int(volume), int(amount)
+            got = daily.get((local[0], product))
+            if got is None:
+                daily[local[0], product] = [1, ml, money, 0]
+            else:
+                got[0] += 1
+                got[1] += ml
+                got[2] += money
+            got = monthly.get((local[1], card))
+            if got is None:
+                monthly[local[1], card] = [1, ml, money, 0]
+            else:
+                got[0] += 1
+                got[1] += ml
+                got[2] += money
+
+    def _slow(self, part: list[Line], held: dict[int, str], bad: Refused | None,
+              fork: int | None) -> tuple[str, int, Refused | None, int | None]:
+        """Line by line: (COPY text, rows in it, the first bad line's refusal so far, the
+        first forked seq so far)."""
+        station_id, tail = self.station_id, self.tail
+        match = self.fast.fullmatch if self.fast is not None else None
         block: list[str] = []
-        for seq, line, prev, digest in chunk:
+        for seq, line, prev, digest in part:
             known = False  # a line the office holds is judged, compared, not copied
             if held:
                 stored = held.get(seq)
@@ -210,51 +348,19 @@ class _Copier:
             if bad is not None:
                 continue  # the chunk is refused: only the first bad line counts
             m = match(line) if match is not None else None
-            if m is not None:
-                (amount, authorized, card, completed, flag, km, product, pump, sale_id,
-                 seq_text, price, vehicle, volume, wallet) = m.groups()
-                if (len(volume) < vol_n or int(volume) <= vol_hi) and \
-                        (len(price) < price_n or int(price) <= price_hi) and \
-                        (len(amount) < amount_n or int(amount) <= amount_hi) and \
-                        int(pump) <= pump_hi and int(seq_text) == seq and \
-                        (km is None or len(km) < km_n or int(km) <= MAX_ODOMETER_KM):
-                    debits = None if wallet == "{}" else _wallet(wallet)
-                    if wallet == "{}" or debits is not None:
-                        if known:
-                            continue
-                        text = (f"{station}\t{seq_text}\t{sale_id}\t{card}\t{pump}\t"
-                                f"{product}\t{volume}\t{price}\t{amount}\t{authorized}\t"
-                                f"{completed}\t{wallet}\t{prev}\t{digest}{tail}"
-                                f"{vehicle or _NULL}\t{km or _NULL}\t{flag or _NULL}\t"
-                                f"{_NULL}\n")
-                        minute = completed[:16]  # the roll-ups, summed here: no calls
-                        local = days.get(minute)
-                        if local is None:
-                            local = days[minute] = days_of(minute)
-                        ml, money = int(volume), int(amount)
-                        got = daily.get((local[0], product))
-                        if got is None:
-                            daily[local[0], product] = [1, ml, money, 0]
-                        else:
-                            got[0] += 1
-                            got[1] += ml
-                            got[2] += money
-                        got = monthly.get((local[1], card))
-                        if got is None:
-                            monthly[local[1], card] = [1, ml, money, 0]
-                        else:
-                            got[0] += 1
-                            got[1] += ml
-                            got[2] += money
-                        if debits:
-                            self._debits(seq, debits)
-                        block.append(text)
-                        copied += 1
-                        if len(block) >= BLOCK_ROWS:
-                            copy.write("".join(block))
-                            block = []
-                            sleep(0)  # the GIL to the thread that sends, if it waits
+            if m is not None and int(m.group(_SEQ + 1)) == seq:
+                groups = m.groups()
+                wallet = groups[_WALLET]
+                debits = None if wallet == "{}" else _wallet(wallet)
+                if wallet == "{}" or debits is not None:
+                    if known:
                         continue
+                    self._count((_ROLLUP_OF(groups),))
+                    if debits:
+                        self._debits(seq, debits)
+                    block.append("\t".join((prev, digest, *(g or _NULL for g in groups)))
+                                 + tail)
+                    continue
             try:
                 text, row, debits = _judged(seq, line, prev, digest, station_id=station_id,
                                              tail=tail)
@@ -266,11 +372,7 @@ class _Copier:
             self.counts.add_sale(row)
             self._debits(seq, debits)
             block.append(text)
-            copied += 1
-        if block and bad is None:
-            copy.write("".join(block))
-        self.counts.add_summed(daily, monthly)
-        return copied, bad, fork
+        return "".join(block), len(block), bad, fork
 
     def _debits(self, seq: int, debits: dict[str, int]) -> None:
         for wallet, value in sorted(debits.items()):
@@ -301,7 +403,7 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
                 held = dict(cursor.execute(_HASHES, (station_id, lo, hi)).fetchall())
             if copy is None:  # its own thread sends the text: formatting never waits
                 copy = open_copy.enter_context(
-                    cursor.copy(COPY_SALES, writer=QueuedLibpqWriter(cursor)))
+                    cursor.copy(_COPY_SALES, writer=QueuedLibpqWriter(cursor)))
             copied, bad, fork = copier.chunk(chunk, held, copy)
             if bad is not None:
                 raise bad  # in the COPY: ends it with an error, nothing of it is kept
@@ -315,5 +417,6 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
             with cursor.copy(COPY_DEBITS) as copy:
                 for start in range(0, len(copier.debits), 1000):
                     copy.write("".join(copier.debits[start:start + 1000]))
+    copier.counted()
     counts.store(conn, station_id)
     return stored, seen, last_hash
