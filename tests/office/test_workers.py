@@ -231,6 +231,10 @@ def run_stream(tmp_path: Path, config_file: Path, broker: Broker, db: OfficeDb,
                 f"office holds {stored()} of {total}; stations: "
                 f"{[(st.id, st.query('SELECT COUNT(*) FROM outbox')) for st in stations]}"
             ) from None
+        if restart_killed:  # back within its session: the broker had kept it (asked while
+            # it runs: on a slow machine its start may outlast the stream)
+            wait_for(lambda: office.log("1").read_text().count('"session_present": true') >= 1,
+                     "worker 1 to find its session again")
     finally:
         for st in stations:
             st.sync.stop()
@@ -263,10 +267,8 @@ def run_stream(tmp_path: Path, config_file: Path, broker: Broker, db: OfficeDb,
     # took over.
     assert office.batches("1") > 0
     assert sum(office.batches(n) for n in names[1:]) > 0
-    if restart_killed:  # back within its session: the broker had kept it
-        wait_for(lambda: office.log("1").read_text().count('"session_present": true') >= 1,
-                 "worker 1 to find its session again")
-    else:  # never back: the broker drops its session (and its share) after the expiry
+    if not restart_killed:  # never back: the broker drops its session (and its share)
+        # after the expiry
         wait_for(lambda: "Expiring client forecourt-office-1" in broker.log.read_text(),
                  "the broker to expire the killed worker's session", timeout=30)
     conn.close()
