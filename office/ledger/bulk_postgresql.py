@@ -131,9 +131,12 @@ def _value(name: str, station_id: str) -> str:
     raise ValueError(f"no fast pattern for {name}")
 
 
-def _line_pattern(station_id: str) -> str | None:
-    """The canonical line of a plain sale of ``station_id`` as a regular expression
-    without anchors (None: judge every line)."""
+@lru_cache(maxsize=256)
+def _fast_pattern(station_id: str) -> re.Pattern[str] | None:
+    """The canonical line of a plain sale of ``station_id``, anchored at line ends (None:
+    judge every line): ``fullmatch`` one line, or ``findall`` over many joined by
+    newlines, which gives each whole line's groups (no part of the pattern matches a
+    newline, so a match is one whole line)."""
     if not wire.is_text(station_id, max_len=64):
         return None
     parts = []
@@ -142,27 +145,10 @@ def _line_pattern(station_id: str) -> str | None:
             continue  # a priced line is read by its one reader, in Python
         field = f'"{name}":{_value(name, station_id)}'
         parts.append(f"(?:,{field})?" if name in OPTIONAL_FIELDS else f",{field}")
-    return "\\{" + "".join(parts)[1:] + "\\}"
-
-
-@lru_cache(maxsize=256)
-def _fast_pattern(station_id: str) -> re.Pattern[str] | None:
-    """One line: ``fullmatch`` it (None: judge every line)."""
-    line = _line_pattern(station_id)
-    if line is None:
-        return None
-    pattern = re.compile(line)
+    pattern = re.compile("^\\{" + "".join(parts)[1:] + "\\}$", re.MULTILINE)
     if pattern.groups != len(GROUPS):
         raise AssertionError("the fast pattern's groups are not GROUPS")
     return pattern
-
-
-@lru_cache(maxsize=256)
-def _lines_pattern(station_id: str) -> re.Pattern[str] | None:
-    """Many lines joined by newlines: ``findall`` gives each whole line's groups (no
-    part of the pattern matches a newline, so a match is one whole line)."""
-    line = _line_pattern(station_id)
-    return None if line is None else re.compile(f"^{line}$", re.MULTILINE)
 
 
 def _wallet(text: str) -> dict[str, int] | None:
@@ -250,7 +236,6 @@ class _Copier:
         self.station_id = station_id
         self.counts = counts
         self.fast = _fast_pattern(station_id)
-        self.lines = _lines_pattern(station_id)
         #: What ends every row: the bundle's constants, pricing null (fast rows have none).
         self.tail = f"\t{at}\t{via}\t{_copy_value(station_id)}\t{_NULL}\n"
         self.debits: list[str] = []
@@ -285,9 +270,9 @@ class _Copier:
 
     def _fast(self, part: list[Line]) -> str | None:
         """The slice's COPY text when every line is a plain sale; None otherwise."""
-        if self.lines is None:
+        if self.fast is None:
             return None
-        rows = self.lines.findall("\n".join(map(_TEXT, part)))
+        rows = self.fast.findall("\n".join(map(_TEXT, part)))
         first = part[0][0]
         if len(rows) != len(part) or \
                 list(map(_SEQ_OF, rows)) != list(map(str, range(first, first + len(part)))):
