@@ -19,14 +19,26 @@ import structlog
 log = structlog.get_logger(__name__)
 
 
+#: How long one notification may wait for room in the manager's queue. A Unix datagram
+#: send blocks while the receiver's queue is full (``net.unix.max_dgram_qlen``, 10 by
+#: default); a manager that stalls must not hang the watchdog's thread or a shutdown.
+SEND_TIMEOUT_S = 2.0
+
+
 def sd_notify(message: str) -> bool:
-    """Send ``message`` to systemd if it asked for notifications; True when sent."""
+    """Send ``message`` to systemd if it asked for notifications; True when sent.
+
+    A notification the manager cannot take within ``SEND_TIMEOUT_S`` is dropped and
+    logged: a lost ping is followed by the next one, and a daemon that waits forever
+    on its manager is the hang the watchdog is there to catch.
+    """
     address = os.environ.get("NOTIFY_SOCKET")
     if not address:
         return False
     if address.startswith("@"):
         address = "\0" + address[1:]
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(SEND_TIMEOUT_S)
         try:
             sock.sendto(message.encode(), address)
         except OSError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 import socket
 import sqlite3
 import subprocess
@@ -38,7 +39,13 @@ WATCHDOG_USEC = 2_000_000
 
 
 class Systemd:
-    """The notify socket's receiving end, as systemd holds it."""
+    """The notify socket's receiving end, as systemd holds it: always read.
+
+    A thread drains the socket as it fills, as systemd's event loop does. A test that
+    read only when it looked would let the pings fill the queue (``max_dgram_qlen``,
+    10 by default) while it ran a CLI command, and the daemon's next message would
+    wait for room.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -46,18 +53,29 @@ class Systemd:
         self.sock.bind(str(path))
         self.messages: list[str] = []
         self.times: list[tuple[float, str]] = []  # (monotonic arrival, message)
+        self._arrived: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, name="systemd-notify", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:  # closed
+                return
+            message = data.decode()
+            self.times.append((time.monotonic(), message))
+            self._arrived.put(message)
 
     def receive(self, timeout: float) -> list[str]:
         """Every message that arrives within ``timeout`` seconds (also kept in order)."""
         got: list[str] = []
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
             try:
-                got.append(self.sock.recv(4096).decode())
-            except TimeoutError:
+                got.append(self._arrived.get(timeout=left))
+            except queue.Empty:
                 break
-            self.times.append((time.monotonic(), got[-1]))
         self.messages += got
         return got
 
@@ -81,7 +99,9 @@ class Systemd:
         raise AssertionError(f"no STATUS= with {text!r}; got {self.messages[-10:]}")
 
     def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader's recv
         self.sock.close()
+        self._reader.join(timeout=5)
 
 
 @pytest.fixture
