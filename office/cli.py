@@ -11,7 +11,7 @@ import click
 import structlog
 
 from cloud_sync import tokens
-from core.clikit import actor, cfg, emit, json_option
+from core.clikit import ForecourtGroup, actor, cfg, emit, json_option
 from core.config import DurationTooLong, parse_duration
 from core.display import ago, litres, vehicle_note
 from core.errors import KeyFileError
@@ -33,7 +33,33 @@ from office.store import describe, init_office, load_office_key, open_office
 log = structlog.get_logger(__name__)
 
 
-@click.group()
+class OfficeGroup(ForecourtGroup):
+    """Also turns a failure of the office's database into one sentence (exit code 1).
+
+    The office reaches SQLite and PostgreSQL through Django, whose errors are not
+    ``sqlite3``'s: a lock held too long, a full disk, a server that went away mid-command
+    or a statement PostgreSQL refused would otherwise end an office command in a
+    traceback. The sentence carries PostgreSQL's SQLSTATE (or the error's class on
+    SQLite) as its reason code, and the log event ``office.database_failed`` the same.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from django.db import Error as DatabaseFailure  # psycopg's, wrapped, and sqlite3's
+
+        try:
+            return super().invoke(ctx)
+        except DatabaseFailure as exc:
+            cause = exc.__cause__
+            code = getattr(cause, "sqlstate", None) or type(cause or exc).__name__
+            text = str(exc).strip().splitlines()
+            log.error("office.database_failed", command=ctx.invoked_subcommand, code=code,
+                      error=text[0] if text else "")
+            raise click.ClickException(
+                f"the office database refused the operation ({code}): "
+                f"{text[0] if text else type(exc).__name__}") from None
+
+
+@click.group(cls=OfficeGroup)
 def office() -> None:
     """The head office: keys, stations, cards, sync."""
 

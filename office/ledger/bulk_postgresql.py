@@ -376,7 +376,8 @@ def store_chunks(conn: OfficeConnection, station_id: str, chunks: Iterable[list[
     conn.activate()
     stored = seen = 0
     last_hash = ""
-    with connection.cursor() as wrapper, ExitStack() as open_copy:
+    with connection.cursor() as wrapper, connection.wrap_database_errors, \
+            ExitStack() as open_copy:  # a failed COPY raises Django's errors, as others do
         cursor = wrapper.cursor  # psycopg's own cursor under Django's
         copy = None  # one COPY across the chunks, ended to read what the office holds
         for chunk in chunks:
