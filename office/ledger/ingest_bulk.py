@@ -36,6 +36,8 @@ from office.ledger.stations import enrolled
 from office.store import OfficeConnection
 
 CHUNK_ROWS = 50_000
+#: The first chunk is small: the COPY starts once it is hashed, not after 50,000 lines.
+FIRST_CHUNK_ROWS = 2_048
 #: One staged line: (seq, the line as text, the prev_hash it was hashed from, its hash).
 Line = tuple[int, str, str, str]
 
@@ -152,6 +154,7 @@ def _chunks(lines: Iterable[bytes], first: int, prev: str) -> Iterator[list[Line
     prev_nl = prev.encode() + b"\n"  # what a line's hash covers before the line
     chunk: list[Line] = []
     append = chunk.append
+    limit = min(FIRST_CHUNK_ROWS, CHUNK_ROWS)
     for line in lines:
         digest = sha256(prev_nl + line).hexdigest()
         try:
@@ -163,10 +166,11 @@ def _chunks(lines: Iterable[bytes], first: int, prev: str) -> Iterator[list[Line
         prev = digest
         prev_nl = digest.encode() + b"\n"
         seq += 1
-        if len(chunk) >= CHUNK_ROWS:
+        if len(chunk) >= limit:
             yield chunk
             chunk = []
             append = chunk.append
+            limit = CHUNK_ROWS
     if chunk:
         yield chunk
 
