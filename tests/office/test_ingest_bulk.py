@@ -232,3 +232,23 @@ def test_a_field_named_with_control_characters_is_quarantined_both_ways(
     assert by_mqtt.detail == by_flash.detail
     assert "\x00" not in by_mqtt.detail and "\x1b" not in by_mqtt.detail
     assert by_mqtt.stored == by_flash.stored == 0
+
+
+def test_the_first_chunk_is_small_and_every_line_is_chained_once() -> None:
+    """The COPY starts after ``FIRST_CHUNK_ROWS`` lines, not a whole chunk; each line's
+    hash covers the previous line's, across the chunks' seams."""
+    import hashlib
+
+    from office.ledger import ingest_bulk
+
+    lines = [f'{{"seq":{n}}}'.encode() for n in range(1, 5001)]
+    chunks = list(ingest_bulk._chunks(iter(lines), 1, GENESIS))
+    assert [len(c) for c in chunks] == [ingest_bulk.FIRST_CHUNK_ROWS,
+                                        5000 - ingest_bulk.FIRST_CHUNK_ROWS]
+    flat = [row for chunk in chunks for row in chunk]
+    assert [seq for seq, *_ in flat] == list(range(1, 5001))
+    prev = GENESIS
+    for (_, text, prev_hash, digest), line in zip(flat, lines, strict=True):
+        assert (text, prev_hash) == (line.decode(), prev)
+        assert digest == hashlib.sha256(prev.encode() + b"\n" + line).hexdigest()
+        prev = digest

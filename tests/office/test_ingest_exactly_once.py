@@ -114,15 +114,17 @@ DELIVERY = st.tuples(st.sampled_from(["bundle", "bundle", "batch"]),
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(deliveries=st.lists(DELIVERY, min_size=1, max_size=6),
-       chunk=st.sampled_from([1, 4, 7, 1000]), whole=st.booleans())
+       chunk=st.sampled_from([1, 4, 7, 1000]), first_chunk=st.sampled_from([1, 3, 2048]),
+       whole=st.booleans())
 def test_overlapping_repeated_reordered_deliveries_store_each_sale_once(
         office: OfficeConnection, deliveries: list[tuple[str, int, int]], chunk: int,
-        whole: bool) -> None:
+        first_chunk: int, whole: bool) -> None:
     conn = emptied(office)
     held: set[int] = set()
     if whole:  # and in the end the whole journal, as a station's last bundle would
         deliveries = [*deliveries, ("bundle", 1, SALES)]
-    with patch.object(ingest_bulk, "CHUNK_ROWS", chunk):
+    with patch.object(ingest_bulk, "CHUNK_ROWS", chunk), \
+            patch.object(ingest_bulk, "FIRST_CHUNK_ROWS", first_chunk):
         for kind, first, last in deliveries:
             result = deliver(conn, kind, first, last)
             span = set(range(first, last + 1))
