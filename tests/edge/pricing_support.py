@@ -30,10 +30,10 @@ PRICING: dict[str, Any] = {
     "vouchers": [
         {"batch_id": "VB000001", "number": 1, "count": 100, "product": "DT",
          "volume_ml": 20_000, "valid_from": "2026-01-01T00:00:00Z",
-         "valid_until": "2027-12-31T00:00:00Z", "key": KEY},
+         "valid_until": "2099-12-31T00:00:00Z", "key": KEY},
         {"batch_id": "VB000002", "number": 2, "count": 100, "product": "AI95",
          "amount": 50_000, "valid_from": "2026-01-01T00:00:00Z",
-         "valid_until": "2027-12-31T00:00:00Z", "key": KEY},
+         "valid_until": "2099-12-31T00:00:00Z", "key": KEY},
     ],
 }
 
@@ -53,7 +53,7 @@ def voucher(number: int, seq: int) -> str:
 def card_store(path: Path, *, doc: dict[str, Any] | None = PRICING, version: int = 17,
                edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """The sample card store with ``doc`` as its pricing document (None: without one) and
-    the loyalty card :data:`LOYAL` (1000 points expiring 2027-06-30, 500 expired)."""
+    the loyalty card :data:`LOYAL` (1000 points expiring 2099-06-30, 500 expired)."""
     store = json.loads(SAMPLE.read_text())
     store["version"] = version
     if doc is not None:
@@ -61,7 +61,7 @@ def card_store(path: Path, *, doc: dict[str, Any] | None = PRICING, version: int
     store["cards"].append({
         "card_id": LOYAL, "kind": "magstripe", "products": ["DT", "AI95"],
         "loyalty": {"category": "vip", "groups": ["G-VIP"], "birthday": "03-14"},
-        "points": [{"expires": "2027-06-30", "points": 1000},
+        "points": [{"expires": "2099-06-30", "points": 1000},
                    {"expires": "2026-10-31", "points": 500}]})
     if edit is not None:
         edit(store)

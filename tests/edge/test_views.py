@@ -10,7 +10,7 @@ from edge.views import card_show
 
 WALLET = "7800001234567890"  # day 50 l AI95, month 20,000.00; money wallet W-1 (AI95)
 FLEET = "7800001234567891"  # RFID, vehicle V-17 bound, odometer, Mon-Fri 05:00-23:00
-SMART = "7800001234567892"  # PIN 1234; W-3L expires 2027-03-31
+SMART = "7800001234567892"  # PIN 1234; W-3L expires 2099-03-31
 DIGITAL = "7800001234567893"  # stations S-001 and S-002
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -42,11 +42,11 @@ def test_pin_state_and_wallet_expiry(station: Station) -> None:
     assert shown is not None
     assert shown["pin"] == {"required": True, "failures": 3, "max_tries": 3, "locked": True}
     later = card_show(station.conn, station.config, SMART,
-                      datetime(2027, 4, 1, 12, 0, tzinfo=UTC))
+                      datetime(2099, 4, 1, 12, 0, tzinfo=UTC))
     assert later is not None
     expired = {w["wallet_id"]: w["expired"] for w in later["wallets"]}
     assert expired["W-3L"] is True
-    now = card_show(station.conn, station.config, SMART, datetime(2027, 3, 31, 12, tzinfo=UTC))
+    now = card_show(station.conn, station.config, SMART, datetime(2099, 3, 31, 12, tzinfo=UTC))
     assert now is not None and {w["wallet_id"]: w["expired"] for w in now["wallets"]}["W-3L"] \
         is False
 
