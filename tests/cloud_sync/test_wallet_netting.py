@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edge.views import card_show
@@ -53,6 +53,7 @@ def sync(office: Desk, desk: Desk, station_id: str) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(["sell", "sync"]), st.integers(0, 1),
                                 st.integers(1, 60)), min_size=1, max_size=10))
+@example(steps=[("sell", 0, 1), ("sell", 0, 10), ("sell", 0, 10), *[("sync", 0, 1)] * 5])
 def test_any_order_of_sales_and_syncs_nets_every_debit_once(
         tmp_path_factory: pytest.TempPathFactory, office_databases: Callable[[], str],
         steps: list[Step]) -> None:
