@@ -28,7 +28,7 @@ from office.cli_broker import issue as issue_broker_entries
 from office.cli_broker import register as register_broker
 from office.cli_broker import wanted as broker_wanted
 from office.ledger.queries import list_sales, station_overview
-from office.store import describe, init_office, load_office_key, open_office
+from office.store import describe, first_line, init_office, load_office_key, open_office
 
 log = structlog.get_logger(__name__)
 
@@ -51,12 +51,11 @@ class OfficeGroup(ForecourtGroup):
         except DatabaseFailure as exc:
             cause = exc.__cause__
             code = getattr(cause, "sqlstate", None) or type(cause or exc).__name__
-            text = str(exc).strip().splitlines()
+            error = first_line(exc)
             log.error("office.database_failed", command=ctx.invoked_subcommand, code=code,
-                      error=text[0] if text else "")
+                      error=error)
             raise click.ClickException(
-                f"the office database refused the operation ({code}): "
-                f"{text[0] if text else type(exc).__name__}") from None
+                f"the office database refused the operation ({code}): {error}") from None
 
 
 @click.group(cls=OfficeGroup)

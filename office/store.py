@@ -226,7 +226,7 @@ def _postgresql_state(conn: OfficeConnection) -> State:
         tables = {str(r[0]) for r in db.fetchall(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
     except DatabaseError as exc:
-        raise StoreError(f"cannot open {describe(conn.config)}: {_first_line(exc)}") from None
+        raise StoreError(f"cannot open {describe(conn.config)}: {first_line(exc)}") from None
     if collation is not None and collation[0] not in _BYTE_COLLATIONS:
         raise StoreError(f"{describe(conn.config)} sorts text by the collation "
                          f"{collation[0]!r}; the office compares timestamps and ids as "
@@ -240,7 +240,8 @@ def _postgresql_state(conn: OfficeConnection) -> State:
     return "foreign"
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An error's first line of text, or its class's name when it has none."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
